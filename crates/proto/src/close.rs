@@ -145,7 +145,7 @@ impl CloseFrame {
     ///
     /// A 1-byte payload and a code that may not be sent are protocol errors;
     /// a reason that is not UTF-8 is [`Error::InvalidUtf8`].
-    pub fn parse(payload: Bytes) -> Result<Self, Error> {
+    pub fn parse(payload: &Bytes) -> Result<Self, Error> {
         match payload.len() {
             0 => Ok(CloseFrame {
                 code: CloseCode::NO_STATUS_RECEIVED,
@@ -204,14 +204,14 @@ mod tests {
     #[test]
     fn r_cl_01_one_byte_close_payload_is_a_protocol_error() {
         assert_eq!(
-            CloseFrame::parse(Bytes::from_static(&[0x03])),
+            CloseFrame::parse(&Bytes::from_static(&[0x03])),
             Err(Error::InvalidCloseFrame)
         );
     }
 
     #[test]
     fn r_cl_10_empty_close_payload_reports_1005() {
-        let frame = CloseFrame::parse(Bytes::new()).unwrap();
+        let frame = CloseFrame::parse(&Bytes::new()).unwrap();
         assert_eq!(frame.code, CloseCode::NO_STATUS_RECEIVED);
         assert_eq!(frame.reason, "");
     }
@@ -219,14 +219,14 @@ mod tests {
     #[test]
     fn r_sc_03_close_reason_must_be_utf8() {
         let payload = Bytes::from_static(&[0x03, 0xe8, 0xff, 0xfe]);
-        assert_eq!(CloseFrame::parse(payload), Err(Error::InvalidUtf8));
+        assert_eq!(CloseFrame::parse(&payload), Err(Error::InvalidUtf8));
     }
 
     #[test]
     fn r_sc_02_received_reserved_codes_fail() {
         for c in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
             let payload = Bytes::copy_from_slice(&c.to_be_bytes());
-            assert_eq!(CloseFrame::parse(payload), Err(Error::InvalidCloseCode(c)));
+            assert_eq!(CloseFrame::parse(&payload), Err(Error::InvalidCloseCode(c)));
         }
     }
 
@@ -236,7 +236,7 @@ mod tests {
         let mut buf = BytesMut::new();
         frame.encode(&mut buf);
         assert_eq!(&buf[..], b"\x03\xe9bye");
-        assert_eq!(CloseFrame::parse(buf.freeze()).unwrap(), frame);
+        assert_eq!(CloseFrame::parse(&buf.freeze()).unwrap(), frame);
     }
 
     #[test]

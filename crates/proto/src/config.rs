@@ -18,7 +18,6 @@
 /// assert_eq!(config.max_frame_size, 16 << 20);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Config {
     /// The largest frame payload accepted, in bytes. Default: 16 MiB.
     ///
@@ -32,7 +31,7 @@ pub struct Config {
     /// This bounds the memory one connection can be made to hold for a
     /// message (R-LM-01): a breach fails the connection with 1009 as soon as
     /// a frame header announces it, not after buffering. 16 MiB is the size of
-    /// the largest messages the Autobahn TestSuite sends (9.x); between the 64
+    /// the largest messages the `Autobahn` `TestSuite` sends (9.x); between the 64
     /// KiB that breaks ordinary apps and the 64 MiB that invites exhaustion.
     pub max_message_size: usize,
     /// The most frames one message may arrive in, or `None` for no cap.
