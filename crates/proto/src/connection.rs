@@ -604,6 +604,12 @@ impl Connection {
         &mut self.out
     }
 
+    /// How many bytes are queued for the transport (a held-back Pong not
+    /// counted): what the browser API calls `bufferedAmount`.
+    pub fn output_len(&self) -> usize {
+        self.out.len()
+    }
+
     /// Whether bytes are waiting to be written (a held-back Pong included).
     pub fn wants_write(&self) -> bool {
         !self.out.is_empty() || self.pending_pong.is_some()

@@ -1,0 +1,469 @@
+//! The client: [`connect`] and [`ClientBuilder`].
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, Uri};
+use sockeye_proto::Role;
+use sockeye_proto::handshake::ClientHandshake;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::config::WebSocketConfig;
+use crate::error::{Error, HandshakeFailure, Result, Timeout};
+use crate::stream::WebSocket;
+
+/// The most body bytes read from a non-101 answer to the handshake.
+const MAX_REJECTION_BODY: usize = 64 << 10;
+
+/// Connects to a `ws://` URL with default settings.
+///
+/// A shortcut for [`ClientBuilder::new(url).connect()`](ClientBuilder::connect)
+/// that drops the handshake response.
+///
+/// # Errors
+///
+/// As [`ClientBuilder::connect`].
+///
+/// # Cancel safety
+///
+/// Not cancel safe: dropping the future abandons the connection attempt.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run() -> sockeye::Result<()> {
+/// use futures_util::{SinkExt, StreamExt};
+/// use sockeye::Message;
+///
+/// let mut ws = sockeye::connect("ws://127.0.0.1:9001/").await?;
+/// ws.send(Message::text("hello")).await?;
+/// if let Some(reply) = ws.next().await {
+///     println!("{:?}", reply?);
+/// }
+/// ws.close(sockeye::CloseCode::NORMAL, "done").await?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>> {
+    ClientBuilder::new(url).connect().await.map(|(ws, _)| ws)
+}
+
+/// Builds a client connection: URL, headers, subprotocols, limits, timeouts.
+///
+/// The builder always adds the handshake's own headers (`Host`, `Upgrade`,
+/// `Connection`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version`) and refuses
+/// user headers that would contradict them.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run() -> sockeye::Result<()> {
+/// use std::time::Duration;
+///
+/// let (ws, response) = sockeye::ClientBuilder::new("ws://127.0.0.1:9001/chat")
+///     .bearer_auth("secret-token")
+///     .cookie("session", "abc123")
+///     .protocol("chat.v2")
+///     .max_message_size(1 << 20)
+///     .connect_timeout(Duration::from_secs(3))
+///     .connect()
+///     .await?;
+/// assert_eq!(response.status(), 101);
+/// println!("subprotocol: {:?}", ws.protocol());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct ClientBuilder {
+    url: String,
+    headers: HeaderMap,
+    protocols: Vec<String>,
+    cookies: Vec<String>,
+    config: WebSocketConfig,
+    connect_timeout: Duration,
+    handshake_timeout: Duration,
+    /// The first invalid header given, reported by `connect`.
+    invalid: Option<&'static str>,
+}
+
+/// Where to connect, from a `ws://` URL (RFC 6455 §3).
+#[derive(Debug)]
+struct Target {
+    /// `host:port` for the TCP connection.
+    address: String,
+    /// The `Host` header: the port only when not the default (R-CH-06).
+    host_header: String,
+    /// The resource name: path (or `/`) and query (R-URI-03).
+    resource: String,
+}
+
+fn parse_url(url: &str) -> Result<Target> {
+    // R-URI-04: no fragment, not even an empty one.
+    if url.contains('#') {
+        return Err(Error::InvalidUrl("a websocket url may not have a fragment"));
+    }
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| Error::InvalidUrl("not a valid url"))?;
+    // R-URI-01: the scheme is case-insensitive.
+    let scheme = uri
+        .scheme_str()
+        .ok_or(Error::InvalidUrl("missing scheme"))?;
+    let default_port = if scheme.eq_ignore_ascii_case("ws") {
+        80
+    } else if scheme.eq_ignore_ascii_case("wss") {
+        return Err(Error::InvalidUrl(
+            "wss:// needs tls, which this build does not support",
+        ));
+    } else {
+        return Err(Error::InvalidUrl("the scheme must be ws or wss"));
+    };
+    let authority = uri.authority().ok_or(Error::InvalidUrl("missing host"))?;
+    if authority.as_str().contains('@') {
+        return Err(Error::InvalidUrl(
+            "credentials in the url are not supported; use basic_auth",
+        ));
+    }
+    let host = authority.host();
+    if host.is_empty() {
+        return Err(Error::InvalidUrl("missing host"));
+    }
+    // R-URI-02
+    let port = authority.port_u16().unwrap_or(default_port);
+    let host_header = if port == default_port {
+        host.to_owned()
+    } else {
+        format!("{host}:{port}")
+    };
+    // R-URI-03
+    let path = match uri.path() {
+        "" => "/",
+        path => path,
+    };
+    let resource = match uri.query() {
+        Some(query) if !query.is_empty() => format!("{path}?{query}"),
+        _ => path.to_owned(),
+    };
+    Ok(Target {
+        address: format!("{host}:{port}"),
+        host_header,
+        resource,
+    })
+}
+
+impl ClientBuilder {
+    /// A builder for `url` (`ws://host[:port]/path?query`).
+    ///
+    /// The URL is checked by [`connect`](Self::connect).
+    pub fn new(url: impl Into<String>) -> Self {
+        ClientBuilder {
+            url: url.into(),
+            headers: HeaderMap::new(),
+            protocols: Vec::new(),
+            cookies: Vec::new(),
+            config: WebSocketConfig::default(),
+            connect_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            invalid: None,
+        }
+    }
+
+    /// Adds a header to the handshake request. Several calls with the same
+    /// name add several values.
+    ///
+    /// An invalid name or value makes [`connect`](Self::connect) fail.
+    #[must_use]
+    pub fn header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        K: TryInto<HeaderName>,
+        V: TryInto<HeaderValue>,
+    {
+        match (name.try_into(), value.try_into()) {
+            (Ok(name), Ok(value)) => {
+                self.headers.append(name, value);
+            }
+            _ => {
+                self.invalid.get_or_insert("invalid header name or value");
+            }
+        }
+        self
+    }
+
+    /// Sends `Authorization: Bearer <token>`.
+    #[must_use]
+    pub fn bearer_auth(self, token: &str) -> Self {
+        self.header(header::AUTHORIZATION, format!("Bearer {token}"))
+    }
+
+    /// Sends `Authorization: Basic` with the user and password.
+    #[must_use]
+    pub fn basic_auth(self, user: &str, password: &str) -> Self {
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.header(header::AUTHORIZATION, format!("Basic {encoded}"))
+    }
+
+    /// Adds a cookie to the `Cookie` header.
+    #[must_use]
+    pub fn cookie(mut self, name: &str, value: &str) -> Self {
+        self.cookies.push(format!("{name}={value}"));
+        self
+    }
+
+    /// Sends `Origin` (R-CH-09: browsers always do; other clients may).
+    #[must_use]
+    pub fn origin(self, origin: &str) -> Self {
+        self.header(header::ORIGIN, origin)
+    }
+
+    /// Offers a subprotocol. Offers keep their order; the server picks one
+    /// or none (R-EX-05), and [`WebSocket::protocol`] tells which.
+    #[must_use]
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocols.push(protocol.into());
+        self
+    }
+
+    /// Offers several subprotocols, in order of preference.
+    #[must_use]
+    pub fn protocols<I, P>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        self.protocols.extend(protocols.into_iter().map(Into::into));
+        self
+    }
+
+    /// Replaces all connection settings.
+    #[must_use]
+    pub fn config(mut self, config: WebSocketConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The largest message accepted. Default: 16 MiB
+    /// ([`sockeye_proto::Config::max_message_size`]).
+    #[must_use]
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.config.proto.max_message_size = bytes;
+        self
+    }
+
+    /// The largest frame accepted. Default: 16 MiB
+    /// ([`sockeye_proto::Config::max_frame_size`]).
+    #[must_use]
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.config.proto.max_frame_size = bytes;
+        self
+    }
+
+    /// How long resolving the host and connecting TCP may take. Default: 10 s.
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long the opening handshake may take once TCP is connected.
+    /// Default: 10 s.
+    #[must_use]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// How long the closing handshake may take. Default: 10 s
+    /// ([`WebSocketConfig::close_timeout`]).
+    #[must_use]
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.config.close_timeout = timeout;
+        self
+    }
+
+    /// Queued output above which sending waits. Default: 128 KiB
+    /// ([`WebSocketConfig::write_buffer_size`]).
+    #[must_use]
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.config.write_buffer_size = bytes;
+        self
+    }
+
+    /// Connects TCP, runs the opening handshake and returns the open
+    /// connection with the server's 101 response.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] before any I/O (R-URI-05); [`Error::Io`] if TCP
+    /// fails (R-CH-02); [`Error::Timeout`] past either time limit;
+    /// [`Error::Handshake`] if the server refuses (with its answer, see
+    /// [`Error::rejection`]) or answers wrongly (R-CV-01..07).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future abandons the connection attempt.
+    pub async fn connect(self) -> Result<(WebSocket<TcpStream>, Response<()>)> {
+        let target = parse_url(&self.url)?;
+        let request = self.request(&target)?;
+        let stream =
+            tokio::time::timeout(self.connect_timeout, TcpStream::connect(&target.address))
+                .await
+                .map_err(|_| Error::Timeout(Timeout::Connect))??;
+        // Writes are batched by the connection; Nagle would only add delay.
+        stream.set_nodelay(true)?;
+        self.handshake(stream, request).await
+    }
+
+    /// Runs the opening handshake over a stream already connected to the
+    /// URL's host (a TLS stream, a proxy tunnel, a Unix socket).
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect), without the TCP part.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future abandons the handshake.
+    pub async fn connect_on<S>(self, stream: S) -> Result<(WebSocket<S>, Response<()>)>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let target = parse_url(&self.url)?;
+        let request = self.request(&target)?;
+        self.handshake(stream, request).await
+    }
+
+    fn request(&self, target: &Target) -> Result<Request<()>> {
+        if let Some(why) = self.invalid {
+            return Err(Error::InvalidUrl(why));
+        }
+        let mut builder = Request::get(target.resource.as_str())
+            .header(header::HOST, target.host_header.as_str());
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        if !self.protocols.is_empty() {
+            builder = builder.header(header::SEC_WEBSOCKET_PROTOCOL, self.protocols.join(", "));
+        }
+        if !self.cookies.is_empty() {
+            builder = builder.header(header::COOKIE, self.cookies.join("; "));
+        }
+        builder
+            .body(())
+            .map_err(|_| Error::InvalidUrl("invalid header name or value"))
+    }
+
+    async fn handshake<S>(
+        self,
+        mut stream: S,
+        request: Request<()>,
+    ) -> Result<(WebSocket<S>, Response<()>)>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let handshake = ClientHandshake::new(request)?;
+        let config = self.config;
+        let run = async {
+            let mut buf = BytesMut::with_capacity(1024);
+            handshake.write_request(&mut buf);
+            stream.write_all(&buf).await?;
+            stream.flush().await?;
+            buf.clear();
+            // R-CH-13: nothing more is sent until the response arrives.
+            let (response, head_len) = loop {
+                if let Some(parsed) = ClientHandshake::parse_response(&buf, &config.proto)? {
+                    break parsed;
+                }
+                if stream.read_buf(&mut buf).await? == 0 {
+                    return Err(Error::AbnormalClosure);
+                }
+            };
+            let _ = buf.split_to(head_len);
+            match handshake.check_response(&response) {
+                Ok(accepted) => Ok((response, accepted, buf)),
+                Err(e) if response.status() != http::StatusCode::SWITCHING_PROTOCOLS => {
+                    let _ = e;
+                    let body = read_body(&mut stream, &response, buf).await;
+                    let (parts, ()) = response.into_parts();
+                    Err(Error::Handshake(Box::new(HandshakeFailure::Rejected(
+                        Response::from_parts(parts, body),
+                    ))))
+                }
+                Err(e) => Err(e.into()),
+            }
+        };
+        let (response, accepted, leftover) = tokio::time::timeout(self.handshake_timeout, run)
+            .await
+            .map_err(|_| Error::Timeout(Timeout::Handshake))??;
+        // R-CV-09: bytes after the 101 head are frames already.
+        let ws = WebSocket::from_raw(stream, Role::Client, config, leftover)
+            .with_protocol(accepted.protocol);
+        Ok((ws, response))
+    }
+}
+
+/// Reads the body of a non-101 answer, at most [`MAX_REJECTION_BODY`]
+/// bytes, by `Content-Length` or until EOF. Errors end the body early.
+async fn read_body<S>(stream: &mut S, response: &Response<()>, mut buf: BytesMut) -> Bytes
+where
+    S: AsyncRead + Unpin,
+{
+    let length = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let limit = length.unwrap_or(MAX_REJECTION_BODY).min(MAX_REJECTION_BODY);
+    while buf.len() < limit {
+        let mut chunk = (&mut *stream).take((limit - buf.len()) as u64);
+        match chunk.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    buf.truncate(limit);
+    buf.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_uri_03_resource_name() {
+        assert_eq!(parse_url("ws://h").unwrap().resource, "/");
+        assert_eq!(parse_url("ws://h/a?b=c").unwrap().resource, "/a?b=c");
+        assert_eq!(parse_url("ws://h?x=1").unwrap().resource, "/?x=1");
+    }
+
+    #[test]
+    fn r_uri_02_default_port_and_host_header() {
+        let t = parse_url("ws://example.com/").unwrap();
+        assert_eq!(
+            (t.address.as_str(), t.host_header.as_str()),
+            ("example.com:80", "example.com")
+        );
+        let t = parse_url("WS://example.com:8080/").unwrap();
+        assert_eq!(
+            (t.address.as_str(), t.host_header.as_str()),
+            ("example.com:8080", "example.com:8080")
+        );
+        let t = parse_url("ws://[::1]:9001/").unwrap();
+        assert_eq!(t.address, "[::1]:9001");
+    }
+
+    #[test]
+    fn r_uri_04_fragments_are_refused_before_io() {
+        assert!(matches!(parse_url("ws://h/#x"), Err(Error::InvalidUrl(_))));
+        assert!(matches!(parse_url("ws://h/#"), Err(Error::InvalidUrl(_))));
+    }
+
+    #[test]
+    fn r_uri_01_only_ws_schemes() {
+        assert!(matches!(parse_url("http://h/"), Err(Error::InvalidUrl(_))));
+        assert!(matches!(parse_url("h/"), Err(Error::InvalidUrl(_))));
+    }
+}

@@ -1,0 +1,48 @@
+//! Settings of the tokio layer, around the engine's [`sockeye_proto::Config`].
+
+use std::time::Duration;
+
+/// Settings for a [`WebSocket`](crate::WebSocket) once it is open.
+///
+/// A plain struct with documented defaults; builders take one whole or set
+/// single fields.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use sockeye::WebSocketConfig;
+///
+/// let mut config = WebSocketConfig::default();
+/// config.proto.max_message_size = 1 << 20;
+/// config.close_timeout = Duration::from_secs(2);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebSocketConfig {
+    /// The engine's limits and switches: frame and message size, masking
+    /// rules, handshake size. See [`sockeye_proto::Config`] for each default.
+    pub proto: sockeye_proto::Config,
+    /// Bytes of queued output above which sending waits for the peer to
+    /// read, and reading pauses. Default: 128 KiB.
+    ///
+    /// This bounds what a slow or stalled peer can make us hold in memory,
+    /// beyond the message being sent.
+    pub write_buffer_size: usize,
+    /// How long the closing handshake may take: waiting for the peer's
+    /// Close after ours, for the last bytes to leave, and (client) for the
+    /// server to close TCP. Default: 10 s.
+    ///
+    /// When it runs out the connection is cut and the stream ends with
+    /// [`Error::Timeout`](crate::Error::Timeout).
+    pub close_timeout: Duration,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            proto: sockeye_proto::Config::default(),
+            write_buffer_size: 128 << 10,
+            close_timeout: Duration::from_secs(10),
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The one error type of this crate.
+
+use std::io;
+
+use bytes::Bytes;
+use sockeye_proto::CloseCode;
+use sockeye_proto::handshake::HandshakeError;
+
+/// What can go wrong on a WebSocket connection.
+///
+/// Small (at most 32 bytes) and cheap to match. Each variant says when it
+/// happens; the `is_*` helpers group them. A clean close is not an error: the
+/// stream simply ends, and [`WebSocket::close_frame`](crate::WebSocket::close_frame)
+/// tells the peer's code and reason.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The transport failed: connection refused or reset, broken pipe, DNS.
+    #[error("i/o error")]
+    Io(#[source] io::Error),
+    /// The peer broke the protocol or a limit. A Close frame with
+    /// [`close_code`](Error::close_code) was sent and the connection closed.
+    #[error("protocol error")]
+    Protocol(#[source] sockeye_proto::Error),
+    /// The opening handshake failed: a bad request or response, or (on a
+    /// client) an answer other than 101, whose status, headers and body
+    /// [`Rejected`] holds.
+    #[error("opening handshake failed")]
+    Handshake(#[source] Box<HandshakeFailure>),
+    /// A time limit ran out.
+    #[error("{0} timed out")]
+    Timeout(Timeout),
+    /// The peer's byte stream ended, or the transport was cut, before the
+    /// closing handshake completed: close code 1006 (RFC 6455 §7.1.5).
+    #[error("connection closed without a closing handshake")]
+    AbnormalClosure,
+    /// The connection is closing or closed: nothing more can be sent. Also
+    /// returned for reads after the stream ended.
+    #[error("connection closed")]
+    Closed,
+    /// Our caller misused the API: a ping over 125 bytes, a close code that
+    /// may not be sent, a reason over 123 bytes.
+    #[error("invalid use")]
+    Usage(#[source] sockeye_proto::UsageError),
+    /// The URL cannot be used for a WebSocket connection (R-URI-01..05).
+    #[error("invalid url: {0}")]
+    InvalidUrl(&'static str),
+}
+
+/// Which time limit ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Timeout {
+    /// Resolving and connecting TCP.
+    Connect,
+    /// The opening handshake.
+    Handshake,
+    /// Waiting for the peer during the closing handshake.
+    Close,
+}
+
+impl std::fmt::Display for Timeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Timeout::Connect => "connect",
+            Timeout::Handshake => "opening handshake",
+            Timeout::Close => "closing handshake",
+        })
+    }
+}
+
+/// Why an opening handshake failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeFailure {
+    /// The request or response broke RFC 6455 §4.
+    #[error(transparent)]
+    Invalid(HandshakeError),
+    /// The server answered with something other than 101.
+    #[error("server answered {}", .0.status())]
+    Rejected(Rejected),
+    /// The server's callback refused the request with this status.
+    #[error("request refused with {0}")]
+    Refused(http::StatusCode),
+}
+
+/// A non-101 answer to a client's opening handshake: status, headers and
+/// body (read up to 64 KiB), so a caller can act on 401 or 3xx.
+pub type Rejected = http::Response<Bytes>;
+
+impl Error {
+    /// The transport failed ([`Io`](Error::Io)).
+    pub fn is_io(&self) -> bool {
+        matches!(self, Error::Io(_))
+    }
+
+    /// The peer broke the protocol ([`Protocol`](Error::Protocol)).
+    pub fn is_protocol(&self) -> bool {
+        matches!(self, Error::Protocol(_))
+    }
+
+    /// The opening handshake failed ([`Handshake`](Error::Handshake)).
+    pub fn is_handshake(&self) -> bool {
+        matches!(self, Error::Handshake(_))
+    }
+
+    /// A time limit ran out ([`Timeout`](Error::Timeout)).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout(_))
+    }
+
+    /// The connection is over: [`Closed`](Error::Closed) or
+    /// [`AbnormalClosure`](Error::AbnormalClosure).
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Error::Closed | Error::AbnormalClosure)
+    }
+
+    /// The close code that describes this failure, where there is one: the
+    /// code we sent for a protocol error, 1006 for an abnormal closure.
+    pub fn close_code(&self) -> Option<CloseCode> {
+        match self {
+            Error::Protocol(e) => Some(e.close_code()),
+            Error::AbnormalClosure => Some(CloseCode::ABNORMAL),
+            _ => None,
+        }
+    }
+
+    /// The server's non-101 answer, if the handshake was rejected.
+    pub fn rejection(&self) -> Option<&Rejected> {
+        match self {
+            Error::Handshake(failure) => match &**failure {
+                HandshakeFailure::Rejected(response) => Some(response),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<sockeye_proto::Error> for Error {
+    fn from(e: sockeye_proto::Error) -> Self {
+        Error::Protocol(e)
+    }
+}
+
+impl From<sockeye_proto::UsageError> for Error {
+    fn from(e: sockeye_proto::UsageError) -> Self {
+        match e {
+            sockeye_proto::UsageError::Closed => Error::Closed,
+            other => Error::Usage(other),
+        }
+    }
+}
+
+impl From<HandshakeError> for Error {
+    fn from(e: HandshakeError) -> Self {
+        Error::Handshake(Box::new(HandshakeFailure::Invalid(e)))
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Io(e) => e,
+            Error::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, e),
+            Error::AbnormalClosure => io::Error::new(io::ErrorKind::UnexpectedEof, e),
+            Error::Closed => io::Error::new(io::ErrorKind::NotConnected, e),
+            Error::Usage(_) | Error::InvalidUrl(_) => {
+                io::Error::new(io::ErrorKind::InvalidInput, e)
+            }
+            other => io::Error::new(io::ErrorKind::InvalidData, other),
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_small() {
+        assert!(
+            std::mem::size_of::<Error>() <= 32,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
+    }
+
+    #[test]
+    fn errors_are_send_and_sync() {
+        fn check<T: Send + Sync + 'static>() {}
+        check::<Error>();
+    }
+}

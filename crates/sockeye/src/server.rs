@@ -1,0 +1,361 @@
+//! The server: [`accept`] and [`ServerBuilder`].
+
+use std::future::Future;
+use std::ops::Deref;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode};
+use sockeye_proto::Role;
+use sockeye_proto::handshake::{HandshakeError, ResponseBody, ServerHandshake, write_response};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::config::WebSocketConfig;
+use crate::error::{Error, HandshakeFailure, Result, Timeout};
+use crate::stream::WebSocket;
+
+/// Accepts a WebSocket connection on `stream` with default settings: any
+/// path, no subprotocol.
+///
+/// # Errors
+///
+/// As [`ServerBuilder::accept`].
+///
+/// # Cancel safety
+///
+/// Not cancel safe: dropping the future abandons the handshake.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run() -> sockeye::Result<()> {
+/// use futures_util::{SinkExt, StreamExt};
+///
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+/// let (tcp, _) = listener.accept().await?;
+/// let mut ws = sockeye::accept(tcp).await?;
+/// while let Some(message) = ws.next().await {
+///     ws.send(message?).await?;
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub async fn accept<S>(stream: S) -> Result<WebSocket<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    ServerBuilder::new().accept(stream).await
+}
+
+/// Settings for accepting connections; reusable for every connection.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run(tcp: tokio::net::TcpStream) -> sockeye::Result<()> {
+/// use http::StatusCode;
+/// use sockeye::{Accept, ServerBuilder};
+///
+/// let server = ServerBuilder::new().max_message_size(1 << 20);
+/// let ws = server
+///     .accept_with(tcp, |request| async move {
+///         if request.headers().get("authorization").is_none() {
+///             let refusal = http::Response::builder()
+///                 .status(StatusCode::UNAUTHORIZED)
+///                 .header("www-authenticate", "Bearer")
+///                 .body(bytes::Bytes::from_static(b"token required"))
+///                 .unwrap();
+///             return Err(refusal);
+///         }
+///         let chat = request.protocols().iter().any(|p| p == "chat");
+///         Ok(Accept::new().protocol_if(chat, "chat"))
+///     })
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ServerBuilder {
+    config: WebSocketConfig,
+    handshake_timeout: Duration,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ServerBuilder {
+    /// Default settings.
+    pub fn new() -> Self {
+        ServerBuilder {
+            config: WebSocketConfig::default(),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Replaces all connection settings.
+    #[must_use]
+    pub fn config(mut self, config: WebSocketConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The largest message accepted. Default: 16 MiB
+    /// ([`sockeye_proto::Config::max_message_size`]).
+    #[must_use]
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.config.proto.max_message_size = bytes;
+        self
+    }
+
+    /// The largest frame accepted. Default: 16 MiB
+    /// ([`sockeye_proto::Config::max_frame_size`]).
+    #[must_use]
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.config.proto.max_frame_size = bytes;
+        self
+    }
+
+    /// How long reading the request and writing the answer may take, which
+    /// bounds slow or silent clients. Default: 10 s. The accept callback's
+    /// own time is not counted.
+    #[must_use]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// How long the closing handshake may take. Default: 10 s
+    /// ([`WebSocketConfig::close_timeout`]).
+    #[must_use]
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.config.close_timeout = timeout;
+        self
+    }
+
+    /// Accepts any valid request, with no subprotocol.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Handshake`] for a bad request, after answering it with the
+    /// right status (400, 426 with `Sec-WebSocket-Version: 13`, 431, 505);
+    /// [`Error::Timeout`] for a client too slow; [`Error::Io`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future abandons the handshake.
+    pub async fn accept<S>(&self, stream: S) -> Result<WebSocket<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        self.accept_with(stream, |_| async { Ok(Accept::new()) })
+            .await
+    }
+
+    /// Reads the request, lets `callback` decide, and answers.
+    ///
+    /// The callback gets the validated request and may take its time (look
+    /// up a session, check a token). It returns an [`Accept`] (subprotocol,
+    /// extra headers) or any HTTP response to refuse with (401, 403, 404, a
+    /// redirect), which is sent as it is.
+    ///
+    /// # Errors
+    ///
+    /// As [`accept`](Self::accept), and [`HandshakeFailure::Refused`] when
+    /// the callback refused; [`HandshakeFailure::Invalid`] when it picked a
+    /// subprotocol the client did not offer (R-SH-08), after answering 500.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future abandons the handshake.
+    pub async fn accept_with<S, F, Fut>(&self, mut stream: S, callback: F) -> Result<WebSocket<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+        F: FnOnce(UpgradeRequest) -> Fut,
+        Fut: Future<Output = std::result::Result<Accept, Response<Bytes>>>,
+    {
+        let proto = &self.config.proto;
+        let read = async {
+            let mut buf = BytesMut::with_capacity(1024);
+            loop {
+                match ServerHandshake::parse(&buf, proto) {
+                    Ok(Some((handshake, head_len))) => {
+                        let _ = buf.split_to(head_len);
+                        return Ok(Ok((handshake, buf)));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Ok(Err(e)),
+                }
+                let room = proto.max_handshake_size.saturating_sub(buf.len()).max(1);
+                if (&mut stream).take(room as u64).read_buf(&mut buf).await? == 0 {
+                    return Err(Error::AbnormalClosure);
+                }
+            }
+        };
+        let parsed = tokio::time::timeout(self.handshake_timeout, read)
+            .await
+            .map_err(|_| Error::Timeout(Timeout::Handshake))??;
+        let (handshake, leftover) = match parsed {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                tracing::debug!(error = %e, status = %e.status(), "refusing a bad handshake");
+                self.answer_and_close(&mut stream, &e.to_response()).await;
+                return Err(e.into());
+            }
+        };
+
+        let request = UpgradeRequest {
+            request: handshake.request().clone(),
+            protocols: handshake.protocols().to_vec(),
+        };
+        let accept = match callback(request).await {
+            Ok(accept) => accept,
+            Err(refusal) => {
+                let status = refusal.status();
+                self.answer_and_close(&mut stream, &refusal).await;
+                return Err(Error::Handshake(Box::new(HandshakeFailure::Refused(
+                    status,
+                ))));
+            }
+        };
+        let mut response = match handshake.response(accept.protocol.as_deref()) {
+            Ok(response) => response,
+            Err(e) => {
+                let error = Response::builder()
+                    .status(StatusCode::INTERNAL_SERVER_ERROR)
+                    .header(http::header::CONNECTION, "close")
+                    .body(Bytes::new())
+                    .unwrap_or_default();
+                self.answer_and_close(&mut stream, &error).await;
+                return Err(e.into());
+            }
+        };
+        for (name, value) in &accept.headers {
+            response.headers_mut().append(name, value.clone());
+        }
+        let mut out = BytesMut::with_capacity(256);
+        write_response(&response, &mut out);
+        tokio::time::timeout(self.handshake_timeout, async {
+            stream.write_all(&out).await?;
+            stream.flush().await
+        })
+        .await
+        .map_err(|_| Error::Timeout(Timeout::Handshake))??;
+        Ok(
+            WebSocket::from_raw(stream, Role::Server, self.config.clone(), leftover)
+                .with_protocol(accept.protocol),
+        )
+    }
+
+    /// Writes a refusal and closes the stream, within the handshake time
+    /// limit. Errors are dropped: the peer is being turned away anyway.
+    async fn answer_and_close<S, B>(&self, stream: &mut S, response: &Response<B>)
+    where
+        S: AsyncWrite + Unpin,
+        B: ResponseBody,
+    {
+        let mut out = BytesMut::with_capacity(256);
+        write_response(response, &mut out);
+        let _ = tokio::time::timeout(self.handshake_timeout, async {
+            stream.write_all(&out).await?;
+            stream.shutdown().await
+        })
+        .await;
+    }
+}
+
+/// A valid opening-handshake request, as the accept callback sees it.
+///
+/// Derefs to the [`http::Request`] (method, URI, headers).
+#[derive(Clone, Debug)]
+pub struct UpgradeRequest {
+    request: Request<()>,
+    protocols: Vec<String>,
+}
+
+impl UpgradeRequest {
+    /// The request line and headers.
+    pub fn request(&self) -> &Request<()> {
+        &self.request
+    }
+
+    /// The path part of the request target.
+    pub fn path(&self) -> &str {
+        self.request.uri().path()
+    }
+
+    /// The subprotocols the client offered, in its order.
+    pub fn protocols(&self) -> &[String] {
+        &self.protocols
+    }
+
+    /// The `Origin` header, if sent (browsers always send it; R-SH-06).
+    pub fn origin(&self) -> Option<&str> {
+        self.request
+            .headers()
+            .get(http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Deref for UpgradeRequest {
+    type Target = Request<()>;
+    fn deref(&self) -> &Request<()> {
+        &self.request
+    }
+}
+
+/// The accept callback's "yes": which subprotocol to use, and extra headers
+/// for the 101 response (`Set-Cookie`, for example).
+#[derive(Clone, Debug, Default)]
+pub struct Accept {
+    protocol: Option<String>,
+    headers: HeaderMap,
+}
+
+impl Accept {
+    /// Accept with no subprotocol and no extra headers.
+    pub fn new() -> Self {
+        Accept::default()
+    }
+
+    /// Use this subprotocol. It must be one the client offered (R-SH-08).
+    #[must_use]
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocol = Some(protocol.into());
+        self
+    }
+
+    /// Use this subprotocol if `condition` holds.
+    #[must_use]
+    pub fn protocol_if(self, condition: bool, protocol: impl Into<String>) -> Self {
+        if condition {
+            self.protocol(protocol)
+        } else {
+            self
+        }
+    }
+
+    /// Adds a header to the 101 response. Invalid names or values are
+    /// skipped.
+    #[must_use]
+    pub fn header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        K: TryInto<HeaderName>,
+        V: TryInto<HeaderValue>,
+    {
+        if let (Ok(name), Ok(value)) = (name.try_into(), value.try_into()) {
+            self.headers.append(name, value);
+        }
+        self
+    }
+}
+
+impl From<HandshakeError> for HandshakeFailure {
+    fn from(e: HandshakeError) -> Self {
+        HandshakeFailure::Invalid(e)
+    }
+}

@@ -1,0 +1,554 @@
+//! [`WebSocket`]: an open connection as a `Stream` of messages and a `Sink`.
+
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker, ready};
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_core::Stream;
+use futures_sink::Sink;
+use sockeye_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, State};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, Sleep};
+
+use crate::config::WebSocketConfig;
+use crate::error::{Error, Result, Timeout};
+
+/// The smallest free space a read is given; below it the read buffer grows.
+const MIN_READ: usize = 4 << 10;
+/// The read buffer grows by at least this much.
+const READ_CHUNK: usize = 8 << 10;
+/// The most the read buffer grows by at once for a large frame.
+const MAX_READ_RESERVE: usize = 1 << 20;
+/// The most iovecs handed to one vectored write.
+const MAX_IOVECS: usize = 64;
+
+/// An open WebSocket connection over a byte stream `S`.
+///
+/// It is a [`Stream`] of [`Message`]s and a [`Sink`] of them, driving a
+/// [`sockeye_proto::Connection`]:
+///
+/// - Pings are answered and a peer's Close is replied to for you, and after
+///   the closing handshake the TCP connection is shut down as RFC 6455
+///   §7.1.1 says (the server first; the client waits for it).
+/// - A clean close ends the stream (`None`); [`close_frame`](Self::close_frame)
+///   then tells the peer's code and reason. A stream that ends without a
+///   closing handshake yields [`Error::AbnormalClosure`] once.
+/// - A protocol violation by the peer yields [`Error::Protocol`] once, after
+///   the Close frame with the right code has been sent and the transport
+///   closed.
+/// - Messages given to the sink with `feed` are queued and leave in one write
+///   at the next flush; the stream also writes what is queued before it reads
+///   again, so every reply that one read causes goes out in one syscall.
+/// - [`split`](Self::split) gives a reader and a writer for two tasks.
+///
+/// # Cancel safety
+///
+/// Polling the stream or the sink is cancel safe: dropping a `next()` or
+/// `send()` future loses no message. A message accepted by `start_send`
+/// (which `feed` and `send` call once the sink is ready) is queued and will
+/// be written by a later flush even if that `send` future is dropped.
+#[derive(Debug)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent facts about the transport, not a state machine"
+)]
+pub struct WebSocket<S> {
+    io: S,
+    conn: Connection,
+    read_buf: BytesMut,
+    config: WebSocketConfig,
+    protocol: Option<String>,
+    /// Deadline of the closing handshake, set when it starts.
+    close_deadline: Option<Pin<Box<Sleep>>>,
+    /// The peer's stream ended.
+    read_closed: bool,
+    /// We shut down our writing side.
+    write_closed: bool,
+    /// The violation that failed the connection, reported once the close
+    /// frame went out.
+    failure: Option<sockeye_proto::Error>,
+    /// The stream yielded its last item.
+    ended: bool,
+    /// A time limit cut the closing handshake.
+    timed_out: bool,
+    /// Set once split: writes wake both halves' tasks.
+    write_wakers: Option<Arc<WriteWakers>>,
+}
+
+/// The tasks of a split reader and writer, both woken when the transport
+/// becomes writable. Either half may write (the reader writes pongs and
+/// close replies), but a transport keeps one write waker, so each write
+/// registers this pair instead of its own task alone.
+#[derive(Debug, Default)]
+pub(crate) struct WriteWakers {
+    pub(crate) reader: Mutex<Option<Waker>>,
+    pub(crate) writer: Mutex<Option<Waker>>,
+}
+
+impl WriteWakers {
+    pub(crate) fn register(slot: &Mutex<Option<Waker>>, waker: &Waker) {
+        let mut slot = slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*slot {
+            Some(old) if old.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+}
+
+impl Wake for WriteWakers {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        for slot in [&self.reader, &self.writer] {
+            let waker = slot
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+    }
+}
+
+impl<S> WebSocket<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// Wraps a stream on which the opening handshake already completed.
+    ///
+    /// Use this after an HTTP upgrade done elsewhere (hyper, axum). `role`
+    /// says whether this end is the client (it masks its frames) or the
+    /// server. Bytes read past the handshake go in `leftover`.
+    pub fn from_raw(io: S, role: Role, config: WebSocketConfig, leftover: BytesMut) -> Self {
+        let mut conn = Connection::new(role, config.proto.clone());
+        if !leftover.is_empty() {
+            conn.receive_buf(leftover);
+        }
+        WebSocket {
+            io,
+            conn,
+            read_buf: BytesMut::new(),
+            config,
+            protocol: None,
+            close_deadline: None,
+            read_closed: false,
+            write_closed: false,
+            failure: None,
+            ended: false,
+            timed_out: false,
+            write_wakers: None,
+        }
+    }
+
+    pub(crate) fn with_protocol(mut self, protocol: Option<String>) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The subprotocol agreed in the opening handshake, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// Whether this end is the client or the server.
+    pub fn role(&self) -> Role {
+        self.conn.role()
+    }
+
+    /// Where the closing handshake stands.
+    pub fn state(&self) -> State {
+        self.conn.state()
+    }
+
+    /// The peer's Close frame, once received: its code (1005 if it had none)
+    /// and reason.
+    pub fn close_frame(&self) -> Option<&CloseFrame> {
+        self.conn.close_received()
+    }
+
+    /// Bytes queued and not yet written to the transport.
+    pub fn buffered_amount(&self) -> usize {
+        self.conn.output_len()
+    }
+
+    /// The underlying byte stream.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// The underlying byte stream, mutably. Writing to it directly corrupts
+    /// the connection.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.io
+    }
+
+    /// Queues a Ping; it leaves at the next flush or read.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Usage`] above 125 bytes, [`Error::Closed`] once closing.
+    pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<()> {
+        Ok(self.conn.send_ping(payload)?)
+    }
+
+    /// Sends a message and flushes it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] once closing, [`Error::Io`] if writing fails.
+    ///
+    /// # Cancel safety
+    ///
+    /// Once this future has been polled the message is queued: dropping it
+    /// does not unqueue the message, which a later flush writes.
+    pub async fn send(&mut self, message: impl Into<Message>) -> Result<()> {
+        poll_fn(|cx| self.poll_ready_inner(cx)).await?;
+        self.conn.send(message.into())?;
+        poll_fn(|cx| self.poll_flush_inner(cx)).await
+    }
+
+    /// Receives the next message; `None` once the connection closed cleanly.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: if the future is dropped, no message is lost.
+    pub async fn recv(&mut self) -> Option<Result<Message>> {
+        poll_fn(|cx| self.poll_next_inner(cx)).await
+    }
+
+    /// Starts the closing handshake with `code` and `reason`, then waits for
+    /// it to finish: messages that still arrive are dropped, the transport
+    /// is closed, and at most [`close_timeout`](WebSocketConfig::close_timeout)
+    /// passes.
+    ///
+    /// Use [`CloseCode::NORMAL`] when done. If the peer closed first, this
+    /// only finishes the shutdown. To keep reading until the peer's Close,
+    /// call [`start_close`](Self::start_close) and read the stream instead.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Usage`] for a code that may not be sent or a reason over
+    /// 123 bytes; [`Error::Timeout`] when the peer did not answer in time.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe in the sense that the Close frame stays queued: a
+    /// dropped `close` future leaves the connection closing.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
+        self.start_close(code, reason)?;
+        loop {
+            match poll_fn(|cx| self.poll_next_inner(cx)).await {
+                Some(Ok(_)) => {}
+                Some(Err(Error::AbnormalClosure)) | None => return Ok(()),
+                Some(Err(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// Queues a Close frame without waiting: the closing handshake goes on
+    /// as the stream is read (it ends once the peer's Close arrives) or the
+    /// sink flushed. Does nothing if a Close was already sent or received.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Usage`] for a code that may not be sent or a reason over 123 bytes.
+    pub fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
+        match self.conn.close(code, reason) {
+            Ok(()) | Err(sockeye_proto::UsageError::Closed) => Ok(()),
+            Err(e) => Err(Error::Usage(e)),
+        }
+    }
+
+    /// Splits into a reader and a writer that can live on different tasks.
+    ///
+    /// Both share this connection behind a lock held only while polling.
+    /// The reader answers pings and closes by itself; the writer sends.
+    pub fn split(self) -> (crate::WebSocketReader<S>, crate::WebSocketWriter<S>) {
+        crate::split::split(self)
+    }
+
+    // ---- the driving logic ----
+
+    /// Writes what is queued. `Ready(Ok)` once all of it is written and flushed.
+    pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.write_wakers.clone() {
+            Some(wakers) => {
+                let shared = Waker::from(wakers);
+                self.poll_write_out_with(&mut Context::from_waker(&shared))
+            }
+            None => self.poll_write_out_with(cx),
+        }
+    }
+
+    fn poll_write_out_with(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.conn.wants_write() {
+            if self.write_closed {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            }
+            let out = self.conn.output();
+            let n = if self.io.is_write_vectored() {
+                let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                let count = out.chunks_vectored(&mut slices);
+                ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]))?
+            } else {
+                ready!(Pin::new(&mut self.io).poll_write(cx, out.chunk()))?
+            };
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.conn.output().advance(n);
+        }
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    /// Reads once into the engine. `Ready(Ok)` after some bytes or EOF.
+    fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.read_buf.capacity() - self.read_buf.len() < MIN_READ {
+            let want = self.conn.read_hint().clamp(READ_CHUNK, MAX_READ_RESERVE);
+            self.read_buf.reserve(want);
+        }
+        let n = ready!(tokio_util::io::poll_read_buf(
+            Pin::new(&mut self.io),
+            cx,
+            &mut self.read_buf
+        ))?;
+        if n == 0 {
+            self.read_closed = true;
+            self.conn.receive_eof();
+        } else {
+            self.conn.receive_buf(self.read_buf.split());
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Whether the closing-handshake deadline has passed; starts it if needed.
+    fn poll_close_deadline(&mut self, cx: &mut Context<'_>) -> bool {
+        let timeout = self.config.close_timeout;
+        let deadline = self
+            .close_deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + timeout)));
+        if deadline.as_mut().poll(cx).is_ready() {
+            self.timed_out = true;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Finishes the transport once the engine is closed or failed: write
+    /// what is queued, then the server (or a failing end) shuts down its
+    /// side first and waits for the peer's EOF, while a client in a clean
+    /// close waits for the server's EOF first (§7.1.1, R-CL-05, R-CL-06).
+    /// Errors here change nothing: the connection is over either way.
+    fn poll_close_transport(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let shut_first = self.conn.role() == Role::Server || self.conn.state() == State::Failed;
+        loop {
+            if self.poll_close_deadline(cx) {
+                return Poll::Ready(());
+            }
+            if !self.write_closed {
+                match self.poll_write_out(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(_)) => self.write_closed = true,
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            if !self.write_closed && (shut_first || self.read_closed) {
+                // Errors mean the peer is gone already.
+                let _ = ready!(self.poll_shutdown_io(cx));
+                self.write_closed = true;
+            }
+            if self.read_closed {
+                if self.write_closed {
+                    return Poll::Ready(());
+                }
+                continue;
+            }
+            // Discard what still arrives until the peer's EOF.
+            self.read_buf.clear();
+            if self.read_buf.capacity() < MIN_READ {
+                self.read_buf.reserve(MIN_READ);
+            }
+            match ready!(tokio_util::io::poll_read_buf(
+                Pin::new(&mut self.io),
+                cx,
+                &mut self.read_buf
+            )) {
+                Ok(0) | Err(_) => self.read_closed = true,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    fn poll_shutdown_io(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &self.write_wakers {
+            Some(wakers) => {
+                let shared = Waker::from(Arc::clone(wakers));
+                Pin::new(&mut self.io).poll_shutdown(&mut Context::from_waker(&shared))
+            }
+            None => Pin::new(&mut self.io).poll_shutdown(cx),
+        }
+    }
+
+    pub(crate) fn set_write_wakers(&mut self, wakers: Arc<WriteWakers>) {
+        self.write_wakers = Some(wakers);
+    }
+
+    pub(crate) fn clear_write_wakers(&mut self) {
+        self.write_wakers = None;
+    }
+
+    /// The stream's logic.
+    pub(crate) fn poll_next_inner(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message>>> {
+        loop {
+            if self.ended {
+                return Poll::Ready(None);
+            }
+            match self.conn.next_event() {
+                Ok(Some(Event::Message(message))) => return Poll::Ready(Some(Ok(message))),
+                Ok(Some(Event::Ping(_) | Event::Pong(_) | Event::Close(_))) => continue,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, code = %e.close_code(), "failing the connection");
+                    self.failure = Some(e);
+                    continue;
+                }
+            }
+            match self.conn.state() {
+                State::Open | State::CloseSent => {
+                    if self.conn.state() == State::CloseSent && self.poll_close_deadline(cx) {
+                        // The peer never answered our Close.
+                        self.conn.receive_eof();
+                        continue;
+                    }
+                    // Write what is queued before reading again, so the
+                    // replies to one read leave together.
+                    let written = self.poll_write_out(cx);
+                    if let Poll::Ready(Err(e)) = written {
+                        self.write_closed = true;
+                        self.conn.receive_eof();
+                        if self.conn.close_received().is_none() && self.failure.is_none() {
+                            self.ended = true;
+                            return Poll::Ready(Some(Err(Error::Io(e))));
+                        }
+                        continue;
+                    }
+                    if self.conn.output_len() > self.config.write_buffer_size {
+                        // The peer is not reading: stop reading it too until
+                        // the transport takes our bytes (which wakes us).
+                        return Poll::Pending;
+                    }
+                    if let Err(e) = ready!(self.poll_read_more(cx)) {
+                        self.read_closed = true;
+                        self.conn.receive_eof();
+                        if self.failure.is_none() {
+                            self.ended = true;
+                            return Poll::Ready(Some(Err(Error::Io(e))));
+                        }
+                    }
+                }
+                State::Closed | State::Failed => {
+                    ready!(self.poll_close_transport(cx));
+                    self.ended = true;
+                    if let Some(e) = self.failure.take() {
+                        return Poll::Ready(Some(Err(Error::Protocol(e))));
+                    }
+                    if self.timed_out {
+                        return Poll::Ready(Some(Err(Error::Timeout(Timeout::Close))));
+                    }
+                    if self.conn.state() == State::Failed {
+                        return Poll::Ready(Some(Err(Error::AbnormalClosure)));
+                    }
+                    return Poll::Ready(None);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn poll_ready_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.conn.state() != State::Open {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        if self.conn.output_len() >= self.config.write_buffer_size {
+            ready!(self.poll_write_out(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    pub(crate) fn start_send_inner(&mut self, message: Message) -> Result<()> {
+        Ok(self.conn.send(message)?)
+    }
+
+    pub(crate) fn poll_flush_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Poll::Ready(ready!(self.poll_write_out(cx)).map_err(Error::Io))
+    }
+
+    /// Queues a Close 1000 if none was sent, and flushes. The stream goes on
+    /// until the peer's Close.
+    pub(crate) fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.conn.state() == State::Open {
+            self.conn.close(CloseCode::NORMAL, "")?;
+        }
+        match ready!(self.poll_write_out(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            // The peer went away: the connection is over, as asked.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                Poll::Ready(Ok(()))
+            }
+            Err(e) => Poll::Ready(Err(Error::Io(e))),
+        }
+    }
+}
+
+impl<S> Stream for WebSocket<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    type Item = Result<Message>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_inner(cx)
+    }
+}
+
+impl<S> Sink<Message> for WebSocket<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_ready_inner(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<()> {
+        self.get_mut().start_send_inner(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_flush_inner(cx)
+    }
+
+    /// Sends Close 1000 (if no Close was sent) and flushes. Keep reading the
+    /// stream to see the peer's Close; or use [`WebSocket::close`], which
+    /// waits for the whole closing handshake.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_close_inner(cx)
+    }
+}
