@@ -1,1 +1,69 @@
-fn main() {}
+//! `sockeye`: a WebSocket client, echo server and load generator.
+//!
+//! ```text
+//! sockeye serve [ADDR]        echo server (default 127.0.0.1:9001)
+//! sockeye connect URL         stdin lines out as text, messages in as lines
+//! ```
+
+mod connect;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// WebSocket client, echo server and tools.
+#[derive(Debug, Parser)]
+#[command(name = "sockeye", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run an echo server: text comes back as text, binary as binary, on any path.
+    Serve(serve::Args),
+    /// Connect to a server: each stdin line is sent as a text message and
+    /// each message received is printed as a line.
+    Connect(connect::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("sockeye: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Connect(args) => connect::run(args).await,
+        }
+    })
+}
+
+/// Prints an error and its causes on one line.
+pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

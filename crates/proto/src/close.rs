@@ -160,8 +160,8 @@ impl CloseFrame {
                     return Err(Error::InvalidCloseCode(code.as_u16()));
                 }
                 // R-SC-03
-                let reason = Utf8Bytes::try_from(payload.slice(2..))
-                    .map_err(|_| Error::InvalidUtf8)?;
+                let reason =
+                    Utf8Bytes::try_from(payload.slice(2..)).map_err(|_| Error::InvalidUtf8)?;
                 Ok(CloseFrame { code, reason })
             }
         }

@@ -60,7 +60,9 @@ pub enum Error {
         limit: usize,
     },
     /// A message over [`Config::max_message_size`](crate::Config::max_message_size) (R-LM-01).
-    #[error("message of {size} bytes or more is over the limit of {limit} (Config::max_message_size)")]
+    #[error(
+        "message of {size} bytes or more is over the limit of {limit} (Config::max_message_size)"
+    )]
     MessageTooBig {
         /// The size the message has reached, at least.
         size: u64,
@@ -144,7 +146,10 @@ mod tests {
             Error::MessageTooBig { size: 10, limit: 5 }.close_code(),
             CloseCode::MESSAGE_TOO_BIG
         );
-        assert_eq!(Error::ReservedBitsSet.close_code(), CloseCode::PROTOCOL_ERROR);
+        assert_eq!(
+            Error::ReservedBitsSet.close_code(),
+            CloseCode::PROTOCOL_ERROR
+        );
     }
 
     #[test]

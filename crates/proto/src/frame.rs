@@ -263,15 +263,24 @@ mod tests {
     #[test]
     fn r_fr_03_length_with_top_bit_set_is_refused_from_the_header() {
         let wire = [0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0];
-        assert_eq!(FrameHeader::decode(&wire, true), Err(Error::InvalidPayloadLength));
+        assert_eq!(
+            FrameHeader::decode(&wire, true),
+            Err(Error::InvalidPayloadLength)
+        );
     }
 
     #[test]
     fn r_fr_04_non_minimal_lengths() {
         let short_in_16 = [0x82, 0x7e, 0x00, 0x05];
         let short_in_64 = [0x82, 0x7f, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
-        assert_eq!(FrameHeader::decode(&short_in_16, true), Err(Error::NonMinimalLength));
-        assert_eq!(FrameHeader::decode(&short_in_64, true), Err(Error::NonMinimalLength));
+        assert_eq!(
+            FrameHeader::decode(&short_in_16, true),
+            Err(Error::NonMinimalLength)
+        );
+        assert_eq!(
+            FrameHeader::decode(&short_in_64, true),
+            Err(Error::NonMinimalLength)
+        );
         assert!(FrameHeader::decode(&short_in_16, false).unwrap().is_some());
         assert!(FrameHeader::decode(&short_in_64, false).unwrap().is_some());
     }

@@ -28,7 +28,9 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
         mask_bytes(buf, key);
         return;
     }
-    let key64 = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let key64 = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
     let mut blocks = buf.chunks_exact_mut(32);
     for block in &mut blocks {
         // Four independent u64 lanes: LLVM turns this into two SSE2 or one

@@ -88,8 +88,19 @@ mod tests {
     fn r_u8_03_fails_fast_on_impossible_bytes() {
         // Each of these cannot begin or continue any valid sequence, so the
         // validator fails without waiting for the end of the message.
-        for bad in [&b"\xc0"[..], b"\xf5", b"\xed\xa0", b"\xf4\x90", b"a\x80", b"\xce\xbaX\xff"] {
-            assert_eq!(Validator::default().feed(bad, false), Err(Invalid), "{bad:?}");
+        for bad in [
+            &b"\xc0"[..],
+            b"\xf5",
+            b"\xed\xa0",
+            b"\xf4\x90",
+            b"a\x80",
+            b"\xce\xbaX\xff",
+        ] {
+            assert_eq!(
+                Validator::default().feed(bad, false),
+                Err(Invalid),
+                "{bad:?}"
+            );
         }
     }
 
