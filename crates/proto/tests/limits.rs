@@ -321,7 +321,7 @@ fn holds_at_most_one_frame_while_assembling(role: Role) {
         })
         .collect();
     let mut message = None;
-    let (_, heap) = peak_during(|| {
+    let ((), heap) = peak_during(|| {
         for frame in &frames {
             let (seen, err) = feed(&mut c, frame);
             assert_eq!(err, None);
