@@ -18,8 +18,8 @@ use http::{HeaderName, HeaderValue, Response, StatusCode};
 /// [`ProtocolNotOffered`](HandshakeError::ProtocolNotOffered) from
 /// [`ServerHandshake::response`]. Their documentation says so.
 ///
-/// `Display` never includes bytes sent by the peer, so it is safe to send
-/// back in a rejection body.
+/// `Display` never repeats header values or other text the peer sent (a
+/// status code at most), so it is safe to send back in a rejection body.
 ///
 /// [`ClientHandshake::check_response`]: super::ClientHandshake::check_response
 /// [`ClientHandshake::new`]: super::ClientHandshake::new

@@ -17,7 +17,7 @@
 //! to the WebSocket connection (R-CV-09, R-SH-12). Both are bounded by
 //! [`Config::max_handshake_size`](crate::Config::max_handshake_size) and
 //! [`Config::max_headers`](crate::Config::max_headers), and allocate nothing
-//! until a whole head has arrived.
+//! until a whole head has arrived (as long as `max_headers` is at most 64).
 //!
 //! # Examples
 //!
