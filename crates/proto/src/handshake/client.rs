@@ -9,8 +9,8 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
 
 use super::headers::{
-    ascii_value, header_has_token, parse_extensions, parse_protocols, single, token_str, trim_ows,
-    write_headers,
+    ascii_value, header_has_token, list_elements, parse_extensions, parse_protocols, single,
+    token_str, write_headers,
 };
 use super::{
     ExtensionOffer, HandshakeError, accept_key, bounded, check_http_version, generate_key,
@@ -121,13 +121,8 @@ impl ClientHandshake {
                 return Err(HandshakeError::ConflictingHeader(SEC_WEBSOCKET_VERSION));
             }
         }
-        let names_other_protocol = user.get_all(UPGRADE).iter().any(|value| {
-            value.as_bytes().split(|&b| b == b',').any(|element| {
-                let element = trim_ows(element);
-                !element.is_empty() && !element.eq_ignore_ascii_case(b"websocket")
-            })
-        });
-        if names_other_protocol {
+        if list_elements(&user, UPGRADE).any(|element| !element.eq_ignore_ascii_case(b"websocket"))
+        {
             return Err(HandshakeError::ConflictingHeader(UPGRADE));
         }
         let has_connection = user.contains_key(CONNECTION);

@@ -71,12 +71,21 @@ impl fmt::Display for ExtensionOffer {
 /// assert!(!header_has_token(&headers, CONNECTION, "close"));
 /// ```
 pub fn header_has_token<K: AsHeaderName>(headers: &HeaderMap, name: K, token: &str) -> bool {
-    headers.get_all(name).iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .any(|element| trim_ows(element).eq_ignore_ascii_case(token.as_bytes()))
-    })
+    list_elements(headers, name).any(|element| element.eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// The non-empty elements of every comma-separated field named `name`,
+/// trimmed of spaces and tabs (RFC 9110 §5.6.1).
+pub(crate) fn list_elements<K: AsHeaderName>(
+    headers: &HeaderMap,
+    name: K,
+) -> impl Iterator<Item = &[u8]> {
+    headers
+        .get_all(name)
+        .into_iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(trim_ows)
+        .filter(|element| !element.is_empty())
 }
 
 /// Parses `Sec-WebSocket-Extensions` field values into the extensions they
