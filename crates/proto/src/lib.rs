@@ -1,4 +1,97 @@
-//! sockeye-proto: a sans-I/O WebSocket protocol engine.
+//! sockeye-proto: a sans-I/O WebSocket protocol engine (RFC 6455).
+//!
+//! Bytes in, events and bytes out: no sockets, no async runtime, no clock.
+//! Here a server accepts a handshake and answers a client's message, with
+//! the "network" being plain byte buffers:
+//!
+//! ```
+//! use bytes::{Buf, BytesMut};
+//! use sockeye_proto::handshake::{write_response, ClientHandshake, ServerHandshake};
+//! use sockeye_proto::{Config, Connection, Event, Message, Role};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::default();
+//!
+//! // Opening handshake (RFC 6455 §4).
+//! let request = http::Request::get("/chat").header("host", "example.com").body(())?;
+//! let client_hs = ClientHandshake::new(request)?;
+//! let mut wire = BytesMut::new();
+//! client_hs.write_request(&mut wire);
+//!
+//! let (server_hs, used) = ServerHandshake::parse(&wire, &config)?.expect("a whole request");
+//! assert_eq!(used, wire.len());
+//! let response = server_hs.response(None)?;
+//! let mut answer = BytesMut::new();
+//! write_response(&response, &mut answer);
+//!
+//! let (head, _) = ClientHandshake::parse_response(&answer, &config)?.expect("a whole response");
+//! client_hs.check_response(&head)?;
+//!
+//! // Data transfer (RFC 6455 §5, §6).
+//! let mut client = Connection::new(Role::Client, config.clone());
+//! let mut server = Connection::new(Role::Server, config);
+//! client.send(Message::text("hello"))?;
+//! let out = client.output();
+//! server.receive(&out.copy_to_bytes(out.remaining()));
+//!
+//! while let Some(event) = server.next_event()? {
+//!     if let Event::Message(message) = event {
+//!         server.send(message)?; // echo
+//!     }
+//! }
+//! let out = server.output();
+//! client.receive(&out.copy_to_bytes(out.remaining()));
+//! assert_eq!(
+//!     client.next_event()?,
+//!     Some(Event::Message(Message::text("hello")))
+//! );
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Driving a connection
+//!
+//! An integration (a tokio transport, an io_uring loop, a test) owns the
+//! socket and does four things:
+//!
+//! 1. **Handshake.** A server feeds the bytes it reads to
+//!    [`ServerHandshake::parse`](handshake::ServerHandshake::parse) until it
+//!    returns a request, then writes
+//!    [`response`](handshake::ServerHandshake::response) (or, on an error,
+//!    [`HandshakeError::to_response`](handshake::HandshakeError::to_response),
+//!    which carries the right status: 400, 426, 431 or 505). A client sends
+//!    [`ClientHandshake::write_request`](handshake::ClientHandshake::write_request)
+//!    and waits for the answer, which
+//!    [`parse_response`](handshake::ClientHandshake::parse_response) and
+//!    [`check_response`](handshake::ClientHandshake::check_response) judge.
+//!    Bytes that follow the head are WebSocket frames: feed them to the
+//!    connection.
+//! 2. **After each read**, [`Connection::receive`] (or `receive_buf`, which
+//!    avoids a copy) the bytes, then call [`Connection::next_event`] until it
+//!    returns `Ok(None)`. Pings are answered and the peer's Close is replied
+//!    to by the engine. An `Err` means the peer broke the protocol: the
+//!    engine has queued a Close frame with the matching code (1002, 1007 or
+//!    1009) and ignores all further input.
+//! 3. **Write** everything in [`Connection::output`], a [`bytes::Buf`] with
+//!    vectored chunks, in as few writes as possible, and advance it by what
+//!    was written. Write before reading again: then every reply one read
+//!    causes leaves in one syscall.
+//! 4. **Close** the transport once [`Connection::state`] is
+//!    [`State::Closed`] or [`State::Failed`] and the output is written: a
+//!    server shuts down its side at once; a client waits, with a timeout of
+//!    its choosing, for the server to do so (§7.1.1). When the peer's stream
+//!    ends, call [`Connection::receive_eof`].
+//!
+//! Timers (handshake, close and keepalive timeouts) belong to the
+//! integration: the engine only reports where the closing handshake stands.
+//!
+//! # Limits
+//!
+//! Every length a peer declares is checked against [`Config`] before any
+//! memory is reserved for it: a frame header announcing 2^63 bytes fails the
+//! connection with 1009 from the header alone.
+
+#![doc(test(attr(deny(warnings))))]
 
 mod close;
 mod config;

@@ -1,4 +1,80 @@
 //! sockeye: WebSocket client and server for tokio.
+//!
+//! An echo server and a client talking to it over loopback:
+//!
+//! ```
+//! use futures_util::{SinkExt, StreamExt};
+//! use sockeye::{CloseCode, Message};
+//! use tokio::net::TcpListener;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> sockeye::Result<()> {
+//! let listener = TcpListener::bind("127.0.0.1:0").await?;
+//! let url = format!("ws://{}/echo", listener.local_addr()?);
+//!
+//! // Server: echo every message until the client closes.
+//! let server = tokio::spawn(async move {
+//!     let (tcp, _) = listener.accept().await.map_err(sockeye::Error::Io)?;
+//!     let mut ws = sockeye::accept(tcp).await?;
+//!     while let Some(message) = ws.next().await {
+//!         ws.feed(message?).await?; // queued; written before the next read
+//!     }
+//!     Ok::<_, sockeye::Error>(ws.close_frame().map(|f| f.code))
+//! });
+//!
+//! // Client: send, read the echo, close.
+//! let mut ws = sockeye::connect(&url).await?;
+//! ws.send(Message::text("hello")).await?;
+//! let echo = ws.next().await.expect("an echo")?;
+//! assert_eq!(echo.as_text(), Some("hello"));
+//! ws.close(CloseCode::NORMAL, "bye").await?;
+//!
+//! assert_eq!(server.await.unwrap()?, Some(CloseCode::NORMAL));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Concepts
+//!
+//! - [`WebSocket`] is an open connection: a [`Stream`](futures_core::Stream)
+//!   of [`Message`]s and a [`Sink`](futures_sink::Sink) of them. Pings are
+//!   answered, the peer's Close is replied to, and the TCP connection is shut
+//!   down as RFC 6455 §7 says, all without user code.
+//! - The stream ends with `None` after a clean close;
+//!   [`WebSocket::close_frame`] then has the peer's code and reason. A
+//!   connection cut without a closing handshake ends with one
+//!   [`Error::AbnormalClosure`], a protocol violation with one
+//!   [`Error::Protocol`] (after the right Close frame was sent).
+//! - Messages given to the sink with `feed` leave together at the next flush,
+//!   and the stream writes what is queued before each read: the replies to
+//!   one read go out in one write.
+//! - [`WebSocket::split`] gives a [`WebSocketReader`] and a
+//!   [`WebSocketWriter`] for two tasks; the reader answers pings and closes
+//!   on its own.
+//! - Clients: [`connect`] or [`ClientBuilder`] (headers, auth, cookies,
+//!   subprotocols, limits, connect and handshake timeouts). Servers:
+//!   [`accept`] or [`ServerBuilder::accept_with`], whose async callback sees
+//!   the request and accepts (picking a subprotocol) or refuses with any
+//!   HTTP response.
+//! - Limits and timeouts live in [`WebSocketConfig`] and
+//!   [`sockeye_proto::Config`], each with a documented default.
+//!
+//! # Cancel safety
+//!
+//! Reading (`next()`, [`WebSocket::recv`]) is cancel safe: dropping the
+//! future loses no message, so it can sit in `tokio::select!`. Sending is
+//! cancel safe in the sense that a message, once accepted by the sink, stays
+//! queued and is written by a later flush. Connecting, accepting and
+//! [`WebSocket::close`] are not: dropping them abandons the handshake. Each
+//! async method states its own.
+//!
+//! # The engine
+//!
+//! The protocol itself (framing, masking, UTF-8, the closing handshake,
+//! limits) is [`sockeye_proto`], a sans-I/O state machine, re-exported as
+//! [`proto`] for those who drive it from their own loop.
+
+#![doc(test(attr(deny(warnings))))]
 
 mod client;
 mod config;
