@@ -35,7 +35,7 @@ const MAX_REJECTION_BODY: usize = 64 << 10;
 ///
 /// ```no_run
 /// # async fn run() -> sockeye::Result<()> {
-/// use futures_util::{SinkExt, StreamExt};
+/// use futures_util::StreamExt;
 /// use sockeye::Message;
 ///
 /// let mut ws = sockeye::connect("ws://127.0.0.1:9001/").await?;

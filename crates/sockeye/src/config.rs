@@ -16,6 +16,8 @@ use std::time::Duration;
 /// let mut config = WebSocketConfig::default();
 /// config.proto.max_message_size = 1 << 20;
 /// config.close_timeout = Duration::from_secs(2);
+/// let server = sockeye::ServerBuilder::new().config(config);
+/// # drop(server);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebSocketConfig {

@@ -74,7 +74,7 @@
 //! limits) is [`sockeye_proto`], a sans-I/O state machine, re-exported as
 //! [`proto`] for those who drive it from their own loop.
 
-#![doc(test(attr(deny(warnings))))]
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod client;
 mod config;

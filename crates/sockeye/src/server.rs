@@ -30,7 +30,7 @@ use crate::stream::WebSocket;
 ///
 /// ```no_run
 /// # async fn run() -> sockeye::Result<()> {
-/// use futures_util::{SinkExt, StreamExt};
+/// use futures_util::StreamExt;
 ///
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
 /// let (tcp, _) = listener.accept().await?;
@@ -72,6 +72,7 @@ where
 ///         Ok(Accept::new().protocol_if(chat, "chat"))
 ///     })
 ///     .await?;
+/// println!("agreed on {:?}", ws.protocol());
 /// # Ok(())
 /// # }
 /// ```
