@@ -108,5 +108,6 @@ pub use close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 pub use config::Config;
 pub use connection::{Connection, Event, Role, State, encode_server_frame};
 pub use error::{Error, UsageError};
+pub use handshake::{Accepted, ClientHandshake, ExtensionOffer, HandshakeError, ServerHandshake};
 pub use message::{Message, Utf8Bytes};
 pub use output::Output;
