@@ -464,13 +464,15 @@ where
                     if let Some(e) = self.failure.take() {
                         return Poll::Ready(Some(Err(Error::Protocol(e))));
                     }
+                    // Both Close frames were exchanged: a clean close, even
+                    // if the peer was then slow to close TCP.
+                    if self.conn.state() == State::Closed {
+                        return Poll::Ready(None);
+                    }
                     if self.timed_out {
                         return Poll::Ready(Some(Err(Error::Timeout(Timeout::Close))));
                     }
-                    if self.conn.state() == State::Failed {
-                        return Poll::Ready(Some(Err(Error::AbnormalClosure)));
-                    }
-                    return Poll::Ready(None);
+                    return Poll::Ready(Some(Err(Error::AbnormalClosure)));
                 }
             }
         }
