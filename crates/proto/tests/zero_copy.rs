@@ -1,0 +1,147 @@
+//! An unfragmented message leaves the engine as a slice of the buffer handed
+//! to `receive_buf`: unmasked in place, never copied (STYLE "Buffers").
+
+mod support;
+
+use bytes::BytesMut;
+use sockeye_proto::{Event, Message, Role};
+use support::{RawFrame, conn, events, frame_to, op};
+
+/// Whether `inner` lies within `outer` in memory.
+fn within(inner: &[u8], outer: std::ops::Range<usize>) -> bool {
+    let start = inner.as_ptr() as usize;
+    outer.contains(&start) && start + inner.len() <= outer.end
+}
+
+fn range_of(buf: &BytesMut) -> std::ops::Range<usize> {
+    let start = buf.as_ptr() as usize;
+    start..start + buf.len()
+}
+
+fn message(event: &Event) -> &Message {
+    match event {
+        Event::Message(m) => m,
+        other => panic!("not a message: {other:?}"),
+    }
+}
+
+fn hands_out_payload_without_copy(role: Role) {
+    for (opcode, len) in [
+        (op::BINARY, 0usize),
+        (op::BINARY, 5),
+        (op::TEXT, 1000),
+        (op::BINARY, 70_000),
+    ] {
+        let payload: Vec<u8> = (0..len)
+            .map(|i| b"abcdefghijklmnopqrstuvwxyz"[i % 26])
+            .collect();
+        let buf = BytesMut::from(&frame_to(role, opcode, &payload)[..]);
+        let range = range_of(&buf);
+        let mut c = conn(role);
+        c.receive_buf(buf);
+        let (seen, err) = events(&mut c);
+        assert_eq!(err, None);
+        assert_eq!(seen.len(), 1);
+        let m = message(&seen[0]);
+        assert_eq!(m.payload(), &payload[..]);
+        if len > 0 {
+            assert!(within(m.payload(), range), "{len}-byte payload was copied");
+        }
+    }
+}
+
+#[test]
+fn server_hands_out_unfragmented_payload_without_copy() {
+    hands_out_payload_without_copy(Role::Server);
+}
+
+#[test]
+fn client_hands_out_unfragmented_payload_without_copy() {
+    hands_out_payload_without_copy(Role::Client);
+}
+
+fn hands_out_every_message_of_a_read_without_copy(role: Role) {
+    let wire = [
+        frame_to(role, op::TEXT, "first"),
+        frame_to(role, op::PING, "p"),
+        frame_to(role, op::BINARY, vec![7; 3000]),
+        frame_to(role, op::TEXT, "last"),
+    ]
+    .concat();
+    let buf = BytesMut::from(&wire[..]);
+    let range = range_of(&buf);
+    let mut c = conn(role);
+    c.receive_buf(buf);
+    let (seen, err) = events(&mut c);
+    assert_eq!(err, None);
+    assert_eq!(seen.len(), 4);
+    for event in [&seen[0], &seen[2], &seen[3]] {
+        assert!(within(message(event).payload(), range.clone()));
+    }
+    let Event::Ping(p) = &seen[1] else {
+        panic!("not a ping: {:?}", seen[1]);
+    };
+    assert!(within(p, range));
+}
+
+#[test]
+fn server_hands_out_every_message_of_a_read_without_copy() {
+    hands_out_every_message_of_a_read_without_copy(Role::Server);
+}
+
+#[test]
+fn client_hands_out_every_message_of_a_read_without_copy() {
+    hands_out_every_message_of_a_read_without_copy(Role::Client);
+}
+
+fn joins_reads_split_from_one_buffer_without_copy(role: Role) {
+    // A transport reads into one BytesMut and splits off each read: the
+    // pieces are adjacent, so the engine rejoins them in place.
+    let payload = vec![0x42; 10_000];
+    let wire = frame_to(role, op::BINARY, &payload);
+    for cut in [1, 3, 100, 5000, wire.len() - 1] {
+        let mut read_buf = BytesMut::from(&wire[..]);
+        let range = range_of(&read_buf);
+        let first = read_buf.split_to(cut);
+        let mut c = conn(role);
+        c.receive_buf(first);
+        assert_eq!(events(&mut c), (vec![], None), "cut {cut}");
+        c.receive_buf(read_buf);
+        let (seen, err) = events(&mut c);
+        assert_eq!(err, None);
+        let m = message(&seen[0]);
+        assert_eq!(m.payload(), &payload[..]);
+        assert!(within(m.payload(), range), "payload copied with cut {cut}");
+    }
+}
+
+#[test]
+fn server_joins_reads_split_from_one_buffer_without_copy() {
+    joins_reads_split_from_one_buffer_without_copy(Role::Server);
+}
+
+#[test]
+fn client_joins_reads_split_from_one_buffer_without_copy() {
+    joins_reads_split_from_one_buffer_without_copy(Role::Client);
+}
+
+#[test]
+fn server_unmasks_in_place_without_touching_other_frames() {
+    // Unmasking in place must stay inside the frame's own payload.
+    let wire = [
+        RawFrame::new(op::BINARY, [0u8; 37])
+            .masked([1, 2, 3, 4])
+            .encode(),
+        RawFrame::new(op::BINARY, [0u8; 37])
+            .masked([5, 6, 7, 8])
+            .encode(),
+    ]
+    .concat();
+    let mut c = conn(Role::Server);
+    c.receive_buf(BytesMut::from(&wire[..]));
+    let (seen, err) = events(&mut c);
+    assert_eq!(err, None);
+    for event in &seen {
+        assert_eq!(message(event).payload(), &[0u8; 37][..]);
+    }
+}
