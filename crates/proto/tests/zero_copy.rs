@@ -145,3 +145,71 @@ fn server_unmasks_in_place_without_touching_other_frames() {
         assert_eq!(message(event).payload(), &[0u8; 37][..]);
     }
 }
+
+/// The chunks `conn` would hand to a vectored write.
+fn io_slices(conn: &mut sockeye_proto::Connection) -> Vec<(usize, usize)> {
+    use bytes::Buf;
+    let out = conn.output();
+    let mut slices = [std::io::IoSlice::new(&[]); 16];
+    let n = out.chunks_vectored(&mut slices);
+    slices[..n]
+        .iter()
+        .map(|s| (s.as_ptr() as usize, s.len()))
+        .collect()
+}
+
+#[test]
+fn server_queues_a_large_payload_without_copy() {
+    let payload = bytes::Bytes::from(vec![9u8; 8192]);
+    let mut s = conn(Role::Server);
+    s.send(Message::binary(payload.clone())).unwrap();
+    let slices = io_slices(&mut s);
+    assert!(
+        slices.contains(&(payload.as_ptr() as usize, payload.len())),
+        "payload not queued by reference: {slices:?}"
+    );
+}
+
+#[test]
+fn server_queues_a_broadcast_frame_without_copy() {
+    let frame = sockeye_proto::encode_server_frame(&Message::binary(vec![3u8; 4096]));
+    let mut receivers = [conn(Role::Server), conn(Role::Server)];
+    for s in &mut receivers {
+        s.send_raw(frame.clone()).unwrap();
+        let slices = io_slices(s);
+        assert_eq!(slices, [(frame.as_ptr() as usize, frame.len())]);
+    }
+    // And a client reads it as the message it was.
+    let mut c = conn(Role::Client);
+    c.receive(&frame);
+    let (seen, err) = events(&mut c);
+    assert_eq!(err, None);
+    assert_eq!(message(&seen[0]).payload(), &[3u8; 4096][..]);
+}
+
+#[test]
+fn client_masks_an_unshared_payload_in_place() {
+    let payload = bytes::Bytes::from(vec![0u8; 8192]);
+    let ptr = payload.as_ptr() as usize;
+    let mut c = conn(Role::Client);
+    c.send(Message::binary(payload)).unwrap();
+    let slices = io_slices(&mut c);
+    assert!(
+        slices.contains(&(ptr, 8192)),
+        "unshared payload copied: {slices:?}"
+    );
+}
+
+#[test]
+fn r_mk_07_client_never_changes_a_shared_payload() {
+    let payload = bytes::Bytes::from(vec![0u8; 8192]);
+    let kept = payload.clone();
+    let mut c = conn(Role::Client);
+    c.send(Message::binary(payload)).unwrap();
+    let frames = support::sent_frames(&mut c);
+    assert_eq!(frames[0].payload, vec![0u8; 8192]);
+    assert!(
+        kept.iter().all(|&b| b == 0),
+        "the caller's bytes were masked"
+    );
+}
