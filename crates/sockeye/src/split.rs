@@ -60,6 +60,12 @@ pub struct WebSocketReader<S> {
 
 /// The writing half of a [`WebSocket`]: a [`Sink`] of messages.
 ///
+/// Clone it to send from several tasks: the clones share the connection's
+/// queue, whose size ([`WebSocketConfig::write_buffer_size`]) makes sending
+/// wait when the peer reads slowly.
+///
+/// [`WebSocketConfig::write_buffer_size`]: crate::WebSocketConfig::write_buffer_size
+///
 /// # Cancel safety
 ///
 /// As for [`WebSocket`]: a message accepted by `start_send` stays queued if
@@ -67,6 +73,14 @@ pub struct WebSocketReader<S> {
 #[derive(Debug)]
 pub struct WebSocketWriter<S> {
     shared: Arc<Shared<S>>,
+}
+
+impl<S> Clone for WebSocketWriter<S> {
+    fn clone(&self) -> Self {
+        WebSocketWriter {
+            shared: Arc::clone(&self.shared),
+        }
+    }
 }
 
 impl<S> WebSocketReader<S>
@@ -77,12 +91,15 @@ where
     ///
     /// # Errors
     ///
-    /// Gives both back if they come from different sockets.
+    /// Gives both back if they come from different sockets, or if clones of
+    /// the writer are still alive.
     pub fn reunite(
         self,
         writer: WebSocketWriter<S>,
     ) -> std::result::Result<WebSocket<S>, (Self, WebSocketWriter<S>)> {
-        if !Arc::ptr_eq(&self.shared, &writer.shared) {
+        // Both must come from one socket, and no clone of the writer may
+        // remain elsewhere.
+        if !Arc::ptr_eq(&self.shared, &writer.shared) || Arc::strong_count(&self.shared) != 2 {
             return Err((self, writer));
         }
         drop(writer);
@@ -110,7 +127,7 @@ where
     type Item = Result<Message>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        WriteWakers::register(&self.shared.wakers.reader, cx.waker());
+        self.shared.wakers.register(cx.waker());
         self.shared.lock().poll_next_inner(cx)
     }
 }
@@ -182,7 +199,7 @@ where
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        WriteWakers::register(&self.shared.wakers.writer, cx.waker());
+        self.shared.wakers.register(cx.waker());
         self.shared.lock().poll_ready_inner(cx)
     }
 
@@ -191,12 +208,12 @@ where
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        WriteWakers::register(&self.shared.wakers.writer, cx.waker());
+        self.shared.wakers.register(cx.waker());
         self.shared.lock().poll_flush_inner(cx)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        WriteWakers::register(&self.shared.wakers.writer, cx.waker());
+        self.shared.wakers.register(cx.waker());
         self.shared.lock().poll_close_inner(cx)
     }
 }

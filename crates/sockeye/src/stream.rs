@@ -78,24 +78,24 @@ pub struct WebSocket<S> {
     write_wakers: Option<Arc<WriteWakers>>,
 }
 
-/// The tasks of a split reader and writer, both woken when the transport
-/// becomes writable. Either half may write (the reader writes pongs and
-/// close replies), but a transport keeps one write waker, so each write
-/// registers this pair instead of its own task alone.
+/// The tasks of a split reader and its writers, all woken when the
+/// transport becomes writable. Any half may write (the reader writes pongs
+/// and close replies), but a transport keeps one write waker, so each write
+/// registers this set instead of its own task alone. The set holds each
+/// task that polled since the last wake-up once.
 #[derive(Debug, Default)]
 pub(crate) struct WriteWakers {
-    pub(crate) reader: Mutex<Option<Waker>>,
-    pub(crate) writer: Mutex<Option<Waker>>,
+    tasks: Mutex<Vec<Waker>>,
 }
 
 impl WriteWakers {
-    pub(crate) fn register(slot: &Mutex<Option<Waker>>, waker: &Waker) {
-        let mut slot = slot
+    pub(crate) fn register(&self, waker: &Waker) {
+        let mut tasks = self
+            .tasks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match &*slot {
-            Some(old) if old.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
+        if !tasks.iter().any(|w| w.will_wake(waker)) {
+            tasks.push(waker.clone());
         }
     }
 }
@@ -106,14 +106,14 @@ impl Wake for WriteWakers {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        for slot in [&self.reader, &self.writer] {
-            let waker = slot
+        let tasks = std::mem::take(
+            &mut *self
+                .tasks
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take();
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for waker in tasks {
+            waker.wake();
         }
     }
 }
