@@ -279,9 +279,8 @@ async fn split_refuses_to_reunite_halves_of_different_sockets() {
         let (b, _b_peer) = duplex_pair(config(), config()).await;
         let (a_reader, a_writer) = a.split();
         let (b_reader, b_writer) = b.split();
-        let (a_reader, b_writer) = match a_reader.reunite(b_writer) {
-            Ok(_) => panic!("halves of two sockets were reunited"),
-            Err(halves) => halves,
+        let Err((a_reader, b_writer)) = a_reader.reunite(b_writer) else {
+            panic!("halves of two sockets were reunited");
         };
         assert!(a_reader.reunite(a_writer).is_ok());
         assert!(b_reader.reunite(b_writer).is_ok());
