@@ -245,7 +245,6 @@ async fn r_cl_06_client_ends_cleanly_when_server_keeps_tcp_open() {
 }
 
 #[tokio::test(start_paused = true)]
-#[ignore = "bug: after the close timeout the transport is left open until the WebSocket is dropped"]
 async fn r_cl_06_client_closes_tcp_after_close_timeout() {
     bounded(async {
         let builder = ClientBuilder::new("ws://localhost/").close_timeout(Duration::from_secs(2));
@@ -263,7 +262,6 @@ async fn r_cl_06_client_closes_tcp_after_close_timeout() {
 }
 
 #[tokio::test(start_paused = true)]
-#[ignore = "bug: after the close timeout the transport is left open until the WebSocket is dropped"]
 async fn server_closes_tcp_after_close_timeout() {
     bounded(async {
         let server = ServerBuilder::new().close_timeout(Duration::from_secs(2));

@@ -368,3 +368,61 @@ async fn server_writer_feeds_while_reader_receives() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn server_writer_clones_send_from_many_tasks() {
+    const TASKS: usize = 8;
+    const EACH: usize = 100;
+    bounded(async {
+        // A small write buffer makes the clones wait on each other.
+        let config = sockeye::WebSocketConfig {
+            write_buffer_size: 256,
+            ..Default::default()
+        };
+        let server = ServerBuilder::new().config(config);
+        let (mut client, server) = tcp_pair(ClientBuilder::new, server).await;
+        let (reader, writer) = server.split();
+        let _reader = spawn_reader(reader);
+        let senders: Vec<_> = (0..TASKS)
+            .map(|task| {
+                let mut writer = writer.clone();
+                tokio::spawn(async move {
+                    for i in 0..EACH {
+                        let message = Message::text(format!("{task}:{i}"));
+                        writer.send(message).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+
+        let mut next = [0usize; TASKS];
+        for _ in 0..TASKS * EACH {
+            let message = client.next().await.unwrap().unwrap();
+            let (task, i) = message.as_text().unwrap().split_once(':').unwrap();
+            let (task, i): (usize, usize) = (task.parse().unwrap(), i.parse().unwrap());
+            assert_eq!(i, next[task], "messages of one sender stay in order");
+            next[task] += 1;
+        }
+        for sender in senders {
+            sender.await.unwrap();
+        }
+        assert_eq!(writer.buffered_amount(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn split_refuses_to_reunite_while_a_writer_clone_lives() {
+    bounded(async {
+        let config = sockeye::WebSocketConfig::default;
+        let (ws, _peer) = duplex_pair(config(), config()).await;
+        let (reader, writer) = ws.split();
+        let clone = writer.clone();
+        let Err((reader, writer)) = reader.reunite(writer) else {
+            panic!("reunited while a clone of the writer was alive");
+        };
+        drop(clone);
+        assert!(reader.reunite(writer).is_ok());
+    })
+    .await;
+}
