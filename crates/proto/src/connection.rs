@@ -127,6 +127,8 @@ pub struct Connection {
     /// Pong at once (R-CF-04 allows answering only the latest).
     pending_pong: Option<Bytes>,
     close_received: Option<CloseFrame>,
+    /// The peer's stream ended; what is buffered is still read.
+    eof: bool,
 }
 
 /// Read-side progress.
@@ -176,6 +178,7 @@ impl Connection {
             out: Output::default(),
             pending_pong: None,
             close_received: None,
+            eof: false,
         }
     }
 
@@ -250,15 +253,27 @@ impl Connection {
 
     /// Records that the peer's byte stream ended.
     ///
-    /// Before the closing handshake completes this is an abnormal closure:
-    /// the state becomes [`Failed`](State::Failed), the close code 1006, and
-    /// no Close frame is queued (R-CL-13).
+    /// Bytes fed before it are still read by [`next_event`](Self::next_event).
+    /// If the closing handshake has not completed once they are (at once,
+    /// when nothing is buffered), this is an abnormal closure: the state
+    /// becomes [`Failed`](State::Failed), the close code 1006, and no Close
+    /// frame is queued (R-CL-13).
     pub fn receive_eof(&mut self) {
-        if self.reading() {
-            self.state = State::Failed;
-            self.recv = Recv::default();
-            self.pending_pong = None;
+        if !self.reading() {
+            return;
         }
+        if self.recv.buf.is_empty() {
+            self.abort_reading();
+        } else {
+            self.eof = true;
+        }
+    }
+
+    /// The stream ended before the closing handshake did (1006).
+    fn abort_reading(&mut self) {
+        self.state = State::Failed;
+        self.recv = Recv::default();
+        self.pending_pong = None;
     }
 
     fn reading(&self) -> bool {
@@ -283,7 +298,18 @@ impl Connection {
         if !self.reading() {
             return Ok(None);
         }
-        self.read_event().inspect_err(|e| self.fail(e))
+        match self.read_event() {
+            Ok(None) if self.eof => {
+                // The stream ended inside a frame or before the peer's Close.
+                self.abort_reading();
+                Ok(None)
+            }
+            Ok(event) => Ok(event),
+            Err(e) => {
+                self.fail(&e);
+                Err(e)
+            }
+        }
     }
 
     fn read_event(&mut self) -> Result<Option<Event>, Error> {
@@ -457,6 +483,9 @@ impl Connection {
             OpCode::Close => {
                 let frame = CloseFrame::parse(&payload)?;
                 if self.state == State::Open {
+                    if let Some(payload) = self.pending_pong.take() {
+                        self.queue_frame(OpCode::Pong, payload);
+                    }
                     // R-CL-04: echo the code; the reason stays ours (empty).
                     let reply = CloseFrame {
                         code: frame.code,
@@ -578,6 +607,11 @@ impl Connection {
             CloseFrame::new(code, Utf8Bytes::from(reason.to_owned()))?
         };
         self.check_open()?;
+        // A Pong held back for a Ping received while open goes before the
+        // Close, which must be the last frame we send.
+        if let Some(payload) = self.pending_pong.take() {
+            self.queue_frame(OpCode::Pong, payload);
+        }
         self.queue_close(&frame);
         self.state = State::CloseSent;
         Ok(())

@@ -644,13 +644,11 @@ fn reads_input_fed_before_eof(role: Role) {
 }
 
 #[test]
-#[ignore = "engine bug: receive_eof drops bytes fed but not yet read by next_event"]
 fn r_cl_10_server_reads_input_fed_before_eof() {
     reads_input_fed_before_eof(Role::Server);
 }
 
 #[test]
-#[ignore = "engine bug: receive_eof drops bytes fed but not yet read by next_event"]
 fn r_cl_10_client_reads_input_fed_before_eof() {
     reads_input_fed_before_eof(Role::Client);
 }

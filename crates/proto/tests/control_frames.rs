@@ -401,13 +401,11 @@ fn sends_no_held_back_pong_after_own_close(role: Role) {
 }
 
 #[test]
-#[ignore = "engine bug: a Pong held back by a full queue is sent after our Close"]
 fn r_cf_03_server_sends_no_held_back_pong_after_own_close() {
     sends_no_held_back_pong_after_own_close(Role::Server);
 }
 
 #[test]
-#[ignore = "engine bug: a Pong held back by a full queue is sent after our Close"]
 fn r_cf_03_client_sends_no_held_back_pong_after_own_close() {
     sends_no_held_back_pong_after_own_close(Role::Client);
 }

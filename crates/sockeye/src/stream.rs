@@ -352,6 +352,12 @@ where
         let shut_first = self.conn.role() == Role::Server || self.conn.state() == State::Failed;
         loop {
             if self.poll_close_deadline(cx) {
+                // Out of time: close our side without waiting any more
+                // (R-CL-06 lets a client close TCP after a timeout).
+                if !self.write_closed {
+                    let _ = self.poll_shutdown_io(cx);
+                    self.write_closed = true;
+                }
                 return Poll::Ready(());
             }
             if !self.write_closed {
