@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use base64::Engine as _;
 use futures_util::StreamExt;
+use http::{HeaderName, HeaderValue};
 use sockeye::{ClientBuilder, CloseCode, Message};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -46,11 +47,13 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         .protocols(args.protocols)
         .max_message_size(args.max_message_size);
     for header in &args.headers {
-        let Some((name, value)) = header.split_once(':') else {
-            eprintln!("sockeye: header {header:?} is not `Name: value`");
-            return ExitCode::from(2);
-        };
-        builder = builder.header(name.trim(), value.trim());
+        match parse_header(header) {
+            Ok((name, value)) => builder = builder.header(name, value),
+            Err(why) => {
+                eprintln!("sockeye: invalid header {header:?}: {why}");
+                return ExitCode::from(2);
+            }
+        }
     }
     let ws = match builder.connect().await {
         Ok((ws, _)) => ws,
@@ -71,7 +74,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::warn!(error = %describe(&e), "cannot read stdin");
+                    tracing::debug!(error = %describe(&e), "cannot read stdin");
                     break;
                 }
             }
@@ -122,6 +125,15 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Splits `Name: value` and checks both halves.
+fn parse_header(header: &str) -> Result<(HeaderName, HeaderValue), &'static str> {
+    let (name, value) = header.split_once(':').ok_or("expected `Name: value`")?;
+    let name =
+        HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| "not a valid header name")?;
+    let value = HeaderValue::from_str(value.trim()).map_err(|_| "not a valid header value")?;
+    Ok((name, value))
 }
 
 fn hex(data: &[u8]) -> String {

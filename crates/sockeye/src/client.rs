@@ -186,7 +186,8 @@ impl ClientBuilder {
                 self.headers.append(name, value);
             }
             _ => {
-                self.invalid.get_or_insert("invalid header name or value");
+                self.invalid
+                    .get_or_insert("a header name or value given to the builder is invalid");
             }
         }
         self
@@ -338,7 +339,7 @@ impl ClientBuilder {
 
     fn request(&self, target: &Target) -> Result<Request<()>> {
         if let Some(why) = self.invalid {
-            return Err(Error::InvalidUrl(why));
+            return Err(Error::InvalidHeader(why));
         }
         let mut builder = Request::get(target.resource.as_str())
             .header(header::HOST, target.host_header.as_str());
@@ -353,7 +354,7 @@ impl ClientBuilder {
         }
         builder
             .body(())
-            .map_err(|_| Error::InvalidUrl("invalid header name or value"))
+            .map_err(|_| Error::InvalidHeader("invalid header name or value"))
     }
 
     async fn handshake<S>(

@@ -45,6 +45,10 @@ pub enum Error {
     /// The URL cannot be used for a WebSocket connection (R-URI-01..05).
     #[error("invalid url: {0}")]
     InvalidUrl(&'static str),
+    /// A header given to [`ClientBuilder`](crate::ClientBuilder) has an
+    /// invalid name or value.
+    #[error("invalid request header: {0}")]
+    InvalidHeader(&'static str),
 }
 
 /// Which time limit ran out.
@@ -171,7 +175,7 @@ impl From<Error> for io::Error {
             Error::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, e),
             Error::AbnormalClosure => io::Error::new(io::ErrorKind::UnexpectedEof, e),
             Error::Closed => io::Error::new(io::ErrorKind::NotConnected, e),
-            Error::Usage(_) | Error::InvalidUrl(_) => {
+            Error::Usage(_) | Error::InvalidUrl(_) | Error::InvalidHeader(_) => {
                 io::Error::new(io::ErrorKind::InvalidInput, e)
             }
             other => io::Error::new(io::ErrorKind::InvalidData, other),
