@@ -182,7 +182,7 @@ def command(template: str, **fields: str) -> list[str]:
         if not (ROOT / exe).exists():
             sys.exit(
                 f"autobahn: {exe} not found; build it first with "
-                "`cargo build --release --workspace --examples`"
+                "`cargo build --release --workspace --bins --examples`"
             )
     elif shutil.which(exe) is None:
         sys.exit(f"autobahn: {exe} not found on PATH")
