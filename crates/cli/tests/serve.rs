@@ -361,8 +361,6 @@ async fn connections_are_logged_at_debug_level() {
 }
 
 #[tokio::test]
-#[ignore = "UX: log lines carry ANSI colour codes even when stderr is not a terminal \
-            (tracing-subscriber's default; only NO_COLOR turns them off)"]
 async fn log_has_no_colour_codes_when_stderr_is_not_a_terminal() {
     let mut command = support::sockeye();
     command.env_remove("NO_COLOR");

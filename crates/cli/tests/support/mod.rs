@@ -187,9 +187,14 @@ impl Finished {
         self.status.code()
     }
 
+    /// The stderr lines.
+    pub(crate) fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr.lines().collect()
+    }
+
     /// The stderr lines, which must be exactly one; returns it.
     pub(crate) fn one_stderr_line(&self) -> &str {
-        let lines: Vec<&str> = self.stderr.lines().collect();
+        let lines = self.stderr_lines();
         assert_eq!(
             lines.len(),
             1,
@@ -235,6 +240,17 @@ impl Running {
         stdin.flush().expect("flush stdin");
     }
 
+    /// Writes to the child's stdin, unless the child already exited (or
+    /// closed its stdin) without reading it.
+    pub(crate) fn write_stdin_unless_gone(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin is still open");
+        match stdin.write_all(bytes).and_then(|()| stdin.flush()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => panic!("write stdin: {e}"),
+        }
+    }
+
     /// Ends the child's input.
     pub(crate) fn close_stdin(&mut self) {
         self.stdin = None;
@@ -278,7 +294,7 @@ pub(crate) fn connect(url: &str, args: &[&str], input: &[u8]) -> Finished {
     // Small inputs fit the pipe; larger ones are written while the child
     // drains them, on this thread, which is fine as the child reads stdin
     // independently of its output.
-    running.write_stdin(input);
+    running.write_stdin_unless_gone(input);
     running.close_stdin();
     running.finish()
 }
