@@ -62,6 +62,9 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(protocol) = ws.protocol() {
+        tracing::debug!(protocol, "subprotocol agreed");
+    }
     let (mut reader, mut writer) = ws.split();
 
     // stdin lines out; at the end of input, close with 1000.
@@ -116,7 +119,11 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             if matches!(code.as_u16(), 1000 | 1001 | 1005) {
                 ExitCode::SUCCESS
             } else {
-                eprintln!("sockeye: closed by the server with {code} {reason:?}");
+                if reason.is_empty() {
+                    eprintln!("sockeye: closed by the server with {code}");
+                } else {
+                    eprintln!("sockeye: closed by the server with {code} {reason:?}");
+                }
                 ExitCode::from(EXIT_CLOSED_WITH_ERROR)
             }
         }

@@ -379,7 +379,10 @@ impl ClientBuilder {
                     break parsed;
                 }
                 if stream.read_buf(&mut buf).await? == 0 {
-                    return Err(Error::AbnormalClosure);
+                    return Err(Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "connection closed during the opening handshake",
+                    )));
                 }
             };
             let _ = buf.split_to(head_len);

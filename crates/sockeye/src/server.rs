@@ -192,7 +192,10 @@ impl ServerBuilder {
                 }
                 let room = proto.max_handshake_size.saturating_sub(buf.len()).max(1);
                 if (&mut stream).take(room as u64).read_buf(&mut buf).await? == 0 {
-                    return Err(Error::AbnormalClosure);
+                    return Err(Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "connection closed during the opening handshake",
+                    )));
                 }
             }
         };
