@@ -652,3 +652,54 @@ fn r_cl_10_server_reads_input_fed_before_eof() {
 fn r_cl_10_client_reads_input_fed_before_eof() {
     reads_input_fed_before_eof(Role::Client);
 }
+
+fn ends_cleanly_on_eof_after_buffered_close_reply(role: Role) {
+    // We closed; the peer's reply and its EOF arrive before we read.
+    let mut c = conn(role);
+    c.close(CloseCode::GOING_AWAY, "").unwrap();
+    c.receive(&frame_to(role, op::CLOSE, close_body(1001, "")));
+    c.receive_eof();
+    assert_eq!(events(&mut c), (vec![close_event(1001, "")], None));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.close_code(), Some(CloseCode::GOING_AWAY));
+    assert_close_sent(&mut c, 1001);
+}
+
+#[test]
+fn r_cl_10_server_ends_cleanly_on_eof_after_buffered_close_reply() {
+    ends_cleanly_on_eof_after_buffered_close_reply(Role::Server);
+}
+
+#[test]
+fn r_cl_10_client_ends_cleanly_on_eof_after_buffered_close_reply() {
+    ends_cleanly_on_eof_after_buffered_close_reply(Role::Client);
+}
+
+fn fails_1006_on_eof_inside_a_fragmented_message(role: Role) {
+    let mut c = conn(role);
+    c.receive(
+        &RawFrame::new(op::TEXT, b"half")
+            .fin(false)
+            .to(role)
+            .encode(),
+    );
+    c.receive(&frame_to(role, op::PING, b"p"));
+    c.receive_eof();
+    // The Ping before the EOF is still read and answered.
+    assert_eq!(events(&mut c), (vec![Event::Ping("p".into())], None));
+    assert_eq!(c.state(), State::Failed);
+    assert_eq!(c.close_code(), Some(CloseCode::ABNORMAL));
+    let frames = sent_frames(&mut c);
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].opcode, op::PONG);
+}
+
+#[test]
+fn r_cl_10_server_fails_1006_on_eof_inside_a_fragmented_message() {
+    fails_1006_on_eof_inside_a_fragmented_message(Role::Server);
+}
+
+#[test]
+fn r_cl_10_client_fails_1006_on_eof_inside_a_fragmented_message() {
+    fails_1006_on_eof_inside_a_fragmented_message(Role::Client);
+}

@@ -399,6 +399,7 @@ proptest! {
         }
         c.receive_eof();
         prop_assert_eq!(c.next_event(), Ok(None));
+        prop_assert!(matches!(c.state(), State::Failed | State::Closed));
     }
 
     /// Near-valid traffic (generated frames with a few bytes corrupted) read
