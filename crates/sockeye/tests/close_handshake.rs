@@ -701,3 +701,18 @@ async fn server_stream_ends_after_protocol_error() {
     })
     .await;
 }
+
+#[tokio::test(start_paused = true)]
+#[ignore = "ask 2: dropping an open WebSocket sends no Close frame"]
+async fn server_drop_sends_close_going_away() {
+    bounded(async {
+        let (mut raw, ws) = raw_client_duplex(ServerBuilder::new()).await;
+        // Ask 2: "dropping the handle closes in the background with a
+        // bounded wait"; the peer should see a Close, not a bare EOF.
+        drop(ws);
+        let close = raw.expect_frame().await;
+        assert_eq!(close.opcode, OpCode::Close, "{close:?}");
+        assert_eq!(close.close_code(), Some(1001));
+    })
+    .await;
+}

@@ -358,3 +358,29 @@ async fn client_ping_leaves_at_flush_and_pong_is_no_message() {
     })
     .await;
 }
+
+#[tokio::test]
+#[ignore = "bug: deadlock when both peers queue more than write_buffer_size and then read"]
+async fn client_and_server_feed_large_messages_then_read() {
+    bounded(async {
+        let (mut client, mut server) =
+            duplex_pair(WebSocketConfig::default(), WebSocketConfig::default()).await;
+        // Each side queues 1 MiB, then reads: reading writes the queue out
+        // and must keep reading while the peer does the same.
+        client
+            .feed(Message::binary(vec![1; 1 << 20]))
+            .await
+            .unwrap();
+        server
+            .feed(Message::binary(vec![2; 1 << 20]))
+            .await
+            .unwrap();
+        let (from_server, from_client) = tokio::join!(client.next(), server.next());
+        let (from_server, from_client) =
+            (from_server.unwrap().unwrap(), from_client.unwrap().unwrap());
+        assert_eq!((from_server.len(), from_client.len()), (1 << 20, 1 << 20));
+        assert!(from_server.payload().iter().all(|&b| b == 2));
+        assert!(from_client.payload().iter().all(|&b| b == 1));
+    })
+    .await;
+}

@@ -426,3 +426,32 @@ async fn split_refuses_to_reunite_while_a_writer_clone_lives() {
     })
     .await;
 }
+
+#[tokio::test]
+#[ignore = "bug: deadlock when both peers send a message larger than write_buffer_size at once"]
+async fn client_and_server_send_large_messages_at_once() {
+    bounded(async {
+        let config = sockeye::WebSocketConfig::default;
+        let (client, server) = duplex_pair(config(), config()).await;
+        // Each side writes 1 MiB (more than `write_buffer_size` and the
+        // transport hold) while its reader waits for the other's message.
+        let sides: Vec<_> = [client, server]
+            .into_iter()
+            .map(|ws| {
+                let (mut reader, mut writer) = ws.split();
+                tokio::spawn(async move {
+                    let (sent, received) = tokio::join!(
+                        writer.send(Message::binary(vec![1u8; 1 << 20])),
+                        reader.next()
+                    );
+                    sent.unwrap();
+                    received.unwrap().unwrap().len()
+                })
+            })
+            .collect();
+        for side in sides {
+            assert_eq!(side.await.unwrap(), 1 << 20);
+        }
+    })
+    .await;
+}
