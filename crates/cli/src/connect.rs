@@ -36,6 +36,9 @@ pub(crate) struct Args {
     /// The largest message accepted, in bytes.
     #[arg(long, default_value_t = 16 << 20)]
     max_message_size: usize,
+    /// Do not offer permessage-deflate compression.
+    #[arg(long)]
+    no_deflate: bool,
 }
 
 /// Exit status when the peer closed cleanly with a code other than 1000,
@@ -46,6 +49,9 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     let mut builder = ClientBuilder::new(args.url.as_str())
         .protocols(args.protocols)
         .max_message_size(args.max_message_size);
+    if args.no_deflate {
+        builder = builder.deflate(None);
+    }
     for header in &args.headers {
         match parse_header(header) {
             Ok((name, value)) => builder = builder.header(name, value),

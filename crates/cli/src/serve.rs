@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use sockeye::proto::DeflateConfig;
 use sockeye::{CloseCode, ServerBuilder};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -24,6 +25,9 @@ pub(crate) struct Args {
     /// The largest frame accepted, in bytes.
     #[arg(long, default_value_t = 16 << 20)]
     max_frame_size: usize,
+    /// Do not accept permessage-deflate compression.
+    #[arg(long)]
+    no_deflate: bool,
 }
 
 /// How long open connections get to finish their closing handshake after a
@@ -45,6 +49,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     let server = ServerBuilder::new()
         .max_message_size(args.max_message_size)
         .max_frame_size(args.max_frame_size)
+        .deflate((!args.no_deflate).then(DeflateConfig::default))
         .close_timeout(SHUTDOWN_GRACE);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();

@@ -64,6 +64,13 @@ pub struct Config {
     ///
     /// A server answers more with 431. Browsers send about 15.
     pub max_headers: usize,
+    /// permessage-deflate (RFC 7692): offered by a client and accepted by a
+    /// server when `Some`. Default: `None`.
+    ///
+    /// Off by default in the engine: compression costs CPU and, per
+    /// connection that keeps its context, about 300 KiB of zlib state once
+    /// used. The tokio layer turns it on for clients by default.
+    pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -76,6 +83,7 @@ impl Default for Config {
             strict_length_encoding: true,
             max_handshake_size: 16 << 10,
             max_headers: 64,
+            deflate: None,
         }
     }
 }

@@ -4,6 +4,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::config::Config;
+use crate::deflate::{Deflate, PerMessageDeflate};
 use crate::error::{Error, UsageError};
 use crate::frame::{FrameHeader, OpCode, apply_mask};
 use crate::message::{Message, Utf8Bytes};
@@ -129,6 +130,8 @@ pub struct Connection {
     close_received: Option<CloseFrame>,
     /// The peer's stream ended; what is buffered is still read.
     eof: bool,
+    /// permessage-deflate, once agreed.
+    deflate: Option<Box<Deflate>>,
 }
 
 /// Read-side progress.
@@ -143,6 +146,8 @@ struct Recv {
     message: Option<MessageInProgress>,
     /// Whether the current message is text (checked as it arrives).
     text: bool,
+    /// Whether the current message is compressed (RSV1 on its first frame).
+    compressed: bool,
     utf8: Validator,
 }
 
@@ -158,8 +163,24 @@ struct FrameInProgress {
 
 #[derive(Debug)]
 struct MessageInProgress {
-    data: BytesMut,
+    /// The payload so far: as received, or inflated if compressed.
+    data: MessageData,
     fragments: usize,
+}
+
+#[derive(Debug)]
+enum MessageData {
+    Plain(BytesMut),
+    Inflated(Vec<u8>),
+}
+
+impl MessageData {
+    fn len(&self) -> usize {
+        match self {
+            MessageData::Plain(data) => data.len(),
+            MessageData::Inflated(data) => data.len(),
+        }
+    }
 }
 
 /// Above this many queued output bytes, Pongs are held back and coalesced
@@ -179,7 +200,31 @@ impl Connection {
             pending_pong: None,
             close_received: None,
             eof: false,
+            deflate: None,
         }
+    }
+
+    /// Turns on permessage-deflate with the parameters agreed in the
+    /// handshake (RFC 7692). Compression level and the smallest message
+    /// compressed come from [`Config::deflate`], or its defaults.
+    ///
+    /// Compressor and decompressor are created when first needed.
+    #[must_use]
+    pub fn with_deflate(mut self, agreed: PerMessageDeflate) -> Self {
+        self.set_deflate(agreed);
+        self
+    }
+
+    /// As [`with_deflate`](Self::with_deflate), in place. Call it before
+    /// any frame is sent or received.
+    pub fn set_deflate(&mut self, agreed: PerMessageDeflate) {
+        let settings = self.config.deflate.clone().unwrap_or_default();
+        self.deflate = Some(Box::new(Deflate::new(self.role, agreed, &settings)));
+    }
+
+    /// The permessage-deflate parameters in force, if negotiated.
+    pub fn deflate(&self) -> Option<&PerMessageDeflate> {
+        self.deflate.as_deref().map(Deflate::agreed)
     }
 
     // ---- getters ----
@@ -349,7 +394,8 @@ impl Connection {
                 if let Some(key) = frame.masking_key {
                     apply_mask(fresh, key, frame.processed);
                 }
-                if self.recv.text {
+                // Compressed text is checked as it inflates.
+                if self.recv.text && !self.recv.compressed {
                     self.recv
                         .utf8
                         .feed(fresh, frame.fin && complete)
@@ -363,21 +409,33 @@ impl Connection {
             }
             self.recv.frame = None;
             let payload = self.recv.buf.split_to(frame.len);
+            if self.recv.compressed {
+                if let Some(message) = self.inflate_frame(&payload, frame.fin)? {
+                    return Ok(Some(Event::Message(message)));
+                }
+                continue;
+            }
             match (self.recv.message.take(), frame.fin) {
                 // The common case: a whole message in one frame, handed out
                 // without a copy.
                 (None, true) => return Ok(Some(Event::Message(self.finish(payload.freeze())))),
                 (None, false) => {
                     self.recv.message = Some(MessageInProgress {
-                        data: payload,
+                        data: MessageData::Plain(payload),
                         fragments: 1,
                     });
                 }
                 (Some(mut message), fin) => {
-                    message.data.extend_from_slice(&payload);
+                    if let MessageData::Plain(data) = &mut message.data {
+                        data.extend_from_slice(&payload);
+                    }
                     message.fragments += 1;
                     if fin {
-                        return Ok(Some(Event::Message(self.finish(message.data.freeze()))));
+                        let data = match message.data {
+                            MessageData::Plain(data) => data.freeze(),
+                            MessageData::Inflated(data) => Bytes::from(data),
+                        };
+                        return Ok(Some(Event::Message(self.finish(data))));
                     }
                     self.recv.message = Some(message);
                 }
@@ -385,14 +443,62 @@ impl Connection {
         }
     }
 
+    /// Inflates one complete frame of a compressed message (RFC 7692 §7.2.2),
+    /// returning the message after its last frame.
+    fn inflate_frame(&mut self, payload: &[u8], fin: bool) -> Result<Option<Message>, Error> {
+        let limit = self.config.max_message_size;
+        let deflate = self.deflate.as_deref_mut().ok_or(Error::ReservedBitsSet)?;
+        let text = if self.recv.text {
+            Some(&mut self.recv.utf8)
+        } else {
+            None
+        };
+        match self.recv.message.take() {
+            None if fin => {
+                let data = deflate.inflate_whole(payload, limit, text)?;
+                Ok(Some(self.finish(data)))
+            }
+            None => {
+                let mut data = Vec::new();
+                deflate.inflate_part(payload, false, &mut data, limit, text)?;
+                self.recv.message = Some(MessageInProgress {
+                    data: MessageData::Inflated(data),
+                    fragments: 1,
+                });
+                Ok(None)
+            }
+            Some(mut message) => {
+                if let MessageData::Inflated(data) = &mut message.data {
+                    deflate.inflate_part(payload, fin, data, limit, text)?;
+                }
+                message.fragments += 1;
+                if fin {
+                    let data = match message.data {
+                        MessageData::Inflated(data) => Bytes::from(data),
+                        MessageData::Plain(data) => data.freeze(),
+                    };
+                    return Ok(Some(self.finish(data)));
+                }
+                self.recv.message = Some(message);
+                Ok(None)
+            }
+        }
+    }
+
     /// Checks a frame header against the protocol and the limits, before
     /// any of its payload is buffered.
     fn start_frame(&mut self, header: &FrameHeader) -> Result<FrameInProgress, Error> {
-        // R-FR-01: no extension defines the RSV bits.
-        if header.rsv != 0 {
+        let opcode = header.opcode;
+        // R-FR-01: only permessage-deflate defines an RSV bit, RSV1, and
+        // only on the first frame of a data message (PMD-05, PMD-07).
+        let compressed = header.rsv == 0b100;
+        if header.rsv != 0
+            && !(compressed
+                && self.deflate.is_some()
+                && matches!(opcode, OpCode::Text | OpCode::Binary))
+        {
             return Err(Error::ReservedBitsSet);
         }
-        let opcode = header.opcode;
         if opcode.is_control() {
             // R-CF-02
             if !header.fin {
@@ -439,12 +545,15 @@ impl Connection {
                 }
                 (None, _) => {
                     self.recv.text = opcode == OpCode::Text;
+                    self.recv.compressed = compressed;
                     self.recv.utf8.reset();
                     0
                 }
             };
+            // A compressed message is held to the limit as it inflates; its
+            // frames only to the frame limit above.
             let limit = self.config.max_message_size;
-            if len > limit - so_far.min(limit) {
+            if !self.recv.compressed && len > limit - so_far.min(limit) {
                 return Err(Error::MessageTooBig {
                     size: (so_far + len) as u64,
                     limit,
@@ -531,12 +640,35 @@ impl Connection {
     /// [`UsageError::Closed`] once our Close was queued or the connection
     /// ended (R-CL-03).
     pub fn send(&mut self, message: Message) -> Result<(), UsageError> {
+        self.send_message(message, true)
+    }
+
+    /// Queues a message as one frame, never compressed, even with
+    /// permessage-deflate in force: for payloads that mix secrets with
+    /// data an attacker controls (RFC 7692 §8, PMD-28).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_uncompressed(&mut self, message: Message) -> Result<(), UsageError> {
+        self.send_message(message, false)
+    }
+
+    fn send_message(&mut self, message: Message, may_compress: bool) -> Result<(), UsageError> {
         self.check_open()?;
         let (opcode, payload) = match message {
             Message::Text(text) => (OpCode::Text, text.into_bytes()),
             Message::Binary(data) => (OpCode::Binary, data),
         };
-        self.queue_frame(opcode, payload);
+        let compressed = match self.deflate.as_deref_mut() {
+            Some(deflate) if may_compress => deflate.compress(&payload),
+            _ => None,
+        };
+        match compressed {
+            // PMD-04: RSV1 marks the message compressed.
+            Some(compressed) => self.queue_frame_with(opcode, 0b100, compressed),
+            None => self.queue_frame(opcode, payload),
+        }
         Ok(())
     }
 
@@ -664,6 +796,10 @@ impl Connection {
     }
 
     fn queue_frame(&mut self, opcode: OpCode, payload: Bytes) {
+        self.queue_frame_with(opcode, 0, payload);
+    }
+
+    fn queue_frame_with(&mut self, opcode: OpCode, rsv: u8, payload: Bytes) {
         let masking_key = match self.role {
             // R-MK-01, R-MK-05: a fresh key from a CSPRNG for every frame.
             Role::Client => Some(rand::random::<[u8; 4]>()),
@@ -671,7 +807,7 @@ impl Connection {
         };
         let header = FrameHeader {
             fin: true,
-            rsv: 0,
+            rsv,
             opcode,
             masking_key,
             payload_len: payload.len() as u64,

@@ -45,6 +45,9 @@ pub enum Error {
     /// Text (or a close reason) that is not valid UTF-8 (R-U8-02, R-SC-03).
     #[error("invalid utf-8 in text")]
     InvalidUtf8,
+    /// A compressed message that does not inflate (PMD-27).
+    #[error("invalid compressed data")]
+    InvalidCompressedData,
     /// A Close frame with a 1-byte payload (R-CL-01).
     #[error("close frame payload of 1 byte")]
     InvalidCloseFrame,
@@ -81,11 +84,11 @@ pub enum Error {
 impl Error {
     /// The close code this violation fails the connection with.
     ///
-    /// 1007 for invalid UTF-8, 1009 for broken size limits, and 1002 for
+    /// 1007 for invalid UTF-8 or compressed data, 1009 for broken size limits, and 1002 for
     /// every other protocol error (RFC 6455 §7.4.1).
     pub fn close_code(&self) -> CloseCode {
         match self {
-            Error::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            Error::InvalidUtf8 | Error::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             Error::FrameTooBig { .. }
             | Error::MessageTooBig { .. }
             | Error::TooManyFragments { .. } => CloseCode::MESSAGE_TOO_BIG,
@@ -108,6 +111,7 @@ impl Error {
     pub(crate) fn close_reason(&self) -> &'static str {
         match self {
             Error::InvalidUtf8 => "invalid utf-8",
+            Error::InvalidCompressedData => "invalid compressed data",
             Error::FrameTooBig { .. } => "frame too big",
             Error::MessageTooBig { .. } => "message too big",
             Error::TooManyFragments { .. } => "too many fragments",

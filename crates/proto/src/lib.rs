@@ -96,6 +96,7 @@
 mod close;
 mod config;
 mod connection;
+pub mod deflate;
 mod error;
 pub mod frame;
 pub mod handshake;
@@ -107,6 +108,7 @@ mod utf8;
 pub use close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 pub use config::Config;
 pub use connection::{Connection, Event, Role, State, encode_server_frame};
+pub use deflate::{DeflateConfig, PerMessageDeflate};
 pub use error::{Error, UsageError};
 pub use handshake::{Accepted, ClientHandshake, ExtensionOffer, HandshakeError, ServerHandshake};
 pub use message::{Message, Utf8Bytes};

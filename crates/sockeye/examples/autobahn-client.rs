@@ -59,7 +59,16 @@ async fn case_count(base: &str) -> sockeye::Result<u32> {
 
 /// Echoes text as text and binary as binary until the server closes.
 async fn run_case(url: &str) -> sockeye::Result<()> {
-    let mut ws = sockeye::connect(url).await?;
+    // Offer permessage-deflate with the promise not to keep context between
+    // messages, which every 13.x case's server accepts.
+    let deflate = sockeye::proto::DeflateConfig {
+        client_no_context_takeover: true,
+        ..sockeye::proto::DeflateConfig::default()
+    };
+    let (mut ws, _) = sockeye::ClientBuilder::new(url)
+        .deflate(Some(deflate))
+        .connect()
+        .await?;
     while let Some(message) = ws.next().await {
         // `feed` queues the echo; it leaves with the next read's flush.
         ws.feed(message?).await?;

@@ -6,8 +6,10 @@ use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri};
+use sockeye_proto::DeflateConfig;
 use sockeye_proto::Role;
-use sockeye_proto::handshake::ClientHandshake;
+use sockeye_proto::deflate::EXTENSION_NAME;
+use sockeye_proto::handshake::{ClientHandshake, HandshakeError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -164,7 +166,7 @@ impl ClientBuilder {
             headers: HeaderMap::new(),
             protocols: Vec::new(),
             cookies: Vec::new(),
-            config: WebSocketConfig::default(),
+            config: WebSocketConfig::client(),
             connect_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
             invalid: None,
@@ -262,6 +264,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Offers permessage-deflate (RFC 7692) with these settings, or nothing
+    /// with `None`. Default: offered, with [`DeflateConfig::default()`]:
+    /// a client keeps few connections, and compressed traffic is what most
+    /// servers prefer.
+    ///
+    /// A `Sec-WebSocket-Extensions` header set with [`header`](Self::header)
+    /// replaces the offer, and then no extension is run.
+    #[must_use]
+    pub fn deflate(mut self, deflate: Option<DeflateConfig>) -> Self {
+        self.config.proto.deflate = deflate;
+        self
+    }
+
     /// How long resolving the host and connecting TCP may take. Default: 10 s.
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
@@ -337,6 +352,15 @@ impl ClientBuilder {
         self.handshake(stream, request).await
     }
 
+    /// The deflate settings to offer, unless the caller wrote its own
+    /// `Sec-WebSocket-Extensions` header and so handles extensions itself.
+    fn managed_deflate(&self) -> Option<&DeflateConfig> {
+        if self.headers.contains_key(header::SEC_WEBSOCKET_EXTENSIONS) {
+            return None;
+        }
+        self.config.proto.deflate.as_ref()
+    }
+
     fn request(&self, target: &Target) -> Result<Request<()>> {
         if let Some(why) = self.invalid {
             return Err(Error::InvalidHeader(why));
@@ -352,6 +376,9 @@ impl ClientBuilder {
         if !self.cookies.is_empty() {
             builder = builder.header(header::COOKIE, self.cookies.join("; "));
         }
+        if let Some(deflate) = self.managed_deflate() {
+            builder = builder.header(header::SEC_WEBSOCKET_EXTENSIONS, deflate.offer());
+        }
         builder
             .body(())
             .map_err(|_| Error::InvalidHeader("invalid header name or value"))
@@ -366,6 +393,7 @@ impl ClientBuilder {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let handshake = ClientHandshake::new(request)?;
+        let offered_deflate = self.managed_deflate().cloned();
         let config = self.config;
         let run = async {
             let mut buf = BytesMut::with_capacity(1024);
@@ -403,8 +431,19 @@ impl ClientBuilder {
             .await
             .map_err(|_| Error::Timeout(Timeout::Handshake))??;
         // R-CV-09: bytes after the 101 head are frames already.
+        let deflate = match accepted.extensions.as_slice() {
+            [] => None,
+            // PMD-03: one permessage-deflate, nothing else we could run.
+            [only] if only.name.eq_ignore_ascii_case(EXTENSION_NAME) => match &offered_deflate {
+                Some(ours) => Some(ours.accept_response(only)?),
+                None => return Err(HandshakeError::InvalidExtensionResponse.into()),
+            },
+            _ => return Err(HandshakeError::InvalidExtensionResponse.into()),
+        };
+        // R-CV-09: bytes after the 101 head are frames already.
         let ws = WebSocket::from_raw(stream, Role::Client, config, leftover)
-            .with_protocol(accepted.protocol);
+            .with_protocol(accepted.protocol)
+            .with_deflate(deflate);
         Ok((ws, response))
     }
 }

@@ -39,6 +39,16 @@ pub struct WebSocketConfig {
     pub close_timeout: Duration,
 }
 
+impl WebSocketConfig {
+    /// The defaults for a client: as [`default`](Self::default), with
+    /// permessage-deflate offered.
+    pub fn client() -> Self {
+        let mut config = WebSocketConfig::default();
+        config.proto.deflate = Some(sockeye_proto::DeflateConfig::default());
+        config
+    }
+}
+
 impl Default for WebSocketConfig {
     fn default() -> Self {
         WebSocketConfig {

@@ -153,6 +153,21 @@ where
         self
     }
 
+    /// Turns on permessage-deflate with parameters agreed in a handshake
+    /// done elsewhere (see [`from_raw`](Self::from_raw)).
+    #[must_use]
+    pub fn with_deflate(mut self, agreed: Option<sockeye_proto::PerMessageDeflate>) -> Self {
+        if let Some(agreed) = agreed {
+            self.conn.set_deflate(agreed);
+        }
+        self
+    }
+
+    /// The permessage-deflate parameters in force, if negotiated.
+    pub fn deflate(&self) -> Option<&sockeye_proto::PerMessageDeflate> {
+        self.conn.deflate()
+    }
+
     /// The subprotocol agreed in the opening handshake, if any.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()

@@ -117,6 +117,11 @@ pub enum HandshakeError {
     /// Client side only.
     #[error("server accepted an extension that was not offered")]
     ExtensionNotOffered,
+    /// The server accepted an offered extension with parameters the client
+    /// cannot use: unknown, repeated or out of range, or not what it asked
+    /// for (RFC 7692 §7, PMD-03, PMD-11). Client side only.
+    #[error("server accepted an extension with parameters that were not offered")]
+    InvalidExtensionResponse,
     /// The request given to
     /// [`ClientHandshake::new`](super::ClientHandshake::new) carries a header
     /// field that the handshake sets itself and that contradicts it: a
@@ -183,6 +188,7 @@ impl HandshakeError {
             | HandshakeError::InvalidProtocolHeader
             | HandshakeError::InvalidExtensionHeader
             | HandshakeError::ExtensionNotOffered
+            | HandshakeError::InvalidExtensionResponse
             | HandshakeError::UnexpectedStatus(_)
             | HandshakeError::MissingAccept
             | HandshakeError::AcceptMismatch => StatusCode::BAD_REQUEST,
