@@ -195,15 +195,19 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends `Authorization: Bearer <token>`.
+    /// Sends `Authorization: Bearer <token>`, replacing any earlier
+    /// `Authorization`.
     #[must_use]
-    pub fn bearer_auth(self, token: &str) -> Self {
+    pub fn bearer_auth(mut self, token: &str) -> Self {
+        self.headers.remove(header::AUTHORIZATION);
         self.header(header::AUTHORIZATION, format!("Bearer {token}"))
     }
 
-    /// Sends `Authorization: Basic` with the user and password.
+    /// Sends `Authorization: Basic` with the user and password, replacing
+    /// any earlier `Authorization`.
     #[must_use]
-    pub fn basic_auth(self, user: &str, password: &str) -> Self {
+    pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
+        self.headers.remove(header::AUTHORIZATION);
         let encoded =
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         self.header(header::AUTHORIZATION, format!("Basic {encoded}"))
@@ -313,7 +317,9 @@ impl ClientBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidUrl`] before any I/O (R-URI-05); [`Error::Io`] if TCP
+    /// [`Error::InvalidUrl`], [`Error::InvalidHeader`], and
+    /// [`Error::Handshake`] for headers that contradict the handshake, all
+    /// before any I/O (R-URI-05); [`Error::Io`] if TCP
     /// fails (R-CH-02); [`Error::Timeout`] past either time limit;
     /// [`Error::Handshake`] if the server refuses (with its answer, see
     /// [`Error::rejection`]) or answers wrongly (R-CV-01..07).
@@ -323,14 +329,15 @@ impl ClientBuilder {
     /// Not cancel safe: dropping the future abandons the connection attempt.
     pub async fn connect(self) -> Result<(WebSocket<TcpStream>, Response<()>)> {
         let target = parse_url(&self.url)?;
-        let request = self.request(&target)?;
+        // Everything that can be refused without the network is, first.
+        let handshake = ClientHandshake::new(self.request(&target)?)?;
         let stream =
             tokio::time::timeout(self.connect_timeout, TcpStream::connect(&target.address))
                 .await
                 .map_err(|_| Error::Timeout(Timeout::Connect))??;
         // Writes are batched by the connection; Nagle would only add delay.
         stream.set_nodelay(true)?;
-        self.handshake(stream, request).await
+        self.handshake(stream, handshake).await
     }
 
     /// Runs the opening handshake over a stream already connected to the
@@ -348,8 +355,8 @@ impl ClientBuilder {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let target = parse_url(&self.url)?;
-        let request = self.request(&target)?;
-        self.handshake(stream, request).await
+        let handshake = ClientHandshake::new(self.request(&target)?)?;
+        self.handshake(stream, handshake).await
     }
 
     /// The deflate settings to offer, unless the caller wrote its own
@@ -365,16 +372,30 @@ impl ClientBuilder {
         if let Some(why) = self.invalid {
             return Err(Error::InvalidHeader(why));
         }
-        let mut builder = Request::get(target.resource.as_str())
-            .header(header::HOST, target.host_header.as_str());
+        let mut builder = Request::get(target.resource.as_str());
+        // A Host given by the caller (a virtual host behind a tunnel)
+        // replaces the one from the URL.
+        if !self.headers.contains_key(header::HOST) {
+            builder = builder.header(header::HOST, target.host_header.as_str());
+        }
         for (name, value) in &self.headers {
-            builder = builder.header(name, value);
+            if name != header::COOKIE {
+                builder = builder.header(name, value);
+            }
         }
         if !self.protocols.is_empty() {
             builder = builder.header(header::SEC_WEBSOCKET_PROTOCOL, self.protocols.join(", "));
         }
-        if !self.cookies.is_empty() {
-            builder = builder.header(header::COOKIE, self.cookies.join("; "));
+        // One Cookie header for all cookies (RFC 6265 §5.4).
+        let cookies: Vec<&str> = self
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .chain(self.cookies.iter().map(String::as_str))
+            .collect();
+        if !cookies.is_empty() {
+            builder = builder.header(header::COOKIE, cookies.join("; "));
         }
         if let Some(deflate) = self.managed_deflate() {
             builder = builder.header(header::SEC_WEBSOCKET_EXTENSIONS, deflate.offer());
@@ -387,12 +408,11 @@ impl ClientBuilder {
     async fn handshake<S>(
         self,
         mut stream: S,
-        request: Request<()>,
+        handshake: ClientHandshake,
     ) -> Result<(WebSocket<S>, Response<()>)>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let handshake = ClientHandshake::new(request)?;
         let offered_deflate = self.managed_deflate().cloned();
         let config = self.config;
         let run = async {

@@ -24,18 +24,19 @@ pub struct WebSocketConfig {
     /// The engine's limits and switches: frame and message size, masking
     /// rules, handshake size. See [`sockeye_proto::Config`] for each default.
     pub proto: sockeye_proto::Config,
-    /// Bytes of queued output above which sending waits for the peer to
-    /// read, and reading pauses. Default: 128 KiB.
+    /// Bytes of queued output above which the sink waits for the peer to
+    /// read before taking another message. Default: 128 KiB.
     ///
     /// This bounds what a slow or stalled peer can make us hold in memory,
-    /// beyond the message being sent.
+    /// beyond the messages being sent.
     pub write_buffer_size: usize,
     /// How long the closing handshake may take: waiting for the peer's
     /// Close after ours, for the last bytes to leave, and (client) for the
     /// server to close TCP. Default: 10 s.
     ///
-    /// When it runs out the connection is cut and the stream ends with
-    /// [`Error::Timeout`](crate::Error::Timeout).
+    /// When it runs out the connection is cut. The stream then ends with
+    /// [`Error::Timeout`](crate::Error::Timeout) if the peer's Close never
+    /// came, and with `None` if only the TCP shutdown was slow.
     pub close_timeout: Duration,
 }
 

@@ -34,8 +34,7 @@ pub enum Error {
     /// closing handshake completed: close code 1006 (RFC 6455 §7.1.5).
     #[error("connection closed without a closing handshake")]
     AbnormalClosure,
-    /// The connection is closing or closed: nothing more can be sent. Also
-    /// returned for reads after the stream ended.
+    /// The connection is closing or closed: nothing more can be sent.
     #[error("connection closed")]
     Closed,
     /// Our caller misused the API: a ping over 125 bytes, a close code that

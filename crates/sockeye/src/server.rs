@@ -281,16 +281,28 @@ impl ServerBuilder {
 
     /// Writes a refusal and closes the stream, within the handshake time
     /// limit. Errors are dropped: the peer is being turned away anyway.
+    ///
+    /// After shutting down our side it reads what the client still sends
+    /// (a bounded amount, for at most a second): closing a socket with
+    /// unread bytes resets the connection, which can destroy the answer
+    /// before the client reads it.
     async fn answer_and_close<S, B>(&self, stream: &mut S, response: &Response<B>)
     where
-        S: AsyncWrite + Unpin,
+        S: AsyncRead + AsyncWrite + Unpin,
         B: ResponseBody,
     {
+        const DRAIN_LIMIT: u64 = 64 << 10;
         let mut out = BytesMut::with_capacity(256);
         write_response(response, &mut out);
         let _ = tokio::time::timeout(self.handshake_timeout, async {
             stream.write_all(&out).await?;
             stream.shutdown().await
+        })
+        .await;
+        let drain = self.handshake_timeout.min(Duration::from_secs(1));
+        let _ = tokio::time::timeout(drain, async {
+            let mut sink = tokio::io::sink();
+            tokio::io::copy(&mut (&mut *stream).take(DRAIN_LIMIT), &mut sink).await
         })
         .await;
     }

@@ -142,23 +142,15 @@ where
     ///
     /// [`Error::Closed`] once closing, [`Error::Io`] if writing fails.
     ///
+    /// As [`WebSocket::send`], the message is queued at the first poll and
+    /// the future then waits for everything queued to be written.
+    ///
     /// # Cancel safety
     ///
     /// Once polled, the message stays queued even if the future is dropped.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<()> {
-        let mut message = Some(message.into());
-        std::future::poll_fn(|cx| {
-            let mut this = Pin::new(&mut *self);
-            if let Some(m) = message.take() {
-                if this.as_mut().poll_ready(cx)?.is_pending() {
-                    message = Some(m);
-                    return Poll::Pending;
-                }
-                this.as_mut().start_send(m)?;
-            }
-            this.poll_flush(cx)
-        })
-        .await
+        self.shared.lock().start_send_inner(message.into())?;
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
     }
 
     /// Queues a Ping.

@@ -43,6 +43,12 @@ const MAX_IOVECS: usize = 64;
 ///   at the next flush; the stream also writes what is queued before it reads
 ///   again, so every reply that one read causes goes out in one syscall.
 /// - [`split`](Self::split) gives a reader and a writer for two tasks.
+/// - Dropped while open, it sends a Close 1001 (going away) if the
+///   transport takes it at once; to wait for the peer's answer, call
+///   [`close`](Self::close) first.
+/// - Pongs and other replies leave with the next read or flush: a task that
+///   works long on each message delays them, so keep reading promptly or
+///   split the socket.
 ///
 /// # Cancel safety
 ///
@@ -76,6 +82,9 @@ pub struct WebSocket<S> {
     timed_out: bool,
     /// Set once split: writes wake both halves' tasks.
     write_wakers: Option<Arc<WriteWakers>>,
+    /// What dropping does; a function pointer so that `Drop` can use the
+    /// stream's I/O traits, which the struct itself does not require.
+    on_drop: fn(&mut WebSocket<S>),
 }
 
 /// The tasks of a split reader and its writers, all woken when the
@@ -145,6 +154,7 @@ where
             ended: false,
             timed_out: false,
             write_wakers: None,
+            on_drop: Self::close_on_drop,
         }
     }
 
@@ -220,12 +230,16 @@ where
     ///
     /// [`Error::Closed`] once closing, [`Error::Io`] if writing fails.
     ///
+    /// The message is queued at the first poll, even past
+    /// [`write_buffer_size`](WebSocketConfig::write_buffer_size); the future
+    /// then waits until everything queued is written. So one sender can have
+    /// at most one message beyond the limit.
+    ///
     /// # Cancel safety
     ///
     /// Once this future has been polled the message is queued: dropping it
     /// does not unqueue the message, which a later flush writes.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<()> {
-        poll_fn(|cx| self.poll_ready_inner(cx)).await?;
         self.conn.send(message.into())?;
         poll_fn(|cx| self.poll_flush_inner(cx)).await
     }
@@ -251,7 +265,8 @@ where
     /// # Errors
     ///
     /// [`Error::Usage`] for a code that may not be sent or a reason over
-    /// 123 bytes; [`Error::Timeout`] when the peer did not answer in time.
+    /// 123 bytes; [`Error::Timeout`] when the peer did not answer in time;
+    /// [`Error::AbnormalClosure`] when it left without answering.
     ///
     /// # Cancel safety
     ///
@@ -262,7 +277,7 @@ where
         loop {
             match poll_fn(|cx| self.poll_next_inner(cx)).await {
                 Some(Ok(_)) => {}
-                Some(Err(Error::AbnormalClosure)) | None => return Ok(()),
+                None => return Ok(()),
                 Some(Err(e)) => return Err(e),
             }
         }
@@ -280,6 +295,19 @@ where
             Ok(()) | Err(sockeye_proto::UsageError::Closed) => Ok(()),
             Err(e) => Err(Error::Usage(e)),
         }
+    }
+
+    /// Dropped while open: queue a Close 1001 (going away) and write what is
+    /// queued if the transport takes it at once. Nothing waits, so the
+    /// peer's reply is not read (ask: "dropping the handle closes").
+    fn close_on_drop(&mut self) {
+        if self.ended || self.write_closed {
+            return;
+        }
+        if self.conn.state() == State::Open {
+            let _ = self.conn.close(CloseCode::GOING_AWAY, "");
+        }
+        let _ = self.poll_write_out_with(&mut Context::from_waker(Waker::noop()));
     }
 
     /// Splits into a reader and a writer that can live on different tasks.
@@ -459,21 +487,25 @@ where
                     if let Poll::Ready(Err(e)) = written {
                         self.write_closed = true;
                         self.conn.receive_eof();
-                        if self.conn.close_received().is_none() && self.failure.is_none() {
+                        if !is_peer_gone(&e)
+                            && self.conn.close_received().is_none()
+                            && self.failure.is_none()
+                        {
                             self.ended = true;
                             return Poll::Ready(Some(Err(Error::Io(e))));
                         }
                         continue;
                     }
-                    if self.conn.output_len() > self.config.write_buffer_size {
-                        // The peer is not reading: stop reading it too until
-                        // the transport takes our bytes (which wakes us).
-                        return Poll::Pending;
-                    }
+                    // Reading goes on even while output waits: both peers
+                    // may be sending large messages at once, and what a peer
+                    // can make us queue without our caller is bounded by the
+                    // engine (replies) and by `poll_ready` (messages).
                     if let Err(e) = ready!(self.poll_read_more(cx)) {
                         self.read_closed = true;
                         self.conn.receive_eof();
-                        if self.failure.is_none() {
+                        // A reset is the peer leaving without a closing
+                        // handshake: reported as such, below.
+                        if !is_peer_gone(&e) && self.failure.is_none() {
                             self.ended = true;
                             return Poll::Ready(Some(Err(Error::Io(e))));
                         }
@@ -537,6 +569,24 @@ where
             Err(e) => Poll::Ready(Err(Error::Io(e))),
         }
     }
+}
+
+impl<S> Drop for WebSocket<S> {
+    fn drop(&mut self) {
+        (self.on_drop)(self);
+    }
+}
+
+/// Whether an I/O error means the peer's end is gone (reset or closed),
+/// which is an abnormal closure rather than a local failure.
+fn is_peer_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
 }
 
 impl<S> Stream for WebSocket<S>

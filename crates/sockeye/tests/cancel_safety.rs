@@ -254,7 +254,6 @@ async fn server_send_cancelled_in_select_still_delivers_in_order() {
 }
 
 #[tokio::test]
-#[ignore = "doc mismatch: a send polled once while the write buffer is full is dropped unqueued"]
 async fn server_send_cancelled_while_buffer_full_still_delivers() {
     bounded(async {
         let config = WebSocketConfig {

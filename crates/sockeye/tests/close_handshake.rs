@@ -356,7 +356,6 @@ async fn r_cl_13_client_yields_one_abnormal_closure_on_eof() {
 }
 
 #[tokio::test]
-#[ignore = "doc mismatch: a TCP reset yields Error::Io, not AbnormalClosure (\"the transport was cut\")"]
 async fn r_cl_13_server_reports_reset_as_abnormal_closure() {
     bounded(async {
         let (raw, mut ws) = raw_client_tcp(ServerBuilder::new()).await;
@@ -770,7 +769,6 @@ async fn server_stream_ends_after_protocol_error() {
 }
 
 #[tokio::test(start_paused = true)]
-#[ignore = "ask 2: dropping an open WebSocket sends no Close frame"]
 async fn server_drop_sends_close_going_away() {
     bounded(async {
         let (mut raw, ws) = raw_client_duplex(ServerBuilder::new()).await;

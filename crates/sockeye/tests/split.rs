@@ -428,7 +428,6 @@ async fn split_refuses_to_reunite_while_a_writer_clone_lives() {
 }
 
 #[tokio::test]
-#[ignore = "bug: deadlock when both peers send a message larger than write_buffer_size at once"]
 async fn client_and_server_send_large_messages_at_once() {
     bounded(async {
         let config = sockeye::WebSocketConfig::default;
