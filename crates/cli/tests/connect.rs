@@ -266,7 +266,11 @@ fn tcp_dropped_without_a_close_exits_1() {
         let mut ws = sockeye::accept(tcp).await.expect("accept");
         let first = ws.next().await.expect("a message").expect("receive");
         ws.send(first).await.expect("send");
-        // Gone without a closing handshake.
+        // Gone without a closing handshake: the TCP stream ends under the
+        // socket (dropping the socket itself would send Close 1001).
+        tokio::io::AsyncWriteExt::shutdown(ws.get_mut())
+            .await
+            .expect("shutdown");
         drop(ws);
     });
     let finished = connect(&server.url("/"), &[], b"hello\n");
