@@ -64,6 +64,13 @@ pub struct Config {
     ///
     /// A server answers more with 431. Browsers send about 15.
     pub max_headers: usize,
+    /// The largest frame this end sends, or `None` to send each message in
+    /// one frame. Default: `None`.
+    ///
+    /// Larger messages go out in fragments of this size (RFC 6455 §5.4), for
+    /// peers or intermediaries with a small frame limit. The fragments are
+    /// slices of the message, not copies.
+    pub max_send_frame_size: Option<usize>,
     /// permessage-deflate (RFC 7692): offered by a client and accepted by a
     /// server when `Some`. Default: `None`.
     ///
@@ -83,6 +90,7 @@ impl Default for Config {
             strict_length_encoding: true,
             max_handshake_size: 16 << 10,
             max_headers: 64,
+            max_send_frame_size: None,
             deflate: None,
         }
     }

@@ -130,6 +130,7 @@ pub struct Connection {
     close_received: Option<CloseFrame>,
     /// The peer's stream ended; what is buffered is still read.
     eof: bool,
+    close_sent: Option<CloseFrame>,
     /// permessage-deflate, once agreed.
     deflate: Option<Box<Deflate>>,
 }
@@ -200,6 +201,7 @@ impl Connection {
             pending_pong: None,
             close_received: None,
             eof: false,
+            close_sent: None,
             deflate: None,
         }
     }
@@ -242,6 +244,12 @@ impl Connection {
     /// Where the closing handshake stands.
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// The Close frame we sent, if any: our own, our reply to the peer's,
+    /// or the one that failed the connection.
+    pub fn close_sent(&self) -> Option<&CloseFrame> {
+        self.close_sent.as_ref()
     }
 
     /// The Close frame received from the peer, if any (R-CL-10, R-CL-11).
@@ -664,10 +672,29 @@ impl Connection {
             Some(deflate) if may_compress => deflate.compress(&payload),
             _ => None,
         };
-        match compressed {
-            // PMD-04: RSV1 marks the message compressed.
-            Some(compressed) => self.queue_frame_with(opcode, 0b100, compressed),
-            None => self.queue_frame(opcode, payload),
+        // PMD-04: RSV1 marks the message compressed.
+        let (rsv, payload) = match compressed {
+            Some(compressed) => (0b100, compressed),
+            None => (0, payload),
+        };
+        match self.config.max_send_frame_size {
+            Some(size) if size > 0 && payload.len() > size => {
+                // R-FG-01: the first frame carries the opcode (and RSV1,
+                // PMD-05), the rest are continuations, the last has FIN.
+                // Each fragment is a slice of the payload, not a copy.
+                let mut start = 0;
+                while start < payload.len() {
+                    let end = (start + size).min(payload.len());
+                    let (opcode, rsv) = if start == 0 {
+                        (opcode, rsv)
+                    } else {
+                        (OpCode::Continuation, 0)
+                    };
+                    self.push_frame(end == payload.len(), opcode, rsv, payload.slice(start..end));
+                    start = end;
+                }
+            }
+            _ => self.queue_frame_with(opcode, rsv, payload),
         }
         Ok(())
     }
@@ -792,6 +819,7 @@ impl Connection {
     fn queue_close(&mut self, frame: &CloseFrame) {
         let mut payload = BytesMut::with_capacity(2 + frame.reason.len());
         frame.encode(&mut payload);
+        self.close_sent = Some(frame.clone());
         self.queue_frame(OpCode::Close, payload.freeze());
     }
 
@@ -800,13 +828,17 @@ impl Connection {
     }
 
     fn queue_frame_with(&mut self, opcode: OpCode, rsv: u8, payload: Bytes) {
+        self.push_frame(true, opcode, rsv, payload);
+    }
+
+    fn push_frame(&mut self, fin: bool, opcode: OpCode, rsv: u8, payload: Bytes) {
         let masking_key = match self.role {
             // R-MK-01, R-MK-05: a fresh key from a CSPRNG for every frame.
             Role::Client => Some(rand::random::<[u8; 4]>()),
             Role::Server => None,
         };
         let header = FrameHeader {
-            fin: true,
+            fin,
             rsv,
             opcode,
             masking_key,
@@ -849,4 +881,81 @@ pub fn encode_server_frame(message: &Message) -> Bytes {
     frame.extend_from_slice(&head[..n]);
     frame.extend_from_slice(message.payload());
     frame.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deflate::DeflateConfig;
+
+    fn pair(frame: Option<usize>, deflate: bool) -> (Connection, Connection) {
+        let config = Config {
+            max_send_frame_size: frame,
+            deflate: deflate.then(DeflateConfig::default),
+            ..Config::default()
+        };
+        let mut client = Connection::new(Role::Client, config.clone());
+        let mut server = Connection::new(Role::Server, config.clone());
+        if deflate {
+            let settings = DeflateConfig::default();
+            let offer = crate::handshake::parse_extensions([&http::HeaderValue::from_str(
+                &settings.offer(),
+            )
+            .unwrap()])
+            .unwrap();
+            let agreed = settings.negotiate(&offer).unwrap();
+            server.set_deflate(agreed);
+            client.set_deflate(agreed);
+        }
+        (client, server)
+    }
+
+    fn transfer(from: &mut Connection, to: &mut Connection) -> Vec<Event> {
+        let out = from.output();
+        let wire = out.copy_to_bytes(out.remaining());
+        to.receive(&wire);
+        let mut events = Vec::new();
+        while let Some(event) = to.next_event().unwrap() {
+            events.push(event);
+        }
+        events
+    }
+
+    #[test]
+    fn r_fg_01_large_messages_go_out_in_fragments_when_asked() {
+        for deflate in [false, true] {
+            let (mut client, mut server) = pair(Some(100), deflate);
+            // Letters from a simple generator: too irregular to compress
+            // into a single 100-byte frame.
+            let mut state = 7u32;
+            let text: String = (0..2000)
+                .map(|_| {
+                    state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    char::from(b'a' + ((state >> 16) % 26) as u8)
+                })
+                .collect();
+            client.send(Message::text(text.clone())).unwrap();
+            let wire = client.output().chunk().to_vec();
+            let (first, _) = FrameHeader::decode(&wire, true).unwrap().unwrap();
+            assert!(!first.fin);
+            assert_eq!(first.rsv, if deflate { 0b100 } else { 0 });
+            assert_eq!(
+                transfer(&mut client, &mut server),
+                [Event::Message(Message::text(text.clone()))]
+            );
+            server.send(Message::text(text.clone())).unwrap();
+            assert_eq!(
+                transfer(&mut server, &mut client),
+                [Event::Message(Message::text(text))]
+            );
+        }
+    }
+
+    #[test]
+    fn close_sent_reports_our_close() {
+        let (mut client, _) = pair(None, false);
+        assert!(client.close_sent().is_none());
+        client.close(CloseCode::GOING_AWAY, "bye").unwrap();
+        assert_eq!(client.close_sent().unwrap().code, CloseCode::GOING_AWAY);
+    }
 }
