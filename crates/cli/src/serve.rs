@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use sockeye::proto::DeflateConfig;
 use sockeye::{CloseCode, ServerBuilder};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -28,64 +28,168 @@ pub(crate) struct Args {
     /// Do not accept permessage-deflate compression.
     #[arg(long)]
     no_deflate: bool,
+    /// Server threads, each with its own listener (`SO_REUSEPORT`); 0 means
+    /// one per CPU.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 /// How long open connections get to finish their closing handshake after a
 /// shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The listen backlog of each listener.
+const BACKLOG: u32 = 1024;
+
 pub(crate) async fn run(args: Args) -> ExitCode {
-    let listener = match TcpListener::bind(args.addr).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("sockeye: cannot listen on {}: {}", args.addr, describe(&e));
-            return ExitCode::FAILURE;
-        }
+    let threads = match args.threads {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        n => n,
     };
-    let local = listener.local_addr().map_or(args.addr, |a| a);
-    let signal = shutdown_signal();
-    tokio::pin!(signal);
-    tracing::info!("echo server listening on ws://{local}");
     let server = ServerBuilder::new()
         .max_message_size(args.max_message_size)
         .max_frame_size(args.max_frame_size)
         .deflate((!args.no_deflate).then(DeflateConfig::default))
         .close_timeout(SHUTDOWN_GRACE);
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    let server = server.clone();
-                    let stop = stop_rx.clone();
-                    connections.spawn(serve_connection(server, tcp, peer, stop));
-                }
-                // Out of file descriptors and the like: keep serving the rest.
-                Err(e) => {
-                    tracing::warn!(error = %describe(&e), "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            () = &mut signal => break,
+
+    // One thread per listener, each with its own single-threaded runtime
+    // and its own SO_REUSEPORT socket on the same address: the kernel
+    // spreads connections over them and no task ever changes thread.
+    let mut workers = Vec::with_capacity(threads);
+    let mut addr = args.addr;
+    for index in 0..threads {
+        let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+        let worker = Worker {
+            index,
+            addr,
+            reuse_port: threads > 1,
+            server: server.clone(),
+            stop: stop_rx.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("sockeye-serve-{index}"))
+            .spawn(move || worker.run(bound_tx));
+        let handle = match handle {
+            Ok(handle) => handle,
+            Err(e) => {
+                eprintln!("sockeye: cannot start a server thread: {}", describe(&e));
+                return ExitCode::FAILURE;
+            }
+        };
+        match bound_rx.await {
+            Ok(Ok(local)) => addr = local,
+            Ok(Err(e)) => {
+                eprintln!("sockeye: cannot listen on {addr}: {}", describe(&e));
+                let _ = stop_tx.send(true);
+                return ExitCode::FAILURE;
+            }
+            Err(_) => {
+                eprintln!("sockeye: a server thread stopped while starting");
+                return ExitCode::FAILURE;
+            }
         }
+        workers.push(handle);
     }
-    tracing::info!(open = connections.len(), "shutting down");
-    drop(listener);
+    tracing::info!(threads, "echo server listening on ws://{addr}");
+    (&mut signal).await;
+    tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE * 2, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            open = connections.len(),
-            "closing connections that did not finish"
-        );
-        connections.shutdown().await;
+    for worker in workers {
+        let _ = tokio::task::spawn_blocking(move || worker.join()).await;
     }
     ExitCode::SUCCESS
+}
+
+/// One accept loop on its own thread and runtime.
+struct Worker {
+    index: usize,
+    addr: SocketAddr,
+    reuse_port: bool,
+    server: ServerBuilder,
+    stop: watch::Receiver<bool>,
+}
+
+impl Worker {
+    fn run(self, bound: tokio::sync::oneshot::Sender<std::io::Result<SocketAddr>>) {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                let _ = bound.send(Err(e));
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            let listener = match self.listen() {
+                Ok(listener) => listener,
+                Err(e) => {
+                    let _ = bound.send(Err(e));
+                    return;
+                }
+            };
+            let _ = bound.send(listener.local_addr());
+            self.accept_loop(listener).await;
+        });
+    }
+
+    fn listen(&self) -> std::io::Result<TcpListener> {
+        let socket = if self.addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        #[cfg(unix)]
+        if self.reuse_port {
+            socket.set_reuseport(true)?;
+        }
+        socket.bind(self.addr)?;
+        socket.listen(BACKLOG)
+    }
+
+    async fn accept_loop(mut self, listener: TcpListener) {
+        let mut connections = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        let server = self.server.clone();
+                        let stop = self.stop.clone();
+                        connections.spawn(serve_connection(server, tcp, peer, stop));
+                    }
+                    // Out of file descriptors and the like: keep serving the rest.
+                    Err(e) => {
+                        tracing::warn!(error = %describe(&e), "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                _ = self.stop.changed() => break,
+            }
+        }
+        drop(listener);
+        tracing::debug!(
+            thread = self.index,
+            open = connections.len(),
+            "closing connections"
+        );
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE * 2, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                open = connections.len(),
+                "closing connections that did not finish"
+            );
+            connections.shutdown().await;
+        }
+    }
 }
 
 async fn serve_connection(
