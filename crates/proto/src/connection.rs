@@ -357,6 +357,14 @@ impl Connection {
                 self.abort_reading();
                 Ok(None)
             }
+            Ok(None) => {
+                // Everything read was consumed: hold no buffer while idle
+                // (messages already handed out keep their bytes alive).
+                if self.recv.buf.is_empty() && self.recv.buf.capacity() > 0 {
+                    self.recv.buf = BytesMut::new();
+                }
+                Ok(None)
+            }
             Ok(event) => Ok(event),
             Err(e) => {
                 self.fail(&e);

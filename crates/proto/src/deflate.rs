@@ -601,7 +601,8 @@ fn inflate_into(
             let rest = piece.get(consumed..).unwrap_or(&[]);
             // Room for what the limit still allows plus one byte, so that a
             // breach shows without the output ever growing past it.
-            let room = (limit + 1)
+            let room = limit
+                .saturating_add(1)
                 .saturating_sub(out.len())
                 .min(CHUNK.max(rest.len() * 2));
             if room == 0 {

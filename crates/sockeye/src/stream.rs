@@ -1,5 +1,6 @@
 //! [`WebSocket`]: an open connection as a `Stream` of messages and a `Sink`.
 
+use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -10,18 +11,40 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_core::Stream;
 use futures_sink::Sink;
 use sockeye_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, State};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use crate::config::WebSocketConfig;
 use crate::error::{Error, Result, Timeout};
 
-/// The smallest free space a read is given; below it the read buffer grows.
-const MIN_READ: usize = 4 << 10;
-/// The read buffer grows by at least this much.
-const READ_CHUNK: usize = 8 << 10;
-/// The most the read buffer grows by at once for a large frame.
-const MAX_READ_RESERVE: usize = 1 << 20;
+/// The size of each thread's shared read buffer.
+const READ_BUFFER: usize = 64 << 10;
+
+thread_local! {
+    /// One read buffer per thread, shared by every connection polled on it.
+    /// A read lands here and the engine copies what it has not consumed;
+    /// between reads a connection holds no read buffer at all, so an idle
+    /// one costs only its state (DESIGN: idle memory).
+    static READ_SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_BUFFER].into_boxed_slice());
+}
+
+/// Runs `read` with this thread's read buffer, or with a small one of its
+/// own if the thread's is in use further up the stack (a transport that is
+/// itself driven by a WebSocket).
+fn with_read_buffer<T>(read: impl FnOnce(&mut [u8]) -> T) -> T {
+    let mut read = Some(read);
+    let shared = READ_SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buf) => read.take().map(|read| read(&mut buf)),
+        Err(_) => None,
+    });
+    match (shared, read) {
+        (Some(result), _) => result,
+        (None, Some(read)) => read(&mut [0; 8 << 10]),
+        // `read` runs exactly once: if the shared buffer was used it was
+        // taken, and only otherwise is it still here.
+        (None, None) => unreachable!("the read ran on the shared buffer"),
+    }
+}
 /// The most iovecs handed to one vectored write.
 const MAX_IOVECS: usize = 64;
 
@@ -64,7 +87,6 @@ const MAX_IOVECS: usize = 64;
 pub struct WebSocket<S> {
     io: S,
     conn: Connection,
-    read_buf: BytesMut,
     config: WebSocketConfig,
     protocol: Option<String>,
     /// Deadline of the closing handshake, set when it starts.
@@ -144,7 +166,6 @@ where
         WebSocket {
             io,
             conn,
-            read_buf: BytesMut::new(),
             config,
             protocol: None,
             close_deadline: None,
@@ -354,20 +375,16 @@ where
 
     /// Reads once into the engine. `Ready(Ok)` after some bytes or EOF.
     fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.read_buf.capacity() - self.read_buf.len() < MIN_READ {
-            let want = self.conn.read_hint().clamp(READ_CHUNK, MAX_READ_RESERVE);
-            self.read_buf.reserve(want);
-        }
-        let n = ready!(tokio_util::io::poll_read_buf(
-            Pin::new(&mut self.io),
-            cx,
-            &mut self.read_buf
-        ))?;
+        let conn = &mut self.conn;
+        let n = ready!(with_read_buffer(|buf| {
+            let mut read = ReadBuf::new(buf);
+            ready!(Pin::new(&mut self.io).poll_read(cx, &mut read))?;
+            conn.receive(read.filled());
+            Poll::Ready(Ok::<usize, io::Error>(read.filled().len()))
+        }))?;
         if n == 0 {
             self.read_closed = true;
             self.conn.receive_eof();
-        } else {
-            self.conn.receive_buf(self.read_buf.split());
         }
         Poll::Ready(Ok(()))
     }
@@ -422,15 +439,12 @@ where
                 continue;
             }
             // Discard what still arrives until the peer's EOF.
-            self.read_buf.clear();
-            if self.read_buf.capacity() < MIN_READ {
-                self.read_buf.reserve(MIN_READ);
-            }
-            match ready!(tokio_util::io::poll_read_buf(
-                Pin::new(&mut self.io),
-                cx,
-                &mut self.read_buf
-            )) {
+            let io = &mut self.io;
+            match ready!(with_read_buffer(|buf| {
+                let mut read = ReadBuf::new(buf);
+                ready!(Pin::new(&mut *io).poll_read(cx, &mut read))?;
+                Poll::Ready(Ok::<usize, io::Error>(read.filled().len()))
+            })) {
                 Ok(0) | Err(_) => self.read_closed = true,
                 Ok(_) => {}
             }
