@@ -154,12 +154,15 @@ impl Worker {
 
     async fn accept_loop(mut self, listener: TcpListener) {
         let mut connections = JoinSet::new();
+        // Connections hear of the shutdown only once the listener is
+        // closed, so nobody is accepted after the first Close 1001 left.
+        let (close_tx, close_rx) = watch::channel(false);
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, peer)) => {
                         let server = self.server.clone();
-                        let stop = self.stop.clone();
+                        let stop = close_rx.clone();
                         connections.spawn(serve_connection(server, tcp, peer, stop));
                     }
                     // Out of file descriptors and the like: keep serving the rest.
@@ -173,6 +176,7 @@ impl Worker {
             }
         }
         drop(listener);
+        let _ = close_tx.send(true);
         tracing::debug!(
             thread = self.index,
             open = connections.len(),
