@@ -3,8 +3,10 @@
 //! ```text
 //! sockeye serve [ADDR]        echo server (default 127.0.0.1:9001)
 //! sockeye connect URL         stdin lines out as text, messages in as lines
+//! sockeye bench echo|idle     load generator: throughput, latency, memory
 //! ```
 
+mod bench;
 mod connect;
 mod serve;
 
@@ -27,6 +29,9 @@ enum Command {
     /// Connect to a server: each stdin line is sent as a text message and
     /// each message received is printed as a line.
     Connect(connect::Args),
+    /// Generate load against a server: echo throughput and latency, or
+    /// idle connections and their memory.
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Connect(args) => connect::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     // A read of stdin may still be blocked in a runtime thread; it must not

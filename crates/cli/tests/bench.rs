@@ -1,0 +1,201 @@
+//! Smoke runs of `sockeye bench` against a `sockeye serve` child: the
+//! tooling runs, ends, and prints a JSON line that makes sense. These are
+//! not benchmarks, and nothing here asserts on speed.
+
+mod support;
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use sockeye::Message;
+use support::{Finished, OneShot, Serve, run, unused_addr};
+
+/// The one line of stdout that starts with `{`, parsed.
+fn json_line(finished: &Finished) -> Value {
+    let lines: Vec<&str> = finished
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "expected one JSON line; stdout: {:?}",
+        finished.stdout
+    );
+    serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("bad JSON {:?}: {e}", lines[0]))
+}
+
+fn succeeded(finished: &Finished) {
+    assert_eq!(
+        finished.code(),
+        Some(0),
+        "stdout: {:?}\nstderr: {:?}",
+        finished.stdout,
+        finished.stderr
+    );
+}
+
+fn number(json: &Value, pointer: &str) -> f64 {
+    json.pointer(pointer)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("no number at {pointer} in {json}"))
+}
+
+#[test]
+fn echo_reports_throughput_latency_and_cpu_as_json() {
+    let server = Serve::start(&[]);
+    let pid = server.child.pid().to_string();
+    let url = server.url("/");
+    let finished = run(&[
+        "bench",
+        "echo",
+        &url,
+        "--duration",
+        "1",
+        "--warmup",
+        "0",
+        "--connections",
+        "4",
+        "--in-flight",
+        "4",
+        "--server-pid",
+        &pid,
+    ]);
+    succeeded(&finished);
+    assert!(finished.stdout.contains("msg/s"), "{}", finished.stdout);
+    let json = json_line(&finished);
+    assert_eq!(json["scenario"], "echo");
+    assert_eq!(json["opened"], 4);
+    assert_eq!(json["errors"], 0);
+    assert!(number(&json, "/messages") > 0.0, "{json}");
+    assert!(number(&json, "/msg_per_s") > 0.0, "{json}");
+    assert!(number(&json, "/mb_per_s") > 0.0, "{json}");
+    let p50 = number(&json, "/latency_us/p50");
+    let p99 = number(&json, "/latency_us/p99");
+    let max = number(&json, "/latency_us/max");
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{json}");
+    assert!(number(&json, "/cpu/bench") >= 0.0, "{json}");
+    assert!(number(&json, "/cpu/server") >= 0.0, "{json}");
+    assert!(number(&json, "/server_rss") > 0.0, "{json}");
+    assert!(json["bottleneck"].is_string(), "{json}");
+}
+
+#[test]
+fn echo_runs_large_binary_messages_with_deflate() {
+    let server = Serve::start(&[]);
+    let url = server.url("/");
+    let finished = run(&[
+        "bench",
+        "echo",
+        &url,
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0",
+        "--connections",
+        "2",
+        "--size",
+        "70k",
+        "--binary",
+        "--deflate",
+    ]);
+    succeeded(&finished);
+    let json = json_line(&finished);
+    assert_eq!(json["size"], 70 << 10);
+    assert_eq!(json["binary"], true);
+    assert_eq!(json["deflate_negotiated"], 2);
+    assert!(number(&json, "/messages") > 0.0, "{json}");
+    // Without --server-pid the server's side is unknown, not made up.
+    assert!(json["cpu"]["server"].is_null(), "{json}");
+}
+
+#[test]
+fn idle_reports_server_memory_per_connection() {
+    let server = Serve::start(&[]);
+    let pid = server.child.pid().to_string();
+    let url = server.url("/");
+    let finished = run(&[
+        "bench",
+        "idle",
+        &url,
+        "--connections",
+        "50",
+        "--hold",
+        "0",
+        "--deflate",
+        "--send-one",
+        "--server-pid",
+        &pid,
+    ]);
+    succeeded(&finished);
+    let json = json_line(&finished);
+    assert_eq!(json["scenario"], "idle");
+    assert_eq!(json["opened"], 50);
+    assert_eq!(json["deflate_negotiated"], 50);
+    assert_eq!(json["errors"], 0);
+    assert!(number(&json, "/server_rss_before") > 0.0, "{json}");
+    assert!(number(&json, "/server_rss_after") > 0.0, "{json}");
+    assert!(json["server_rss_per_conn"].is_number(), "{json}");
+}
+
+#[test]
+fn echo_fails_when_no_server_listens() {
+    let url = format!("ws://{}/", unused_addr());
+    let finished = run(&["bench", "echo", &url, "--duration", "0.2", "--warmup", "0"]);
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert!(
+        finished.stderr.contains("could be opened"),
+        "{}",
+        finished.stderr
+    );
+    assert!(!finished.stdout.contains('{'), "{}", finished.stdout);
+}
+
+#[test]
+fn echo_fails_when_the_server_answers_with_other_bytes() {
+    // A server that changes the last byte of what it echoes.
+    let server = OneShot::start(|tcp| async move {
+        let Ok(mut ws) = sockeye::accept(tcp).await else {
+            return;
+        };
+        while let Some(Ok(message)) = ws.next().await {
+            let mut bytes = message.payload().to_vec();
+            if let Some(last) = bytes.last_mut() {
+                *last ^= 1;
+            }
+            if ws.send(Message::binary(bytes)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let url = server.url("/");
+    let finished = run(&[
+        "bench",
+        "echo",
+        &url,
+        "--connections",
+        "1",
+        "--binary",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0",
+    ]);
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert!(
+        finished.stderr.contains("different bytes"),
+        "{}",
+        finished.stderr
+    );
+    let json = json_line(&finished);
+    assert_eq!(json["errors"], 1);
+    assert_eq!(json["messages"], 0);
+    server.join();
+}
+
+#[test]
+fn bench_refuses_a_server_pid_it_cannot_read() {
+    let finished = run(&["bench", "idle", "--server-pid", "0", "--connections", "1"]);
+    assert_eq!(finished.code(), Some(2), "{finished:?}");
+    assert!(finished.stderr.contains("/proc/0"), "{}", finished.stderr);
+}
