@@ -76,6 +76,8 @@ fn echo_reports_throughput_latency_and_cpu_as_json() {
     assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{json}");
     assert!(number(&json, "/cpu/bench") >= 0.0, "{json}");
     assert!(number(&json, "/cpu/server") >= 0.0, "{json}");
+    assert!(number(&json, "/cpu/other") >= 0.0, "{json}");
+    assert!(number(&json, "/cpu/server_ns_per_msg") >= 0.0, "{json}");
     assert!(number(&json, "/server_rss") > 0.0, "{json}");
     assert!(json["bottleneck"].is_string(), "{json}");
 }
@@ -98,12 +100,14 @@ fn echo_runs_large_binary_messages_with_deflate() {
         "70k",
         "--binary",
         "--deflate",
+        "--no-context-takeover",
     ]);
     succeeded(&finished);
     let json = json_line(&finished);
     assert_eq!(json["size"], 70 << 10);
     assert_eq!(json["binary"], true);
     assert_eq!(json["deflate_negotiated"], 2);
+    assert_eq!(json["no_context_takeover"], true);
     assert!(number(&json, "/messages") > 0.0, "{json}");
     // Without --server-pid the server's side is unknown, not made up.
     assert!(json["cpu"]["server"].is_null(), "{json}");

@@ -16,10 +16,11 @@ use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::procfs::{CpuSample, Process};
+use super::procfs::{self, CpuSample, Process};
 use super::{
-    CLOSE_LIMIT, Common, Counter, Dial, Progress, Tally, as_f64, check_echo, grouped, human_bytes,
-    parse_secs, parse_size, payload, raise_open_files_limit, spawn_worker, wait_until_open,
+    CLOSE_LIMIT, Common, Compression, Counter, Dial, Progress, Tally, as_f64, check_echo, grouped,
+    human_bytes, parse_secs, parse_size, payload, raise_open_files_limit, spawn_worker,
+    wait_until_open,
 };
 use crate::describe;
 
@@ -47,9 +48,8 @@ pub(crate) struct Args {
     /// Seconds of load before measuring starts.
     #[arg(short = 'w', long, value_name = "SECS", default_value = "2", value_parser = parse_secs)]
     warmup: Duration,
-    /// Offer permessage-deflate (the server decides).
-    #[arg(long)]
-    deflate: bool,
+    #[command(flatten)]
+    compression: Compression,
 }
 
 /// How long after the end of the measured window the last echoes may take.
@@ -62,6 +62,10 @@ const LATENCY_MAX_NS: u64 = 60_000_000_000;
 /// CPU use, in percent of the cores a side may use, from which a side
 /// counts as saturated.
 const SATURATED: f64 = 90.0;
+
+/// CPU use by other processes, in percent of one core, from which a run
+/// is called disturbed.
+const OTHER_LOAD: f64 = 10.0;
 
 /// When the load starts, measuring starts and sending stops.
 #[derive(Clone, Copy, Debug)]
@@ -173,6 +177,12 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         cpu: cpu(window.server.0, window.server.1),
         cores: s.allowed_cpus().unwrap_or(1),
     });
+    // What neither side used: builds, tests, anything else sharing the
+    // machine. Only known when the server's share is.
+    let other = cpu(window.machine.0, window.machine.1).and_then(|machine| {
+        let server = server_side?.cpu?;
+        Some((machine - own.cpu? - server).max(0.0))
+    });
     let server_rss = server.and_then(|s| s.rss_bytes().ok());
     let report = Report {
         args: &args,
@@ -183,6 +193,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         latency: &latency,
         own,
         server: server_side,
+        other,
         server_rss,
     };
     report.print();
@@ -206,7 +217,7 @@ fn start_workers(
     for index in 0..usize::from(common.threads) {
         let count = common.share(args.connections, index);
         let open_at_once = common.open_concurrency_per_worker();
-        let dial = common.dial(args.deflate, args.size);
+        let dial = common.dial(args.compression, args.size);
         let counter = Arc::new(Counter::default());
         counters.push(Arc::clone(&counter));
         let (plan, tally, phases) = (Arc::clone(plan), Arc::clone(tally), phases.clone());
@@ -223,6 +234,7 @@ fn start_workers(
 struct Window {
     own: (Option<CpuSample>, Option<CpuSample>),
     server: (Option<CpuSample>, Option<CpuSample>),
+    machine: (Option<CpuSample>, Option<CpuSample>),
 }
 
 /// Waits through the warm-up and the measured window, showing the echo
@@ -252,15 +264,17 @@ async fn measure(
         (
             Process::This.cpu_sample().ok(),
             server.and_then(|s| s.cpu_sample().ok()),
+            procfs::machine_cpu_sample().ok(),
         )
     };
     tick_until(phases.measure_from, || show(progress, "warm-up")).await;
-    let (own_from, server_from) = sample();
+    let (own_from, server_from, machine_from) = sample();
     tick_until(phases.stop_at, || show(progress, "measuring")).await;
-    let (own_to, server_to) = sample();
+    let (own_to, server_to, machine_to) = sample();
     Window {
         own: (own_from, own_to),
         server: (server_from, server_to),
+        machine: (machine_from, machine_to),
     }
 }
 
@@ -479,6 +493,8 @@ struct Report<'a> {
     latency: &'a Histogram<u64>,
     own: Side,
     server: Option<Side>,
+    /// CPU used by other processes during the window, in percent of a core.
+    other: Option<f64>,
     server_rss: Option<u64>,
 }
 
@@ -515,7 +531,8 @@ impl Report<'_> {
             "size": args.size,
             "in_flight": args.in_flight,
             "binary": args.binary,
-            "deflate": args.deflate,
+            "deflate": args.compression.deflate,
+            "no_context_takeover": args.compression.no_context_takeover,
             "deflate_negotiated": self.deflated,
             "threads": args.common.threads,
             "warmup_s": args.warmup.as_secs_f64(),
@@ -535,6 +552,16 @@ impl Report<'_> {
                 "bench_cores": self.own.cores,
                 "server": self.server.and_then(|s| s.cpu).map(round),
                 "server_cores": self.server.map(|s| s.cores),
+                "other": self.other.map(round),
+                "bench_ns_per_msg": self
+                    .own
+                    .cpu
+                    .and_then(|c| per_message(c, msg_per_s))
+                    .map(round),
+                "server_ns_per_msg": self
+                    .server
+                    .and_then(|s| per_message(s.cpu?, msg_per_s))
+                    .map(round),
             },
             "server_rss": self.server_rss,
             "bottleneck": bottleneck.name(),
@@ -566,10 +593,10 @@ impl Report<'_> {
             args.common.threads,
             args.common.url,
         );
-        if args.deflate {
+        if let Some(deflate) = args.compression.describe() {
             let _ = writeln!(
                 out,
-                "  deflate     negotiated on {} of {} connections",
+                "  deflate     {deflate}, negotiated on {} of {} connections",
                 self.deflated, self.opened
             );
         }
@@ -587,17 +614,36 @@ impl Report<'_> {
             micros(p999),
             micros(max)
         );
-        let _ = writeln!(
+        let _ = write!(
             out,
             "  cpu         bench {}, server {}",
             cpu_text(Some(self.own)),
             cpu_text(self.server)
         );
+        if let Some(other) = self.other {
+            let _ = write!(out, ", other processes {other:.0}%");
+        }
+        out.push('\n');
+        let per_message = |side: Option<Side>| per_message(side?.cpu?, msg_per_s);
+        if let Some(server) = per_message(self.server) {
+            let _ = writeln!(
+                out,
+                "  cpu/msg     server {server:.0} ns, bench {:.0} ns per echo",
+                per_message(Some(self.own)).unwrap_or(0.0)
+            );
+        }
         if let Some(rss) = self.server_rss {
             let _ = writeln!(out, "  server rss  {}", human_bytes(as_f64(rss)));
         }
         if let Some(note) = self.note(bottleneck) {
             let _ = writeln!(out, "  note        {note}");
+        }
+        if let Some(other) = self.other.filter(|&other| other >= OTHER_LOAD) {
+            let _ = writeln!(
+                out,
+                "  warning     other processes used {other:.0}% of a core during the \
+                 measurement: the figures are disturbed; measure on a quiet machine"
+            );
         }
         if self.errors > 0 {
             let _ = writeln!(
@@ -630,6 +676,12 @@ impl Report<'_> {
             Bottleneck::Unknown => None,
         }
     }
+}
+
+/// Nanoseconds of CPU per echo, from a CPU use in percent of a core: a
+/// figure that other load on the machine disturbs less than msg/s.
+fn per_message(cpu: f64, msg_per_s: f64) -> Option<f64> {
+    (msg_per_s > 0.0).then(|| cpu / 100.0 / msg_per_s * 1e9)
 }
 
 /// CPU use as `42% of 1 core`, or `unknown`.

@@ -16,8 +16,8 @@ use tokio::task::JoinSet;
 
 use super::procfs::Process;
 use super::{
-    CLOSE_LIMIT, Common, Dial, Progress, Tally, as_f64, check_echo, human_bytes, parse_secs,
-    parse_size, payload, raise_open_files_limit, spawn_worker, wait_until_open,
+    CLOSE_LIMIT, Common, Compression, Dial, Progress, Tally, as_f64, check_echo, human_bytes,
+    parse_secs, parse_size, payload, raise_open_files_limit, spawn_worker, wait_until_open,
 };
 use crate::describe;
 
@@ -32,9 +32,8 @@ pub(crate) struct Args {
     /// Seconds to hold them all open before memory is read and they close.
     #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_secs)]
     hold: Duration,
-    /// Offer permessage-deflate (the server decides).
-    #[arg(long)]
-    deflate: bool,
+    #[command(flatten)]
+    compression: Compression,
     /// Send one text message on each connection and wait for its echo
     /// once open, so that per-connection state such as compression
     /// buffers gets created.
@@ -78,7 +77,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     for index in 0..usize::from(common.threads) {
         let count = common.share(args.connections, index);
         let open_at_once = common.open_concurrency_per_worker();
-        let dial = common.dial(args.deflate, args.size);
+        let dial = common.dial(args.compression, args.size);
         let (message, tally, release) = (message.clone(), Arc::clone(&tally), release_rx.clone());
         match spawn_worker(index, move || {
             worker(count, open_at_once, dial, message, release, tally)
@@ -209,8 +208,8 @@ impl Report<'_> {
 
         let mut out = String::new();
         let mut setup = Vec::new();
-        if args.deflate {
-            setup.push("deflate offered".to_owned());
+        if let Some(deflate) = args.compression.describe() {
+            setup.push(deflate.to_owned());
         }
         if args.send_one {
             setup.push(format!("one {} B message each", args.size));
@@ -230,7 +229,7 @@ impl Report<'_> {
             "  opened      {} in {open_s:.2} s ({rate:.0} conn/s), {} failed",
             self.opened, self.errors
         );
-        if args.deflate {
+        if args.compression.deflate {
             let _ = writeln!(
                 out,
                 "  deflate     negotiated on {} of {}",
@@ -264,7 +263,8 @@ impl Report<'_> {
             "connections": args.connections,
             "opened": self.opened,
             "threads": args.common.threads,
-            "deflate": args.deflate,
+            "deflate": args.compression.deflate,
+            "no_context_takeover": args.compression.no_context_takeover,
             "deflate_negotiated": self.deflated,
             "send_one": args.send_one,
             "size": args.size,

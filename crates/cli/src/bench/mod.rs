@@ -110,10 +110,10 @@ impl Common {
     }
 
     /// How to open each connection.
-    fn dial(&self, deflate: bool, message_size: usize) -> Dial {
+    fn dial(&self, compression: Compression, message_size: usize) -> Dial {
         Dial {
             url: self.url.clone(),
-            deflate,
+            deflate: compression.config(),
             max_message_size: message_size.max(DEFAULT_MAX_MESSAGE_SIZE),
         }
     }
@@ -132,6 +132,38 @@ impl Common {
     }
 }
 
+/// Compression options every scenario has.
+#[derive(Clone, Copy, Debug, clap::Args)]
+struct Compression {
+    /// Offer permessage-deflate (the server decides).
+    #[arg(long)]
+    deflate: bool,
+    /// With --deflate: ask the server to reset its compression window
+    /// after each message and promise the same, so that either end may
+    /// share one compressor among connections instead of keeping one each.
+    #[arg(long, requires = "deflate")]
+    no_context_takeover: bool,
+}
+
+impl Compression {
+    fn config(self) -> Option<DeflateConfig> {
+        self.deflate.then(|| DeflateConfig {
+            server_no_context_takeover: self.no_context_takeover,
+            client_no_context_takeover: self.no_context_takeover,
+            ..DeflateConfig::default()
+        })
+    }
+
+    /// How the summary names it, if offered.
+    fn describe(self) -> Option<&'static str> {
+        match (self.deflate, self.no_context_takeover) {
+            (false, _) => None,
+            (true, false) => Some("deflate offered"),
+            (true, true) => Some("deflate offered without context takeover"),
+        }
+    }
+}
+
 /// The client's default message size limit, raised for larger messages.
 const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
 
@@ -140,14 +172,14 @@ const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
 #[derive(Clone, Debug)]
 struct Dial {
     url: String,
-    deflate: bool,
+    deflate: Option<DeflateConfig>,
     max_message_size: usize,
 }
 
 impl Dial {
     fn builder(&self) -> ClientBuilder {
         ClientBuilder::new(self.url.as_str())
-            .deflate(self.deflate.then(DeflateConfig::default))
+            .deflate(self.deflate.clone())
             .max_message_size(self.max_message_size)
             .close_timeout(CLOSE_LIMIT)
     }

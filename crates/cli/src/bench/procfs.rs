@@ -60,6 +60,17 @@ impl Process {
     }
 }
 
+/// CPU time used so far by every process on the machine (all CPUs, time
+/// neither idle nor waiting for I/O), from `/proc/stat`, with the instant
+/// it was read.
+pub(crate) fn machine_cpu_sample() -> io::Result<CpuSample> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    Ok(CpuSample {
+        ticks: parse_busy_ticks(&stat).ok_or_else(|| invalid("no cpu line in /proc/stat"))?,
+        at: Instant::now(),
+    })
+}
+
 /// CPU time read at an instant; two of them give a CPU use.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct CpuSample {
@@ -99,6 +110,24 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// Busy ticks from the `cpu` line of `/proc/stat`: user, nice, system,
+/// irq, softirq and steal; not idle and iowait (fields 4 and 5). Guest time
+/// is already counted in user (proc(5)).
+fn parse_busy_ticks(stat: &str) -> Option<u64> {
+    let line = stat.lines().find(|line| line.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_ascii_whitespace()
+        .skip(1)
+        .take(8)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let [user, nice, system, _idle, _iowait, irq, softirq, steal] = fields[..] else {
+        return None;
+    };
+    Some(user + nice + system + irq + softirq + steal)
+}
+
 /// The value after `name` on its line of a `/proc/<pid>/status` text.
 fn status_field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
     status
@@ -135,6 +164,13 @@ mod tests {
     }
 
     #[test]
+    fn busy_ticks_leave_out_idle_and_iowait() {
+        let stat = "cpu  100 2 30 5000 40 5 6 7 0 0\ncpu0 50 1 15 2500 20 2 3 3 0 0\n";
+        assert_eq!(parse_busy_ticks(stat), Some(150));
+        assert_eq!(parse_busy_ticks("cpu0 1 2 3\n"), None);
+    }
+
+    #[test]
     fn cpu_lists_are_counted() {
         assert_eq!(count_cpu_list("0"), Some(1));
         assert_eq!(count_cpu_list("0-1"), Some(2));
@@ -148,5 +184,6 @@ mod tests {
         assert!(Process::This.rss_bytes().unwrap() > 0);
         assert!(Process::This.allowed_cpus().unwrap() >= 1);
         Process::This.cpu_ticks().unwrap();
+        machine_cpu_sample().unwrap();
     }
 }
