@@ -2,13 +2,14 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use sockeye::proto::DeflateConfig;
-use sockeye::{CloseCode, ServerBuilder};
+use sockeye::{CloseCode, PreparedMessage, ServerBuilder};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
 
 use crate::describe;
@@ -32,6 +33,10 @@ pub(crate) struct Args {
     /// one per CPU.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Instead of echoing, send every message to every other connected
+    /// client (encoded once, shared by all).
+    #[arg(long)]
+    broadcast: bool,
 }
 
 /// How long open connections get to finish their closing handshake after a
@@ -54,6 +59,9 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     let signal = shutdown_signal();
     tokio::pin!(signal);
     let (stop_tx, stop_rx) = watch::channel(false);
+    let hub = args.broadcast.then(|| Hub {
+        sender: broadcast::channel(HUB_BACKLOG).0,
+    });
 
     // One thread per listener, each with its own single-threaded runtime
     // and its own SO_REUSEPORT socket on the same address: the kernel
@@ -68,6 +76,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             reuse_port: threads > 1,
             server: server.clone(),
             stop: stop_rx.clone(),
+            hub: hub.clone(),
         };
         let handle = std::thread::Builder::new()
             .name(format!("sockeye-serve-{index}"))
@@ -110,6 +119,7 @@ struct Worker {
     reuse_port: bool,
     server: ServerBuilder,
     stop: watch::Receiver<bool>,
+    hub: Option<Hub>,
 }
 
 impl Worker {
@@ -163,7 +173,8 @@ impl Worker {
                     Ok((tcp, peer)) => {
                         let server = self.server.clone();
                         let stop = close_rx.clone();
-                        connections.spawn(serve_connection(server, tcp, peer, stop));
+                        let hub = self.hub.clone();
+                        connections.spawn(serve_connection(server, tcp, peer, stop, hub));
                     }
                     // Out of file descriptors and the like: keep serving the rest.
                     Err(e) => {
@@ -196,13 +207,30 @@ impl Worker {
     }
 }
 
+/// The fan-out of `--broadcast`: every message, encoded once, with the id
+/// of the connection it came from.
+#[derive(Clone, Debug)]
+struct Hub {
+    sender: broadcast::Sender<(u64, PreparedMessage)>,
+}
+
+/// How many broadcast messages a connection may fall behind before it
+/// skips the oldest (and is told so in the log).
+const HUB_BACKLOG: usize = 1024;
+
 async fn serve_connection(
     server: ServerBuilder,
     tcp: TcpStream,
     peer: SocketAddr,
     mut stop: watch::Receiver<bool>,
+    hub: Option<Hub>,
 ) {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let _ = tcp.set_nodelay(true);
+    // Subscribed before the 101 leaves, so the client hears everything
+    // said once it is open.
+    let mut inbox = hub.as_ref().map(|hub| hub.sender.subscribe());
     let mut ws = match server.accept(tcp).await {
         Ok(ws) => ws,
         Err(e) => {
@@ -215,8 +243,16 @@ async fn serve_connection(
         tokio::select! {
             message = ws.next() => match message {
                 Some(Ok(message)) => {
-                    // Queued now, written with the replies to the same read.
-                    if let Err(e) = ws.feed(message).await {
+                    let sent = match &hub {
+                        // Encoded once here, queued by reference everywhere.
+                        Some(hub) => {
+                            let _ = hub.sender.send((id, PreparedMessage::new(&message)));
+                            Ok(())
+                        }
+                        // Queued now, written with the replies to the same read.
+                        None => ws.feed(message).await,
+                    };
+                    if let Err(e) = sent {
                         tracing::debug!(%peer, error = %describe(&e), "echo failed");
                         break;
                     }
@@ -231,6 +267,17 @@ async fn serve_connection(
                     break;
                 }
             },
+            received = next_broadcast(&mut inbox) => match received {
+                Ok((from, message)) => {
+                    if from != id && ws.feed_prepared(&message).is_err() {
+                        break;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                    tracing::debug!(%peer, skipped, "slow reader skipped broadcast messages");
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
             _ = stop.changed() => {
                 if let Err(e) = ws.close(CloseCode::GOING_AWAY, "server shutting down").await {
                     tracing::debug!(%peer, error = %describe(&e), "close on shutdown failed");
@@ -238,6 +285,16 @@ async fn serve_connection(
                 break;
             }
         }
+    }
+}
+
+/// The next broadcast message, or never without `--broadcast`.
+async fn next_broadcast(
+    inbox: &mut Option<broadcast::Receiver<(u64, PreparedMessage)>>,
+) -> Result<(u64, PreparedMessage), broadcast::error::RecvError> {
+    match inbox {
+        Some(inbox) => inbox.recv().await,
+        None => std::future::pending().await,
     }
 }
 

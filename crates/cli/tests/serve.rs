@@ -367,3 +367,36 @@ async fn log_has_no_colour_codes_when_stderr_is_not_a_terminal() {
     let server = Serve::start_with(command, &[]);
     assert!(!server.log().contains('\u{1b}'), "log: {:?}", server.log());
 }
+
+#[tokio::test]
+async fn broadcast_sends_each_message_to_every_other_client() {
+    let server = Serve::start(&["--broadcast", "--threads", "2"]);
+    let url = server.url("/");
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        clients.push(connect(&url).await);
+    }
+    // Each client says something once everyone is connected; the others
+    // all hear it, the sender does not.
+    for (i, ws) in clients.iter_mut().enumerate() {
+        ws.send(Message::text(format!("from {i}")))
+            .await
+            .expect("send");
+    }
+    for (i, ws) in clients.iter_mut().enumerate() {
+        let mut heard = Vec::new();
+        for _ in 0..2 {
+            let message = next(ws).await.expect("a broadcast message");
+            heard.push(message.as_text().expect("text").to_owned());
+        }
+        heard.sort();
+        let expected: Vec<String> = (0..3)
+            .filter(|&j| j != i)
+            .map(|j| format!("from {j}"))
+            .collect();
+        assert_eq!(heard, expected, "client {i}");
+    }
+    for ws in &mut clients {
+        ws.close(CloseCode::NORMAL, "").await.expect("close");
+    }
+}

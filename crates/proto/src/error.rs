@@ -137,6 +137,10 @@ pub enum UsageError {
     /// A close reason over 123 bytes.
     #[error("close reason of {0} bytes is over 123")]
     CloseReasonTooLong(usize),
+    /// Unmasked, pre-encoded frames given to a client connection, which
+    /// must mask every frame it sends (R-MK-01).
+    #[error("pre-encoded server frames cannot be sent by a client")]
+    PreparedFrameFromClient,
 }
 
 #[cfg(test)]

@@ -89,7 +89,7 @@ pub use error::{Error, HandshakeFailure, Rejected, Result, Timeout};
 pub use server::{Accept, ServerBuilder, UpgradeRequest, accept};
 pub use sockeye_proto::{CloseCode, CloseFrame, Message, Role, State, Utf8Bytes};
 pub use split::{WebSocketReader, WebSocketWriter};
-pub use stream::WebSocket;
+pub use stream::{PreparedMessage, WebSocket};
 
 /// The protocol engine this crate drives, for direct use.
 pub use sockeye_proto as proto;

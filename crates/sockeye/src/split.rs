@@ -153,6 +153,16 @@ where
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
     }
 
+    /// Queues a message encoded once for many connections; see
+    /// [`WebSocket::feed_prepared`]. It leaves with the next flush or read.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] once closing; [`Error::Usage`] on a client.
+    pub fn feed_prepared(&self, message: &crate::PreparedMessage) -> Result<()> {
+        self.shared.lock().feed_prepared(message)
+    }
+
     /// Queues a Ping.
     ///
     /// # Errors

@@ -48,6 +48,38 @@ fn with_read_buffer<T>(read: impl FnOnce(&mut [u8]) -> T) -> T {
 /// The most iovecs handed to one vectored write.
 const MAX_IOVECS: usize = 64;
 
+/// A message encoded once as a server frame, to send to many connections
+/// with [`WebSocket::feed_prepared`] without encoding or copying it again.
+///
+/// Cloning is O(1).
+///
+/// # Examples
+///
+/// ```
+/// use sockeye::{Message, PreparedMessage};
+///
+/// let news = PreparedMessage::new(&Message::text("Hello"));
+/// assert_eq!(news.wire_len(), 7);
+/// ```
+#[derive(Clone, Debug)]
+pub struct PreparedMessage {
+    frame: Bytes,
+}
+
+impl PreparedMessage {
+    /// Encodes `message` as one unmasked frame.
+    pub fn new(message: &Message) -> Self {
+        PreparedMessage {
+            frame: sockeye_proto::encode_server_frame(message),
+        }
+    }
+
+    /// The encoded frame's length, header included.
+    pub fn wire_len(&self) -> usize {
+        self.frame.len()
+    }
+}
+
 /// An open WebSocket connection over a byte stream `S`.
 ///
 /// It is a [`Stream`] of [`Message`]s and a [`Sink`] of them, driving a
@@ -263,6 +295,26 @@ where
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<()> {
         self.conn.send(message.into())?;
         poll_fn(|cx| self.poll_flush_inner(cx)).await
+    }
+
+    /// Queues a message encoded once for many connections (a broadcast); it
+    /// leaves with the next flush or read. Only a server can send one: the
+    /// frame is unmasked.
+    ///
+    /// The same bytes are queued by reference on every connection, so a
+    /// large message is neither encoded nor copied per receiver. Prepared
+    /// messages are never compressed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] once closing; [`Error::Usage`] on a client.
+    pub fn feed_prepared(&mut self, message: &PreparedMessage) -> Result<()> {
+        if self.conn.role() == Role::Client {
+            return Err(Error::Usage(
+                sockeye_proto::UsageError::PreparedFrameFromClient,
+            ));
+        }
+        Ok(self.conn.send_raw(message.frame.clone())?)
     }
 
     /// Receives the next message; `None` once the connection closed cleanly.
