@@ -455,6 +455,8 @@ enum Bottleneck {
     Both,
     /// Neither side is busy: round trips are waiting on latency.
     Neither,
+    /// Neither side is busy, but other processes took CPU from them.
+    Disturbed,
     /// The server's CPU is unknown (no `--server-pid`).
     Unknown,
 }
@@ -477,6 +479,7 @@ impl Bottleneck {
             Bottleneck::Server => "server",
             Bottleneck::Both => "both",
             Bottleneck::Neither => "neither",
+            Bottleneck::Disturbed => "disturbed",
             Bottleneck::Unknown => "unknown",
         }
     }
@@ -516,7 +519,10 @@ impl Report<'_> {
             percentile(0.999),
             self.latency.max(),
         );
-        let bottleneck = Bottleneck::judge(self.own, self.server);
+        let bottleneck = match Bottleneck::judge(self.own, self.server) {
+            Bottleneck::Neither if self.disturbed().is_some() => Bottleneck::Disturbed,
+            judged => judged,
+        };
 
         print!(
             "{}",
@@ -638,7 +644,7 @@ impl Report<'_> {
         if let Some(note) = self.note(bottleneck) {
             let _ = writeln!(out, "  note        {note}");
         }
-        if let Some(other) = self.other.filter(|&other| other >= OTHER_LOAD) {
+        if let Some(other) = self.disturbed() {
             let _ = writeln!(
                 out,
                 "  warning     other processes used {other:.0}% of a core during the \
@@ -653,6 +659,11 @@ impl Report<'_> {
             );
         }
         out
+    }
+
+    /// The CPU other processes used, if enough to disturb the figures.
+    fn disturbed(&self) -> Option<f64> {
+        self.other.filter(|&other| other >= OTHER_LOAD)
     }
 
     fn note(&self, bottleneck: Bottleneck) -> Option<String> {
@@ -673,7 +684,7 @@ impl Report<'_> {
                  --connections would load the server more"
                     .to_owned(),
             ),
-            Bottleneck::Unknown => None,
+            Bottleneck::Disturbed | Bottleneck::Unknown => None,
         }
     }
 }
