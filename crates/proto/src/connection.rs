@@ -172,14 +172,16 @@ struct MessageInProgress {
 #[derive(Debug)]
 enum MessageData {
     Plain(BytesMut),
-    Inflated(Vec<u8>),
+    /// Inflated so far, and whether any compressed byte arrived: a message
+    /// whose frames are all empty is empty and must not touch the inflater.
+    Inflated(Vec<u8>, bool),
 }
 
 impl MessageData {
     fn len(&self) -> usize {
         match self {
             MessageData::Plain(data) => data.len(),
-            MessageData::Inflated(data) => data.len(),
+            MessageData::Inflated(data, _) => data.len(),
         }
     }
 }
@@ -449,7 +451,7 @@ impl Connection {
                     if fin {
                         let data = match message.data {
                             MessageData::Plain(data) => data.freeze(),
-                            MessageData::Inflated(data) => Bytes::from(data),
+                            MessageData::Inflated(data, _) => Bytes::from(data),
                         };
                         return Ok(Some(Event::Message(self.finish(data))));
                     }
@@ -478,19 +480,25 @@ impl Connection {
                 let mut data = Vec::new();
                 deflate.inflate_part(payload, false, &mut data, limit, text)?;
                 self.recv.message = Some(MessageInProgress {
-                    data: MessageData::Inflated(data),
+                    data: MessageData::Inflated(data, !payload.is_empty()),
                     fragments: 1,
                 });
                 Ok(None)
             }
             Some(mut message) => {
-                if let MessageData::Inflated(data) = &mut message.data {
-                    deflate.inflate_part(payload, fin, data, limit, text)?;
+                if let MessageData::Inflated(data, fed) = &mut message.data {
+                    *fed |= !payload.is_empty();
+                    if *fed {
+                        deflate.inflate_part(payload, fin, data, limit, text)?;
+                    } else if fin {
+                        // PMD-26: all frames empty, an empty message.
+                        deflate.inflate_whole(&[], limit, text)?;
+                    }
                 }
                 message.fragments += 1;
                 if fin {
                     let data = match message.data {
-                        MessageData::Inflated(data) => Bytes::from(data),
+                        MessageData::Inflated(data, _) => Bytes::from(data),
                         MessageData::Plain(data) => data.freeze(),
                     };
                     return Ok(Some(self.finish(data)));
@@ -806,7 +814,8 @@ impl Connection {
     }
 
     /// How many bytes are queued for the transport (a held-back Pong not
-    /// counted): what the browser API calls `bufferedAmount`.
+    /// counted): wire bytes, headers included and after compression. (The
+    /// browser API's `bufferedAmount` counts application bytes instead.)
     pub fn output_len(&self) -> usize {
         self.out.len()
     }

@@ -153,6 +153,21 @@ where
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
     }
 
+    /// Sends a message uncompressed and flushes it; see
+    /// [`WebSocket::send_uncompressed`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] once closing, [`Error::Io`] if writing fails.
+    ///
+    /// # Cancel safety
+    ///
+    /// Once polled, the message stays queued even if the future is dropped.
+    pub async fn send_uncompressed(&mut self, message: impl Into<Message>) -> Result<()> {
+        self.shared.lock().start_send_uncompressed(message.into())?;
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
+    }
+
     /// Queues a message encoded once for many connections; see
     /// [`WebSocket::feed_prepared`]. It leaves with the next flush or read.
     ///

@@ -297,6 +297,26 @@ where
         poll_fn(|cx| self.poll_flush_inner(cx)).await
     }
 
+    /// Sends a message and flushes it, never compressed even with
+    /// permessage-deflate in force: for payloads that mix secrets with data
+    /// an attacker controls (RFC 7692 §8).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send`](Self::send): once polled, the message is queued.
+    pub async fn send_uncompressed(&mut self, message: impl Into<Message>) -> Result<()> {
+        self.conn.send_uncompressed(message.into())?;
+        poll_fn(|cx| self.poll_flush_inner(cx)).await
+    }
+
+    pub(crate) fn start_send_uncompressed(&mut self, message: Message) -> Result<()> {
+        Ok(self.conn.send_uncompressed(message)?)
+    }
+
     /// Queues a message encoded once for many connections (a broadcast); it
     /// leaves with the next flush or read. Only a server can send one: the
     /// frame is unmasked.

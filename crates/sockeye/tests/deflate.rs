@@ -898,3 +898,27 @@ async fn large_compressed_messages_echo_both_ways_in_fragments() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn send_uncompressed_goes_out_without_rsv1() {
+    bounded(async {
+        let (a, b) = tokio::io::duplex(support::DUPLEX_CAPACITY);
+        let mut raw = RawPeer::server(a);
+        let client = ClientBuilder::new("ws://h/");
+        let (ws, _) = tokio::join!(
+            client.connect_on(b),
+            raw.server_handshake_with("Sec-WebSocket-Extensions: permessage-deflate\r\n", &[])
+        );
+        let (mut ws, _) = ws.expect("the client connects");
+        assert!(ws.deflate().is_some());
+        ws.send_uncompressed(Message::text("secret=1234"))
+            .await
+            .expect("send");
+        ws.send(Message::text("secret=1234")).await.expect("send");
+        let plain = raw.read_frame().await.expect("a frame");
+        let packed = raw.read_frame().await.expect("a frame");
+        assert_eq!(plain.rsv & 0b100, 0, "{plain:?}");
+        assert_eq!(packed.rsv & 0b100, 0b100, "{packed:?}");
+    })
+    .await;
+}
