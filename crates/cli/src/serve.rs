@@ -54,7 +54,12 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     let server = ServerBuilder::new()
         .max_message_size(args.max_message_size)
         .max_frame_size(args.max_frame_size)
-        .deflate((!args.no_deflate).then(DeflateConfig::default))
+        .deflate((!args.no_deflate).then(|| DeflateConfig {
+            // One compressor per thread instead of ~300 KiB of zlib state
+            // per connection (BENCHMARKS.md).
+            server_no_context_takeover: true,
+            ..DeflateConfig::default()
+        }))
         .close_timeout(SHUTDOWN_GRACE);
     let signal = shutdown_signal();
     tokio::pin!(signal);
@@ -239,6 +244,10 @@ async fn serve_connection(
         }
     };
     tracing::debug!(%peer, "connection open");
+    // Made once: a new `changed()` per message would register and drop a
+    // waiter each time.
+    let stopped = stop.changed();
+    tokio::pin!(stopped);
     loop {
         tokio::select! {
             message = ws.next() => match message {
@@ -278,7 +287,7 @@ async fn serve_connection(
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             },
-            _ = stop.changed() => {
+            _ = &mut stopped => {
                 if let Err(e) = ws.close(CloseCode::GOING_AWAY, "server shutting down").await {
                     tracing::debug!(%peer, error = %describe(&e), "close on shutdown failed");
                 }

@@ -89,8 +89,9 @@ pub struct DeflateConfig {
     /// per connection, at some cost in compression ratio.
     pub server_no_context_takeover: bool,
     /// Client: promise to reset the compression window between messages
-    /// (sent as a hint in the offer). Server: require it of the client in the
-    /// response. Default: `false`.
+    /// (sent as a hint in the offer). Server: require it of every client in
+    /// the response; a client's own hint is confirmed either way.
+    /// Default: `false`.
     ///
     /// Lets the receiving end inflate with a decompressor shared per thread.
     pub client_no_context_takeover: bool,
@@ -332,7 +333,10 @@ impl DeflateConfig {
         Some(PerMessageDeflate {
             server_no_context_takeover: params.server_no_context_takeover
                 || self.server_no_context_takeover,
-            client_no_context_takeover: self.client_no_context_takeover,
+            // A client's hint is confirmed (RFC 7692 §7.1.1.2), which lets
+            // us inflate its messages with a shared decompressor.
+            client_no_context_takeover: params.client_no_context_takeover
+                || self.client_no_context_takeover,
             server_max_window_bits,
             client_max_window_bits,
             server_bits_sent,

@@ -746,16 +746,20 @@ fn server_sends_server_no_context_takeover_unasked_when_configured() {
 }
 
 #[test]
-fn pmd_14_a_client_no_context_takeover_hint_alone_is_not_agreed() {
+fn pmd_14_a_client_no_context_takeover_hint_is_agreed_by_repeating_it() {
     // The offer's client_no_context_takeover is a hint; only the response
-    // binds, and by default the server does not repeat it.
+    // binds. The server confirms it by repeating it, so both ends agree and
+    // the server may inflate with a shared decompressor.
     let agreed = DeflateConfig::default()
         .negotiate(&extensions(
             "permessage-deflate; client_no_context_takeover",
         ))
         .expect("accepted");
-    assert!(!agreed.client_no_context_takeover);
-    assert_eq!(agreed.response(), "permessage-deflate");
+    assert!(agreed.client_no_context_takeover);
+    assert_eq!(
+        agreed.response(),
+        "permessage-deflate; client_no_context_takeover"
+    );
 }
 
 #[test]
