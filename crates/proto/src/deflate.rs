@@ -471,6 +471,9 @@ impl Deflate {
             // step. (zlib emits nothing for an empty sync flush.)
             return Some(Bytes::from_static(&[0x00]));
         }
+        if self.send_reset && payload.len() <= STORED_MAX {
+            return Some(stored_message(payload));
+        }
         let compressed = if self.send_reset {
             let key = (self.level, bits);
             SHARED_COMPRESSORS.with(|shared| {
@@ -553,6 +556,29 @@ impl Deflate {
         }
         result
     }
+}
+
+/// Up to this size a message sent without context takeover goes out as one
+/// stored (uncompressed) DEFLATE block: deflate saves almost nothing on so
+/// few bytes (a 100-byte JSON message shrinks by 2%), and resetting a zlib
+/// stream for each message costs several microseconds.
+const STORED_MAX: usize = 256;
+
+/// A message as a stored DEFLATE block (RFC 1951 §3.2.4) plus the first byte
+/// of the empty block that the receiver's `00 00 ff ff` completes. Valid
+/// only when each message starts afresh: the receiver's window sees these
+/// bytes and a compressor that kept context would not.
+fn stored_message(payload: &[u8]) -> Bytes {
+    let len = u16::try_from(payload.len()).unwrap_or(u16::MAX);
+    let payload = &payload[..usize::from(len)];
+    let mut out = Vec::with_capacity(payload.len() + 6);
+    // BFINAL=0, BTYPE=00 (stored), then padding to the byte boundary.
+    out.push(0x00);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(payload);
+    out.push(0x00);
+    Bytes::from(out)
 }
 
 /// Compresses `payload` with a sync flush and removes the `00 00 ff ff`
@@ -849,6 +875,25 @@ mod tests {
         assert!(rx.inflate_whole(&[], 100, None).unwrap().is_empty());
         let wire = tx.compress(b"after").unwrap();
         assert_eq!(&rx.inflate_whole(&wire, 100, None).unwrap()[..], b"after");
+    }
+
+    #[test]
+    fn small_messages_without_context_takeover_go_as_stored_blocks() {
+        let lean = DeflateConfig {
+            server_no_context_takeover: true,
+            ..DeflateConfig::default()
+        };
+        let (s, c) = agreed(&lean, &DeflateConfig::default());
+        assert!(s.server_no_context_takeover);
+        let mut tx = Deflate::new(Role::Server, s, &lean);
+        let mut rx = Deflate::new(Role::Client, c, &DeflateConfig::default());
+        for m in [&b"x"[..], b"{\"a\":1}", &[7u8; 256], &[9u8; 257], b"again"] {
+            let wire = tx.compress(m).expect("compressed");
+            if m.len() <= STORED_MAX {
+                assert_eq!(wire.len(), m.len() + 6);
+            }
+            assert_eq!(&rx.inflate_whole(&wire, 1000, None).unwrap()[..], m);
+        }
     }
 
     #[test]
