@@ -178,6 +178,13 @@ enum MessageData {
 }
 
 impl MessageData {
+    fn into_bytes(self) -> Bytes {
+        match self {
+            MessageData::Plain(data) => data.freeze(),
+            MessageData::Inflated(data, _) => Bytes::from(data),
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             MessageData::Plain(data) => data.len(),
@@ -449,10 +456,7 @@ impl Connection {
                     }
                     message.fragments += 1;
                     if fin {
-                        let data = match message.data {
-                            MessageData::Plain(data) => data.freeze(),
-                            MessageData::Inflated(data, _) => Bytes::from(data),
-                        };
+                        let data = message.data.into_bytes();
                         return Ok(Some(Event::Message(self.finish(data))));
                     }
                     self.recv.message = Some(message);
@@ -497,10 +501,7 @@ impl Connection {
                 }
                 message.fragments += 1;
                 if fin {
-                    let data = match message.data {
-                        MessageData::Inflated(data, _) => Bytes::from(data),
-                        MessageData::Plain(data) => data.freeze(),
-                    };
+                    let data = message.data.into_bytes();
                     return Ok(Some(self.finish(data)));
                 }
                 self.recv.message = Some(message);

@@ -245,28 +245,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Replaces all connection settings.
-    #[must_use]
-    pub fn config(mut self, config: WebSocketConfig) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// The largest message accepted. Default: 16 MiB
-    /// ([`sockeye_proto::Config::max_message_size`]).
-    #[must_use]
-    pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.config.proto.max_message_size = bytes;
-        self
-    }
-
-    /// The largest frame accepted. Default: 16 MiB
-    /// ([`sockeye_proto::Config::max_frame_size`]).
-    #[must_use]
-    pub fn max_frame_size(mut self, bytes: usize) -> Self {
-        self.config.proto.max_frame_size = bytes;
-        self
-    }
+    crate::config::connection_setters!();
 
     /// Offers permessage-deflate (RFC 7692) with these settings, or nothing
     /// with `None`. Default: offered, with [`DeflateConfig::default()`]:
@@ -293,22 +272,6 @@ impl ClientBuilder {
     #[must_use]
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
-        self
-    }
-
-    /// How long the closing handshake may take. Default: 10 s
-    /// ([`WebSocketConfig::close_timeout`]).
-    #[must_use]
-    pub fn close_timeout(mut self, timeout: Duration) -> Self {
-        self.config.close_timeout = timeout;
-        self
-    }
-
-    /// Queued output above which sending waits. Default: 128 KiB
-    /// ([`WebSocketConfig::write_buffer_size`]).
-    #[must_use]
-    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
-        self.config.write_buffer_size = bytes;
         self
     }
 

@@ -59,3 +59,50 @@ impl Default for WebSocketConfig {
         }
     }
 }
+
+/// The builder setters that client and server share: each sets one field of
+/// the builder's `config: WebSocketConfig`.
+macro_rules! connection_setters {
+    () => {
+        /// Replaces all connection settings.
+        #[must_use]
+        pub fn config(mut self, config: $crate::WebSocketConfig) -> Self {
+            self.config = config;
+            self
+        }
+
+        /// The largest message accepted. Default: 16 MiB
+        /// ([`sockeye_proto::Config::max_message_size`]).
+        #[must_use]
+        pub fn max_message_size(mut self, bytes: usize) -> Self {
+            self.config.proto.max_message_size = bytes;
+            self
+        }
+
+        /// The largest frame accepted. Default: 16 MiB
+        /// ([`sockeye_proto::Config::max_frame_size`]).
+        #[must_use]
+        pub fn max_frame_size(mut self, bytes: usize) -> Self {
+            self.config.proto.max_frame_size = bytes;
+            self
+        }
+
+        /// How long the closing handshake may take. Default: 10 s
+        /// ([`WebSocketConfig::close_timeout`](crate::WebSocketConfig::close_timeout)).
+        #[must_use]
+        pub fn close_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.config.close_timeout = timeout;
+            self
+        }
+
+        /// Queued output above which sending waits. Default: 128 KiB
+        /// ([`WebSocketConfig::write_buffer_size`](crate::WebSocketConfig::write_buffer_size)).
+        #[must_use]
+        pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+            self.config.write_buffer_size = bytes;
+            self
+        }
+    };
+}
+
+pub(crate) use connection_setters;

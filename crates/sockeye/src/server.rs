@@ -97,28 +97,7 @@ impl ServerBuilder {
         }
     }
 
-    /// Replaces all connection settings.
-    #[must_use]
-    pub fn config(mut self, config: WebSocketConfig) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// The largest message accepted. Default: 16 MiB
-    /// ([`sockeye_proto::Config::max_message_size`]).
-    #[must_use]
-    pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.config.proto.max_message_size = bytes;
-        self
-    }
-
-    /// The largest frame accepted. Default: 16 MiB
-    /// ([`sockeye_proto::Config::max_frame_size`]).
-    #[must_use]
-    pub fn max_frame_size(mut self, bytes: usize) -> Self {
-        self.config.proto.max_frame_size = bytes;
-        self
-    }
+    crate::config::connection_setters!();
 
     /// Accepts permessage-deflate (RFC 7692) from clients that offer it,
     /// with these settings, or never with `None`. Default: `None`.
@@ -139,14 +118,6 @@ impl ServerBuilder {
     #[must_use]
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
-        self
-    }
-
-    /// How long the closing handshake may take. Default: 10 s
-    /// ([`WebSocketConfig::close_timeout`]).
-    #[must_use]
-    pub fn close_timeout(mut self, timeout: Duration) -> Self {
-        self.config.close_timeout = timeout;
         self
     }
 
