@@ -119,7 +119,9 @@ impl PreparedMessage {
 pub struct WebSocket<S> {
     io: S,
     conn: Connection,
-    config: WebSocketConfig,
+    /// From [`WebSocketConfig`]; the engine keeps the rest.
+    write_buffer_size: usize,
+    close_timeout: std::time::Duration,
     protocol: Option<String>,
     /// Deadline of the closing handshake, set when it starts.
     close_deadline: Option<Pin<Box<Sleep>>>,
@@ -191,14 +193,20 @@ where
     /// says whether this end is the client (it masks its frames) or the
     /// server. Bytes read past the handshake go in `leftover`.
     pub fn from_raw(io: S, role: Role, config: WebSocketConfig, leftover: BytesMut) -> Self {
-        let mut conn = Connection::new(role, config.proto.clone());
+        let WebSocketConfig {
+            proto,
+            write_buffer_size,
+            close_timeout,
+        } = config;
+        let mut conn = Connection::new(role, proto);
         if !leftover.is_empty() {
             conn.receive_buf(leftover);
         }
         WebSocket {
             io,
             conn,
-            config,
+            write_buffer_size,
+            close_timeout,
             protocol: None,
             close_deadline: None,
             read_closed: false,
@@ -463,7 +471,7 @@ where
 
     /// Whether the closing-handshake deadline has passed; starts it if needed.
     fn poll_close_deadline(&mut self, cx: &mut Context<'_>) -> bool {
-        let timeout = self.config.close_timeout;
+        let timeout = self.close_timeout;
         let deadline = self
             .close_deadline
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + timeout)));
@@ -621,7 +629,7 @@ where
         if self.conn.state() != State::Open {
             return Poll::Ready(Err(Error::Closed));
         }
-        if self.conn.output_len() >= self.config.write_buffer_size {
+        if self.conn.output_len() >= self.write_buffer_size {
             ready!(self.poll_write_out(cx))?;
         }
         Poll::Ready(Ok(()))

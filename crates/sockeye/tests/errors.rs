@@ -243,3 +243,15 @@ async fn client_send_after_close_is_closed() {
     })
     .await;
 }
+
+#[test]
+fn connection_state_stays_small() {
+    // An idle connection costs its state and little else (no buffers): a
+    // guard against growth, at today's sizes. The design's budget for an
+    // idle connection, task included, is 1 KiB.
+    let socket = std::mem::size_of::<sockeye::WebSocket<tokio::net::TcpStream>>();
+    let engine = std::mem::size_of::<sockeye::proto::Connection>();
+    eprintln!("WebSocket<TcpStream>: {socket} B, Connection: {engine} B");
+    assert!(socket <= 560, "WebSocket<TcpStream> is {socket} bytes");
+    assert!(engine <= 400, "Connection is {engine} bytes");
+}
