@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -51,16 +52,19 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         n => n,
     };
-    let server = ServerBuilder::new()
-        .max_message_size(args.max_message_size)
-        .max_frame_size(args.max_frame_size)
-        .deflate((!args.no_deflate).then(|| DeflateConfig {
-            // One compressor per thread instead of ~300 KiB of zlib state
-            // per connection (BENCHMARKS.md).
-            server_no_context_takeover: true,
-            ..DeflateConfig::default()
-        }))
-        .close_timeout(SHUTDOWN_GRACE);
+    // Shared: each connection's task holds a pointer, not a copy.
+    let server = Arc::new(
+        ServerBuilder::new()
+            .max_message_size(args.max_message_size)
+            .max_frame_size(args.max_frame_size)
+            .deflate((!args.no_deflate).then(|| DeflateConfig {
+                // One compressor per thread instead of ~300 KiB of zlib state
+                // per connection (BENCHMARKS.md).
+                server_no_context_takeover: true,
+                ..DeflateConfig::default()
+            }))
+            .close_timeout(SHUTDOWN_GRACE),
+    );
     let signal = shutdown_signal();
     tokio::pin!(signal);
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -79,7 +83,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             index,
             addr,
             reuse_port: threads > 1,
-            server: server.clone(),
+            server: Arc::clone(&server),
             stop: stop_rx.clone(),
             hub: hub.clone(),
         };
@@ -122,7 +126,7 @@ struct Worker {
     index: usize,
     addr: SocketAddr,
     reuse_port: bool,
-    server: ServerBuilder,
+    server: Arc<ServerBuilder>,
     stop: watch::Receiver<bool>,
     hub: Option<Hub>,
 }
@@ -176,7 +180,7 @@ impl Worker {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, peer)) => {
-                        let server = self.server.clone();
+                        let server = Arc::clone(&self.server);
                         let stop = close_rx.clone();
                         let hub = self.hub.clone();
                         connections.spawn(serve_connection(server, tcp, peer, stop, hub));
@@ -224,7 +228,7 @@ struct Hub {
 const HUB_BACKLOG: usize = 1024;
 
 async fn serve_connection(
-    server: ServerBuilder,
+    server: Arc<ServerBuilder>,
     tcp: TcpStream,
     peer: SocketAddr,
     mut stop: watch::Receiver<bool>,
