@@ -240,7 +240,9 @@ async fn serve_connection(
     // Subscribed before the 101 leaves, so the client hears everything
     // said once it is open.
     let mut inbox = hub.as_ref().map(|hub| hub.sender.subscribe());
-    let mut ws = match server.accept(tcp).await {
+    // Boxed: the handshake's state is large and needed only briefly, and an
+    // inline future would keep its size for the connection's whole life.
+    let mut ws = match Box::pin(server.accept(tcp)).await {
         Ok(ws) => ws,
         Err(e) => {
             tracing::debug!(%peer, error = %describe(&e), "handshake failed");
@@ -292,7 +294,8 @@ async fn serve_connection(
                 Err(broadcast::error::RecvError::Closed) => break,
             },
             _ = &mut stopped => {
-                if let Err(e) = ws.close(CloseCode::GOING_AWAY, "server shutting down").await {
+                let closing = Box::pin(ws.close(CloseCode::GOING_AWAY, "server shutting down"));
+                if let Err(e) = closing.await {
                     tracing::debug!(%peer, error = %describe(&e), "close on shutdown failed");
                 }
                 break;
