@@ -240,9 +240,9 @@ async fn serve_connection(
     // Subscribed before the 101 leaves, so the client hears everything
     // said once it is open.
     let mut inbox = hub.as_ref().map(|hub| hub.sender.subscribe());
-    // Boxed: the handshake's state is large and needed only briefly, and an
-    // inline future would keep its size for the connection's whole life.
-    let mut ws = match Box::pin(server.accept(tcp)).await {
+    // (`accept` keeps the handshake's state on the heap, so this task stays
+    // small while the connection idles.)
+    let mut ws = match server.accept(tcp).await {
         Ok(ws) => ws,
         Err(e) => {
             tracing::debug!(%peer, error = %describe(&e), "handshake failed");

