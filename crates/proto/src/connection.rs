@@ -331,7 +331,8 @@ impl Connection {
         }
     }
 
-    /// The stream ended before the closing handshake did (1006).
+    /// Reads nothing more: the stream ended before the closing handshake
+    /// did (1006), or the connection failed.
     fn abort_reading(&mut self) {
         self.state = State::Failed;
         self.recv = Recv::default();
@@ -651,9 +652,7 @@ impl Connection {
             };
             self.queue_close(&frame);
         }
-        self.state = State::Failed;
-        self.recv = Recv::default();
-        self.pending_pong = None;
+        self.abort_reading();
     }
 
     // ---- commands ----

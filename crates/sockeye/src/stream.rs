@@ -28,6 +28,21 @@ thread_local! {
     static READ_SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_BUFFER].into_boxed_slice());
 }
 
+/// Reads once into this thread's buffer and hands what arrived to `take`;
+/// `Ready(Ok(0))` at EOF.
+fn poll_read_shared<S: AsyncRead + Unpin>(
+    io: &mut S,
+    cx: &mut Context<'_>,
+    take: impl FnOnce(&[u8]),
+) -> Poll<io::Result<usize>> {
+    with_read_buffer(|buf| {
+        let mut read = ReadBuf::new(buf);
+        ready!(Pin::new(io).poll_read(cx, &mut read))?;
+        take(read.filled());
+        Poll::Ready(Ok(read.filled().len()))
+    })
+}
+
 /// Runs `read` with this thread's read buffer, or with a small one of its
 /// own if the thread's is in use further up the stack (a transport that is
 /// itself driven by a WebSocket).
@@ -423,12 +438,22 @@ where
 
     /// Writes what is queued. `Ready(Ok)` once all of it is written and flushed.
     pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.with_write_context(cx, Self::poll_write_out_with)
+    }
+
+    /// Runs a write-side poll with the waker writes must register: once
+    /// split, the one that wakes both halves' tasks.
+    fn with_write_context<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: impl FnOnce(&mut Self, &mut Context<'_>) -> T,
+    ) -> T {
         match self.write_wakers.clone() {
             Some(wakers) => {
                 let shared = Waker::from(wakers);
-                self.poll_write_out_with(&mut Context::from_waker(&shared))
+                poll(self, &mut Context::from_waker(&shared))
             }
-            None => self.poll_write_out_with(cx),
+            None => poll(self, cx),
         }
     }
 
@@ -456,12 +481,7 @@ where
     /// Reads once into the engine. `Ready(Ok)` after some bytes or EOF.
     fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let conn = &mut self.conn;
-        let n = ready!(with_read_buffer(|buf| {
-            let mut read = ReadBuf::new(buf);
-            ready!(Pin::new(&mut self.io).poll_read(cx, &mut read))?;
-            conn.receive(read.filled());
-            Poll::Ready(Ok::<usize, io::Error>(read.filled().len()))
-        }))?;
+        let n = ready!(poll_read_shared(&mut self.io, cx, |bytes| conn.receive(bytes)))?;
         if n == 0 {
             self.read_closed = true;
             self.conn.receive_eof();
@@ -519,12 +539,7 @@ where
                 continue;
             }
             // Discard what still arrives until the peer's EOF.
-            let io = &mut self.io;
-            match ready!(with_read_buffer(|buf| {
-                let mut read = ReadBuf::new(buf);
-                ready!(Pin::new(&mut *io).poll_read(cx, &mut read))?;
-                Poll::Ready(Ok::<usize, io::Error>(read.filled().len()))
-            })) {
+            match ready!(poll_read_shared(&mut self.io, cx, |_| {})) {
                 Ok(0) | Err(_) => self.read_closed = true,
                 Ok(_) => {}
             }
@@ -532,13 +547,7 @@ where
     }
 
     fn poll_shutdown_io(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &self.write_wakers {
-            Some(wakers) => {
-                let shared = Waker::from(Arc::clone(wakers));
-                Pin::new(&mut self.io).poll_shutdown(&mut Context::from_waker(&shared))
-            }
-            None => Pin::new(&mut self.io).poll_shutdown(cx),
-        }
+        self.with_write_context(cx, |this, cx| Pin::new(&mut this.io).poll_shutdown(cx))
     }
 
     pub(crate) fn set_write_wakers(&mut self, wakers: Arc<WriteWakers>) {
