@@ -1,5 +1,7 @@
 //! The per-connection state machine.
 
+use std::sync::Arc;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::close::{CloseCode, CloseFrame};
@@ -120,19 +122,30 @@ pub enum State {
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
-    config: Config,
+    /// Shared by every connection made from the same `Arc`.
+    config: Arc<Config>,
     state: State,
     recv: Recv,
     out: Output,
     /// The latest Ping's payload, when the output was too full to queue its
     /// Pong at once (R-CF-04 allows answering only the latest).
-    pending_pong: Option<Bytes>,
-    close_received: Option<CloseFrame>,
+    /// What most of a connection's life does without, on the heap.
+    rare: Option<Box<Rare>>,
     /// The peer's stream ended; what is buffered is still read.
     eof: bool,
-    close_sent: Option<CloseFrame>,
     /// permessage-deflate, once agreed.
     deflate: Option<Box<Deflate>>,
+}
+
+/// The parts of a [`Connection`] used only under a ping flood or while
+/// closing.
+#[derive(Debug, Default)]
+struct Rare {
+    sent: Option<CloseFrame>,
+    received: Option<CloseFrame>,
+    /// A Pong held back while the output queue is long; newer Pings
+    /// replace it.
+    pending_pong: Option<Bytes>,
 }
 
 /// Read-side progress.
@@ -144,7 +157,7 @@ struct Recv {
     /// The frame whose header was read and whose payload is incomplete.
     frame: Option<FrameInProgress>,
     /// The fragmented message being assembled.
-    message: Option<MessageInProgress>,
+    message: Option<Box<MessageInProgress>>,
     /// Whether the current message is text (checked as it arrives).
     text: bool,
     /// Whether the current message is compressed (RSV1 on its first frame).
@@ -200,17 +213,18 @@ const PONG_QUEUE_LIMIT: usize = 64 << 10;
 impl Connection {
     /// A connection in the [`Open`](State::Open) state, as after a successful
     /// opening handshake.
-    pub fn new(role: Role, config: Config) -> Self {
+    ///
+    /// `config` is a [`Config`] or an `Arc<Config>`; connections made from
+    /// clones of one `Arc` share it instead of holding a copy each.
+    pub fn new(role: Role, config: impl Into<Arc<Config>>) -> Self {
         Connection {
             role,
-            config,
+            config: config.into(),
             state: State::Open,
             recv: Recv::default(),
             out: Output::default(),
-            pending_pong: None,
-            close_received: None,
+            rare: None,
             eof: false,
-            close_sent: None,
             deflate: None,
         }
     }
@@ -258,12 +272,12 @@ impl Connection {
     /// The Close frame we sent, if any: our own, our reply to the peer's,
     /// or the one that failed the connection.
     pub fn close_sent(&self) -> Option<&CloseFrame> {
-        self.close_sent.as_ref()
+        self.rare.as_deref()?.sent.as_ref()
     }
 
     /// The Close frame received from the peer, if any (R-CL-10, R-CL-11).
     pub fn close_received(&self) -> Option<&CloseFrame> {
-        self.close_received.as_ref()
+        self.rare.as_deref()?.received.as_ref()
     }
 
     /// The *WebSocket Connection Close Code* of §7.1.5, once known: the code
@@ -271,7 +285,7 @@ impl Connection {
     /// ended without one. `None` while no Close was received and the
     /// connection has not ended.
     pub fn close_code(&self) -> Option<CloseCode> {
-        match (&self.close_received, self.state) {
+        match (self.close_received(), self.state) {
             (Some(frame), _) => Some(frame.code),
             (None, State::Failed | State::Closed) => Some(CloseCode::ABNORMAL),
             (None, _) => None,
@@ -336,7 +350,7 @@ impl Connection {
     fn abort_reading(&mut self) {
         self.state = State::Failed;
         self.recv = Recv::default();
-        self.pending_pong = None;
+        self.drop_pending_pong();
     }
 
     fn reading(&self) -> bool {
@@ -446,10 +460,10 @@ impl Connection {
                 // without a copy.
                 (None, true) => return Ok(Some(Event::Message(self.finish(payload.freeze())))),
                 (None, false) => {
-                    self.recv.message = Some(MessageInProgress {
+                    self.recv.message = Some(Box::new(MessageInProgress {
                         data: MessageData::Plain(payload),
                         fragments: 1,
-                    });
+                    }));
                 }
                 (Some(mut message), fin) => {
                     if let MessageData::Plain(data) = &mut message.data {
@@ -484,10 +498,10 @@ impl Connection {
             None => {
                 let mut data = Vec::new();
                 deflate.inflate_part(payload, false, &mut data, limit, text)?;
-                self.recv.message = Some(MessageInProgress {
+                self.recv.message = Some(Box::new(MessageInProgress {
                     data: MessageData::Inflated(data, !payload.is_empty()),
                     fragments: 1,
-                });
+                }));
                 Ok(None)
             }
             Some(mut message) => {
@@ -618,7 +632,7 @@ impl Connection {
             OpCode::Close => {
                 let frame = CloseFrame::parse(&payload)?;
                 if self.state == State::Open {
-                    if let Some(payload) = self.pending_pong.take() {
+                    if let Some(payload) = self.take_pending_pong() {
                         self.queue_frame(OpCode::Pong, payload);
                     }
                     // R-CL-04: echo the code; the reason stays ours (empty).
@@ -630,8 +644,8 @@ impl Connection {
                 }
                 self.state = State::Closed;
                 self.recv = Recv::default();
-                self.pending_pong = None;
-                self.close_received = Some(frame.clone());
+                self.drop_pending_pong();
+                self.rare.get_or_insert_default().received = Some(frame.clone());
                 Ok(Event::Close(frame))
             }
             // Only control opcodes reach here: `read_event` checks
@@ -784,7 +798,7 @@ impl Connection {
         self.check_open()?;
         // A Pong held back for a Ping received while open goes before the
         // Close, which must be the last frame we send.
-        if let Some(payload) = self.pending_pong.take() {
+        if let Some(payload) = self.take_pending_pong() {
             self.queue_frame(OpCode::Pong, payload);
         }
         self.queue_close(&frame);
@@ -806,7 +820,7 @@ impl Connection {
     /// [`advance`](Buf::advance) by what was written.
     pub fn output(&mut self) -> &mut Output {
         if self.out.len() < PONG_QUEUE_LIMIT
-            && let Some(payload) = self.pending_pong.take()
+            && let Some(payload) = self.take_pending_pong()
         {
             self.queue_frame(OpCode::Pong, payload);
         }
@@ -822,21 +836,33 @@ impl Connection {
 
     /// Whether bytes are waiting to be written (a held-back Pong included).
     pub fn wants_write(&self) -> bool {
-        !self.out.is_empty() || self.pending_pong.is_some()
+        !self.out.is_empty()
+            || self
+                .rare
+                .as_ref()
+                .is_some_and(|rare| rare.pending_pong.is_some())
     }
 
     fn queue_pong(&mut self, payload: Bytes) {
         if self.out.len() < PONG_QUEUE_LIMIT {
             self.queue_frame(OpCode::Pong, payload);
         } else {
-            self.pending_pong = Some(payload);
+            self.rare.get_or_insert_default().pending_pong = Some(payload);
         }
+    }
+
+    fn take_pending_pong(&mut self) -> Option<Bytes> {
+        self.rare.as_mut()?.pending_pong.take()
+    }
+
+    fn drop_pending_pong(&mut self) {
+        let _ = self.take_pending_pong();
     }
 
     fn queue_close(&mut self, frame: &CloseFrame) {
         let mut payload = BytesMut::with_capacity(2 + frame.reason.len());
         frame.encode(&mut payload);
-        self.close_sent = Some(frame.clone());
+        self.rare.get_or_insert_default().sent = Some(frame.clone());
         self.queue_frame(OpCode::Close, payload.freeze());
     }
 
