@@ -1,6 +1,9 @@
 //! Settings of the tokio layer, around the engine's [`sockeye_proto::Config`].
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use sockeye_proto::Config;
 
 /// Settings for a [`WebSocket`](crate::WebSocket) once it is open.
 ///
@@ -62,6 +65,39 @@ impl Default for WebSocketConfig {
 
 /// The builder setters that client and server share: each sets one field of
 /// the builder's `config: WebSocketConfig`.
+/// The settings a builder's connections share: each holds two pointers
+/// rather than a copy.
+///
+/// Made on first use from the builder's settings; if those change later
+/// (a builder cloned and changed), connections get a copy of their own.
+#[derive(Debug, Default)]
+pub(crate) struct SharedConfig(OnceLock<(Arc<Config>, Arc<WebSocketConfig>)>);
+
+impl SharedConfig {
+    /// `config` and its engine part, shared if it is what was shared
+    /// before.
+    pub(crate) fn get(&self, config: &WebSocketConfig) -> (Arc<Config>, Arc<WebSocketConfig>) {
+        let (proto, settings) = self.0.get_or_init(|| split(config.clone()));
+        if **settings == *config {
+            (Arc::clone(proto), Arc::clone(settings))
+        } else {
+            split(config.clone())
+        }
+    }
+}
+
+/// `config` and its engine part, each behind its own pointer.
+pub(crate) fn split(config: WebSocketConfig) -> (Arc<Config>, Arc<WebSocketConfig>) {
+    (Arc::new(config.proto.clone()), Arc::new(config))
+}
+
+impl Clone for SharedConfig {
+    /// A clone starts afresh: it is likely to be changed.
+    fn clone(&self) -> Self {
+        SharedConfig::default()
+    }
+}
+
 macro_rules! connection_setters {
     () => {
         /// Replaces all connection settings.

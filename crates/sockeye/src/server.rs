@@ -11,7 +11,7 @@ use sockeye_proto::Role;
 use sockeye_proto::handshake::{HandshakeError, ResponseBody, ServerHandshake, write_response};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::config::WebSocketConfig;
+use crate::config::{SharedConfig, WebSocketConfig};
 use crate::error::{Error, HandshakeFailure, Result, Timeout};
 use crate::stream::WebSocket;
 
@@ -80,6 +80,7 @@ where
 pub struct ServerBuilder {
     config: WebSocketConfig,
     handshake_timeout: Duration,
+    shared: SharedConfig,
 }
 
 impl Default for ServerBuilder {
@@ -94,6 +95,7 @@ impl ServerBuilder {
         ServerBuilder {
             config: WebSocketConfig::default(),
             handshake_timeout: Duration::from_secs(10),
+            shared: SharedConfig::default(),
         }
     }
 
@@ -255,11 +257,14 @@ impl ServerBuilder {
         })
         .await
         .map_err(|_| Error::Timeout(Timeout::Handshake))??;
-        Ok(
-            WebSocket::from_raw(stream, Role::Server, self.config.clone(), leftover)
-                .with_protocol(accept.protocol)
-                .with_deflate(deflate),
+        Ok(WebSocket::from_parts(
+            stream,
+            Role::Server,
+            self.shared.get(&self.config),
+            leftover,
         )
+        .with_protocol(accept.protocol)
+        .with_deflate(deflate))
     }
 
     /// Writes a refusal and closes the stream, within the handshake time

@@ -135,27 +135,35 @@ pub struct WebSocket<S> {
     io: S,
     conn: Connection,
     /// From [`WebSocketConfig`]; the engine keeps the rest.
-    write_buffer_size: usize,
-    close_timeout: std::time::Duration,
-    protocol: Option<String>,
-    /// Deadline of the closing handshake, set when it starts.
-    close_deadline: Option<Pin<Box<Sleep>>>,
+    settings: Arc<WebSocketConfig>,
+    /// What few connections need, or only near their end: on the heap, so
+    /// that idle connections stay small.
+    rare: Option<Box<Rare>>,
     /// The peer's stream ended.
     read_closed: bool,
     /// We shut down our writing side.
     write_closed: bool,
-    /// The violation that failed the connection, reported once the close
-    /// frame went out.
-    failure: Option<sockeye_proto::Error>,
     /// The stream yielded its last item.
     ended: bool,
     /// A time limit cut the closing handshake.
     timed_out: bool,
-    /// Set once split: writes wake both halves' tasks.
-    write_wakers: Option<Arc<WriteWakers>>,
     /// What dropping does; a function pointer so that `Drop` can use the
     /// stream's I/O traits, which the struct itself does not require.
     on_drop: fn(&mut WebSocket<S>),
+}
+
+/// The parts of a [`WebSocket`] that most connections never use, or use
+/// only while closing.
+#[derive(Debug, Default)]
+struct Rare {
+    protocol: Option<Box<str>>,
+    /// Deadline of the closing handshake, set when it starts.
+    close_deadline: Option<Pin<Box<Sleep>>>,
+    /// The violation that failed the connection, reported once the close
+    /// frame went out.
+    failure: Option<sockeye_proto::Error>,
+    /// Set once split: writes wake both halves' tasks.
+    write_wakers: Option<Arc<WriteWakers>>,
 }
 
 /// The tasks of a split reader and its writers, all woken when the
@@ -208,11 +216,17 @@ where
     /// says whether this end is the client (it masks its frames) or the
     /// server. Bytes read past the handshake go in `leftover`.
     pub fn from_raw(io: S, role: Role, config: WebSocketConfig, leftover: BytesMut) -> Self {
-        let WebSocketConfig {
-            proto,
-            write_buffer_size,
-            close_timeout,
-        } = config;
+        Self::from_parts(io, role, crate::config::split(config), leftover)
+    }
+
+    /// As [`from_raw`](Self::from_raw), with settings that may be shared
+    /// among connections: the engine's, and the rest.
+    pub(crate) fn from_parts(
+        io: S,
+        role: Role,
+        (proto, settings): (Arc<sockeye_proto::Config>, Arc<WebSocketConfig>),
+        leftover: BytesMut,
+    ) -> Self {
         let mut conn = Connection::new(role, proto);
         if !leftover.is_empty() {
             conn.receive_buf(leftover);
@@ -220,23 +234,31 @@ where
         WebSocket {
             io,
             conn,
-            write_buffer_size,
-            close_timeout,
-            protocol: None,
-            close_deadline: None,
+            settings,
+            rare: None,
             read_closed: false,
             write_closed: false,
-            failure: None,
             ended: false,
             timed_out: false,
-            write_wakers: None,
             on_drop: Self::close_on_drop,
         }
     }
 
     pub(crate) fn with_protocol(mut self, protocol: Option<String>) -> Self {
-        self.protocol = protocol;
+        if let Some(protocol) = protocol {
+            self.rare().protocol = Some(protocol.into_boxed_str());
+        }
         self
+    }
+
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_default()
+    }
+
+    fn failed(&self) -> bool {
+        self.rare
+            .as_ref()
+            .is_some_and(|rare| rare.failure.is_some())
     }
 
     /// Turns on permessage-deflate with parameters agreed in a handshake
@@ -256,7 +278,7 @@ where
 
     /// The subprotocol agreed in the opening handshake, if any.
     pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
+        self.rare.as_ref()?.protocol.as_deref()
     }
 
     /// Whether this end is the client or the server.
@@ -448,7 +470,11 @@ where
         cx: &mut Context<'_>,
         poll: impl FnOnce(&mut Self, &mut Context<'_>) -> T,
     ) -> T {
-        match self.write_wakers.clone() {
+        match self
+            .rare
+            .as_ref()
+            .and_then(|rare| rare.write_wakers.clone())
+        {
             Some(wakers) => {
                 let shared = Waker::from(wakers);
                 poll(self, &mut Context::from_waker(&shared))
@@ -491,8 +517,9 @@ where
 
     /// Whether the closing-handshake deadline has passed; starts it if needed.
     fn poll_close_deadline(&mut self, cx: &mut Context<'_>) -> bool {
-        let timeout = self.close_timeout;
+        let timeout = self.settings.close_timeout;
         let deadline = self
+            .rare()
             .close_deadline
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + timeout)));
         if deadline.as_mut().poll(cx).is_ready() {
@@ -551,11 +578,13 @@ where
     }
 
     pub(crate) fn set_write_wakers(&mut self, wakers: Arc<WriteWakers>) {
-        self.write_wakers = Some(wakers);
+        self.rare().write_wakers = Some(wakers);
     }
 
     pub(crate) fn clear_write_wakers(&mut self) {
-        self.write_wakers = None;
+        if let Some(rare) = &mut self.rare {
+            rare.write_wakers = None;
+        }
     }
 
     /// The stream's logic.
@@ -573,7 +602,7 @@ where
                 Ok(None) => {}
                 Err(e) => {
                     tracing::debug!(error = %e, code = %e.close_code(), "failing the connection");
-                    self.failure = Some(e);
+                    self.rare().failure = Some(e);
                     continue;
                 }
             }
@@ -592,7 +621,7 @@ where
                         self.conn.receive_eof();
                         if !is_peer_gone(&e)
                             && self.conn.close_received().is_none()
-                            && self.failure.is_none()
+                            && !self.failed()
                         {
                             self.ended = true;
                             return Poll::Ready(Some(Err(Error::Io(e))));
@@ -608,7 +637,7 @@ where
                         self.conn.receive_eof();
                         // A reset is the peer leaving without a closing
                         // handshake: reported as such, below.
-                        if !is_peer_gone(&e) && self.failure.is_none() {
+                        if !is_peer_gone(&e) && !self.failed() {
                             self.ended = true;
                             return Poll::Ready(Some(Err(Error::Io(e))));
                         }
@@ -617,7 +646,7 @@ where
                 State::Closed | State::Failed => {
                     ready!(self.poll_close_transport(cx));
                     self.ended = true;
-                    if let Some(e) = self.failure.take() {
+                    if let Some(e) = self.rare.as_mut().and_then(|rare| rare.failure.take()) {
                         return Poll::Ready(Some(Err(Error::Protocol(e))));
                     }
                     // Both Close frames were exchanged: a clean close, even
@@ -638,7 +667,7 @@ where
         if self.conn.state() != State::Open {
             return Poll::Ready(Err(Error::Closed));
         }
-        if self.conn.output_len() >= self.write_buffer_size {
+        if self.conn.output_len() >= self.settings.write_buffer_size {
             ready!(self.poll_write_out(cx))?;
         }
         Poll::Ready(Ok(()))

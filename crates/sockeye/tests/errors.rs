@@ -252,6 +252,6 @@ fn connection_state_stays_small() {
     let socket = std::mem::size_of::<sockeye::WebSocket<tokio::net::TcpStream>>();
     let engine = std::mem::size_of::<sockeye::proto::Connection>();
     eprintln!("WebSocket<TcpStream>: {socket} B, Connection: {engine} B");
-    assert!(socket <= 560, "WebSocket<TcpStream> is {socket} bytes");
-    assert!(engine <= 400, "Connection is {engine} bytes");
+    assert!(socket <= 320, "WebSocket<TcpStream> is {socket} bytes");
+    assert!(engine <= 224, "Connection is {engine} bytes");
 }
