@@ -6,12 +6,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
 use futures_util::{SinkExt, StreamExt};
 use sockeye::proto::DeflateConfig;
-use sockeye::{CloseCode, PreparedMessage, ServerBuilder};
+use sockeye::{CloseCode, PreparedMessage, ServerBuilder, WebSocket};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{broadcast, watch};
-use tokio::task::JoinSet;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::task::TaskTracker;
 
 use crate::describe;
 
@@ -172,18 +177,26 @@ impl Worker {
     }
 
     async fn accept_loop(mut self, listener: TcpListener) {
-        let mut connections = JoinSet::new();
+        // Counts the connections without a handle or an allocation each,
+        // unlike a `JoinSet`: an idle connection costs its task alone.
+        let connections = TaskTracker::new();
         // Connections hear of the shutdown only once the listener is
         // closed, so nobody is accepted after the first Close 1001 left.
-        let (close_tx, close_rx) = watch::channel(false);
+        let closing = CancellationToken::new();
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, peer)) => {
-                        let server = Arc::clone(&self.server);
-                        let stop = close_rx.clone();
-                        let hub = self.hub.clone();
-                        connections.spawn(serve_connection(server, tcp, peer, stop, hub));
+                        let id = next_id();
+                        tracing::debug!(%peer, id, "connection accepted");
+                        connections.spawn(open(
+                            Arc::clone(&self.server),
+                            tcp,
+                            id,
+                            closing.clone(),
+                            self.hub.clone(),
+                            connections.clone(),
+                        ));
                     }
                     // Out of file descriptors and the like: keep serving the rest.
                     Err(e) => {
@@ -191,27 +204,26 @@ impl Worker {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 _ = self.stop.changed() => break,
             }
         }
         drop(listener);
-        let _ = close_tx.send(true);
+        closing.cancel();
+        connections.close();
         tracing::debug!(
             thread = self.index,
             open = connections.len(),
             "closing connections"
         );
-        let drained = tokio::time::timeout(SHUTDOWN_GRACE * 2, async {
-            while connections.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
+        if tokio::time::timeout(SHUTDOWN_GRACE * 2, connections.wait())
+            .await
+            .is_err()
+        {
+            // The runtime drops them when this returns.
             tracing::warn!(
                 open = connections.len(),
                 "closing connections that did not finish"
             );
-            connections.shutdown().await;
         }
     }
 }
@@ -223,94 +235,222 @@ struct Hub {
     sender: broadcast::Sender<(u64, PreparedMessage)>,
 }
 
+/// Queued bytes above which a connection stops taking broadcast messages
+/// for one write.
+const FAN_OUT_BATCH: usize = 64 << 10;
+
 /// How many broadcast messages a connection may fall behind before it
 /// skips the oldest (and is told so in the log).
 const HUB_BACKLOG: usize = 1024;
 
-async fn serve_connection(
+/// A connection's id in the log.
+fn next_id() -> u64 {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The opening handshake, in a task of its own: its state is large and
+/// short-lived, and the task it hands the open connection to keeps nothing
+/// else.
+async fn open(
     server: Arc<ServerBuilder>,
     tcp: TcpStream,
-    peer: SocketAddr,
-    mut stop: watch::Receiver<bool>,
+    id: u64,
+    closing: CancellationToken,
     hub: Option<Hub>,
+    connections: TaskTracker,
 ) {
-    static NEXT_ID: AtomicU64 = AtomicU64::new(0);
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let _ = tcp.set_nodelay(true);
     // Subscribed before the 101 leaves, so the client hears everything
     // said once it is open.
-    let mut inbox = hub.as_ref().map(|hub| hub.sender.subscribe());
-    // (`accept` keeps the handshake's state on the heap, so this task stays
-    // small while the connection idles.)
-    let mut ws = match server.accept(tcp).await {
+    let inbox = hub.as_ref().map(|hub| hub.sender.subscribe());
+    let ws = match server.accept(tcp).await {
         Ok(ws) => ws,
         Err(e) => {
-            tracing::debug!(%peer, error = %describe(&e), "handshake failed");
+            tracing::debug!(id, error = %describe(&e), "handshake failed");
             return;
         }
     };
-    tracing::debug!(%peer, "connection open");
-    // Made once: a new `changed()` per message would register and drop a
-    // waiter each time.
-    let stopped = stop.changed();
-    tokio::pin!(stopped);
-    loop {
-        tokio::select! {
-            message = ws.next() => match message {
+    tracing::debug!(id, "connection open");
+    match (hub, inbox) {
+        (Some(hub), Some(inbox)) => connections.spawn(fan_out(ws, id, closing, hub, inbox)),
+        _ => connections.spawn(echo(ws, id, closing)),
+    };
+}
+
+pin_project_lite::pin_project! {
+    /// Echoes until the peer closes or the server shuts down.
+    ///
+    /// Written out by hand rather than as an `async` block, which would
+    /// keep extra copies of its captures and results in the task: this
+    /// holds the connection, the shutdown signal and two flags, so that an
+    /// idle connection's task fits in 512 bytes (see the test below).
+    struct Echo {
+        ws: WebSocket<TcpStream>,
+        #[pin]
+        stopped: WaitForCancellationFutureOwned,
+        id: u64,
+        // A message was queued: wait for room before reading more
+        // (backpressure from a peer that does not read).
+        queued: bool,
+        // The server is shutting down: our Close went out, the stream
+        // runs the closing handshake to its end.
+        closing: bool,
+    }
+}
+
+fn echo(ws: WebSocket<TcpStream>, id: u64, closing: CancellationToken) -> Echo {
+    Echo {
+        ws,
+        stopped: closing.cancelled_owned(),
+        id,
+        queued: false,
+        closing: false,
+    }
+}
+
+impl Future for Echo {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        let id = *this.id;
+        loop {
+            if *this.closing {
+                match ready!(this.ws.poll_next_unpin(cx)) {
+                    // Messages that crossed our Close are dropped.
+                    Some(Ok(_)) => continue,
+                    None => {}
+                    Some(Err(e)) => {
+                        tracing::debug!(id, error = %describe(&e), "close on shutdown failed");
+                    }
+                }
+                return Poll::Ready(());
+            }
+            if this.stopped.as_mut().poll(cx).is_ready() {
+                if let Err(e) = this
+                    .ws
+                    .start_close(CloseCode::GOING_AWAY, "server shutting down")
+                {
+                    tracing::debug!(id, error = %describe(&e), "close on shutdown failed");
+                    return Poll::Ready(());
+                }
+                *this.closing = true;
+                continue;
+            }
+            if *this.queued {
+                if let Err(e) = ready!(this.ws.poll_ready_unpin(cx)) {
+                    return log_end(id, Err(&e));
+                }
+                *this.queued = false;
+            }
+            match ready!(this.ws.poll_next_unpin(cx)) {
+                // Queued now, written with the replies to the same read.
                 Some(Ok(message)) => {
-                    let sent = match &hub {
-                        // Encoded once here, queued by reference everywhere.
-                        Some(hub) => {
-                            let _ = hub.sender.send((id, PreparedMessage::new(&message)));
-                            Ok(())
-                        }
-                        // Queued now, written with the replies to the same read.
-                        None => ws.feed(message).await,
-                    };
-                    if let Err(e) = sent {
-                        tracing::debug!(%peer, error = %describe(&e), "echo failed");
-                        break;
+                    if let Err(e) = this.ws.start_send_unpin(message) {
+                        return log_end(id, Err(&e));
                     }
+                    *this.queued = true;
                 }
-                Some(Err(e)) => {
-                    tracing::debug!(%peer, error = %describe(&e), "connection failed");
-                    break;
-                }
-                None => {
-                    let frame = ws.close_frame();
-                    tracing::debug!(%peer, code = ?frame.map(|f| f.code), "connection closed");
-                    break;
-                }
-            },
-            received = next_broadcast(&mut inbox) => match received {
-                Ok((from, message)) => {
-                    if from != id && ws.feed_prepared(&message).is_err() {
-                        break;
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(skipped)) => {
-                    tracing::debug!(%peer, skipped, "slow reader skipped broadcast messages");
-                }
-                Err(broadcast::error::RecvError::Closed) => break,
-            },
-            _ = &mut stopped => {
-                let closing = Box::pin(ws.close(CloseCode::GOING_AWAY, "server shutting down"));
-                if let Err(e) = closing.await {
-                    tracing::debug!(%peer, error = %describe(&e), "close on shutdown failed");
-                }
-                break;
+                other => return log_end(id, ended(this.ws, other).as_ref()),
             }
         }
     }
 }
 
-/// The next broadcast message, or never without `--broadcast`.
-async fn next_broadcast(
-    inbox: &mut Option<broadcast::Receiver<(u64, PreparedMessage)>>,
-) -> Result<(u64, PreparedMessage), broadcast::error::RecvError> {
-    match inbox {
-        Some(inbox) => inbox.recv().await,
-        None => std::future::pending().await,
+/// Sends every message to every other connection until the peer closes
+/// or the server shuts down.
+async fn fan_out(
+    mut ws: WebSocket<TcpStream>,
+    id: u64,
+    closing: CancellationToken,
+    hub: Hub,
+    mut inbox: broadcast::Receiver<(u64, PreparedMessage)>,
+) {
+    let stopped = closing.cancelled_owned();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            message = ws.next() => match message {
+                // Encoded once here, queued by reference everywhere.
+                Some(Ok(message)) => {
+                    let _ = hub.sender.send((id, PreparedMessage::new(&message)));
+                }
+                other => {
+                    let _ = log_end(id, ended(&ws, other).as_ref());
+                    return;
+                }
+            },
+            received = inbox.recv() => {
+                // Everything already waiting goes into one write.
+                let mut received = received;
+                loop {
+                    match received {
+                        Ok((from, message)) => {
+                            if from != id && ws.feed_prepared(&message).is_err() {
+                                return;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                            tracing::info!(id, skipped, "slow reader skipped broadcast messages");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    }
+                    if ws.buffered_amount() >= FAN_OUT_BATCH {
+                        break;
+                    }
+                    received = match inbox.try_recv() {
+                        Ok(next) => Ok(next),
+                        Err(broadcast::error::TryRecvError::Empty) => break,
+                        Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                            Err(broadcast::error::RecvError::Lagged(n))
+                        }
+                        Err(broadcast::error::TryRecvError::Closed) => {
+                            Err(broadcast::error::RecvError::Closed)
+                        }
+                    };
+                }
+                // A peer that does not read stops us taking more: it falls
+                // behind in the channel, which drops its oldest messages,
+                // instead of growing its queue here.
+                if let Err(e) = poll_fn(|cx| ws.poll_ready_unpin(cx)).await {
+                    let _ = log_end(id, Err(&e));
+                    return;
+                }
+            }
+            () = &mut stopped => return Box::pin(shut_down(&mut ws, id)).await,
+        }
+    }
+}
+
+/// How the stream ended: `Err` if it failed, `Ok` with the close frame's
+/// code after a clean close.
+fn ended(
+    ws: &WebSocket<TcpStream>,
+    last: Option<sockeye::Result<sockeye::Message>>,
+) -> Result<Option<CloseCode>, sockeye::Error> {
+    match last {
+        Some(Err(e)) => Err(e),
+        _ => Ok(ws.close_frame().map(|frame| frame.code)),
+    }
+}
+
+fn log_end(id: u64, end: Result<&Option<CloseCode>, &sockeye::Error>) -> Poll<()> {
+    match end {
+        Ok(code) => tracing::debug!(id, ?code, "connection closed"),
+        Err(e) => tracing::debug!(id, error = %describe(e), "connection failed"),
+    }
+    Poll::Ready(())
+}
+
+/// Closes with 1001 Going Away, waiting for the peer's answer as long as
+/// the close timeout allows.
+async fn shut_down(ws: &mut WebSocket<TcpStream>, id: u64) {
+    if let Err(e) = ws
+        .close(CloseCode::GOING_AWAY, "server shutting down")
+        .await
+    {
+        tracing::debug!(id, error = %describe(&e), "close on shutdown failed");
     }
 }
 
@@ -341,5 +481,32 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         async {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle connection costs its task (its future plus about 120 bytes
+    /// of the runtime's, rounded up to 128-byte steps) and its socket's
+    /// registration. At 400 bytes or less the task takes 512 bytes: the
+    /// difference between about 850 and 980 bytes per idle connection
+    /// (BENCHMARKS.md).
+    #[tokio::test]
+    async fn an_idle_echo_task_fits_in_512_bytes() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let ws = WebSocket::from_raw(
+            tcp,
+            sockeye::proto::Role::Server,
+            sockeye::WebSocketConfig::default(),
+            bytes::BytesMut::new(),
+        );
+        let task = TaskTracker::new().track_future(echo(ws, 0, CancellationToken::new()));
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 400, "the echo task's future is {size} bytes");
     }
 }
