@@ -41,6 +41,12 @@ fn number(json: &Value, pointer: &str) -> f64 {
         .unwrap_or_else(|| panic!("no number at {pointer} in {json}"))
 }
 
+fn count(json: &Value, pointer: &str) -> u64 {
+    json.pointer(pointer)
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| panic!("no count at {pointer} in {json}"))
+}
+
 #[test]
 fn echo_reports_throughput_latency_and_cpu_as_json() {
     let server = Serve::start(&[]);
@@ -202,4 +208,193 @@ fn bench_refuses_a_server_pid_it_cannot_read() {
     let finished = run(&["bench", "idle", "--server-pid", "0", "--connections", "1"]);
     assert_eq!(finished.code(), Some(2), "{finished:?}");
     assert!(finished.stderr.contains("/proc/0"), "{}", finished.stderr);
+}
+
+#[test]
+fn fanout_reports_deliveries_latency_and_cpu_as_json() {
+    let server = Serve::start(&["--broadcast"]);
+    let pid = server.child.pid().to_string();
+    let url = server.url("/");
+    let finished = run(&[
+        "bench",
+        "fanout",
+        &url,
+        "--receivers",
+        "20",
+        "--in-flight",
+        "8",
+        "-d",
+        "1",
+        "-w",
+        "0",
+        "--server-pid",
+        &pid,
+    ]);
+    succeeded(&finished);
+    assert!(
+        finished.stdout.contains("deliveries"),
+        "{}",
+        finished.stdout
+    );
+    let json = json_line(&finished);
+    assert_eq!(json["scenario"], "fanout");
+    assert_eq!(json["receivers"], 20);
+    assert_eq!(json["opened"], 20);
+    assert_eq!(json["binary"], true);
+    assert_eq!(json["size"], 16);
+    assert_eq!(json["errors"], 0);
+    assert_eq!(json["skipped"], 0);
+    assert!(json["aborted"].is_null(), "{json}");
+    let published = number(&json, "/published");
+    let deliveries = number(&json, "/deliveries");
+    assert!(published > 0.0 && deliveries > 0.0, "{json}");
+    // Up to the in-flight messages at either edge of the window are
+    // published on one side of it and delivered on the other.
+    assert!(
+        (deliveries - published * 20.0).abs() <= 8.0 * 20.0,
+        "{json}"
+    );
+    // Over the whole run, every receiver got every message.
+    assert_eq!(
+        count(&json, "/deliveries_total"),
+        count(&json, "/published_total") * 20,
+        "{json}"
+    );
+    assert!(number(&json, "/deliveries_per_s") > 0.0, "{json}");
+    assert!(number(&json, "/msg_per_s") > 0.0, "{json}");
+    let p50 = number(&json, "/latency_us/p50");
+    let p99 = number(&json, "/latency_us/p99");
+    let p999 = number(&json, "/latency_us/p999");
+    let max = number(&json, "/latency_us/max");
+    assert!(
+        0.0 < p50 && p50 <= p99 && p99 <= p999 && p999 <= max,
+        "{json}"
+    );
+    assert!(number(&json, "/cpu/bench") >= 0.0, "{json}");
+    assert!(number(&json, "/cpu/server") >= 0.0, "{json}");
+    assert!(number(&json, "/cpu/other") >= 0.0, "{json}");
+    assert!(
+        number(&json, "/cpu/server_ns_per_delivery") >= 0.0,
+        "{json}"
+    );
+    assert!(json["bottleneck"].is_string(), "{json}");
+}
+
+#[test]
+fn fanout_publishes_text_at_a_fixed_rate() {
+    let server = Serve::start(&["--broadcast"]);
+    let url = server.url("/");
+    let finished = run(&[
+        "bench",
+        "fanout",
+        &url,
+        "--receivers",
+        "5",
+        "--rate",
+        "200",
+        "--text",
+        "--size",
+        "64",
+        "-d",
+        "0.5",
+        "-w",
+        "0",
+    ]);
+    succeeded(&finished);
+    let json = json_line(&finished);
+    assert_eq!(json["binary"], false);
+    assert_eq!(json["rate"], 200);
+    assert!(json["in_flight"].is_null(), "{json}");
+    assert_eq!(json["skipped"], 0);
+    let published = count(&json, "/published_total");
+    // 200 a second for half a second: 100, fewer if the publisher was held
+    // up at the very end (it catches up with the rate otherwise).
+    assert!((50..=100).contains(&published), "{json}");
+    assert_eq!(count(&json, "/deliveries_total"), published * 5, "{json}");
+}
+
+#[test]
+fn fanout_refuses_a_size_below_the_header() {
+    let finished = run(&["bench", "fanout", "--text", "--size", "16"]);
+    assert_eq!(finished.code(), Some(2), "{finished:?}");
+    assert!(
+        finished.stderr.contains("at least 32"),
+        "{}",
+        finished.stderr
+    );
+}
+
+#[test]
+fn fanout_against_an_echo_server_fails_clearly() {
+    // Without --broadcast the server echoes the publisher's messages back
+    // and nobody else gets any. The bench says so at once instead of
+    // running its whole duration (which would outlast the test's timeout).
+    let server = Serve::start(&[]);
+    let url = server.url("/");
+    let finished = run(&[
+        "bench",
+        "fanout",
+        &url,
+        "--receivers",
+        "5",
+        "-d",
+        "30",
+        "-w",
+        "0",
+    ]);
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert!(
+        finished.stderr.contains("--broadcast"),
+        "{}",
+        finished.stderr
+    );
+    let json = json_line(&finished);
+    assert_eq!(json["deliveries_total"], 0);
+    assert!(json["aborted"].is_string(), "{json}");
+}
+
+#[test]
+fn fanout_gives_up_when_nothing_is_delivered() {
+    // A server that completes every handshake and reads every message but
+    // never sends one.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("test runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind 127.0.0.1:0");
+    let url = format!("ws://{}/", listener.local_addr().expect("local address"));
+    runtime.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut ws) = sockeye::accept(tcp).await {
+                    while let Some(Ok(_)) = ws.next().await {}
+                }
+            });
+        }
+    });
+    let finished = run(&[
+        "bench",
+        "fanout",
+        &url,
+        "--receivers",
+        "3",
+        "-d",
+        "30",
+        "-w",
+        "0",
+    ]);
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert!(
+        finished
+            .stderr
+            .contains("no message was delivered in 5 s: is the server running with --broadcast?"),
+        "{}",
+        finished.stderr
+    );
+    let json = json_line(&finished);
+    assert_eq!(json["deliveries_total"], 0);
+    assert!(number(&json, "/published_total") > 0.0, "{json}");
 }

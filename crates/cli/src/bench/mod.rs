@@ -1,12 +1,15 @@
 //! `sockeye bench`: the load generator.
 //!
-//! Two scenarios, each a subcommand:
+//! Three scenarios, each a subcommand:
 //!
 //! - `echo`: connections that each keep a number of messages in flight
 //!   against an echo server, for throughput, round-trip latency and the CPU
 //!   both sides use.
 //! - `idle`: many connections opened and held, for the memory the server
 //!   spends on each.
+//! - `fanout`: one publisher and many receivers against a broadcasting
+//!   server (`sockeye serve --broadcast`), for deliveries per second,
+//!   publish-to-delivery latency and the CPU both sides use.
 //!
 //! The connections are the `sockeye` client's own, driven by one
 //! current-thread runtime per worker thread (`--threads`, default 1, so the
@@ -20,6 +23,7 @@
 //! then one JSON line (the only line that starts with `{`).
 
 mod echo;
+mod fanout;
 mod idle;
 mod procfs;
 
@@ -57,6 +61,14 @@ enum Scenario {
     /// Opens the connections, holds them, and reads the server's resident
     /// memory before and after from /proc, given --server-pid.
     Idle(idle::Args),
+    /// Fan-out: deliveries/s and latency from one publisher to many receivers.
+    ///
+    /// Needs a broadcasting server (`sockeye serve --broadcast`). Opens the
+    /// receivers, then a publisher that keeps --in-flight messages
+    /// outstanding until every receiver has them (or publishes at --rate).
+    /// Each message carries its sequence number and send time, so receivers
+    /// time it and count any the server skipped.
+    Fanout(fanout::Args),
 }
 
 /// Options every scenario has.
@@ -82,6 +94,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     match args.scenario {
         Scenario::Echo(args) => echo::run(args).await,
         Scenario::Idle(args) => idle::run(args).await,
+        Scenario::Fanout(args) => fanout::run(args).await,
     }
 }
 
