@@ -1,14 +1,14 @@
 //! `sockeye serve`: the echo server.
 
-use std::net::SocketAddr;
-use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
-
+use std::collections::HashMap;
 use std::future::poll_fn;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use sockeye::proto::DeflateConfig;
@@ -43,7 +43,57 @@ pub(crate) struct Args {
     /// client (encoded once, shared by all).
     #[arg(long)]
     broadcast: bool,
+    /// Seconds a client has to send its opening handshake and read the
+    /// answer: slow or silent clients (slowloris) are dropped after it.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    handshake_timeout: Duration,
+    /// Seconds of silence from a client after which it is sent a Ping;
+    /// 0 turns keepalive off.
+    #[arg(long, value_name = "SECS", default_value = "20", value_parser = seconds)]
+    keepalive: Duration,
+    /// Seconds a client has to show a sign of life after a keepalive Ping
+    /// before it is closed with 1011.
+    #[arg(long, value_name = "SECS", default_value = "20", value_parser = seconds)]
+    keepalive_timeout: Duration,
+    /// Bytes queued for one client above which the server stops reading
+    /// from it until it reads (echo), or skips its oldest messages
+    /// (--broadcast): a client that does not read cannot grow the server.
+    #[arg(long, value_name = "BYTES", default_value_t = 128 << 10)]
+    write_buffer_size: usize,
+    /// Connections open at once, handshakes included; more are answered
+    /// 503 Service Unavailable.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Opening handshakes in progress at once; connections beyond it are
+    /// closed at once, unanswered.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_HANDSHAKES)]
+    max_handshakes: usize,
+    /// Connections from one IP address at once; more are answered 429 Too
+    /// Many Requests. 0: no limit (clients behind one proxy or NAT share
+    /// an address).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    max_per_ip: usize,
 }
+
+/// The default of `--max-connections`: about 100 MB of the server's memory
+/// at 1 KB each, plus the kernel's socket buffers.
+const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
+
+/// The default of `--max-handshakes`: each may buffer a request head of up
+/// to 16 KiB, so at most 16 MiB for handshakes.
+const DEFAULT_MAX_HANDSHAKES: usize = 1024;
+
+/// Parses a number of seconds, fractions allowed.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("not a number of seconds: {text:?}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {text:?}"))
+}
+
+/// The shortest and longest pause after a failed accept.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// How long open connections get to finish their closing handshake after a
 /// shutdown signal.
@@ -68,8 +118,20 @@ pub(crate) async fn run(args: Args) -> ExitCode {
                 server_no_context_takeover: true,
                 ..DeflateConfig::default()
             }))
-            .close_timeout(SHUTDOWN_GRACE),
+            .close_timeout(SHUTDOWN_GRACE)
+            .handshake_timeout(args.handshake_timeout)
+            .keepalive(
+                (!args.keepalive.is_zero()).then_some(args.keepalive),
+                args.keepalive_timeout,
+            )
+            .write_buffer_size(args.write_buffer_size),
     );
+    let _ = LIMITS.set(Limits {
+        max_connections: args.max_connections,
+        max_handshakes: args.max_handshakes,
+        max_per_ip: args.max_per_ip,
+        ..Limits::default()
+    });
     let signal = shutdown_signal();
     tokio::pin!(signal);
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -176,6 +238,43 @@ impl Worker {
         socket.listen(BACKLOG)
     }
 
+    /// Starts serving a new connection, or turns it away if a limit is
+    /// reached.
+    fn admit(
+        &self,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        connections: &TaskTracker,
+        closing: &CancellationToken,
+    ) {
+        let id = next_id();
+        let server = Arc::clone(&self.server);
+        match limits().admit(peer.ip()) {
+            Ok((slot, handshake)) => {
+                tracing::debug!(%peer, id, "connection accepted");
+                connections.spawn(open(
+                    server,
+                    tcp,
+                    id,
+                    Open {
+                        slot,
+                        handshake,
+                        closing: closing.clone(),
+                        hub: self.hub.clone(),
+                        connections: connections.clone(),
+                    },
+                ));
+            }
+            Err(Refusal::Answer(handshake, status)) => {
+                tracing::debug!(%peer, id, %status, "connection refused: limit reached");
+                connections.spawn(refuse(server, tcp, id, handshake, status));
+            }
+            Err(Refusal::Drop) => {
+                tracing::debug!(%peer, id, "connection dropped: too many handshakes");
+            }
+        }
+    }
+
     async fn accept_loop(mut self, listener: TcpListener) {
         // Counts the connections without a handle or an allocation each,
         // unlike a `JoinSet`: an idle connection costs its task alone.
@@ -183,25 +282,28 @@ impl Worker {
         // Connections hear of the shutdown only once the listener is
         // closed, so nobody is accepted after the first Close 1001 left.
         let closing = CancellationToken::new();
+        // Out of file descriptors and the like: wait, growing the pause,
+        // and log once until accepting works again.
+        let mut backoff = Duration::ZERO;
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, peer)) => {
-                        let id = next_id();
-                        tracing::debug!(%peer, id, "connection accepted");
-                        connections.spawn(open(
-                            Arc::clone(&self.server),
-                            tcp,
-                            id,
-                            closing.clone(),
-                            self.hub.clone(),
-                            connections.clone(),
-                        ));
+                        if !backoff.is_zero() {
+                            tracing::info!("accepting connections again");
+                            backoff = Duration::ZERO;
+                        }
+                        self.admit(tcp, peer, &connections, &closing);
                     }
-                    // Out of file descriptors and the like: keep serving the rest.
                     Err(e) => {
-                        tracing::warn!(error = %describe(&e), "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        if backoff.is_zero() {
+                            tracing::warn!(
+                                error = %describe(&e),
+                                "accept failed; retrying, and logging again only once it works"
+                            );
+                        }
+                        backoff = (backoff * 2).clamp(ACCEPT_BACKOFF_MIN, ACCEPT_BACKOFF_MAX);
+                        tokio::time::sleep(backoff).await;
                     }
                 },
                 _ = self.stop.changed() => break,
@@ -250,21 +352,25 @@ fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The opening handshake, in a task of its own: its state is large and
-/// short-lived, and the task it hands the open connection to keeps nothing
-/// else.
-async fn open(
-    server: Arc<ServerBuilder>,
-    tcp: TcpStream,
-    id: u64,
+/// What the task of an opening handshake hands on to the connection's.
+struct Open {
+    /// The connection's place under the limits, kept until it ends.
+    slot: Slot,
+    /// Its place among the handshakes in progress, released once open.
+    handshake: Handshaking,
     closing: CancellationToken,
     hub: Option<Hub>,
     connections: TaskTracker,
-) {
+}
+
+/// The opening handshake, in a task of its own: its state is large and
+/// short-lived, and the task it hands the open connection to keeps nothing
+/// else.
+async fn open(server: Arc<ServerBuilder>, tcp: TcpStream, id: u64, then: Open) {
     let _ = tcp.set_nodelay(true);
     // Subscribed before the 101 leaves, so the client hears everything
     // said once it is open.
-    let inbox = hub.as_ref().map(|hub| hub.sender.subscribe());
+    let inbox = then.hub.as_ref().map(|hub| hub.sender.subscribe());
     let ws = match server.accept(tcp).await {
         Ok(ws) => ws,
         Err(e) => {
@@ -272,11 +378,153 @@ async fn open(
             return;
         }
     };
+    drop(then.handshake);
     tracing::debug!(id, "connection open");
+    let Open {
+        slot,
+        closing,
+        hub,
+        connections,
+        ..
+    } = then;
     match (hub, inbox) {
-        (Some(hub), Some(inbox)) => connections.spawn(fan_out(ws, id, closing, hub, inbox)),
-        _ => connections.spawn(echo(ws, id, closing)),
+        (Some(hub), Some(inbox)) => connections.spawn(fan_out(ws, id, slot, closing, hub, inbox)),
+        _ => connections.spawn(echo(ws, id, slot, closing)),
     };
+}
+
+/// Answers a connection turned away by a limit, with `status` and a hint
+/// to retry later, once its request is read.
+async fn refuse(
+    server: Arc<ServerBuilder>,
+    tcp: TcpStream,
+    id: u64,
+    handshake: Handshaking,
+    status: http::StatusCode,
+) {
+    let refusal = http::Response::builder()
+        .status(status)
+        .header(http::header::RETRY_AFTER, "5")
+        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(bytes::Bytes::from(format!(
+            "{}: try again later\n",
+            status.canonical_reason().unwrap_or("refused")
+        )));
+    let Ok(refusal) = refusal else { return };
+    let refused = server.accept_with(tcp, |_| async { Err(refusal) }).await;
+    if let Err(e) = refused {
+        tracing::trace!(id, error = %describe(&e), "refused");
+    }
+    drop(handshake);
+}
+
+/// The server's limits on connections, shared by its threads.
+#[derive(Debug, Default)]
+struct Limits {
+    max_connections: usize,
+    max_handshakes: usize,
+    /// 0: none.
+    max_per_ip: usize,
+    /// Connections from accept to end, refused ones included while they
+    /// are answered.
+    open: AtomicUsize,
+    handshakes: AtomicUsize,
+    /// Connections per address, kept only with a per-address limit.
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// The limits of this process's server (one per process: `sockeye serve`).
+static LIMITS: OnceLock<Limits> = OnceLock::new();
+
+fn limits() -> &'static Limits {
+    LIMITS.get_or_init(|| Limits {
+        max_connections: DEFAULT_MAX_CONNECTIONS,
+        max_handshakes: DEFAULT_MAX_HANDSHAKES,
+        ..Limits::default()
+    })
+}
+
+/// Why a connection is turned away.
+#[derive(Debug)]
+enum Refusal {
+    /// Answered with this status (503 or 429), counted as a handshake
+    /// while it is.
+    Answer(Handshaking, http::StatusCode),
+    /// Closed at once: too many handshakes already.
+    Drop,
+}
+
+impl Limits {
+    fn admit(&'static self, ip: IpAddr) -> Result<(Slot, Handshaking), Refusal> {
+        let handshake = Handshaking::take(self).ok_or(Refusal::Drop)?;
+        if self.open.fetch_add(1, Ordering::AcqRel) >= self.max_connections {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+            return Err(Refusal::Answer(
+                handshake,
+                http::StatusCode::SERVICE_UNAVAILABLE,
+            ));
+        }
+        let mut slot = Slot { ip: None };
+        if self.max_per_ip > 0 {
+            let mut per_ip = self.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
+            let count = per_ip.entry(ip).or_insert(0);
+            if *count >= self.max_per_ip {
+                drop(per_ip);
+                // Not counted by address: dropping it releases the rest.
+                drop(slot);
+                return Err(Refusal::Answer(
+                    handshake,
+                    http::StatusCode::TOO_MANY_REQUESTS,
+                ));
+            }
+            *count += 1;
+            slot.ip = Some(ip);
+        }
+        Ok((slot, handshake))
+    }
+}
+
+/// A connection's place under the limits, given back when dropped.
+#[derive(Debug)]
+struct Slot {
+    /// Set when counted by address.
+    ip: Option<IpAddr>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let limits = limits();
+        limits.open.fetch_sub(1, Ordering::AcqRel);
+        if let Some(ip) = self.ip {
+            let mut per_ip = limits.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(count) = per_ip.get_mut(&ip) {
+                *count -= 1;
+                if *count == 0 {
+                    per_ip.remove(&ip);
+                }
+            }
+        }
+    }
+}
+
+/// A place among the handshakes in progress, given back when dropped.
+#[derive(Debug)]
+struct Handshaking(());
+
+impl Handshaking {
+    fn take(limits: &Limits) -> Option<Self> {
+        if limits.handshakes.fetch_add(1, Ordering::AcqRel) >= limits.max_handshakes {
+            limits.handshakes.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Handshaking(()))
+    }
+}
+
+impl Drop for Handshaking {
+    fn drop(&mut self) {
+        limits().handshakes.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -288,6 +536,7 @@ pin_project_lite::pin_project! {
     /// idle connection's task fits in 512 bytes (see the test below).
     struct Echo {
         ws: WebSocket<TcpStream>,
+        slot: Slot,
         #[pin]
         stopped: WaitForCancellationFutureOwned,
         id: u64,
@@ -307,9 +556,10 @@ pin_project_lite::pin_project! {
 /// each message takes a lock (a tenth of the echo server's time).
 static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 
-fn echo(ws: WebSocket<TcpStream>, id: u64, closing: CancellationToken) -> Echo {
+fn echo(ws: WebSocket<TcpStream>, id: u64, slot: Slot, closing: CancellationToken) -> Echo {
     Echo {
         ws,
+        slot,
         stopped: closing.cancelled_owned(),
         id,
         queued: false,
@@ -374,10 +624,12 @@ impl Future for Echo {
 async fn fan_out(
     mut ws: WebSocket<TcpStream>,
     id: u64,
+    slot: Slot,
     closing: CancellationToken,
     hub: Hub,
     mut inbox: broadcast::Receiver<(u64, PreparedMessage)>,
 ) {
+    let _slot = slot;
     let stopped = closing.cancelled_owned();
     tokio::pin!(stopped);
     loop {
@@ -516,7 +768,11 @@ mod tests {
             sockeye::WebSocketConfig::default(),
             bytes::BytesMut::new(),
         );
-        let task = TaskTracker::new().track_future(echo(ws, 0, CancellationToken::new()));
+        let slot = limits()
+            .admit(std::net::Ipv4Addr::LOCALHOST.into())
+            .unwrap()
+            .0;
+        let task = TaskTracker::new().track_future(echo(ws, 0, slot, CancellationToken::new()));
         let size = std::mem::size_of_val(&task);
         assert!(size <= 400, "the echo task's future is {size} bytes");
     }

@@ -41,6 +41,21 @@ pub struct WebSocketConfig {
     /// [`Error::Timeout`](crate::Error::Timeout) if the peer's Close never
     /// came, and with `None` if only the TCP shutdown was slow.
     pub close_timeout: Duration,
+    /// Keepalive: after this long with nothing received, a Ping is sent;
+    /// `None` turns keepalive off. Default: 20 s.
+    ///
+    /// Detects peers that vanished without closing (a dead network path,
+    /// a sleeping laptop) and keeps proxies and NATs, which commonly drop
+    /// connections after 60 s of silence, from timing out. The check runs
+    /// once per interval, so a Ping leaves after one to two intervals of
+    /// silence. Keepalive runs while the stream is read.
+    pub keepalive_interval: Option<Duration>,
+    /// Keepalive: how long the peer has to show any sign of life (a Pong or
+    /// any other byte) after a keepalive Ping before the connection is
+    /// closed with 1011 and the stream ends with
+    /// [`Timeout::Keepalive`](crate::Timeout::Keepalive). Default: 20 s,
+    /// enough for a slow mobile link or a peer busy for a while.
+    pub keepalive_timeout: Duration,
 }
 
 impl WebSocketConfig {
@@ -59,6 +74,8 @@ impl Default for WebSocketConfig {
             proto: sockeye_proto::Config::default(),
             write_buffer_size: 128 << 10,
             close_timeout: Duration::from_secs(10),
+            keepalive_interval: Some(Duration::from_secs(20)),
+            keepalive_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -136,6 +153,22 @@ macro_rules! connection_setters {
         #[must_use]
         pub fn write_buffer_size(mut self, bytes: usize) -> Self {
             self.config.write_buffer_size = bytes;
+            self
+        }
+
+        /// Keepalive: a Ping after `interval` with nothing received, and
+        /// the connection closed with 1011 if nothing arrives within
+        /// `timeout` of it; `None` turns it off. Default: every 20 s, 20 s
+        /// to answer
+        /// ([`WebSocketConfig::keepalive_interval`](crate::WebSocketConfig::keepalive_interval)).
+        #[must_use]
+        pub fn keepalive(
+            mut self,
+            interval: Option<std::time::Duration>,
+            timeout: std::time::Duration,
+        ) -> Self {
+            self.config.keepalive_interval = interval;
+            self.config.keepalive_timeout = timeout;
             self
         }
     };

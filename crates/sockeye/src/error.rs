@@ -60,6 +60,10 @@ pub enum Timeout {
     Handshake,
     /// Waiting for the peer during the closing handshake.
     Close,
+    /// Keepalive: nothing arrived from the peer within
+    /// [`keepalive_timeout`](crate::WebSocketConfig::keepalive_timeout) of
+    /// a Ping. The connection was closed with 1011.
+    Keepalive,
 }
 
 impl std::fmt::Display for Timeout {
@@ -68,6 +72,7 @@ impl std::fmt::Display for Timeout {
             Timeout::Connect => "connect",
             Timeout::Handshake => "opening handshake",
             Timeout::Close => "closing handshake",
+            Timeout::Keepalive => "keepalive (no answer to a ping)",
         })
     }
 }

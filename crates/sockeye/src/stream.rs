@@ -6,6 +6,7 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker, ready};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_core::Stream;
@@ -145,11 +146,34 @@ pub struct WebSocket<S> {
     write_closed: bool,
     /// The stream yielded its last item.
     ended: bool,
-    /// A time limit cut the closing handshake.
-    timed_out: bool,
+    /// Bytes arrived since the keepalive timer was last set.
+    heard: bool,
+    /// What `timer` is counting down.
+    clock: Clock,
+    /// The time limit that ended the connection, if one did.
+    timed_out: Option<Timeout>,
+    /// The connection's one timer: keepalive while open, then the closing
+    /// handshake's deadline. On the heap: the runtime's timer entry is
+    /// large, and connections without keepalive never make one before
+    /// closing.
+    timer: Option<Pin<Box<Sleep>>>,
     /// What dropping does; a function pointer so that `Drop` can use the
     /// stream's I/O traits, which the struct itself does not require.
     on_drop: fn(&mut WebSocket<S>),
+}
+
+/// What the timer of a [`WebSocket`] counts down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Clock {
+    /// Nothing yet.
+    Off,
+    /// An interval of keepalive: a Ping goes out if nothing arrives in it.
+    Quiet,
+    /// A keepalive Ping went out: the peer has until the timeout to show
+    /// any sign of life.
+    Pinged,
+    /// The closing handshake's deadline.
+    Closing,
 }
 
 /// The parts of a [`WebSocket`] that most connections never use, or use
@@ -157,8 +181,6 @@ pub struct WebSocket<S> {
 #[derive(Debug, Default)]
 struct Rare {
     protocol: Option<Box<str>>,
-    /// Deadline of the closing handshake, set when it starts.
-    close_deadline: Option<Pin<Box<Sleep>>>,
     /// The violation that failed the connection, reported once the close
     /// frame went out.
     failure: Option<sockeye_proto::Error>,
@@ -239,7 +261,10 @@ where
             read_closed: false,
             write_closed: false,
             ended: false,
-            timed_out: false,
+            heard: false,
+            clock: Clock::Off,
+            timed_out: None,
+            timer: None,
             on_drop: Self::close_on_drop,
         }
     }
@@ -508,6 +533,7 @@ where
     fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let conn = &mut self.conn;
         let n = ready!(poll_read_shared(&mut self.io, cx, |bytes| conn.receive(bytes)))?;
+        self.heard = true;
         if n == 0 {
             self.read_closed = true;
             self.conn.receive_eof();
@@ -515,18 +541,68 @@ where
         Poll::Ready(Ok(()))
     }
 
+    /// Sets the timer to go off `after` from now, counting `clock`.
+    fn set_timer(&mut self, clock: Clock, after: Duration) {
+        let deadline = Instant::now() + after;
+        match &mut self.timer {
+            Some(timer) => timer.as_mut().reset(deadline),
+            None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
+        self.clock = clock;
+    }
+
+    /// Whether the timer went off; registers the task to hear when it does.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        self.timer
+            .as_mut()
+            .is_some_and(|timer| timer.as_mut().poll(cx).is_ready())
+    }
+
     /// Whether the closing-handshake deadline has passed; starts it if needed.
     fn poll_close_deadline(&mut self, cx: &mut Context<'_>) -> bool {
-        let timeout = self.settings.close_timeout;
-        let deadline = self
-            .rare()
-            .close_deadline
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + timeout)));
-        if deadline.as_mut().poll(cx).is_ready() {
-            self.timed_out = true;
+        if self.clock != Clock::Closing {
+            self.set_timer(Clock::Closing, self.settings.close_timeout);
+        }
+        if self.poll_timer(cx) {
+            self.timed_out.get_or_insert(Timeout::Close);
             true
         } else {
             false
+        }
+    }
+
+    /// Keepalive while open: after an interval in which nothing arrived, a
+    /// Ping; if nothing arrives within the timeout after it, `true`: the
+    /// peer is gone. Any byte counts as a sign of life, not only the Pong.
+    fn poll_keepalive(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(interval) = self.settings.keepalive_interval else {
+            return false;
+        };
+        loop {
+            match self.clock {
+                Clock::Off => {
+                    self.heard = false;
+                    self.set_timer(Clock::Quiet, interval);
+                }
+                Clock::Quiet | Clock::Pinged => {
+                    if !self.poll_timer(cx) {
+                        return false;
+                    }
+                    if std::mem::take(&mut self.heard) {
+                        self.set_timer(Clock::Quiet, interval);
+                    } else if self.clock == Clock::Quiet {
+                        // Written with whatever else is queued, before the
+                        // next read.
+                        if self.conn.send_ping(Bytes::new()).is_err() {
+                            return false;
+                        }
+                        self.set_timer(Clock::Pinged, self.settings.keepalive_timeout);
+                    } else {
+                        return true;
+                    }
+                }
+                Clock::Closing => return false,
+            }
         }
     }
 
@@ -613,6 +689,18 @@ where
                         self.conn.receive_eof();
                         continue;
                     }
+                    if self.conn.state() == State::Open && self.poll_keepalive(cx) {
+                        tracing::debug!("keepalive timeout: nothing from the peer");
+                        let _ = self
+                            .conn
+                            .close(CloseCode::INTERNAL_ERROR, "keepalive timeout");
+                        self.timed_out = Some(Timeout::Keepalive);
+                        // No waiting for an answer from a peer that gave
+                        // none: the Close goes out, then TCP is shut.
+                        self.read_closed = true;
+                        self.conn.receive_eof();
+                        continue;
+                    }
                     // Write what is queued before reading again, so the
                     // replies to one read leave together.
                     let written = self.poll_write_out(cx);
@@ -654,8 +742,8 @@ where
                     if self.conn.state() == State::Closed {
                         return Poll::Ready(None);
                     }
-                    if self.timed_out {
-                        return Poll::Ready(Some(Err(Error::Timeout(Timeout::Close))));
+                    if let Some(limit) = self.timed_out {
+                        return Poll::Ready(Some(Err(Error::Timeout(limit))));
                     }
                     return Poll::Ready(Some(Err(Error::AbnormalClosure)));
                 }
