@@ -206,6 +206,11 @@ impl MessageData {
     }
 }
 
+/// The least room [`Connection::read_buffer`] makes, and the factor by
+/// which it may exceed what was already received of the frame.
+const READ_ROOM_MIN: usize = 64 << 10;
+const READ_ROOM_FACTOR: usize = 16;
+
 /// Above this many queued output bytes, Pongs are held back and coalesced
 /// so a peer that pings without reading cannot grow our queue.
 const PONG_QUEUE_LIMIT: usize = 64 << 10;
@@ -325,6 +330,33 @@ impl Connection {
         } else {
             self.recv.buf.unsplit(data);
         }
+    }
+
+    /// The read buffer itself, with room for more of the frame being read,
+    /// for a transport that reads a large frame straight into it rather
+    /// than through a buffer of its own and [`receive`](Self::receive),
+    /// which copies. Append to it only: what is appended counts as
+    /// received. `None` once input is dropped (see [`receive`](Self::receive)).
+    ///
+    /// The room made is what the frame still needs
+    /// ([`read_hint`](Self::read_hint)), but at most 16 times what is
+    /// buffered (and at least 64 KiB): memory follows what the peer sends,
+    /// not what it announces, while a large frame grows in few steps.
+    pub fn read_buffer(&mut self) -> Option<&mut BytesMut> {
+        if !self.reading() {
+            return None;
+        }
+        let buf = &mut self.recv.buf;
+        let spare = buf.capacity() - buf.len();
+        let room = self
+            .recv
+            .frame
+            .map_or(0, |f| f.len.saturating_sub(buf.len()))
+            .min(buf.len().max(READ_ROOM_MIN / READ_ROOM_FACTOR) * READ_ROOM_FACTOR);
+        if spare < room.min(READ_ROOM_MIN) {
+            buf.reserve(room);
+        }
+        Some(buf)
     }
 
     /// Records that the peer's byte stream ended.

@@ -87,6 +87,59 @@ fn r_lm_01_client_reserves_nothing_for_a_huge_frame_without_limits() {
     reserves_nothing_for_a_huge_frame_without_limits(Role::Client);
 }
 
+/// `read_buffer` lets a transport read a large frame without a copy, but
+/// its room follows what arrived (16 times, at least 64 KiB), never the
+/// length a header announces.
+fn read_buffer_room_follows_received_data(role: Role) {
+    let unlimited = limited(usize::MAX, usize::MAX);
+    let mut c = Connection::new(role, unlimited);
+    let len = (1u64 << 63) - 1;
+    let header = RawFrame::new(op::BINARY, b"")
+        .declared_len(len)
+        .to(role)
+        .header();
+    let (seen, err) = feed(&mut c, &header);
+    assert_eq!((seen, err), (vec![], None));
+    let (spare, heap) = peak_during(|| {
+        let buf = c.read_buffer().expect("reading");
+        buf.capacity() - buf.len()
+    });
+    assert!(spare >= 64 << 10, "room for a 64 KiB read: {spare}");
+    assert!(heap <= 80 << 10, "{heap} bytes for an announced frame");
+    // After 64 KiB arrived, room for at most 16 times as much.
+    let buf = c.read_buffer().expect("reading");
+    buf.extend_from_slice(&vec![0; 64 << 10]);
+    let (buffered, spare) = {
+        let buf = c.read_buffer().expect("reading");
+        (buf.len(), buf.capacity() - buf.len())
+    };
+    assert!(buffered >= 64 << 10);
+    assert!(
+        spare <= 16 * buffered + (64 << 10),
+        "{spare} spare for {buffered}"
+    );
+    assert!(spare >= 64 << 10);
+    // The bytes appended count as received.
+    assert_eq!(c.read_hint() as u64, len - (64 << 10));
+}
+
+#[test]
+fn read_buffer_room_follows_received_data_server() {
+    read_buffer_room_follows_received_data(Role::Server);
+}
+
+#[test]
+fn read_buffer_room_follows_received_data_client() {
+    read_buffer_room_follows_received_data(Role::Client);
+}
+
+#[test]
+fn read_buffer_is_none_once_input_is_dropped() {
+    let mut c = conn(Role::Server);
+    c.receive_eof();
+    assert!(c.read_buffer().is_none());
+}
+
 // ---- Config::max_frame_size ----
 
 fn fails_1009_over_max_frame_size(role: Role) {

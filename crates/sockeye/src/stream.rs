@@ -61,6 +61,10 @@ fn with_read_buffer<T>(read: impl FnOnce(&mut [u8]) -> T) -> T {
         (None, None) => unreachable!("the read ran on the shared buffer"),
     }
 }
+/// The fewest bytes a frame must still need for it to be read straight
+/// into the engine's buffer instead of through the thread's.
+const DIRECT_READ_MIN: usize = 64 << 10;
+
 /// The most iovecs handed to one vectored write.
 const MAX_IOVECS: usize = 64;
 
@@ -532,7 +536,19 @@ where
     /// Reads once into the engine. `Ready(Ok)` after some bytes or EOF.
     fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let conn = &mut self.conn;
-        let n = ready!(poll_read_shared(&mut self.io, cx, |bytes| conn.receive(bytes)))?;
+        let n = if conn.read_hint() >= DIRECT_READ_MIN
+            && let Some(buf) = conn.read_buffer()
+        {
+            // The rest of a large frame goes straight into the engine's
+            // buffer: no copy.
+            ready!(tokio_util::io::poll_read_buf(
+                Pin::new(&mut self.io),
+                cx,
+                buf
+            ))?
+        } else {
+            ready!(poll_read_shared(&mut self.io, cx, |bytes| conn.receive(bytes)))?
+        };
         self.heard = true;
         if n == 0 {
             self.read_closed = true;
