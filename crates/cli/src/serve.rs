@@ -73,6 +73,10 @@ pub(crate) struct Args {
     /// an address).
     #[arg(long, value_name = "N", default_value_t = 0)]
     max_per_ip: usize,
+    /// Accept browsers' requests only from this origin (repeatable), such
+    /// as `https://example.com`; others get 403. Default: any origin.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
 }
 
 /// The default of `--max-connections`: about 100 MB of the server's memory
@@ -107,9 +111,13 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         n => n,
     };
+    let mut builder = ServerBuilder::new();
+    if !args.allowed_origins.is_empty() {
+        builder = builder.allowed_origins(&args.allowed_origins);
+    }
     // Shared: each connection's task holds a pointer, not a copy.
     let server = Arc::new(
-        ServerBuilder::new()
+        builder
             .max_message_size(args.max_message_size)
             .max_frame_size(args.max_frame_size)
             .deflate((!args.no_deflate).then(|| DeflateConfig {

@@ -444,6 +444,55 @@ async fn r_sh_06_server_refuses_unwanted_origin_with_403() {
 }
 
 #[tokio::test]
+async fn r_sh_06_allowed_origins_refuse_others_with_403_before_the_callback() {
+    bounded(async {
+        let (listener, url) = listener().await;
+        let server = tokio::spawn(async move {
+            let server = ServerBuilder::new()
+                .allowed_origins(["https://good.example", "http://localhost:8080"]);
+            let mut results = Vec::new();
+            for _ in 0..4 {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let mut called = false;
+                let result = server
+                    .accept_with(tcp, |_| {
+                        called = true;
+                        async { Ok(Accept::new()) }
+                    })
+                    .await;
+                results.push((result.is_ok(), called));
+            }
+            results
+        });
+        let err = ClientBuilder::new(url.clone())
+            .origin("https://evil.example")
+            .connect()
+            .await
+            .unwrap_err();
+        assert_eq!(err.rejection().unwrap().status(), StatusCode::FORBIDDEN);
+        // Compared without regard to case.
+        let good = ClientBuilder::new(url.clone())
+            .origin("HTTPS://Good.Example")
+            .connect()
+            .await;
+        assert!(good.is_ok(), "{good:?}");
+        let other = ClientBuilder::new(url.clone())
+            .origin("http://localhost:8080")
+            .connect()
+            .await;
+        assert!(other.is_ok(), "{other:?}");
+        // No Origin: not a browser, let through.
+        let program = ClientBuilder::new(url).connect().await;
+        assert!(program.is_ok(), "{program:?}");
+        assert_eq!(
+            server.await.unwrap(),
+            [(false, false), (true, true), (true, true), (true, true)]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn r_ex_05_server_picks_subprotocol_seen_by_client() {
     bounded(async {
         let (listener, url) = listener().await;
