@@ -464,15 +464,22 @@ where
         }
     }
 
-    /// Dropped while open: queue a Close 1001 (going away) and write what is
-    /// queued if the transport takes it at once. Nothing waits, so the
-    /// peer's reply is not read (ask: "dropping the handle closes").
+    /// Dropped while open: queue a Close 1001 (going away), or 1011
+    /// (internal error) when dropped by a panic unwinding the task that
+    /// held it, and write what is queued if the transport takes it at once.
+    /// Nothing waits, so the peer's reply is not read (ask: "dropping the
+    /// handle closes").
     fn close_on_drop(&mut self) {
         if self.ended || self.write_closed {
             return;
         }
         if self.conn.state() == State::Open {
-            let _ = self.conn.close(CloseCode::GOING_AWAY, "");
+            let code = if std::thread::panicking() {
+                CloseCode::INTERNAL_ERROR
+            } else {
+                CloseCode::GOING_AWAY
+            };
+            let _ = self.conn.close(code, "");
         }
         let _ = self.poll_write_out_with(&mut Context::from_waker(Waker::noop()));
     }

@@ -781,3 +781,36 @@ async fn server_drop_sends_close_going_away() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_panicking_handler_closes_its_connection_with_1011_and_nothing_else() {
+    bounded(async {
+        let (mut failing_client, failing_server) =
+            tcp_pair(ClientBuilder::new, ServerBuilder::new()).await;
+        let (mut other_client, mut other_server) =
+            tcp_pair(ClientBuilder::new, ServerBuilder::new()).await;
+        // A handler that panics while it holds its connection.
+        let handler = tokio::spawn(async move {
+            let _ws = failing_server;
+            panic!("a bug in the handler");
+        });
+        assert!(handler.await.unwrap_err().is_panic());
+        // Its peer hears 1011 (internal error), not a bare EOF.
+        let ended = failing_client.next().await;
+        assert!(ended.is_none(), "{ended:?}");
+        assert_eq!(
+            failing_client.close_frame().map(|frame| frame.code),
+            Some(CloseCode::INTERNAL_ERROR)
+        );
+        // Nothing else is touched: the other connection still echoes.
+        other_client
+            .send(Message::text("still here"))
+            .await
+            .unwrap();
+        let message = other_server.next().await.unwrap().unwrap();
+        other_server.send(message).await.unwrap();
+        let echo = other_client.next().await.unwrap().unwrap();
+        assert_eq!(echo, Message::text("still here"));
+    })
+    .await;
+}
