@@ -312,6 +312,11 @@ impl Connection {
     /// Input after the connection closed or failed is dropped (§7.1.7).
     pub fn receive(&mut self, data: &[u8]) {
         if self.reading() {
+            if self.recv.buf.is_empty() {
+                // Room for as much again: the rest of a frame cut by the
+                // read usually fits without moving what arrived.
+                self.recv.buf.reserve(2 * data.len());
+            }
             self.recv.buf.extend_from_slice(data);
         }
     }
