@@ -275,7 +275,7 @@ impl Worker {
             }
             Err(Refusal::Answer(handshake, status)) => {
                 tracing::debug!(%peer, id, %status, "connection refused: limit reached");
-                connections.spawn(refuse(server, tcp, id, handshake, status));
+                connections.spawn(refuse(server, tcp, id, handshake, closing.clone(), status));
             }
             Err(Refusal::Drop) => {
                 tracing::debug!(%peer, id, "connection dropped: too many handshakes");
@@ -379,7 +379,16 @@ async fn open(server: Arc<ServerBuilder>, tcp: TcpStream, id: u64, then: Open) {
     // Subscribed before the 101 leaves, so the client hears everything
     // said once it is open.
     let inbox = then.hub.as_ref().map(|hub| hub.sender.subscribe());
-    let ws = match server.accept(tcp).await {
+    // A shutdown does not wait for handshakes: a client stuck in one would
+    // hold it up until the handshake timeout.
+    let accepted = tokio::select! {
+        accepted = server.accept(tcp) => accepted,
+        () = then.closing.cancelled() => {
+            tracing::debug!(id, "handshake cut short by the shutdown");
+            return;
+        }
+    };
+    let ws = match accepted {
         Ok(ws) => ws,
         Err(e) => {
             tracing::debug!(id, error = %describe(&e), "handshake failed");
@@ -408,6 +417,7 @@ async fn refuse(
     tcp: TcpStream,
     id: u64,
     handshake: Handshaking,
+    closing: CancellationToken,
     status: http::StatusCode,
 ) {
     let refusal = http::Response::builder()
@@ -419,9 +429,13 @@ async fn refuse(
             status.canonical_reason().unwrap_or("refused")
         )));
     let Ok(refusal) = refusal else { return };
-    let refused = server.accept_with(tcp, |_| async { Err(refusal) }).await;
-    if let Err(e) = refused {
-        tracing::trace!(id, error = %describe(&e), "refused");
+    tokio::select! {
+        refused = server.accept_with(tcp, |_| async { Err(refusal) }) => {
+            if let Err(e) = refused {
+                tracing::trace!(id, error = %describe(&e), "refused");
+            }
+        }
+        () = closing.cancelled() => {}
     }
     drop(handshake);
 }
