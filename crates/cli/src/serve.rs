@@ -55,6 +55,10 @@ pub(crate) struct Args {
     /// before it is closed with 1011.
     #[arg(long, value_name = "SECS", default_value = "20", value_parser = seconds)]
     keepalive_timeout: Duration,
+    /// Seconds without a message either way after which a client is closed
+    /// with 1001; 0: never.
+    #[arg(long, value_name = "SECS", default_value = "0", value_parser = seconds)]
+    idle_timeout: Duration,
     /// Bytes queued for one client above which the server stops reading
     /// from it until it reads (echo), or skips its oldest messages
     /// (--broadcast): a client that does not read cannot grow the server.
@@ -132,6 +136,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
                 (!args.keepalive.is_zero()).then_some(args.keepalive),
                 args.keepalive_timeout,
             )
+            .idle_timeout((!args.idle_timeout.is_zero()).then_some(args.idle_timeout))
             .write_buffer_size(args.write_buffer_size),
     );
     let _ = LIMITS.set(Limits {

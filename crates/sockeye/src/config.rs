@@ -56,6 +56,15 @@ pub struct WebSocketConfig {
     /// [`Timeout::Keepalive`](crate::Timeout::Keepalive). Default: 20 s,
     /// enough for a slow mobile link or a peer busy for a while.
     pub keepalive_timeout: Duration,
+    /// Closes the connection (1001, "idle timeout") after this long
+    /// without a message sent or received; Pings and Pongs do not count.
+    /// The stream then ends with [`Timeout::Idle`](crate::Timeout::Idle).
+    /// Default: `None`, no limit: an idle subscriber waiting for rare
+    /// events is a normal client, and keepalive already drops dead ones.
+    ///
+    /// Checked four times per timeout: the close comes between one and one
+    /// and a quarter timeouts after the last message.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl WebSocketConfig {
@@ -76,6 +85,7 @@ impl Default for WebSocketConfig {
             close_timeout: Duration::from_secs(10),
             keepalive_interval: Some(Duration::from_secs(20)),
             keepalive_timeout: Duration::from_secs(20),
+            idle_timeout: None,
         }
     }
 }
@@ -169,6 +179,15 @@ macro_rules! connection_setters {
         ) -> Self {
             self.config.keepalive_interval = interval;
             self.config.keepalive_timeout = timeout;
+            self
+        }
+
+        /// Closes the connection with 1001 after `timeout` without a
+        /// message either way; `None`: never. Default: `None`
+        /// ([`WebSocketConfig::idle_timeout`](crate::WebSocketConfig::idle_timeout)).
+        #[must_use]
+        pub fn idle_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+            self.config.idle_timeout = timeout;
             self
         }
     };

@@ -64,6 +64,10 @@ pub enum Timeout {
     /// [`keepalive_timeout`](crate::WebSocketConfig::keepalive_timeout) of
     /// a Ping. The connection was closed with 1011.
     Keepalive,
+    /// No message was sent or received for
+    /// [`idle_timeout`](crate::WebSocketConfig::idle_timeout). The
+    /// connection was closed with 1001.
+    Idle,
 }
 
 impl std::fmt::Display for Timeout {
@@ -73,6 +77,7 @@ impl std::fmt::Display for Timeout {
             Timeout::Handshake => "opening handshake",
             Timeout::Close => "closing handshake",
             Timeout::Keepalive => "keepalive (no answer to a ping)",
+            Timeout::Idle => "idle (no message either way)",
         })
     }
 }

@@ -152,6 +152,8 @@ pub struct WebSocket<S> {
     ended: bool,
     /// Bytes arrived since the keepalive timer was last set.
     heard: bool,
+    /// A message was sent or received since the idle timer last went off.
+    active: bool,
     /// What `timer` is counting down.
     clock: Clock,
     /// The time limit that ended the connection, if one did.
@@ -190,6 +192,10 @@ struct Rare {
     failure: Option<sockeye_proto::Error>,
     /// Set once split: writes wake both halves' tasks.
     write_wakers: Option<Arc<WriteWakers>>,
+    /// With an idle timeout: goes off every quarter of it.
+    idle_timer: Option<Pin<Box<Sleep>>>,
+    /// Quarters of the idle timeout in a row without a message.
+    quiet_quarters: u8,
 }
 
 /// The tasks of a split reader and its writers, all woken when the
@@ -266,6 +272,7 @@ where
             write_closed: false,
             ended: false,
             heard: false,
+            active: false,
             clock: Clock::Off,
             timed_out: None,
             timer: None,
@@ -367,7 +374,7 @@ where
     /// Once this future has been polled the message is queued: dropping it
     /// does not unqueue the message, which a later flush writes.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<()> {
-        self.conn.send(message.into())?;
+        self.start_send_inner(message.into())?;
         poll_fn(|cx| self.poll_flush_inner(cx)).await
     }
 
@@ -383,11 +390,12 @@ where
     ///
     /// As [`send`](Self::send): once polled, the message is queued.
     pub async fn send_uncompressed(&mut self, message: impl Into<Message>) -> Result<()> {
-        self.conn.send_uncompressed(message.into())?;
+        self.start_send_uncompressed(message.into())?;
         poll_fn(|cx| self.poll_flush_inner(cx)).await
     }
 
     pub(crate) fn start_send_uncompressed(&mut self, message: Message) -> Result<()> {
+        self.active = true;
         Ok(self.conn.send_uncompressed(message)?)
     }
 
@@ -408,6 +416,7 @@ where
                 sockeye_proto::UsageError::PreparedFrameFromClient,
             ));
         }
+        self.active = true;
         Ok(self.conn.send_raw(message.frame.clone())?)
     }
 
@@ -594,6 +603,32 @@ where
         }
     }
 
+    /// The idle timeout while open: `true` once four quarters of it in a
+    /// row passed without a message sent or received (so the connection
+    /// closes between one and one and a quarter timeouts after the last).
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(limit) = self.settings.idle_timeout else {
+            return false;
+        };
+        let quarter = limit / 4;
+        let active = std::mem::take(&mut self.active);
+        let rare = self.rare.get_or_insert_default();
+        if active {
+            rare.quiet_quarters = 0;
+        }
+        let timer = rare
+            .idle_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(quarter)));
+        while timer.as_mut().poll(cx).is_ready() {
+            rare.quiet_quarters = rare.quiet_quarters.saturating_add(1);
+            if rare.quiet_quarters >= 4 {
+                return true;
+            }
+            timer.as_mut().reset(Instant::now() + quarter);
+        }
+        false
+    }
+
     /// Keepalive while open: after an interval in which nothing arrived, a
     /// Ping; if nothing arrives within the timeout after it, `true`: the
     /// peer is gone. Any byte counts as a sign of life, not only the Pong.
@@ -696,7 +731,10 @@ where
                 return Poll::Ready(None);
             }
             match self.conn.next_event() {
-                Ok(Some(Event::Message(message))) => return Poll::Ready(Some(Ok(message))),
+                Ok(Some(Event::Message(message))) => {
+                    self.active = true;
+                    return Poll::Ready(Some(Ok(message)));
+                }
                 Ok(Some(Event::Ping(_) | Event::Pong(_) | Event::Close(_))) => continue,
                 Ok(None) => {}
                 Err(e) => {
@@ -710,6 +748,12 @@ where
                     if self.conn.state() == State::CloseSent && self.poll_close_deadline(cx) {
                         // The peer never answered our Close.
                         self.conn.receive_eof();
+                        continue;
+                    }
+                    if self.conn.state() == State::Open && self.poll_idle(cx) {
+                        tracing::debug!("idle timeout: no message either way");
+                        let _ = self.conn.close(CloseCode::GOING_AWAY, "idle timeout");
+                        self.timed_out = Some(Timeout::Idle);
                         continue;
                     }
                     if self.conn.state() == State::Open && self.poll_keepalive(cx) {
@@ -761,8 +805,12 @@ where
                         return Poll::Ready(Some(Err(Error::Protocol(e))));
                     }
                     // Both Close frames were exchanged: a clean close, even
-                    // if the peer was then slow to close TCP.
+                    // if the peer was then slow to close TCP; unless it was
+                    // ours for being idle, which the caller hears of.
                     if self.conn.state() == State::Closed {
+                        if self.timed_out == Some(Timeout::Idle) {
+                            return Poll::Ready(Some(Err(Error::Timeout(Timeout::Idle))));
+                        }
                         return Poll::Ready(None);
                     }
                     if let Some(limit) = self.timed_out {
@@ -785,6 +833,7 @@ where
     }
 
     pub(crate) fn start_send_inner(&mut self, message: Message) -> Result<()> {
+        self.active = true;
         Ok(self.conn.send(message)?)
     }
 

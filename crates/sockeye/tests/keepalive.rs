@@ -1,4 +1,4 @@
-//! Keepalive (ask 6 of `notes/user-asks.md`): a Ping after an interval of
+//! Keepalive (ask 6 of `notes/user-asks.md`) and the idle timeout: a Ping after an interval of
 //! silence, and the connection closed with 1011 when the peer shows no sign
 //! of life within the timeout. Time is paused, so the intervals pass at
 //! once and the timing checks are exact.
@@ -165,6 +165,102 @@ async fn keepalive_off_sends_no_ping() {
         let frame = raw.expect_frame().await;
         assert_eq!(frame.opcode, OpCode::Close, "no Ping expected: {frame:?}");
         assert!(server.await.unwrap().is_none());
+    })
+    .await;
+}
+
+// ---- idle timeout ----
+
+const IDLE: Duration = Duration::from_secs(8);
+
+#[test]
+fn idle_timeout_is_off_by_default() {
+    assert_eq!(WebSocketConfig::default().idle_timeout, None);
+    assert_eq!(WebSocketConfig::client().idle_timeout, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_connection_is_closed_with_1001_though_pings_are_answered() {
+    within(async {
+        let server = ServerBuilder::new()
+            .keepalive(Some(Duration::from_secs(1)), TIMEOUT)
+            .idle_timeout(Some(IDLE));
+        let (mut raw, mut ws) = raw_client_duplex(server).await;
+        let start = Instant::now();
+        let server = tokio::spawn(async move { ws.next().await });
+
+        // Pings come and are answered; they do not count as activity.
+        let close = loop {
+            let frame = raw.expect_frame().await;
+            match frame.opcode {
+                OpCode::Ping => raw.send(op::PONG, &frame.payload).await,
+                _ => break frame,
+            }
+        };
+        let after = Instant::now() - start;
+        assert_eq!(close.close_code(), Some(1001));
+        assert_eq!(close.close_reason(), "idle timeout");
+        assert!(
+            after >= IDLE && after <= IDLE + IDLE / 4 + Duration::from_millis(10),
+            "closed after {after:?}"
+        );
+        // A clean closing handshake, reported as the idle timeout.
+        raw.send_close(1001, "").await;
+        let ended = server.await.unwrap();
+        assert!(
+            matches!(ended, Some(Err(Error::Timeout(Timeout::Idle)))),
+            "{ended:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn messages_either_way_keep_an_idle_timeout_away() {
+    within(async {
+        let server = ServerBuilder::new().idle_timeout(Some(IDLE));
+        let (mut raw, mut ws) = raw_client_duplex(server).await;
+        // The server pushes a message every 3 s while it reads; the client
+        // only reads at first.
+        let server = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_secs(3));
+            let (mut sent, mut received) = (0, 0);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick(), if sent < 10 => {
+                        ws.send(sockeye::Message::text(format!("event {sent}")))
+                            .await
+                            .unwrap();
+                        sent += 1;
+                    }
+                    item = ws.next() => match item {
+                        Some(Ok(_)) => received += 1,
+                        other => {
+                            assert!(other.is_none(), "{other:?}");
+                            return received;
+                        }
+                    },
+                }
+            }
+        });
+        let mut events = 0;
+        while events < 10 {
+            let frame = raw.expect_frame().await;
+            match frame.opcode {
+                // Keepalive, on by default: answered, and not activity.
+                OpCode::Ping => raw.send(op::PONG, &frame.payload).await,
+                OpCode::Text => events += 1,
+                _ => panic!("closed while messages flowed: {frame:?}"),
+            }
+        }
+        // Then the client talks, every 3 s, for as long again.
+        for i in 0..10 {
+            raw.send(op::TEXT, format!("reply {i}").as_bytes()).await;
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+        raw.send_close(1000, "").await;
+        raw.expect_close(1000).await;
+        assert_eq!(server.await.unwrap(), 10);
     })
     .await;
 }
