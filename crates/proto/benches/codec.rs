@@ -79,23 +79,31 @@ fn unmask(c: &mut Criterion) {
     group.finish();
 }
 
+/// Whole messages received: `receive_text` checks UTF-8, `receive_binary`
+/// carries the same bytes without that check, so the difference between
+/// the two is the cost of validating UTF-8.
 fn receive(c: &mut Criterion) {
-    let mut group = c.benchmark_group("receive_text");
-    for (size, name) in SIZES {
-        let frame = client_frame(text(size).as_bytes(), OpCode::Text);
-        group.throughput(Throughput::Bytes(size as u64));
-        group.bench_function(BenchmarkId::from_parameter(name), |b| {
-            let mut server = Connection::new(Role::Server, Config::default());
-            b.iter(|| {
-                server.receive(black_box(&frame));
-                match server.next_event() {
-                    Ok(Some(Event::Message(m))) => black_box(m),
-                    other => panic!("unexpected {other:?}"),
-                }
+    for (opcode, group_name) in [
+        (OpCode::Text, "receive_text"),
+        (OpCode::Binary, "receive_binary"),
+    ] {
+        let mut group = c.benchmark_group(group_name);
+        for (size, name) in SIZES {
+            let frame = client_frame(text(size).as_bytes(), opcode);
+            group.throughput(Throughput::Bytes(size as u64));
+            group.bench_function(BenchmarkId::from_parameter(name), |b| {
+                let mut server = Connection::new(Role::Server, Config::default());
+                b.iter(|| {
+                    server.receive(black_box(&frame));
+                    match server.next_event() {
+                        Ok(Some(Event::Message(m))) => black_box(m),
+                        other => panic!("unexpected {other:?}"),
+                    }
+                });
             });
-        });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 fn send(c: &mut Criterion) {
