@@ -1,6 +1,5 @@
 //! `sockeye bench echo`: round trips against an echo server.
 
-use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -11,15 +10,18 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use sockeye::{CloseCode, Message, WebSocket};
+use sockeye::{Message, WebSocket};
 use tokio::net::TcpStream;
-use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::procfs::{self, CpuSample, Process};
+use super::procfs::Process;
+use super::report::{
+    self, Bottleneck, Cpu, Local, Pending, Phases, Window, join_workers, rate_u64, tenths,
+};
 use super::{
-    CLOSE_LIMIT, Common, Compression, Counter, Dial, Progress, Tally, as_f64, check_echo, grouped,
-    human_bytes, parse_secs, parse_size, payload, raise_open_files_limit, spawn_worker,
+    Common, Compression, Counter, Dial, Progress, Tally, as_f64, check_echo, check_opened, close,
+    connect, grouped, parse_secs, parse_size, payload, raise_open_files_limit, spawn_worker,
     wait_until_open,
 };
 use crate::describe;
@@ -55,53 +57,11 @@ pub(crate) struct Args {
 /// How long after the end of the measured window the last echoes may take.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
-/// Latencies are recorded in nanoseconds, up to a minute, to three
-/// significant digits (about 200 KiB per worker).
-const LATENCY_MAX_NS: u64 = 60_000_000_000;
-
-/// CPU use, in percent of the cores a side may use, from which a side
-/// counts as saturated.
-const SATURATED: f64 = 90.0;
-
-/// CPU use by other processes, in percent of one core, from which a run
-/// is called disturbed.
-const OTHER_LOAD: f64 = 10.0;
-
-/// When the load starts, measuring starts and sending stops.
-#[derive(Clone, Copy, Debug)]
-struct Phases {
-    measure_from: Instant,
-    stop_at: Instant,
-}
-
 /// What every connection sends and how.
 #[derive(Debug)]
 struct Plan {
     message: Message,
     in_flight: usize,
-}
-
-/// One worker's share of the results, shared by its connection tasks.
-#[derive(Debug)]
-struct Local {
-    /// Round-trip times of echoes received in the measured window, in ns.
-    latency: RefCell<Histogram<u64>>,
-    /// Echoes received in the measured window.
-    measured: Cell<u64>,
-    /// Every echo received, for the progress line.
-    received: Arc<Counter>,
-}
-
-/// What a worker hands back at the end.
-#[derive(Debug)]
-struct WorkerReport {
-    latency: Histogram<u64>,
-    measured: u64,
-}
-
-fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, LATENCY_MAX_NS, 3)
-        .unwrap_or_else(|e| unreachable!("the bounds are constants and valid: {e}"))
 }
 
 pub(crate) async fn run(args: Args) -> ExitCode {
@@ -131,59 +91,17 @@ pub(crate) async fn run(args: Args) -> ExitCode {
 
     let mut progress = Progress::new();
     wait_until_open(&tally, args.connections, &mut progress).await;
-    if tally.opened.load(Ordering::Relaxed) == 0 {
-        progress.finish();
-        eprintln!(
-            "sockeye: no connection to {} could be opened: {}",
-            common.url,
-            tally.first_error().unwrap_or_default()
-        );
-        return ExitCode::FAILURE;
+    if let Err(code) = check_opened(&tally, &common.url, &mut progress) {
+        return code;
     }
 
-    let start = Instant::now();
-    let phases = Phases {
-        measure_from: start + args.warmup,
-        stop_at: start + args.warmup + args.duration,
-    };
+    let phases = Phases::starting_now(args.warmup, args.duration);
     let _ = phases_tx.send(Some(phases));
     let window = measure(phases, &counters, &tally, server, &mut progress).await;
     progress.show("draining and closing");
-
-    let mut latency = new_histogram();
-    let mut measured = 0;
-    for rx in workers {
-        match rx.await {
-            Ok(report) => {
-                measured += report.measured;
-                // Same bounds everywhere, so adding cannot fail.
-                let _ = latency.add(&report.latency);
-            }
-            Err(_) => tally.failed("a worker thread stopped".to_owned()),
-        }
-    }
+    let (latency, measured) = join_workers(workers, &tally).await;
     progress.finish();
 
-    let cpu = |from: Option<CpuSample>, to: Option<CpuSample>| Some(from?.percent_until(to?));
-    let bench_cores = Process::This
-        .allowed_cpus()
-        .unwrap_or(1)
-        .min(usize::from(common.threads));
-    let own = Side {
-        cpu: cpu(window.own.0, window.own.1),
-        cores: bench_cores,
-    };
-    let server_side = server.map(|s| Side {
-        cpu: cpu(window.server.0, window.server.1),
-        cores: s.allowed_cpus().unwrap_or(1),
-    });
-    // What neither side used: builds, tests, anything else sharing the
-    // machine. Only known when the server's share is.
-    let other = cpu(window.machine.0, window.machine.1).and_then(|machine| {
-        let server = server_side?.cpu?;
-        Some((machine - own.cpu? - server).max(0.0))
-    });
-    let server_rss = server.and_then(|s| s.rss_bytes().ok());
     let report = Report {
         args: &args,
         opened: tally.opened.load(Ordering::Relaxed),
@@ -191,17 +109,11 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         errors: tally.errors(),
         measured,
         latency: &latency,
-        own,
-        server: server_side,
-        other,
-        server_rss,
+        cpu: window.cpu(server, common.threads),
     };
     report.print();
     tally.report_errors()
 }
-
-/// A worker's report to come.
-type Pending = oneshot::Receiver<WorkerReport>;
 
 /// Starts the workers, each with its share of the connections. Returns
 /// their results to come and their echo counters.
@@ -228,15 +140,6 @@ fn start_workers(
     Ok((workers, counters))
 }
 
-/// CPU samples of both sides at the start and the end of the measured
-/// window.
-#[derive(Debug)]
-struct Window {
-    own: (Option<CpuSample>, Option<CpuSample>),
-    server: (Option<CpuSample>, Option<CpuSample>),
-    machine: (Option<CpuSample>, Option<CpuSample>),
-}
-
 /// Waits through the warm-up and the measured window, showing the echo
 /// rate each second, and samples the CPU time of both sides at the
 /// window's edges.
@@ -260,17 +163,10 @@ async fn measure(
         }
         progress.show(&line);
     };
-    let sample = || {
-        (
-            Process::This.cpu_sample().ok(),
-            server.and_then(|s| s.cpu_sample().ok()),
-            procfs::machine_cpu_sample().ok(),
-        )
-    };
     tick_until(phases.measure_from, || show(progress, "warm-up")).await;
-    let (own_from, server_from, machine_from) = sample();
+    let (own_from, server_from, machine_from) = Window::sample(server);
     tick_until(phases.stop_at, || show(progress, "measuring")).await;
-    let (own_to, server_to, machine_to) = sample();
+    let (own_to, server_to, machine_to) = Window::sample(server);
     Window {
         own: (own_from, own_to),
         server: (server_from, server_to),
@@ -292,15 +188,6 @@ async fn tick_until(deadline: Instant, mut tick: impl FnMut()) {
     }
 }
 
-#[expect(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    reason = "a rate, rounded and clamped to what u64 holds"
-)]
-fn rate_u64(rate: f64) -> u64 {
-    rate.round().max(0.0) as u64
-}
-
 /// A worker: opens its connections and runs them to the end.
 async fn worker(
     count: usize,
@@ -310,12 +197,8 @@ async fn worker(
     phases: watch::Receiver<Option<Phases>>,
     tally: Arc<Tally>,
     received: Arc<Counter>,
-) -> WorkerReport {
-    let local = Rc::new(Local {
-        latency: RefCell::new(new_histogram()),
-        measured: Cell::new(0),
-        received,
-    });
+) -> report::WorkerReport {
+    let local = Rc::new(Local::new(received));
     let gate = Rc::new(Semaphore::new(open_at_once));
     let dial = Rc::new(dial);
     let mut tasks = JoinSet::new();
@@ -328,27 +211,15 @@ async fn worker(
             Rc::clone(&local),
         );
         tasks.spawn_local(async move {
-            let opened = {
-                let _permit = gate.acquire().await;
-                dial.builder().connect().await
-            };
-            let mut ws = match opened {
-                Ok((ws, _)) => ws,
-                Err(e) => {
-                    tally.open_failed(format!("cannot connect: {}", describe(&e)));
-                    return;
-                }
+            let Some(mut ws) = connect(&gate, &dial, &tally).await else {
+                return;
             };
             tally.opened(ws.deflate().is_some());
             connection(&mut ws, &plan, phases, &tally, &local).await;
         });
     }
     while tasks.join_next().await.is_some() {}
-    let latency = local.latency.replace(new_histogram());
-    WorkerReport {
-        latency,
-        measured: local.measured.get(),
-    }
+    local.report()
 }
 
 /// Runs one open connection: waits for the start, runs the round trips
@@ -368,13 +239,7 @@ async fn connection(
     let Some(phases) = phases else { return };
     let deadline = phases.stop_at + DRAIN_LIMIT;
     match tokio::time::timeout_at(deadline.into(), round_trips(ws, plan, phases, local)).await {
-        Ok(Ok(())) => {
-            if let Ok(Err(e)) =
-                tokio::time::timeout(CLOSE_LIMIT, ws.close(CloseCode::NORMAL, "")).await
-            {
-                tracing::debug!(error = %describe(&e), "closing handshake failed");
-            }
-        }
+        Ok(Ok(())) => close(ws).await,
         Ok(Err(why)) => tally.failed(why),
         Err(_) => tally.failed(format!(
             "echoes still missing {} s after the end",
@@ -413,76 +278,17 @@ async fn round_trips(
         };
         let now = Instant::now();
         check_echo(&plan.message, &echo)?;
-        local.received.add(1);
+        local.arrived.add(1);
         if now < phases.stop_at {
-            if now >= phases.measure_from {
-                local.measured.set(local.measured.get() + 1);
+            if phases.measures(now) {
                 let nanos = u64::try_from(now.duration_since(sent).as_nanos()).unwrap_or(u64::MAX);
-                local.latency.borrow_mut().saturating_record(nanos.max(1));
+                local.record(nanos);
             }
             queued_at.push_back(now);
             ws.feed(plan.message.clone()).await.map_err(failed)?;
         }
     }
     Ok(())
-}
-
-/// One side's CPU use over the measured window.
-#[derive(Clone, Copy, Debug)]
-struct Side {
-    /// Percent of one core; `None` if /proc could not be read.
-    cpu: Option<f64>,
-    /// Cores it may use (its threads, its CPU affinity).
-    cores: usize,
-}
-
-impl Side {
-    fn saturated(self) -> Option<bool> {
-        let cores = as_f64(u64::try_from(self.cores).unwrap_or(1));
-        self.cpu.map(|cpu| cpu >= SATURATED * cores)
-    }
-}
-
-/// Which side limited the run, judged from CPU use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Bottleneck {
-    /// The bench is near its cores' limit and the server is not.
-    Bench,
-    /// The server is near its cores' limit and the bench is not.
-    Server,
-    /// Both are near their limits: the server might go faster with a
-    /// faster bench.
-    Both,
-    /// Neither side is busy: round trips are waiting on latency.
-    Neither,
-    /// Neither side is busy, but other processes took CPU from them.
-    Disturbed,
-    /// The server's CPU is unknown (no `--server-pid`).
-    Unknown,
-}
-
-impl Bottleneck {
-    fn judge(own: Side, server: Option<Side>) -> Self {
-        let own_busy = own.saturated() == Some(true);
-        match server.and_then(Side::saturated) {
-            Some(true) if own_busy => Bottleneck::Both,
-            Some(true) => Bottleneck::Server,
-            _ if own_busy => Bottleneck::Bench,
-            Some(false) => Bottleneck::Neither,
-            None => Bottleneck::Unknown,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Bottleneck::Bench => "bench",
-            Bottleneck::Server => "server",
-            Bottleneck::Both => "both",
-            Bottleneck::Neither => "neither",
-            Bottleneck::Disturbed => "disturbed",
-            Bottleneck::Unknown => "unknown",
-        }
-    }
 }
 
 /// Everything the summary and the JSON line say.
@@ -494,11 +300,7 @@ struct Report<'a> {
     errors: usize,
     measured: u64,
     latency: &'a Histogram<u64>,
-    own: Side,
-    server: Option<Side>,
-    /// CPU used by other processes during the window, in percent of a core.
-    other: Option<f64>,
-    server_rss: Option<u64>,
+    cpu: Cpu,
 }
 
 impl Report<'_> {
@@ -512,23 +314,9 @@ impl Report<'_> {
         } else {
             (0.0, 0.0)
         };
-        let percentile = |q: f64| self.latency.value_at_quantile(q);
-        let (p50, p99, p999, max) = (
-            percentile(0.5),
-            percentile(0.99),
-            percentile(0.999),
-            self.latency.max(),
-        );
-        let bottleneck = match Bottleneck::judge(self.own, self.server) {
-            Bottleneck::Neither if self.disturbed().is_some() => Bottleneck::Disturbed,
-            judged => judged,
-        };
+        let bottleneck = Bottleneck::judge(&self.cpu);
 
-        print!(
-            "{}",
-            self.summary(msg_per_s, mb_per_s, [p50, p99, p999, max], bottleneck)
-        );
-        let round = |x: f64| (x * 10.0).round() / 10.0;
+        print!("{}", self.summary(msg_per_s, mb_per_s, bottleneck));
         let json = serde_json::json!({
             "scenario": "echo",
             "url": args.common.url,
@@ -544,32 +332,11 @@ impl Report<'_> {
             "warmup_s": args.warmup.as_secs_f64(),
             "duration_s": seconds,
             "messages": self.measured,
-            "msg_per_s": round(msg_per_s),
+            "msg_per_s": tenths(msg_per_s),
             "mb_per_s": (mb_per_s * 1000.0).round() / 1000.0,
-            "latency_us": {
-                "p50": round(as_f64(p50) / 1e3),
-                "p99": round(as_f64(p99) / 1e3),
-                "p999": round(as_f64(p999) / 1e3),
-                "max": round(as_f64(max) / 1e3),
-                "mean": round(self.latency.mean() / 1e3),
-            },
-            "cpu": {
-                "bench": self.own.cpu.map(round),
-                "bench_cores": self.own.cores,
-                "server": self.server.and_then(|s| s.cpu).map(round),
-                "server_cores": self.server.map(|s| s.cores),
-                "other": self.other.map(round),
-                "bench_ns_per_msg": self
-                    .own
-                    .cpu
-                    .and_then(|c| per_message(c, msg_per_s))
-                    .map(round),
-                "server_ns_per_msg": self
-                    .server
-                    .and_then(|s| per_message(s.cpu?, msg_per_s))
-                    .map(round),
-            },
-            "server_rss": self.server_rss,
+            "latency_us": report::latency_json(self.latency),
+            "cpu": self.cpu.json(msg_per_s, "msg"),
+            "server_rss": self.cpu.server_rss,
             "bottleneck": bottleneck.name(),
             "errors": self.errors,
         });
@@ -577,13 +344,7 @@ impl Report<'_> {
     }
 
     /// The human-readable lines.
-    fn summary(
-        &self,
-        msg_per_s: f64,
-        mb_per_s: f64,
-        [p50, p99, p999, max]: [u64; 4],
-        bottleneck: Bottleneck,
-    ) -> String {
+    fn summary(&self, msg_per_s: f64, mb_per_s: f64, bottleneck: Bottleneck) -> String {
         let args = self.args;
         let seconds = args.duration.as_secs_f64();
         let kind = if args.binary { "binary" } else { "text" };
@@ -612,155 +373,15 @@ impl Report<'_> {
             grouped(rate_u64(msg_per_s)),
             grouped(self.measured)
         );
-        let _ = writeln!(
-            out,
-            "  latency     p50 {}  p99 {}  p99.9 {}  max {}",
-            micros(p50),
-            micros(p99),
-            micros(p999),
-            micros(max)
+        report::write_latency(&mut out, report::percentiles(self.latency), "");
+        self.cpu.write_lines(&mut out, msg_per_s, "echo");
+        self.cpu.write_verdict(
+            &mut out,
+            bottleneck,
+            "neither side is CPU-bound: round trips wait on latency; more --in-flight or \
+             --connections would load the server more",
         );
-        let _ = write!(
-            out,
-            "  cpu         bench {}, server {}",
-            cpu_text(Some(self.own)),
-            cpu_text(self.server)
-        );
-        if let Some(other) = self.other {
-            let _ = write!(out, ", other processes {other:.0}%");
-        }
-        out.push('\n');
-        let per_message = |side: Option<Side>| per_message(side?.cpu?, msg_per_s);
-        if let Some(server) = per_message(self.server) {
-            let _ = writeln!(
-                out,
-                "  cpu/msg     server {server:.0} ns, bench {:.0} ns per echo",
-                per_message(Some(self.own)).unwrap_or(0.0)
-            );
-        }
-        if let Some(rss) = self.server_rss {
-            let _ = writeln!(out, "  server rss  {}", human_bytes(as_f64(rss)));
-        }
-        if let Some(note) = self.note(bottleneck) {
-            let _ = writeln!(out, "  note        {note}");
-        }
-        if let Some(other) = self.disturbed() {
-            let _ = writeln!(
-                out,
-                "  warning     other processes used {other:.0}% of a core during the \
-                 measurement: the figures are disturbed; measure on a quiet machine"
-            );
-        }
-        if self.errors > 0 {
-            let _ = writeln!(
-                out,
-                "  errors      {} connection(s) failed: the figures are not valid",
-                self.errors
-            );
-        }
+        report::write_errors(&mut out, self.errors);
         out
-    }
-
-    /// The CPU other processes used, if enough to disturb the figures.
-    fn disturbed(&self) -> Option<f64> {
-        self.other.filter(|&other| other >= OTHER_LOAD)
-    }
-
-    fn note(&self, bottleneck: Bottleneck) -> Option<String> {
-        let own = cpu_text(Some(self.own));
-        let server = cpu_text(self.server);
-        match bottleneck {
-            Bottleneck::Bench => Some(format!(
-                "the load generator is likely the bottleneck: it used {own} while the server \
-                 used {server}; give it more --threads or a core of its own"
-            )),
-            Bottleneck::Server => Some(format!("the server is CPU-bound: {server}")),
-            Bottleneck::Both => Some(format!(
-                "both sides are CPU-bound (bench {own}, server {server}): the load generator \
-                 may be holding the server back; give it more --threads or a core of its own"
-            )),
-            Bottleneck::Neither => Some(
-                "neither side is CPU-bound: round trips wait on latency; more --in-flight or \
-                 --connections would load the server more"
-                    .to_owned(),
-            ),
-            Bottleneck::Disturbed | Bottleneck::Unknown => None,
-        }
-    }
-}
-
-/// Nanoseconds of CPU per echo, from a CPU use in percent of a core: a
-/// figure that other load on the machine disturbs less than msg/s.
-fn per_message(cpu: f64, msg_per_s: f64) -> Option<f64> {
-    (msg_per_s > 0.0).then(|| cpu / 100.0 / msg_per_s * 1e9)
-}
-
-/// CPU use as `42% of 1 core`, or `unknown`.
-fn cpu_text(side: Option<Side>) -> String {
-    match side {
-        Some(Side {
-            cpu: Some(cpu),
-            cores,
-        }) => format!(
-            "{cpu:.0}% of {cores} core{}",
-            if cores == 1 { "" } else { "s" }
-        ),
-        _ => "unknown".to_owned(),
-    }
-}
-
-/// Nanoseconds as microseconds, or milliseconds when large.
-fn micros(nanos: u64) -> String {
-    let micros = as_f64(nanos) / 1e3;
-    if micros >= 10_000.0 {
-        format!("{:.1} ms", micros / 1e3)
-    } else {
-        format!("{micros:.1} us")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn side(cpu: f64, cores: usize) -> Side {
-        Side {
-            cpu: Some(cpu),
-            cores,
-        }
-    }
-
-    #[test]
-    fn a_busy_bench_and_an_idle_server_make_the_bench_the_bottleneck() {
-        let judged = Bottleneck::judge(side(99.0, 1), Some(side(60.0, 1)));
-        assert_eq!(judged, Bottleneck::Bench);
-    }
-
-    #[test]
-    fn a_busy_server_is_the_bottleneck_unless_the_bench_is_busy_too() {
-        assert_eq!(
-            Bottleneck::judge(side(99.0, 1), Some(side(97.0, 1))),
-            Bottleneck::Both
-        );
-        assert_eq!(
-            Bottleneck::judge(side(20.0, 1), Some(side(185.0, 2))),
-            Bottleneck::Server
-        );
-    }
-
-    #[test]
-    fn busy_is_relative_to_the_cores_a_side_has() {
-        assert_eq!(
-            Bottleneck::judge(side(99.0, 2), Some(side(50.0, 1))),
-            Bottleneck::Neither
-        );
-        assert_eq!(Bottleneck::judge(side(50.0, 1), None), Bottleneck::Unknown);
-        assert_eq!(Bottleneck::judge(side(95.0, 1), None), Bottleneck::Bench);
-    }
-
-    #[test]
-    fn latencies_print_in_micro_or_milliseconds() {
-        assert_eq!(micros(12_345), "12.3 us");
-        assert_eq!(micros(12_345_678), "12.3 ms");
     }
 }

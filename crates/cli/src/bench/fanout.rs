@@ -20,7 +20,6 @@
 //! Receivers check that the sequence numbers they see rise by one; a gap is
 //! messages the server skipped, counted as such.
 
-use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -31,15 +30,18 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use sockeye::{CloseCode, Message, WebSocket};
+use sockeye::{Message, WebSocket};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::procfs::{self, CpuSample, Process};
+use super::procfs::Process;
+use super::report::{
+    self, Bottleneck, Cpu, Local, Pending, Phases, Window, join_workers, rate_u64, tenths,
+};
 use super::{
-    CHECKED_BYTES, CLOSE_LIMIT, Common, Compression, Counter, Dial, EXIT_USAGE, Progress, Tally,
-    as_f64, grouped, human_bytes, parse_secs, parse_size, payload, raise_open_files_limit,
+    CHECKED_BYTES, Common, Compression, Counter, Dial, EXIT_USAGE, Progress, Tally, as_f64,
+    check_opened, close, connect, grouped, parse_secs, parse_size, payload, raise_open_files_limit,
     spawn_worker, wait_until_open,
 };
 use crate::describe;
@@ -91,18 +93,6 @@ const STALL_LIMIT: Duration = Duration::from_secs(5);
 /// How often the main task checks on the run.
 const POLL: Duration = Duration::from_millis(50);
 
-/// Latencies are recorded in nanoseconds, up to a minute, to three
-/// significant digits (about 200 KiB per worker).
-const LATENCY_MAX_NS: u64 = 60_000_000_000;
-
-/// CPU use, in percent of the cores a side may use, from which a side
-/// counts as saturated.
-const SATURATED: f64 = 90.0;
-
-/// CPU use by other processes, in percent of one core, from which a run
-/// is called disturbed.
-const OTHER_LOAD: f64 = 10.0;
-
 /// The header of a binary message: sequence number and send time, each a
 /// big-endian `u64`.
 const BINARY_HEADER: usize = 16;
@@ -116,21 +106,6 @@ const RATE_BATCH: u64 = 1024;
 
 /// Why the run was given up, for the user: the server does not fan out.
 const NOT_BROADCASTING: &str = "is the server running with --broadcast?";
-
-/// When the load starts, measuring starts and publishing stops.
-#[derive(Clone, Copy, Debug)]
-struct Phases {
-    start: Instant,
-    measure_from: Instant,
-    stop_at: Instant,
-}
-
-impl Phases {
-    /// Whether `at` is in the measured window.
-    fn measures(&self, at: Instant) -> bool {
-        self.measure_from <= at && at < self.stop_at
-    }
-}
 
 /// How the messages are laid out: kind, header, and the padding after it.
 #[derive(Debug)]
@@ -432,11 +407,6 @@ impl Shared {
     }
 }
 
-fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, LATENCY_MAX_NS, 3)
-        .unwrap_or_else(|e| unreachable!("the bounds are constants and valid: {e}"))
-}
-
 /// How many messages the publisher sent.
 #[derive(Clone, Copy, Debug, Default)]
 struct Published {
@@ -477,12 +447,7 @@ impl Publisher {
                 return;
             }
         };
-        let start = Instant::now();
-        let phases = Phases {
-            start,
-            measure_from: start + self.warmup,
-            stop_at: start + self.warmup + self.duration,
-        };
+        let phases = Phases::starting_now(self.warmup, self.duration);
         let _ = shared.phases.set(phases);
         if self.opened.send(Ok(phases)).is_err() {
             return;
@@ -631,24 +596,6 @@ fn unexpected(got: Option<sockeye::Result<Message>>) -> String {
     }
 }
 
-/// Closes a connection, within [`CLOSE_LIMIT`].
-async fn close(ws: &mut WebSocket<TcpStream>) {
-    if let Ok(Err(e)) = tokio::time::timeout(CLOSE_LIMIT, ws.close(CloseCode::NORMAL, "")).await {
-        tracing::debug!(error = %describe(&e), "closing handshake failed");
-    }
-}
-
-/// One worker's share of the results, shared by its receivers.
-#[derive(Debug)]
-struct Local {
-    /// Publish-to-delivery times of deliveries in the measured window, in ns.
-    latency: RefCell<Histogram<u64>>,
-    /// Deliveries in the measured window.
-    measured: Cell<u64>,
-    /// Every delivery, for the progress line and the totals.
-    delivered: Arc<Counter>,
-}
-
 /// What a receiver has seen.
 #[derive(Debug, Default)]
 struct Track {
@@ -689,11 +636,9 @@ impl Track {
         }
         self.next = stamp.seq.saturating_add(1);
         shared.ack(stamp.seq);
-        local.delivered.add(1);
+        local.arrived.add(1);
         if shared.phases.get().is_some_and(|p| p.measures(now)) {
-            local.measured.set(local.measured.get() + 1);
-            let nanos = shared.since_epoch(now).saturating_sub(stamp.sent_ns);
-            local.latency.borrow_mut().saturating_record(nanos.max(1));
+            local.record(shared.since_epoch(now).saturating_sub(stamp.sent_ns));
         }
         Ok(())
     }
@@ -764,16 +709,9 @@ struct WorkerJob {
     publisher: Option<Publisher>,
 }
 
-/// What a worker hands back at the end.
-#[derive(Debug)]
-struct WorkerReport {
-    latency: Histogram<u64>,
-    measured: u64,
-}
-
 /// A worker: opens its receivers (and the first worker, the publisher once
 /// told to) and runs them to the end.
-async fn worker(job: WorkerJob) -> WorkerReport {
+async fn worker(job: WorkerJob) -> report::WorkerReport {
     let WorkerJob {
         count,
         open_at_once,
@@ -783,11 +721,7 @@ async fn worker(job: WorkerJob) -> WorkerReport {
         delivered,
         publisher,
     } = job;
-    let local = Rc::new(Local {
-        latency: RefCell::new(new_histogram()),
-        measured: Cell::new(0),
-        delivered,
-    });
+    let local = Rc::new(Local::new(delivered));
     let dial = Rc::new(dial);
     let publisher =
         publisher.map(|p| tokio::task::spawn_local(p.run(Rc::clone(&dial), Arc::clone(&shared))));
@@ -797,16 +731,8 @@ async fn worker(job: WorkerJob) -> WorkerReport {
         let (dial, gate, local) = (Rc::clone(&dial), Rc::clone(&gate), Rc::clone(&local));
         let (shared, tally) = (Arc::clone(&shared), Arc::clone(&tally));
         tasks.spawn_local(async move {
-            let opened = {
-                let _permit = gate.acquire().await;
-                dial.builder().connect().await
-            };
-            let mut ws = match opened {
-                Ok((ws, _)) => ws,
-                Err(e) => {
-                    tally.open_failed(format!("cannot connect: {}", describe(&e)));
-                    return;
-                }
+            let Some(mut ws) = connect(&gate, &dial, &tally).await else {
+                return;
             };
             // Counted live before open, so the publisher never starts
             // without it.
@@ -824,15 +750,8 @@ async fn worker(job: WorkerJob) -> WorkerReport {
     if let Some(publisher) = publisher {
         let _ = publisher.await;
     }
-    let latency = local.latency.replace(new_histogram());
-    WorkerReport {
-        latency,
-        measured: local.measured.get(),
-    }
+    local.report()
 }
-
-/// A worker's report to come.
-type Pending = oneshot::Receiver<WorkerReport>;
 
 /// Starts the workers, each with its share of the receivers, the first
 /// with the publisher. Returns their reports to come and their delivery
@@ -933,14 +852,8 @@ pub(crate) async fn run(args: Args) -> ExitCode {
 
     let mut progress = Progress::new();
     wait_until_open(&tally, args.receivers, &mut progress).await;
-    if tally.opened.load(Ordering::Relaxed) == 0 {
-        progress.finish();
-        eprintln!(
-            "sockeye: no connection to {} could be opened: {}",
-            common.url,
-            tally.first_error().unwrap_or_default()
-        );
-        return ExitCode::FAILURE;
+    if let Err(code) = check_opened(&tally, &common.url, &mut progress) {
+        return code;
     }
     progress.show("opening the publisher");
     let _ = go_tx.send(());
@@ -979,73 +892,6 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         return ExitCode::FAILURE;
     }
     tally.report_errors()
-}
-
-/// Waits for every worker; returns their latencies merged and their
-/// deliveries in the measured window.
-async fn join_workers(workers: Vec<Pending>, tally: &Tally) -> (Histogram<u64>, u64) {
-    let mut latency = new_histogram();
-    let mut measured = 0;
-    for rx in workers {
-        match rx.await {
-            Ok(report) => {
-                measured += report.measured;
-                // Same bounds everywhere, so adding cannot fail.
-                let _ = latency.add(&report.latency);
-            }
-            Err(_) => tally.failed("a worker thread stopped".to_owned()),
-        }
-    }
-    (latency, measured)
-}
-
-/// CPU samples of both sides and the machine at the start and the end of
-/// the measured window.
-#[derive(Debug, Default)]
-struct Window {
-    own: (Option<CpuSample>, Option<CpuSample>),
-    server: (Option<CpuSample>, Option<CpuSample>),
-    machine: (Option<CpuSample>, Option<CpuSample>),
-}
-
-impl Window {
-    /// Samples the start (or the end) of the window.
-    fn sample(
-        server: Option<Process>,
-    ) -> (Option<CpuSample>, Option<CpuSample>, Option<CpuSample>) {
-        (
-            Process::This.cpu_sample().ok(),
-            server.and_then(|s| s.cpu_sample().ok()),
-            procfs::machine_cpu_sample().ok(),
-        )
-    }
-
-    /// The CPU use of each side over the window.
-    fn cpu(&self, server: Option<Process>, threads: u16) -> Cpu {
-        let cpu =
-            |(from, to): (Option<CpuSample>, Option<CpuSample>)| Some(from?.percent_until(to?));
-        let own = Side {
-            cpu: cpu(self.own),
-            cores: Process::This
-                .allowed_cpus()
-                .unwrap_or(1)
-                .min(usize::from(threads)),
-        };
-        let server_side = server.map(|s| Side {
-            cpu: cpu(self.server),
-            cores: s.allowed_cpus().unwrap_or(1),
-        });
-        // What neither side used: builds, tests, anything else sharing the
-        // machine. Only known when the server's share is.
-        let other = cpu(self.machine)
-            .and_then(|machine| Some((machine - own.cpu? - server_side?.cpu?).max(0.0)));
-        Cpu {
-            own,
-            server: server_side,
-            other,
-            server_rss: server.and_then(|s| s.rss_bytes().ok()),
-        }
-    }
 }
 
 /// Waits through the warm-up and the measured window, showing the rates
@@ -1131,83 +977,6 @@ async fn measure(
     }
 }
 
-#[expect(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    reason = "a rate, rounded and clamped to what u64 holds"
-)]
-fn rate_u64(rate: f64) -> u64 {
-    rate.round().max(0.0) as u64
-}
-
-/// One side's CPU use over the measured window.
-#[derive(Clone, Copy, Debug)]
-struct Side {
-    /// Percent of one core; `None` if /proc could not be read.
-    cpu: Option<f64>,
-    /// Cores it may use (its threads, its CPU affinity).
-    cores: usize,
-}
-
-impl Side {
-    fn saturated(self) -> Option<bool> {
-        let cores = as_f64(u64::try_from(self.cores).unwrap_or(1));
-        self.cpu.map(|cpu| cpu >= SATURATED * cores)
-    }
-}
-
-/// The CPU figures of a run.
-#[derive(Clone, Copy, Debug)]
-struct Cpu {
-    own: Side,
-    server: Option<Side>,
-    /// CPU used by other processes during the window, in percent of a core.
-    other: Option<f64>,
-    server_rss: Option<u64>,
-}
-
-/// Which side limited the run, judged from CPU use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Bottleneck {
-    /// The bench is near its cores' limit and the server is not.
-    Bench,
-    /// The server is near its cores' limit and the bench is not.
-    Server,
-    /// Both are near their limits.
-    Both,
-    /// Neither side is busy: the loop waits on latency.
-    Neither,
-    /// Neither side is busy, but other processes took CPU from them.
-    Disturbed,
-    /// The server's CPU is unknown (no `--server-pid`).
-    Unknown,
-}
-
-impl Bottleneck {
-    fn judge(cpu: &Cpu) -> Self {
-        let own_busy = cpu.own.saturated() == Some(true);
-        match cpu.server.and_then(Side::saturated) {
-            Some(true) if own_busy => Bottleneck::Both,
-            Some(true) => Bottleneck::Server,
-            _ if own_busy => Bottleneck::Bench,
-            Some(false) if cpu.other.is_some_and(|o| o >= OTHER_LOAD) => Bottleneck::Disturbed,
-            Some(false) => Bottleneck::Neither,
-            None => Bottleneck::Unknown,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Bottleneck::Bench => "bench",
-            Bottleneck::Server => "server",
-            Bottleneck::Both => "both",
-            Bottleneck::Neither => "neither",
-            Bottleneck::Disturbed => "disturbed",
-            Bottleneck::Unknown => "unknown",
-        }
-    }
-}
-
 /// Everything the summary and the JSON line say.
 #[derive(Debug)]
 struct Report<'a> {
@@ -1257,19 +1026,8 @@ impl Report<'_> {
     fn print(&self) {
         let args = self.args;
         let rates = self.rates();
-        let percentile = |q: f64| self.latency.value_at_quantile(q);
-        let latency = [
-            percentile(0.5),
-            percentile(0.99),
-            percentile(0.999),
-            self.latency.max(),
-        ];
         let bottleneck = Bottleneck::judge(&self.cpu);
-        print!("{}", self.summary(rates, latency, bottleneck));
-        let round = |x: f64| (x * 10.0).round() / 10.0;
-        let micros = |nanos: u64| round(as_f64(nanos) / 1e3);
-        let cpu = &self.cpu;
-        let per_delivery = |side: Option<Side>| per_delivery(side?.cpu?, rates.deliveries);
+        print!("{}", self.summary(rates, bottleneck));
         let json = serde_json::json!({
             "scenario": "fanout",
             "url": args.common.url,
@@ -1287,29 +1045,15 @@ impl Report<'_> {
             "duration_s": args.duration.as_secs_f64(),
             "published": self.published.measured,
             "deliveries": self.deliveries,
-            "msg_per_s": round(rates.published),
-            "deliveries_per_s": round(rates.deliveries),
+            "msg_per_s": tenths(rates.published),
+            "deliveries_per_s": tenths(rates.deliveries),
             "mb_per_s": (rates.mb * 1000.0).round() / 1000.0,
             "published_total": self.published.total,
             "deliveries_total": self.deliveries_total,
             "skipped": self.skipped,
-            "latency_us": {
-                "p50": micros(latency[0]),
-                "p99": micros(latency[1]),
-                "p999": micros(latency[2]),
-                "max": micros(latency[3]),
-                "mean": round(self.latency.mean() / 1e3),
-            },
-            "cpu": {
-                "bench": cpu.own.cpu.map(round),
-                "bench_cores": cpu.own.cores,
-                "server": cpu.server.and_then(|s| s.cpu).map(round),
-                "server_cores": cpu.server.map(|s| s.cores),
-                "other": cpu.other.map(round),
-                "bench_ns_per_delivery": per_delivery(Some(cpu.own)).map(round),
-                "server_ns_per_delivery": per_delivery(cpu.server).map(round),
-            },
-            "server_rss": cpu.server_rss,
+            "latency_us": report::latency_json(self.latency),
+            "cpu": self.cpu.json(rates.deliveries, "delivery"),
+            "server_rss": self.cpu.server_rss,
             "bottleneck": bottleneck.name(),
             "errors": self.errors + usize::from(self.aborted.is_some()),
             "aborted": self.aborted,
@@ -1318,12 +1062,7 @@ impl Report<'_> {
     }
 
     /// The human-readable lines.
-    fn summary(
-        &self,
-        rates: Rates,
-        [p50, p99, p999, max]: [u64; 4],
-        bottleneck: Bottleneck,
-    ) -> String {
+    fn summary(&self, rates: Rates, bottleneck: Bottleneck) -> String {
         let args = self.args;
         let pacing = match args.rate {
             Some(rate) => format!("{} msg/s offered", grouped(u64::from(rate))),
@@ -1363,13 +1102,10 @@ impl Report<'_> {
             grouped(self.published.measured),
             self.opened
         );
-        let _ = writeln!(
-            out,
-            "  latency     p50 {}  p99 {}  p99.9 {}  max {} (publish to delivery)",
-            micros(p50),
-            micros(p99),
-            micros(p999),
-            micros(max)
+        report::write_latency(
+            &mut out,
+            report::percentiles(self.latency),
+            " (publish to delivery)",
         );
         if self.skipped > 0 {
             let _ = writeln!(
@@ -1379,109 +1115,20 @@ impl Report<'_> {
                 grouped(self.skipped)
             );
         }
-        self.cpu_lines(&mut out, rates);
-        if let Some(note) = self.note(bottleneck) {
-            let _ = writeln!(out, "  note        {note}");
-        }
-        if let Some(other) = self.cpu.other.filter(|&other| other >= OTHER_LOAD) {
-            let _ = writeln!(
-                out,
-                "  warning     other processes used {other:.0}% of a core during the \
-                 measurement: the figures are disturbed; measure on a quiet machine"
-            );
-        }
+        self.cpu.write_lines(&mut out, rates.deliveries, "delivery");
+        let neither = if args.rate.is_some() {
+            "neither side is CPU-bound: a higher --rate or more --receivers would load the \
+             server more"
+        } else {
+            "neither side is CPU-bound: the publisher waits on latency; more --in-flight \
+             or --receivers would load the server more"
+        };
+        self.cpu.write_verdict(&mut out, bottleneck, neither);
         if let Some(why) = &self.aborted {
             let _ = writeln!(out, "  aborted     {why}");
         }
-        if self.errors > 0 {
-            let _ = writeln!(
-                out,
-                "  errors      {} connection(s) failed: the figures are not valid",
-                self.errors
-            );
-        }
+        report::write_errors(&mut out, self.errors);
         out
-    }
-
-    /// The lines on CPU and memory.
-    fn cpu_lines(&self, out: &mut String, rates: Rates) {
-        let cpu = &self.cpu;
-        let _ = write!(
-            out,
-            "  cpu         bench {}, server {}",
-            cpu_text(Some(cpu.own)),
-            cpu_text(cpu.server)
-        );
-        if let Some(other) = cpu.other {
-            let _ = write!(out, ", other processes {other:.0}%");
-        }
-        out.push('\n');
-        let per_delivery = |side: Option<Side>| per_delivery(side?.cpu?, rates.deliveries);
-        if let Some(server) = per_delivery(cpu.server) {
-            let _ = writeln!(
-                out,
-                "  cpu/msg     server {server:.0} ns, bench {:.0} ns per delivery",
-                per_delivery(Some(cpu.own)).unwrap_or(0.0)
-            );
-        }
-        if let Some(rss) = cpu.server_rss {
-            let _ = writeln!(out, "  server rss  {}", human_bytes(as_f64(rss)));
-        }
-    }
-
-    fn note(&self, bottleneck: Bottleneck) -> Option<String> {
-        let own = cpu_text(Some(self.cpu.own));
-        let server = cpu_text(self.cpu.server);
-        match bottleneck {
-            Bottleneck::Bench => Some(format!(
-                "the load generator is likely the bottleneck: it used {own} while the server \
-                 used {server}; give it more --threads or a core of its own"
-            )),
-            Bottleneck::Server => Some(format!("the server is CPU-bound: {server}")),
-            Bottleneck::Both => Some(format!(
-                "both sides are CPU-bound (bench {own}, server {server}): the load generator \
-                 may be holding the server back; give it more --threads or a core of its own"
-            )),
-            Bottleneck::Neither => Some(if self.args.rate.is_some() {
-                "neither side is CPU-bound: a higher --rate or more --receivers would load the \
-                 server more"
-                    .to_owned()
-            } else {
-                "neither side is CPU-bound: the publisher waits on latency; more --in-flight \
-                 or --receivers would load the server more"
-                    .to_owned()
-            }),
-            Bottleneck::Disturbed | Bottleneck::Unknown => None,
-        }
-    }
-}
-
-/// Nanoseconds of CPU per delivery, from a CPU use in percent of a core.
-fn per_delivery(cpu: f64, deliveries_per_s: f64) -> Option<f64> {
-    (deliveries_per_s > 0.0).then(|| cpu / 100.0 / deliveries_per_s * 1e9)
-}
-
-/// CPU use as `42% of 1 core`, or `unknown`.
-fn cpu_text(side: Option<Side>) -> String {
-    match side {
-        Some(Side {
-            cpu: Some(cpu),
-            cores,
-        }) => format!(
-            "{cpu:.0}% of {cores} core{}",
-            if cores == 1 { "" } else { "s" }
-        ),
-        _ => "unknown".to_owned(),
-    }
-}
-
-/// Nanoseconds as microseconds, or milliseconds when large.
-fn micros(nanos: u64) -> String {
-    let micros = as_f64(nanos) / 1e3;
-    if micros >= 10_000.0 {
-        format!("{:.1} ms", micros / 1e3)
-    } else {
-        format!("{micros:.1} us")
     }
 }
 

@@ -9,15 +9,16 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use sockeye::{CloseCode, Message, WebSocket};
+use sockeye::{Message, WebSocket};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::procfs::Process;
 use super::{
-    CLOSE_LIMIT, Common, Compression, Dial, Progress, Tally, as_f64, check_echo, human_bytes,
-    parse_secs, parse_size, payload, raise_open_files_limit, spawn_worker, wait_until_open,
+    CLOSE_LIMIT, Common, Compression, Dial, Progress, Tally, as_f64, check_echo, close,
+    human_bytes, parse_secs, parse_size, payload, raise_open_files_limit, spawn_worker,
+    wait_until_open,
 };
 use crate::describe;
 
@@ -149,11 +150,7 @@ async fn worker(
             tally.opened(ws.deflate().is_some());
             // An idle connection: nothing polls it until the release.
             let _ = release.wait_for(|released| *released).await;
-            if let Ok(Err(e)) =
-                tokio::time::timeout(CLOSE_LIMIT, ws.close(CloseCode::NORMAL, "")).await
-            {
-                tracing::debug!(error = %describe(&e), "closing handshake failed");
-            }
+            close(&mut ws).await;
         });
     }
     while tasks.join_next().await.is_some() {}

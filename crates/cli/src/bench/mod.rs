@@ -26,6 +26,7 @@ mod echo;
 mod fanout;
 mod idle;
 mod procfs;
+mod report;
 
 use std::fmt::Write as _;
 use std::future::Future;
@@ -36,8 +37,9 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sockeye::proto::DeflateConfig;
-use sockeye::{ClientBuilder, Message};
-use tokio::sync::oneshot;
+use sockeye::{ClientBuilder, CloseCode, Message, WebSocket};
+use tokio::net::TcpStream;
+use tokio::sync::{Semaphore, oneshot};
 
 use procfs::Process;
 
@@ -396,6 +398,42 @@ async fn wait_until_open(tally: &Tally, total: usize, progress: &mut Progress) -
         }
     }
     started.elapsed()
+}
+
+/// Says so if no connection could be opened, once all have tried, and
+/// returns the exit status to leave with then.
+fn check_opened(tally: &Tally, url: &str, progress: &mut Progress) -> Result<(), ExitCode> {
+    if tally.opened.load(Ordering::Relaxed) > 0 {
+        return Ok(());
+    }
+    progress.finish();
+    eprintln!(
+        "sockeye: no connection to {url} could be opened: {}",
+        tally.first_error().unwrap_or_default()
+    );
+    Err(ExitCode::FAILURE)
+}
+
+/// Opens a connection once `gate` lets it; counts a failure in `tally`.
+async fn connect(gate: &Semaphore, dial: &Dial, tally: &Tally) -> Option<WebSocket<TcpStream>> {
+    let opened = {
+        let _permit = gate.acquire().await;
+        dial.builder().connect().await
+    };
+    match opened {
+        Ok((ws, _)) => Some(ws),
+        Err(e) => {
+            tally.open_failed(format!("cannot connect: {}", crate::describe(&e)));
+            None
+        }
+    }
+}
+
+/// Closes a connection, within [`CLOSE_LIMIT`].
+async fn close(ws: &mut WebSocket<TcpStream>) {
+    if let Ok(Err(e)) = tokio::time::timeout(CLOSE_LIMIT, ws.close(CloseCode::NORMAL, "")).await {
+        tracing::debug!(error = %crate::describe(&e), "closing handshake failed");
+    }
 }
 
 /// A message of `size` deterministic bytes: ASCII letters for text, a
