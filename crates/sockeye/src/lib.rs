@@ -82,6 +82,7 @@ mod error;
 mod server;
 mod split;
 mod stream;
+pub mod web;
 
 pub use client::{ClientBuilder, connect};
 pub use config::WebSocketConfig;
