@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use sockeye::proto::DeflateConfig;
-use sockeye::{CloseCode, PreparedMessage, ServerBuilder, WebSocket};
+use sockeye::{CloseCode, PreparedMessage, ServerBuilder, WebSocket, WebSocketConfig};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
@@ -32,6 +32,22 @@ pub(crate) struct Args {
     /// The largest frame accepted, in bytes.
     #[arg(long, default_value_t = 16 << 20)]
     max_frame_size: usize,
+    /// The most frames one message may come in; 0: no limit (fragments
+    /// cost no memory beyond the message, which --max-message-size caps).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    max_fragments: usize,
+    /// The largest opening-handshake head (request line and headers), in
+    /// bytes; larger ones are answered 431.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 10)]
+    max_handshake_size: usize,
+    /// The most header fields in an opening handshake; more are answered
+    /// 431.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_headers: usize,
+    /// Seconds a client has to answer our Close (on shutdown, for one),
+    /// after which its TCP connection is closed.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
+    close_timeout: Duration,
     /// Do not accept permessage-deflate compression.
     #[arg(long)]
     no_deflate: bool,
@@ -103,9 +119,17 @@ fn seconds(text: &str) -> Result<Duration, String> {
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-/// How long open connections get to finish their closing handshake after a
-/// shutdown signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// The settings of each connection, from the flags.
+fn connection_config(args: &Args) -> WebSocketConfig {
+    let mut config = WebSocketConfig::default();
+    config.proto.max_message_size = args.max_message_size;
+    config.proto.max_frame_size = args.max_frame_size;
+    config.proto.max_fragments = (args.max_fragments > 0).then_some(args.max_fragments);
+    config.proto.max_handshake_size = args.max_handshake_size;
+    config.proto.max_headers = args.max_headers;
+    config.close_timeout = args.close_timeout;
+    config
+}
 
 /// The listen backlog of each listener.
 const BACKLOG: u32 = 1024;
@@ -122,15 +146,13 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     // Shared: each connection's task holds a pointer, not a copy.
     let server = Arc::new(
         builder
-            .max_message_size(args.max_message_size)
-            .max_frame_size(args.max_frame_size)
+            .config(connection_config(&args))
             .deflate((!args.no_deflate).then(|| DeflateConfig {
                 // One compressor per thread instead of ~300 KiB of zlib state
                 // per connection (BENCHMARKS.md).
                 server_no_context_takeover: true,
                 ..DeflateConfig::default()
             }))
-            .close_timeout(SHUTDOWN_GRACE)
             .handshake_timeout(args.handshake_timeout)
             .keepalive(
                 (!args.keepalive.is_zero()).then_some(args.keepalive),
@@ -164,6 +186,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             addr,
             reuse_port: threads > 1,
             server: Arc::clone(&server),
+            close_timeout: args.close_timeout,
             stop: stop_rx.clone(),
             hub: hub.clone(),
         };
@@ -207,6 +230,8 @@ struct Worker {
     addr: SocketAddr,
     reuse_port: bool,
     server: Arc<ServerBuilder>,
+    /// Each connection's closing-handshake limit.
+    close_timeout: Duration,
     stop: watch::Receiver<bool>,
     hub: Option<Hub>,
 }
@@ -331,7 +356,9 @@ impl Worker {
             open = connections.len(),
             "closing connections"
         );
-        if tokio::time::timeout(SHUTDOWN_GRACE * 2, connections.wait())
+        // Their closing handshakes, with time to spare for writing.
+        let grace = self.close_timeout * 2;
+        if tokio::time::timeout(grace, connections.wait())
             .await
             .is_err()
         {

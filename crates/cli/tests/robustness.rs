@@ -555,6 +555,45 @@ async fn r_lm_02_more_than_64_header_fields_are_answered_431() {
     assert_serves(&server, "after too many fields").await;
 }
 
+#[tokio::test]
+async fn r_lm_02_handshake_limits_follow_their_flags() {
+    let server = Serve::start(&["--max-handshake-size", "1024", "--max-headers", "10"]);
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(&request_of_length(1024))
+        .await
+        .expect("write");
+    let answer = read_head(&mut tcp).await;
+    assert_eq!(status_of(&answer), Some(101), "a 1 KiB head: {answer:?}");
+    drop(tcp);
+    let answer = exchange(server.addr, &request_of_length(1025)).await;
+    assert_eq!(status_of(&answer), Some(431), "1 KiB + 1: {answer:?}");
+    let answer = exchange(server.addr, &request_with_fields(11)).await;
+    assert_eq!(status_of(&answer), Some(431), "11 fields: {answer:?}");
+    assert_serves(&server, "after small limits").await;
+}
+
+#[tokio::test]
+async fn r_lm_03_max_fragments_follows_its_flag() {
+    let server = Serve::start(&["--max-fragments", "3"]);
+    let piece = [b'x'; 10];
+    // Three frames are allowed...
+    let mut tcp = raw_open(server.addr).await;
+    let mut three = frame(BINARY_MORE, &piece);
+    three.extend(frame(CONTINUATION_MORE, &piece));
+    three.extend(frame(CONTINUATION, &piece));
+    tcp.write_all(&three).await.expect("write");
+    let echo = read_frame(&mut tcp).await.expect("the echo");
+    assert_eq!(echo.payload.len(), 30, "{echo:?}");
+    drop(tcp);
+    // ...a fourth is refused with 1009.
+    let mut four = frame(BINARY_MORE, &piece);
+    for _ in 0..2 {
+        four.extend(frame(CONTINUATION_MORE, &piece));
+    }
+    four.extend(frame(CONTINUATION, &piece));
+    expect_failure(server.addr, &four, 1009, "4 fragments over a limit of 3").await;
+}
+
 // ---------------------------------------------------------------------
 // 3. HTTP edge cases (R-SH-01 .. R-SH-13)
 
