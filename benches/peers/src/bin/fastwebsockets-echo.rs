@@ -11,8 +11,6 @@
 //! through a `FragmentCollector`, so fragmented messages arrive whole. The
 //! library answers pings (auto-pong) and closes (auto-close) itself.
 
-use std::net::SocketAddr;
-
 use fastwebsockets::{FragmentCollector, OpCode, WebSocketError, upgrade};
 use http_body_util::Empty;
 use hyper::body::{Bytes, Incoming};
@@ -20,21 +18,12 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 
 const MAX_SIZE: usize = 64 << 20;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let addr: SocketAddr = match std::env::args().nth(1).map(|a| a.parse()) {
-        Some(Ok(addr)) => addr,
-        _ => {
-            eprintln!("usage: fastwebsockets-echo ADDR   (e.g. 127.0.0.1:9302)");
-            std::process::exit(2);
-        }
-    };
-    let listener = TcpListener::bind(addr).await?;
-    eprintln!("fastwebsockets-echo listening on ws://{addr}");
+    let listener = sockeye_bench_peers::listen("fastwebsockets-echo").await?;
     loop {
         let (stream, _) = listener.accept().await?;
         stream.set_nodelay(true)?;

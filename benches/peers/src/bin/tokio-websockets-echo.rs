@@ -10,37 +10,18 @@
 //! message and `send()` (which queues and flushes) for each reply. Pings are
 //! answered and closes completed by the library itself.
 
-use std::net::SocketAddr;
-
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_websockets::{Limits, ServerBuilder};
 
 const MAX_SIZE: usize = 64 << 20;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let addr: SocketAddr = match std::env::args().nth(1).map(|a| a.parse()) {
-        Some(Ok(addr)) => addr,
-        _ => {
-            eprintln!("usage: tokio-websockets-echo ADDR   (e.g. 127.0.0.1:9303)");
-            std::process::exit(2);
-        }
-    };
-    let listener = TcpListener::bind(addr).await?;
-    eprintln!("tokio-websockets-echo listening on ws://{addr}");
-    loop {
-        let (stream, _) = listener.accept().await?;
-        tokio::spawn(async move {
-            if let Err(e) = echo(stream).await {
-                eprintln!("connection: {e}");
-            }
-        });
-    }
+    sockeye_bench_peers::serve("tokio-websockets-echo", echo).await
 }
 
 async fn echo(stream: TcpStream) -> Result<(), tokio_websockets::Error> {
-    stream.set_nodelay(true)?;
     let (_request, mut ws) = ServerBuilder::new()
         .limits(Limits::default().max_payload_len(Some(MAX_SIZE)))
         .accept(stream)

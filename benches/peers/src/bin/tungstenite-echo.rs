@@ -10,37 +10,18 @@
 //! `send()` (which writes and flushes) for each reply. Pings are answered and
 //! closes completed by tungstenite itself.
 
-use std::net::SocketAddr;
-
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 const MAX_SIZE: usize = 64 << 20;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let addr: SocketAddr = match std::env::args().nth(1).map(|a| a.parse()) {
-        Some(Ok(addr)) => addr,
-        _ => {
-            eprintln!("usage: tungstenite-echo ADDR   (e.g. 127.0.0.1:9301)");
-            std::process::exit(2);
-        }
-    };
-    let listener = TcpListener::bind(addr).await?;
-    eprintln!("tungstenite-echo listening on ws://{addr}");
-    loop {
-        let (stream, _) = listener.accept().await?;
-        tokio::spawn(async move {
-            if let Err(e) = echo(stream).await {
-                eprintln!("connection: {e}");
-            }
-        });
-    }
+    sockeye_bench_peers::serve("tungstenite-echo", echo).await
 }
 
 async fn echo(stream: TcpStream) -> tokio_tungstenite::tungstenite::Result<()> {
-    stream.set_nodelay(true)?;
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_SIZE))
         .max_frame_size(Some(MAX_SIZE));
