@@ -97,6 +97,14 @@ pub(crate) struct Args {
     /// as `https://example.com`; others get 403. Default: any origin.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allowed_origins: Vec<String>,
+    /// Subprotocol to agree to when a client offers it (repeatable); of
+    /// those offered, the client's first choice among these is picked.
+    #[arg(long = "protocol", value_name = "NAME")]
+    protocols: Vec<String>,
+    /// Do not serve the dev console page at `/` (plain HTTP requests are
+    /// then answered 426 Upgrade Required).
+    #[arg(long)]
+    no_console: bool,
 }
 
 /// The default of `--max-connections`: about 100 MB of the server's memory
@@ -139,9 +147,12 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         n => n,
     };
-    let mut builder = ServerBuilder::new();
+    let mut builder = ServerBuilder::new().protocols(args.protocols.iter().cloned());
     if !args.allowed_origins.is_empty() {
         builder = builder.allowed_origins(&args.allowed_origins);
+    }
+    if !args.no_console {
+        builder = builder.http_fallback(console);
     }
     // Shared: each connection's task holds a pointer, not a copy.
     let server = Arc::new(
@@ -215,6 +226,9 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         workers.push(handle);
     }
     tracing::info!(threads, "echo server listening on ws://{addr}");
+    if !args.no_console {
+        tracing::info!("dev console at http://{addr}/");
+    }
     (&mut signal).await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
@@ -440,6 +454,39 @@ async fn open(server: Arc<ServerBuilder>, tcp: TcpStream, id: u64, then: Open) {
         (Some(hub), Some(inbox)) => connections.spawn(fan_out(ws, id, slot, closing, hub, inbox)),
         _ => connections.spawn(echo(ws, id, slot, closing)),
     };
+}
+
+/// The dev console: a page to open sockets, send and watch events from a
+/// browser, embedded in the binary.
+const CONSOLE_PAGE: &str = include_str!("console/index.html");
+
+/// Answers plain HTTP requests: the dev console at `/`, 404 elsewhere.
+fn console(request: &http::Request<()>) -> http::Response<bytes::Bytes> {
+    use http::{Method, StatusCode, header};
+    let response = http::Response::builder()
+        .header(header::CACHE_CONTROL, "no-store")
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    let response = if request.method() != Method::GET && request.method() != Method::HEAD {
+        response
+            .status(StatusCode::METHOD_NOT_ALLOWED)
+            .header(header::ALLOW, "GET, HEAD")
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(bytes::Bytes::from_static(b"method not allowed\n"))
+    } else if request.uri().path() == "/" {
+        response
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+            .header(header::X_FRAME_OPTIONS, "DENY")
+            .body(bytes::Bytes::from_static(CONSOLE_PAGE.as_bytes()))
+    } else {
+        response
+            .status(StatusCode::NOT_FOUND)
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(bytes::Bytes::from_static(
+                b"not found: the dev console is at /, WebSocket clients may use any path\n",
+            ))
+    };
+    response.unwrap_or_default()
 }
 
 /// Answers a connection turned away by a limit, with `status` and a hint

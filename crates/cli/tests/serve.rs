@@ -113,17 +113,21 @@ fn status_line(answer: &str) -> &str {
 
 #[tokio::test]
 async fn bad_handshakes_get_an_http_error_and_the_server_keeps_serving() {
-    let server = Serve::start(&[]);
+    let server = Serve::start(&["--no-console"]);
 
-    // A plain HTTP request, no upgrade.
+    // A plain HTTP request, no upgrade: 426, which names the protocol to
+    // upgrade to.
     let answer = raw_exchange(
         server.addr,
         b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
-    let status = status_line(&answer);
     assert!(
-        status.starts_with("HTTP/1.1 400") || status.starts_with("HTTP/1.1 426"),
+        status_line(&answer).starts_with("HTTP/1.1 426"),
         "plain GET answered {answer:?}"
+    );
+    assert!(
+        answer.to_ascii_lowercase().contains("upgrade: websocket"),
+        "426 without the protocol to upgrade to: {answer:?}"
     );
 
     // A WebSocket request with an unsupported version: 426 with the one we
@@ -399,4 +403,100 @@ async fn broadcast_sends_each_message_to_every_other_client() {
     for ws in &mut clients {
         ws.close(CloseCode::NORMAL, "").await.expect("close");
     }
+}
+
+#[tokio::test]
+async fn the_dev_console_is_served_at_the_root_over_plain_http() {
+    let server = Serve::start(&[]);
+
+    let answer = raw_exchange(
+        server.addr,
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        status_line(&answer).starts_with("HTTP/1.1 200"),
+        "{answer:?}"
+    );
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    let head = head.to_ascii_lowercase();
+    assert!(
+        head.contains("content-type: text/html; charset=utf-8"),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("content-length: {}", body.len())),
+        "{head}"
+    );
+    assert!(body.contains("id=\"connect\""), "not the console page");
+    assert!(body.contains("new WebSocket("), "not the console page");
+
+    // HEAD: the same head, no body.
+    let answer = raw_exchange(
+        server.addr,
+        b"HEAD / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head");
+    assert!(head.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(
+        head.to_ascii_lowercase().contains("content-length: "),
+        "{head}"
+    );
+    assert_eq!(body, "", "HEAD answered with a body");
+
+    // Elsewhere 404, other methods 405.
+    let answer = raw_exchange(
+        server.addr,
+        b"GET /favicon.ico HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        status_line(&answer).starts_with("HTTP/1.1 404"),
+        "{answer:?}"
+    );
+    let answer = raw_exchange(
+        server.addr,
+        b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi",
+    );
+    assert!(
+        status_line(&answer).starts_with("HTTP/1.1 405"),
+        "{answer:?}"
+    );
+    assert!(
+        answer.to_ascii_lowercase().contains("allow: get, head"),
+        "{answer:?}"
+    );
+
+    // The same port still speaks WebSocket, at `/` too.
+    let mut ws = connect(&server.url("/")).await;
+    ws.send(Message::text("after the page"))
+        .await
+        .expect("send");
+    let echo = tokio::time::timeout(TIMEOUT, ws.recv())
+        .await
+        .expect("echo in time");
+    assert_eq!(
+        echo.expect("a message").expect("no error"),
+        Message::text("after the page")
+    );
+}
+
+#[tokio::test]
+async fn serve_agrees_to_the_clients_first_choice_among_its_protocols() {
+    let server = Serve::start(&["--protocol", "superchat", "--protocol", "chat"]);
+    let url = server.url("/");
+
+    // R-SH-08: one of those offered, here in the client's order.
+    let (ws, _) = sockeye::ClientBuilder::new(url.as_str())
+        .protocols(["nope", "chat", "superchat"])
+        .connect()
+        .await
+        .expect("connect");
+    assert_eq!(ws.protocol(), Some("chat"));
+
+    // None in common: no protocol, and the client decides.
+    let (ws, _) = sockeye::ClientBuilder::new(url.as_str())
+        .protocols(["nope"])
+        .connect()
+        .await
+        .expect("connect");
+    assert_eq!(ws.protocol(), None);
 }

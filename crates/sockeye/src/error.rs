@@ -95,6 +95,12 @@ pub enum HandshakeFailure {
     /// The server's callback refused the request with this status.
     #[error("request refused with {0}")]
     Refused(http::StatusCode),
+    /// The request was plain HTTP, not a WebSocket upgrade, and the
+    /// handler set with
+    /// [`ServerBuilder::http_fallback`](crate::ServerBuilder::http_fallback)
+    /// answered it with this status.
+    #[error("plain http request answered with {0}")]
+    PlainHttp(http::StatusCode),
 }
 
 /// A non-101 answer to a client's opening handshake: status, headers and

@@ -1,14 +1,18 @@
 //! The server: [`accept`] and [`ServerBuilder`].
 
+use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use sockeye_proto::Role;
-use sockeye_proto::handshake::{HandshakeError, ResponseBody, ServerHandshake, write_response};
+use sockeye_proto::handshake::{
+    HandshakeError, ResponseBody, ServerHandshake, header_has_token, write_response,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::config::{SharedConfig, WebSocketConfig};
@@ -83,6 +87,22 @@ pub struct ServerBuilder {
     shared: SharedConfig,
     /// Origins allowed to connect, lowercased; `None`: any.
     allowed_origins: Option<Vec<String>>,
+    /// The subprotocols [`accept`](ServerBuilder::accept) agrees to.
+    protocols: Vec<String>,
+    http_fallback: Option<HttpFallback>,
+}
+
+/// The answer to plain HTTP requests (see [`ServerBuilder::http_fallback`]).
+#[derive(Clone)]
+struct HttpFallback(Arc<HttpHandler>);
+
+/// A handler of plain HTTP requests.
+type HttpHandler = dyn Fn(&Request<()>) -> Response<Bytes> + Send + Sync;
+
+impl fmt::Debug for HttpFallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HttpFallback(..)")
+    }
 }
 
 impl Default for ServerBuilder {
@@ -99,6 +119,8 @@ impl ServerBuilder {
             handshake_timeout: Duration::from_secs(10),
             shared: SharedConfig::default(),
             allowed_origins: None,
+            protocols: Vec::new(),
+            http_fallback: None,
         }
     }
 
@@ -150,6 +172,69 @@ impl ServerBuilder {
         self
     }
 
+    /// The subprotocols [`accept`](Self::accept) agrees to. It picks the
+    /// first protocol the client offers, in the client's order of
+    /// preference, that is in `protocols`, and none when there is no such
+    /// protocol (the client then decides whether to go on; browsers do
+    /// not). Default: none. [`accept_with`](Self::accept_with) leaves the
+    /// choice to its callback, which can call
+    /// [`UpgradeRequest::select_protocol`].
+    #[must_use]
+    pub fn protocols<I>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Answers plain HTTP requests, those that do not ask for a WebSocket
+    /// upgrade, with `handler`'s response instead of
+    /// `426 Upgrade Required`: a page, a health check or a 404 on the
+    /// WebSocket port. Default: none.
+    ///
+    /// The response is sent as it is, without its body for `HEAD`, and the
+    /// connection is then closed; `accept` returns
+    /// [`HandshakeFailure::PlainHttp`] with its status. Requests that ask
+    /// for an upgrade never reach the handler, valid or not.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(tcp: tokio::net::TcpStream) -> sockeye::Result<()> {
+    /// use bytes::Bytes;
+    /// use sockeye::{Error, HandshakeFailure, ServerBuilder};
+    ///
+    /// let server = ServerBuilder::new().http_fallback(|request| {
+    ///     let (status, body) = match request.uri().path() {
+    ///         "/health" => (200, "ok\n"),
+    ///         _ => (404, "not found\n"),
+    ///     };
+    ///     http::Response::builder()
+    ///         .status(status)
+    ///         .body(Bytes::from_static(body.as_bytes()))
+    ///         .unwrap_or_default()
+    /// });
+    /// match server.accept(tcp).await {
+    ///     Ok(ws) => println!("open, protocol {:?}", ws.protocol()),
+    ///     Err(Error::Handshake(failure)) if matches!(*failure, HandshakeFailure::PlainHttp(_)) => {
+    ///         // answered and closed
+    ///     }
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn http_fallback<F>(mut self, handler: F) -> Self
+    where
+        F: Fn(&Request<()>) -> Response<Bytes> + Send + Sync + 'static,
+    {
+        self.http_fallback = Some(HttpFallback(Arc::new(handler)));
+        self
+    }
+
     /// Whether a request from `origin` may go on.
     fn origin_allowed(&self, origin: Option<&HeaderValue>) -> bool {
         match (&self.allowed_origins, origin) {
@@ -160,7 +245,8 @@ impl ServerBuilder {
         }
     }
 
-    /// Accepts any valid request, with no subprotocol.
+    /// Accepts any valid request, with the subprotocol chosen as
+    /// [`protocols`](Self::protocols) says (none by default).
     ///
     /// # Errors
     ///
@@ -175,8 +261,16 @@ impl ServerBuilder {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        self.accept_with(stream, |_| async { Ok(Accept::new()) })
-            .await
+        self.accept_with(stream, |request| {
+            let protocol = request.select_protocol(&self.protocols).map(str::to_owned);
+            async move {
+                Ok(match protocol {
+                    Some(protocol) => Accept::new().protocol(protocol),
+                    None => Accept::new(),
+                })
+            }
+        })
+        .await
     }
 
     /// Reads the request, lets `callback` decide, and answers.
@@ -213,32 +307,14 @@ impl ServerBuilder {
         F: FnOnce(UpgradeRequest) -> Fut,
         Fut: Future<Output = std::result::Result<Accept, Response<Bytes>>>,
     {
-        let proto = &self.config.proto;
-        let read = async {
-            let mut buf = BytesMut::with_capacity(1024);
-            loop {
-                match ServerHandshake::parse(&buf, proto) {
-                    Ok(Some((handshake, head_len))) => {
-                        let _ = buf.split_to(head_len);
-                        return Ok(Ok((handshake, buf)));
-                    }
-                    Ok(None) => {}
-                    Err(e) => return Ok(Err(e)),
-                }
-                let room = proto.max_handshake_size.saturating_sub(buf.len()).max(1);
-                if (&mut stream).take(room as u64).read_buf(&mut buf).await? == 0 {
-                    return Err(Error::Io(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "connection closed during the opening handshake",
-                    )));
-                }
-            }
-        };
-        let parsed = tokio::time::timeout(self.handshake_timeout, read)
-            .await
-            .map_err(|_| Error::Timeout(Timeout::Handshake))??;
-        let (handshake, leftover) = match parsed {
-            Ok(parsed) => parsed,
+        let (request, leftover) = self.read_request(&mut stream).await?;
+        if let Some(fallback) = &self.http_fallback
+            && !header_has_token(request.headers(), http::header::UPGRADE, "websocket")
+        {
+            return Err(self.answer_plain(&mut stream, &request, fallback).await);
+        }
+        let handshake = match ServerHandshake::from_request(request) {
+            Ok(handshake) => handshake,
             Err(e) => {
                 tracing::debug!(error = %e, status = %e.status(), "refusing a bad handshake");
                 self.answer_and_close(&mut stream, &e.to_response()).await;
@@ -308,6 +384,67 @@ impl ServerBuilder {
         .with_deflate(deflate))
     }
 
+    /// Reads a request head within the handshake time limit; answers and
+    /// closes when it is not valid HTTP/1.1 or over the limits. Returns it
+    /// with the bytes that came after it.
+    async fn read_request<S>(&self, stream: &mut S) -> Result<(Request<()>, BytesMut)>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let proto = &self.config.proto;
+        let read = async {
+            let mut buf = BytesMut::with_capacity(1024);
+            loop {
+                match ServerHandshake::parse_request(&buf, proto) {
+                    Ok(Some((request, head_len))) => {
+                        let _ = buf.split_to(head_len);
+                        return Ok(Ok((request, buf)));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Ok(Err(e)),
+                }
+                let room = proto.max_handshake_size.saturating_sub(buf.len()).max(1);
+                if (&mut *stream).take(room as u64).read_buf(&mut buf).await? == 0 {
+                    return Err(Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "connection closed during the opening handshake",
+                    )));
+                }
+            }
+        };
+        let parsed = tokio::time::timeout(self.handshake_timeout, read)
+            .await
+            .map_err(|_| Error::Timeout(Timeout::Handshake))??;
+        match parsed {
+            Ok(parsed) => Ok(parsed),
+            Err(e) => {
+                tracing::debug!(error = %e, status = %e.status(), "refusing a bad handshake");
+                self.answer_and_close(stream, &e.to_response()).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Answers a plain HTTP request with the fallback's response and
+    /// closes; the error to return.
+    async fn answer_plain<S>(
+        &self,
+        stream: &mut S,
+        request: &Request<()>,
+        fallback: &HttpFallback,
+    ) -> Error
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let response = (fallback.0)(request);
+        let status = response.status();
+        tracing::debug!(%status, path = request.uri().path(), "answering a plain http request");
+        let head_only = request.method() == Method::HEAD;
+        self.answer_and_close_with(stream, &response, head_only)
+            .await;
+        Error::Handshake(Box::new(HandshakeFailure::PlainHttp(status)))
+    }
+
     /// Writes a refusal and closes the stream, within the handshake time
     /// limit. Errors are dropped: the peer is being turned away anyway.
     ///
@@ -334,9 +471,27 @@ impl ServerBuilder {
         S: AsyncRead + AsyncWrite + Unpin,
         B: ResponseBody,
     {
+        self.answer_and_close_with(stream, response, false).await;
+    }
+
+    /// As [`answer_and_close`](Self::answer_and_close); with `head_only`,
+    /// the body is left out (the answer to `HEAD`) and `Content-Length`
+    /// still gives its length.
+    async fn answer_and_close_with<S, B>(
+        &self,
+        stream: &mut S,
+        response: &Response<B>,
+        head_only: bool,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin,
+        B: ResponseBody,
+    {
         const DRAIN_LIMIT: u64 = 64 << 10;
         let mut out = BytesMut::with_capacity(256);
         write_response(response, &mut out);
+        if head_only {
+            out.truncate(out.len() - response.body().as_body_bytes().len());
+        }
         let _ = tokio::time::timeout(self.handshake_timeout, async {
             stream.write_all(&out).await?;
             stream.shutdown().await
@@ -374,6 +529,19 @@ impl UpgradeRequest {
     /// The subprotocols the client offered, in its order.
     pub fn protocols(&self) -> &[String] {
         &self.protocols
+    }
+
+    /// The first subprotocol the client offered, in its order of
+    /// preference, that is one of `supported`; `None` when there is none.
+    pub fn select_protocol<S: AsRef<str>>(&self, supported: &[S]) -> Option<&str> {
+        self.protocols
+            .iter()
+            .find(|offered| {
+                supported
+                    .iter()
+                    .any(|ours| ours.as_ref() == offered.as_str())
+            })
+            .map(String::as_str)
     }
 
     /// The `Origin` header, if sent (browsers always send it; R-SH-06).

@@ -1040,3 +1040,164 @@ async fn client_host_header_replaces_the_urls() {
     })
     .await;
 }
+
+// ---- subprotocols chosen by the builder (R-SH-08) ----
+
+#[tokio::test]
+async fn r_sh_08_accept_picks_the_clients_first_choice_among_the_servers_protocols() {
+    bounded(async {
+        let server = ServerBuilder::new().protocols(["superchat", "chat"]);
+        let request = request_head("/", "Sec-WebSocket-Protocol: nope, chat, superchat\r\n");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let accepted = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            server
+                .accept(tcp)
+                .await
+                .map(|ws| ws.protocol().map(str::to_owned))
+        });
+        let mut raw = RawPeer::client(TcpStream::connect(address).await.unwrap());
+        raw.write(request.as_bytes()).await;
+        let head = raw.read_head().await;
+        assert_eq!(head.status(), 101, "{head:?}");
+        assert_eq!(head.get("sec-websocket-protocol"), Some("chat"));
+        assert_eq!(accepted.await.unwrap().unwrap().as_deref(), Some("chat"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn r_sh_08_no_protocol_header_when_none_in_common() {
+    bounded(async {
+        let server = ServerBuilder::new().protocols(["chat"]);
+        let request = request_head("/", "Sec-WebSocket-Protocol: nope\r\n");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let _ws = server.accept(tcp).await;
+        });
+        let mut raw = RawPeer::client(TcpStream::connect(address).await.unwrap());
+        raw.write(request.as_bytes()).await;
+        let head = raw.read_head().await;
+        assert_eq!(head.status(), 101, "{head:?}");
+        assert_eq!(head.get("sec-websocket-protocol"), None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn select_protocol_follows_the_clients_order() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            ServerBuilder::new()
+                .accept_with(tcp, |request| async move {
+                    assert_eq!(request.select_protocol(&["b", "a"]), Some("a"));
+                    assert_eq!(request.select_protocol(&["z"]), None);
+                    assert_eq!(request.select_protocol::<&str>(&[]), None);
+                    let chosen = request.select_protocol(&["c", "b"]).map(str::to_owned);
+                    Ok(Accept::new().protocol(chosen.unwrap()))
+                })
+                .await
+                .map(|ws| ws.protocol().map(str::to_owned))
+        });
+        let (ws, _) = ClientBuilder::new(format!("ws://{address}/").as_str())
+            .protocols(["a", "b", "c"])
+            .connect()
+            .await
+            .unwrap();
+        assert_eq!(ws.protocol(), Some("b"));
+        assert_eq!(server.await.unwrap().unwrap().as_deref(), Some("b"));
+    })
+    .await;
+}
+
+// ---- plain HTTP on the WebSocket port ----
+
+fn pages() -> ServerBuilder {
+    ServerBuilder::new().http_fallback(|request| {
+        let (status, body) = match request.uri().path() {
+            "/health" => (200, "ok\n"),
+            _ => (404, "no such page\n"),
+        };
+        Response::builder()
+            .status(status)
+            .header("content-type", "text/plain")
+            .body(Bytes::from_static(body.as_bytes()))
+            .unwrap()
+    })
+}
+
+fn plain_http(err: &Error) -> StatusCode {
+    match err {
+        Error::Handshake(failure) => match &**failure {
+            HandshakeFailure::PlainHttp(status) => *status,
+            other => panic!("expected a plain http answer, got {other:?}"),
+        },
+        other => panic!("expected a handshake error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn http_fallback_answers_requests_without_upgrade() {
+    bounded(async {
+        let request = "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        let (head, body, accepted) = answer_to(request.as_bytes(), pages()).await;
+        assert_eq!(head.status(), 200, "{head:?}");
+        assert_eq!(head.get("content-length"), Some("3"));
+        assert_eq!(body, b"ok\n");
+        assert_eq!(plain_http(&accepted.unwrap_err()), StatusCode::OK);
+
+        let request = "GET /elsewhere HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        let (head, body, accepted) = answer_to(request.as_bytes(), pages()).await;
+        assert_eq!(head.status(), 404, "{head:?}");
+        assert_eq!(body, b"no such page\n");
+        assert_eq!(plain_http(&accepted.unwrap_err()), StatusCode::NOT_FOUND);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn http_fallback_answers_head_without_a_body() {
+    bounded(async {
+        let request = "HEAD /health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        let (head, body, _) = answer_to(request.as_bytes(), pages()).await;
+        assert_eq!(head.status(), 200, "{head:?}");
+        assert_eq!(head.get("content-length"), Some("3"));
+        assert!(body.is_empty(), "a body after HEAD: {body:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn http_fallback_leaves_upgrade_requests_alone() {
+    bounded(async {
+        // A valid upgrade still opens a WebSocket.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = pages().accept(tcp).await.unwrap();
+            let message = ws.next().await.unwrap().unwrap();
+            ws.send(message).await.unwrap();
+        });
+        let mut ws = sockeye::connect(&format!("ws://{address}/health"))
+            .await
+            .unwrap();
+        ws.send(Message::text("hi")).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("hi"));
+        server.await.unwrap();
+
+        // A bad upgrade gets its WebSocket error, not the page.
+        let request = request_head("/health", "")
+            .replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8");
+        let (head, body, accepted) = answer_to(request.as_bytes(), pages()).await;
+        assert_refusal(&head, &body, 426);
+        invalid(&accepted.unwrap_err());
+    })
+    .await;
+}

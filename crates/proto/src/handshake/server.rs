@@ -105,6 +105,30 @@ impl ServerHandshake {
         buf: &[u8],
         config: &crate::Config,
     ) -> Result<Option<(ServerHandshake, usize)>, HandshakeError> {
+        match ServerHandshake::parse_request(buf, config)? {
+            Some((request, n)) => Ok(Some((ServerHandshake::from_request(request)?, n))),
+            None => Ok(None),
+        }
+    }
+
+    /// Parses an HTTP/1.1 request head at the start of `buf`, with the
+    /// limits and syntax checks of [`parse`](ServerHandshake::parse) but none
+    /// of the WebSocket ones: any method, no header required.
+    ///
+    /// For servers that answer plain HTTP requests (a page, a health check)
+    /// on their WebSocket port: look at the request, then either answer it
+    /// or pass it to [`from_request`](ServerHandshake::from_request).
+    /// Returns `Ok(None)` while the head is incomplete, and
+    /// `Ok(Some((request, n)))` once it took the first `n` bytes of `buf`.
+    ///
+    /// # Errors
+    ///
+    /// 431 for a head over the limits, 505 for an HTTP version other than
+    /// 1.x, 400 for malformed HTTP, HTTP/1.0 or a bad request target.
+    pub fn parse_request(
+        buf: &[u8],
+        config: &crate::Config,
+    ) -> Result<Option<(Request<()>, usize)>, HandshakeError> {
         let head = bounded(buf, config);
         with_header_slots(config.max_headers, |slots| {
             let mut parsed = httparse::Request::new(slots);
@@ -119,8 +143,7 @@ impl ServerHandshake {
                     return Err(parse_error(error, config, version));
                 }
             };
-            let request = build_request(&parsed)?;
-            Ok(Some((ServerHandshake::from_request(request)?, n)))
+            Ok(Some((build_request(&parsed)?, n)))
         })
     }
 
@@ -375,7 +398,7 @@ pub fn write_response<B: ResponseBody>(response: &Response<B>, dst: &mut BytesMu
 }
 
 /// Turns a complete `httparse` request into an [`http::Request`], refusing
-/// what can be told from the request line alone (R-SH-01, R-SH-02).
+/// HTTP/1.0 (R-SH-02) and targets that are not URIs (R-SH-01).
 fn build_request(parsed: &httparse::Request<'_, '_>) -> Result<Request<()>, HandshakeError> {
     // httparse fills all three once it reports a complete head.
     let (Some(method), Some(path), Some(version)) = (parsed.method, parsed.path, parsed.version)
@@ -385,12 +408,11 @@ fn build_request(parsed: &httparse::Request<'_, '_>) -> Result<Request<()>, Hand
     if version == 0 {
         return Err(HandshakeError::OldHttpVersion); // R-SH-02
     }
-    if method != "GET" {
-        return Err(HandshakeError::MethodNotGet); // R-SH-02
-    }
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|_| HandshakeError::MalformedHead("invalid method"))?;
     let uri = Uri::try_from(path).map_err(|_| HandshakeError::InvalidRequestTarget)?;
     let mut request = Request::new(());
-    *request.method_mut() = Method::GET;
+    *request.method_mut() = method;
     *request.uri_mut() = uri;
     *request.version_mut() = Version::HTTP_11;
     *request.headers_mut() = header_map(parsed.headers)?;
