@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use sockeye::web::{
     BinaryType, CloseEvent, DomError, Event, Handlers, MessageData, ReadyState, WebSocket,
 };
@@ -893,6 +893,43 @@ async fn w_ev_06_server_close_code_and_reason() {
             was_clean: true,
             code: 4321,
             reason: "ロボット".into()
+        }
+    );
+}
+
+/// R-CL-08 and the state table of section 4: a Close frame from the server
+/// puts the handle in CLOSING until the close event is taken, then CLOSED.
+#[tokio::test]
+async fn w_rs_server_close_makes_the_handle_closing() {
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let (url, _server) = serve(ServerBuilder::new(), no_protocol, |mut ws| async move {
+        // A Close frame out, and TCP held open until the test is done
+        // looking: the client has answered and waits for the server.
+        ws.start_close(CloseCode::from(4001), "server bye").unwrap();
+        ws.flush().await.unwrap();
+        let _ = released.await;
+    })
+    .await;
+    let ws = WebSocket::new(&url, &[]).unwrap();
+    expect_open(&ws).await;
+    // The state changes as events are taken, as in a browser's event loop,
+    // and the Close frame brings no event of its own.
+    bounded(async {
+        while ws.ready_state() != ReadyState::Closing {
+            let taken = tokio::time::timeout(Duration::from_millis(20), ws.next_event()).await;
+            assert!(taken.is_err(), "an event before TCP closed: {taken:?}");
+        }
+    })
+    .await;
+    let _ = release.send(());
+    let close = expect_close(&ws).await;
+    assert_eq!(ws.ready_state(), ReadyState::Closed);
+    assert_eq!(
+        close,
+        CloseEvent {
+            was_clean: true,
+            code: 4001,
+            reason: "server bye".into()
         }
     );
 }

@@ -41,6 +41,8 @@ pub(super) enum Item {
     },
     /// A message arrived.
     Message(Message),
+    /// The server's Close frame arrived: the closing handshake started.
+    Closing,
     /// The connection is over; `error` if it failed (an error event first).
     Closed { error: bool, close: CloseEvent },
 }
@@ -175,8 +177,21 @@ async fn drive(shared: &Shared, client: ClientBuilder, offered_protocols: bool) 
 
 /// Reads until the connection ends, queueing each message as an event.
 async fn read_loop(reader: &mut WebSocketReader<TcpStream>, shared: &Shared) -> Outcome {
+    let mut peer_closing = false;
     loop {
-        match poll_fn(|cx| Pin::new(&mut *reader).poll_next(cx)).await {
+        let next = poll_fn(|cx| {
+            let next = Pin::new(&mut *reader).poll_next(cx);
+            // The server's Close frame starts the closing handshake: the
+            // handle becomes CLOSING, after the messages before it, while
+            // we wait for TCP to close (R-CL-08).
+            if next.is_pending() && !peer_closing && reader.close_frame().is_some() {
+                peer_closing = true;
+                let _ = shared.events.push(Item::Closing);
+            }
+            next
+        })
+        .await;
+        match next {
             Some(Ok(message)) => {
                 let _ = shared.events.push(Item::Message(message));
             }

@@ -96,9 +96,6 @@
 //! - `bufferedAmount` goes down when the background task has written a
 //!   message to the socket, at any time, not only between two tasks of an
 //!   event loop (W-BA-04); see [`WebSocket::buffered_amount`].
-//! - A Close frame from the server does not make the handle `Closing`
-//!   before the close event: the transition is skipped, and the handle goes
-//!   from `Open` to `Closed` when the close event is taken.
 
 mod driver;
 mod queue;
@@ -525,6 +522,11 @@ impl Shared {
                         };
                         return Poll::Ready(Some(Event::Open));
                     }
+                }
+                // No event: the state changes in order with the messages
+                // that came before the server's Close frame.
+                Item::Closing => {
+                    self.change_state(ReadyState::Open, ReadyState::Closing);
                 }
                 Item::Message(message) => {
                     // W-RS-01: only while open; after `close()` messages
