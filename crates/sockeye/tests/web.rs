@@ -2,6 +2,23 @@
 //! servers (and hand-written ones) over loopback. Test names start with the
 //! checklist ID they check (`spec/checklist.md` §4); the WPT case they port
 //! is named in the doc comment.
+//!
+//! Rules of §4 with no test here, because they cannot arise outside a
+//! browser or in Rust's types:
+//! - W-CTOR-09 (extra arguments), W-RS-03 (writes to getters), W-SEND-07's
+//!   `null`, W-BT-02 (an invalid `binaryType` string): the types rule them
+//!   out; `BinaryType` is an enum and the getters have no setters.
+//! - W-SEND-05 (lone surrogates): `send` takes `&str`/`String`, always valid
+//!   UTF-8.
+//! - W-EV-02, W-EV-03 (DOM event classes, listener order): events are one
+//!   Rust enum, taken in order by one consumer; `Handlers` has one callback
+//!   per kind.
+//! - W-EST-05 (HSTS): there is no HSTS store outside a browser.
+//! - W-SEND-04 (data that cannot be buffered): the handle's queue has no cap
+//!   of its own; applications bound it with `buffered_amount` and
+//!   `wait_buffered_below`, as the standard advises.
+//! - W-GC-03 (the document goes away): a runtime shut down drops the
+//!   background task with its socket; nothing more can be sent.
 
 mod support;
 
@@ -260,7 +277,7 @@ async fn w_ctor_07_connection_refused_is_error_then_close() {
     assert!(ws.take_failure().is_some_and(|e| e.is_io()));
 }
 
-/// `url/001`, `url/resolve`, `constructor/019`, `constructor/008`.
+/// W-URL-01, `url/001`, `url/resolve`, `constructor/019`, `constructor/008`.
 #[tokio::test]
 async fn w_ctor_08_url_is_serialised() {
     let cases = [
@@ -342,9 +359,10 @@ async fn w_est_01_resource_name_from_the_parsed_url() {
 
 // ---- establishing the connection, readyState (W-RS-*, W-PROT-*, W-EXT-*) ----
 
-/// `readyState/001`, `/006`, `/007`, `/008`, `Close-readyState-Closing`,
-/// `Close-readyState-Closed`: CONNECTING, OPEN when the open event is
-/// taken, CLOSING synchronously in `close()`, CLOSED with the close event.
+/// W-CLOSE-05, `readyState/001`, `/006`, `/007`, `/008`,
+/// `Close-readyState-Closing`, `Close-readyState-Closed`: CONNECTING, OPEN
+/// when the open event is taken, CLOSING synchronously in `close()`, CLOSED
+/// with the close event.
 #[tokio::test]
 async fn w_rs_ready_state_transitions() {
     let (url, server) = echo_server("/").await;
@@ -417,8 +435,8 @@ async fn w_rs_01_no_message_events_after_close() {
 }
 
 /// `Create-valid-url-protocol-empty`, `protocol-initial`,
-/// `Create-valid-url-protocol-setCorrectly`: "" before open, then the
-/// server's choice.
+/// W-RS-02, `Create-valid-url-protocol-setCorrectly`: "" before open, then
+/// the server's choice, set in the step that gives the open event.
 #[tokio::test]
 async fn w_prot_01_protocol_is_set_at_open() {
     let (url, _server) = echo_server("/").await;
@@ -601,7 +619,7 @@ async fn w_bt_01_binary_type_applies_at_dispatch() {
     expect_text(&ws, "marker").await;
 }
 
-/// W-BA-01..03, `bufferedAmount-initial`, `-getting`, `-unicode`,
+/// W-BA-01, W-BA-02, W-BA-03, W-BA-05, `bufferedAmount-initial`, `-getting`, `-unicode`,
 /// `-arraybuffer`, `-large`, `Send-0byte-data`: starts at 0, grows in
 /// `send` by the UTF-8 or byte length, and goes back to 0.
 #[tokio::test]
@@ -728,7 +746,7 @@ async fn w_close_01_invalid_codes_are_invalid_access() {
     expect_text(&ws, "still open").await;
 }
 
-/// `Close-1000`, `Close-3000-reason`, `Close-4999-reason`,
+/// W-CLOSE-09, `Close-1000`, `Close-3000-reason`, `Close-4999-reason`,
 /// `Close-1000-verify-code`, `Close-3000-verify-code`: accepted codes close
 /// cleanly, and the server's echo of the code comes back.
 #[tokio::test]
@@ -772,7 +790,8 @@ async fn w_close_02_reason_length_in_bytes() {
     assert_eq!(server.await.unwrap().unwrap().reason, fits.as_str());
 }
 
-/// A reason with no code closes with 1000 (checklist §6 decision 3).
+/// W-CLOSE-06: a reason with no code closes with 1000 (checklist §6
+/// decision 3).
 #[tokio::test]
 async fn w_close_reason_without_code_uses_1000() {
     let (url, server) = echo_server("/").await;
@@ -803,9 +822,10 @@ async fn w_close_03_repeated_close_is_a_no_op() {
     assert_eq!(server.await.unwrap().unwrap().code.as_u16(), 3001);
 }
 
-/// `close-connecting`, `close-connecting-async`: `close()` during a
+/// W-EV-01, `close-connecting`, `close-connecting-async`: `close()` during a
 /// handshake that does not finish: CLOSING at once, then error and close
-/// (1006, not clean), never open.
+/// (1006, not clean), never open; the events come later, not inside
+/// `close()`.
 #[tokio::test]
 async fn w_close_04_close_while_connecting_fails_the_connection() {
     let (listener, url) = listen().await;
@@ -900,7 +920,7 @@ async fn w_ev_06_server_close_code_and_reason() {
 /// R-CL-08 and the state table of section 4: a Close frame from the server
 /// puts the handle in CLOSING until the close event is taken, then CLOSED.
 #[tokio::test]
-async fn w_rs_server_close_makes_the_handle_closing() {
+async fn w_rs_and_w_close_07_server_close_makes_the_handle_closing() {
     let (release, released) = tokio::sync::oneshot::channel::<()>();
     let (url, _server) = serve(ServerBuilder::new(), no_protocol, |mut ws| async move {
         // A Close frame out, and TCP held open until the test is done
@@ -921,6 +941,10 @@ async fn w_rs_server_close_makes_the_handle_closing() {
         }
     })
     .await;
+    // W-CLOSE-07: the peer started closing; `close()` changes nothing and
+    // sends nothing more.
+    ws.close(Some(1000), Some("ignored")).unwrap();
+    assert_eq!(ws.ready_state(), ReadyState::Closing);
     let _ = release.send(());
     let close = expect_close(&ws).await;
     assert_eq!(ws.ready_state(), ReadyState::Closed);
@@ -999,16 +1023,29 @@ async fn w_ev_08_reserved_opcode_is_error_then_1006() {
     bounded(server).await.unwrap();
 }
 
-/// W-GC-03: dropping an open socket closes it with 1001 in the background.
+/// W-GC-01, W-GC-02: dropping an open socket sends what was queued, then
+/// a Close frame without a status code, in the background.
 #[tokio::test]
-async fn w_gc_03_dropping_the_handle_closes_with_1001() {
-    let (url, server) = echo_server("/").await;
+async fn w_gc_02_dropping_the_handle_closes_without_a_code_after_queued_data() {
+    let (url, server) = serve(ServerBuilder::new(), no_protocol, |mut ws| async move {
+        let mut received = Vec::new();
+        while let Some(message) = ws.next().await {
+            received.push(message.expect("a message"));
+        }
+        (received, ws.close_frame().cloned())
+    })
+    .await;
     let ws = WebSocket::new(&url, &[]).unwrap();
     expect_open(&ws).await;
-    ws.send("last words").unwrap();
+    for i in 0..100 {
+        ws.send(format!("last words {i}")).unwrap();
+    }
     drop(ws);
-    let received = bounded(server).await.unwrap().expect("a clean close");
-    assert_eq!(received.code, CloseCode::GOING_AWAY);
+    let (received, close) = bounded(server).await.unwrap();
+    assert_eq!(received.len(), 100, "queued messages lost");
+    assert_eq!(received[99], Message::text("last words 99"));
+    let close = close.expect("a clean close");
+    assert_eq!(close.code, CloseCode::NO_STATUS_RECEIVED);
 }
 
 /// The callback style: `on_open`, `on_message`, `on_close`, with `close()`
@@ -1064,4 +1101,169 @@ async fn shared_handle_across_tasks() {
     sending.await.unwrap();
     ws.close(Some(1000), None).unwrap();
     assert!(expect_close(&ws).await.was_clean);
+}
+
+/// W-CLOSE-08: `close()` keeps the messages already sent; the Close frame
+/// follows them.
+#[tokio::test]
+async fn w_close_08_close_goes_out_after_queued_messages() {
+    let (url, server) = serve(ServerBuilder::new(), no_protocol, |mut ws| async move {
+        let mut received = 0;
+        while let Some(message) = ws.next().await {
+            assert_eq!(
+                message.expect("a message"),
+                Message::text(format!("queued {received}"))
+            );
+            received += 1;
+        }
+        (received, ws.close_frame().cloned())
+    })
+    .await;
+    let ws = WebSocket::new(&url, &[]).unwrap();
+    expect_open(&ws).await;
+    for i in 0..200 {
+        ws.send(format!("queued {i}")).unwrap();
+    }
+    ws.close(Some(1000), Some("done")).unwrap();
+    let close = expect_close(&ws).await;
+    assert!(close.was_clean, "{close:?}");
+    let (received, frame) = bounded(server).await.unwrap();
+    assert_eq!(received, 200);
+    let frame = frame.expect("the client's Close");
+    assert_eq!((frame.code.as_u16(), frame.reason.as_str()), (1000, "done"));
+}
+
+/// W-CLOSE-10, `Close-delayed`: the close event waits for the server to
+/// finish the closing handshake.
+#[tokio::test]
+async fn w_close_10_close_event_waits_for_the_server() {
+    const DELAY: Duration = Duration::from_millis(300);
+    let (listener, url) = listen().await;
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut raw = RawPeer::server(tcp);
+        raw.server_handshake_with("", &[]).await;
+        let close = raw.read_frame().await.expect("the client's Close");
+        assert_eq!(close.close_code(), Some(3000));
+        tokio::time::sleep(DELAY).await;
+        raw.write(&frame(true, op::CLOSE, &close.payload, None))
+            .await;
+    });
+    let ws = WebSocket::new(&url, &[]).unwrap();
+    expect_open(&ws).await;
+    let started = std::time::Instant::now();
+    ws.close(Some(3000), Some("wait for me")).unwrap();
+    let close = expect_close(&ws).await;
+    assert!(
+        started.elapsed() >= DELAY,
+        "close event after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        close,
+        CloseEvent {
+            was_clean: true,
+            code: 3000,
+            reason: "wait for me".into()
+        }
+    );
+    bounded(server).await.unwrap();
+}
+
+/// W-EST-02, W-EST-03: the request is a GET with the upgrade headers, a
+/// fresh 16-byte key, version 13, the offered protocols in order and
+/// permessage-deflate with `client_max_window_bits`; no `Referer`, and no
+/// `Origin` (no page here).
+#[tokio::test]
+async fn w_est_02_and_03_request_headers() {
+    let (listener, url) = listen().await;
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut raw = RawPeer::server(tcp);
+        raw.read_head().await
+    });
+    let ws = WebSocket::new(&format!("{url}/path?q=1"), &["chat", "superchat"]).unwrap();
+    let head = bounded(server).await.unwrap();
+    drop(ws);
+    assert_eq!(head.start, "GET /path?q=1 HTTP/1.1");
+    assert_eq!(head.get("upgrade"), Some("websocket"));
+    assert_eq!(
+        head.get("connection")
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("upgrade")
+    );
+    assert_eq!(head.get("sec-websocket-version"), Some("13"));
+    let key = head.get("sec-websocket-key").expect("a key");
+    let key = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, key).unwrap();
+    assert_eq!(key.len(), 16);
+    assert_eq!(head.get("sec-websocket-protocol"), Some("chat, superchat"));
+    let extensions = head.get("sec-websocket-extensions").expect("an offer");
+    assert!(
+        extensions.starts_with("permessage-deflate")
+            && extensions.contains("client_max_window_bits"),
+        "{extensions}"
+    );
+    assert_eq!(head.get("referer"), None);
+    assert_eq!(head.get("origin"), None);
+    assert!(head.get("host").is_some());
+}
+
+/// W-EST-02: redirect mode "error": a 3xx answer fails the connection.
+#[tokio::test]
+async fn w_est_02_redirects_fail_the_connection() {
+    let (listener, url) = listen().await;
+    let (target, _elsewhere) = echo_server("/").await;
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut raw = RawPeer::server(tcp);
+        raw.read_head().await;
+        raw.write(
+            format!(
+                "HTTP/1.1 301 Moved Permanently\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await;
+    });
+    let ws = WebSocket::new(&url, &[]).unwrap();
+    expect_failure(&ws).await;
+    bounded(server).await.unwrap();
+}
+
+/// W-SEND-06, `bufferedAmount-large`: an 8 MiB message round-trips.
+#[tokio::test]
+async fn w_send_06_eight_mebibytes_round_trip() {
+    let (url, _server) = echo_server("/").await;
+    let ws = WebSocket::new(&url, &[]).unwrap();
+    ws.set_binary_type(BinaryType::ArrayBuffer);
+    expect_open(&ws).await;
+    let data: Vec<u8> = (0..8u32 << 20)
+        .map(|i| u8::try_from(i % 253).unwrap())
+        .collect();
+    ws.send(data.clone()).unwrap();
+    assert_eq!(ws.buffered_amount(), 8 << 20);
+    match next(&ws).await {
+        Event::Message(message) => assert!(message.data == MessageData::ArrayBuffer(data)),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// W-PP-01, `keeping-connection-open/001`: pings keep a quiet connection
+/// alive and are not events; the connection is not timed out for being
+/// idle. Keepalive is made fast here so the test needs no 20 s.
+#[tokio::test]
+async fn w_pp_01_a_quiet_connection_stays_open() {
+    let (url, _server) = echo_server("/").await;
+    let ws = WebSocket::with_client(&url, &[], |client| {
+        client.keepalive(Some(Duration::from_millis(20)), Duration::from_millis(100))
+    })
+    .unwrap();
+    expect_open(&ws).await;
+    // Quiet for many keepalive intervals: no event at all.
+    let quiet = tokio::time::timeout(Duration::from_millis(400), ws.next_event()).await;
+    assert!(quiet.is_err(), "an event on a quiet connection: {quiet:?}");
+    assert_eq!(ws.ready_state(), ReadyState::Open);
+    ws.send("still here").unwrap();
+    expect_text(&ws, "still here").await;
 }

@@ -247,10 +247,12 @@ async fn write_loop(writer: &mut WebSocketWriter<TcpStream>, shared: &Shared) ->
     let mut unflushed: u64 = 0;
     loop {
         let Some(first) = poll_fn(|cx| shared.commands.poll_pop(cx)).await else {
-            // Every handle dropped (W-GC-03): going away, unless a close
-            // is under way. What was sent before still goes first.
+            // Every handle dropped, as a browser's socket collected while
+            // open (W-GC-02): a Close frame without a status code, unless a
+            // close is under way. What was sent before still goes first
+            // (W-GC-01).
             shared.close_started.store(true, Ordering::Release);
-            let _ = writer.close(CloseCode::GOING_AWAY, "").await;
+            let _ = writer.close(CloseCode::NO_STATUS_RECEIVED, "").await;
             return WriteEnd::Done;
         };
         let mut next = Some(first);

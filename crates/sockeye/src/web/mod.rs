@@ -79,8 +79,10 @@
 //!   [`CloseEvent`] with code 1006. The detail stays available to Rust code
 //!   through [`WebSocket::take_failure`], outside the mirror.
 //! - **Dropping the handle** closes the socket in the background: a
-//!   connection not yet open is abandoned, an open one is closed with 1001
-//!   (going away) and its closing handshake runs to its end without you.
+//!   connection not yet open is abandoned; an open one sends what was
+//!   queued, then a Close frame without a status code, as a browser does
+//!   for a socket collected while open (W-GC-02), and its closing handshake
+//!   runs to its end without you.
 //!
 //! # Deviations from the standard
 //!
@@ -923,7 +925,8 @@ impl Stream for WebSocket {
 
 impl Drop for WebSocket {
     /// Lets the background task close the connection: a connection not yet
-    /// open is abandoned, an open one is closed with 1001 (W-GC-03).
+    /// open is abandoned, an open one is closed with a Close frame without
+    /// a status code after what was queued (W-GC-01, W-GC-02).
     fn drop(&mut self) {
         self.shared.commands.close(false);
         self.shared.events.close(true);
