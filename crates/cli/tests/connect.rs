@@ -474,7 +474,6 @@ fn invalid_urls_exit_1_with_a_clear_message() {
         ("http://127.0.0.1:9/", "ws"),
         ("127.0.0.1:9", "scheme"),
         ("ws://127.0.0.1:9/#fragment", "fragment"),
-        ("wss://127.0.0.1:9/", "tls"),
         ("ws://", "url"),
     ] {
         let finished = connect(url, &[], b"hello\n");

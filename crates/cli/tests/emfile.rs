@@ -28,7 +28,7 @@ fn free_port() -> u16 {
 }
 
 /// Opens one connection, or `None` if the server does not answer in time.
-async fn try_connect(url: &str) -> Option<sockeye::WebSocket<tokio::net::TcpStream>> {
+async fn try_connect(url: &str) -> Option<sockeye::WebSocket<sockeye::ClientStream>> {
     ClientBuilder::new(url)
         .handshake_timeout(Duration::from_millis(500))
         .connect()

@@ -21,7 +21,7 @@ use support::{Serve, TIMEOUT, sockeye};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-type Ws = sockeye::WebSocket<TcpStream>;
+type Ws = sockeye::WebSocket<sockeye::ClientStream>;
 
 /// The mask key of every frame the raw clients send.
 const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];

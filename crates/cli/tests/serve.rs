@@ -14,21 +14,21 @@ use support::{Serve, TIMEOUT, raw_exchange, refuses_connections, run, sockeye};
 /// How long a clean shutdown may take once signalled.
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
 
-async fn connect(url: &str) -> sockeye::WebSocket<tokio::net::TcpStream> {
+async fn connect(url: &str) -> sockeye::WebSocket<sockeye::ClientStream> {
     tokio::time::timeout(TIMEOUT, sockeye::connect(url))
         .await
         .expect("connect timed out")
         .unwrap_or_else(|e| panic!("connect to {url}: {e:?}"))
 }
 
-async fn next(ws: &mut sockeye::WebSocket<tokio::net::TcpStream>) -> Option<Message> {
+async fn next(ws: &mut sockeye::WebSocket<sockeye::ClientStream>) -> Option<Message> {
     tokio::time::timeout(TIMEOUT, ws.next())
         .await
         .expect("no message in time")
         .map(|m| m.expect("receive"))
 }
 
-async fn echo(ws: &mut sockeye::WebSocket<tokio::net::TcpStream>, message: Message) {
+async fn echo(ws: &mut sockeye::WebSocket<sockeye::ClientStream>, message: Message) {
     ws.send(message.clone()).await.expect("send");
     assert_eq!(next(ws).await, Some(message));
 }
@@ -173,7 +173,7 @@ async fn bad_handshakes_get_an_http_error_and_the_server_keeps_serving() {
 
 /// Opens a connection and checks it echoes, so the server is past its
 /// start-up (signal handlers installed) and has the connection open.
-async fn open_connection(server: &Serve) -> sockeye::WebSocket<tokio::net::TcpStream> {
+async fn open_connection(server: &Serve) -> sockeye::WebSocket<sockeye::ClientStream> {
     let mut ws = connect(&server.url("/")).await;
     echo(&mut ws, Message::text("before shutdown")).await;
     ws

@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 use crate::config::WebSocketConfig;
 use crate::error::{Error, HandshakeFailure, Result, Timeout};
 use crate::stream::WebSocket;
+use crate::tls::ClientStream;
 
 /// The most body bytes read from a non-101 answer to the handshake.
 const MAX_REJECTION_BODY: usize = 64 << 10;
@@ -49,7 +50,7 @@ const MAX_REJECTION_BODY: usize = 64 << 10;
 /// # Ok(())
 /// # }
 /// ```
-pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>> {
+pub async fn connect(url: &str) -> Result<WebSocket<ClientStream>> {
     ClientBuilder::new(url).connect().await.map(|(ws, _)| ws)
 }
 
@@ -89,6 +90,23 @@ pub struct ClientBuilder {
     handshake_timeout: Duration,
     /// The first invalid header given, reported by `connect`.
     invalid: Option<&'static str>,
+    #[cfg(feature = "tls")]
+    tls: TlsSettings,
+}
+
+/// A client's TLS settings for `wss://`.
+#[cfg(feature = "tls")]
+#[derive(Debug, Default)]
+struct TlsSettings {
+    /// Used as it is (but for ALPN) when set.
+    config: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// Trusted besides the default roots.
+    extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// A client certificate chain and its key.
+    identity: Option<(
+        Vec<rustls_pki_types::CertificateDer<'static>>,
+        std::sync::Arc<rustls_pki_types::PrivateKeyDer<'static>>,
+    )>,
 }
 
 /// Where to connect, from a `ws://` URL (RFC 6455 §3).
@@ -96,6 +114,12 @@ pub struct ClientBuilder {
 struct Target {
     /// `host:port` for the TCP connection.
     address: String,
+    /// The host alone, for TLS's server name.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    host: String,
+    /// `wss://`.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    tls: bool,
     /// The `Host` header: the port only when not the default (R-CH-06).
     host_header: String,
     /// The resource name: path (or `/`) and query (R-URI-03).
@@ -117,9 +141,12 @@ fn parse_url(url: &str) -> Result<Target> {
     let default_port = if scheme.eq_ignore_ascii_case("ws") {
         80
     } else if scheme.eq_ignore_ascii_case("wss") {
-        return Err(Error::InvalidUrl(
-            "wss:// needs tls, which this build does not support",
-        ));
+        if !cfg!(feature = "tls") {
+            return Err(Error::InvalidUrl(
+                "wss:// needs tls: build sockeye with its `tls` feature",
+            ));
+        }
+        443
     } else {
         return Err(Error::InvalidUrl("the scheme must be ws or wss"));
     };
@@ -151,6 +178,8 @@ fn parse_url(url: &str) -> Result<Target> {
     };
     Ok(Target {
         address: format!("{host}:{port}"),
+        host: host.to_owned(),
+        tls: default_port == 443,
         host_header,
         resource,
     })
@@ -170,6 +199,8 @@ impl ClientBuilder {
             connect_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
             invalid: None,
+            #[cfg(feature = "tls")]
+            tls: TlsSettings::default(),
         }
     }
 
@@ -275,6 +306,45 @@ impl ClientBuilder {
         self
     }
 
+    /// Uses this rustls configuration for `wss://`, as it is: its roots,
+    /// client certificate, versions and provider. Only its ALPN list is
+    /// replaced with `http/1.1` when it offers other protocols (a server
+    /// that picked `h2` would not understand the handshake). Overrides
+    /// [`add_root_certificate`](Self::add_root_certificate) and
+    /// [`client_certificate`](Self::client_certificate).
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn tls_config(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.tls.config = Some(config);
+        self
+    }
+
+    /// Trusts `certificate` (DER) as a root for `wss://`, besides the
+    /// default roots: a private certificate authority, or a self-signed
+    /// server certificate.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn add_root_certificate(
+        mut self,
+        certificate: rustls_pki_types::CertificateDer<'static>,
+    ) -> Self {
+        self.tls.extra_roots.push(certificate);
+        self
+    }
+
+    /// Presents this certificate chain (leaf first) and its private key to
+    /// `wss://` servers that ask for one (mutual TLS).
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn client_certificate(
+        mut self,
+        chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+        key: rustls_pki_types::PrivateKeyDer<'static>,
+    ) -> Self {
+        self.tls.identity = Some((chain, std::sync::Arc::new(key)));
+        self
+    }
+
     /// Connects TCP, runs the opening handshake and returns the open
     /// connection with the server's 101 response.
     ///
@@ -290,17 +360,39 @@ impl ClientBuilder {
     /// # Cancel safety
     ///
     /// Not cancel safe: dropping the future abandons the connection attempt.
-    pub async fn connect(self) -> Result<(WebSocket<TcpStream>, Response<()>)> {
+    pub async fn connect(self) -> Result<(WebSocket<ClientStream>, Response<()>)> {
         let target = parse_url(&self.url)?;
         // Everything that can be refused without the network is, first.
         let handshake = ClientHandshake::new(self.request(&target)?)?;
-        let stream =
-            tokio::time::timeout(self.connect_timeout, TcpStream::connect(&target.address))
-                .await
-                .map_err(|_| Error::Timeout(Timeout::Connect))??;
-        // Writes are batched by the connection; Nagle would only add delay.
-        stream.set_nodelay(true)?;
+        #[cfg(feature = "tls")]
+        let tls = if target.tls {
+            Some(self.tls_client_config()?)
+        } else {
+            None
+        };
+        let stream = tokio::time::timeout(self.connect_timeout, async {
+            let tcp = TcpStream::connect(&target.address).await?;
+            // Writes are batched by the connection; Nagle would only add
+            // delay.
+            tcp.set_nodelay(true)?;
+            #[cfg(feature = "tls")]
+            if let Some(config) = tls {
+                return crate::tls::connect(config, &target.host, tcp).await;
+            }
+            Ok::<_, Error>(ClientStream::Plain(tcp))
+        })
+        .await
+        .map_err(|_| Error::Timeout(Timeout::Connect))??;
         self.handshake(stream, handshake).await
+    }
+
+    /// The TLS settings of this connection.
+    #[cfg(feature = "tls")]
+    fn tls_client_config(&self) -> Result<std::sync::Arc<rustls::ClientConfig>> {
+        match &self.tls.config {
+            Some(config) => Ok(crate::tls::for_http_1_1(std::sync::Arc::clone(config))),
+            None => crate::tls::client_config(&self.tls.extra_roots, self.tls.identity.as_ref()),
+        }
     }
 
     /// Runs the opening handshake over a stream already connected to the

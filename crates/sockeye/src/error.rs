@@ -48,6 +48,13 @@ pub enum Error {
     /// invalid name or value.
     #[error("invalid request header: {0}")]
     InvalidHeader(&'static str),
+    /// TLS failed: the server's certificate could not be verified (an
+    /// unknown issuer, an expired certificate, another name), the peers
+    /// share no protocol version or cipher suite, or a certificate or key
+    /// given to sockeye is unusable. The rustls error says which.
+    #[cfg(feature = "tls")]
+    #[error("tls failed")]
+    Tls(#[source] Box<rustls::Error>),
 }
 
 /// Which time limit ran out.

@@ -82,6 +82,7 @@ mod error;
 mod server;
 mod split;
 mod stream;
+pub mod tls;
 pub mod web;
 
 pub use client::{ClientBuilder, connect};
@@ -91,6 +92,9 @@ pub use server::{Accept, ServerBuilder, UpgradeRequest, accept};
 pub use sockeye_proto::{CloseCode, CloseFrame, Message, Role, State, Utf8Bytes};
 pub use split::{WebSocketReader, WebSocketWriter};
 pub use stream::{PreparedMessage, WebSocket};
+pub use tls::ClientStream;
+#[cfg(feature = "tls")]
+pub use {rustls, rustls_pki_types as pki_types, tokio_rustls};
 
 /// The protocol engine this crate drives, for direct use.
 pub use sockeye_proto as proto;

@@ -12,7 +12,6 @@ use sockeye::proto::frame::OpCode;
 use sockeye::{ClientBuilder, CloseCode, Message, ServerBuilder, WebSocket, WebSocketConfig};
 use support::{KEY, bounded, duplex_pair, frame, op, raw_client_duplex, tcp_pair};
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
-use tokio::net::TcpStream;
 
 /// Spawns an echo loop on `ws` that ends when the peer closes.
 fn spawn_echo<S>(mut ws: WebSocket<S>) -> tokio::task::JoinHandle<sockeye::Result<usize>>
@@ -30,7 +29,7 @@ where
 }
 
 async fn echo_pair() -> (
-    WebSocket<TcpStream>,
+    WebSocket<sockeye::ClientStream>,
     tokio::task::JoinHandle<sockeye::Result<usize>>,
 ) {
     let (client, server) = tcp_pair(ClientBuilder::new, ServerBuilder::new()).await;

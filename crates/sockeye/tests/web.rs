@@ -89,7 +89,10 @@ fn no_protocol(_: &[String]) -> Option<String> {
 
 /// WPT's `echo`: echoes every message; on "Goodbye" closes with 1000 and
 /// that reason. Returns the client's Close frame, if the close was clean.
-async fn echo(mut ws: ServerSocket) -> Option<CloseFrame> {
+async fn echo<S>(mut ws: sockeye::WebSocket<S>) -> Option<CloseFrame>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     while let Some(message) = ws.next().await {
         let message = message.ok()?;
         if message.as_text() == Some("Goodbye") {
@@ -501,14 +504,43 @@ async fn w_ev_08_garbage_handshake_fails() {
     assert!(ws.take_failure().is_some());
 }
 
-/// `wss:` is accepted by the constructor; without TLS in this build the
-/// connection fails as an unreachable one does.
+/// `wss:` to a server that does not speak TLS: error, then close 1006.
 #[tokio::test]
-async fn wss_fails_with_error_then_close_1006() {
-    let (_listener, url) = listen().await;
+async fn wss_to_a_plain_server_is_error_then_close_1006() {
+    let (url, _server) = echo_server("/").await;
     let ws = WebSocket::new(&url.replacen("ws:", "wss:", 1), &[]).unwrap();
     assert!(ws.url().starts_with("wss://"));
     expect_failure(&ws).await;
+    assert!(ws.take_failure().is_some());
+}
+
+/// `wss:` with a root added through `with_client`: open, echo, clean close.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn wss_opens_with_a_trusted_certificate() {
+    use sockeye::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = made.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
+    let acceptor = sockeye::tokio_rustls::TlsAcceptor::from(
+        sockeye::tls::server_config(vec![cert.clone()], key).unwrap(),
+    );
+    let (listener, url) = listen().await;
+    let port = url.rsplit(':').next().unwrap().to_owned();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let tls = acceptor.accept(tcp).await.unwrap();
+        echo(ServerBuilder::new().accept(tls).await.unwrap()).await
+    });
+    let ws = WebSocket::with_client(&format!("wss://localhost:{port}/"), &[], |client| {
+        client.add_root_certificate(cert)
+    })
+    .unwrap();
+    expect_open(&ws).await;
+    ws.send("over tls").unwrap();
+    expect_text(&ws, "over tls").await;
+    ws.close(Some(1000), None).unwrap();
+    assert!(expect_close(&ws).await.was_clean);
 }
 
 /// `extensions/001`, `Create-extensions-empty`, and the value the server

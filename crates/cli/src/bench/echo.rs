@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use sockeye::{Message, WebSocket};
-use tokio::net::TcpStream;
+use sockeye::{ClientStream, Message, WebSocket};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -225,7 +224,7 @@ async fn worker(
 /// Runs one open connection: waits for the start, runs the round trips
 /// until the end, and closes.
 async fn connection(
-    ws: &mut WebSocket<TcpStream>,
+    ws: &mut WebSocket<ClientStream>,
     plan: &Plan,
     mut phases: watch::Receiver<Option<Phases>>,
     tally: &Tally,
@@ -255,7 +254,7 @@ async fn connection(
 /// next echo writes everything queued first, so the messages queued for the
 /// echoes of one read leave in one write.
 async fn round_trips(
-    ws: &mut WebSocket<TcpStream>,
+    ws: &mut WebSocket<ClientStream>,
     plan: &Plan,
     phases: Phases,
     local: &Local,

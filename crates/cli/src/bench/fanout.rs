@@ -30,8 +30,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use sockeye::{Message, WebSocket};
-use tokio::net::TcpStream;
+use sockeye::{ClientStream, Message, WebSocket};
 use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tokio::task::JoinSet;
 
@@ -478,7 +477,7 @@ impl Publisher {
 
 /// The publisher's connection and counts while it publishes.
 struct Outbox<'a> {
-    ws: &'a mut WebSocket<TcpStream>,
+    ws: &'a mut WebSocket<ClientStream>,
     shared: &'a Shared,
     phases: Phases,
     counter: &'a Counter,
@@ -647,7 +646,7 @@ impl Track {
 /// Reads one receiver's messages until the publisher has stopped and all
 /// it published arrived (or the run was given up).
 async fn receive(
-    ws: &mut WebSocket<TcpStream>,
+    ws: &mut WebSocket<ClientStream>,
     shared: &Shared,
     local: &Local,
 ) -> Result<(), String> {

@@ -9,8 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use sockeye::{Message, WebSocket};
-use tokio::net::TcpStream;
+use sockeye::{ClientStream, Message, WebSocket};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -157,7 +156,7 @@ async fn worker(
 }
 
 /// Opens one connection and, if given a message, exchanges it once.
-async fn open(dial: &Dial, message: Option<&Message>) -> Result<WebSocket<TcpStream>, String> {
+async fn open(dial: &Dial, message: Option<&Message>) -> Result<WebSocket<ClientStream>, String> {
     let (mut ws, _) = dial
         .builder()
         .connect()

@@ -37,8 +37,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sockeye::proto::DeflateConfig;
-use sockeye::{ClientBuilder, CloseCode, Message, WebSocket};
-use tokio::net::TcpStream;
+use sockeye::{ClientBuilder, ClientStream, CloseCode, Message, WebSocket};
 use tokio::sync::{Semaphore, oneshot};
 
 use procfs::Process;
@@ -415,7 +414,7 @@ fn check_opened(tally: &Tally, url: &str, progress: &mut Progress) -> Result<(),
 }
 
 /// Opens a connection once `gate` lets it; counts a failure in `tally`.
-async fn connect(gate: &Semaphore, dial: &Dial, tally: &Tally) -> Option<WebSocket<TcpStream>> {
+async fn connect(gate: &Semaphore, dial: &Dial, tally: &Tally) -> Option<WebSocket<ClientStream>> {
     let opened = {
         let _permit = gate.acquire().await;
         dial.builder().connect().await
@@ -430,7 +429,7 @@ async fn connect(gate: &Semaphore, dial: &Dial, tally: &Tally) -> Option<WebSock
 }
 
 /// Closes a connection, within [`CLOSE_LIMIT`].
-async fn close(ws: &mut WebSocket<TcpStream>) {
+async fn close(ws: &mut WebSocket<ClientStream>) {
     if let Ok(Err(e)) = tokio::time::timeout(CLOSE_LIMIT, ws.close(CloseCode::NORMAL, "")).await {
         tracing::debug!(error = %crate::describe(&e), "closing handshake failed");
     }

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
 
+use crate::tls::ClientStream;
 use futures_core::Stream;
 use futures_sink::Sink;
 use http::header::SEC_WEBSOCKET_EXTENSIONS;
 use sockeye_proto::handshake::HandshakeError;
 use sockeye_proto::{CloseCode, Message};
-use tokio::net::TcpStream;
 
 use super::{CloseEvent, Shared, lock};
 use crate::client::ClientBuilder;
@@ -176,7 +176,7 @@ async fn drive(shared: &Shared, client: ClientBuilder, offered_protocols: bool) 
 }
 
 /// Reads until the connection ends, queueing each message as an event.
-async fn read_loop(reader: &mut WebSocketReader<TcpStream>, shared: &Shared) -> Outcome {
+async fn read_loop(reader: &mut WebSocketReader<ClientStream>, shared: &Shared) -> Outcome {
     let mut peer_closing = false;
     loop {
         let next = poll_fn(|cx| {
@@ -242,7 +242,7 @@ enum WriteEnd {
 
 /// Takes commands and writes: messages fed in batches and flushed once
 /// per batch, `bufferedAmount` lowered by what was written.
-async fn write_loop(writer: &mut WebSocketWriter<TcpStream>, shared: &Shared) -> WriteEnd {
+async fn write_loop(writer: &mut WebSocketWriter<ClientStream>, shared: &Shared) -> WriteEnd {
     // Application bytes fed to the writer and not yet known to be written.
     let mut unflushed: u64 = 0;
     loop {

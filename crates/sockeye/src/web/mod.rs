@@ -74,8 +74,8 @@
 //!   wait for it to drain. Received messages wait in the event queue until
 //!   taken.
 //! - **Failures look alike** (W-EV-07): any failure to connect (refused,
-//!   DNS, a non-WebSocket server, a bad handshake, `wss:` which this build
-//!   cannot do yet) or a connection lost gives [`Event::Error`] and then a
+//!   DNS, a non-WebSocket server, a bad handshake, a certificate that
+//!   cannot be verified) or a connection lost gives [`Event::Error`] and then a
 //!   [`CloseEvent`] with code 1006. The detail stays available to Rust code
 //!   through [`WebSocket::take_failure`], outside the mirror.
 //! - **Dropping the handle** closes the socket in the background: a
@@ -89,9 +89,11 @@
 //! - There is no page, so no base URL: a relative URL is a
 //!   [`DomError::InvalidUrl`] (W-CTOR-01), and no `Origin` header is sent
 //!   unless configured with [`WebSocket::with_client`].
-//! - `wss:` URLs are accepted by the constructor, but TLS is not in this
-//!   build yet: such a socket fails as a browser's does when it cannot
-//!   connect, with an error event then a close event with code 1006.
+//! - `wss:` trusts the roots of the crate's TLS features (see
+//!   [`tls`](crate::tls)), not a browser's store; more roots or a whole
+//!   rustls configuration go through [`WebSocket::with_client`]. Built
+//!   without the `tls` feature, a `wss:` socket fails as one that cannot
+//!   connect: an error event, then a close event with code 1006.
 //! - Non-ASCII host names get an approximation of IDNA (lower-cased, then
 //!   Punycode); see the `url` parser's notes in the source.
 //! - No port is blocked (the Fetch "bad port" list, W-CTOR-07).

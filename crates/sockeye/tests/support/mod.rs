@@ -425,7 +425,7 @@ pub async fn duplex_pair(
 pub async fn tcp_pair(
     client: impl FnOnce(String) -> ClientBuilder,
     server: ServerBuilder,
-) -> (WebSocket<TcpStream>, WebSocket<TcpStream>) {
+) -> (WebSocket<sockeye::ClientStream>, WebSocket<TcpStream>) {
     let (listener, url) = listener().await;
     let server = async move {
         let (tcp, _) = listener.accept().await.expect("accept");
