@@ -672,12 +672,10 @@ impl Connection {
                     if let Some(payload) = self.take_pending_pong() {
                         self.queue_frame(OpCode::Pong, payload);
                     }
-                    // R-CL-04: echo the code; the reason stays ours (empty).
-                    let reply = CloseFrame {
-                        code: frame.code,
-                        reason: Utf8Bytes::new(),
-                    };
-                    self.queue_close(&reply);
+                    // R-CL-04: echo the code, and the reason with it, as
+                    // browsers' peers do: a client that closes with a
+                    // reason sees it again in its close event.
+                    self.queue_close(&frame);
                 }
                 self.state = State::Closed;
                 self.recv = Recv::default();

@@ -130,8 +130,8 @@ fn echoes_close_code(role: Role) {
         assert_eq!(c.state(), State::Closed);
         assert_eq!(c.close_code(), Some(CloseCode::from(code)));
         let echo = assert_close_sent(&mut c, code);
-        // The reply never repeats the peer's bytes.
-        assert_eq!(echo.close_reason(), "");
+        // The reply repeats the reason too (decisions.md item 7).
+        assert_eq!(echo.close_reason(), "peer's reason");
     }
 }
 
@@ -217,7 +217,7 @@ fn r_cl_08_client_moves_open_close_sent_closed() {
     assert_eq!(pair.client.state(), State::CloseSent);
     pair.deliver_to_client();
     assert_eq!(pair.client.state(), State::Closed);
-    assert_eq!(pair.client_events(), [close_event(1000, "")]);
+    assert_eq!(pair.client_events(), [close_event(1000, "bye")]);
     assert_eq!(pair.client.close_code(), Some(CloseCode::NORMAL));
     assert!(pair.client_log.error.is_none() && pair.server_log.error.is_none());
 }
@@ -229,7 +229,7 @@ fn r_cl_08_server_moves_open_close_sent_closed() {
     assert_eq!(pair.server.state(), State::CloseSent);
     pair.drive();
     assert_eq!(pair.client_events(), [close_event(1001, "restart")]);
-    assert_eq!(pair.server_events(), [close_event(1001, "")]);
+    assert_eq!(pair.server_events(), [close_event(1001, "restart")]);
     assert_eq!(pair.server.state(), State::Closed);
     assert_eq!(pair.client.state(), State::Closed);
 }
@@ -613,7 +613,7 @@ fn pair_close_from_either_side_completes_cleanly() {
             ],
             "{other:?}"
         );
-        assert_eq!(closer_events, [close_event(4321, "")]);
+        assert_eq!(closer_events, [close_event(4321, "done here")]);
         assert_eq!(pair.client.state(), State::Closed);
         assert_eq!(pair.server.state(), State::Closed);
         assert_eq!(pair.client.close_code(), Some(CloseCode::from(4321)));

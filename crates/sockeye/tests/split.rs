@@ -185,7 +185,7 @@ async fn r_cl_04_server_reader_answers_close_without_user_code() {
         let reader = spawn_reader(reader);
         raw.send_close(4000, "bye").await;
         let echo = raw.expect_close(4000).await;
-        assert_eq!(echo.close_reason(), "");
+        assert_eq!(echo.close_reason(), "bye");
         raw.expect_eof().await; // R-CL-05
         raw.shutdown().await;
         let (reader, items) = reader.await.unwrap();
