@@ -1,0 +1,582 @@
+//! Runs sockeye's client through the interoperability checks against a peer
+//! server: `interop/node/server.mjs` (the `ws` package) or
+//! `interop/python/server.py` (the `websockets` package).
+//!
+//! ```text
+//! interop-client ws://127.0.0.1:PORT [--server-deflate on|off] [--server-max-size BYTES]
+//! ```
+//!
+//! `--server-deflate` says whether the server accepts permessage-deflate
+//! (default `on`; the client always offers it) and `--server-max-size` the
+//! largest message it accepts (default 2 MiB). One line is printed per
+//! check, `ok NAME` or `FAILED NAME: WHY`; the exit status is 0 only when
+//! every check passed.
+//!
+//! # The peer servers' commands
+//!
+//! The servers echo every message as it came, except text messages that
+//! start with `"\u{1}cmd "`, which are commands (payloads in lowercase hex):
+//!
+//! - `fragment-text TEXT`: answers `TEXT` as one text message sent in
+//!   several frames;
+//! - `fragment-binary N`: answers `N` bytes (byte `i` is `i % 256`) as one
+//!   binary message sent in several frames;
+//! - `ping HEX`: sends a Ping with that payload, then answers `pong HEX`
+//!   with the payload of the Pong that came back (or `no-pong`);
+//! - `last-ping`: answers `last-ping HEX` with the payload of the last Ping
+//!   the server received (or `no-ping`);
+//! - `close CODE REASON`: closes with that code and reason.
+//!
+//! Both servers support the subprotocols `superchat` and `chat` and agree
+//! on the first one in the client's order.
+//!
+//! # What sockeye's client cannot check by itself
+//!
+//! [`sockeye::WebSocket`] answers Pings but does not report the Pongs it
+//! receives, so the Pong to the client's own Ping is not observed here: the
+//! `ping-client` check asks the server which Ping payload it received
+//! instead (the server's library answers it with a Pong by itself).
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use sockeye::{ClientBuilder, CloseCode, Message, WebSocket};
+
+/// The prefix of a command to the peer server.
+const COMMAND: &str = "\u{1}cmd ";
+
+/// How long one check may take before it fails.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The size of the large messages: 1 MiB.
+const LARGE: usize = 1 << 20;
+
+/// How many messages the burst sends before reading any echo.
+const BURST: usize = 100;
+
+/// A text with characters of every UTF-8 length, sent back in fragments.
+const FRAGMENTED_TEXT: &str = "fragmented: héllo wörld, € 中文 ✓, 𝄞 😀 and the end";
+
+/// The length of the fragmented binary message asked for: a few frames of
+/// more than 16 KiB each.
+const FRAGMENTED_BINARY_LEN: usize = 70_000;
+
+/// An open client connection.
+type Ws = WebSocket<sockeye::ClientStream>;
+
+/// What a check found wrong.
+type Outcome = Result<(), String>;
+
+/// The command-line options.
+#[derive(Debug)]
+struct Options {
+    url: String,
+    server_deflate: bool,
+    server_max_size: usize,
+}
+
+impl Options {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
+        let mut options = Options {
+            url: String::new(),
+            server_deflate: true,
+            server_max_size: 2 << 20,
+        };
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--server-deflate" => {
+                    options.server_deflate = match args.next().as_deref() {
+                        Some("on") => true,
+                        Some("off") => false,
+                        _ => return Err("--server-deflate takes `on` or `off`".into()),
+                    };
+                }
+                "--server-max-size" => {
+                    options.server_max_size = args
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .ok_or("--server-max-size takes a number of bytes")?;
+                }
+                _ if options.url.is_empty() && !arg.starts_with('-') => options.url = arg,
+                _ => return Err(format!("unexpected argument {arg:?}")),
+            }
+        }
+        if options.url.is_empty() {
+            return Err("missing the server's URL".into());
+        }
+        Ok(options)
+    }
+}
+
+/// Prints each check's result and counts them.
+#[derive(Debug, Default)]
+struct Report {
+    passed: usize,
+    failed: usize,
+}
+
+impl Report {
+    fn record(&mut self, name: &str, outcome: Outcome) {
+        match outcome {
+            Ok(()) => {
+                self.passed += 1;
+                println!("ok {name}");
+            }
+            Err(why) => {
+                self.failed += 1;
+                println!("FAILED {name}: {why}");
+            }
+        }
+    }
+}
+
+/// The checks that share one connection, which is opened again after a
+/// check fails so that one failure does not hide the rest.
+#[derive(Debug)]
+struct Session<'a> {
+    options: &'a Options,
+    report: Report,
+    ws: Option<Ws>,
+}
+
+impl Session<'_> {
+    /// Runs `check` on the shared connection under [`CHECK_TIMEOUT`].
+    async fn check(&mut self, name: &str, check: impl AsyncFnOnce(&mut Ws) -> Outcome) {
+        if self.ws.is_none() {
+            match connect(self.options, &[]).await {
+                Ok((ws, _)) => self.ws = Some(ws),
+                Err(why) => return self.report.record(name, Err(why)),
+            }
+        }
+        let Some(ws) = self.ws.as_mut() else {
+            return self.report.record(name, Err("no connection".into()));
+        };
+        let outcome = within_time(check(ws)).await;
+        if outcome.is_err() {
+            self.ws = None;
+        }
+        self.report.record(name, outcome);
+    }
+
+    /// Runs `check` on a connection of its own, offering `protocols`.
+    async fn check_alone(
+        &mut self,
+        name: &str,
+        protocols: &[&str],
+        check: impl AsyncFnOnce(Ws, http::Response<()>) -> Outcome,
+    ) {
+        let outcome = within_time(async {
+            let (ws, response) = connect(self.options, protocols).await?;
+            check(ws, response).await
+        })
+        .await;
+        self.report.record(name, outcome);
+    }
+}
+
+/// Fails `check` if it takes longer than [`CHECK_TIMEOUT`].
+async fn within_time<T>(check: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+    tokio::time::timeout(CHECK_TIMEOUT, check)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {CHECK_TIMEOUT:?}")))
+}
+
+/// Connects, offering permessage-deflate (the default) and `protocols`.
+async fn connect(
+    options: &Options,
+    protocols: &[&str],
+) -> Result<(Ws, http::Response<()>), String> {
+    ClientBuilder::new(options.url.as_str())
+        .protocols(protocols.iter().copied())
+        .max_message_size(16 << 20)
+        .connect_timeout(CHECK_TIMEOUT)
+        .handshake_timeout(CHECK_TIMEOUT)
+        .connect()
+        .await
+        .map_err(|e| format!("cannot connect: {e}"))
+}
+
+/// The next message; an error if the connection ends instead.
+async fn next_message(ws: &mut Ws) -> Result<Message, String> {
+    match ws.recv().await {
+        Some(Ok(message)) => Ok(message),
+        Some(Err(e)) => Err(format!("connection failed: {e}")),
+        None => Err(format!("closed by the server: {}", describe_close(ws))),
+    }
+}
+
+/// Waits for the end of the connection and returns the server's Close
+/// frame; messages that arrive first are an error.
+async fn expect_close(ws: &mut Ws) -> Result<(CloseCode, String), String> {
+    match ws.recv().await {
+        None => ws
+            .close_frame()
+            .map(|frame| (frame.code, frame.reason.to_string()))
+            .ok_or_else(|| "closed without a Close frame".to_owned()),
+        Some(Ok(message)) => Err(format!("got {} instead of a Close", describe(&message))),
+        Some(Err(e)) => Err(format!("connection failed instead of closing: {e}")),
+    }
+}
+
+fn describe_close(ws: &Ws) -> String {
+    ws.close_frame().map_or_else(
+        || "no Close frame".to_owned(),
+        |frame| format!("code {} reason {:?}", frame.code, frame.reason.as_str()),
+    )
+}
+
+/// A short description of a message, for failure reports.
+fn describe(message: &Message) -> String {
+    let kind = if message.is_text() { "text" } else { "binary" };
+    let mut text = format!("{kind} message of {} bytes", message.len());
+    if message.len() <= 64 {
+        let _ = write!(text, " {:?}", String::from_utf8_lossy(message.payload()));
+    }
+    text
+}
+
+/// Compares a received message with the expected one.
+fn same(expected: &Message, got: &Message) -> Outcome {
+    if expected == got {
+        return Ok(());
+    }
+    let mut why = format!("expected {}, got {}", describe(expected), describe(got));
+    if let Some(at) = expected
+        .payload()
+        .iter()
+        .zip(got.payload())
+        .position(|(a, b)| a != b)
+    {
+        let _ = write!(why, " (first difference at byte {at})");
+    }
+    Err(why)
+}
+
+/// Sends `message` and checks that it comes back unchanged.
+async fn echo(ws: &mut Ws, message: Message) -> Outcome {
+    ws.send(message.clone())
+        .await
+        .map_err(|e| format!("cannot send: {e}"))?;
+    same(&message, &next_message(ws).await?)
+}
+
+/// Sends a command to the peer server.
+async fn command(ws: &mut Ws, line: &str) -> Outcome {
+    ws.send(Message::text(format!("{COMMAND}{line}")))
+        .await
+        .map_err(|e| format!("cannot send the command: {e}"))
+}
+
+/// Lowercase hex, as the commands use.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut out, byte| {
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
+}
+
+/// Bytes that do not compress: a fixed pseudo-random sequence (xorshift).
+fn noise(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+/// Exactly `len` bytes of text mixing characters of every UTF-8 length.
+fn large_text(len: usize) -> String {
+    const PIECES: [&str; 6] = ["sockeye ", "héllo ", "wörld ", "€ ", "中文 ", "𝄞 "];
+    let mut text = String::with_capacity(len);
+    for (i, byte) in noise(len).into_iter().enumerate() {
+        let piece = PIECES[usize::from(byte) % PIECES.len()];
+        if text.len() + piece.len() > len {
+            break;
+        }
+        if i % 97 == 0 {
+            let _ = write!(text, "{i} ");
+        }
+        text.push_str(piece);
+    }
+    while text.len() < len {
+        text.push('.');
+    }
+    text.truncate(len);
+    text
+}
+
+/// The byte pattern of the `fragment-binary` command.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i: usize| i.to_le_bytes()[0]).collect()
+}
+
+/// Checks that permessage-deflate was agreed exactly when the server
+/// accepts it, on both the connection and the response header.
+fn check_deflate(options: &Options, ws: &Ws, response: &http::Response<()>) -> Outcome {
+    let in_header = response
+        .headers()
+        .get_all(http::header::SEC_WEBSOCKET_EXTENSIONS)
+        .iter()
+        .any(|value| {
+            value
+                .to_str()
+                .is_ok_and(|v| v.contains("permessage-deflate"))
+        });
+    let in_force = ws.deflate().is_some();
+    if in_header == options.server_deflate && in_force == options.server_deflate {
+        Ok(())
+    } else {
+        Err(format!(
+            "server deflate {}, but Sec-WebSocket-Extensions has permessage-deflate: {in_header}, \
+             in force: {in_force}",
+            if options.server_deflate { "on" } else { "off" },
+        ))
+    }
+}
+
+/// Runs every check and returns their count.
+async fn run(options: &Options) -> Report {
+    let mut session = Session {
+        options,
+        report: Report::default(),
+        ws: None,
+    };
+    session.handshake().await;
+    session.echoes().await;
+    session.fragments().await;
+    session.pings().await;
+    session.closes().await;
+    session.subprotocols().await;
+    session.report
+}
+
+impl Session<'_> {
+    /// `handshake`, `deflate-negotiated`: the opening handshake of the
+    /// shared connection, with permessage-deflate agreed exactly when the
+    /// server accepts it.
+    async fn handshake(&mut self) {
+        match within_time(connect(self.options, &[])).await {
+            Ok((ws, response)) => {
+                self.report.record("handshake", Ok(()));
+                let deflate = check_deflate(self.options, &ws, &response);
+                self.report.record("deflate-negotiated", deflate);
+                self.ws = Some(ws);
+            }
+            Err(why) => {
+                self.report.record("handshake", Err(why));
+                let no_connection = Err("no connection to check".to_owned());
+                self.report.record("deflate-negotiated", no_connection);
+            }
+        }
+    }
+
+    /// `echo-*`: messages of every kind come back unchanged, and a burst
+    /// comes back in order.
+    async fn echoes(&mut self) {
+        let echoes = [
+            ("echo-text-ascii", Message::text("Hello, WebSocket!")),
+            ("echo-text-utf8-2byte", Message::text("héllo wörld ñ ß")),
+            ("echo-text-utf8-3byte", Message::text("€ 中文 ✓ ☃")),
+            ("echo-text-utf8-4byte", Message::text("𝄞 😀 🦀 𐍈")),
+            ("echo-text-empty", Message::text("")),
+            ("echo-binary-all-bytes", Message::binary(pattern(256))),
+            ("echo-binary-empty", Message::binary(Vec::new())),
+            ("echo-binary-1mib", Message::binary(noise(LARGE))),
+            ("echo-text-1mib", Message::text(large_text(LARGE))),
+        ];
+        for (name, message) in echoes {
+            self.check(name, async move |ws| echo(ws, message).await)
+                .await;
+        }
+
+        self.check("echo-burst-100", async |ws| {
+            let messages: Vec<Message> = (0..BURST)
+                .map(|i| {
+                    if i % 2 == 0 {
+                        Message::text(format!("burst message {i} ✓"))
+                    } else {
+                        Message::binary(vec![i.to_le_bytes()[0]; i])
+                    }
+                })
+                .collect();
+            for message in &messages {
+                ws.feed(message.clone())
+                    .await
+                    .map_err(|e| format!("cannot send: {e}"))?;
+            }
+            ws.flush().await.map_err(|e| format!("cannot send: {e}"))?;
+            for (i, expected) in messages.iter().enumerate() {
+                same(expected, &next_message(ws).await?)
+                    .map_err(|why| format!("message {i}: {why}"))?;
+            }
+            Ok(())
+        })
+        .await;
+    }
+
+    /// `fragmented-*-received`: a message the server sends in several
+    /// frames arrives whole (sockeye has no API to send fragments).
+    async fn fragments(&mut self) {
+        self.check("fragmented-text-received", async |ws| {
+            command(ws, &format!("fragment-text {FRAGMENTED_TEXT}")).await?;
+            same(&Message::text(FRAGMENTED_TEXT), &next_message(ws).await?)
+        })
+        .await;
+        self.check("fragmented-binary-received", async |ws| {
+            command(ws, &format!("fragment-binary {FRAGMENTED_BINARY_LEN}")).await?;
+            same(
+                &Message::binary(pattern(FRAGMENTED_BINARY_LEN)),
+                &next_message(ws).await?,
+            )
+        })
+        .await;
+    }
+
+    /// `ping-client`: the server received our Ping with its payload (the
+    /// Pong it answers is not reported by sockeye, see the module docs).
+    /// `ping-server`: the server's Ping is answered with the same payload.
+    async fn pings(&mut self) {
+        self.check("ping-client", async |ws| {
+            let payload = "sockeye ping ✓".as_bytes();
+            ws.ping(payload).map_err(|e| format!("cannot ping: {e}"))?;
+            // Sent after the Ping, so the server has seen the Ping by then.
+            command(ws, "last-ping").await?;
+            let expected = Message::text(format!("last-ping {}", hex(payload)));
+            same(&expected, &next_message(ws).await?)
+        })
+        .await;
+        self.check("ping-server", async |ws| {
+            let payload = hex("server ping ✓".as_bytes());
+            command(ws, &format!("ping {payload}")).await?;
+            // Reading lets sockeye answer the Ping; the server then reports.
+            same(
+                &Message::text(format!("pong {payload}")),
+                &next_message(ws).await?,
+            )
+        })
+        .await;
+    }
+
+    /// `close-*`: closing handshakes started by either side keep their
+    /// code and reason, and a message over the server's limit closes with
+    /// 1009.
+    async fn closes(&mut self) {
+        self.check("close-client-4000", async |ws| {
+            ws.close(CloseCode::from(4000), "bye")
+                .await
+                .map_err(|e| format!("the closing handshake failed: {e}"))?;
+            match ws.close_frame() {
+                Some(frame) if frame.code == CloseCode::from(4000) && frame.reason == "bye" => {
+                    Ok(())
+                }
+                _ => Err(format!("the server answered with {}", describe_close(ws))),
+            }
+        })
+        .await;
+        self.ws = None;
+
+        for (name, code, reason) in [
+            ("close-server-4001", 4001, "server bye"),
+            ("close-server-utf8", 4002, "au revoir, à bientôt ✓ 𝄞"),
+        ] {
+            self.check_alone(name, &[], async |mut ws, _| {
+                command(&mut ws, &format!("close {code} {reason}")).await?;
+                let (got_code, got_reason) = expect_close(&mut ws).await?;
+                if got_code == CloseCode::from(code) && got_reason == reason {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "expected {code} {reason:?}, got {got_code} {got_reason:?}"
+                    ))
+                }
+            })
+            .await;
+        }
+
+        let too_big = self.options.server_max_size + 1;
+        self.check_alone("close-too-big-1009", &[], async |mut ws, _| {
+            // The server may close before it has read the whole message, so
+            // a failed send is not yet a failed check: its Close is.
+            let sent = ws.send(Message::binary(noise(too_big))).await;
+            match expect_close(&mut ws).await {
+                Ok((code, _)) if code == CloseCode::MESSAGE_TOO_BIG => Ok(()),
+                Ok((code, reason)) => Err(format!("expected 1009, got {code} {reason:?}")),
+                Err(why) => Err(match sent {
+                    Ok(()) => why,
+                    Err(e) => format!("{why} (sending failed: {e})"),
+                }),
+            }
+        })
+        .await;
+    }
+
+    /// `subprotocol-*`: the server agrees on the first subprotocol in the
+    /// client's order that it supports, and on none when it supports none
+    /// of those offered.
+    async fn subprotocols(&mut self) {
+        self.check_alone(
+            "subprotocol-agreed",
+            &["nope", "chat", "superchat"],
+            async |mut ws, response| {
+                let header = response
+                    .headers()
+                    .get(http::header::SEC_WEBSOCKET_PROTOCOL)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                if ws.protocol() != Some("chat") || header.as_deref() != Some("chat") {
+                    return Err(format!(
+                        "expected \"chat\", got {:?} (header {header:?})",
+                        ws.protocol()
+                    ));
+                }
+                echo(&mut ws, Message::text("chat works")).await?;
+                ws.close(CloseCode::NORMAL, "")
+                    .await
+                    .map_err(|e| format!("the closing handshake failed: {e}"))
+            },
+        )
+        .await;
+        self.check_alone("subprotocol-none", &["nope"], async |mut ws, response| {
+            if let Some(protocol) = ws.protocol() {
+                return Err(format!("expected none, got {protocol:?}"));
+            }
+            if let Some(header) = response.headers().get(http::header::SEC_WEBSOCKET_PROTOCOL) {
+                return Err(format!(
+                    "expected no Sec-WebSocket-Protocol, got {header:?}"
+                ));
+            }
+            echo(&mut ws, Message::text("no subprotocol works")).await?;
+            ws.close(CloseCode::NORMAL, "")
+                .await
+                .map_err(|e| format!("the closing handshake failed: {e}"))
+        })
+        .await;
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let options = match Options::parse(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(why) => {
+            eprintln!("interop-client: {why}");
+            eprintln!(
+                "usage: interop-client ws://HOST:PORT [--server-deflate on|off] \
+                 [--server-max-size BYTES]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let report = run(&options).await;
+    if report.failed == 0 && report.passed > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,285 @@
+"""The ``websockets`` package's client run through the interoperability
+checks against ``sockeye serve`` (the echo server).
+
+    python client.py ws://127.0.0.1:PORT [--server-deflate on|off] [--server-max-size BYTES]
+
+The server is expected to run with ``--protocol superchat --protocol chat``
+and the given ``--max-message-size`` (default 2 MiB); --server-deflate says
+whether it accepts permessage-deflate (default on; the client always offers
+it). One line is printed per check, ``ok NAME`` or ``FAILED NAME: WHY``; the
+exit status is 0 only when every check passed.
+
+The echo server has no commands, so the checks that need the server to act
+(fragments, pings or closes sent by the server) are run in the other
+direction only: by sockeye's client against server.py.
+"""
+
+import argparse
+import asyncio
+import random
+import sys
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+CHECK_TIMEOUT = 10.0
+LARGE = 1 << 20
+BURST = 100
+FRAGMENTED_TEXT = "fragmented: héllo wörld, € 中文 ✓, 𝄞 😀 and the end"
+FRAGMENTED_BINARY_LEN = 70_000
+
+
+def noise(length):
+    """Bytes that do not compress: a fixed pseudo-random sequence."""
+    return random.Random(0x5EED).randbytes(length)
+
+
+def large_text(length):
+    """Exactly `length` bytes of text mixing characters of every UTF-8 length."""
+    pieces = ["sockeye ", "héllo ", "wörld ", "€ ", "中文 ", "𝄞 "]
+    parts = []
+    size = 0
+    for byte in noise(length):
+        piece = pieces[byte % len(pieces)]
+        piece_size = len(piece.encode())
+        if size + piece_size > length:
+            break
+        parts.append(piece)
+        size += piece_size
+    return "".join(parts) + "." * (length - size)
+
+
+def pattern(length):
+    """Byte i is i mod 256."""
+    return bytes(i % 256 for i in range(length))
+
+
+def describe(message):
+    kind = "text" if isinstance(message, str) else "binary"
+    data = message.encode() if isinstance(message, str) else message
+    out = f"{kind} message of {len(data)} bytes"
+    if len(data) <= 64:
+        out += f" {message!r}"
+    return out
+
+
+def same(expected, got):
+    if type(expected) is type(got) and expected == got:
+        return
+    why = f"expected {describe(expected)}, got {describe(got)}"
+    a = expected.encode() if isinstance(expected, str) else expected
+    b = got.encode() if isinstance(got, str) else got
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            why += f" (first difference at byte {i})"
+            break
+    raise AssertionError(why)
+
+
+async def echo(ws, message):
+    await ws.send(message)
+    same(message, await ws.recv())
+
+
+def open_connection(options, protocols=None):
+    """Connects, offering permessage-deflate (the default) and `protocols`."""
+    return connect(
+        options.url,
+        subprotocols=protocols,
+        compression="deflate",
+        max_size=16 << 20,
+        ping_interval=None,
+        open_timeout=CHECK_TIMEOUT,
+        close_timeout=CHECK_TIMEOUT,
+    )
+
+
+def closed_by_server(exc):
+    """The server's close code and reason from a ConnectionClosed."""
+    if exc.rcvd is None:
+        raise AssertionError(f"no Close frame from the server: {exc}") from exc
+    return exc.rcvd.code, exc.rcvd.reason
+
+
+async def expect_close(ws):
+    """Waits for the server's Close; a message arriving first is an error."""
+    try:
+        message = await ws.recv()
+    except ConnectionClosed as exc:
+        return closed_by_server(exc)
+    raise AssertionError(f"got {describe(message)} instead of a Close")
+
+
+class Checks:
+    """Runs the checks, printing one line each."""
+
+    def __init__(self, options):
+        self.options = options
+        self.passed = 0
+        self.failed = 0
+        self.shared = None
+
+    def record(self, name, error=None):
+        if error is None:
+            self.passed += 1
+            print(f"ok {name}", flush=True)
+        else:
+            self.failed += 1
+            why = str(error) or type(error).__name__
+            print(f"FAILED {name}: {why}", flush=True)
+
+    async def check(self, name, body):
+        """A check on the shared connection, opened again after a failure."""
+        try:
+            if self.shared is None:
+                self.shared = await asyncio.wait_for(open_connection(self.options), CHECK_TIMEOUT)
+            await asyncio.wait_for(body(self.shared), CHECK_TIMEOUT)
+        except Exception as error:
+            if isinstance(error, TimeoutError):
+                error = f"no answer within {CHECK_TIMEOUT} s"
+            if self.shared is not None:
+                self.shared.transport.abort()
+            self.shared = None
+            self.record(name, error)
+        else:
+            self.record(name)
+
+    async def alone(self, name, body):
+        """A check on a connection of its own."""
+        try:
+            await asyncio.wait_for(body(), CHECK_TIMEOUT)
+        except Exception as error:
+            if isinstance(error, TimeoutError):
+                error = f"no answer within {CHECK_TIMEOUT} s"
+            self.record(name, error)
+        else:
+            self.record(name)
+
+    async def run(self):
+        options = self.options
+        try:
+            self.shared = await asyncio.wait_for(open_connection(options), CHECK_TIMEOUT)
+        except Exception as error:
+            self.record("handshake", error)
+            self.record("deflate-negotiated", "no connection to check")
+        else:
+            self.record("handshake")
+            header = self.shared.response.headers.get("Sec-WebSocket-Extensions", "")
+            in_header = "permessage-deflate" in header
+            in_force = any(e.name == "permessage-deflate" for e in self.shared.protocol.extensions)
+            if in_header == options.server_deflate and in_force == options.server_deflate:
+                self.record("deflate-negotiated")
+            else:
+                state = "on" if options.server_deflate else "off"
+                self.record(
+                    "deflate-negotiated",
+                    f"server deflate {state}, but Sec-WebSocket-Extensions has "
+                    f"permessage-deflate: {in_header}, in force: {in_force}",
+                )
+
+        echoes = [
+            ("echo-text-ascii", "Hello, WebSocket!"),
+            ("echo-text-utf8-2byte", "héllo wörld ñ ß"),
+            ("echo-text-utf8-3byte", "€ 中文 ✓ ☃"),
+            ("echo-text-utf8-4byte", "𝄞 😀 🦀 𐍈"),
+            ("echo-text-empty", ""),
+            ("echo-binary-all-bytes", pattern(256)),
+            ("echo-binary-empty", b""),
+            ("echo-binary-1mib", noise(LARGE)),
+            ("echo-text-1mib", large_text(LARGE)),
+        ]
+        for name, message in echoes:
+            await self.check(name, lambda ws, message=message: echo(ws, message))
+
+        async def burst(ws):
+            messages = [
+                f"burst message {i} ✓" if i % 2 == 0 else bytes([i % 256]) * i
+                for i in range(BURST)
+            ]
+            for message in messages:
+                await ws.send(message)
+            for i, expected in enumerate(messages):
+                try:
+                    same(expected, await ws.recv())
+                except AssertionError as error:
+                    raise AssertionError(f"message {i}: {error}") from None
+
+        await self.check("echo-burst-100", burst)
+
+        # websockets sends text fragments as str, so they are cut between
+        # characters; each item of the list is one frame.
+        async def fragments(ws, message):
+            step = -(-len(message) // 4)
+            await ws.send([message[i : i + step] for i in range(0, len(message), step)])
+            same(message, await ws.recv())
+
+        await self.check("fragmented-text-sent", lambda ws: fragments(ws, FRAGMENTED_TEXT))
+        await self.check(
+            "fragmented-binary-sent", lambda ws: fragments(ws, pattern(FRAGMENTED_BINARY_LEN))
+        )
+
+        # websockets completes the waiter only for a Pong with the same payload.
+        async def ping(ws):
+            pong = await ws.ping("websockets ping ✓".encode())
+            await pong
+
+        await self.check("ping-client", ping)
+
+        async def close_4000(ws):
+            await ws.close(4000, "bye")
+            if (ws.close_code, ws.close_reason) != (4000, "bye"):
+                raise AssertionError(
+                    f"the server answered with {ws.close_code} {ws.close_reason!r}, not 4000 'bye'"
+                )
+
+        await self.check("close-client-4000", close_4000)
+        self.shared = None
+
+        async def too_big():
+            async with open_connection(options) as ws:
+                # The server may close before it has read the whole message,
+                # so a failed send is not yet a failed check: its Close is.
+                try:
+                    await ws.send(noise(options.server_max_size + 1))
+                except ConnectionClosed:
+                    pass
+                code, reason = await expect_close(ws)
+                if code != 1009:
+                    raise AssertionError(f"expected 1009, got {code} {reason!r}")
+
+        await self.alone("close-too-big-1009", too_big)
+
+        async def agreed():
+            async with open_connection(options, ["nope", "chat", "superchat"]) as ws:
+                if ws.subprotocol != "chat":
+                    raise AssertionError(f'expected "chat", got {ws.subprotocol!r}')
+                await echo(ws, "chat works")
+
+        await self.alone("subprotocol-agreed", agreed)
+
+        async def none():
+            async with open_connection(options, ["nope"]) as ws:
+                if ws.subprotocol is not None:
+                    raise AssertionError(f"expected none, got {ws.subprotocol!r}")
+                header = ws.response.headers.get("Sec-WebSocket-Protocol")
+                if header is not None:
+                    raise AssertionError(f"expected no Sec-WebSocket-Protocol, got {header!r}")
+                await echo(ws, "no subprotocol works")
+
+        await self.alone("subprotocol-none", none)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url")
+    parser.add_argument("--server-deflate", choices=["on", "off"], default="on")
+    parser.add_argument("--server-max-size", type=int, default=2 * 1024 * 1024)
+    options = parser.parse_args()
+    options.server_deflate = options.server_deflate == "on"
+    checks = Checks(options)
+    asyncio.run(checks.run())
+    sys.exit(0 if checks.failed == 0 and checks.passed > 0 else 1)
+
+
+if __name__ == "__main__":
+    main()
