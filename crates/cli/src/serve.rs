@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::future::poll_fn;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -12,7 +13,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use sockeye::proto::DeflateConfig;
+use sockeye::tokio_rustls::TlsAcceptor;
 use sockeye::{CloseCode, PreparedMessage, ServerBuilder, WebSocket, WebSocketConfig};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
@@ -105,6 +108,13 @@ pub(crate) struct Args {
     /// then answered 426 Upgrade Required).
     #[arg(long)]
     no_console: bool,
+    /// Serve `wss://` (and the console over https): the certificate chain,
+    /// leaf first, as PEM. Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, as PEM (PKCS #8, PKCS #1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// The default of `--max-connections`: about 100 MB of the server's memory
@@ -137,6 +147,16 @@ fn connection_config(args: &Args) -> WebSocketConfig {
     config.proto.max_headers = args.max_headers;
     config.close_timeout = args.close_timeout;
     config
+}
+
+/// The TLS settings of `--tls-cert` and `--tls-key`, if given.
+fn tls_acceptor(args: &Args) -> sockeye::Result<Option<TlsAcceptor>> {
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            sockeye::tls::server_config_from_pem_files(cert, key).map(|c| Some(c.into()))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The listen backlog of each listener.
@@ -172,6 +192,14 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             .idle_timeout((!args.idle_timeout.is_zero()).then_some(args.idle_timeout))
             .write_buffer_size(args.write_buffer_size),
     );
+    let tls = match tls_acceptor(&args) {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("sockeye: cannot use the tls certificate: {}", describe(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
     let _ = LIMITS.set(Limits {
         max_connections: args.max_connections,
         max_handshakes: args.max_handshakes,
@@ -198,6 +226,8 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             reuse_port: threads > 1,
             server: Arc::clone(&server),
             close_timeout: args.close_timeout,
+            handshake_timeout: args.handshake_timeout,
+            tls: tls.clone(),
             stop: stop_rx.clone(),
             hub: hub.clone(),
         };
@@ -225,9 +255,10 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         }
         workers.push(handle);
     }
-    tracing::info!(threads, "echo server listening on ws://{addr}");
+    tracing::info!(threads, "echo server listening on {scheme}://{addr}");
     if !args.no_console {
-        tracing::info!("dev console at http://{addr}/");
+        let web = if tls.is_some() { "https" } else { "http" };
+        tracing::info!("dev console at {web}://{addr}/");
     }
     (&mut signal).await;
     tracing::info!("shutting down");
@@ -246,6 +277,10 @@ struct Worker {
     server: Arc<ServerBuilder>,
     /// Each connection's closing-handshake limit.
     close_timeout: Duration,
+    /// The TLS handshake's limit, as the WebSocket one's.
+    handshake_timeout: Duration,
+    /// `wss://`: TLS first.
+    tls: Option<TlsAcceptor>,
     stop: watch::Receiver<bool>,
     hub: Option<Hub>,
 }
@@ -304,22 +339,40 @@ impl Worker {
         match limits().admit(peer.ip()) {
             Ok((slot, handshake)) => {
                 tracing::debug!(%peer, id, "connection accepted");
-                connections.spawn(open(
-                    server,
-                    tcp,
-                    id,
-                    Open {
-                        slot,
-                        handshake,
-                        closing: closing.clone(),
-                        hub: self.hub.clone(),
-                        connections: connections.clone(),
-                    },
-                ));
+                let then = Open {
+                    slot,
+                    handshake,
+                    closing: closing.clone(),
+                    hub: self.hub.clone(),
+                    connections: connections.clone(),
+                };
+                match &self.tls {
+                    None => connections.spawn(open(server, tcp, id, then)),
+                    Some(tls) => {
+                        let (tls, limit) = (tls.clone(), self.handshake_timeout);
+                        connections.spawn(async move {
+                            if let Some(tcp) = tls_accept(&tls, tcp, id, limit, &then.closing).await
+                            {
+                                open(server, tcp, id, then).await;
+                            }
+                        })
+                    }
+                };
             }
             Err(Refusal::Answer(handshake, status)) => {
                 tracing::debug!(%peer, id, %status, "connection refused: limit reached");
-                connections.spawn(refuse(server, tcp, id, handshake, closing.clone(), status));
+                let closing = closing.clone();
+                match &self.tls {
+                    None => connections.spawn(refuse(server, tcp, id, handshake, closing, status)),
+                    Some(tls) => {
+                        let (tls, limit) = (tls.clone(), self.handshake_timeout);
+                        connections.spawn(async move {
+                            if let Some(tcp) = tls_accept(&tls, tcp, id, limit, &closing).await {
+                                refuse(server, tcp, id, handshake, closing, status).await;
+                            }
+                        })
+                    }
+                };
             }
             Err(Refusal::Drop) => {
                 tracing::debug!(%peer, id, "connection dropped: too many handshakes");
@@ -400,6 +453,24 @@ const FAN_OUT_BATCH: usize = 64 << 10;
 /// skips the oldest (and is told so in the log).
 const HUB_BACKLOG: usize = 1024;
 
+/// What `serve` runs its connections over: TCP, or TLS over TCP.
+trait Connection: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Turns Nagle's algorithm off: writes are batched already.
+    fn no_delay(&self);
+}
+
+impl Connection for TcpStream {
+    fn no_delay(&self) {
+        let _ = self.set_nodelay(true);
+    }
+}
+
+impl Connection for sockeye::tokio_rustls::server::TlsStream<TcpStream> {
+    fn no_delay(&self) {
+        // Set on the TCP stream before the TLS handshake.
+    }
+}
+
 /// A connection's id in the log.
 fn next_id() -> u64 {
     static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -417,18 +488,44 @@ struct Open {
     connections: TaskTracker,
 }
 
+/// The TLS handshake of a `wss://` connection, within `limit`; `None` if it
+/// failed or the server is shutting down.
+async fn tls_accept(
+    tls: &TlsAcceptor,
+    tcp: TcpStream,
+    id: u64,
+    limit: Duration,
+    closing: &CancellationToken,
+) -> Option<sockeye::tokio_rustls::server::TlsStream<TcpStream>> {
+    let _ = tcp.set_nodelay(true);
+    tokio::select! {
+        accepted = tokio::time::timeout(limit, tls.accept(tcp)) => match accepted {
+            Ok(Ok(stream)) => Some(stream),
+            Ok(Err(e)) => {
+                tracing::debug!(id, error = %describe(&e), "tls handshake failed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(id, "tls handshake timed out");
+                None
+            }
+        },
+        () = closing.cancelled() => None,
+    }
+}
+
 /// The opening handshake, in a task of its own: its state is large and
 /// short-lived, and the task it hands the open connection to keeps nothing
 /// else.
-async fn open(server: Arc<ServerBuilder>, tcp: TcpStream, id: u64, then: Open) {
-    let _ = tcp.set_nodelay(true);
+async fn open<S: Connection>(server: Arc<ServerBuilder>, stream: S, id: u64, then: Open) {
+    stream.no_delay();
     // Subscribed before the 101 leaves, so the client hears everything
     // said once it is open.
     let inbox = then.hub.as_ref().map(|hub| hub.sender.subscribe());
     // A shutdown does not wait for handshakes: a client stuck in one would
     // hold it up until the handshake timeout.
     let accepted = tokio::select! {
-        accepted = server.accept(tcp) => accepted,
+        accepted = server.accept(stream) => accepted,
         () = then.closing.cancelled() => {
             tracing::debug!(id, "handshake cut short by the shutdown");
             return;
@@ -491,9 +588,9 @@ fn console(request: &http::Request<()>) -> http::Response<bytes::Bytes> {
 
 /// Answers a connection turned away by a limit, with `status` and a hint
 /// to retry later, once its request is read.
-async fn refuse(
+async fn refuse<S: Connection>(
     server: Arc<ServerBuilder>,
-    tcp: TcpStream,
+    tcp: S,
     id: u64,
     handshake: Handshaking,
     closing: CancellationToken,
@@ -635,8 +732,8 @@ pin_project_lite::pin_project! {
     /// keep extra copies of its captures and results in the task: this
     /// holds the connection, the shutdown signal and two flags, so that an
     /// idle connection's task fits in 512 bytes (see the test below).
-    struct Echo {
-        ws: WebSocket<TcpStream>,
+    struct Echo<S> {
+        ws: WebSocket<S>,
         slot: Slot,
         #[pin]
         stopped: WaitForCancellationFutureOwned,
@@ -657,7 +754,7 @@ pin_project_lite::pin_project! {
 /// each message takes a lock (a tenth of the echo server's time).
 static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 
-fn echo(ws: WebSocket<TcpStream>, id: u64, slot: Slot, closing: CancellationToken) -> Echo {
+fn echo<S>(ws: WebSocket<S>, id: u64, slot: Slot, closing: CancellationToken) -> Echo<S> {
     Echo {
         ws,
         slot,
@@ -669,7 +766,7 @@ fn echo(ws: WebSocket<TcpStream>, id: u64, slot: Slot, closing: CancellationToke
     }
 }
 
-impl Future for Echo {
+impl<S: Connection> Future for Echo<S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -722,8 +819,8 @@ impl Future for Echo {
 
 /// Sends every message to every other connection until the peer closes
 /// or the server shuts down.
-async fn fan_out(
-    mut ws: WebSocket<TcpStream>,
+async fn fan_out<S: Connection>(
+    mut ws: WebSocket<S>,
     id: u64,
     slot: Slot,
     closing: CancellationToken,
@@ -789,8 +886,8 @@ async fn fan_out(
 
 /// How the stream ended: `Err` if it failed, `Ok` with the close frame's
 /// code after a clean close.
-fn ended(
-    ws: &WebSocket<TcpStream>,
+fn ended<S: Connection>(
+    ws: &WebSocket<S>,
     last: Option<sockeye::Result<sockeye::Message>>,
 ) -> Result<Option<CloseCode>, sockeye::Error> {
     match last {
@@ -809,7 +906,7 @@ fn log_end(id: u64, end: Result<&Option<CloseCode>, &sockeye::Error>) -> Poll<()
 
 /// Closes with 1001 Going Away, waiting for the peer's answer as long as
 /// the close timeout allows.
-async fn shut_down(ws: &mut WebSocket<TcpStream>, id: u64) {
+async fn shut_down<S: Connection>(ws: &mut WebSocket<S>, id: u64) {
     if let Err(e) = ws
         .close(CloseCode::GOING_AWAY, "server shutting down")
         .await

@@ -500,3 +500,83 @@ async fn serve_agrees_to_the_clients_first_choice_among_its_protocols() {
         .expect("connect");
     assert_eq!(ws.protocol(), None);
 }
+
+/// A throwaway certificate for `localhost` in PEM files under a fresh
+/// directory; the DER certificate, to trust it.
+fn tls_files(dir: &std::path::Path) -> sockeye::pki_types::CertificateDer<'static> {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("cert.pem"), made.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), made.signing_key.serialize_pem()).unwrap();
+    made.cert.der().clone()
+}
+
+#[tokio::test]
+async fn serve_speaks_wss_with_a_pem_certificate() {
+    let dir = std::env::temp_dir().join(format!("sockeye-serve-tls-{}", std::process::id()));
+    let cert = tls_files(&dir);
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    let server = Serve::start(&[
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ]);
+    assert!(
+        server.log().contains("listening on wss://"),
+        "{}",
+        server.log()
+    );
+    let url = format!("wss://localhost:{}/", server.addr.port());
+    let (mut ws, _) = tokio::time::timeout(
+        TIMEOUT,
+        sockeye::ClientBuilder::new(url.as_str())
+            .add_root_certificate(cert)
+            .connect(),
+    )
+    .await
+    .expect("connect in time")
+    .expect("connect over tls");
+    assert!(ws.get_ref().is_tls());
+    let big = Message::binary(vec![7u8; 1 << 20]);
+    for message in [Message::text("over tls"), big] {
+        ws.send(message.clone()).await.unwrap();
+        let echo = tokio::time::timeout(TIMEOUT, ws.next()).await.unwrap();
+        assert!(echo.unwrap().unwrap() == message);
+    }
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+
+    // Plain WebSocket on a TLS port fails, and the server goes on.
+    let plain = sockeye::connect(&server.url("/")).await;
+    assert!(plain.is_err(), "plain ws on a tls port");
+    // A client that trusts another certificate refuses this one.
+    let untrusted = sockeye::ClientBuilder::new(url.as_str())
+        .add_root_certificate(tls_files(&dir.join("other")))
+        .connect()
+        .await;
+    assert!(
+        matches!(untrusted, Err(sockeye::Error::Tls(_))),
+        "{:?}",
+        untrusted.map(drop)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn serve_refuses_unreadable_tls_files_with_one_line() {
+    let finished = run(&[
+        "serve",
+        "127.0.0.1:0",
+        "--tls-cert",
+        "/nonexistent/cert.pem",
+        "--tls-key",
+        "/nonexistent/key.pem",
+    ]);
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    let line = finished.one_stderr_line();
+    assert!(line.contains("/nonexistent/cert.pem"), "{line:?}");
+    // One without the other is a usage error.
+    let finished = run(&["serve", "127.0.0.1:0", "--tls-cert", "cert.pem"]);
+    assert_eq!(finished.code(), Some(2), "{finished:?}");
+}

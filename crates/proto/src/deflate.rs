@@ -471,8 +471,8 @@ impl Deflate {
             // step. (zlib emits nothing for an empty sync flush.)
             return Some(Bytes::from_static(&[0x00]));
         }
-        if self.send_reset && payload.len() <= STORED_MAX {
-            return Some(stored_message(payload));
+        if self.send_reset && payload.len() <= SMALL_MAX {
+            return None;
         }
         let compressed = if self.send_reset {
             let key = (self.level, bits);
@@ -497,6 +497,21 @@ impl Deflate {
             });
             deflate_message(compressor, payload)
         };
+        // Incompressible data comes out larger (zlib's fastest level codes
+        // random bytes with fixed Huffman codes: +5.5%), and a peer whose
+        // limit counts wire bytes would refuse it. It goes out as it is
+        // (RFC 7692 §6.1 allows any message uncompressed). A compressor that
+        // keeps context starts afresh, since its window now holds bytes the
+        // peer's does not; an inflater never needs the compressor's history.
+        // Small messages under context takeover keep the compressed form,
+        // a few bytes longer at worst, so as not to lose the window that
+        // makes the next ones small.
+        if compressed.len() >= payload.len() && (self.send_reset || payload.len() > SMALL_MAX) {
+            if !self.send_reset {
+                self.compressor = None;
+            }
+            return None;
+        }
         Some(compressed)
     }
 
@@ -558,28 +573,11 @@ impl Deflate {
     }
 }
 
-/// Up to this size a message sent without context takeover goes out as one
-/// stored (uncompressed) DEFLATE block: deflate saves almost nothing on so
-/// few bytes (a 100-byte JSON message shrinks by 2%), and resetting a zlib
-/// stream for each message costs several microseconds.
-const STORED_MAX: usize = 256;
-
-/// A message as a stored DEFLATE block (RFC 1951 §3.2.4) plus the first byte
-/// of the empty block that the receiver's `00 00 ff ff` completes. Valid
-/// only when each message starts afresh: the receiver's window sees these
-/// bytes and a compressor that kept context would not.
-fn stored_message(payload: &[u8]) -> Bytes {
-    let len = u16::try_from(payload.len()).unwrap_or(u16::MAX);
-    let payload = &payload[..usize::from(len)];
-    let mut out = Vec::with_capacity(payload.len() + 6);
-    // BFINAL=0, BTYPE=00 (stored), then padding to the byte boundary.
-    out.push(0x00);
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&(!len).to_le_bytes());
-    out.extend_from_slice(payload);
-    out.push(0x00);
-    Bytes::from(out)
-}
+/// Up to this size a message sent without context takeover goes out
+/// uncompressed (RSV1 clear, RFC 7692 §6.1): deflate saves almost nothing
+/// on so few bytes (a 100-byte JSON message shrinks by 2%), and resetting a
+/// zlib stream for each message costs several microseconds on each side.
+const SMALL_MAX: usize = 256;
 
 /// Compresses `payload` with a sync flush and removes the `00 00 ff ff`
 /// tail (PMD-20).
@@ -878,7 +876,7 @@ mod tests {
     }
 
     #[test]
-    fn small_messages_without_context_takeover_go_as_stored_blocks() {
+    fn small_messages_without_context_takeover_go_uncompressed() {
         let lean = DeflateConfig {
             server_no_context_takeover: true,
             ..DeflateConfig::default()
@@ -887,12 +885,45 @@ mod tests {
         assert!(s.server_no_context_takeover);
         let mut tx = Deflate::new(Role::Server, s, &lean);
         let mut rx = Deflate::new(Role::Client, c, &DeflateConfig::default());
-        for m in [&b"x"[..], b"{\"a\":1}", &[7u8; 256], &[9u8; 257], b"again"] {
+        for m in [&b"x"[..], b"{\"a\":1}", &[7u8; 256]] {
+            assert_eq!(tx.compress(m), None, "{} bytes", m.len());
+        }
+        for m in [&[9u8; 257][..], &[5u8; 4096]] {
             let wire = tx.compress(m).expect("compressed");
-            if m.len() <= STORED_MAX {
-                assert_eq!(wire.len(), m.len() + 6);
+            assert_eq!(&rx.inflate_whole(&wire, 1 << 20, None).unwrap()[..], m);
+        }
+    }
+
+    /// Random bytes: zlib's level 1 makes them 5% longer, so they go out
+    /// as they are, and a compressor with context starts afresh, the
+    /// peer's window never having seen them.
+    #[test]
+    fn incompressible_messages_go_uncompressed() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let random: Vec<u8> = (0..100_000)
+            .map(|_| {
+                // xorshift64
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state.to_le_bytes()[3]
+            })
+            .collect();
+        let text = b"compressible text, again and again. ".repeat(100);
+        for lean in [false, true] {
+            let config = DeflateConfig {
+                client_no_context_takeover: lean,
+                ..DeflateConfig::default()
+            };
+            let (s, c) = agreed(&DeflateConfig::default(), &config);
+            let mut tx = Deflate::new(Role::Client, c, &config);
+            let mut rx = Deflate::new(Role::Server, s, &DeflateConfig::default());
+            for _ in 0..2 {
+                let wire = tx.compress(&text).expect("compressed");
+                assert!(wire.len() < text.len() / 4);
+                assert_eq!(&rx.inflate_whole(&wire, 1 << 20, None).unwrap()[..], text);
+                assert_eq!(tx.compress(&random), None, "no context takeover: {lean}");
             }
-            assert_eq!(&rx.inflate_whole(&wire, 1000, None).unwrap()[..], m);
         }
     }
 

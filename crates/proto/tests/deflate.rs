@@ -1395,15 +1395,19 @@ fn sender_keeps_to_the_agreed_window(role: Role) {
     };
     for bits in 9..=15u8 {
         let response = format!("permessage-deflate; {window_param}={bits}");
-        let mut c = end_with(
-            role,
-            &response,
-            DeflateConfig::default(),
-            &Config::default(),
-        );
+        // Level 6 codes these 16 letters in 4 bits each, so the message
+        // compresses (and goes out compressed) whatever the window.
+        let strong = DeflateConfig {
+            level: 6,
+            ..DeflateConfig::default()
+        };
+        let mut c = end_with(role, &response, strong, &Config::default());
         let window = 1usize << bits;
         // Repeats just beyond the window, and within twice it.
-        let data = far_repeats(window + 100, 3);
+        let data: Vec<u8> = far_repeats(window + 100, 3)
+            .iter()
+            .map(|b| b'a' + (b & 0x0f))
+            .collect();
         c.send(Message::binary(data.clone())).expect("open");
         c.send(Message::binary(data.clone())).expect("open");
         let frames = sent_frames(&mut c);
@@ -2226,7 +2230,9 @@ fn every_compression_level_round_trips() {
             from.send(Message::binary(data.clone())).expect("open");
             let wire = drain(from);
             let frames = parse_frames(&wire, role == Role::Client);
-            assert_eq!(frames[0].rsv, RSV1);
+            // Level 0 only stores: longer than the message, which then goes
+            // out as it is.
+            assert_eq!(frames[0].rsv, if level == 0 { 0 } else { RSV1 });
             expect_messages(to, &wire, &[Message::binary(data)]);
         }
     }
@@ -2404,10 +2410,17 @@ proptest! {
             let wire = drain(from);
             let frames = parse_frames(&wire, send.from == Role::Client);
             let (bits, reset) = sender_window(agreed, send.from);
-            let compressed = !send.uncompressed
+            let may_compress = !send.uncompressed
                 && send.payload.data.len() >= settings.min_size
                 && bits >= 9;
-            prop_assert_eq!(frames[0].rsv, if compressed { RSV1 } else { 0 });
+            // A message that deflate would lengthen goes out as it is.
+            let compressed = frames[0].rsv == RSV1;
+            prop_assert!(may_compress || !compressed);
+            prop_assert!(frames[0].rsv == 0 || compressed);
+            if compressed && send.payload.data.len() > 256 {
+                let wire_len: usize = frames.iter().map(|f| f.payload.len()).sum();
+                prop_assert!(wire_len < send.payload.data.len());
+            }
             for (i, frame) in frames.iter().enumerate() {
                 prop_assert_eq!(frame.fin, i == frames.len() - 1);
                 if i > 0 {

@@ -382,7 +382,10 @@ impl Serve {
 /// The address in a `listening on ws://ADDR` log line, ignoring any
 /// terminal colour codes around it.
 pub(crate) fn listening_addr(line: &str) -> Option<SocketAddr> {
-    let start = line.find("listening on ws://")? + "listening on ws://".len();
+    let start = match line.find("listening on ws://") {
+        Some(at) => at + "listening on ws://".len(),
+        None => line.find("listening on wss://")? + "listening on wss://".len(),
+    };
     let addr: String = line[start..]
         .chars()
         .take_while(|c| !c.is_whitespace() && *c != '\u{1b}' && *c != '/')
