@@ -1453,3 +1453,102 @@ proptest! {
         prop_assert_eq!(handshake.protocols(), ["chat", "superchat"]);
     }
 }
+
+// ---- RFC 8441: the same handshake as an HTTP/2 extended CONNECT ----
+
+fn client_for(extra: &[(&str, &str)]) -> ClientHandshake {
+    let mut builder = Request::get("/chat?room=1").header("host", "example.com:8443");
+    for (name, value) in extra {
+        builder = builder.header(*name, *value);
+    }
+    ClientHandshake::new(builder.body(()).unwrap()).unwrap()
+}
+
+#[test]
+fn h2_06_h2_07_extended_connect_request() {
+    let client = client_for(&[
+        ("sec-websocket-protocol", "chat, superchat"),
+        ("origin", "https://example.com"),
+        ("cookie", "a=1"),
+    ]);
+    let request = client.extended_connect_request("https").unwrap();
+    assert_eq!(request.method(), http::Method::CONNECT);
+    assert_eq!(request.version(), http::Version::HTTP_2);
+    assert_eq!(request.uri(), "https://example.com:8443/chat?room=1");
+    let headers = request.headers();
+    for absent in ["host", "upgrade", "connection", "sec-websocket-key"] {
+        assert!(!headers.contains_key(absent), "{absent} sent over http/2");
+    }
+    assert_eq!(headers["sec-websocket-version"], "13");
+    assert_eq!(headers["sec-websocket-protocol"], "chat, superchat");
+    assert_eq!(headers["origin"], "https://example.com");
+    assert_eq!(headers["cookie"], "a=1");
+}
+
+#[test]
+fn h2_09_only_a_2xx_accepts_and_offers_still_bind() {
+    let client = client_for(&[("sec-websocket-protocol", "chat")]);
+    let answer = |status: u16, fields: &[(&str, &str)]| {
+        let mut builder = http::Response::builder()
+            .status(status)
+            .version(http::Version::HTTP_2);
+        for (name, value) in fields {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(()).unwrap()
+    };
+    let accepted = client
+        .check_extended_connect_response(&answer(200, &[("sec-websocket-protocol", "chat")]))
+        .unwrap();
+    assert_eq!(accepted.protocol.as_deref(), Some("chat"));
+    assert!(matches!(
+        client.check_extended_connect_response(&answer(101, &[])),
+        Err(HandshakeError::UnexpectedStatus(_))
+    ));
+    assert!(matches!(
+        client.check_extended_connect_response(&answer(403, &[])),
+        Err(HandshakeError::UnexpectedStatus(_))
+    ));
+    assert!(matches!(
+        client
+            .check_extended_connect_response(&answer(200, &[("sec-websocket-protocol", "other")])),
+        Err(HandshakeError::ProtocolNotOffered)
+    ));
+}
+
+#[test]
+fn h2_08_h2_09_server_checks_extended_connect_and_answers_200() {
+    let request = |method: http::Method, version: &str| {
+        Request::builder()
+            .method(method)
+            .uri("https://example.com/chat")
+            .version(http::Version::HTTP_2)
+            .header("sec-websocket-version", version)
+            .header("sec-websocket-protocol", "chat")
+            .header("sec-websocket-extensions", "permessage-deflate")
+            .body(())
+            .unwrap()
+    };
+    let handshake =
+        ServerHandshake::from_extended_connect(request(http::Method::CONNECT, "13")).unwrap();
+    assert!(handshake.is_extended_connect());
+    assert_eq!(handshake.protocols(), ["chat"]);
+    assert_eq!(handshake.extensions().len(), 1);
+    let response = handshake.response(Some("chat")).unwrap();
+    assert_eq!(response.status(), 200);
+    for absent in ["upgrade", "connection", "sec-websocket-accept"] {
+        assert!(
+            !response.headers().contains_key(absent),
+            "{absent} in a 200"
+        );
+    }
+    assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
+    assert!(matches!(
+        ServerHandshake::from_extended_connect(request(http::Method::CONNECT, "8")),
+        Err(HandshakeError::UnsupportedVersion)
+    ));
+    assert!(matches!(
+        ServerHandshake::from_extended_connect(request(http::Method::GET, "13")),
+        Err(HandshakeError::MethodNotGet)
+    ));
+}

@@ -317,6 +317,72 @@ impl ClientHandshake {
         if accept.as_bytes().trim_ascii() != self.accept.as_bytes() {
             return Err(HandshakeError::AcceptMismatch); // R-CV-04
         }
+        self.negotiated(headers)
+    }
+
+    /// The request for the same connection over HTTP/2, by extended CONNECT
+    /// (RFC 8441 §5, H2-06..08): method `CONNECT`, version HTTP/2, the
+    /// target as an absolute URI with `scheme` (`https` for `wss`, `http`
+    /// for `ws`) and the `Host` as its authority; the same headers, but for
+    /// `Host`, `Upgrade`, `Connection` and `Sec-WebSocket-Key`, which HTTP/2
+    /// does not use. The `:protocol` pseudo-header (`websocket`) is for the
+    /// HTTP/2 library to add.
+    ///
+    /// # Errors
+    ///
+    /// [`HandshakeError::InvalidRequestTarget`] if the host and target do
+    /// not make a URI.
+    pub fn extended_connect_request(&self, scheme: &str) -> Result<Request<()>, HandshakeError> {
+        let headers = self.request.headers();
+        let authority = headers
+            .get(HOST)
+            .and_then(|host| host.to_str().ok())
+            .ok_or(HandshakeError::MissingHost)?;
+        let target = self
+            .request
+            .uri()
+            .path_and_query()
+            .map_or("/", http::uri::PathAndQuery::as_str);
+        let uri = http::Uri::builder()
+            .scheme(scheme)
+            .authority(authority)
+            .path_and_query(target)
+            .build()
+            .map_err(|_| HandshakeError::InvalidRequestTarget)?;
+        let mut request = Request::new(());
+        *request.method_mut() = Method::CONNECT;
+        *request.uri_mut() = uri;
+        *request.version_mut() = http::Version::HTTP_2;
+        for (name, value) in headers {
+            if name != HOST && name != UPGRADE && name != CONNECTION && name != SEC_WEBSOCKET_KEY {
+                request.headers_mut().append(name, value.clone());
+            }
+        }
+        Ok(request)
+    }
+
+    /// Checks the answer to [`extended_connect_request`](Self::extended_connect_request)
+    /// (RFC 8441 §5, H2-09): a 2xx status, then the subprotocol and the
+    /// extensions as [`check_response`](Self::check_response) does. There is
+    /// no `Upgrade`, `Connection` or `Sec-WebSocket-Accept` to check.
+    ///
+    /// # Errors
+    ///
+    /// [`HandshakeError::UnexpectedStatus`] for any status but 2xx, and the
+    /// subprotocol and extension errors of `check_response`.
+    pub fn check_extended_connect_response(
+        &self,
+        response: &Response<()>,
+    ) -> Result<Accepted, HandshakeError> {
+        let status = response.status();
+        if !status.is_success() {
+            return Err(HandshakeError::UnexpectedStatus(status)); // H2-09
+        }
+        self.negotiated(response.headers())
+    }
+
+    /// The subprotocol and extensions a successful answer agreed to.
+    fn negotiated(&self, headers: &HeaderMap) -> Result<Accepted, HandshakeError> {
         let protocol = match single(headers, SEC_WEBSOCKET_PROTOCOL)? {
             // R-CV-07
             None => None,

@@ -64,7 +64,10 @@ const KEY_DECODER: GeneralPurpose = GeneralPurpose::new(
 #[derive(Clone, Debug)]
 pub struct ServerHandshake {
     request: Request<()>,
+    /// Empty for an extended CONNECT (RFC 8441), which has no key.
     key: String,
+    /// An HTTP/2 extended CONNECT (RFC 8441) rather than an HTTP/1.1 GET.
+    extended_connect: bool,
     protocols: Vec<String>,
     extensions: Vec<ExtensionOffer>,
 }
@@ -212,10 +215,50 @@ impl ServerHandshake {
         let extensions = parse_extensions(headers.get_all(SEC_WEBSOCKET_EXTENSIONS))?; // R-HV-03, R-HV-04
         Ok(ServerHandshake {
             key: key.to_owned(),
+            extended_connect: false,
             protocols,
             extensions,
             request,
         })
+    }
+
+    /// Checks an HTTP/2 extended CONNECT request (RFC 8441 §5, H2-06..08)
+    /// that an HTTP/2 library has parsed, its `:protocol` already found to
+    /// be `websocket` (the library keeps pseudo-headers to itself): method
+    /// `CONNECT`, `Sec-WebSocket-Version: 13`, and the subprotocol and
+    /// extension offers as in [`from_request`](ServerHandshake::from_request).
+    /// There is no key; [`response`](ServerHandshake::response) then gives a
+    /// 200.
+    ///
+    /// # Errors
+    ///
+    /// [`MethodNotGet`](HandshakeError::MethodNotGet) for a method other than
+    /// `CONNECT` (answered 400), the version errors (426), and the
+    /// subprotocol and extension header errors (400).
+    pub fn from_extended_connect(request: Request<()>) -> Result<ServerHandshake, HandshakeError> {
+        if request.method() != Method::CONNECT {
+            return Err(HandshakeError::MethodNotGet);
+        }
+        let headers = request.headers();
+        let version =
+            single(headers, SEC_WEBSOCKET_VERSION)?.ok_or(HandshakeError::MissingVersion)?;
+        if version.as_bytes().trim_ascii() != b"13" {
+            return Err(HandshakeError::UnsupportedVersion); // H2-08, R-SH-05
+        }
+        let protocols = parse_protocols(headers.get_all(SEC_WEBSOCKET_PROTOCOL))?; // H2-08
+        let extensions = parse_extensions(headers.get_all(SEC_WEBSOCKET_EXTENSIONS))?; // H2-08
+        Ok(ServerHandshake {
+            key: String::new(),
+            extended_connect: true,
+            protocols,
+            extensions,
+            request,
+        })
+    }
+
+    /// Whether this is an HTTP/2 extended CONNECT (RFC 8441).
+    pub fn is_extended_connect(&self) -> bool {
+        self.extended_connect
     }
 
     /// The request: method, target, version and every header field, in the
@@ -245,7 +288,7 @@ impl ServerHandshake {
     }
 
     /// The 101 response that accepts this handshake (RFC 6455 §4.2.2 step 5,
-    /// R-SH-10).
+    /// R-SH-10), or the 200 that accepts an extended CONNECT (RFC 8441 §5).
     ///
     /// It carries `Upgrade: websocket`, `Connection: Upgrade`,
     /// `Sec-WebSocket-Accept` computed from the key as received, and
@@ -265,13 +308,19 @@ impl ServerHandshake {
     /// a server must never choose one the client did not offer (R-SH-08).
     pub fn response(&self, protocol: Option<&str>) -> Result<Response<()>, HandshakeError> {
         let mut response = Response::new(());
-        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        if self.extended_connect {
+            // H2-07, H2-09: a 200, with no Upgrade, Connection or Accept.
+            *response.status_mut() = StatusCode::OK;
+        } else {
+            *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+            let headers = response.headers_mut();
+            headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+            headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+            // The accept value is base64, hence visible ASCII.
+            let accept = accept_key(self.key.as_bytes());
+            headers.insert(SEC_WEBSOCKET_ACCEPT, ascii_value(&accept)); // R-SH-10
+        }
         let headers = response.headers_mut();
-        headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
-        headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-        // The accept value is base64, hence visible ASCII.
-        let accept = accept_key(self.key.as_bytes());
-        headers.insert(SEC_WEBSOCKET_ACCEPT, ascii_value(&accept)); // R-SH-10
         if let Some(protocol) = protocol {
             let offered = self
                 .protocols
