@@ -471,8 +471,8 @@ impl Deflate {
             // step. (zlib emits nothing for an empty sync flush.)
             return Some(Bytes::from_static(&[0x00]));
         }
-        if self.send_reset && payload.len() <= SMALL_MAX {
-            return None;
+        if self.send_reset && payload.len() <= STORED_MAX {
+            return Some(stored_message(payload));
         }
         let compressed = if self.send_reset {
             let key = (self.level, bits);
@@ -499,18 +499,12 @@ impl Deflate {
         };
         // Incompressible data comes out larger (zlib's fastest level codes
         // random bytes with fixed Huffman codes: +5.5%), and a peer whose
-        // limit counts wire bytes would refuse it. It goes out as it is
-        // (RFC 7692 §6.1 allows any message uncompressed). A compressor that
-        // keeps context starts afresh, since its window now holds bytes the
-        // peer's does not; an inflater never needs the compressor's history.
-        // Small messages under context takeover keep the compressed form,
-        // a few bytes longer at worst, so as not to lose the window that
-        // makes the next ones small.
-        if compressed.len() >= payload.len() && (self.send_reset || payload.len() > SMALL_MAX) {
-            if !self.send_reset {
-                self.compressor = None;
-            }
-            return None;
+        // limit counts wire bytes would refuse a message that fits it. It
+        // goes out in stored blocks instead: 5 bytes more per 64 KiB. The
+        // peer's window then holds the same bytes as the compressor's, so a
+        // compressor that keeps context goes on as it is.
+        if compressed.len() > stored_len(payload.len()) {
+            return Some(stored_message(payload));
         }
         Some(compressed)
     }
@@ -573,11 +567,37 @@ impl Deflate {
     }
 }
 
-/// Up to this size a message sent without context takeover goes out
-/// uncompressed (RSV1 clear, RFC 7692 §6.1): deflate saves almost nothing
-/// on so few bytes (a 100-byte JSON message shrinks by 2%), and resetting a
-/// zlib stream for each message costs several microseconds on each side.
-const SMALL_MAX: usize = 256;
+/// Up to this size a message sent without context takeover goes out as
+/// stored (uncompressed) DEFLATE blocks without calling zlib: deflate saves
+/// almost nothing on so few bytes (a 100-byte JSON message shrinks by 2%),
+/// and resetting a zlib stream for each message costs several microseconds.
+const STORED_MAX: usize = 256;
+
+/// The largest stored block (RFC 1951 §3.2.4: a 16-bit length).
+const STORED_BLOCK: usize = 0xffff;
+
+/// The length of [`stored_message`] for a payload of `len` bytes.
+fn stored_len(len: usize) -> usize {
+    len + len.div_ceil(STORED_BLOCK).max(1) * 5 + 1
+}
+
+/// A message as stored DEFLATE blocks (RFC 1951 §3.2.4) plus the first byte
+/// of the empty block that the receiver's `00 00 ff ff` completes. The
+/// receiver's window takes these bytes as they are, as a compressor's that
+/// consumed them does.
+fn stored_message(payload: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(stored_len(payload.len()));
+    for block in payload.chunks(STORED_BLOCK) {
+        let len = u16::try_from(block.len()).unwrap_or(u16::MAX);
+        // BFINAL=0, BTYPE=00 (stored), then padding to the byte boundary.
+        out.push(0x00);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    out.push(0x00);
+    Bytes::from(out)
+}
 
 /// Compresses `payload` with a sync flush and removes the `00 00 ff ff`
 /// tail (PMD-20).
@@ -876,7 +896,7 @@ mod tests {
     }
 
     #[test]
-    fn small_messages_without_context_takeover_go_uncompressed() {
+    fn small_messages_without_context_takeover_go_as_stored_blocks() {
         let lean = DeflateConfig {
             server_no_context_takeover: true,
             ..DeflateConfig::default()
@@ -885,22 +905,22 @@ mod tests {
         assert!(s.server_no_context_takeover);
         let mut tx = Deflate::new(Role::Server, s, &lean);
         let mut rx = Deflate::new(Role::Client, c, &DeflateConfig::default());
-        for m in [&b"x"[..], b"{\"a\":1}", &[7u8; 256]] {
-            assert_eq!(tx.compress(m), None, "{} bytes", m.len());
-        }
-        for m in [&[9u8; 257][..], &[5u8; 4096]] {
+        for m in [&b"x"[..], b"{\"a\":1}", &[7u8; 256], &[9u8; 257], b"again"] {
             let wire = tx.compress(m).expect("compressed");
-            assert_eq!(&rx.inflate_whole(&wire, 1 << 20, None).unwrap()[..], m);
+            if m.len() <= STORED_MAX {
+                assert_eq!(wire.len(), m.len() + 6);
+            }
+            assert_eq!(&rx.inflate_whole(&wire, 1000, None).unwrap()[..], m);
         }
     }
 
-    /// Random bytes: zlib's level 1 makes them 5% longer, so they go out
-    /// as they are, and a compressor with context starts afresh, the
-    /// peer's window never having seen them.
+    /// Random bytes: zlib's level 1 makes them 5% longer, so they go out in
+    /// stored blocks, 5 bytes per 64 KiB, with or without context
+    /// takeover, and the windows stay in step.
     #[test]
-    fn incompressible_messages_go_uncompressed() {
+    fn incompressible_messages_go_as_stored_blocks() {
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let random: Vec<u8> = (0..100_000)
+        let random: Vec<u8> = (0..200_000)
             .map(|_| {
                 // xorshift64
                 state ^= state << 13;
@@ -922,7 +942,14 @@ mod tests {
                 let wire = tx.compress(&text).expect("compressed");
                 assert!(wire.len() < text.len() / 4);
                 assert_eq!(&rx.inflate_whole(&wire, 1 << 20, None).unwrap()[..], text);
-                assert_eq!(tx.compress(&random), None, "no context takeover: {lean}");
+                let wire = tx.compress(&random).expect("compressed");
+                assert_eq!(
+                    wire.len(),
+                    stored_len(random.len()),
+                    "context takeover: {}",
+                    !lean
+                );
+                assert_eq!(&rx.inflate_whole(&wire, 1 << 20, None).unwrap()[..], random);
             }
         }
     }
