@@ -21,6 +21,7 @@ pub(crate) enum BinaryFormat {
 
 /// Options of `sockeye connect`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = PROXY_HELP)]
 pub(crate) struct Args {
     /// The server's URL, `ws://host[:port]/path`.
     url: String,
@@ -39,28 +40,99 @@ pub(crate) struct Args {
     /// Do not offer permessage-deflate compression.
     #[arg(long)]
     no_deflate: bool,
+    /// Connect through this proxy: `http://[USER:PASSWORD@]HOST[:PORT]`
+    /// (HTTP CONNECT), or `socks5://` or `socks5h://` (the proxy resolves
+    /// the server's name). Replaces the proxy environment variables.
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
+    /// Follow up to N redirects (301, 302, 303, 307, 308); never from
+    /// wss:// to ws://, and without Authorization or Cookie to another
+    /// origin.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    follow_redirects: usize,
+    /// For `wss://`: also trust the certificates in this PEM file
+    /// (repeatable), such as a private authority's or a self-signed one.
+    #[arg(long = "ca", value_name = "FILE")]
+    ca: Vec<std::path::PathBuf>,
+    /// For `wss://`: present this client certificate chain (PEM, leaf
+    /// first) to servers that ask for one. Needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<std::path::PathBuf>,
+    /// The private key of --cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<std::path::PathBuf>,
+    /// Use HTTP/2 (RFC 8441) when the server allows it; HTTP/1.1 otherwise.
+    #[arg(long)]
+    http2: bool,
+}
+
+/// The proxy variables, shown after the options.
+const PROXY_HELP: &str = "\
+Proxy environment variables, used unless --proxy is given:
+  HTTPS_PROXY   proxy for wss:// URLs
+  HTTP_PROXY    proxy for ws:// URLs (ignored in uppercase when REQUEST_METHOD is set)
+  ALL_PROXY     proxy for both when the one above is unset
+  NO_PROXY      hosts reached directly: names (covering subdomains), IP addresses,
+                networks (10.0.0.0/8), each with an optional :PORT; * for all
+Each is also read in lowercase, which comes first.";
+
+/// The builder with the roots of --ca and the client certificate of
+/// --cert and --key.
+fn tls_options(mut builder: ClientBuilder, args: &Args) -> sockeye::Result<ClientBuilder> {
+    for path in &args.ca {
+        for root in sockeye::tls::certificates_from_pem_file(path)? {
+            builder = builder.add_root_certificate(root);
+        }
+    }
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        builder = builder.client_certificate(
+            sockeye::tls::certificates_from_pem_file(cert)?,
+            sockeye::tls::private_key_from_pem_file(key)?,
+        );
+    }
+    Ok(builder)
 }
 
 /// Exit status when the peer closed cleanly with a code other than 1000,
 /// 1001 or none.
 const EXIT_CLOSED_WITH_ERROR: u8 = 3;
 
-pub(crate) async fn run(args: Args) -> ExitCode {
+/// The client the options describe, or the exit status of a usage error
+/// (after saying why).
+fn client(args: &Args) -> Result<ClientBuilder, ExitCode> {
     let mut builder = ClientBuilder::new(args.url.as_str())
-        .protocols(args.protocols)
-        .max_message_size(args.max_message_size);
+        .protocols(args.protocols.iter().cloned())
+        .max_message_size(args.max_message_size)
+        .follow_redirects(args.follow_redirects)
+        .http2(args.http2);
+    builder = match &args.proxy {
+        Some(proxy) => builder.proxy(proxy),
+        None => builder.proxy_from_env(),
+    };
     if args.no_deflate {
         builder = builder.deflate(None);
     }
+    builder = tls_options(builder, args).map_err(|e| {
+        eprintln!("sockeye: {}", describe(&e));
+        ExitCode::from(2)
+    })?;
     for header in &args.headers {
         match parse_header(header) {
             Ok((name, value)) => builder = builder.header(name, value),
             Err(why) => {
                 eprintln!("sockeye: invalid header {header:?}: {why}");
-                return ExitCode::from(2);
+                return Err(ExitCode::from(2));
             }
         }
     }
+    Ok(builder)
+}
+
+pub(crate) async fn run(args: Args) -> ExitCode {
+    let builder = match client(&args) {
+        Ok(builder) => builder,
+        Err(code) => return code,
+    };
     let ws = match builder.connect().await {
         Ok((ws, _)) => ws,
         Err(e) => {

@@ -25,6 +25,7 @@ use crate::describe;
 
 /// Options of `sockeye serve`.
 #[derive(Debug, clap::Args)]
+#[allow(clippy::struct_excessive_bools, reason = "each is a command-line flag")]
 pub(crate) struct Args {
     /// Address to listen on.
     #[arg(default_value = "127.0.0.1:9001")]
@@ -115,6 +116,15 @@ pub(crate) struct Args {
     /// The private key of --tls-cert, as PEM (PKCS #8, PKCS #1 or SEC1).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// With TLS, offer HTTP/1.1 only: no WebSocket connections over HTTP/2
+    /// (RFC 8441), which are otherwise offered by ALPN.
+    #[arg(long)]
+    no_http2: bool,
+    /// Serve `wss://` with a throwaway self-signed certificate for
+    /// `localhost` and 127.0.0.1, made at start (for tests and local
+    /// development; clients must be told to trust it or to skip the check).
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls_self_signed: bool,
 }
 
 /// The default of `--max-connections`: about 100 MB of the server's memory
@@ -151,12 +161,33 @@ fn connection_config(args: &Args) -> WebSocketConfig {
 
 /// The TLS settings of `--tls-cert` and `--tls-key`, if given.
 fn tls_acceptor(args: &Args) -> sockeye::Result<Option<TlsAcceptor>> {
-    match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            sockeye::tls::server_config_from_pem_files(cert, key).map(|c| Some(c.into()))
-        }
-        _ => Ok(None),
-    }
+    let config = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => sockeye::tls::server_config_from_pem_files(cert, key)?,
+        _ if args.tls_self_signed => self_signed()?,
+        _ => return Ok(None),
+    };
+    let config = if args.no_http2 {
+        config
+    } else {
+        sockeye::tls::offer_http2(&config)
+    };
+    Ok(Some(config.into()))
+}
+
+/// A TLS configuration with a certificate made now for `localhost` and
+/// 127.0.0.1, signed by its own key.
+fn self_signed() -> sockeye::Result<Arc<sockeye::rustls::ServerConfig>> {
+    use sockeye::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let made = rcgen::generate_simple_self_signed(names)
+        .map_err(|e| sockeye::Error::Io(std::io::Error::other(e)))?;
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
+    tracing::info!("serving a throwaway self-signed certificate for localhost and 127.0.0.1");
+    sockeye::tls::server_config(vec![made.cert.der().clone()], key)
 }
 
 /// The listen backlog of each listener.
@@ -351,9 +382,14 @@ impl Worker {
                     Some(tls) => {
                         let (tls, limit) = (tls.clone(), self.handshake_timeout);
                         connections.spawn(async move {
-                            if let Some(tcp) = tls_accept(&tls, tcp, id, limit, &then.closing).await
-                            {
-                                open(server, tcp, id, then).await;
+                            let Some(tls) = tls_accept(&tls, tcp, id, limit, &then.closing).await
+                            else {
+                                return;
+                            };
+                            if tls.get_ref().1.alpn_protocol() == Some(sockeye::tls::ALPN_H2) {
+                                serve_http2(&server, tls, id, then).await;
+                            } else {
+                                open(server, tls, id, then).await;
                             }
                         })
                     }
@@ -465,6 +501,12 @@ impl Connection for TcpStream {
     }
 }
 
+impl Connection for sockeye::http2::Http2Stream {
+    fn no_delay(&self) {
+        // Set on the TCP stream before the TLS handshake.
+    }
+}
+
 impl Connection for sockeye::tokio_rustls::server::TlsStream<TcpStream> {
     fn no_delay(&self) {
         // Set on the TCP stream before the TLS handshake.
@@ -548,8 +590,10 @@ async fn open<S: Connection>(server: Arc<ServerBuilder>, stream: S, id: u64, the
         ..
     } = then;
     match (hub, inbox) {
-        (Some(hub), Some(inbox)) => connections.spawn(fan_out(ws, id, slot, closing, hub, inbox)),
-        _ => connections.spawn(echo(ws, id, slot, closing)),
+        (Some(hub), Some(inbox)) => {
+            connections.spawn(fan_out(ws, id, Some(slot), closing, hub, inbox))
+        }
+        _ => connections.spawn(echo(ws, id, Some(slot), closing)),
     };
 }
 
@@ -584,6 +628,46 @@ fn console(request: &http::Request<()>) -> http::Response<bytes::Bytes> {
             ))
     };
     response.unwrap_or_default()
+}
+
+/// An HTTP/2 connection (ALPN `h2`): its WebSocket streams (RFC 8441) each
+/// get an echo (or fan-out) task; plain requests, the dev console.
+async fn serve_http2(
+    server: &ServerBuilder,
+    tls: sockeye::tokio_rustls::server::TlsStream<TcpStream>,
+    id: u64,
+    then: Open,
+) {
+    let Open {
+        slot,
+        handshake,
+        closing,
+        hub,
+        connections,
+    } = then;
+    drop(handshake);
+    tracing::debug!(id, "http/2 connection open");
+    let outcome = sockeye::http2::serve_connection(server, tls, |ws| {
+        let stream = next_id();
+        tracing::debug!(id, stream, "connection open over http/2");
+        let task: Pin<Box<dyn Future<Output = ()> + Send>> = match &hub {
+            Some(hub) => Box::pin(fan_out(
+                ws,
+                stream,
+                None,
+                closing.clone(),
+                hub.clone(),
+                hub.sender.subscribe(),
+            )),
+            None => Box::pin(echo(ws, stream, None, closing.clone())),
+        };
+        connections.track_future(task)
+    })
+    .await;
+    if let Err(e) = outcome {
+        tracing::debug!(id, error = %describe(&e), "http/2 connection failed");
+    }
+    drop(slot);
 }
 
 /// Answers a connection turned away by a limit, with `status` and a hint
@@ -734,7 +818,8 @@ pin_project_lite::pin_project! {
     /// idle connection's task fits in 512 bytes (see the test below).
     struct Echo<S> {
         ws: WebSocket<S>,
-        slot: Slot,
+        // None for a stream of an HTTP/2 connection, which holds the slot.
+        slot: Option<Slot>,
         #[pin]
         stopped: WaitForCancellationFutureOwned,
         id: u64,
@@ -754,7 +839,7 @@ pin_project_lite::pin_project! {
 /// each message takes a lock (a tenth of the echo server's time).
 static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 
-fn echo<S>(ws: WebSocket<S>, id: u64, slot: Slot, closing: CancellationToken) -> Echo<S> {
+fn echo<S>(ws: WebSocket<S>, id: u64, slot: Option<Slot>, closing: CancellationToken) -> Echo<S> {
     Echo {
         ws,
         slot,
@@ -822,7 +907,7 @@ impl<S: Connection> Future for Echo<S> {
 async fn fan_out<S: Connection>(
     mut ws: WebSocket<S>,
     id: u64,
-    slot: Slot,
+    slot: Option<Slot>,
     closing: CancellationToken,
     hub: Hub,
     mut inbox: broadcast::Receiver<(u64, PreparedMessage)>,
@@ -970,7 +1055,8 @@ mod tests {
             .admit(std::net::Ipv4Addr::LOCALHOST.into())
             .unwrap()
             .0;
-        let task = TaskTracker::new().track_future(echo(ws, 0, slot, CancellationToken::new()));
+        let task =
+            TaskTracker::new().track_future(echo(ws, 0, Some(slot), CancellationToken::new()));
         let size = std::mem::size_of_val(&task);
         assert!(size <= 400, "the echo task's future is {size} bytes");
     }

@@ -111,6 +111,76 @@ fn every_reply_is_printed_before_exiting() {
     assert_eq!(finished.stdout, input);
 }
 
+/// A one-connection HTTP proxy that tunnels to `upstream`; it returns the
+/// client's request head.
+fn connect_proxy(upstream: std::net::SocketAddr) -> OneShot<String> {
+    OneShot::start(move |mut tcp| async move {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(tcp.read_u8().await.expect("read the request"));
+        }
+        let mut server = TcpStream::connect(upstream)
+            .await
+            .expect("reach the server");
+        tcp.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .await
+            .expect("answer");
+        let _ = tokio::io::copy_bidirectional(&mut tcp, &mut server).await;
+        String::from_utf8(head).expect("an ascii head")
+    })
+}
+
+#[test]
+fn goes_through_the_proxy_the_environment_names_or_the_one_given() {
+    let server = Serve::start(&[]);
+    // A host that does not resolve: only the proxy can reach it.
+    let url = format!("ws://target.invalid:{}/", server.addr.port());
+    let connect_line = format!("CONNECT target.invalid:{} HTTP/1.1\r\n", server.addr.port());
+
+    let proxy = connect_proxy(server.addr);
+    let mut command = sockeye();
+    command
+        .env("HTTP_PROXY", format!("http://{}", proxy.addr))
+        .args(["connect", &url]);
+    let mut running = Running::spawn(command);
+    running.write_stdin(b"via the environment\n");
+    assert_eq!(
+        running.next_stdout_line().as_deref(),
+        Some("via the environment\n")
+    );
+    running.close_stdin();
+    assert_success(&running.finish());
+    assert!(proxy.join().starts_with(&connect_line));
+
+    // --proxy replaces the environment's proxy, here one that is not there.
+    let proxy = connect_proxy(server.addr);
+    let mut command = sockeye();
+    command
+        .env("http_proxy", format!("http://{}", unused_addr()))
+        .args([
+            "connect",
+            &url,
+            "--proxy",
+            &format!("socks5h://{}", unused_addr()),
+        ]);
+    let finished = Running::spawn(command).finish();
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert!(
+        finished
+            .stderr
+            .contains("proxy failed: connection to the proxy failed"),
+        "{finished:?}"
+    );
+    let finished = connect(
+        &url,
+        &["--proxy", &format!("http://{}", proxy.addr)],
+        b"given\n",
+    );
+    assert_success(&finished);
+    assert_eq!(finished.stdout, "given\n");
+    assert!(proxy.join().starts_with(&connect_line));
+}
+
 #[test]
 fn each_line_is_sent_as_soon_as_it_is_read() {
     let server = Serve::start(&[]);
@@ -567,4 +637,35 @@ fn exits_0_when_serve_shuts_down_while_stdin_is_open() {
     server.child.signal("TERM");
     let finished = running.finish_within(Duration::from_secs(3));
     assert_eq!(finished.code(), Some(0), "{finished:?}");
+}
+
+/// `--ca` trusts a server's own certificate for `wss://`, over HTTP/1.1
+/// and, with `--http2`, over HTTP/2; without it the connection fails with
+/// a TLS error and exit status 1.
+#[test]
+fn wss_with_ca_over_http1_and_http2() {
+    let dir = std::env::temp_dir().join(format!("sockeye-connect-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let server = Serve::start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let url = format!("wss://localhost:{}/", server.addr.port());
+    for extra in [&[][..], &["--http2"][..]] {
+        let mut args = vec!["--ca", cert.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let finished = connect(&url, &args, "über tls\n".as_bytes());
+        assert_success(&finished);
+        assert_eq!(finished.stdout, "über tls\n");
+    }
+    let finished = connect(&url, &[], b"hello\n");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert!(finished.one_stderr_line().contains("tls"), "{finished:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

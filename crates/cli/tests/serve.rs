@@ -580,3 +580,53 @@ fn serve_refuses_unreadable_tls_files_with_one_line() {
     let finished = run(&["serve", "127.0.0.1:0", "--tls-cert", "cert.pem"]);
     assert_eq!(finished.code(), Some(2), "{finished:?}");
 }
+
+/// RFC 8441: with TLS, `serve` offers HTTP/2 by ALPN and takes WebSocket
+/// streams over it; `--no-http2` keeps to HTTP/1.1.
+#[tokio::test]
+async fn serve_takes_websockets_over_http2_with_tls() {
+    let dir = std::env::temp_dir().join(format!("sockeye-serve-h2-{}", std::process::id()));
+    let cert = tls_files(&dir);
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let tls_args = [
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ];
+    for http2 in [true, false] {
+        let mut args = tls_args.to_vec();
+        if !http2 {
+            args.push("--no-http2");
+        }
+        let server = Serve::start(&args);
+        let url = format!("wss://localhost:{}/", server.addr.port());
+        // Two sockets: over HTTP/2 they are two streams of one connection
+        // each (one per client here).
+        for _ in 0..2 {
+            let (mut ws, response) = tokio::time::timeout(
+                TIMEOUT,
+                sockeye::ClientBuilder::new(url.as_str())
+                    .add_root_certificate(cert.clone())
+                    .http2(true)
+                    .connect(),
+            )
+            .await
+            .expect("connect in time")
+            .expect("connect");
+            assert_eq!(ws.get_ref().is_http2(), http2);
+            assert_eq!(response.status(), if http2 { 200 } else { 101 });
+            for message in [
+                Message::text("over tls"),
+                Message::binary(vec![9u8; 1 << 20]),
+            ] {
+                ws.send(message.clone()).await.unwrap();
+                let echo = tokio::time::timeout(TIMEOUT, ws.next()).await.unwrap();
+                assert!(echo.unwrap().unwrap() == message);
+            }
+            ws.close(CloseCode::NORMAL, "done").await.unwrap();
+            assert_eq!(ws.close_frame().unwrap().reason, "done");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

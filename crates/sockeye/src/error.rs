@@ -6,6 +6,8 @@ use bytes::Bytes;
 use sockeye_proto::CloseCode;
 use sockeye_proto::handshake::HandshakeError;
 
+use crate::proxy::ProxyError;
+
 /// What can go wrong on a WebSocket connection.
 ///
 /// Small (at most 32 bytes) and cheap to match. Each variant says when it
@@ -55,6 +57,11 @@ pub enum Error {
     #[cfg(feature = "tls")]
     #[error("tls failed")]
     Tls(#[source] Box<rustls::Error>),
+    /// A proxy could not be used: its URL is invalid, it cannot be reached,
+    /// or it would not open a tunnel to the server (R-CH-02).
+    /// [`ProxyError`] says which.
+    #[error("proxy failed")]
+    Proxy(#[source] Box<ProxyError>),
 }
 
 /// Which time limit ran out.
@@ -108,6 +115,18 @@ pub enum HandshakeFailure {
     /// answered it with this status.
     #[error("plain http request answered with {0}")]
     PlainHttp(http::StatusCode),
+    /// [`ClientBuilder::follow_redirects`](crate::ClientBuilder::follow_redirects)
+    /// allowed fewer redirects than the servers sent; the last answer.
+    #[error("too many redirects (the last answered {})", .0.status())]
+    TooManyRedirects(Rejected),
+    /// A `wss://` server redirected to `ws://`, which would send the
+    /// handshake and every message in the clear; the redirect.
+    #[error("redirect from wss to ws refused")]
+    InsecureRedirect(Rejected),
+    /// A redirect without a `Location`, or to something other than a `ws`,
+    /// `wss`, `http` or `https` URL; the redirect.
+    #[error("redirect to an unusable location")]
+    InvalidRedirect(Rejected),
 }
 
 /// A non-101 answer to a client's opening handshake: status, headers and
@@ -151,11 +170,21 @@ impl Error {
         }
     }
 
-    /// The server's non-101 answer, if the handshake was rejected.
+    /// A proxy could not be used ([`Proxy`](Error::Proxy)).
+    pub fn is_proxy(&self) -> bool {
+        matches!(self, Error::Proxy(_))
+    }
+
+    /// The server's non-101 answer, if the handshake was rejected: a
+    /// refusal, or a redirect that was not followed (sockeye follows none
+    /// unless asked) or could not be.
     pub fn rejection(&self) -> Option<&Rejected> {
         match self {
             Error::Handshake(failure) => match &**failure {
-                HandshakeFailure::Rejected(response) => Some(response),
+                HandshakeFailure::Rejected(response)
+                | HandshakeFailure::TooManyRedirects(response)
+                | HandshakeFailure::InsecureRedirect(response)
+                | HandshakeFailure::InvalidRedirect(response) => Some(response),
                 _ => None,
             },
             _ => None,
@@ -200,6 +229,7 @@ impl From<Error> for io::Error {
             Error::Usage(_) | Error::InvalidUrl(_) | Error::InvalidHeader(_) => {
                 io::Error::new(io::ErrorKind::InvalidInput, e)
             }
+            Error::Proxy(ref proxy) => io::Error::new(proxy.io_kind(), e),
             other => io::Error::new(io::ErrorKind::InvalidData, other),
         }
     }

@@ -76,9 +76,16 @@
 
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod client;
 mod config;
 mod error;
+#[cfg(feature = "http2")]
+pub mod http2;
+#[cfg(feature = "hyper")]
+pub mod hyper;
+mod proxy;
 mod server;
 mod split;
 mod stream;
@@ -88,6 +95,7 @@ pub mod web;
 pub use client::{ClientBuilder, connect};
 pub use config::WebSocketConfig;
 pub use error::{Error, HandshakeFailure, Rejected, Result, Timeout};
+pub use proxy::{Proxy, ProxyEnv, ProxyError};
 pub use server::{Accept, ServerBuilder, UpgradeRequest, accept};
 pub use sockeye_proto::{CloseCode, CloseFrame, Message, Role, State, Utf8Bytes};
 pub use split::{WebSocketReader, WebSocketWriter};

@@ -9,10 +9,10 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use sockeye_proto::Role;
 use sockeye_proto::handshake::{
-    HandshakeError, ResponseBody, ServerHandshake, header_has_token, write_response,
+    ExtensionOffer, HandshakeError, ResponseBody, ServerHandshake, header_has_token, write_response,
 };
+use sockeye_proto::{PerMessageDeflate, Role};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::config::{SharedConfig, WebSocketConfig};
@@ -236,7 +236,7 @@ impl ServerBuilder {
     }
 
     /// Whether a request from `origin` may go on.
-    fn origin_allowed(&self, origin: Option<&HeaderValue>) -> bool {
+    pub(crate) fn origin_allowed(&self, origin: Option<&HeaderValue>) -> bool {
         match (&self.allowed_origins, origin) {
             (None, _) | (Some(_), None) => true,
             (Some(allowed), Some(origin)) => allowed
@@ -262,15 +262,60 @@ impl ServerBuilder {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         self.accept_with(stream, |request| {
-            let protocol = request.select_protocol(&self.protocols).map(str::to_owned);
-            async move {
-                Ok(match protocol {
-                    Some(protocol) => Accept::new().protocol(protocol),
-                    None => Accept::new(),
-                })
-            }
+            let accept = self.default_accept(&request);
+            async move { Ok(accept) }
         })
         .await
+    }
+
+    /// The answer [`accept`](Self::accept) gives `request`: the subprotocol
+    /// [`protocols`](Self::protocols) picks, nothing else.
+    pub(crate) fn default_accept(&self, request: &UpgradeRequest) -> Accept {
+        match request.select_protocol(&self.protocols) {
+            Some(protocol) => Accept::new().protocol(protocol),
+            None => Accept::new(),
+        }
+    }
+
+    /// The subprotocols set with [`protocols`](Self::protocols).
+    #[cfg_attr(
+        not(feature = "axum"),
+        expect(dead_code, reason = "used by the axum extractor")
+    )]
+    pub(crate) fn supported_protocols(&self) -> &[String] {
+        &self.protocols
+    }
+
+    /// The settings for a connection this builder opens, shared with its
+    /// other connections when they have not changed.
+    pub(crate) fn connection_config(&self) -> (Arc<sockeye_proto::Config>, Arc<WebSocketConfig>) {
+        self.shared.get(&self.config)
+    }
+
+    /// Completes an accepting `response` with what `accept` adds (extra
+    /// headers) and the permessage-deflate agreed for the client's
+    /// extension `offers`, if any, which it returns.
+    pub(crate) fn complete_response<B>(
+        &self,
+        response: &mut Response<B>,
+        offers: &[ExtensionOffer],
+        accept: &Accept,
+    ) -> Option<PerMessageDeflate> {
+        for (name, value) in &accept.headers {
+            response.headers_mut().append(name, value.clone());
+        }
+        let deflate = match (&self.config.proto.deflate, accept.deflate) {
+            (Some(ours), true) => ours.negotiate(offers),
+            _ => None,
+        };
+        if let Some(agreed) = &deflate
+            && let Ok(value) = HeaderValue::from_str(&agreed.response())
+        {
+            response
+                .headers_mut()
+                .insert(http::header::SEC_WEBSOCKET_EXTENSIONS, value);
+        }
+        deflate
     }
 
     /// Reads the request, lets `callback` decide, and answers.
@@ -326,10 +371,8 @@ impl ServerBuilder {
             tracing::debug!("refusing a request from an origin not allowed");
             return Err(self.forbid(&mut stream).await);
         }
-        let request = UpgradeRequest {
-            request: handshake.request().clone(),
-            protocols: handshake.protocols().to_vec(),
-        };
+        let request =
+            UpgradeRequest::new(handshake.request().clone(), handshake.protocols().to_vec());
         let accept = match callback(request).await {
             Ok(accept) => accept,
             Err(refusal) => {
@@ -352,20 +395,7 @@ impl ServerBuilder {
                 return Err(e.into());
             }
         };
-        for (name, value) in &accept.headers {
-            response.headers_mut().append(name, value.clone());
-        }
-        let deflate = match (&self.config.proto.deflate, accept.deflate) {
-            (Some(ours), true) => ours.negotiate(handshake.extensions()),
-            _ => None,
-        };
-        if let Some(agreed) = &deflate
-            && let Ok(value) = HeaderValue::from_str(&agreed.response())
-        {
-            response
-                .headers_mut()
-                .insert(http::header::SEC_WEBSOCKET_EXTENSIONS, value);
-        }
+        let deflate = self.complete_response(&mut response, handshake.extensions(), &accept);
         let mut out = BytesMut::with_capacity(256);
         write_response(&response, &mut out);
         tokio::time::timeout(self.handshake_timeout, async {
@@ -374,14 +404,79 @@ impl ServerBuilder {
         })
         .await
         .map_err(|_| Error::Timeout(Timeout::Handshake))??;
-        Ok(WebSocket::from_parts(
+        Ok(
+            WebSocket::from_parts(stream, Role::Server, self.connection_config(), leftover)
+                .with_protocol(accept.protocol)
+                .with_deflate(deflate),
+        )
+    }
+
+    /// Accepts a checked handshake without I/O, as `accept` would: the
+    /// origin allow-list (403), the subprotocol of
+    /// [`protocols`](Self::protocols), and permessage-deflate. For other
+    /// transports (HTTP/2) that read requests and write answers themselves.
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    pub(crate) fn agree(
+        &self,
+        handshake: &ServerHandshake,
+    ) -> std::result::Result<Agreed, Box<Response<Bytes>>> {
+        if !self.origin_allowed(handshake.request().headers().get(http::header::ORIGIN)) {
+            return Err(Box::new(
+                Response::builder()
+                    .status(StatusCode::FORBIDDEN)
+                    .body(Bytes::from_static(b"origin not allowed\n"))
+                    .unwrap_or_default(),
+            ));
+        }
+        let request =
+            UpgradeRequest::new(handshake.request().clone(), handshake.protocols().to_vec());
+        let accept = self.default_accept(&request);
+        let protocol = accept.protocol.clone();
+        let mut response = handshake
+            .response(protocol.as_deref())
+            .map_err(|e| Box::new(e.to_response()))?;
+        let deflate = self.complete_response(&mut response, handshake.extensions(), &accept);
+        Ok(Agreed {
+            response,
+            protocol,
+            deflate,
+        })
+    }
+
+    /// A server-side socket over `stream`, open after `agreed`.
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    pub(crate) fn open_socket<S>(
+        &self,
+        stream: S,
+        leftover: BytesMut,
+        agreed: Agreed,
+    ) -> WebSocket<S>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        WebSocket::from_parts(
             stream,
             Role::Server,
             self.shared.get(&self.config),
             leftover,
         )
-        .with_protocol(accept.protocol)
-        .with_deflate(deflate))
+        .with_protocol(agreed.protocol)
+        .with_deflate(agreed.deflate)
+    }
+
+    /// The time limit of opening handshakes.
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    pub(crate) fn handshake_limit(&self) -> Duration {
+        self.handshake_timeout
+    }
+
+    /// The answer of [`http_fallback`](Self::http_fallback) to a request
+    /// that is not a WebSocket handshake, if one was set.
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    pub(crate) fn answer_plain_http(&self, request: &Request<()>) -> Option<Response<Bytes>> {
+        self.http_fallback
+            .as_ref()
+            .map(|fallback| (fallback.0)(request))
     }
 
     /// Reads a request head within the handshake time limit; answers and
@@ -445,13 +540,6 @@ impl ServerBuilder {
         Error::Handshake(Box::new(HandshakeFailure::PlainHttp(status)))
     }
 
-    /// Writes a refusal and closes the stream, within the handshake time
-    /// limit. Errors are dropped: the peer is being turned away anyway.
-    ///
-    /// After shutting down our side it reads what the client still sends
-    /// (a bounded amount, for at most a second): closing a socket with
-    /// unread bytes resets the connection, which can destroy the answer
-    /// before the client reads it.
     /// Answers 403 to an origin not allowed; the error to return.
     async fn forbid<S>(&self, stream: &mut S) -> Error
     where
@@ -466,6 +554,13 @@ impl ServerBuilder {
         Error::Handshake(Box::new(HandshakeFailure::Refused(StatusCode::FORBIDDEN)))
     }
 
+    /// Writes a refusal and closes the stream, within the handshake time
+    /// limit. Errors are dropped: the peer is being turned away anyway.
+    ///
+    /// After shutting down our side it reads what the client still sends
+    /// (a bounded amount, for at most a second): closing a socket with
+    /// unread bytes resets the connection, which can destroy the answer
+    /// before the client reads it.
     async fn answer_and_close<S, B>(&self, stream: &mut S, response: &Response<B>)
     where
         S: AsyncRead + AsyncWrite + Unpin,
@@ -506,6 +601,15 @@ impl ServerBuilder {
     }
 }
 
+/// What [`ServerBuilder::agree`] settled: the answer to send and what the
+/// connection then runs with.
+#[cfg_attr(not(feature = "http2"), allow(dead_code))]
+pub(crate) struct Agreed {
+    pub(crate) response: Response<()>,
+    pub(crate) protocol: Option<String>,
+    pub(crate) deflate: Option<sockeye_proto::PerMessageDeflate>,
+}
+
 /// A valid opening-handshake request, as the accept callback sees it.
 ///
 /// Derefs to the [`http::Request`] (method, URI, headers).
@@ -516,6 +620,11 @@ pub struct UpgradeRequest {
 }
 
 impl UpgradeRequest {
+    /// A request found valid, offering `protocols`.
+    pub(crate) fn new(request: Request<()>, protocols: Vec<String>) -> Self {
+        UpgradeRequest { request, protocols }
+    }
+
     /// The request line and headers.
     pub fn request(&self) -> &Request<()> {
         &self.request
@@ -564,7 +673,7 @@ impl Deref for UpgradeRequest {
 /// for the 101 response (`Set-Cookie`, for example).
 #[derive(Clone, Debug)]
 pub struct Accept {
-    protocol: Option<String>,
+    pub(crate) protocol: Option<String>,
     headers: HeaderMap,
     deflate: bool,
 }

@@ -62,21 +62,43 @@ pub enum ClientStream {
     /// `wss://`.
     #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// One stream of an HTTP/2 connection (RFC 8441), over TCP or TLS.
+    #[cfg(feature = "http2")]
+    H2(Box<crate::http2::Http2Stream>),
 }
 
 impl ClientStream {
-    /// The TCP stream underneath.
-    pub fn tcp(&self) -> &TcpStream {
+    /// The TCP stream underneath; `None` for an HTTP/2 stream, whose
+    /// connection belongs to its own task.
+    pub fn tcp(&self) -> Option<&TcpStream> {
         match self {
-            ClientStream::Plain(tcp) => tcp,
+            ClientStream::Plain(tcp) => Some(tcp),
             #[cfg(feature = "tls")]
-            ClientStream::Tls(tls) => tls.get_ref().0,
+            ClientStream::Tls(tls) => Some(tls.get_ref().0),
+            #[cfg(feature = "http2")]
+            ClientStream::H2(_) => None,
         }
     }
 
-    /// Whether the connection is encrypted.
+    /// Whether the connection is encrypted: `wss://`, over HTTP/1.1 or
+    /// HTTP/2.
     pub fn is_tls(&self) -> bool {
-        !matches!(self, ClientStream::Plain(_))
+        match self {
+            ClientStream::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            ClientStream::Tls(_) => true,
+            #[cfg(feature = "http2")]
+            ClientStream::H2(stream) => stream.is_tls(),
+        }
+    }
+
+    /// Whether this is a stream of an HTTP/2 connection (RFC 8441).
+    pub fn is_http2(&self) -> bool {
+        match self {
+            #[cfg(feature = "http2")]
+            ClientStream::H2(_) => true,
+            _ => false,
+        }
     }
 
     /// The protocol agreed by ALPN, if TLS agreed on one.
@@ -85,8 +107,29 @@ impl ClientStream {
             ClientStream::Plain(_) => None,
             #[cfg(feature = "tls")]
             ClientStream::Tls(tls) => tls.get_ref().1.alpn_protocol(),
+            #[cfg(feature = "http2")]
+            ClientStream::H2(stream) => stream.is_tls().then_some(b"h2".as_slice()),
         }
     }
+}
+
+/// Calls `$method` on whichever stream `$self` holds.
+macro_rules! each_stream {
+    ($self:expr, $stream:ident => $call:expr) => {
+        match $self {
+            ClientStream::Plain($stream) => $call,
+            #[cfg(feature = "tls")]
+            ClientStream::Tls($stream) => {
+                let $stream = $stream.as_mut();
+                $call
+            }
+            #[cfg(feature = "http2")]
+            ClientStream::H2($stream) => {
+                let $stream = $stream.as_mut();
+                $call
+            }
+        }
+    };
 }
 
 impl AsyncRead for ClientStream {
@@ -95,11 +138,7 @@ impl AsyncRead for ClientStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ClientStream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
-            #[cfg(feature = "tls")]
-            ClientStream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
-        }
+        each_stream!(self.get_mut(), s => Pin::new(s).poll_read(cx, buf))
     }
 }
 
@@ -109,11 +148,7 @@ impl AsyncWrite for ClientStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            ClientStream::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
-            #[cfg(feature = "tls")]
-            ClientStream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
-        }
+        each_stream!(self.get_mut(), s => Pin::new(s).poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -121,11 +156,7 @@ impl AsyncWrite for ClientStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            ClientStream::Plain(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
-            #[cfg(feature = "tls")]
-            ClientStream::Tls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
-        }
+        each_stream!(self.get_mut(), s => Pin::new(s).poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -133,23 +164,17 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(tcp) => tcp.is_write_vectored(),
             #[cfg(feature = "tls")]
             ClientStream::Tls(tls) => tls.is_write_vectored(),
+            #[cfg(feature = "http2")]
+            ClientStream::H2(_) => false,
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ClientStream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
-            #[cfg(feature = "tls")]
-            ClientStream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
-        }
+        each_stream!(self.get_mut(), s => Pin::new(s).poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ClientStream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
-            #[cfg(feature = "tls")]
-            ClientStream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
-        }
+        each_stream!(self.get_mut(), s => Pin::new(s).poll_shutdown(cx))
     }
 }
 
@@ -185,11 +210,14 @@ fn default_roots() -> RootCertStore {
 pub(crate) fn client_config(
     extra_roots: &[CertificateDer<'static>],
     identity: Option<&(Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>)>,
+    http2: bool,
 ) -> Result<Arc<ClientConfig>> {
     static DEFAULT: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+    static DEFAULT_HTTP2: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+    let cache = if http2 { &DEFAULT_HTTP2 } else { &DEFAULT };
     if extra_roots.is_empty()
         && identity.is_none()
-        && let Some(config) = DEFAULT.get()
+        && let Some(config) = cache.get()
     {
         return Ok(Arc::clone(config));
     }
@@ -207,30 +235,41 @@ pub(crate) fn client_config(
             .map_err(tls_error)?,
         None => builder.with_no_client_auth(),
     };
-    config.alpn_protocols = vec![ALPN_HTTP_1_1.to_vec()];
+    config.alpn_protocols = alpn(http2);
     let config = Arc::new(config);
     if extra_roots.is_empty() && identity.is_none() {
-        return Ok(Arc::clone(DEFAULT.get_or_init(|| config)));
+        return Ok(Arc::clone(cache.get_or_init(|| config)));
     }
     Ok(config)
 }
 
-/// `config` as a WebSocket over HTTP/1.1 needs it: ALPN offering only
-/// `http/1.1` (or nothing, as given). A configuration offering other
-/// protocols is copied with its ALPN list replaced: a server that picked
-/// `h2` would not understand the handshake.
+/// The ALPN name of HTTP/2.
 #[cfg(feature = "tls")]
-pub(crate) fn for_http_1_1(config: Arc<ClientConfig>) -> Arc<ClientConfig> {
-    let fits = config.alpn_protocols.is_empty()
-        || config
-            .alpn_protocols
-            .iter()
-            .all(|protocol| protocol == ALPN_HTTP_1_1);
-    if fits {
+pub const ALPN_H2: &[u8] = b"h2";
+
+/// The protocols a client offers: HTTP/1.1, after HTTP/2 when asked.
+#[cfg(feature = "tls")]
+fn alpn(http2: bool) -> Vec<Vec<u8>> {
+    if http2 {
+        vec![ALPN_H2.to_vec(), ALPN_HTTP_1_1.to_vec()]
+    } else {
+        vec![ALPN_HTTP_1_1.to_vec()]
+    }
+}
+
+/// `config` with the ALPN list the connection needs: `http/1.1`, after
+/// `h2` when HTTP/2 is wanted. A configuration with another list is copied
+/// with it replaced (a server that picked a protocol the handshake does not
+/// speak would not understand it); one that already fits, or offers
+/// nothing, is used as it is.
+#[cfg(feature = "tls")]
+pub(crate) fn with_alpn(config: Arc<ClientConfig>, http2: bool) -> Arc<ClientConfig> {
+    let wanted = alpn(http2);
+    if config.alpn_protocols.is_empty() || config.alpn_protocols == wanted {
         return config;
     }
     let mut config = (*config).clone();
-    config.alpn_protocols = vec![ALPN_HTTP_1_1.to_vec()];
+    config.alpn_protocols = wanted;
     Arc::new(config)
 }
 
@@ -272,6 +311,18 @@ pub fn server_config(
         .map_err(tls_error)?;
     config.alpn_protocols = vec![ALPN_HTTP_1_1.to_vec()];
     Ok(Arc::new(config))
+}
+
+/// `config`, also offering HTTP/2 by ALPN (`h2` first, then `http/1.1`),
+/// for servers that take WebSocket connections over both (see
+/// [`http2::serve_connection`](crate::http2::serve_connection)); check
+/// which one a connection agreed with
+/// [`alpn_protocol`](rustls::ServerConnection::alpn_protocol).
+#[cfg(feature = "tls")]
+pub fn offer_http2(config: &Arc<ServerConfig>) -> Arc<ServerConfig> {
+    let mut config = (**config).clone();
+    config.alpn_protocols = alpn(true);
+    Arc::new(config)
 }
 
 /// [`server_config`] from PEM files: the certificate chain (leaf first)

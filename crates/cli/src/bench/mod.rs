@@ -33,7 +33,7 @@ use std::future::Future;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sockeye::proto::DeflateConfig;
@@ -88,6 +88,14 @@ struct Common {
     /// How many connections may be opening (TCP and handshake) at once.
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
     open_concurrency: u16,
+    /// For `wss://`: also trust the certificates in this PEM file
+    /// (repeatable), such as a test server's self-signed one.
+    #[arg(long = "ca", value_name = "FILE")]
+    ca: Vec<std::path::PathBuf>,
+    /// Open each connection over HTTP/2 (RFC 8441) when the server allows
+    /// it: one HTTP/2 connection per WebSocket.
+    #[arg(long)]
+    http2: bool,
 }
 
 /// Runs `sockeye bench`.
@@ -124,11 +132,30 @@ impl Common {
     }
 
     /// How to open each connection.
+    ///
+    /// Exits with a usage error if a `--ca` file cannot be read: this runs
+    /// before any connection is opened.
     fn dial(&self, compression: Compression, message_size: usize) -> Dial {
+        let mut roots = Vec::new();
+        for path in &self.ca {
+            match sockeye::tls::certificates_from_pem_file(path) {
+                Ok(certificates) => roots.extend(certificates),
+                Err(e) => {
+                    eprintln!(
+                        "sockeye: cannot use --ca {}: {}",
+                        path.display(),
+                        crate::describe(&e)
+                    );
+                    std::process::exit(i32::from(EXIT_USAGE));
+                }
+            }
+        }
         Dial {
             url: self.url.clone(),
             deflate: compression.config(),
             max_message_size: message_size.max(DEFAULT_MAX_MESSAGE_SIZE),
+            roots: roots.into(),
+            http2: self.http2,
         }
     }
 
@@ -188,14 +215,22 @@ struct Dial {
     url: String,
     deflate: Option<DeflateConfig>,
     max_message_size: usize,
+    /// Trusted for `wss://` besides the default roots.
+    roots: Arc<[sockeye::pki_types::CertificateDer<'static>]>,
+    http2: bool,
 }
 
 impl Dial {
     fn builder(&self) -> ClientBuilder {
-        ClientBuilder::new(self.url.as_str())
+        let mut builder = ClientBuilder::new(self.url.as_str())
             .deflate(self.deflate.clone())
             .max_message_size(self.max_message_size)
             .close_timeout(CLOSE_LIMIT)
+            .http2(self.http2);
+        for root in self.roots.iter() {
+            builder = builder.add_root_certificate(root.clone());
+        }
+        builder
     }
 }
 
@@ -612,6 +647,8 @@ mod tests {
             threads: 3,
             server_pid: None,
             open_concurrency: 64,
+            ca: Vec::new(),
+            http2: false,
         };
         let shares: Vec<usize> = (0..3).map(|i| common.share(10, i)).collect();
         assert_eq!(shares, [4, 3, 3]);

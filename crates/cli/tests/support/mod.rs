@@ -26,10 +26,15 @@ pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(10);
 
 /// A `sockeye` command with a predictable environment: default log filter,
-/// no colours.
+/// no colours, no proxy (`sockeye connect` reads the proxy variables).
 pub(crate) fn sockeye() -> Command {
     let mut command = Command::new(BIN);
     command.env_remove("RUST_LOG").env("NO_COLOR", "1");
+    for proxy in ["http", "https", "all", "no"] {
+        command
+            .env_remove(format!("{proxy}_proxy"))
+            .env_remove(format!("{}_PROXY", proxy.to_uppercase()));
+    }
     command
 }
 

@@ -1,0 +1,216 @@
+//! The client side of RFC 8441 played by hand with the `h2` crate, for
+//! testing servers: an HTTP/2 connection over loopback, an extended CONNECT
+//! with the `:protocol` pseudo-header, and the stream as a byte stream that
+//! a sockeye client `WebSocket` runs RFC 6455 framing over.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test binary uses a different part of the harness"
+)]
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, Bytes, BytesMut};
+use h2::client::SendRequest;
+use h2::{RecvStream, SendStream};
+use sockeye::{Role, WebSocket, WebSocketConfig};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+/// An HTTP/2 connection to a server, its settings received.
+pub struct H2Client {
+    send: SendRequest<Bytes>,
+}
+
+impl H2Client {
+    /// Connects over cleartext HTTP/2 (prior knowledge) and waits for the
+    /// server's SETTINGS, which say whether extended CONNECT is allowed.
+    pub async fn connect(address: SocketAddr) -> H2Client {
+        let tcp = TcpStream::connect(address).await.expect("connect");
+        // HTTP/2 answers data with small WINDOW_UPDATE frames, which Nagle's
+        // algorithm would hold back for the peer's delayed ACK.
+        tcp.set_nodelay(true).expect("nodelay");
+        // No stream slots until the server's SETTINGS say how many.
+        let (send, mut connection) = h2::client::Builder::new()
+            .initial_max_send_streams(0)
+            .handshake::<_, Bytes>(tcp)
+            .await
+            .expect("an http/2 handshake");
+        // Until the server's SETTINGS arrive, none of its settings are
+        // known; `ready` does not wait for them, so drive the connection
+        // until they are in (a server sends them first thing).
+        std::future::poll_fn(|cx| {
+            if connection.max_concurrent_send_streams() > 0 {
+                return Poll::Ready(());
+            }
+            match Pin::new(&mut connection).poll(cx) {
+                Poll::Ready(result) => panic!("the http/2 connection ended: {result:?}"),
+                Poll::Pending if connection.max_concurrent_send_streams() > 0 => Poll::Ready(()),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        H2Client { send }
+    }
+
+    /// Whether the server sent `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1`
+    /// (RFC 8441 §3, H2-01, H2-02).
+    pub fn extended_connect_enabled(&self) -> bool {
+        self.send.is_extended_connect_protocol_enabled()
+    }
+
+    /// Sends `request` (with the `:protocol` given, if any) and returns the
+    /// answer's head and the stream.
+    pub async fn open(
+        &mut self,
+        mut request: http::Request<()>,
+        protocol: Option<&str>,
+    ) -> (http::response::Parts, H2Stream) {
+        if let Some(protocol) = protocol {
+            request
+                .extensions_mut()
+                .insert(h2::ext::Protocol::from(protocol));
+        }
+        let mut send_request = self.send.clone().ready().await.expect("a stream slot");
+        let (response, send) = send_request
+            .send_request(request, false)
+            .expect("the request is sent");
+        let response = response.await.expect("an answer");
+        let (parts, recv) = response.into_parts();
+        (parts, H2Stream::new(send, recv))
+    }
+
+    /// An extended CONNECT for `path` asking for a WebSocket (RFC 8441 §5,
+    /// H2-06): `:protocol` `websocket`, version 13, and `headers`.
+    pub async fn websocket(
+        &mut self,
+        address: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (http::response::Parts, H2Stream) {
+        let mut request = connect_request(address, path);
+        request
+            .headers_mut()
+            .insert("sec-websocket-version", "13".parse().unwrap());
+        for (name, value) in headers {
+            request.headers_mut().append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        self.open(request, Some("websocket")).await
+    }
+}
+
+/// A CONNECT request for `path` on `address`, with no header yet.
+pub fn connect_request(address: SocketAddr, path: &str) -> http::Request<()> {
+    http::Request::builder()
+        .method(http::Method::CONNECT)
+        .uri(format!("http://{address}{path}"))
+        .body(())
+        .unwrap()
+}
+
+/// A sockeye client socket over an accepted extended CONNECT stream, with
+/// `deflate` if it was agreed.
+pub fn client_socket(
+    stream: H2Stream,
+    deflate: Option<sockeye::proto::PerMessageDeflate>,
+) -> WebSocket<H2Stream> {
+    let mut config = WebSocketConfig::client();
+    // The test waits on each step; no keepalive pings to account for.
+    config.keepalive_interval = None;
+    WebSocket::from_raw(stream, Role::Client, config, BytesMut::new()).with_deflate(deflate)
+}
+
+/// One HTTP/2 stream as a byte stream: DATA frames in, DATA frames out,
+/// `END_STREAM` on shutdown and as EOF.
+#[derive(Debug)]
+pub struct H2Stream {
+    send: SendStream<Bytes>,
+    recv: RecvStream,
+    unread: Bytes,
+}
+
+impl H2Stream {
+    fn new(send: SendStream<Bytes>, recv: RecvStream) -> H2Stream {
+        H2Stream {
+            send,
+            recv,
+            unread: Bytes::new(),
+        }
+    }
+}
+
+fn h2_error(e: h2::Error) -> io::Error {
+    io::Error::other(e)
+}
+
+impl AsyncRead for H2Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        while this.unread.is_empty() {
+            match ready!(this.recv.poll_data(cx)) {
+                Some(Ok(data)) => {
+                    // Give the window back as the bytes are taken.
+                    let _ = this.recv.flow_control().release_capacity(data.len());
+                    this.unread = data;
+                }
+                Some(Err(e)) => return Poll::Ready(Err(h2_error(e))),
+                None => return Poll::Ready(Ok(())),
+            }
+        }
+        let n = this.unread.len().min(buf.remaining());
+        buf.put_slice(&this.unread[..n]);
+        this.unread.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for H2Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        this.send.reserve_capacity(buf.len().min(64 << 10));
+        while this.send.capacity() == 0 {
+            match ready!(this.send.poll_capacity(cx)) {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Poll::Ready(Err(h2_error(e))),
+                None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+            }
+        }
+        let n = this.send.capacity().min(buf.len());
+        this.send
+            .send_data(Bytes::copy_from_slice(&buf[..n]), false)
+            .map_err(h2_error)?;
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The connection's task writes what was sent.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // `END_STREAM`: the orderly close (H2-11). Once is enough.
+        let this = self.get_mut();
+        let _ = this.send.send_data(Bytes::new(), true);
+        Poll::Ready(Ok(()))
+    }
+}
