@@ -2,15 +2,20 @@
 // with its time, and fails instead of hanging when it passes its timeout.
 //
 //   node test.mjs --server ADDR --plain-server ADDR [--console URL] [--screenshot FILE]
+//     [--tls-h2-server ADDR --tls-h2-log FILE] [--tls-h1-server ADDR --tls-h1-log FILE]
 //
 // --server is a `sockeye serve --protocol chat --protocol superchat` with permessage-deflate
 // on, --plain-server one started with --no-deflate. --console is the page to drive (default:
 // http://ADDR/ of --server); when it is served from elsewhere, its URL field is pointed at
-// --server. Exits 1 when any check fails.
+// --server. --tls-h2-server is a `sockeye serve --tls-self-signed --protocol chat` (HTTP/2
+// offered by ALPN) and --tls-h1-server the same with --no-http2, each run with
+// RUST_LOG=debug and logging to its --tls-*-log file, from which the wss:// checks tell
+// which protocol carried their socket; they run only when given. Exits 1 when any check
+// fails.
 
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -21,10 +26,16 @@ const { values: opts } = parseArgs({
     console: { type: 'string' },
     screenshot: { type: 'string', default: 'reports/browser/console.png' },
     chromium: { type: 'string', default: '/usr/bin/chromium' },
+    'tls-h2-server': { type: 'string' },
+    'tls-h2-log': { type: 'string' },
+    'tls-h1-server': { type: 'string' },
+    'tls-h1-log': { type: 'string' },
   },
 });
-if (!opts.server || !opts['plain-server']) {
-  console.error('usage: node test.mjs --server ADDR --plain-server ADDR [--console URL] [--screenshot FILE]');
+if (!opts.server || !opts['plain-server']
+  || !opts['tls-h2-server'] !== !opts['tls-h2-log'] || !opts['tls-h1-server'] !== !opts['tls-h1-log']) {
+  console.error('usage: node test.mjs --server ADDR --plain-server ADDR [--console URL] [--screenshot FILE]\n'
+    + '         [--tls-h2-server ADDR --tls-h2-log FILE] [--tls-h1-server ADDR --tls-h1-log FILE]');
   process.exit(2);
 }
 const WS = `ws://${opts.server}/`;
@@ -33,9 +44,12 @@ const CONSOLE = opts.console ?? `http://${opts.server}/`;
 
 // Flags from shared/notes: without the background-networking ones Chromium stalls on the
 // closed network. Playwright gives every launch a fresh temporary profile directory.
+// --ignore-certificate-errors lets the TLS servers' throwaway self-signed certificates
+// through, for pages and WebSockets alike (and for this test only).
 const FLAGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--ignore-certificate-errors',
 ];
 
 // Helpers defined in every test page. `T.open` resolves with an open socket whose messages
@@ -127,6 +141,21 @@ function withTimeout(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+// The log of a TLS server (RUST_LOG=debug) since byte `offset`, and its lines that tell
+// which protocol carried a connection: `http/2 connection open` (a TLS connection that
+// chose h2 by ALPN), `connection open over http/2` (a WebSocket on one of its streams) and
+// a plain `connection open` (a WebSocket over HTTP/1.1).
+function serverLog(file, offset) {
+  const lines = readFileSync(file).subarray(offset).toString('utf8').split('\n');
+  return {
+    http2Connections: lines.filter((l) => /\bhttp\/2 connection open\b/.test(l)),
+    overHttp2: lines.filter((l) => /\bconnection open over http\/2\b/.test(l)),
+    overHttp1: lines.filter((l) => /: connection open( |$)/.test(l) && !/over http\/2/.test(l)),
+  };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 function expect(condition, message) {
   if (!condition) throw new Error(message);
 }
@@ -137,22 +166,27 @@ function expectEqual(actual, expected, what) {
   if (a !== e) throw new Error(`${what}: expected ${e}, got ${a}`);
 }
 
-// Runs one named check in a fresh page; `body(page)` throws to fail. A check that passes
-// its timeout fails, and its page is closed, which abandons whatever it was waiting for.
-async function check(name, timeoutMs, body) {
+// Runs one named check in a fresh page, loaded from the URL `start()` returns (default: the
+// blank page); a string that `body(page)` returns is printed under the check's ok line.
+// `body(page)` throws to fail. A check that passes its timeout fails, and its page is
+// closed, which abandons whatever it was waiting for.
+async function check(name, timeoutMs, body, start = () => blankPage) {
   const started = Date.now();
   timeoutMs = Math.min(timeoutMs, budgetEnds - started);
   let page;
   try {
     if (timeoutMs <= 0) throw new Error(`not run: the ${BUDGET_MS / 1000} s budget for all checks is spent`);
     page = await browser.newPage();
-    await withTimeout((async () => {
-      await page.goto(blankPage, { timeout: 5000 });
+    const note = await withTimeout((async () => {
+      const url = start();
+      const response = await page.goto(url, { timeout: 5000 });
+      expect(response && response.ok(), `GET ${url}: ${response ? response.status() : 'no response'}`);
       await page.evaluate(PAGE_HELPERS);
       return body(page);
     })(), timeoutMs, name);
     results.push({ name, ok: true });
     console.log(`ok      ${name} (${Date.now() - started} ms)`);
+    if (typeof note === 'string') console.log(`        ${note}`);
   } catch (error) {
     results.push({ name, ok: false });
     console.log(`FAILED  ${name} (${Date.now() - started} ms)\n        ${String(error.message ?? error).replace(/\s+/g, ' ').slice(0, 400)}`);
@@ -168,7 +202,9 @@ async function main() {
   browser = await withTimeout(
     chromium.launch({ executablePath: opts.chromium, args: FLAGS, timeout: 30000 }),
     35000, 'launching Chromium');
-  console.log(`Chromium ${browser.version()}; server ${WS}, no-deflate server ${PLAIN_WS}\n`);
+  console.log(`Chromium ${browser.version()}; server ${WS}, no-deflate server ${PLAIN_WS}`
+    + (opts['tls-h2-server'] ? `, TLS server (h2) ${opts['tls-h2-server']}` : '')
+    + (opts['tls-h1-server'] ? `, TLS server (--no-http2) ${opts['tls-h1-server']}` : '') + '\n');
 
   await check('subprotocol: the first of the client\'s offers that the server knows is picked', 6000, async (page) => {
     const got = await page.evaluate(async (url) => {
@@ -363,6 +399,100 @@ async function main() {
     mkdirSync(dirname(opts.screenshot), { recursive: true });
     await page.screenshot({ path: opts.screenshot, fullPage: true });
   });
+
+  // wss:// from a page of the TLS server's own https origin (a secure page may only open
+  // wss://, and the socket is then same-origin): the page load gives Chromium a connection
+  // to the origin, over h2 when ALPN picked it, which advertised SETTINGS_ENABLE_CONNECT_
+  // PROTOCOL, so Chromium carries the WebSocket on a stream of it (RFC 8441). With
+  // --no-http2 everything goes over HTTP/1.1. The server's debug log says which it was.
+  const tlsServers = [
+    { addr: opts['tls-h2-server'], log: opts['tls-h2-log'], http2: true, label: 'HTTP/2', flags: '' },
+    { addr: opts['tls-h1-server'], log: opts['tls-h1-log'], http2: false, label: 'HTTP/1.1', flags: ' --no-http2' },
+  ];
+  for (const tls of tlsServers) {
+    if (!tls.addr) continue;
+    const port = new URL(`https://${tls.addr}/`).port;
+    const origin = `https://localhost:${port}`;
+    const wss = `wss://localhost:${port}/`;
+    const serve = `serve --tls-self-signed${tls.flags}`;
+    let session = null;
+    let mark = 0;
+
+    await check(`wss (${serve}): from ${origin}/, echo UTF-8 text, 256 byte values, 1 MiB; close(4000, 'bye')`, 15000, async (page) => {
+      const got = await page.evaluate(async (url) => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        const text = 'wss: ÅÄÖ é € 中文 ひらがな 🐟 𝄞';
+        const all = new Uint8Array(256).map((_, i) => i);
+        const big = new Uint8Array(1024 * 1024);
+        let x = 0x2545f491;
+        const words = new Uint32Array(big.buffer);
+        for (let i = 0; i < words.length; i++) {
+          x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+          words[i] = x;
+        }
+        const ws = await T.open(url, ['chat'], 'arraybuffer');
+        ws.send(text);
+        ws.send(all.buffer);
+        ws.send(big);
+        const [t, b, l] = await T.take(ws, 3);
+        ws.close(4000, 'bye');
+        const closed = await ws.closed;
+        return {
+          origin: location.origin,
+          nextHopProtocol: nav.nextHopProtocol,
+          protocol: ws.protocol,
+          extensions: ws.extensions,
+          types: [typeof t, b instanceof ArrayBuffer, l instanceof ArrayBuffer],
+          text: t === text ? 'same' : t,
+          bytes: b instanceof ArrayBuffer && T.same(new Uint8Array(b), all),
+          big: l instanceof ArrayBuffer ? { len: l.byteLength, same: T.same(new Uint8Array(l), big) } : null,
+          closed,
+        };
+      }, wss);
+      session = { nextHopProtocol: got.nextHopProtocol };
+      expectEqual(got.origin, origin, 'page origin');
+      expectEqual(got.protocol, 'chat', 'subprotocol');
+      expect(/(^|[\s,])permessage-deflate(\s*[;,]|$)/.test(got.extensions), `extensions: ${JSON.stringify(got.extensions)}`);
+      expectEqual(got.types, ['string', true, true], 'message types (text, ArrayBuffer, ArrayBuffer)');
+      expectEqual(got.text, 'same', 'echoed text');
+      expect(got.bytes, 'the 256 byte values came back different');
+      expectEqual(got.big, { len: 1024 * 1024, same: true }, '1 MiB echo');
+      expectEqual(got.closed, { code: 4000, reason: 'bye', wasClean: true }, 'close event');
+    }, () => {
+      // Marked before the page loads: the log from here on is this check's alone.
+      mark = statSync(tls.log).size;
+      return `${origin}/`;
+    });
+
+    await check(`wss (${serve}): page and socket went over ${tls.label} (nextHopProtocol, server log)`, 5000, async () => {
+      expect(session, 'no session: the check before did not get as far as the page load');
+      // The server logs a socket's opening before its first message is echoed, but poll a
+      // little in case the log is behind.
+      let log;
+      for (let i = 0; i < 20; i++) {
+        log = serverLog(tls.log, mark);
+        if (log.overHttp2.length + log.overHttp1.length > 0) break;
+        await sleep(100);
+      }
+      const seen = `nextHopProtocol ${session.nextHopProtocol}; server log: `
+        + ([...log.http2Connections, ...log.overHttp2, ...log.overHttp1]
+          .map((l) => l.replace(/^.*?sockeye::serve: /, '')).join('; ') || 'no connection open lines');
+      if (tls.http2) {
+        expectEqual(session.nextHopProtocol, 'h2', `the page's nextHopProtocol (${seen})`);
+        expect(log.http2Connections.length >= 1, `the server log shows no \`http/2 connection open\` (${seen})`);
+        expect(log.overHttp2.length === 1 && log.overHttp1.length === 0,
+          `the server log should show the WebSocket as one \`connection open over http/2\` and no HTTP/1.1 \`connection open\`; `
+          + `it shows ${log.overHttp2.length} over http/2 and ${log.overHttp1.length} over HTTP/1.1 (${seen})`);
+      } else {
+        expectEqual(session.nextHopProtocol, 'http/1.1', `the page's nextHopProtocol (${seen})`);
+        expect(log.overHttp1.length === 1 && log.overHttp2.length === 0 && log.http2Connections.length === 0,
+          `the server log should show the WebSocket as one HTTP/1.1 \`connection open\` and nothing over http/2; `
+          + `it shows ${log.overHttp1.length} over HTTP/1.1, ${log.overHttp2.length} over http/2 `
+          + `and ${log.http2Connections.length} http/2 connections (${seen})`);
+      }
+      return seen;
+    });
+  }
 }
 
 const started = Date.now();

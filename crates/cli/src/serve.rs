@@ -575,6 +575,12 @@ async fn open<S: Connection>(server: Arc<ServerBuilder>, stream: S, id: u64, the
     };
     let ws = match accepted {
         Ok(ws) => ws,
+        Err(sockeye::Error::Handshake(failure))
+            if matches!(*failure, sockeye::HandshakeFailure::PlainHttp(_)) =>
+        {
+            tracing::debug!(id, answer = %failure, "plain http request");
+            return;
+        }
         Err(e) => {
             tracing::debug!(id, error = %describe(&e), "handshake failed");
             return;
@@ -649,7 +655,7 @@ async fn serve_http2(
     tracing::debug!(id, "http/2 connection open");
     let outcome = sockeye::http2::serve_connection(server, tls, |ws| {
         let stream = next_id();
-        tracing::debug!(id, stream, "connection open over http/2");
+        tracing::debug!(id = stream, http2_connection = id, "connection open over http/2");
         let task: Pin<Box<dyn Future<Output = ()> + Send>> = match &hub {
             Some(hub) => Box::pin(fan_out(
                 ws,
@@ -664,8 +670,9 @@ async fn serve_http2(
         connections.track_future(task)
     })
     .await;
-    if let Err(e) = outcome {
-        tracing::debug!(id, error = %describe(&e), "http/2 connection failed");
+    match outcome {
+        Ok(()) => tracing::debug!(id, "http/2 connection closed"),
+        Err(e) => tracing::debug!(id, error = %describe(&e), "http/2 connection failed"),
     }
     drop(slot);
 }
