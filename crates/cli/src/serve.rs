@@ -655,7 +655,11 @@ async fn serve_http2(
     tracing::debug!(id, "http/2 connection open");
     let outcome = sockeye::http2::serve_connection(server, tls, |ws| {
         let stream = next_id();
-        tracing::debug!(id = stream, http2_connection = id, "connection open over http/2");
+        tracing::debug!(
+            id = stream,
+            http2_connection = id,
+            "connection open over http/2"
+        );
         let task: Pin<Box<dyn Future<Output = ()> + Send>> = match &hub {
             Some(hub) => Box::pin(fan_out(
                 ws,
