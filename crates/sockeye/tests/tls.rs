@@ -243,3 +243,89 @@ fn pem_files_load_and_bad_ones_name_the_file() {
     assert!(why.contains("missing.pem"), "{why}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Mutual TLS: a server that asks for a client certificate signed by its
+/// own authority lets in a client presenting one, and refuses one without.
+#[tokio::test]
+async fn a_client_certificate_is_presented_when_asked() {
+    bounded(async {
+        use sockeye::rustls::server::WebPkiClientVerifier;
+
+        // The clients' authority and a certificate it signed.
+        let authority_key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let authority = params.self_signed(&authority_key).unwrap();
+        let issuer = rcgen::Issuer::new(params, authority_key);
+        let client_key = rcgen::KeyPair::generate().unwrap();
+        let client_cert = rcgen::CertificateParams::new(vec!["client".to_owned()])
+            .unwrap()
+            .signed_by(&client_key, &issuer)
+            .unwrap();
+
+        let (server_cert, server_key) = certificate(&["localhost"]);
+        let mut roots = sockeye::rustls::RootCertStore::empty();
+        roots.add(authority.der().clone()).unwrap();
+        let provider = Arc::new(sockeye::rustls::crypto::ring::default_provider());
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+                .build()
+                .unwrap();
+        let config = sockeye::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![server_cert.clone()], server_key)
+            .unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            for _ in 0..2 {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut ws) = ServerBuilder::new().accept(tls).await else {
+                        return;
+                    };
+                    while let Some(Ok(message)) = ws.next().await {
+                        let _ = ws.send(message).await;
+                    }
+                });
+            }
+        });
+        let url = format!("wss://localhost:{port}/");
+
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(client_key.serialize_der()));
+        let (mut ws, _) = ClientBuilder::new(url.as_str())
+            .add_root_certificate(server_cert.clone())
+            .client_certificate(vec![client_cert.der().clone()], key)
+            .connect()
+            .await
+            .expect("a client with a certificate is let in");
+        ws.send(Message::text("mutual")).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("mutual"));
+
+        // TLS 1.3 reports the refusal after the handshake, on first use.
+        let refused = async {
+            let (mut ws, _) = ClientBuilder::new(url.as_str())
+                .add_root_certificate(server_cert)
+                .connect()
+                .await?;
+            ws.send(Message::text("let me in")).await?;
+            match ws.next().await {
+                Some(Ok(_)) => Ok(()),
+                Some(Err(e)) => Err(e),
+                None => Err(Error::AbnormalClosure),
+            }
+        };
+        assert!(
+            refused.await.is_err(),
+            "a client without a certificate got in"
+        );
+    })
+    .await;
+}
