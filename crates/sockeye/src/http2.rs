@@ -3,7 +3,7 @@
 //! client masking) unchanged inside its DATA frames.
 //!
 //! [`Http2Stream`] turns such a stream into a byte stream that a
-//! [`WebSocket`](crate::WebSocket) runs over. A client asks for HTTP/2 with
+//! [`WebSocket`] runs over. A client asks for HTTP/2 with
 //! [`ClientBuilder::http2`](crate::ClientBuilder::http2).
 
 use std::future::{Future, poll_fn};

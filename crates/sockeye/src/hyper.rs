@@ -26,7 +26,7 @@
 //!   the connection with upgrades on: `http1::Builder::serve_connection(..)
 //!   .with_upgrades()`, or `auto::Builder::serve_connection_with_upgrades`.
 //! - **HTTP/2**: an extended CONNECT with `:protocol` `websocket` (hyper's
-//!   [`Protocol`](::hyper::ext::Protocol) request extension), answered
+//!   [`Protocol`] request extension), answered
 //!   `200` (H2-09); there is no key and no accept value, and
 //!   `Sec-WebSocket-Version`, `-Protocol`, `-Extensions` and `Origin` mean
 //!   what they mean over HTTP/1.1 (H2-07, H2-08). The server must announce

@@ -58,6 +58,15 @@
 //!   HTTP response.
 //! - Limits and timeouts live in [`WebSocketConfig`] and
 //!   [`sockeye_proto::Config`], each with a documented default.
+//! - `wss://` works out of the box (the [`tls`] module: rustls with its
+//!   `ring` provider chosen here); a client reaches a server through an
+//!   HTTP CONNECT or SOCKS5 [`Proxy`], and follows redirects only when
+//!   told to.
+//! - Feature `http2`: WebSocket connections over HTTP/2 (RFC 8441), for
+//!   clients (`ClientBuilder::http2`) and servers (`http2::serve_connection`).
+//!   Features `hyper` and `axum`: upgrades inside hyper 1.x and axum
+//!   servers, over HTTP/1.1 and HTTP/2.
+//! - The [`web`] module mirrors the browser's `WebSocket` interface.
 //!
 //! # Cancel safety
 //!

@@ -315,9 +315,8 @@ pub fn server_config(
 
 /// `config`, also offering HTTP/2 by ALPN (`h2` first, then `http/1.1`),
 /// for servers that take WebSocket connections over both (see
-/// [`http2::serve_connection`](crate::http2::serve_connection)); check
-/// which one a connection agreed with
-/// [`alpn_protocol`](rustls::ServerConnection::alpn_protocol).
+/// `http2::serve_connection`, feature `http2`); check which one a
+/// connection agreed with the TLS stream's `get_ref().1.alpn_protocol()`.
 #[cfg(feature = "tls")]
 pub fn offer_http2(config: &Arc<ServerConfig>) -> Arc<ServerConfig> {
     let mut config = (**config).clone();
