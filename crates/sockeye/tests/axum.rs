@@ -3,7 +3,7 @@
 //! extended CONNECT (RFC 8441, H2-*), against sockeye's client, a raw
 //! HTTP/1.1 client and an HTTP/2 client played with the `h2` crate. All over
 //! loopback.
-#![cfg(feature = "axum")]
+#![cfg(all(feature = "axum", feature = "http2"))]
 
 mod h2_peer;
 mod support;

@@ -2,7 +2,7 @@
 //! HTTP/1.1 (RFC 6455 §4, R-SH-*) and HTTP/2 extended CONNECT (RFC 8441,
 //! H2-*), against sockeye's client, a raw HTTP/1.1 client and an HTTP/2
 //! client played with the `h2` crate. All over loopback.
-#![cfg(feature = "hyper")]
+#![cfg(all(feature = "hyper", feature = "http2"))]
 
 mod h2_peer;
 mod support;

@@ -8,16 +8,14 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
-use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::Poll;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use h2::client::SendRequest;
-use h2::{RecvStream, SendStream};
+use sockeye::http2::Http2Stream;
 use sockeye::{Role, WebSocket, WebSocketConfig};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// An HTTP/2 connection to a server, its settings received.
@@ -71,7 +69,7 @@ impl H2Client {
         &mut self,
         mut request: http::Request<()>,
         protocol: Option<&str>,
-    ) -> (http::response::Parts, H2Stream) {
+    ) -> (http::response::Parts, Http2Stream) {
         if let Some(protocol) = protocol {
             request
                 .extensions_mut()
@@ -83,7 +81,7 @@ impl H2Client {
             .expect("the request is sent");
         let response = response.await.expect("an answer");
         let (parts, recv) = response.into_parts();
-        (parts, H2Stream::new(send, recv))
+        (parts, Http2Stream::new(send, recv))
     }
 
     /// An extended CONNECT for `path` asking for a WebSocket (RFC 8441 §5,
@@ -93,7 +91,7 @@ impl H2Client {
         address: SocketAddr,
         path: &str,
         headers: &[(&str, &str)],
-    ) -> (http::response::Parts, H2Stream) {
+    ) -> (http::response::Parts, Http2Stream) {
         let mut request = connect_request(address, path);
         request
             .headers_mut()
@@ -120,97 +118,12 @@ pub fn connect_request(address: SocketAddr, path: &str) -> http::Request<()> {
 /// A sockeye client socket over an accepted extended CONNECT stream, with
 /// `deflate` if it was agreed.
 pub fn client_socket(
-    stream: H2Stream,
+    stream: Http2Stream,
     deflate: Option<sockeye::proto::PerMessageDeflate>,
-) -> WebSocket<H2Stream> {
+) -> WebSocket<Http2Stream> {
     let mut config = WebSocketConfig::client();
     // The test waits on each step; no keepalive pings to account for.
     config.keepalive_interval = None;
     WebSocket::from_raw(stream, Role::Client, config, BytesMut::new()).with_deflate(deflate)
 }
 
-/// One HTTP/2 stream as a byte stream: DATA frames in, DATA frames out,
-/// `END_STREAM` on shutdown and as EOF.
-#[derive(Debug)]
-pub struct H2Stream {
-    send: SendStream<Bytes>,
-    recv: RecvStream,
-    unread: Bytes,
-}
-
-impl H2Stream {
-    fn new(send: SendStream<Bytes>, recv: RecvStream) -> H2Stream {
-        H2Stream {
-            send,
-            recv,
-            unread: Bytes::new(),
-        }
-    }
-}
-
-fn h2_error(e: h2::Error) -> io::Error {
-    io::Error::other(e)
-}
-
-impl AsyncRead for H2Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        while this.unread.is_empty() {
-            match ready!(this.recv.poll_data(cx)) {
-                Some(Ok(data)) => {
-                    // Give the window back as the bytes are taken.
-                    let _ = this.recv.flow_control().release_capacity(data.len());
-                    this.unread = data;
-                }
-                Some(Err(e)) => return Poll::Ready(Err(h2_error(e))),
-                None => return Poll::Ready(Ok(())),
-            }
-        }
-        let n = this.unread.len().min(buf.remaining());
-        buf.put_slice(&this.unread[..n]);
-        this.unread.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for H2Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        this.send.reserve_capacity(buf.len().min(64 << 10));
-        while this.send.capacity() == 0 {
-            match ready!(this.send.poll_capacity(cx)) {
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Poll::Ready(Err(h2_error(e))),
-                None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
-            }
-        }
-        let n = this.send.capacity().min(buf.len());
-        this.send
-            .send_data(Bytes::copy_from_slice(&buf[..n]), false)
-            .map_err(h2_error)?;
-        Poll::Ready(Ok(n))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // The connection's task writes what was sent.
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // `END_STREAM`: the orderly close (H2-11). Once is enough.
-        let this = self.get_mut();
-        let _ = this.send.send_data(Bytes::new(), true);
-        Poll::Ready(Ok(()))
-    }
-}
