@@ -126,4 +126,3 @@ pub fn client_socket(
     config.keepalive_interval = None;
     WebSocket::from_raw(stream, Role::Client, config, BytesMut::new()).with_deflate(deflate)
 }
-
