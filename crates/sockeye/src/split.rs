@@ -118,6 +118,13 @@ where
     pub fn close_frame(&self) -> Option<sockeye_proto::CloseFrame> {
         self.shared.lock().close_frame().cloned()
     }
+
+    /// As [`WebSocket::round_trip_time`](crate::WebSocket::round_trip_time):
+    /// how long the last Ping sent by [`WebSocketWriter::ping`] took to come
+    /// back.
+    pub fn round_trip_time(&self) -> Option<std::time::Duration> {
+        self.shared.lock().round_trip_time()
+    }
 }
 
 impl<S> Stream for WebSocketReader<S>

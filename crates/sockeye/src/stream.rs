@@ -196,6 +196,11 @@ struct Rare {
     idle_timer: Option<Pin<Box<Sleep>>>,
     /// Quarters of the idle timeout in a row without a message.
     quiet_quarters: u8,
+    /// The payload of the last Ping sent by [`WebSocket::ping`], and when,
+    /// until its Pong comes back.
+    ping: Option<(Bytes, Instant)>,
+    /// The time the last such Ping took to come back as a Pong.
+    round_trip: Option<Duration>,
 }
 
 /// The tasks of a split reader and its writers, all woken when the
@@ -355,7 +360,18 @@ where
     ///
     /// [`Error::Usage`] above 125 bytes, [`Error::Closed`] once closing.
     pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<()> {
-        Ok(self.conn.send_ping(payload)?)
+        let payload = payload.into();
+        self.conn.send_ping(payload.clone())?;
+        self.rare().ping = Some((payload, Instant::now()));
+        Ok(())
+    }
+
+    /// How long the last Ping sent with [`ping`](Self::ping) took to come
+    /// back as a Pong with its payload: the connection's latency, measured
+    /// from when the Ping was queued to when its Pong was read. `None`
+    /// until one has come back. Keepalive Pings are not timed.
+    pub fn round_trip_time(&self) -> Option<Duration> {
+        self.rare.as_ref().and_then(|rare| rare.round_trip)
     }
 
     /// Sends a message and flushes it.
@@ -735,7 +751,16 @@ where
                     self.active = true;
                     return Poll::Ready(Some(Ok(message)));
                 }
-                Ok(Some(Event::Ping(_) | Event::Pong(_) | Event::Close(_))) => continue,
+                Ok(Some(Event::Pong(payload))) => {
+                    if let Some(rare) = &mut self.rare
+                        && rare.ping.as_ref().is_some_and(|(sent, _)| *sent == payload)
+                        && let Some((_, at)) = rare.ping.take()
+                    {
+                        rare.round_trip = Some(at.elapsed());
+                    }
+                    continue;
+                }
+                Ok(Some(Event::Ping(_) | Event::Close(_))) => continue,
                 Ok(None) => {}
                 Err(e) => {
                     tracing::debug!(error = %e, code = %e.close_code(), "failing the connection");

@@ -382,3 +382,35 @@ async fn client_and_server_feed_large_messages_then_read() {
     })
     .await;
 }
+
+/// Ask 6: the time a Ping took to come back is there once its Pong was
+/// read, on a whole socket and through split halves.
+#[tokio::test]
+async fn round_trip_time_of_a_ping() {
+    bounded(async {
+        let (mut client, _echo) = echo_pair().await;
+        assert_eq!(client.round_trip_time(), None);
+        client.ping("probe").unwrap();
+        client.send(Message::text("after the ping")).await.unwrap();
+        // The server answers the Ping before it echoes: both come in one read.
+        assert_eq!(
+            client.next().await.unwrap().unwrap(),
+            Message::text("after the ping")
+        );
+        let rtt = client.round_trip_time().expect("the pong was read");
+        assert!(rtt < std::time::Duration::from_secs(5), "{rtt:?}");
+
+        // Through the split halves: the writer pings, the reader times it.
+        let (client, _echo) = echo_pair().await;
+        let (mut reader, mut writer) = client.split();
+        assert_eq!(reader.round_trip_time(), None);
+        writer.ping("second").unwrap();
+        writer.send(Message::text("again")).await.unwrap();
+        assert_eq!(
+            reader.next().await.unwrap().unwrap(),
+            Message::text("again")
+        );
+        assert!(reader.round_trip_time().is_some());
+    })
+    .await;
+}
