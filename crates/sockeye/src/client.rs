@@ -833,16 +833,25 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<usize>().ok());
     let limit = length.unwrap_or(MAX_REJECTION_BODY).min(MAX_REJECTION_BODY);
-    while buf.len() < limit {
-        let mut chunk = (&mut *stream).take((limit - buf.len()) as u64);
-        match chunk.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+    // A server that gives no length and keeps the connection open would
+    // hold the answer back until the handshake timeout, and lose it: the
+    // body is read for a while at most, and what came is the body.
+    let read = async {
+        while buf.len() < limit {
+            let mut chunk = (&mut *stream).take((limit - buf.len()) as u64);
+            match chunk.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
         }
-    }
+    };
+    let _ = tokio::time::timeout(REJECTION_BODY_WAIT, read).await;
     buf.truncate(limit);
     buf.freeze()
 }
+
+/// How long the body of a non-101 answer is read at most.
+const REJECTION_BODY_WAIT: Duration = Duration::from_secs(1);
 
 #[cfg(test)]
 mod tests {

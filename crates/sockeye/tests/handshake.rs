@@ -366,6 +366,41 @@ async fn client_reads_rejection_body_until_eof_without_content_length() {
     .await;
 }
 
+/// A rejection without a length from a server that keeps the connection
+/// open still reaches the caller, with what of the body came, well before
+/// the handshake timeout.
+#[tokio::test]
+async fn client_keeps_a_rejection_whose_body_never_ends() {
+    bounded(async {
+        let (listener, url) = listener().await;
+        let (done, finished) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut raw = RawPeer::server(tcp);
+            raw.read_head().await;
+            raw.write(b"HTTP/1.1 403 Forbidden\r\n\r\nnot you").await;
+            // Holds the connection open until the test ends.
+            let _ = finished.await;
+        });
+        let started = std::time::Instant::now();
+        let err = ClientBuilder::new(url)
+            .handshake_timeout(Duration::from_secs(4))
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        let rejection = err.rejection().expect("the server's answer, not a timeout");
+        assert_eq!(rejection.status(), StatusCode::FORBIDDEN);
+        assert_eq!(&rejection.body()[..], b"not you");
+        drop(done);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn server_callback_sees_the_request() {
     bounded(async {
