@@ -160,18 +160,31 @@ fn connection_config(args: &Args) -> WebSocketConfig {
 }
 
 /// The TLS settings of `--tls-cert` and `--tls-key`, if given.
-fn tls_acceptor(args: &Args) -> sockeye::Result<Option<TlsAcceptor>> {
+fn tls_acceptor(args: &Args) -> sockeye::Result<Option<Tls>> {
     let config = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => sockeye::tls::server_config_from_pem_files(cert, key)?,
         _ if args.tls_self_signed => self_signed()?,
         _ => return Ok(None),
     };
-    let config = if args.no_http2 {
-        config
+    let serve = if args.no_http2 {
+        Arc::clone(&config)
     } else {
         sockeye::tls::offer_http2(&config)
     };
-    Ok(Some(config.into()))
+    Ok(Some(Tls {
+        serve: serve.into(),
+        refuse: config.into(),
+    }))
+}
+
+/// The TLS side of `--tls-cert` or `--tls-self-signed`.
+#[derive(Clone)]
+struct Tls {
+    /// For connections served: HTTP/2 offered by ALPN unless `--no-http2`.
+    serve: TlsAcceptor,
+    /// For connections turned away by a limit: HTTP/1.1 only, the protocol
+    /// the refusal (503, 429) is written in.
+    refuse: TlsAcceptor,
 }
 
 /// A TLS configuration with a certificate made now for `localhost` and
@@ -311,7 +324,7 @@ struct Worker {
     /// The TLS handshake's limit, as the WebSocket one's.
     handshake_timeout: Duration,
     /// `wss://`: TLS first.
-    tls: Option<TlsAcceptor>,
+    tls: Option<Tls>,
     stop: watch::Receiver<bool>,
     hub: Option<Hub>,
 }
@@ -380,7 +393,7 @@ impl Worker {
                 match &self.tls {
                     None => connections.spawn(open(server, tcp, id, then)),
                     Some(tls) => {
-                        let (tls, limit) = (tls.clone(), self.handshake_timeout);
+                        let (tls, limit) = (tls.serve.clone(), self.handshake_timeout);
                         connections.spawn(async move {
                             let Some(tls) = tls_accept(&tls, tcp, id, limit, &then.closing).await
                             else {
@@ -401,7 +414,7 @@ impl Worker {
                 match &self.tls {
                     None => connections.spawn(refuse(server, tcp, id, handshake, closing, status)),
                     Some(tls) => {
-                        let (tls, limit) = (tls.clone(), self.handshake_timeout);
+                        let (tls, limit) = (tls.refuse.clone(), self.handshake_timeout);
                         connections.spawn(async move {
                             if let Some(tcp) = tls_accept(&tls, tcp, id, limit, &closing).await {
                                 refuse(server, tcp, id, handshake, closing, status).await;
@@ -653,7 +666,9 @@ async fn serve_http2(
     } = then;
     drop(handshake);
     tracing::debug!(id, "http/2 connection open");
-    let outcome = sockeye::http2::serve_connection(server, tls, |ws| {
+    // On shutdown: no new streams (GOAWAY); those open close with 1001.
+    let stop = closing.clone().cancelled_owned();
+    let outcome = sockeye::http2::serve_connection_until(server, tls, stop, |ws| {
         let stream = next_id();
         tracing::debug!(
             id = stream,

@@ -630,3 +630,50 @@ async fn serve_takes_websockets_over_http2_with_tls() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// SIGTERM with a WebSocket open over HTTP/2: the socket is closed with
+/// 1001, the HTTP/2 connection is shut down (GOAWAY) rather than waited on,
+/// and the server exits promptly.
+#[tokio::test]
+async fn sigterm_closes_http2_sockets_with_1001_and_exits_promptly() {
+    let dir = std::env::temp_dir().join(format!("sockeye-serve-h2-term-{}", std::process::id()));
+    let cert = tls_files(&dir);
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let mut server = Serve::start(&[
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ]);
+    let url = format!("wss://localhost:{}/", server.addr.port());
+    let (mut ws, _) = sockeye::ClientBuilder::new(url.as_str())
+        .add_root_certificate(cert)
+        .http2(true)
+        .connect()
+        .await
+        .expect("connect");
+    assert!(ws.get_ref().is_http2());
+    ws.send(Message::text("before")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("before"));
+
+    let started = Instant::now();
+    server.child.signal("TERM");
+    let end = tokio::time::timeout(TIMEOUT, ws.next())
+        .await
+        .expect("a close in time");
+    assert!(end.is_none(), "expected a clean close, got {end:?}");
+    assert_eq!(ws.close_frame().unwrap().code, CloseCode::GOING_AWAY);
+    let status = server
+        .child
+        .try_wait_for_async(SHUTDOWN_LIMIT)
+        .await
+        .expect("no exit after SIGTERM");
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?} to stop with an http/2 connection open",
+        started.elapsed()
+    );
+    drop(ws);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -845,12 +845,17 @@ where
             }
         }
     };
-    let _ = tokio::time::timeout(REJECTION_BODY_WAIT, read).await;
+    if length.is_some() {
+        // Within the handshake's own time limit.
+        read.await;
+    } else {
+        let _ = tokio::time::timeout(REJECTION_BODY_WAIT, read).await;
+    }
     buf.truncate(limit);
     buf.freeze()
 }
 
-/// How long the body of a non-101 answer is read at most.
+/// How long the body of a non-101 answer without a length is read at most.
 const REJECTION_BODY_WAIT: Duration = Duration::from_secs(1);
 
 #[cfg(test)]

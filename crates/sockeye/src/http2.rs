@@ -30,6 +30,11 @@ const STREAM_WINDOW: u32 = 1 << 20;
 /// The flow-control window of a whole connection.
 const CONNECTION_WINDOW: u32 = 4 << 20;
 
+/// The most WebSocket streams one HTTP/2 connection may have open at once
+/// (`SETTINGS_MAX_CONCURRENT_STREAMS`); a browser opens one per socket to
+/// the same origin.
+pub const MAX_STREAMS: u32 = 100;
+
 /// The most bytes handed to one DATA frame write: HTTP/2 splits them into
 /// frames of the peer's maximum size anyway, and flow control grants
 /// capacity in pieces of about this size.
@@ -356,9 +361,10 @@ impl AsyncWrite for H2Io {
 /// settings acknowledgements) that Nagle and delayed acknowledgements hold
 /// back for tens of milliseconds each.
 ///
-/// The server advertises `SETTINGS_ENABLE_CONNECT_PROTOCOL` (H2-01). Returns
-/// once the client closes the connection; the sockets opened on it live
-/// only as long as this runs, since it carries their data.
+/// The server advertises `SETTINGS_ENABLE_CONNECT_PROTOCOL` (H2-01) and at
+/// most [`MAX_STREAMS`] streams at once. Returns once the client closes the
+/// connection; the sockets opened on it live only as long as this runs,
+/// since it carries their data.
 ///
 /// # Errors
 ///
@@ -381,33 +387,58 @@ impl AsyncWrite for H2Io {
 /// .await
 /// # }
 /// ```
-pub async fn serve_connection<S, F, Fut>(
+pub async fn serve_connection<S, F, Fut>(server: &ServerBuilder, io: S, on_open: F) -> Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnMut(WebSocket<Http2Stream>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    serve_connection_until(server, io, std::future::pending(), on_open).await
+}
+
+/// As [`serve_connection`], until `stop` resolves: then the connection is
+/// shut down gracefully (a GOAWAY: no new streams, those open go on to
+/// their end), and this returns once they have ended, or the client closed
+/// the connection.
+///
+/// # Errors
+///
+/// As [`serve_connection`].
+pub async fn serve_connection_until<S, F, Fut, Stop>(
     server: &ServerBuilder,
     io: S,
+    stop: Stop,
     mut on_open: F,
 ) -> Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnMut(WebSocket<Http2Stream>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
+    Stop: Future<Output = ()>,
 {
     let mut builder = h2::server::Builder::new();
     builder
         .enable_connect_protocol() // H2-01
+        .max_concurrent_streams(MAX_STREAMS)
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW);
     let mut connection = tokio::time::timeout(server.handshake_limit(), builder.handshake(io))
         .await
         .map_err(|_| Error::Timeout(Timeout::Handshake))?
         .map_err(|e| Error::Io(io_error(e)))?;
-    while let Some(accepted) = connection.accept().await {
-        let (request, mut respond) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::debug!(error = %e, "http/2 stream refused");
-                continue;
+    let mut stop = std::pin::pin!(stop);
+    let mut stopping = false;
+    loop {
+        let accepted = poll_fn(|cx| {
+            if !stopping && stop.as_mut().poll(cx).is_ready() {
+                stopping = true;
+                connection.graceful_shutdown();
             }
-        };
+            connection.poll_accept(cx)
+        })
+        .await;
+        let Some(accepted) = accepted else { break };
+        let (request, mut respond) = accepted.map_err(|e| Error::Io(io_error(e)))?;
         let (mut parts, body) = request.into_parts();
         let protocol = parts.extensions.remove::<h2::ext::Protocol>();
         let request = http::Request::from_parts(parts, ());
@@ -426,7 +457,7 @@ where
             continue;
         }
         let agreed = ServerHandshake::from_extended_connect(request)
-            .map_err(|e| Box::new(e.to_response()))
+            .map_err(|e| Box::new(refusal_over_http2(&e)))
             .and_then(|handshake| server.agree(&handshake));
         let agreed = match agreed {
             Ok(agreed) => agreed,
@@ -446,6 +477,17 @@ where
         tokio::spawn(on_open(ws));
     }
     Ok(())
+}
+
+/// The answer to a bad extended CONNECT. A 426 must name the protocol to
+/// upgrade to in `Upgrade`, which HTTP/2 forbids, so a version other than
+/// 13 gets a 400, still with `Sec-WebSocket-Version: 13`.
+fn refusal_over_http2(error: &sockeye_proto::handshake::HandshakeError) -> http::Response<Bytes> {
+    let mut response = error.to_response();
+    if response.status() == http::StatusCode::UPGRADE_REQUIRED {
+        *response.status_mut() = http::StatusCode::BAD_REQUEST;
+    }
+    response
 }
 
 /// Reads and throws away what the client still sends on a stream already

@@ -185,9 +185,16 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::clone(PROVIDER.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())))
 }
 
-/// The root certificates the default features trust.
+/// The root certificates the default features trust, gathered once.
 #[cfg(feature = "tls")]
 fn default_roots() -> RootCertStore {
+    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(gather_default_roots).clone()
+}
+
+/// Reads the roots of the enabled features (the platform's from disk).
+#[cfg(feature = "tls")]
+fn gather_default_roots() -> RootCertStore {
     #[allow(unused_mut)]
     let mut roots = RootCertStore::empty();
     #[cfg(feature = "tls-webpki-roots")]

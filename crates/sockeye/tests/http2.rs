@@ -239,7 +239,8 @@ async fn h2c_prior_knowledge() {
 }
 
 /// Plain requests on an HTTP/2 connection get the fallback's answer, and
-/// a CONNECT with a bad version gets 426 (H2-08, R-SH-05).
+/// a CONNECT with a bad version gets 400 naming version 13 (H2-08, R-SH-05:
+/// a 426 would need an `Upgrade` field, which HTTP/2 does not have).
 #[tokio::test]
 async fn h2_requests_that_are_not_websockets() {
     bounded(async {
@@ -285,7 +286,10 @@ async fn h2_requests_that_are_not_websockets() {
             .extensions_mut()
             .insert(h2::ext::Protocol::from_static("websocket"));
         let (response, _) = client.send_request(request, false).unwrap();
-        assert_eq!(response.await.unwrap().status(), 426);
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), 400);
+        assert_eq!(response.headers()["sec-websocket-version"], "13");
+        assert!(!response.headers().contains_key("upgrade"));
     })
     .await;
 }
