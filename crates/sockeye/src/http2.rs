@@ -247,19 +247,14 @@ pub(crate) async fn connect(
 ) -> Result<Attempt> {
     let stream = client.open_stream(target, true).await?;
     let scheme = if target.tls { "https" } else { "http" };
-    let io = match stream {
-        ClientStream::Plain(tcp) => H2Io::Plain(tcp),
-        #[cfg(feature = "tls")]
-        ClientStream::Tls(tls) => {
-            if tls.get_ref().1.alpn_protocol() != Some(crate::tls::ALPN_H2) {
-                return Ok(Attempt::Http1(ClientStream::Tls(tls)));
-            }
-            H2Io::Tls(tls)
-        }
-        ClientStream::H2(_) => unreachable!("open_stream makes no http/2 stream"),
-    };
+    // Over TLS, only if the server picked `h2`; in clear, by prior
+    // knowledge.
+    if stream.is_tls() && stream.alpn_protocol() != Some(b"h2".as_slice()) {
+        return Ok(Attempt::Http1(stream));
+    }
     let request = handshake.extended_connect_request(scheme)?;
-    let tls = io.is_tls();
+    let tls = stream.is_tls();
+    let io = stream;
     let opened = tokio::time::timeout(client.handshake_timeout, open(io, request))
         .await
         .map_err(|_| Error::Timeout(Timeout::Handshake))??;
@@ -286,67 +281,6 @@ pub(crate) async fn connect(
     .with_protocol(accepted.protocol)
     .with_deflate(deflate);
     Ok(Attempt::Open(Box::new((ws, response))))
-}
-
-/// The connection HTTP/2 runs over.
-enum H2Io {
-    Plain(tokio::net::TcpStream),
-    #[cfg(feature = "tls")]
-    Tls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
-}
-
-impl H2Io {
-    fn is_tls(&self) -> bool {
-        match self {
-            H2Io::Plain(_) => false,
-            #[cfg(feature = "tls")]
-            H2Io::Tls(_) => true,
-        }
-    }
-}
-
-impl AsyncRead for H2Io {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            H2Io::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
-            #[cfg(feature = "tls")]
-            H2Io::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for H2Io {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            H2Io::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
-            #[cfg(feature = "tls")]
-            H2Io::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            H2Io::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
-            #[cfg(feature = "tls")]
-            H2Io::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            H2Io::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
-            #[cfg(feature = "tls")]
-            H2Io::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
-        }
-    }
 }
 
 /// Serves one HTTP/2 connection (RFC 8441): every extended CONNECT with
