@@ -391,7 +391,7 @@ where
             continue;
         }
         let agreed = ServerHandshake::from_extended_connect(request)
-            .map_err(|e| Box::new(refusal_over_http2(&e)))
+            .map_err(|e| Box::new(crate::server::refusal_over_http2(&e)))
             .and_then(|handshake| server.agree(&handshake));
         let agreed = match agreed {
             Ok(agreed) => agreed,
@@ -411,17 +411,6 @@ where
         tokio::spawn(on_open(ws));
     }
     Ok(())
-}
-
-/// The answer to a bad extended CONNECT. A 426 must name the protocol to
-/// upgrade to in `Upgrade`, which HTTP/2 forbids, so a version other than
-/// 13 gets a 400, still with `Sec-WebSocket-Version: 13`.
-fn refusal_over_http2(error: &sockeye_proto::handshake::HandshakeError) -> http::Response<Bytes> {
-    let mut response = error.to_response();
-    if response.status() == http::StatusCode::UPGRADE_REQUIRED {
-        *response.status_mut() = http::StatusCode::BAD_REQUEST;
-    }
-    response
 }
 
 /// Reads and throws away what the client still sends on a stream already
@@ -450,17 +439,7 @@ fn send_whole(
     response: http::Response<Bytes>,
 ) {
     let (mut parts, body) = response.into_parts();
-    // HTTP/2 has no connection-specific fields (RFC 9113 §8.2.2): h2
-    // refuses a response that carries one.
-    for name in [
-        http::header::CONNECTION,
-        http::header::TRANSFER_ENCODING,
-        http::header::UPGRADE,
-        http::HeaderName::from_static("keep-alive"),
-        http::HeaderName::from_static("proxy-connection"),
-    ] {
-        parts.headers.remove(name);
-    }
+    crate::server::strip_http1_fields(&mut parts.headers);
     let empty = body.is_empty() || request.method() == http::Method::HEAD;
     let head = http::Response::from_parts(parts, ());
     let mut send = match respond.send_response(head, empty) {

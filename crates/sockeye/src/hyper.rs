@@ -619,15 +619,11 @@ impl UpgradeError {
     /// HTTP/1.1 connection fields, and 400 for 426.
     fn invalid(error: HandshakeError, http2: bool) -> Self {
         tracing::debug!(%error, status = %error.status(), "refusing a bad websocket request");
-        let mut response = error.to_response();
-        if http2 {
-            without_connection_fields(&mut response);
-            if response.status() == StatusCode::UPGRADE_REQUIRED {
-                // A 426 must name the protocol in `Upgrade`, which HTTP/2
-                // forbids; `Sec-WebSocket-Version: 13` stays (R-SH-05).
-                *response.status_mut() = StatusCode::BAD_REQUEST;
-            }
-        }
+        let response = if http2 {
+            crate::server::refusal_over_http2(&error)
+        } else {
+            error.to_response()
+        };
         UpgradeError(Box::new(Refusal {
             reason: Reason::Invalid(error),
             response,
@@ -667,14 +663,6 @@ impl UpgradeError {
     pub fn into_response<B: From<Bytes>>(self) -> Response<B> {
         self.0.response.map(B::from)
     }
-}
-
-/// Removes the fields of HTTP/1.1 connection management, which HTTP/2
-/// forbids (RFC 9113 §8.2.2).
-fn without_connection_fields(response: &mut Response<Bytes>) {
-    let headers = response.headers_mut();
-    headers.remove(CONNECTION);
-    headers.remove(UPGRADE);
 }
 
 impl fmt::Debug for UpgradeError {

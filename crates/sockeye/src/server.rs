@@ -271,7 +271,13 @@ impl ServerBuilder {
     /// The answer [`accept`](Self::accept) gives `request`: the subprotocol
     /// [`protocols`](Self::protocols) picks, nothing else.
     pub(crate) fn default_accept(&self, request: &UpgradeRequest) -> Accept {
-        match request.select_protocol(&self.protocols) {
+        self.accept_offers(request.protocols())
+    }
+
+    /// [`default_accept`](Self::default_accept) for the subprotocols a
+    /// client offered.
+    fn accept_offers(&self, offered: &[String]) -> Accept {
+        match select_protocol(offered, &self.protocols) {
             Some(protocol) => Accept::new().protocol(protocol),
             None => Accept::new(),
         }
@@ -421,16 +427,9 @@ impl ServerBuilder {
         handshake: &ServerHandshake,
     ) -> std::result::Result<Agreed, Box<Response<Bytes>>> {
         if !self.origin_allowed(handshake.request().headers().get(http::header::ORIGIN)) {
-            return Err(Box::new(
-                Response::builder()
-                    .status(StatusCode::FORBIDDEN)
-                    .body(Bytes::from_static(b"origin not allowed\n"))
-                    .unwrap_or_default(),
-            ));
+            return Err(Box::new(forbidden()));
         }
-        let request =
-            UpgradeRequest::new(handshake.request().clone(), handshake.protocols().to_vec());
-        let accept = self.default_accept(&request);
+        let accept = self.accept_offers(handshake.protocols());
         let protocol = accept.protocol.clone();
         let mut response = handshake
             .response(protocol.as_deref())
@@ -545,12 +544,11 @@ impl ServerBuilder {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let forbidden = Response::builder()
-            .status(StatusCode::FORBIDDEN)
-            .header(http::header::CONNECTION, "close")
-            .body(Bytes::from_static(b"origin not allowed\n"))
-            .unwrap_or_default();
-        self.answer_and_close(stream, &forbidden).await;
+        let mut refusal = forbidden();
+        refusal
+            .headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        self.answer_and_close(stream, &refusal).await;
         Error::Handshake(Box::new(HandshakeFailure::Refused(StatusCode::FORBIDDEN)))
     }
 
@@ -601,6 +599,56 @@ impl ServerBuilder {
     }
 }
 
+/// The first of the `offered` subprotocols, in the client's order, that is
+/// one of `supported` (R-SH-08).
+fn select_protocol<'a, S: AsRef<str>>(offered: &'a [String], supported: &[S]) -> Option<&'a str> {
+    offered
+        .iter()
+        .find(|offered| {
+            supported
+                .iter()
+                .any(|ours| ours.as_ref() == offered.as_str())
+        })
+        .map(String::as_str)
+}
+
+/// The 403 for a request from an origin not allowed (R-SH-06).
+fn forbidden() -> Response<Bytes> {
+    Response::builder()
+        .status(StatusCode::FORBIDDEN)
+        .body(Bytes::from_static(b"origin not allowed\n"))
+        .unwrap_or_default()
+}
+
+/// Removes the fields HTTP/2 does not have (RFC 9113 §8.2.2), which an
+/// answer written for HTTP/1.1 may carry; h2 refuses a response with one.
+#[cfg_attr(not(any(feature = "http2", feature = "hyper")), allow(dead_code))]
+pub(crate) fn strip_http1_fields(headers: &mut HeaderMap) {
+    for name in [
+        http::header::CONNECTION,
+        http::header::TRANSFER_ENCODING,
+        http::header::UPGRADE,
+        HeaderName::from_static("keep-alive"),
+        HeaderName::from_static("proxy-connection"),
+    ] {
+        headers.remove(name);
+    }
+}
+
+/// The answer to a bad WebSocket request over HTTP/2: without the HTTP/1.1
+/// connection fields, and 400 for 426, which would have to name the
+/// protocol in `Upgrade`, a field HTTP/2 does not have;
+/// `Sec-WebSocket-Version: 13` stays (R-SH-05).
+#[cfg_attr(not(any(feature = "http2", feature = "hyper")), allow(dead_code))]
+pub(crate) fn refusal_over_http2(error: &HandshakeError) -> Response<Bytes> {
+    let mut response = error.to_response();
+    strip_http1_fields(response.headers_mut());
+    if response.status() == StatusCode::UPGRADE_REQUIRED {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    response
+}
+
 /// What [`ServerBuilder::agree`] settled: the answer to send and what the
 /// connection then runs with.
 #[cfg_attr(not(feature = "http2"), allow(dead_code))]
@@ -643,14 +691,7 @@ impl UpgradeRequest {
     /// The first subprotocol the client offered, in its order of
     /// preference, that is one of `supported`; `None` when there is none.
     pub fn select_protocol<S: AsRef<str>>(&self, supported: &[S]) -> Option<&str> {
-        self.protocols
-            .iter()
-            .find(|offered| {
-                supported
-                    .iter()
-                    .any(|ours| ours.as_ref() == offered.as_str())
-            })
-            .map(String::as_str)
+        select_protocol(&self.protocols, supported)
     }
 
     /// The `Origin` header, if sent (browsers always send it; R-SH-06).
