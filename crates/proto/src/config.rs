@@ -23,7 +23,9 @@ pub struct Config {
     ///
     /// Checked against the length a frame header declares, before any of its
     /// payload is buffered, so a header that claims 2^63 bytes is refused at
-    /// once with 1009 (R-LM-01).
+    /// once with 1009 (R-LM-01). A frame of a compressed message may be a
+    /// little longer, by deflate's worst-case expansion: see
+    /// [`Config::max_compressed_frame_size`].
     pub max_frame_size: usize,
     /// The largest message accepted, in bytes, all fragments together.
     /// Default: 16 MiB.
@@ -78,6 +80,47 @@ pub struct Config {
     /// connection that keeps its context, about 300 KiB of zlib state once
     /// used. The tokio layer turns it on for clients by default.
     pub deflate: Option<crate::deflate::DeflateConfig>,
+}
+
+impl Config {
+    /// The largest frame payload accepted in a compressed message
+    /// (permessage-deflate, RFC 7692), in bytes.
+    ///
+    /// A peer's compressor may lengthen data it cannot compress: stored
+    /// blocks add 5 bytes per block, fixed Huffman codes up to one bit per
+    /// byte. A message of exactly [`max_message_size`](Config::max_message_size)
+    /// must still pass whatever the peer's compressor chose, so a compressed
+    /// frame is allowed deflate's worst-case output for the largest payload
+    /// it may carry, the smaller of `max_frame_size` and `max_message_size`,
+    /// and never less than `max_frame_size`. The bound is zlib's conservative
+    /// one, `n + n/8 + n/64 + 5` rounded up: 18.25 MiB for the 16 MiB defaults.
+    /// The inflated message is still held to `max_message_size` as it is
+    /// produced, so memory stays bounded by the two limits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sockeye_proto::Config;
+    ///
+    /// let config = Config::default();
+    /// assert_eq!(config.max_compressed_frame_size(), (16 << 20) + (2 << 20) + (256 << 10) + 5);
+    ///
+    /// let small_frames = Config { max_frame_size: 1 << 20, ..Config::default() };
+    /// assert_eq!(small_frames.max_compressed_frame_size(), (1 << 20) + (128 << 10) + (16 << 10) + 5);
+    /// ```
+    pub fn max_compressed_frame_size(&self) -> usize {
+        let carried = self.max_frame_size.min(self.max_message_size);
+        deflate_bound(carried).max(self.max_frame_size)
+    }
+}
+
+/// The most bytes deflate can turn `len` bytes into: zlib's conservative
+/// bound for any level, window and memory setting (`deflateBound` without
+/// the zlib wrapper), saturating.
+fn deflate_bound(len: usize) -> usize {
+    len.saturating_add(len.div_ceil(8))
+        .saturating_add(len.div_ceil(64))
+        .saturating_add(5)
 }
 
 impl Default for Config {

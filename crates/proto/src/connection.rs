@@ -595,8 +595,20 @@ impl Connection {
             (Role::Client, Some(_)) => return Err(Error::MaskedFrameFromServer),
             _ => {}
         }
-        // R-LM-01: judge the declared length before reserving anything.
-        let limit = self.config.max_frame_size;
+        // R-LM-01: judge the declared length before reserving anything. A
+        // frame of a compressed message may carry deflate's expansion of
+        // the largest payload; what it inflates to is held to
+        // max_message_size as it inflates.
+        let in_compressed_message = if opcode == OpCode::Continuation {
+            self.recv.message.is_some() && self.recv.compressed
+        } else {
+            compressed
+        };
+        let limit = if in_compressed_message {
+            self.config.max_compressed_frame_size()
+        } else {
+            self.config.max_frame_size
+        };
         let len = usize::try_from(header.payload_len)
             .ok()
             .filter(|&len| len <= limit)

@@ -2114,6 +2114,131 @@ fn pmd_27_client_counts_inflated_bytes_against_the_limit() {
     counts_inflated_bytes_against_the_limit(Role::Client);
 }
 
+/// A message of exactly `max_message_size` passes whatever the peer's
+/// compressor made of it, though its frame is then longer than
+/// `max_frame_size`; one byte more fails with 1009 (R-LM-01, PMD-27).
+fn takes_a_compressed_message_at_the_limit(role: Role) {
+    let limit = 64 << 10;
+    let config = Config {
+        max_frame_size: limit,
+        max_message_size: limit,
+        ..Config::default()
+    };
+    let fresh = || {
+        end_with(
+            role,
+            "permessage-deflate",
+            DeflateConfig::default(),
+            &config,
+        )
+    };
+    let compress = |level: u32, data: &[u8]| {
+        RefDeflate {
+            stream: Compress::new_with_window_bits(Compression::new(level), false, 15),
+            reset: true,
+        }
+        .message(data)
+    };
+    let random = noise(limit, 27);
+    let mut text = json(2000);
+    text.truncate(limit);
+    // Stored blocks (level 0) always lengthen random bytes; zlib's levels
+    // 1 and 9 choose their own blocks.
+    for level in [0, 1, 9] {
+        let stored = compress(level, &random);
+        if level == 0 {
+            assert!(stored.len() > limit, "{} bytes", stored.len());
+        }
+        assert!(stored.len() <= config.max_compressed_frame_size());
+        // Whole, and with a first frame of one byte: the continuation is
+        // judged as part of the compressed message.
+        for cuts in [vec![], vec![1]] {
+            let mut c = fresh();
+            expect_messages(
+                &mut c,
+                &compressed_frames(role, op::BINARY, &stored, &cuts),
+                &[Message::binary(random.clone())],
+            );
+            let mut c = fresh();
+            expect_messages(
+                &mut c,
+                &compressed_frames(role, op::TEXT, &compress(level, text.as_bytes()), &cuts),
+                &[Message::text(text.clone())],
+            );
+        }
+        let over = compress(level, &noise(limit + 1, 27));
+        let mut c = fresh();
+        expect_failure(
+            &mut c,
+            &compressed_frames(role, op::BINARY, &over, &[]),
+            0,
+            &Error::MessageTooBig {
+                size: limit as u64 + 1,
+                limit,
+            },
+            1009,
+        );
+    }
+}
+
+#[test]
+fn r_lm_01_server_takes_a_compressed_message_at_the_limit() {
+    takes_a_compressed_message_at_the_limit(Role::Server);
+}
+
+#[test]
+fn r_lm_01_client_takes_a_compressed_message_at_the_limit() {
+    takes_a_compressed_message_at_the_limit(Role::Client);
+}
+
+/// A compressed frame longer than deflate could make of the largest
+/// message is refused from its header, before anything is buffered, and an
+/// uncompressed one is still held to `max_frame_size`.
+fn refuses_a_compressed_frame_past_the_bound(role: Role) {
+    let limit = 64 << 10;
+    let config = Config {
+        max_frame_size: limit,
+        max_message_size: limit,
+        ..Config::default()
+    };
+    let bound = config.max_compressed_frame_size();
+    assert!(bound > limit);
+    for (rsv, declared, allowed) in [(RSV1, bound + 1, bound), (0, limit + 1, limit)] {
+        let mut c = end_with(
+            role,
+            "permessage-deflate",
+            DeflateConfig::default(),
+            &config,
+        );
+        let header = RawFrame::new(op::BINARY, b"")
+            .rsv(rsv)
+            .declared_len(declared as u64)
+            .to(role)
+            .header();
+        let ((seen, err), heap) = peak_during(|| feed(&mut c, &header));
+        assert_eq!(seen, []);
+        assert_eq!(
+            err,
+            Some(Error::FrameTooBig {
+                size: declared as u64,
+                limit: allowed,
+            })
+        );
+        assert!(heap < 4096, "{heap} bytes allocated");
+        assert_close_sent(&mut c, 1009);
+    }
+}
+
+#[test]
+fn r_lm_01_server_refuses_a_compressed_frame_past_the_bound() {
+    refuses_a_compressed_frame_past_the_bound(Role::Server);
+}
+
+#[test]
+fn r_lm_01_client_refuses_a_compressed_frame_past_the_bound() {
+    refuses_a_compressed_frame_past_the_bound(Role::Client);
+}
+
 #[test]
 fn compressed_messages_arrive_without_a_message_limit() {
     // `limit + 1` once overflowed here.
