@@ -22,9 +22,9 @@ use std::fmt::{self, Write as _};
 use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use crate::connection::Role;
 use crate::error::Error;
 use crate::handshake::{ExtensionOffer, HandshakeError};
+use crate::role::Role;
 use crate::utf8::Validator;
 
 /// The extension's registered name.
@@ -436,10 +436,7 @@ pub(crate) struct Deflate {
 
 impl Deflate {
     pub(crate) fn new(role: Role, agreed: PerMessageDeflate, config: &DeflateConfig) -> Self {
-        let peer = match role {
-            Role::Client => Role::Server,
-            Role::Server => Role::Client,
-        };
+        let peer = role.peer();
         let send_bits = agreed.window_bits(role);
         Deflate {
             agreed,

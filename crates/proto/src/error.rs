@@ -1,7 +1,7 @@
 //! Errors: what the peer did wrong ([`Error`], each with the close code the
 //! RFC asks for) and what our caller did wrong ([`UsageError`]).
 
-use crate::close::CloseCode;
+use crate::close_code::CloseCode;
 
 /// A protocol violation by the peer, or a limit it broke.
 ///

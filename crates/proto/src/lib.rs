@@ -94,6 +94,7 @@
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod close;
+mod close_code;
 mod config;
 mod connection;
 pub mod deflate;
@@ -103,13 +104,16 @@ pub mod handshake;
 mod mask;
 mod message;
 mod output;
+mod role;
 mod utf8;
 
-pub use close::{CloseCode, CloseFrame, MAX_REASON_LEN};
+pub use close::{CloseFrame, MAX_REASON_LEN};
+pub use close_code::CloseCode;
 pub use config::Config;
-pub use connection::{Connection, Event, Role, State, encode_server_frame};
+pub use connection::{Connection, Event, State, encode_server_frame};
 pub use deflate::{DeflateConfig, PerMessageDeflate};
 pub use error::{Error, UsageError};
 pub use handshake::{Accepted, ClientHandshake, ExtensionOffer, HandshakeError, ServerHandshake};
 pub use message::{Message, Utf8Bytes};
 pub use output::Output;
+pub use role::Role;
