@@ -514,7 +514,11 @@ impl Connection {
     /// returning the message after its last frame.
     fn inflate_frame(&mut self, payload: &[u8], fin: bool) -> Result<Option<Message>, Error> {
         let limit = self.config.max_message_size;
-        let deflate = self.deflate.as_deref_mut().ok_or(Error::ReservedBitsSet)?;
+        let inflater = &mut self
+            .deflate
+            .as_deref_mut()
+            .ok_or(Error::ReservedBitsSet)?
+            .inflater;
         let text = if self.recv.text {
             Some(&mut self.recv.utf8)
         } else {
@@ -522,12 +526,12 @@ impl Connection {
         };
         match self.recv.message.take() {
             None if fin => {
-                let data = deflate.inflate_whole(payload, limit, text)?;
+                let data = inflater.inflate_whole(payload, limit, text)?;
                 Ok(Some(self.finish(data)))
             }
             None => {
                 let mut data = Vec::new();
-                deflate.inflate_part(payload, false, &mut data, limit, text)?;
+                inflater.inflate_part(payload, false, &mut data, limit, text)?;
                 self.recv.message = Some(Box::new(MessageInProgress {
                     data: MessageData::Inflated(data, !payload.is_empty()),
                     fragments: 1,
@@ -538,10 +542,10 @@ impl Connection {
                 if let MessageData::Inflated(data, fed) = &mut message.data {
                     *fed |= !payload.is_empty();
                     if *fed {
-                        deflate.inflate_part(payload, fin, data, limit, text)?;
+                        inflater.inflate_part(payload, fin, data, limit, text)?;
                     } else if fin {
                         // PMD-26: all frames empty, an empty message.
-                        deflate.inflate_whole(&[], limit, text)?;
+                        inflater.inflate_whole(&[], limit, text)?;
                     }
                 }
                 message.fragments += 1;
@@ -739,7 +743,7 @@ impl Connection {
             Message::Binary(data) => (OpCode::Binary, data),
         };
         let compressed = match self.deflate.as_deref_mut() {
-            Some(deflate) if may_compress => deflate.compress(&payload),
+            Some(deflate) if may_compress => deflate.compressor.compress(&payload),
             _ => None,
         };
         // PMD-04: RSV1 marks the message compressed.
