@@ -1,0 +1,271 @@
+//! The write side: commands, and the frames they queue on the output.
+
+use bytes::{Bytes, BytesMut};
+
+use super::Connection;
+use super::state::State;
+use crate::close::CloseFrame;
+use crate::close_code::CloseCode;
+use crate::error::UsageError;
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use crate::message::{Message, Utf8Bytes};
+use crate::output::Output;
+use crate::role::Role;
+
+/// Above this many queued output bytes, Pongs are held back and coalesced
+/// so a peer that pings without reading cannot grow our queue.
+const PONG_QUEUE_LIMIT: usize = 64 << 10;
+
+impl Connection {
+    /// Queues a message as one frame.
+    ///
+    /// # Errors
+    ///
+    /// [`UsageError::Closed`] once our Close was queued or the connection
+    /// ended (R-CL-03).
+    pub fn send(&mut self, message: Message) -> Result<(), UsageError> {
+        self.send_message(message, true)
+    }
+
+    /// Queues a message as one frame, never compressed, even with
+    /// permessage-deflate in force: for payloads that mix secrets with
+    /// data an attacker controls (RFC 7692 §8, PMD-28).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_uncompressed(&mut self, message: Message) -> Result<(), UsageError> {
+        self.send_message(message, false)
+    }
+
+    fn send_message(&mut self, message: Message, may_compress: bool) -> Result<(), UsageError> {
+        self.check_open()?;
+        let (opcode, payload) = match message {
+            Message::Text(text) => (OpCode::Text, text.into_bytes()),
+            Message::Binary(data) => (OpCode::Binary, data),
+        };
+        let compressed = match self.deflate.as_deref_mut() {
+            Some(deflate) if may_compress => deflate.compressor.compress(&payload),
+            _ => None,
+        };
+        // PMD-04: RSV1 marks the message compressed.
+        let (rsv, payload) = match compressed {
+            Some(compressed) => (0b100, compressed),
+            None => (0, payload),
+        };
+        match self.config.max_send_frame_size {
+            Some(size) if size > 0 && payload.len() > size => {
+                // R-FG-01: the first frame carries the opcode (and RSV1,
+                // PMD-05), the rest are continuations, the last has FIN.
+                // Each fragment is a slice of the payload, not a copy.
+                let mut start = 0;
+                while start < payload.len() {
+                    let end = (start + size).min(payload.len());
+                    let (opcode, rsv) = if start == 0 {
+                        (opcode, rsv)
+                    } else {
+                        (OpCode::Continuation, 0)
+                    };
+                    self.push_frame(end == payload.len(), opcode, rsv, payload.slice(start..end));
+                    start = end;
+                }
+            }
+            _ => self.queue_frame_with(opcode, rsv, payload),
+        }
+        Ok(())
+    }
+
+    /// Queues bytes already encoded as complete frames, as-is.
+    ///
+    /// For broadcast: a server encodes a message once with
+    /// [`encode_server_frame`] and queues the
+    /// same `Bytes` on many connections, without a copy for large ones.
+    /// The bytes are not checked: they must be whole frames, unmasked from a
+    /// server and masked from a client.
+    ///
+    /// # Errors
+    ///
+    /// [`UsageError::Closed`] once our Close was queued or the connection ended.
+    pub fn send_raw(&mut self, frames: Bytes) -> Result<(), UsageError> {
+        self.check_open()?;
+        self.out.push_encoded(frames);
+        Ok(())
+    }
+
+    /// Queues a Ping (R-CF-06).
+    ///
+    /// # Errors
+    ///
+    /// [`UsageError::ControlPayloadTooLong`] above 125 bytes;
+    /// [`UsageError::Closed`] once our Close was queued or the connection ended.
+    pub fn send_ping(&mut self, payload: impl Into<Bytes>) -> Result<(), UsageError> {
+        self.send_control(OpCode::Ping, payload.into())
+    }
+
+    /// Queues an unsolicited Pong, a one-way heartbeat (§5.5.3).
+    ///
+    /// # Errors
+    ///
+    /// As [`send_ping`](Self::send_ping).
+    pub fn send_pong(&mut self, payload: impl Into<Bytes>) -> Result<(), UsageError> {
+        self.send_control(OpCode::Pong, payload.into())
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), UsageError> {
+        if payload.len() > 125 {
+            return Err(UsageError::ControlPayloadTooLong(payload.len()));
+        }
+        self.check_open()?;
+        self.queue_frame(opcode, payload);
+        Ok(())
+    }
+
+    /// Starts the closing handshake (R-CL-08): queues a Close frame and moves
+    /// to [`CloseSent`](State::CloseSent).
+    ///
+    /// `CloseCode::NO_STATUS_RECEIVED` (1005) with an empty reason sends a
+    /// Close with no body. Messages from the peer keep arriving until its
+    /// Close does.
+    ///
+    /// # Errors
+    ///
+    /// [`UsageError::InvalidCloseCode`] for a code that may not be sent,
+    /// [`UsageError::CloseReasonTooLong`] above 123 bytes, and
+    /// [`UsageError::Closed`] if a Close was already sent or received.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), UsageError> {
+        let frame = if code == CloseCode::NO_STATUS_RECEIVED && reason.is_empty() {
+            CloseFrame {
+                code,
+                reason: Utf8Bytes::new(),
+            }
+        } else {
+            CloseFrame::new(code, Utf8Bytes::from(reason.to_owned()))?
+        };
+        self.check_open()?;
+        // A Pong held back for a Ping received while open goes before the
+        // Close, which must be the last frame we send.
+        if let Some(payload) = self.take_pending_pong() {
+            self.queue_frame(OpCode::Pong, payload);
+        }
+        self.queue_close(&frame);
+        self.state = State::CloseSent;
+        Ok(())
+    }
+
+    fn check_open(&self) -> Result<(), UsageError> {
+        if self.state == State::Open {
+            Ok(())
+        } else {
+            Err(UsageError::Closed)
+        }
+    }
+
+    /// The bytes to write to the peer. Write them and
+    /// [`advance`](bytes::Buf::advance) by what was written.
+    pub fn output(&mut self) -> &mut Output {
+        if self.out.len() < PONG_QUEUE_LIMIT
+            && let Some(payload) = self.take_pending_pong()
+        {
+            self.queue_frame(OpCode::Pong, payload);
+        }
+        &mut self.out
+    }
+
+    /// How many bytes are queued for the transport (a held-back Pong not
+    /// counted): wire bytes, headers included and after compression. (The
+    /// browser API's `bufferedAmount` counts application bytes instead.)
+    pub fn output_len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether bytes are waiting to be written (a held-back Pong included).
+    pub fn wants_write(&self) -> bool {
+        !self.out.is_empty()
+            || self
+                .cold
+                .as_ref()
+                .is_some_and(|cold| cold.pending_pong.is_some())
+    }
+
+    pub(super) fn queue_pong(&mut self, payload: Bytes) {
+        if self.out.len() < PONG_QUEUE_LIMIT {
+            self.queue_frame(OpCode::Pong, payload);
+        } else {
+            self.cold.get_or_insert_default().pending_pong = Some(payload);
+        }
+    }
+
+    pub(super) fn take_pending_pong(&mut self) -> Option<Bytes> {
+        self.cold.as_mut()?.pending_pong.take()
+    }
+
+    pub(super) fn drop_pending_pong(&mut self) {
+        let _ = self.take_pending_pong();
+    }
+
+    pub(super) fn queue_close(&mut self, frame: &CloseFrame) {
+        let mut payload = BytesMut::with_capacity(2 + frame.reason.len());
+        frame.encode(&mut payload);
+        self.cold.get_or_insert_default().sent = Some(frame.clone());
+        self.queue_frame(OpCode::Close, payload.freeze());
+    }
+
+    pub(super) fn queue_frame(&mut self, opcode: OpCode, payload: Bytes) {
+        self.queue_frame_with(opcode, 0, payload);
+    }
+
+    fn queue_frame_with(&mut self, opcode: OpCode, rsv: u8, payload: Bytes) {
+        self.push_frame(true, opcode, rsv, payload);
+    }
+
+    fn push_frame(&mut self, fin: bool, opcode: OpCode, rsv: u8, payload: Bytes) {
+        let masking_key = match self.role {
+            // R-MK-01, R-MK-05: a fresh key from a CSPRNG for every frame.
+            Role::Client => Some(rand::random::<[u8; 4]>()),
+            Role::Server => None,
+        };
+        let header = FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            masking_key,
+            payload_len: payload.len() as u64,
+        };
+        self.out.push_frame(&header, payload);
+    }
+}
+
+/// Encodes a message as one unmasked frame, as a server sends it.
+///
+/// The result is the same bytes for every receiver, so it can be encoded once
+/// and queued on many server connections with
+/// [`Connection::send_raw`] (a broadcast without per-receiver copies).
+///
+/// # Examples
+///
+/// ```
+/// use sockeye_proto::{encode_server_frame, Message};
+///
+/// let frame = encode_server_frame(&Message::text("Hello"));
+/// assert_eq!(&frame[..], b"\x81\x05Hello"); // R-FR-07
+/// ```
+pub fn encode_server_frame(message: &Message) -> Bytes {
+    let opcode = if message.is_text() {
+        OpCode::Text
+    } else {
+        OpCode::Binary
+    };
+    let header = FrameHeader {
+        fin: true,
+        rsv: 0,
+        opcode,
+        masking_key: None,
+        payload_len: message.len() as u64,
+    };
+    let mut head = [0; MAX_HEADER_LEN];
+    let n = header.encode(&mut head);
+    let mut frame = BytesMut::with_capacity(n + message.len());
+    frame.extend_from_slice(&head[..n]);
+    frame.extend_from_slice(message.payload());
+    frame.freeze()
+}
