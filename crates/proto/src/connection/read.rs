@@ -3,7 +3,7 @@
 
 use bytes::{Buf, BytesMut};
 
-use super::state::{Recv, State};
+use super::state::{FrameInProgress, Recv, State};
 use super::{Connection, Event};
 use crate::close::CloseFrame;
 use crate::error::Error;
@@ -141,53 +141,17 @@ impl Connection {
         }
     }
 
+    /// Reads frames from the buffer until one completes an event or the
+    /// buffered bytes run out.
     fn read_event(&mut self) -> Result<Option<Event>, Error> {
         loop {
-            let mut frame = if let Some(frame) = self.recv.frame {
-                frame
-            } else {
-                let Some((header, header_len)) =
-                    FrameHeader::decode(&self.recv.buf, self.config.strict_length_encoding)?
-                else {
-                    return Ok(None);
-                };
-                let frame = self.start_frame(&header)?;
-                self.recv.buf.advance(header_len);
-                frame
+            let Some(mut frame) = self.frame_in_progress()? else {
+                return Ok(None);
             };
-
             if frame.opcode.is_control() {
-                if self.recv.buf.len() < frame.len {
-                    self.recv.frame = Some(frame);
-                    return Ok(None);
-                }
-                self.recv.frame = None;
-                let mut payload = self.recv.buf.split_to(frame.len);
-                if let Some(key) = frame.masking_key {
-                    apply_mask(&mut payload, key, 0);
-                }
-                return self.on_control(frame.opcode, payload.freeze()).map(Some);
+                return self.read_control_frame(frame);
             }
-
-            // A data frame: unmask and check what has arrived, in place, so
-            // bad text fails before the frame is complete (R-U8-03).
-            let available = self.recv.buf.len().min(frame.len);
-            let complete = available == frame.len;
-            if available > frame.processed || complete {
-                let fresh = &mut self.recv.buf[frame.processed..available];
-                if let Some(key) = frame.masking_key {
-                    apply_mask(fresh, key, frame.processed);
-                }
-                // Compressed text is checked as it inflates.
-                if self.recv.text && !self.recv.compressed {
-                    self.recv
-                        .utf8
-                        .feed(fresh, frame.fin && complete)
-                        .map_err(|_| Error::InvalidUtf8)?;
-                }
-                frame.processed = available;
-            }
-            if !complete {
+            if !self.unmask_arrived(&mut frame)? {
                 self.recv.frame = Some(frame);
                 return Ok(None);
             }
@@ -202,6 +166,65 @@ impl Connection {
                 return Ok(Some(Event::Message(message)));
             }
         }
+    }
+
+    /// The frame being read: the one whose payload is incomplete, or else
+    /// the next one, once its whole header is buffered and has passed the
+    /// checks of [`start_frame`](Self::start_frame).
+    #[inline]
+    fn frame_in_progress(&mut self) -> Result<Option<FrameInProgress>, Error> {
+        if let Some(frame) = self.recv.frame {
+            return Ok(Some(frame));
+        }
+        let Some((header, header_len)) =
+            FrameHeader::decode(&self.recv.buf, self.config.strict_length_encoding)?
+        else {
+            return Ok(None);
+        };
+        let frame = self.start_frame(&header)?;
+        self.recv.buf.advance(header_len);
+        Ok(Some(frame))
+    }
+
+    /// Handles a control frame once its whole payload (at most 125 bytes,
+    /// R-CF-01) is buffered.
+    #[inline]
+    fn read_control_frame(&mut self, frame: FrameInProgress) -> Result<Option<Event>, Error> {
+        if self.recv.buf.len() < frame.len {
+            self.recv.frame = Some(frame);
+            return Ok(None);
+        }
+        self.recv.frame = None;
+        let mut payload = self.recv.buf.split_to(frame.len);
+        if let Some(key) = frame.masking_key {
+            apply_mask(&mut payload, key, 0);
+        }
+        self.on_control(frame.opcode, payload.freeze()).map(Some)
+    }
+
+    /// Unmasks the bytes of a data frame that arrived since the last call,
+    /// in place, and checks them when they are uncompressed text, so bad
+    /// text fails before the frame is complete (R-U8-03). Returns whether
+    /// the whole payload is buffered.
+    #[inline]
+    fn unmask_arrived(&mut self, frame: &mut FrameInProgress) -> Result<bool, Error> {
+        let available = self.recv.buf.len().min(frame.len);
+        let complete = available == frame.len;
+        if available > frame.processed || complete {
+            let fresh = &mut self.recv.buf[frame.processed..available];
+            if let Some(key) = frame.masking_key {
+                apply_mask(fresh, key, frame.processed);
+            }
+            // Compressed text is checked as it inflates.
+            if self.recv.text && !self.recv.compressed {
+                self.recv
+                    .utf8
+                    .feed(fresh, frame.fin && complete)
+                    .map_err(|_| Error::InvalidUtf8)?;
+            }
+            frame.processed = available;
+        }
+        Ok(complete)
     }
 
     /// Fails the connection (§7.1.7): queue our Close unless one was sent,

@@ -6,8 +6,10 @@ use bytes::{Bytes, BytesMut};
 
 use super::Connection;
 use super::state::{MessageData, MessageInProgress};
+use crate::deflate::Inflater;
 use crate::error::Error;
 use crate::message::{Message, Utf8Bytes};
+use crate::utf8::Validator;
 
 impl Connection {
     /// Takes a complete frame of an uncompressed message, returning the
@@ -47,6 +49,66 @@ impl Connection {
         fin: bool,
     ) -> Result<Option<Message>, Error> {
         let limit = self.config.max_message_size;
+        match self.recv.message.take() {
+            // The common case: a whole message in one frame.
+            None if fin => {
+                let (inflater, text) = self.inflater()?;
+                let data = inflater.inflate_whole(payload, limit, text)?;
+                Ok(Some(self.finish(data)))
+            }
+            None => {
+                self.start_inflated_message(payload, limit)?;
+                Ok(None)
+            }
+            Some(message) => self.continue_inflated_message(message, payload, fin, limit),
+        }
+    }
+
+    /// Inflates the first frame of a fragmented compressed message.
+    fn start_inflated_message(&mut self, payload: &[u8], limit: usize) -> Result<(), Error> {
+        let (inflater, text) = self.inflater()?;
+        let mut data = Vec::new();
+        inflater.inflate_part(payload, false, &mut data, limit, text)?;
+        self.recv.message = Some(Box::new(MessageInProgress {
+            data: MessageData::Inflated(data, !payload.is_empty()),
+            fragments: 1,
+        }));
+        Ok(())
+    }
+
+    /// Inflates a continuation of a compressed message, returning the
+    /// message after its last frame.
+    fn continue_inflated_message(
+        &mut self,
+        mut message: Box<MessageInProgress>,
+        payload: &[u8],
+        fin: bool,
+        limit: usize,
+    ) -> Result<Option<Message>, Error> {
+        if let MessageData::Inflated(data, fed) = &mut message.data {
+            let (inflater, text) = self.inflater()?;
+            *fed |= !payload.is_empty();
+            if *fed {
+                inflater.inflate_part(payload, fin, data, limit, text)?;
+            } else if fin {
+                // PMD-26: all frames empty, an empty message.
+                inflater.inflate_whole(&[], limit, text)?;
+            }
+        }
+        message.fragments += 1;
+        if fin {
+            return Ok(Some(self.finish(message.data.into_bytes())));
+        }
+        self.recv.message = Some(message);
+        Ok(None)
+    }
+
+    /// The inflater, and the validator that checks what it produces when
+    /// the message is text.
+    #[inline]
+    fn inflater(&mut self) -> Result<(&mut Inflater, Option<&mut Validator>), Error> {
+        // RSV1 passes the header checks only once permessage-deflate was
+        // agreed (R-FR-01), so the error is a guard that never fires.
         let inflater = &mut self
             .deflate
             .as_deref_mut()
@@ -57,41 +119,11 @@ impl Connection {
         } else {
             None
         };
-        match self.recv.message.take() {
-            None if fin => {
-                let data = inflater.inflate_whole(payload, limit, text)?;
-                Ok(Some(self.finish(data)))
-            }
-            None => {
-                let mut data = Vec::new();
-                inflater.inflate_part(payload, false, &mut data, limit, text)?;
-                self.recv.message = Some(Box::new(MessageInProgress {
-                    data: MessageData::Inflated(data, !payload.is_empty()),
-                    fragments: 1,
-                }));
-                Ok(None)
-            }
-            Some(mut message) => {
-                if let MessageData::Inflated(data, fed) = &mut message.data {
-                    *fed |= !payload.is_empty();
-                    if *fed {
-                        inflater.inflate_part(payload, fin, data, limit, text)?;
-                    } else if fin {
-                        // PMD-26: all frames empty, an empty message.
-                        inflater.inflate_whole(&[], limit, text)?;
-                    }
-                }
-                message.fragments += 1;
-                if fin {
-                    let data = message.data.into_bytes();
-                    return Ok(Some(self.finish(data)));
-                }
-                self.recv.message = Some(message);
-                Ok(None)
-            }
-        }
+        Ok((inflater, text))
     }
 
+    /// The finished message: text once its UTF-8 was checked, else binary.
+    #[inline]
     pub(super) fn finish(&self, payload: Bytes) -> Message {
         if self.recv.text {
             Message::Text(Utf8Bytes::from_validated(payload))

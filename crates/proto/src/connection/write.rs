@@ -44,35 +44,47 @@ impl Connection {
             Message::Text(text) => (OpCode::Text, text.into_bytes()),
             Message::Binary(data) => (OpCode::Binary, data),
         };
-        let compressed = match self.deflate.as_deref_mut() {
-            Some(deflate) if may_compress => deflate.compressor.compress(&payload),
-            _ => None,
-        };
-        // PMD-04: RSV1 marks the message compressed.
-        let (rsv, payload) = match compressed {
-            Some(compressed) => (0b100, compressed),
-            None => (0, payload),
-        };
+        let (rsv, payload) = self.compress_payload(payload, may_compress);
         match self.config.max_send_frame_size {
             Some(size) if size > 0 && payload.len() > size => {
-                // R-FG-01: the first frame carries the opcode (and RSV1,
-                // PMD-05), the rest are continuations, the last has FIN.
-                // Each fragment is a slice of the payload, not a copy.
-                let mut start = 0;
-                while start < payload.len() {
-                    let end = (start + size).min(payload.len());
-                    let (opcode, rsv) = if start == 0 {
-                        (opcode, rsv)
-                    } else {
-                        (OpCode::Continuation, 0)
-                    };
-                    self.push_frame(end == payload.len(), opcode, rsv, payload.slice(start..end));
-                    start = end;
-                }
+                self.queue_fragments(opcode, rsv, &payload, size);
             }
             _ => self.queue_frame_with(opcode, rsv, payload),
         }
         Ok(())
+    }
+
+    /// The RSV bits and payload a message goes out with: compressed, with
+    /// RSV1 set (PMD-04), when permessage-deflate is in force, the caller
+    /// allows it and the compressor finds it worth it.
+    #[inline]
+    fn compress_payload(&mut self, payload: Bytes, may_compress: bool) -> (u8, Bytes) {
+        let compressed = match self.deflate.as_deref_mut() {
+            Some(deflate) if may_compress => deflate.compressor.compress(&payload),
+            _ => None,
+        };
+        match compressed {
+            Some(compressed) => (0b100, compressed),
+            None => (0, payload),
+        }
+    }
+
+    /// Queues a message in frames of at most `size` bytes (R-FG-01): the
+    /// first carries the opcode (and RSV1, PMD-05), the rest are
+    /// continuations, the last has FIN. Each fragment is a slice of the
+    /// payload, not a copy.
+    fn queue_fragments(&mut self, opcode: OpCode, rsv: u8, payload: &Bytes, size: usize) {
+        let mut start = 0;
+        while start < payload.len() {
+            let end = (start + size).min(payload.len());
+            let (opcode, rsv) = if start == 0 {
+                (opcode, rsv)
+            } else {
+                (OpCode::Continuation, 0)
+            };
+            self.push_frame(end == payload.len(), opcode, rsv, payload.slice(start..end));
+            start = end;
+        }
     }
 
     /// Queues bytes already encoded as complete frames, as-is.
