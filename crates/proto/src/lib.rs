@@ -49,6 +49,41 @@
 //! # }
 //! ```
 //!
+//! # Module map
+//!
+//! Each file owns one concern, and no file imports one that imports it
+//! back. Bytes from the peer and commands from the application travel
+//! these paths:
+//!
+//! ```text
+//!  bytes in ─► connection/read ─► frame (header decode) ─► connection/header (checks)
+//!              │  unmask (mask), check text (utf8) in place
+//!              ├─► connection/control ─► Ping, Pong, Close events (+ queued replies)
+//!              └─► connection/reassembly ─► deflate/inflate ─► Event::Message
+//!
+//!  commands ─► connection/write ─► deflate/compress ─► output (header, mask) ─► bytes out
+//! ```
+//!
+//! | file | owns |
+//! |---|---|
+//! | `connection/mod.rs` | [`Connection`]: construction, getters, [`Event`] |
+//! | `connection/read.rs` | input, [`Connection::next_event`] and the frame-by-frame read loop |
+//! | `connection/header.rs` | the checks a frame header passes before its payload is buffered |
+//! | `connection/reassembly.rs` | whole messages from frames: fragments joined, compressed ones inflated |
+//! | `connection/control.rs` | the peer's Ping, Pong and Close |
+//! | `connection/write.rs` | commands, the frames they queue, [`encode_server_frame`] |
+//! | `connection/state.rs` | [`State`] and the read-side progress types |
+//! | [`frame`] (`frame.rs`) | opcodes and frame headers, decoded and encoded |
+//! | `mask.rs` | masking, a block at a time ([`frame::apply_mask`]) |
+//! | `utf8.rs` | incremental UTF-8 validation, failing at the first bad byte |
+//! | `output.rs` | [`Output`], the queue of encoded frames, as a vectored [`bytes::Buf`] |
+//! | [`deflate`] (`deflate/`) | permessage-deflate: `negotiation`, `shared` zlib state, `compress`, `inflate` |
+//! | [`handshake`] (`handshake/`) | the opening handshake: `client`, `server`, `headers`, `error` |
+//! | `message.rs` | [`Message`] and [`Utf8Bytes`] |
+//! | `close.rs`, `close_code.rs` | [`CloseFrame`] and [`CloseCode`] |
+//! | `error.rs` | [`Error`] (the peer's violations) and [`UsageError`] (the caller's) |
+//! | `config.rs`, `role.rs` | [`Config`] and [`Role`] |
+//!
 //! # Driving a connection
 //!
 //! An integration (a tokio transport, an `io_uring` loop, a test) owns the

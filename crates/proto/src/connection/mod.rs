@@ -40,7 +40,7 @@ pub enum Event {
     /// A Pong, solicited or not (R-CF-05).
     Pong(Bytes),
     /// The peer's Close. If we had not sent one, the engine has queued the
-    /// reply echoing its code (R-CL-04). No event follows.
+    /// reply echoing its code and reason (R-CL-04). No event follows.
     Close(CloseFrame),
 }
 
@@ -50,35 +50,62 @@ pub enum Event {
 /// reads, takes out events, gives it commands and writes out the bytes it
 /// queues. The same engine drives a client or a server ([`Role`]).
 ///
-/// The methods come in four families:
+/// The methods come in five families:
 ///
-/// - **Input**: [`receive`](Self::receive) copies bytes read from the peer;
-///   [`receive_buf`](Self::receive_buf) hands over a `BytesMut` without a copy
-///   when nothing is buffered; [`receive_eof`](Self::receive_eof) says the
-///   peer's byte stream ended.
-/// - **Output of events**: [`next_event`](Self::next_event) returns the next
+/// - **Setup**: [`new`](Self::new) makes an open connection;
+///   [`with_deflate`](Self::with_deflate) and
+///   [`set_deflate`](Self::set_deflate) turn on the permessage-deflate
+///   parameters the handshake agreed, before any frame goes either way.
+/// - **Inputs**: [`receive`](Self::receive) copies bytes read from the
+///   peer; [`receive_buf`](Self::receive_buf) hands over a `BytesMut`,
+///   without a copy when nothing is buffered;
+///   [`read_buffer`](Self::read_buffer) lends the read buffer itself to
+///   read a large frame straight into; [`receive_eof`](Self::receive_eof)
+///   says the peer's byte stream ended.
+/// - **Commands**: [`send`](Self::send),
+///   [`send_uncompressed`](Self::send_uncompressed),
+///   [`send_raw`](Self::send_raw) (frames encoded once, for broadcast),
+///   [`send_ping`](Self::send_ping), [`send_pong`](Self::send_pong) and
+///   [`close`](Self::close) queue frames. Misuse returns a
+///   [`UsageError`](crate::UsageError) and never fails the connection.
+/// - **Outputs**: [`next_event`](Self::next_event) returns the next
 ///   [`Event`] the input completes, `Ok(None)` when it needs more bytes, or
 ///   the [`Error`](crate::Error) that failed the connection.
-/// - **Commands**: [`send`](Self::send), [`send_ping`](Self::send_ping),
-///   [`send_pong`](Self::send_pong), [`close`](Self::close) and
-///   [`send_raw`](Self::send_raw) queue frames. Misuse returns a
-///   [`UsageError`](crate::UsageError) and never fails the connection.
-/// - **Output of bytes**: [`output`](Self::output) is the queue of bytes to
-///   write, a [`Buf`](bytes::Buf); write it and advance it by what was written.
-/// - **Getters**: [`state`](Self::state), [`role`](Self::role),
-///   [`close_received`](Self::close_received), [`close_code`](Self::close_code),
-///   [`read_hint`](Self::read_hint).
+///   [`output`](Self::output) is the queue of bytes to write, a
+///   [`Buf`](bytes::Buf): write it and advance it by what was written.
+///   [`wants_write`](Self::wants_write) says whether anything waits, and
+///   [`output_len`](Self::output_len) how many bytes do.
+/// - **Getters**: [`role`](Self::role), [`config`](Self::config),
+///   [`state`](Self::state), [`deflate`](Self::deflate),
+///   [`close_sent`](Self::close_sent),
+///   [`close_received`](Self::close_received),
+///   [`close_code`](Self::close_code) and [`read_hint`](Self::read_hint)
+///   (how much more the frame being read needs).
 ///
 /// # Driving a connection
 ///
-/// After each read: feed the bytes, then call `next_event` until it returns
-/// `Ok(None)` or an error, handling each event (replies to pings and closes
-/// are queued for you). Then write everything in `output()`, in one write
-/// where possible. After an error or once [`state`](Self::state) is
-/// [`Closed`](State::Closed) or [`Failed`](State::Failed), write what is
-/// queued and close the transport: a server at once, a client after waiting
-/// a little for the server's EOF (§7.1.1). When the peer's stream ends, call
-/// `receive_eof`.
+/// A driver runs one loop, and each turn is the same:
+///
+/// 1. **Read** from the transport and feed what arrived with `receive`,
+///    `receive_buf`, or by appending to `read_buffer`.
+/// 2. **Take events**: call `next_event` until it returns `Ok(None)` or an
+///    error, handling each event. Pongs and the reply to the peer's Close
+///    are queued by the engine itself. An error has already queued the
+///    Close frame that fails the connection (§7.1.7).
+/// 3. **Command** as the application asks, at any point of the turn:
+///    whatever is sent is queued behind what is already there.
+/// 4. **Write** everything in `output()`, in one write where possible, and
+///    advance it by what was written; `wants_write` says when to write
+///    again. Writing once per turn sends every reply a read caused in one
+///    syscall.
+/// 5. **End** once [`state`](Self::state) is [`Closed`](State::Closed) or
+///    [`Failed`](State::Failed) and the output is written: a server closes
+///    the transport at once, a client after waiting a little for the
+///    server's EOF (§7.1.1). When the peer's stream ends, call
+///    `receive_eof` and take the events of what was still buffered.
+///
+/// Timers (a close timeout, keepalive pings) are the driver's: the engine
+/// only reports where the closing handshake stands.
 ///
 /// ```
 /// use sockeye_proto::{Config, Connection, Event, Message, Role};
