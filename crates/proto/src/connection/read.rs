@@ -10,9 +10,11 @@ use crate::error::Error;
 use crate::frame::{FrameHeader, apply_mask};
 use crate::message::Utf8Bytes;
 
-/// The least room [`Connection::read_buffer`] makes, and the factor by
-/// which it may exceed what was already received of the frame.
+/// The room [`Connection::read_buffer`] makes at least, when the frame
+/// needs that much, however little is buffered.
 const READ_ROOM_MIN: usize = 64 << 10;
+/// The most room [`Connection::read_buffer`] makes, as a multiple of what
+/// is buffered: memory follows what the peer sends, not what it announces.
 const READ_ROOM_FACTOR: usize = 16;
 
 impl Connection {
@@ -99,6 +101,8 @@ impl Connection {
         self.drop_pending_pong();
     }
 
+    /// Whether input is still taken: until the closing handshake completes
+    /// or the connection fails.
     fn reading(&self) -> bool {
         matches!(self.state, State::Open | State::CloseSent)
     }

@@ -174,6 +174,9 @@ impl Connection {
 
     /// The bytes to write to the peer. Write them and
     /// [`advance`](bytes::Buf::advance) by what was written.
+    ///
+    /// A Pong held back while the queue was long joins it here, once the
+    /// queue is short again.
     pub fn output(&mut self) -> &mut Output {
         if self.out.len() < PONG_QUEUE_LIMIT
             && let Some(payload) = self.take_pending_pong()
@@ -199,6 +202,8 @@ impl Connection {
                 .is_some_and(|cold| cold.pending_pong.is_some())
     }
 
+    /// Queues the answer to a Ping (R-CF-03), or holds it back while the
+    /// output is long, replacing any Pong held before (R-CF-04).
     pub(super) fn queue_pong(&mut self, payload: Bytes) {
         if self.out.len() < PONG_QUEUE_LIMIT {
             self.queue_frame(OpCode::Pong, payload);
@@ -207,14 +212,18 @@ impl Connection {
         }
     }
 
+    /// The held-back Pong's payload, if any, no longer held.
     pub(super) fn take_pending_pong(&mut self) -> Option<Bytes> {
         self.cold.as_mut()?.pending_pong.take()
     }
 
+    /// Forgets the held-back Pong once the connection ends: nothing may
+    /// follow our Close (§5.5.1).
     pub(super) fn drop_pending_pong(&mut self) {
         let _ = self.take_pending_pong();
     }
 
+    /// Queues a Close frame and remembers it as the one we sent.
     pub(super) fn queue_close(&mut self, frame: &CloseFrame) {
         let mut payload = BytesMut::with_capacity(2 + frame.reason.len());
         frame.encode(&mut payload);
@@ -222,14 +231,18 @@ impl Connection {
         self.queue_frame(OpCode::Close, payload.freeze());
     }
 
+    /// Queues a whole frame with no RSV bit set.
     pub(super) fn queue_frame(&mut self, opcode: OpCode, payload: Bytes) {
         self.queue_frame_with(opcode, 0, payload);
     }
 
+    /// Queues a whole frame.
     fn queue_frame_with(&mut self, opcode: OpCode, rsv: u8, payload: Bytes) {
         self.push_frame(true, opcode, rsv, payload);
     }
 
+    /// Encodes a frame header, masked from a client, and queues it with
+    /// its payload.
     fn push_frame(&mut self, fin: bool, opcode: OpCode, rsv: u8, payload: Bytes) {
         let masking_key = match self.role {
             // R-MK-01, R-MK-05: a fresh key from a CSPRNG for every frame.
