@@ -248,6 +248,7 @@ fn parse_params(offer: &ExtensionOffer) -> Option<Params> {
 }
 
 impl DeflateConfig {
+    /// A configured window size, clamped to what zlib can honour (9–15).
     fn checked_bits(bits: u8) -> u8 {
         bits.clamp(MIN_COMPRESS_BITS, 15)
     }
@@ -290,22 +291,10 @@ impl DeflateConfig {
 
     fn accept_offer(&self, offer: &ExtensionOffer) -> Option<PerMessageDeflate> {
         let params = parse_params(offer)?;
-        let ours = Self::checked_bits(self.server_max_window_bits);
-        let (server_max_window_bits, server_bits_sent) = match params.server_max_window_bits {
-            // PMD-15: we cannot compress with a window below 9 bits.
-            Some(asked) if asked < MIN_COMPRESS_BITS => return None,
-            Some(asked) => (asked.min(ours), true),
-            None => (ours, ours < 15),
-        };
-        let wanted = Self::checked_bits(self.client_max_window_bits);
-        let (client_max_window_bits, client_bits_sent) = match params.client_max_window_bits {
-            // The client can honour a limit: ask for ours if it is lower.
-            ClientBits::Bare => (wanted, wanted < 15),
-            // A client's own limit binds it; repeat the smaller one.
-            ClientBits::Value(hint) => (hint.min(wanted), true),
-            // Without the parameter we may not limit the client (PMD-11).
-            ClientBits::Absent => (15, false),
-        };
+        let (server_max_window_bits, server_bits_sent) =
+            self.answer_server_bits(params.server_max_window_bits)?;
+        let (client_max_window_bits, client_bits_sent) =
+            self.answer_client_bits(params.client_max_window_bits);
         Some(PerMessageDeflate {
             server_no_context_takeover: params.server_no_context_takeover
                 || self.server_no_context_takeover,
@@ -318,6 +307,32 @@ impl DeflateConfig {
             server_bits_sent,
             client_bits_sent,
         })
+    }
+
+    /// The `server_max_window_bits` a server answers an offer with, and
+    /// whether it writes it; `None` declines the offer.
+    fn answer_server_bits(&self, asked: Option<u8>) -> Option<(u8, bool)> {
+        let ours = Self::checked_bits(self.server_max_window_bits);
+        match asked {
+            // PMD-15: we cannot compress with a window below 9 bits.
+            Some(asked) if asked < MIN_COMPRESS_BITS => None,
+            Some(asked) => Some((asked.min(ours), true)),
+            None => Some((ours, ours < 15)),
+        }
+    }
+
+    /// The `client_max_window_bits` a server answers an offer with, and
+    /// whether it writes it.
+    fn answer_client_bits(&self, offered: ClientBits) -> (u8, bool) {
+        let wanted = Self::checked_bits(self.client_max_window_bits);
+        match offered {
+            // The client can honour a limit: ask for ours if it is lower.
+            ClientBits::Bare => (wanted, wanted < 15),
+            // A client's own limit binds it; repeat the smaller one.
+            ClientBits::Value(hint) => (hint.min(wanted), true),
+            // Without the parameter we may not limit the client (PMD-11).
+            ClientBits::Absent => (15, false),
+        }
     }
 
     /// Client side: checks the server's answer to [`offer`](Self::offer)
@@ -334,21 +349,12 @@ impl DeflateConfig {
     ) -> Result<PerMessageDeflate, HandshakeError> {
         let invalid = HandshakeError::InvalidExtensionResponse;
         let params = parse_params(response).ok_or(invalid.clone())?;
-        let asked_server_bits = Self::checked_bits(self.server_max_window_bits);
-        let server_max_window_bits = match params.server_max_window_bits {
-            Some(bits) if bits > asked_server_bits => return Err(invalid),
-            Some(bits) => bits,
-            None if asked_server_bits < 15 => return Err(invalid),
-            None => 15,
-        };
-        let offered_client_bits = Self::checked_bits(self.client_max_window_bits);
-        let client_max_window_bits = match params.client_max_window_bits {
-            // A response must give the value (PMD-11), no larger than our hint.
-            ClientBits::Bare => return Err(invalid),
-            ClientBits::Value(bits) if bits > offered_client_bits => return Err(invalid),
-            ClientBits::Value(bits) => bits,
-            ClientBits::Absent => offered_client_bits,
-        };
+        let server_max_window_bits = self
+            .check_server_bits(params.server_max_window_bits)
+            .ok_or(invalid.clone())?;
+        let client_max_window_bits = self
+            .check_client_bits(params.client_max_window_bits)
+            .ok_or(invalid.clone())?;
         // PMD-12: we asked for it and cannot do without it.
         if self.server_no_context_takeover && !params.server_no_context_takeover {
             return Err(invalid);
@@ -363,6 +369,30 @@ impl DeflateConfig {
             server_bits_sent: params.server_max_window_bits.is_some(),
             client_bits_sent: params.client_max_window_bits != ClientBits::Absent,
         })
+    }
+
+    /// The server's window in an answer to our offer, or `None` if it is
+    /// larger than we asked, or absent when we asked for a limit (PMD-11).
+    fn check_server_bits(&self, answered: Option<u8>) -> Option<u8> {
+        let asked = Self::checked_bits(self.server_max_window_bits);
+        match answered {
+            Some(bits) if bits > asked => None,
+            Some(bits) => Some(bits),
+            None if asked < 15 => None,
+            None => Some(15),
+        }
+    }
+
+    /// Our own window as the server's answer sets it, or `None` for an
+    /// answer without a value or above our hint (PMD-11).
+    fn check_client_bits(&self, answered: ClientBits) -> Option<u8> {
+        let offered = Self::checked_bits(self.client_max_window_bits);
+        match answered {
+            ClientBits::Bare => None,
+            ClientBits::Value(bits) if bits > offered => None,
+            ClientBits::Value(bits) => Some(bits),
+            ClientBits::Absent => Some(offered),
+        }
     }
 }
 
