@@ -72,7 +72,7 @@
 //! | `connection/reassembly.rs` | whole messages from frames: fragments joined, compressed ones inflated |
 //! | `connection/control.rs` | the peer's Ping, Pong and Close |
 //! | `connection/write.rs` | commands, the frames they queue, [`encode_server_frame`] |
-//! | `connection/state.rs` | [`State`] and the read-side progress types |
+//! | `connection/state.rs` | [`State`], the read-side progress, and the close frames and held-back Pong kept boxed apart |
 //! | [`frame`] (`frame.rs`) | opcodes and frame headers, decoded and encoded |
 //! | `mask.rs` | masking, a block at a time ([`frame::apply_mask`]) |
 //! | `utf8.rs` | incremental UTF-8 validation, failing at the first bad byte |
