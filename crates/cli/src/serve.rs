@@ -50,7 +50,7 @@ pub(crate) struct Args {
     max_headers: usize,
     /// Seconds a client has to answer our Close (on shutdown, for one),
     /// after which its TCP connection is closed.
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
     close_timeout: Duration,
     /// Do not accept permessage-deflate compression.
     #[arg(long)]
@@ -65,19 +65,19 @@ pub(crate) struct Args {
     broadcast: bool,
     /// Seconds a client has to send its opening handshake and read the
     /// answer: slow or silent clients (slowloris) are dropped after it.
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
     handshake_timeout: Duration,
     /// Seconds of silence from a client after which it is sent a Ping;
     /// 0 turns keepalive off.
-    #[arg(long, value_name = "SECS", default_value = "20", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value = "20", value_parser = parse_seconds)]
     keepalive: Duration,
     /// Seconds a client has to show a sign of life after a keepalive Ping
     /// before it is closed with 1011.
-    #[arg(long, value_name = "SECS", default_value = "20", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value = "20", value_parser = parse_seconds)]
     keepalive_timeout: Duration,
     /// Seconds without a message either way after which a client is closed
     /// with 1001; 0: never.
-    #[arg(long, value_name = "SECS", default_value = "0", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value = "0", value_parser = parse_seconds)]
     idle_timeout: Duration,
     /// Bytes queued for one client above which the server stops reading
     /// from it until it reads (echo), or skips its oldest messages
@@ -136,7 +136,7 @@ const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 const DEFAULT_MAX_HANDSHAKES: usize = 1024;
 
 /// Parses a number of seconds, fractions allowed.
-fn seconds(text: &str) -> Result<Duration, String> {
+fn parse_seconds(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .parse()
         .map_err(|_| format!("not a number of seconds: {text:?}"))?;
@@ -160,10 +160,10 @@ fn connection_config(args: &Args) -> WebSocketConfig {
 }
 
 /// The TLS settings of `--tls-cert` and `--tls-key`, if given.
-fn tls_acceptor(args: &Args) -> sockeye::Result<Option<Tls>> {
+fn tls_acceptors(args: &Args) -> sockeye::Result<Option<TlsAcceptors>> {
     let config = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => sockeye::tls::server_config_from_pem_files(cert, key)?,
-        _ if args.tls_self_signed => self_signed()?,
+        _ if args.tls_self_signed => self_signed_config()?,
         _ => return Ok(None),
     };
     let serve = if args.no_http2 {
@@ -171,7 +171,7 @@ fn tls_acceptor(args: &Args) -> sockeye::Result<Option<Tls>> {
     } else {
         sockeye::tls::offer_http2(&config)
     };
-    Ok(Some(Tls {
+    Ok(Some(TlsAcceptors {
         serve: serve.into(),
         refuse: config.into(),
     }))
@@ -179,7 +179,7 @@ fn tls_acceptor(args: &Args) -> sockeye::Result<Option<Tls>> {
 
 /// The TLS side of `--tls-cert` or `--tls-self-signed`.
 #[derive(Clone)]
-struct Tls {
+struct TlsAcceptors {
     /// For connections served: HTTP/2 offered by ALPN unless `--no-http2`.
     serve: TlsAcceptor,
     /// For connections turned away by a limit: HTTP/1.1 only, the protocol
@@ -189,7 +189,7 @@ struct Tls {
 
 /// A TLS configuration with a certificate made now for `localhost` and
 /// 127.0.0.1, signed by its own key.
-fn self_signed() -> sockeye::Result<Arc<sockeye::rustls::ServerConfig>> {
+fn self_signed_config() -> sockeye::Result<Arc<sockeye::rustls::ServerConfig>> {
     use sockeye::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
     let names = vec![
         "localhost".to_owned(),
@@ -204,7 +204,7 @@ fn self_signed() -> sockeye::Result<Arc<sockeye::rustls::ServerConfig>> {
 }
 
 /// The listen backlog of each listener.
-const BACKLOG: u32 = 1024;
+const LISTEN_BACKLOG: u32 = 1024;
 
 pub(crate) async fn run(args: Args) -> ExitCode {
     let threads = match args.threads {
@@ -216,7 +216,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         builder = builder.allowed_origins(&args.allowed_origins);
     }
     if !args.no_console {
-        builder = builder.http_fallback(console);
+        builder = builder.http_fallback(answer_plain_http);
     }
     // Shared: each connection's task holds a pointer, not a copy.
     let server = Arc::new(
@@ -236,7 +236,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             .idle_timeout((!args.idle_timeout.is_zero()).then_some(args.idle_timeout))
             .write_buffer_size(args.write_buffer_size),
     );
-    let tls = match tls_acceptor(&args) {
+    let tls = match tls_acceptors(&args) {
         Ok(tls) => tls,
         Err(e) => {
             eprintln!("sockeye: cannot use the tls certificate: {}", describe(&e));
@@ -324,7 +324,7 @@ struct Worker {
     /// The TLS handshake's limit, as the WebSocket one's.
     handshake_timeout: Duration,
     /// `wss://`: TLS first.
-    tls: Option<Tls>,
+    tls: Option<TlsAcceptors>,
     stop: watch::Receiver<bool>,
     hub: Option<Hub>,
 }
@@ -366,7 +366,7 @@ impl Worker {
             socket.set_reuseport(true)?;
         }
         socket.bind(self.addr)?;
-        socket.listen(BACKLOG)
+        socket.listen(LISTEN_BACKLOG)
     }
 
     /// Starts serving a new connection, or turns it away if a limit is
@@ -383,7 +383,7 @@ impl Worker {
         match limits().admit(peer.ip()) {
             Ok((slot, handshake)) => {
                 tracing::debug!(%peer, id, "connection accepted");
-                let then = Open {
+                let admitted = Admitted {
                     slot,
                     handshake,
                     closing: closing.clone(),
@@ -391,18 +391,19 @@ impl Worker {
                     connections: connections.clone(),
                 };
                 match &self.tls {
-                    None => connections.spawn(open(server, tcp, id, then)),
+                    None => connections.spawn(accept_http1(server, tcp, id, admitted)),
                     Some(tls) => {
                         let (tls, limit) = (tls.serve.clone(), self.handshake_timeout);
                         connections.spawn(async move {
-                            let Some(tls) = tls_accept(&tls, tcp, id, limit, &then.closing).await
+                            let Some(tls) =
+                                tls_handshake(&tls, tcp, id, limit, &admitted.closing).await
                             else {
                                 return;
                             };
                             if tls.get_ref().1.alpn_protocol() == Some(sockeye::tls::ALPN_H2) {
-                                serve_http2(&server, tls, id, then).await;
+                                serve_http2(&server, tls, id, admitted).await;
                             } else {
-                                open(server, tls, id, then).await;
+                                accept_http1(server, tls, id, admitted).await;
                             }
                         })
                     }
@@ -412,12 +413,13 @@ impl Worker {
                 tracing::debug!(%peer, id, %status, "connection refused: limit reached");
                 let closing = closing.clone();
                 match &self.tls {
-                    None => connections.spawn(refuse(server, tcp, id, handshake, closing, status)),
+                    None => connections
+                        .spawn(answer_refusal(server, tcp, id, handshake, closing, status)),
                     Some(tls) => {
                         let (tls, limit) = (tls.refuse.clone(), self.handshake_timeout);
                         connections.spawn(async move {
-                            if let Some(tcp) = tls_accept(&tls, tcp, id, limit, &closing).await {
-                                refuse(server, tcp, id, handshake, closing, status).await;
+                            if let Some(tcp) = tls_handshake(&tls, tcp, id, limit, &closing).await {
+                                answer_refusal(server, tcp, id, handshake, closing, status).await;
                             }
                         })
                     }
@@ -502,25 +504,27 @@ const FAN_OUT_BATCH: usize = 64 << 10;
 /// skips the oldest (and is told so in the log).
 const HUB_BACKLOG: usize = 1024;
 
-/// What `serve` runs its connections over: TCP, or TLS over TCP.
-trait Connection: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+/// The byte stream a served WebSocket runs on: plain TCP, TLS over TCP,
+/// or one stream of an HTTP/2 connection (RFC 8441). Not to be confused
+/// with `sockeye_proto::Connection`, the protocol engine above it.
+trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// Turns Nagle's algorithm off: writes are batched already.
     fn no_delay(&self);
 }
 
-impl Connection for TcpStream {
+impl Transport for TcpStream {
     fn no_delay(&self) {
         let _ = self.set_nodelay(true);
     }
 }
 
-impl Connection for sockeye::http2::Http2Stream {
+impl Transport for sockeye::http2::Http2Stream {
     fn no_delay(&self) {
         // Set on the TCP stream before the TLS handshake.
     }
 }
 
-impl Connection for sockeye::tokio_rustls::server::TlsStream<TcpStream> {
+impl Transport for sockeye::tokio_rustls::server::TlsStream<TcpStream> {
     fn no_delay(&self) {
         // Set on the TCP stream before the TLS handshake.
     }
@@ -532,12 +536,13 @@ fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
-/// What the task of an opening handshake hands on to the connection's.
-struct Open {
+/// A connection let in under the limits: what the task of its opening
+/// handshake hands on to the connection's.
+struct Admitted {
     /// The connection's place under the limits, kept until it ends.
-    slot: Slot,
+    slot: ConnectionSlot,
     /// Its place among the handshakes in progress, released once open.
-    handshake: Handshaking,
+    handshake: HandshakeSlot,
     closing: CancellationToken,
     hub: Option<Hub>,
     connections: TaskTracker,
@@ -545,7 +550,7 @@ struct Open {
 
 /// The TLS handshake of a `wss://` connection, within `limit`; `None` if it
 /// failed or the server is shutting down.
-async fn tls_accept(
+async fn tls_handshake(
     tls: &TlsAcceptor,
     tcp: TcpStream,
     id: u64,
@@ -572,16 +577,21 @@ async fn tls_accept(
 /// The opening handshake, in a task of its own: its state is large and
 /// short-lived, and the task it hands the open connection to keeps nothing
 /// else.
-async fn open<S: Connection>(server: Arc<ServerBuilder>, stream: S, id: u64, then: Open) {
+async fn accept_http1<S: Transport>(
+    server: Arc<ServerBuilder>,
+    stream: S,
+    id: u64,
+    admitted: Admitted,
+) {
     stream.no_delay();
     // Subscribed before the 101 leaves, so the client hears everything
     // said once it is open.
-    let inbox = then.hub.as_ref().map(|hub| hub.sender.subscribe());
+    let inbox = admitted.hub.as_ref().map(|hub| hub.sender.subscribe());
     // A shutdown does not wait for handshakes: a client stuck in one would
     // hold it up until the handshake timeout.
     let accepted = tokio::select! {
         accepted = server.accept(stream) => accepted,
-        () = then.closing.cancelled() => {
+        () = admitted.closing.cancelled() => {
             tracing::debug!(id, "handshake cut short by the shutdown");
             return;
         }
@@ -599,15 +609,15 @@ async fn open<S: Connection>(server: Arc<ServerBuilder>, stream: S, id: u64, the
             return;
         }
     };
-    drop(then.handshake);
+    drop(admitted.handshake);
     tracing::debug!(id, "connection open");
-    let Open {
+    let Admitted {
         slot,
         closing,
         hub,
         connections,
         ..
-    } = then;
+    } = admitted;
     match (hub, inbox) {
         (Some(hub), Some(inbox)) => {
             connections.spawn(fan_out(ws, id, Some(slot), closing, hub, inbox))
@@ -621,7 +631,7 @@ async fn open<S: Connection>(server: Arc<ServerBuilder>, stream: S, id: u64, the
 const CONSOLE_PAGE: &str = include_str!("console/index.html");
 
 /// Answers plain HTTP requests: the dev console at `/`, 404 elsewhere.
-fn console(request: &http::Request<()>) -> http::Response<bytes::Bytes> {
+fn answer_plain_http(request: &http::Request<()>) -> http::Response<bytes::Bytes> {
     use http::{Method, StatusCode, header};
     let response = http::Response::builder()
         .header(header::CACHE_CONTROL, "no-store")
@@ -655,15 +665,15 @@ async fn serve_http2(
     server: &ServerBuilder,
     tls: sockeye::tokio_rustls::server::TlsStream<TcpStream>,
     id: u64,
-    then: Open,
+    admitted: Admitted,
 ) {
-    let Open {
+    let Admitted {
         slot,
         handshake,
         closing,
         hub,
         connections,
-    } = then;
+    } = admitted;
     drop(handshake);
     tracing::debug!(id, "http/2 connection open");
     // On shutdown: no new streams (GOAWAY); those open close with 1001.
@@ -698,11 +708,11 @@ async fn serve_http2(
 
 /// Answers a connection turned away by a limit, with `status` and a hint
 /// to retry later, once its request is read.
-async fn refuse<S: Connection>(
+async fn answer_refusal<S: Transport>(
     server: Arc<ServerBuilder>,
     tcp: S,
     id: u64,
-    handshake: Handshaking,
+    handshake: HandshakeSlot,
     closing: CancellationToken,
     status: http::StatusCode,
 ) {
@@ -757,14 +767,14 @@ fn limits() -> &'static Limits {
 enum Refusal {
     /// Answered with this status (503 or 429), counted as a handshake
     /// while it is.
-    Answer(Handshaking, http::StatusCode),
+    Answer(HandshakeSlot, http::StatusCode),
     /// Closed at once: too many handshakes already.
     Drop,
 }
 
 impl Limits {
-    fn admit(&'static self, ip: IpAddr) -> Result<(Slot, Handshaking), Refusal> {
-        let handshake = Handshaking::take(self).ok_or(Refusal::Drop)?;
+    fn admit(&'static self, ip: IpAddr) -> Result<(ConnectionSlot, HandshakeSlot), Refusal> {
+        let handshake = HandshakeSlot::take(self).ok_or(Refusal::Drop)?;
         if self.open.fetch_add(1, Ordering::AcqRel) >= self.max_connections {
             self.open.fetch_sub(1, Ordering::AcqRel);
             return Err(Refusal::Answer(
@@ -772,7 +782,7 @@ impl Limits {
                 http::StatusCode::SERVICE_UNAVAILABLE,
             ));
         }
-        let mut slot = Slot { ip: None };
+        let mut slot = ConnectionSlot { ip: None };
         if self.max_per_ip > 0 {
             let mut per_ip = self.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
             let count = per_ip.entry(ip).or_insert(0);
@@ -794,12 +804,12 @@ impl Limits {
 
 /// A connection's place under the limits, given back when dropped.
 #[derive(Debug)]
-struct Slot {
+struct ConnectionSlot {
     /// Set when counted by address.
     ip: Option<IpAddr>,
 }
 
-impl Drop for Slot {
+impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         let limits = limits();
         limits.open.fetch_sub(1, Ordering::AcqRel);
@@ -817,19 +827,19 @@ impl Drop for Slot {
 
 /// A place among the handshakes in progress, given back when dropped.
 #[derive(Debug)]
-struct Handshaking(());
+struct HandshakeSlot(());
 
-impl Handshaking {
+impl HandshakeSlot {
     fn take(limits: &Limits) -> Option<Self> {
         if limits.handshakes.fetch_add(1, Ordering::AcqRel) >= limits.max_handshakes {
             limits.handshakes.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
-        Some(Handshaking(()))
+        Some(HandshakeSlot(()))
     }
 }
 
-impl Drop for Handshaking {
+impl Drop for HandshakeSlot {
     fn drop(&mut self) {
         limits().handshakes.fetch_sub(1, Ordering::AcqRel);
     }
@@ -845,7 +855,7 @@ pin_project_lite::pin_project! {
     struct Echo<S> {
         ws: WebSocket<S>,
         // None for a stream of an HTTP/2 connection, which holds the slot.
-        slot: Option<Slot>,
+        slot: Option<ConnectionSlot>,
         #[pin]
         stopped: WaitForCancellationFutureOwned,
         id: u64,
@@ -865,7 +875,12 @@ pin_project_lite::pin_project! {
 /// each message takes a lock (a tenth of the echo server's time).
 static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 
-fn echo<S>(ws: WebSocket<S>, id: u64, slot: Option<Slot>, closing: CancellationToken) -> Echo<S> {
+fn echo<S>(
+    ws: WebSocket<S>,
+    id: u64,
+    slot: Option<ConnectionSlot>,
+    closing: CancellationToken,
+) -> Echo<S> {
     Echo {
         ws,
         slot,
@@ -877,7 +892,7 @@ fn echo<S>(ws: WebSocket<S>, id: u64, slot: Option<Slot>, closing: CancellationT
     }
 }
 
-impl<S: Connection> Future for Echo<S> {
+impl<S: Transport> Future for Echo<S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -922,7 +937,7 @@ impl<S: Connection> Future for Echo<S> {
                     }
                     *this.queued = true;
                 }
-                other => return log_end(id, ended(this.ws, other).as_ref()),
+                other => return log_end(id, how_it_ended(this.ws, other).as_ref()),
             }
         }
     }
@@ -930,10 +945,10 @@ impl<S: Connection> Future for Echo<S> {
 
 /// Sends every message to every other connection until the peer closes
 /// or the server shuts down.
-async fn fan_out<S: Connection>(
+async fn fan_out<S: Transport>(
     mut ws: WebSocket<S>,
     id: u64,
-    slot: Option<Slot>,
+    slot: Option<ConnectionSlot>,
     closing: CancellationToken,
     hub: Hub,
     mut inbox: broadcast::Receiver<(u64, PreparedMessage)>,
@@ -949,7 +964,7 @@ async fn fan_out<S: Connection>(
                     let _ = hub.sender.send((id, PreparedMessage::new(&message)));
                 }
                 other => {
-                    let _ = log_end(id, ended(&ws, other).as_ref());
+                    let _ = log_end(id, how_it_ended(&ws, other).as_ref());
                     return;
                 }
             },
@@ -990,14 +1005,14 @@ async fn fan_out<S: Connection>(
                     return;
                 }
             }
-            () = &mut stopped => return Box::pin(shut_down(&mut ws, id)).await,
+            () = &mut stopped => return Box::pin(close_going_away(&mut ws, id)).await,
         }
     }
 }
 
 /// How the stream ended: `Err` if it failed, `Ok` with the close frame's
 /// code after a clean close.
-fn ended<S: Connection>(
+fn how_it_ended<S: Transport>(
     ws: &WebSocket<S>,
     last: Option<sockeye::Result<sockeye::Message>>,
 ) -> Result<Option<CloseCode>, sockeye::Error> {
@@ -1017,7 +1032,7 @@ fn log_end(id: u64, end: Result<&Option<CloseCode>, &sockeye::Error>) -> Poll<()
 
 /// Closes with 1001 Going Away, waiting for the peer's answer as long as
 /// the close timeout allows.
-async fn shut_down<S: Connection>(ws: &mut WebSocket<S>, id: u64) {
+async fn close_going_away<S: Transport>(ws: &mut WebSocket<S>, id: u64) {
     if let Err(e) = ws
         .close(CloseCode::GOING_AWAY, "server shutting down")
         .await
