@@ -1,0 +1,107 @@
+//! The broadcast mode (`--broadcast`): each message goes, encoded once, to
+//! every other connection.
+
+use std::future::poll_fn;
+
+use futures_util::{SinkExt, StreamExt};
+use sockeye::{CloseCode, PreparedMessage, WebSocket};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::ending::{how_it_ended, log_end};
+use super::limits::ConnectionSlot;
+use super::transport::Transport;
+use crate::describe;
+
+/// The fan-out of `--broadcast`: every message, encoded once, with the id
+/// of the connection it came from.
+#[derive(Clone, Debug)]
+pub(super) struct Hub {
+    pub(super) sender: broadcast::Sender<(u64, PreparedMessage)>,
+}
+
+/// Queued bytes above which a connection stops taking broadcast messages
+/// for one write.
+const FAN_OUT_BATCH: usize = 64 << 10;
+
+/// How many broadcast messages a connection may fall behind before it
+/// skips the oldest (and is told so in the log).
+pub(super) const HUB_BACKLOG: usize = 1024;
+
+/// Sends every message to every other connection until the peer closes
+/// or the server shuts down.
+pub(super) async fn fan_out<S: Transport>(
+    mut ws: WebSocket<S>,
+    id: u64,
+    slot: Option<ConnectionSlot>,
+    closing: CancellationToken,
+    hub: Hub,
+    mut inbox: broadcast::Receiver<(u64, PreparedMessage)>,
+) {
+    let _slot = slot;
+    let stopped = closing.cancelled_owned();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            message = ws.next() => match message {
+                // Encoded once here, queued by reference everywhere.
+                Some(Ok(message)) => {
+                    let _ = hub.sender.send((id, PreparedMessage::new(&message)));
+                }
+                other => {
+                    let _ = log_end(id, how_it_ended(&ws, other).as_ref());
+                    return;
+                }
+            },
+            received = inbox.recv() => {
+                // Everything already waiting goes into one write.
+                let mut received = received;
+                loop {
+                    match received {
+                        Ok((from, message)) => {
+                            if from != id && ws.feed_prepared(&message).is_err() {
+                                return;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                            tracing::info!(id, skipped, "slow reader skipped broadcast messages");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    }
+                    if ws.buffered_amount() >= FAN_OUT_BATCH {
+                        break;
+                    }
+                    received = match inbox.try_recv() {
+                        Ok(next) => Ok(next),
+                        Err(broadcast::error::TryRecvError::Empty) => break,
+                        Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                            Err(broadcast::error::RecvError::Lagged(n))
+                        }
+                        Err(broadcast::error::TryRecvError::Closed) => {
+                            Err(broadcast::error::RecvError::Closed)
+                        }
+                    };
+                }
+                // A peer that does not read stops us taking more: it falls
+                // behind in the channel, which drops its oldest messages,
+                // instead of growing its queue here.
+                if let Err(e) = poll_fn(|cx| ws.poll_ready_unpin(cx)).await {
+                    let _ = log_end(id, Err(&e));
+                    return;
+                }
+            }
+            () = &mut stopped => return Box::pin(close_going_away(&mut ws, id)).await,
+        }
+    }
+}
+
+/// Closes with 1001 Going Away, waiting for the peer's answer as long as
+/// the close timeout allows.
+async fn close_going_away<S: Transport>(ws: &mut WebSocket<S>, id: u64) {
+    if let Err(e) = ws
+        .close(CloseCode::GOING_AWAY, "server shutting down")
+        .await
+    {
+        tracing::debug!(id, error = %describe(&e), "close on shutdown failed");
+    }
+}
