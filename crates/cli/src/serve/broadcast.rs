@@ -20,13 +20,22 @@ pub(super) struct Hub {
     pub(super) sender: broadcast::Sender<(u64, PreparedMessage)>,
 }
 
+impl Hub {
+    /// A hub nobody listens to yet.
+    pub(super) fn new() -> Self {
+        Hub {
+            sender: broadcast::channel(HUB_BACKLOG).0,
+        }
+    }
+}
+
 /// Queued bytes above which a connection stops taking broadcast messages
 /// for one write.
 const FAN_OUT_BATCH: usize = 64 << 10;
 
 /// How many broadcast messages a connection may fall behind before it
 /// skips the oldest (and is told so in the log).
-pub(super) const HUB_BACKLOG: usize = 1024;
+const HUB_BACKLOG: usize = 1024;
 
 /// Sends every message to every other connection until the peer closes
 /// or the server shuts down.

@@ -17,16 +17,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sockeye::ServerBuilder;
-use sockeye::proto::DeflateConfig;
-use tokio::sync::watch;
-
-use self::broadcast::{HUB_BACKLOG, Hub};
-use self::config::connection_config;
-use self::console::answer_plain_http;
+use self::broadcast::Hub;
+use self::config::{server_builder, thread_count};
 use self::limits::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, set_limits};
 use self::tls::tls_acceptors;
-use self::worker::Worker;
+use self::worker::{Settings, Workers};
 use crate::describe;
 
 /// Options of `sockeye serve`.
@@ -141,36 +136,9 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {text:?}"))
 }
 
+/// Runs the server until Ctrl-C or SIGTERM, then closes every connection
+/// with 1001 Going Away and returns.
 pub(crate) async fn run(args: Args) -> ExitCode {
-    let threads = match args.threads {
-        0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-        n => n,
-    };
-    let mut builder = ServerBuilder::new().protocols(args.protocols.iter().cloned());
-    if !args.allowed_origins.is_empty() {
-        builder = builder.allowed_origins(&args.allowed_origins);
-    }
-    if !args.no_console {
-        builder = builder.http_fallback(answer_plain_http);
-    }
-    // Shared: each connection's task holds a pointer, not a copy.
-    let server = Arc::new(
-        builder
-            .config(connection_config(&args))
-            .deflate((!args.no_deflate).then(|| DeflateConfig {
-                // One compressor per thread instead of ~300 KiB of zlib state
-                // per connection (BENCHMARKS.md).
-                server_no_context_takeover: true,
-                ..DeflateConfig::default()
-            }))
-            .handshake_timeout(args.handshake_timeout)
-            .keepalive(
-                (!args.keepalive.is_zero()).then_some(args.keepalive),
-                args.keepalive_timeout,
-            )
-            .idle_timeout((!args.idle_timeout.is_zero()).then_some(args.idle_timeout))
-            .write_buffer_size(args.write_buffer_size),
-    );
     let tls = match tls_acceptors(&args) {
         Ok(tls) => tls,
         Err(e) => {
@@ -178,69 +146,40 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    let secure = tls.is_some();
     set_limits(args.max_connections, args.max_handshakes, args.max_per_ip);
     let signal = shutdown_signal();
-    tokio::pin!(signal);
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let hub = args.broadcast.then(|| Hub {
-        sender: tokio::sync::broadcast::channel(HUB_BACKLOG).0,
-    });
-
-    // One thread per listener, each with its own single-threaded runtime
-    // and its own SO_REUSEPORT socket on the same address: the kernel
-    // spreads connections over them and no task ever changes thread.
-    let mut workers = Vec::with_capacity(threads);
-    let mut addr = args.addr;
-    for index in 0..threads {
-        let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
-        let worker = Worker {
-            index,
-            addr,
-            reuse_port: threads > 1,
-            server: Arc::clone(&server),
-            close_timeout: args.close_timeout,
-            handshake_timeout: args.handshake_timeout,
-            tls: tls.clone(),
-            stop: stop_rx.clone(),
-            hub: hub.clone(),
-        };
-        let handle = std::thread::Builder::new()
-            .name(format!("sockeye-serve-{index}"))
-            .spawn(move || worker.run(bound_tx));
-        let handle = match handle {
-            Ok(handle) => handle,
-            Err(e) => {
-                eprintln!("sockeye: cannot start a server thread: {}", describe(&e));
-                return ExitCode::FAILURE;
-            }
-        };
-        match bound_rx.await {
-            Ok(Ok(local)) => addr = local,
-            Ok(Err(e)) => {
-                eprintln!("sockeye: cannot listen on {addr}: {}", describe(&e));
-                let _ = stop_tx.send(true);
-                return ExitCode::FAILURE;
-            }
-            Err(_) => {
-                eprintln!("sockeye: a server thread stopped while starting");
-                return ExitCode::FAILURE;
-            }
+    let threads = thread_count(args.threads);
+    let settings = Settings {
+        server: Arc::new(server_builder(&args)),
+        close_timeout: args.close_timeout,
+        handshake_timeout: args.handshake_timeout,
+        tls,
+        hub: args.broadcast.then(Hub::new),
+    };
+    let workers = match Workers::start(args.addr, threads, &settings).await {
+        Ok(workers) => workers,
+        Err(why) => {
+            eprintln!("sockeye: {why}");
+            return ExitCode::FAILURE;
         }
-        workers.push(handle);
-    }
+    };
+    announce(workers.addr(), threads, secure, !args.no_console);
+    signal.await;
+    tracing::info!("shutting down");
+    workers.stop().await;
+    ExitCode::SUCCESS
+}
+
+/// Logs where the server listens and, if it serves it, where the dev
+/// console is.
+fn announce(addr: SocketAddr, threads: usize, tls: bool, console: bool) {
+    let scheme = if tls { "wss" } else { "ws" };
     tracing::info!(threads, "echo server listening on {scheme}://{addr}");
-    if !args.no_console {
-        let web = if tls.is_some() { "https" } else { "http" };
+    if console {
+        let web = if tls { "https" } else { "http" };
         tracing::info!("dev console at {web}://{addr}/");
     }
-    (&mut signal).await;
-    tracing::info!("shutting down");
-    let _ = stop_tx.send(true);
-    for worker in workers {
-        let _ = tokio::task::spawn_blocking(move || worker.join()).await;
-    }
-    ExitCode::SUCCESS
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is
