@@ -2,10 +2,12 @@
 //! every other connection.
 
 use std::future::poll_fn;
+use std::ops::ControlFlow;
 
 use futures_util::{SinkExt, StreamExt};
 use sockeye::{CloseCode, PreparedMessage, WebSocket};
 use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 
 use super::ending::{how_it_ended, log_end};
@@ -63,33 +65,8 @@ pub(super) async fn fan_out<S: Transport>(
                 }
             },
             received = inbox.recv() => {
-                // Everything already waiting goes into one write.
-                let mut received = received;
-                loop {
-                    match received {
-                        Ok((from, message)) => {
-                            if from != id && ws.feed_prepared(&message).is_err() {
-                                return;
-                            }
-                        }
-                        Err(broadcast::error::RecvError::Lagged(skipped)) => {
-                            tracing::info!(id, skipped, "slow reader skipped broadcast messages");
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return,
-                    }
-                    if ws.buffered_amount() >= FAN_OUT_BATCH {
-                        break;
-                    }
-                    received = match inbox.try_recv() {
-                        Ok(next) => Ok(next),
-                        Err(broadcast::error::TryRecvError::Empty) => break,
-                        Err(broadcast::error::TryRecvError::Lagged(n)) => {
-                            Err(broadcast::error::RecvError::Lagged(n))
-                        }
-                        Err(broadcast::error::TryRecvError::Closed) => {
-                            Err(broadcast::error::RecvError::Closed)
-                        }
-                    };
+                if queue_waiting(&mut ws, id, &mut inbox, received).is_break() {
+                    return;
                 }
                 // A peer that does not read stops us taking more: it falls
                 // behind in the channel, which drops its oldest messages,
@@ -101,6 +78,39 @@ pub(super) async fn fan_out<S: Transport>(
             }
             () = &mut stopped => return Box::pin(close_going_away(&mut ws, id)).await,
         }
+    }
+}
+
+/// Queues `received` and the broadcast messages already waiting after it,
+/// up to [`FAN_OUT_BATCH`] bytes, so that they leave in one write; skips
+/// the connection's own. `Break` when the connection or the hub is gone.
+fn queue_waiting<S: Transport>(
+    ws: &mut WebSocket<S>,
+    id: u64,
+    inbox: &mut broadcast::Receiver<(u64, PreparedMessage)>,
+    mut received: Result<(u64, PreparedMessage), RecvError>,
+) -> ControlFlow<()> {
+    loop {
+        match received {
+            Ok((from, message)) => {
+                if from != id && ws.feed_prepared(&message).is_err() {
+                    return ControlFlow::Break(());
+                }
+            }
+            Err(RecvError::Lagged(skipped)) => {
+                tracing::info!(id, skipped, "slow reader skipped broadcast messages");
+            }
+            Err(RecvError::Closed) => return ControlFlow::Break(()),
+        }
+        if ws.buffered_amount() >= FAN_OUT_BATCH {
+            return ControlFlow::Continue(());
+        }
+        received = match inbox.try_recv() {
+            Ok(next) => Ok(next),
+            Err(TryRecvError::Empty) => return ControlFlow::Continue(()),
+            Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+            Err(TryRecvError::Closed) => Err(RecvError::Closed),
+        };
     }
 }
 

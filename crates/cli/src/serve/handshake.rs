@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sockeye::ServerBuilder;
+use sockeye::{ServerBuilder, WebSocket};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -48,27 +48,8 @@ pub(super) async fn accept_http1<S: Transport>(
     // Subscribed before the 101 leaves, so the client hears everything
     // said once it is open.
     let inbox = admitted.hub.as_ref().map(|hub| hub.sender.subscribe());
-    // A shutdown does not wait for handshakes: a client stuck in one would
-    // hold it up until the handshake timeout.
-    let accepted = tokio::select! {
-        accepted = server.accept(stream) => accepted,
-        () = admitted.closing.cancelled() => {
-            tracing::debug!(id, "handshake cut short by the shutdown");
-            return;
-        }
-    };
-    let ws = match accepted {
-        Ok(ws) => ws,
-        Err(sockeye::Error::Handshake(failure))
-            if matches!(*failure, sockeye::HandshakeFailure::PlainHttp(_)) =>
-        {
-            tracing::debug!(id, answer = %failure, "plain http request");
-            return;
-        }
-        Err(e) => {
-            tracing::debug!(id, error = %describe(&e), "handshake failed");
-            return;
-        }
+    let Some(ws) = opening_handshake(&server, stream, id, &admitted.closing).await else {
+        return;
     };
     drop(admitted.handshake);
     tracing::debug!(id, "connection open");
@@ -85,6 +66,39 @@ pub(super) async fn accept_http1<S: Transport>(
         }
         _ => connections.spawn(echo(ws, id, Some(slot), closing)),
     };
+}
+
+/// The WebSocket opening handshake over HTTP/1.1; `None`, after logging
+/// why, for a plain HTTP request (answered by the server), a failure, or
+/// a shutdown.
+async fn opening_handshake<S: Transport>(
+    server: &ServerBuilder,
+    stream: S,
+    id: u64,
+    closing: &CancellationToken,
+) -> Option<WebSocket<S>> {
+    // A shutdown does not wait for handshakes: a client stuck in one would
+    // hold it up until the handshake timeout.
+    let accepted = tokio::select! {
+        accepted = server.accept(stream) => accepted,
+        () = closing.cancelled() => {
+            tracing::debug!(id, "handshake cut short by the shutdown");
+            return None;
+        }
+    };
+    match accepted {
+        Ok(ws) => Some(ws),
+        Err(sockeye::Error::Handshake(failure))
+            if matches!(*failure, sockeye::HandshakeFailure::PlainHttp(_)) =>
+        {
+            tracing::debug!(id, answer = %failure, "plain http request");
+            None
+        }
+        Err(e) => {
+            tracing::debug!(id, error = %describe(&e), "handshake failed");
+            None
+        }
+    }
 }
 
 /// An HTTP/2 connection (ALPN `h2`): its WebSocket streams (RFC 8441) each
@@ -144,15 +158,9 @@ pub(super) async fn answer_refusal<S: Transport>(
     closing: CancellationToken,
     status: http::StatusCode,
 ) {
-    let refusal = http::Response::builder()
-        .status(status)
-        .header(http::header::RETRY_AFTER, "5")
-        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(bytes::Bytes::from(format!(
-            "{}: try again later\n",
-            status.canonical_reason().unwrap_or("refused")
-        )));
-    let Ok(refusal) = refusal else { return };
+    let Ok(refusal) = try_again_later(status) else {
+        return;
+    };
     tokio::select! {
         refused = server.accept_with(tcp, |_| async { Err(refusal) }) => {
             if let Err(e) = refused {
@@ -162,4 +170,16 @@ pub(super) async fn answer_refusal<S: Transport>(
         () = closing.cancelled() => {}
     }
     drop(handshake);
+}
+
+/// The answer `status` (503 or 429) with a hint to retry in 5 seconds.
+fn try_again_later(status: http::StatusCode) -> http::Result<http::Response<bytes::Bytes>> {
+    http::Response::builder()
+        .status(status)
+        .header(http::header::RETRY_AFTER, "5")
+        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(bytes::Bytes::from(format!(
+            "{}: try again later\n",
+            status.canonical_reason().unwrap_or("refused")
+        )))
 }
