@@ -1,4 +1,10 @@
 //! `sockeye serve`: the echo server.
+//!
+//! `run` turns the flags into settings (`config.rs`, `tls.rs`,
+//! `limits.rs`) and starts the accept threads (`worker.rs`); each
+//! connection let in goes through its handshake (`handshake.rs`) to the
+//! echo or broadcast mode (`echo.rs`, `broadcast.rs`). The crate doc maps
+//! every file.
 
 mod broadcast;
 mod config;
