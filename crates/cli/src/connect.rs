@@ -10,7 +10,7 @@ use sockeye::{
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::describe;
+use crate::{EXIT_USAGE, describe};
 
 /// How binary messages are printed.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -94,10 +94,6 @@ fn with_tls_files(mut builder: ClientBuilder, args: &Args) -> sockeye::Result<Cl
     }
     Ok(builder)
 }
-
-/// Exit status of a usage error (an unreadable file, a malformed header),
-/// as clap's for a bad flag.
-const EXIT_USAGE: u8 = 2;
 
 /// Exit status when the peer closed cleanly with a code other than 1000,
 /// 1001 or none.

@@ -107,6 +107,11 @@ fn main() -> ExitCode {
     status
 }
 
+/// Exit status for options that cannot work (an unreadable file or PID, a
+/// malformed header, a size over the limits), as clap uses for usage
+/// errors.
+pub(crate) const EXIT_USAGE: u8 = 2;
+
 /// Prints an error and its causes on one line.
 pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();

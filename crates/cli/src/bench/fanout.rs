@@ -39,11 +39,11 @@ use super::report::{
     self, Bottleneck, Cpu, Local, Pending, Phases, Window, join_workers, rate_u64, tenths,
 };
 use super::{
-    CHECKED_BYTES, Common, Compression, Counter, Dial, EXIT_USAGE, Progress, Tally, as_f64,
-    check_opened, close, connect, grouped, parse_secs, parse_size, payload, raise_open_files_limit,
-    spawn_worker, wait_until_open,
+    CHECKED_BYTES, Common, Compression, Counter, Dial, Progress, Tally, as_f64, check_opened,
+    close, connect, grouped, parse_secs, parse_size, payload, raise_open_files_limit, spawn_worker,
+    wait_until_open,
 };
-use crate::describe;
+use crate::{EXIT_USAGE, describe};
 
 /// Options of `sockeye bench fanout`.
 #[derive(Debug, clap::Args)]
