@@ -13,7 +13,7 @@
 //!
 //! | file or folder | owns |
 //! |---|---|
-//! | `main.rs` | the subcommands, logging, the runtime, `describe` (an error and its causes on one line) |
+//! | `main.rs` | the subcommands, logging, the runtime, `describe` (an error and its causes on one line), `EXIT_USAGE` |
 //! | `serve/` | `sockeye serve`, the echo server |
 //! | `serve/mod.rs` | its flags (`Args`) and `run`: start the threads, wait for a signal, stop |
 //! | `serve/worker.rs` | the accept threads: listen, admit or refuse, close on shutdown |

@@ -30,14 +30,17 @@ pub(super) struct Admitted {
     pub(super) slot: ConnectionSlot,
     /// Its place among the handshakes in progress, released once open.
     pub(super) handshake: HandshakeSlot,
+    /// Cancelled when the server shuts down.
     pub(super) closing: CancellationToken,
+    /// With `--broadcast`: where messages go to the other connections.
     pub(super) hub: Option<Hub>,
+    /// The thread's connection tasks, which the open connection's joins.
     pub(super) connections: TaskTracker,
 }
 
-/// The opening handshake, in a task of its own: its state is large and
-/// short-lived, and the task it hands the open connection to keeps nothing
-/// else.
+/// The opening handshake over HTTP/1.1, in a task of its own: its state
+/// is large and short-lived, and the echo or fan-out task it hands the
+/// open connection to keeps nothing else.
 pub(super) async fn accept_http1<S: Transport>(
     server: Arc<ServerBuilder>,
     stream: S,
