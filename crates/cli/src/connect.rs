@@ -5,10 +5,12 @@ use std::process::ExitCode;
 use base64::Engine as _;
 use futures_util::StreamExt;
 use http::{HeaderName, HeaderValue};
-use sockeye::{ClientBuilder, CloseCode, Message};
+use sockeye::{
+    ClientBuilder, ClientStream, CloseCode, CloseFrame, Message, WebSocketReader, WebSocketWriter,
+};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::describe;
+use crate::{EXIT_USAGE, describe};
 
 /// How binary messages are printed.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -78,7 +80,7 @@ Each is also read in lowercase, which comes first.";
 
 /// The builder with the roots of --ca and the client certificate of
 /// --cert and --key.
-fn tls_options(mut builder: ClientBuilder, args: &Args) -> sockeye::Result<ClientBuilder> {
+fn with_tls_files(mut builder: ClientBuilder, args: &Args) -> sockeye::Result<ClientBuilder> {
     for path in &args.ca {
         for root in sockeye::tls::certificates_from_pem_file(path)? {
             builder = builder.add_root_certificate(root);
@@ -99,7 +101,7 @@ const EXIT_CLOSED_WITH_ERROR: u8 = 3;
 
 /// The client the options describe, or the exit status of a usage error
 /// (after saying why).
-fn client(args: &Args) -> Result<ClientBuilder, ExitCode> {
+fn client_builder(args: &Args) -> Result<ClientBuilder, ExitCode> {
     let mut builder = ClientBuilder::new(args.url.as_str())
         .protocols(args.protocols.iter().cloned())
         .max_message_size(args.max_message_size)
@@ -112,24 +114,26 @@ fn client(args: &Args) -> Result<ClientBuilder, ExitCode> {
     if args.no_deflate {
         builder = builder.deflate(None);
     }
-    builder = tls_options(builder, args).map_err(|e| {
+    builder = with_tls_files(builder, args).map_err(|e| {
         eprintln!("sockeye: {}", describe(&e));
-        ExitCode::from(2)
+        ExitCode::from(EXIT_USAGE)
     })?;
     for header in &args.headers {
         match parse_header(header) {
             Ok((name, value)) => builder = builder.header(name, value),
             Err(why) => {
                 eprintln!("sockeye: invalid header {header:?}: {why}");
-                return Err(ExitCode::from(2));
+                return Err(ExitCode::from(EXIT_USAGE));
             }
         }
     }
     Ok(builder)
 }
 
+/// Connects, then sends stdin's lines and prints the messages received
+/// until the server closes; the exit status says how it ended.
 pub(crate) async fn run(args: Args) -> ExitCode {
-    let builder = match client(&args) {
+    let builder = match client_builder(&args) {
         Ok(builder) => builder,
         Err(code) => return code,
     };
@@ -143,34 +147,45 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     if let Some(protocol) = ws.protocol() {
         tracing::debug!(protocol, "subprotocol agreed");
     }
-    let (mut reader, mut writer) = ws.split();
+    let (reader, writer) = ws.split();
+    let sender = tokio::spawn(send_stdin_lines(writer));
+    let outcome = print_messages(reader, args.binary).await;
+    sender.abort();
+    exit_status(outcome)
+}
 
-    // stdin lines out; at the end of input, close with 1000.
-    let sender = tokio::spawn(async move {
-        let mut lines = BufReader::new(tokio::io::stdin()).lines();
-        loop {
-            match lines.next_line().await {
-                Ok(Some(line)) => {
-                    writer.send(Message::text(line)).await?;
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::debug!(error = %describe(&e), "cannot read stdin");
-                    break;
-                }
+/// Sends each line of stdin as a text message; at the end of input,
+/// closes with 1000.
+async fn send_stdin_lines(mut writer: WebSocketWriter<ClientStream>) -> sockeye::Result<()> {
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        match lines.next_line().await {
+            Ok(Some(line)) => {
+                writer.send(Message::text(line)).await?;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                tracing::debug!(error = %describe(&e), "cannot read stdin");
+                break;
             }
         }
-        writer.close(CloseCode::NORMAL, "").await
-    });
+    }
+    writer.close(CloseCode::NORMAL, "").await
+}
 
-    // Messages in, until the peer's Close.
+/// Prints each message received as a line, until the peer's Close: `Ok`
+/// with its frame, or `Err` with why the connection or stdout failed.
+async fn print_messages(
+    mut reader: WebSocketReader<ClientStream>,
+    binary: BinaryFormat,
+) -> Result<Option<CloseFrame>, String> {
     let mut stdout = tokio::io::stdout();
-    let outcome = loop {
+    loop {
         match reader.next().await {
             Some(Ok(message)) => {
                 let mut line = match message {
                     Message::Text(text) => text.to_string(),
-                    Message::Binary(data) => match args.binary {
+                    Message::Binary(data) => match binary {
                         BinaryFormat::Hex => hex(&data),
                         BinaryFormat::Base64 => {
                             base64::engine::general_purpose::STANDARD.encode(&data)
@@ -180,14 +195,18 @@ pub(crate) async fn run(args: Args) -> ExitCode {
                 line.push('\n');
                 if stdout.write_all(line.as_bytes()).await.is_err() || stdout.flush().await.is_err()
                 {
-                    break Err("cannot write to stdout".to_owned());
+                    return Err("cannot write to stdout".to_owned());
                 }
             }
-            Some(Err(e)) => break Err(describe(&e)),
-            None => break Ok(reader.close_frame()),
+            Some(Err(e)) => return Err(describe(&e)),
+            None => return Ok(reader.close_frame()),
         }
-    };
-    sender.abort();
+    }
+}
+
+/// Success after a close with 1000, 1001 or no code; otherwise says why
+/// on stderr and returns [`EXIT_CLOSED_WITH_ERROR`] or a failure.
+fn exit_status(outcome: Result<Option<CloseFrame>, String>) -> ExitCode {
     match outcome {
         Ok(frame) => {
             let (code, reason) = frame
@@ -221,6 +240,7 @@ fn parse_header(header: &str) -> Result<(HeaderName, HeaderValue), &'static str>
     Ok((name, value))
 }
 
+/// `data` in lowercase hexadecimal.
 fn hex(data: &[u8]) -> String {
     use std::fmt::Write as _;
     let mut text = String::with_capacity(data.len() * 2);

@@ -1,5 +1,38 @@
 //! `sockeye`: a WebSocket client, echo server and load generator.
 //!
+//! # Module map
+//!
+//! Data flows one way: the arguments, parsed by clap into `Cli`, go to
+//! the module of their subcommand, which reaches the network only through
+//! `sockeye`'s public API (and the `sockeye::proto` types it re-exports),
+//! never through protocol details of its own.
+//!
+//! ```text
+//! arguments ─► main.rs (Cli, Command) ─► serve/ | connect.rs | bench/ ─► sockeye's public API
+//! ```
+//!
+//! | file or folder | owns |
+//! |---|---|
+//! | `main.rs` | the subcommands, logging, the runtime, `describe` (an error and its causes on one line), `EXIT_USAGE` |
+//! | `serve/` | `sockeye serve`, the echo server |
+//! | `serve/mod.rs` | its flags (`Args`) and `run`: start the threads, wait for a signal, stop |
+//! | `serve/worker.rs` | the accept threads: listen, admit or refuse, close on shutdown |
+//! | `serve/handshake.rs` | a connection from accept to open (HTTP/1.1 or HTTP/2), or its refusal |
+//! | `serve/echo.rs`, `serve/broadcast.rs` | the two modes of an open connection |
+//! | `serve/ending.rs` | how an open connection ended, for the log |
+//! | `serve/transport.rs` | `Transport`: TCP, TLS or an HTTP/2 stream under a WebSocket |
+//! | `serve/limits.rs` | connections, handshakes and connections per address allowed at once |
+//! | `serve/tls.rs` | `wss://`: the TLS acceptors and each connection's TLS handshake |
+//! | `serve/config.rs` | the flags turned into a `ServerBuilder` and a thread count |
+//! | `serve/console.rs`, `console/index.html` | plain HTTP answers: the dev console page, 404, 405 |
+//! | `connect.rs` | `sockeye connect`: stdin lines out, messages in as lines |
+//! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs` and `fanout.rs` scenarios; `report.rs` and `procfs.rs` measure |
+//!
+//! Inside `serve/`, a file imports only the files below it in this table
+//! (and `Args` from `mod.rs`), so the serving path reads top to bottom.
+//!
+//! # Commands
+//!
 //! ```text
 //! sockeye serve [ADDR]        echo server (default 127.0.0.1:9001)
 //! sockeye connect URL         stdin lines out as text, messages in as lines
@@ -73,6 +106,11 @@ fn main() -> ExitCode {
     runtime.shutdown_background();
     status
 }
+
+/// Exit status for options that cannot work (an unreadable file or PID, a
+/// malformed header, a size over the limits), as clap uses for usage
+/// errors.
+pub(crate) const EXIT_USAGE: u8 = 2;
 
 /// Prints an error and its causes on one line.
 pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {

@@ -71,7 +71,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     };
     if args.connections == 0 {
         eprintln!("sockeye: --connections must be at least 1");
-        return ExitCode::from(super::EXIT_USAGE);
+        return ExitCode::from(crate::EXIT_USAGE);
     }
     raise_open_files_limit(args.connections);
     let plan = Arc::new(Plan {

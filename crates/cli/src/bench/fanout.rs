@@ -39,11 +39,11 @@ use super::report::{
     self, Bottleneck, Cpu, Local, Pending, Phases, Window, join_workers, rate_u64, tenths,
 };
 use super::{
-    CHECKED_BYTES, Common, Compression, Counter, Dial, EXIT_USAGE, Progress, Tally, as_f64,
-    check_opened, close, connect, grouped, parse_secs, parse_size, payload, raise_open_files_limit,
-    spawn_worker, wait_until_open,
+    CHECKED_BYTES, Common, Compression, Counter, Dial, Progress, Tally, as_f64, check_opened,
+    close, connect, grouped, parse_secs, parse_size, payload, raise_open_files_limit, spawn_worker,
+    wait_until_open,
 };
-use crate::describe;
+use crate::{EXIT_USAGE, describe};
 
 /// Options of `sockeye bench fanout`.
 #[derive(Debug, clap::Args)]
@@ -803,16 +803,9 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         Ok(server) => server,
         Err(code) => return code,
     };
-    if args.receivers == 0 {
-        eprintln!("sockeye: --receivers must be at least 1");
-        return ExitCode::from(EXIT_USAGE);
-    }
-    let format = match Format::new(args.size, args.text) {
+    let format = match checked_format(&args) {
         Ok(format) => format,
-        Err(why) => {
-            eprintln!("sockeye: {why}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     raise_open_files_limit(args.receivers + 1);
     let pacing = match args.rate {
@@ -824,15 +817,12 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     let (go_tx, go) = oneshot::channel();
     let (opened, opened_rx) = oneshot::channel();
     let (done, done_rx) = oneshot::channel();
-    let counters = Counters {
-        delivered: Vec::new(),
-        published: Arc::new(Counter::default()),
-    };
+    let published_count = Arc::new(Counter::default());
     let publisher = Publisher {
         go,
         opened,
         done,
-        counter: Arc::clone(&counters.published),
+        counter: Arc::clone(&published_count),
         pacing,
         warmup: args.warmup,
         duration: args.duration,
@@ -846,7 +836,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     };
     let counters = Counters {
         delivered,
-        ..counters
+        published: published_count,
     };
 
     let mut progress = Progress::new();
@@ -858,14 +848,8 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     let _ = go_tx.send(());
     let window = match opened_rx.await {
         Ok(Ok(phases)) => measure(phases, &shared, &counters, server, &mut progress).await,
-        Ok(Err(why)) => {
-            shared.give_up(format!("the publisher could not open: {why}"));
-            Window::default()
-        }
-        Err(_) => {
-            shared.give_up("the publisher stopped before it opened".to_owned());
-            Window::default()
-        }
+        Ok(Err(why)) => give_up(&shared, format!("the publisher could not open: {why}")),
+        Err(_) => give_up(&shared, "the publisher stopped before it opened".to_owned()),
     };
     progress.show("draining and closing");
     let sent = done_rx.await.unwrap_or_default();
@@ -891,6 +875,25 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         return ExitCode::FAILURE;
     }
     tally.report_errors()
+}
+
+/// The message format `--size` and `--text` ask for, once the options
+/// are checked; a usage error (said on stderr) otherwise.
+fn checked_format(args: &Args) -> Result<Format, ExitCode> {
+    if args.receivers == 0 {
+        eprintln!("sockeye: --receivers must be at least 1");
+        return Err(ExitCode::from(EXIT_USAGE));
+    }
+    Format::new(args.size, args.text).map_err(|why| {
+        eprintln!("sockeye: {why}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+/// Ends the run before anything is measured, for `why`.
+fn give_up(shared: &Shared, why: String) -> Window {
+    shared.give_up(why);
+    Window::default()
 }
 
 /// Waits through the warm-up and the measured window, showing the rates

@@ -189,36 +189,84 @@ struct Report<'a> {
     after: Memory,
 }
 
+/// What opening the connections took and what holding them costs, as
+/// the report derives it from its counts.
+#[derive(Clone, Copy, Debug)]
+struct Costs {
+    /// Seconds the connections took to open.
+    open_s: f64,
+    /// Connections opened per second.
+    conn_per_s: f64,
+    /// Bytes of resident memory each connection added to the server, and
+    /// to the bench; `None` where unknown.
+    server_per_conn: Option<f64>,
+    bench_per_conn: Option<f64>,
+}
+
 impl Report<'_> {
-    fn print(&self) {
-        let args = self.args;
+    fn costs(&self) -> Costs {
         let opened = as_f64(u64::try_from(self.opened).unwrap_or(u64::MAX));
         let per_connection = |before: Option<u64>, after: Option<u64>| {
             let (before, after) = (before?, after?);
             (self.opened > 0).then(|| (as_f64(after) - as_f64(before)) / opened)
         };
-        let server_per = per_connection(self.before.server, self.after.server);
-        let bench_per = per_connection(self.before.bench, self.after.bench);
         let open_s = self.open_time.as_secs_f64();
-        let rate = if open_s > 0.0 { opened / open_s } else { 0.0 };
+        Costs {
+            open_s,
+            conn_per_s: if open_s > 0.0 { opened / open_s } else { 0.0 },
+            server_per_conn: per_connection(self.before.server, self.after.server),
+            bench_per_conn: per_connection(self.before.bench, self.after.bench),
+        }
+    }
 
+    fn print(&self) {
+        let args = self.args;
+        let costs = self.costs();
+        print!("{}", self.summary(costs));
+        let round = |x: f64| x.round();
+        let json = serde_json::json!({
+            "scenario": "idle",
+            "url": args.common.url,
+            "connections": args.connections,
+            "opened": self.opened,
+            "threads": args.common.threads,
+            "deflate": args.compression.deflate,
+            "no_context_takeover": args.compression.no_context_takeover,
+            "deflate_negotiated": self.deflated,
+            "send_one": args.send_one,
+            "size": args.size,
+            "open_s": (costs.open_s * 1000.0).round() / 1000.0,
+            "conn_per_s": round(costs.conn_per_s),
+            "hold_s": args.hold.as_secs_f64(),
+            "server_rss_before": self.before.server,
+            "server_rss_after": self.after.server,
+            "server_rss_per_conn": costs.server_per_conn.map(round),
+            "bench_rss_before": self.before.bench,
+            "bench_rss_after": self.after.bench,
+            "bench_rss_per_conn": costs.bench_per_conn.map(round),
+            "errors": self.errors,
+        });
+        println!("{json}");
+    }
+
+    /// The lines for people: what ran, how the connections opened, and
+    /// what each cost in memory.
+    fn summary(&self, costs: Costs) -> String {
+        let args = self.args;
+        let Costs {
+            open_s,
+            conn_per_s: rate,
+            server_per_conn: server_per,
+            bench_per_conn: bench_per,
+        } = costs;
         let mut out = String::new();
-        let mut setup = Vec::new();
-        if let Some(deflate) = args.compression.describe() {
-            setup.push(deflate.to_owned());
-        }
-        if args.send_one {
-            setup.push(format!("one {} B message each", args.size));
-        }
-        let setup = if setup.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", setup.join(", "))
-        };
         let _ = writeln!(
             out,
-            "idle: {} connections to {}{setup}, {} thread(s)",
-            args.connections, args.common.url, args.common.threads
+            "idle: {} connections to {}{}, {} thread(s)",
+            args.connections,
+            args.common.url,
+            self.setup(),
+            args.common.threads
         );
         let _ = writeln!(
             out,
@@ -250,31 +298,24 @@ impl Report<'_> {
                 );
             }
         }
-        print!("{out}");
+        out
+    }
 
-        let round = |x: f64| x.round();
-        let json = serde_json::json!({
-            "scenario": "idle",
-            "url": args.common.url,
-            "connections": args.connections,
-            "opened": self.opened,
-            "threads": args.common.threads,
-            "deflate": args.compression.deflate,
-            "no_context_takeover": args.compression.no_context_takeover,
-            "deflate_negotiated": self.deflated,
-            "send_one": args.send_one,
-            "size": args.size,
-            "open_s": (open_s * 1000.0).round() / 1000.0,
-            "conn_per_s": round(rate),
-            "hold_s": args.hold.as_secs_f64(),
-            "server_rss_before": self.before.server,
-            "server_rss_after": self.after.server,
-            "server_rss_per_conn": server_per.map(round),
-            "bench_rss_before": self.before.bench,
-            "bench_rss_after": self.after.bench,
-            "bench_rss_per_conn": bench_per.map(round),
-            "errors": self.errors,
-        });
-        println!("{json}");
+    /// The options that change what a connection costs, in brackets
+    /// (compression, the message sent), or nothing.
+    fn setup(&self) -> String {
+        let args = self.args;
+        let mut setup = Vec::new();
+        if let Some(deflate) = args.compression.describe() {
+            setup.push(deflate.to_owned());
+        }
+        if args.send_one {
+            setup.push(format!("one {} B message each", args.size));
+        }
+        if setup.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", setup.join(", "))
+        }
     }
 }

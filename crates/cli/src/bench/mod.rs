@@ -42,6 +42,8 @@ use tokio::sync::{Semaphore, oneshot};
 
 use procfs::Process;
 
+use crate::EXIT_USAGE;
+
 /// Options of `sockeye bench`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -106,10 +108,6 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         Scenario::Fanout(args) => fanout::run(args).await,
     }
 }
-
-/// Exit status for options that cannot work (an unreadable PID, a size
-/// over the limits), as clap uses for usage errors.
-const EXIT_USAGE: u8 = 2;
 
 /// How long the closing handshake of each connection may take at the end.
 const CLOSE_LIMIT: Duration = Duration::from_secs(5);

@@ -1,0 +1,188 @@
+//! A connection from its accept to its WebSocket: the opening handshake
+//! over HTTP/1.1, the WebSocket streams of an HTTP/2 connection, or the
+//! answer to one turned away by a limit; then the echo or broadcast task.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sockeye::{ServerBuilder, WebSocket};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::broadcast::{Hub, fan_out};
+use super::echo::echo;
+use super::limits::{ConnectionSlot, HandshakeSlot};
+use super::transport::Transport;
+use crate::describe;
+
+/// A connection's id in the log.
+pub(super) fn next_id() -> u64 {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A connection let in under the limits: what the task of its opening
+/// handshake hands on to the connection's.
+pub(super) struct Admitted {
+    /// The connection's place under the limits, kept until it ends.
+    pub(super) slot: ConnectionSlot,
+    /// Its place among the handshakes in progress, released once open.
+    pub(super) handshake: HandshakeSlot,
+    /// Cancelled when the server shuts down.
+    pub(super) closing: CancellationToken,
+    /// With `--broadcast`: where messages go to the other connections.
+    pub(super) hub: Option<Hub>,
+    /// The thread's connection tasks, which the open connection's joins.
+    pub(super) connections: TaskTracker,
+}
+
+/// The opening handshake over HTTP/1.1, in a task of its own: its state
+/// is large and short-lived, and the echo or fan-out task it hands the
+/// open connection to keeps nothing else.
+pub(super) async fn accept_http1<S: Transport>(
+    server: Arc<ServerBuilder>,
+    stream: S,
+    id: u64,
+    admitted: Admitted,
+) {
+    stream.no_delay();
+    // Subscribed before the 101 leaves, so the client hears everything
+    // said once it is open.
+    let inbox = admitted.hub.as_ref().map(|hub| hub.sender.subscribe());
+    let Some(ws) = opening_handshake(&server, stream, id, &admitted.closing).await else {
+        return;
+    };
+    drop(admitted.handshake);
+    tracing::debug!(id, "connection open");
+    let Admitted {
+        slot,
+        closing,
+        hub,
+        connections,
+        ..
+    } = admitted;
+    match (hub, inbox) {
+        (Some(hub), Some(inbox)) => {
+            connections.spawn(fan_out(ws, id, Some(slot), closing, hub, inbox))
+        }
+        _ => connections.spawn(echo(ws, id, Some(slot), closing)),
+    };
+}
+
+/// The WebSocket opening handshake over HTTP/1.1; `None`, after logging
+/// why, for a plain HTTP request (answered by the server), a failure, or
+/// a shutdown.
+async fn opening_handshake<S: Transport>(
+    server: &ServerBuilder,
+    stream: S,
+    id: u64,
+    closing: &CancellationToken,
+) -> Option<WebSocket<S>> {
+    // A shutdown does not wait for handshakes: a client stuck in one would
+    // hold it up until the handshake timeout.
+    let accepted = tokio::select! {
+        accepted = server.accept(stream) => accepted,
+        () = closing.cancelled() => {
+            tracing::debug!(id, "handshake cut short by the shutdown");
+            return None;
+        }
+    };
+    match accepted {
+        Ok(ws) => Some(ws),
+        Err(sockeye::Error::Handshake(failure))
+            if matches!(*failure, sockeye::HandshakeFailure::PlainHttp(_)) =>
+        {
+            tracing::debug!(id, answer = %failure, "plain http request");
+            None
+        }
+        Err(e) => {
+            tracing::debug!(id, error = %describe(&e), "handshake failed");
+            None
+        }
+    }
+}
+
+/// An HTTP/2 connection (ALPN `h2`): its WebSocket streams (RFC 8441) each
+/// get an echo (or fan-out) task; plain requests, the dev console.
+pub(super) async fn serve_http2(
+    server: &ServerBuilder,
+    tls: sockeye::tokio_rustls::server::TlsStream<TcpStream>,
+    id: u64,
+    admitted: Admitted,
+) {
+    let Admitted {
+        slot,
+        handshake,
+        closing,
+        hub,
+        connections,
+    } = admitted;
+    drop(handshake);
+    tracing::debug!(id, "http/2 connection open");
+    // On shutdown: no new streams (GOAWAY); those open close with 1001.
+    let stop = closing.clone().cancelled_owned();
+    let outcome = sockeye::http2::serve_connection_until(server, tls, stop, |ws| {
+        let stream = next_id();
+        tracing::debug!(
+            id = stream,
+            http2_connection = id,
+            "connection open over http/2"
+        );
+        let task: Pin<Box<dyn Future<Output = ()> + Send>> = match &hub {
+            Some(hub) => Box::pin(fan_out(
+                ws,
+                stream,
+                None,
+                closing.clone(),
+                hub.clone(),
+                hub.sender.subscribe(),
+            )),
+            None => Box::pin(echo(ws, stream, None, closing.clone())),
+        };
+        connections.track_future(task)
+    })
+    .await;
+    match outcome {
+        Ok(()) => tracing::debug!(id, "http/2 connection closed"),
+        Err(e) => tracing::debug!(id, error = %describe(&e), "http/2 connection failed"),
+    }
+    drop(slot);
+}
+
+/// Answers a connection turned away by a limit, with `status` and a hint
+/// to retry later, once its request is read.
+pub(super) async fn answer_refusal<S: Transport>(
+    server: Arc<ServerBuilder>,
+    tcp: S,
+    id: u64,
+    handshake: HandshakeSlot,
+    closing: CancellationToken,
+    status: http::StatusCode,
+) {
+    let Ok(refusal) = try_again_later(status) else {
+        return;
+    };
+    tokio::select! {
+        refused = server.accept_with(tcp, |_| async { Err(refusal) }) => {
+            if let Err(e) = refused {
+                tracing::trace!(id, error = %describe(&e), "refused");
+            }
+        }
+        () = closing.cancelled() => {}
+    }
+    drop(handshake);
+}
+
+/// The answer `status` (503 or 429) with a hint to retry in 5 seconds.
+fn try_again_later(status: http::StatusCode) -> http::Result<http::Response<bytes::Bytes>> {
+    http::Response::builder()
+        .status(status)
+        .header(http::header::RETRY_AFTER, "5")
+        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(bytes::Bytes::from(format!(
+            "{}: try again later\n",
+            status.canonical_reason().unwrap_or("refused")
+        )))
+}

@@ -1,0 +1,219 @@
+//! `sockeye serve`: the echo server.
+//!
+//! `run` turns the flags into settings (`config.rs`, `tls.rs`,
+//! `limits.rs`) and starts the accept threads (`worker.rs`); each
+//! connection let in goes through its handshake (`handshake.rs`) to the
+//! echo or broadcast mode (`echo.rs`, `broadcast.rs`). The crate doc maps
+//! every file.
+
+mod broadcast;
+mod config;
+mod console;
+mod echo;
+mod ending;
+mod handshake;
+mod limits;
+mod tls;
+mod transport;
+mod worker;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use self::broadcast::Hub;
+use self::config::{server_builder, thread_count};
+use self::limits::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, set_limits};
+use self::tls::tls_acceptors;
+use self::worker::{Settings, Workers};
+use crate::describe;
+
+/// Options of `sockeye serve`.
+#[derive(Debug, clap::Args)]
+#[allow(clippy::struct_excessive_bools, reason = "each is a command-line flag")]
+pub(crate) struct Args {
+    /// Address to listen on.
+    #[arg(default_value = "127.0.0.1:9001")]
+    addr: SocketAddr,
+    /// The largest message accepted, in bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    max_message_size: usize,
+    /// The largest frame accepted, in bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    max_frame_size: usize,
+    /// The most frames one message may come in; 0: no limit (fragments
+    /// cost no memory beyond the message, which --max-message-size caps).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    max_fragments: usize,
+    /// The largest opening-handshake head (request line and headers), in
+    /// bytes; larger ones are answered 431.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 10)]
+    max_handshake_size: usize,
+    /// The most header fields in an opening handshake; more are answered
+    /// 431.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_headers: usize,
+    /// Seconds a client has to answer our Close (on shutdown, for one),
+    /// after which its TCP connection is closed.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
+    close_timeout: Duration,
+    /// Do not accept permessage-deflate compression.
+    #[arg(long)]
+    no_deflate: bool,
+    /// Server threads, each with its own listener (`SO_REUSEPORT`); 0 means
+    /// one per CPU.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Instead of echoing, send every message to every other connected
+    /// client (encoded once, shared by all).
+    #[arg(long)]
+    broadcast: bool,
+    /// Seconds a client has to send its opening handshake and read the
+    /// answer: slow or silent clients (slowloris) are dropped after it.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
+    handshake_timeout: Duration,
+    /// Seconds of silence from a client after which it is sent a Ping;
+    /// 0 turns keepalive off.
+    #[arg(long, value_name = "SECS", default_value = "20", value_parser = parse_seconds)]
+    keepalive: Duration,
+    /// Seconds a client has to show a sign of life after a keepalive Ping
+    /// before it is closed with 1011.
+    #[arg(long, value_name = "SECS", default_value = "20", value_parser = parse_seconds)]
+    keepalive_timeout: Duration,
+    /// Seconds without a message either way after which a client is closed
+    /// with 1001; 0: never.
+    #[arg(long, value_name = "SECS", default_value = "0", value_parser = parse_seconds)]
+    idle_timeout: Duration,
+    /// Bytes queued for one client above which the server stops reading
+    /// from it until it reads (echo), or skips its oldest messages
+    /// (--broadcast): a client that does not read cannot grow the server.
+    #[arg(long, value_name = "BYTES", default_value_t = 128 << 10)]
+    write_buffer_size: usize,
+    /// Connections open at once, handshakes included; more are answered
+    /// 503 Service Unavailable.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Opening handshakes in progress at once; connections beyond it are
+    /// closed at once, unanswered.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_HANDSHAKES)]
+    max_handshakes: usize,
+    /// Connections from one IP address at once; more are answered 429 Too
+    /// Many Requests. 0: no limit (clients behind one proxy or NAT share
+    /// an address).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    max_per_ip: usize,
+    /// Accept browsers' requests only from this origin (repeatable), such
+    /// as `https://example.com`; others get 403. Default: any origin.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
+    /// Subprotocol to agree to when a client offers it (repeatable); of
+    /// those offered, the client's first choice among these is picked.
+    #[arg(long = "protocol", value_name = "NAME")]
+    protocols: Vec<String>,
+    /// Do not serve the dev console page at `/` (plain HTTP requests are
+    /// then answered 426 Upgrade Required).
+    #[arg(long)]
+    no_console: bool,
+    /// Serve `wss://` (and the console over https): the certificate chain,
+    /// leaf first, as PEM. Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, as PEM (PKCS #8, PKCS #1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// With TLS, offer HTTP/1.1 only: no WebSocket connections over HTTP/2
+    /// (RFC 8441), which are otherwise offered by ALPN.
+    #[arg(long)]
+    no_http2: bool,
+    /// Serve `wss://` with a throwaway self-signed certificate for
+    /// `localhost` and 127.0.0.1, made at start (for tests and local
+    /// development; clients must be told to trust it or to skip the check).
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls_self_signed: bool,
+}
+
+/// Parses a number of seconds, fractions allowed.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("not a number of seconds: {text:?}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {text:?}"))
+}
+
+/// Runs the server until Ctrl-C or SIGTERM, then closes every connection
+/// with 1001 Going Away and returns.
+pub(crate) async fn run(args: Args) -> ExitCode {
+    let tls = match tls_acceptors(&args) {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("sockeye: cannot use the tls certificate: {}", describe(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    let secure = tls.is_some();
+    set_limits(args.max_connections, args.max_handshakes, args.max_per_ip);
+    let signal = shutdown_signal();
+    let threads = thread_count(args.threads);
+    let settings = Settings {
+        server: Arc::new(server_builder(&args)),
+        close_timeout: args.close_timeout,
+        handshake_timeout: args.handshake_timeout,
+        tls,
+        hub: args.broadcast.then(Hub::new),
+    };
+    let workers = match Workers::start(args.addr, threads, &settings).await {
+        Ok(workers) => workers,
+        Err(why) => {
+            eprintln!("sockeye: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    announce(workers.addr(), threads, secure, !args.no_console);
+    signal.await;
+    tracing::info!("shutting down");
+    workers.stop().await;
+    ExitCode::SUCCESS
+}
+
+/// Logs where the server listens and, if it serves it, where the dev
+/// console is.
+fn announce(addr: SocketAddr, threads: usize, tls: bool, console: bool) {
+    let scheme = if tls { "wss" } else { "ws" };
+    tracing::info!(threads, "echo server listening on {scheme}://{addr}");
+    if console {
+        let web = if tls { "https" } else { "http" };
+        tracing::info!("dev console at {web}://{addr}/");
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled, so no signal is missed.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let streams = signal(SignalKind::terminate())
+            .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)));
+        async move {
+            match streams {
+                Ok((mut term, mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
