@@ -40,7 +40,9 @@ pub(crate) struct Args {
     /// The largest message accepted, in bytes.
     #[arg(long, default_value_t = 16 << 20)]
     max_message_size: usize,
-    /// The largest frame accepted, in bytes.
+    /// The largest frame accepted, in bytes; a frame of a compressed
+    /// message may be longer by deflate's worst-case expansion (18.25 MiB
+    /// for the defaults), so a message of the largest size always passes.
     #[arg(long, default_value_t = 16 << 20)]
     max_frame_size: usize,
     /// The most frames one message may come in; 0: no limit (fragments
