@@ -194,6 +194,28 @@ const CASES: &[Case] = &[
         http2: OverH2::Differs(OPEN, HTTP1_ONLY),
     },
     Case {
+        name: "R-SH-03: a GET without any WebSocket field is 426",
+        request: Request {
+            upgrade: None,
+            connection: None,
+            key: Key::Missing,
+            versions: &[],
+            ..REQUEST
+        },
+        settings: DEFAULTS,
+        http1: Outcome::Refused {
+            status: 426,
+            lists_13: true,
+        },
+        http2: OverH2::Differs(
+            Outcome::Refused {
+                status: 400,
+                lists_13: true,
+            },
+            "R-SH-05, H2-08: a CONNECT without a version",
+        ),
+    },
+    Case {
         name: "R-SH-03: no Connection is 400",
         request: Request {
             connection: None,
@@ -731,10 +753,13 @@ async fn run_http1(
             }
         }
         Outcome::Refused { status, .. } => {
-            // R-SH-15: the connection closes after the answer.
-            check.eq("Connection", head.get("connection"), Some("close"));
             let upgrade = (status == 426).then_some("websocket");
             check.eq("Upgrade", head.get("upgrade"), upgrade);
+            // R-SH-15: the connection closes after the answer's body.
+            check.eq("Connection", head.get("connection"), Some("close"));
+            let length = head.get("content-length").map(str::parse::<usize>);
+            let body = raw.read_to_end().await;
+            check.eq("the body's length", length, Some(Ok(body.len())));
         }
     }
 }

@@ -191,6 +191,10 @@ pub struct App {
 
 /// An axum handler upgrading with the state's settings.
 #[cfg(feature = "axum")]
+#[allow(
+    clippy::unused_async,
+    reason = "axum handlers are async; the lint fires only where it is not routed"
+)]
 pub async fn axum_echo(
     ws: sockeye::axum::WebSocketUpgrade,
     axum::extract::State(app): axum::extract::State<App>,
