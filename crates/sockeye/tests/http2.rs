@@ -68,6 +68,21 @@ async fn tls_server(
     (port, cert)
 }
 
+/// A client for `path` on the TLS server at `port`, trusting `cert`,
+/// asking for HTTP/2.
+fn h2_client(port: u16, path: &str, cert: CertificateDer<'static>) -> ClientBuilder {
+    ClientBuilder::new(format!("wss://localhost:{port}{path}"))
+        .add_root_certificate(cert)
+        .http2(true)
+}
+
+/// Sends `text` and checks its echo.
+async fn echoes(ws: &mut sockeye::WebSocket<sockeye::ClientStream>, text: &str) {
+    let message = Message::text(text.to_owned());
+    ws.send(message.clone()).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), message);
+}
+
 async fn round_trips(ws: &mut sockeye::WebSocket<sockeye::ClientStream>) {
     let big: Vec<u8> = (0..16u32 << 20)
         .map(|i| u8::try_from(i % 251).unwrap())
@@ -91,8 +106,7 @@ async fn h2_06_wss_over_http2() {
     bounded(async {
         let server = ServerBuilder::new().protocols(["chat"]);
         let (port, cert) = tls_server(server, true, 1).await;
-        let (mut ws, response) = ClientBuilder::new(format!("wss://localhost:{port}/room?x=1"))
-            .add_root_certificate(cert)
+        let (mut ws, response) = h2_client(port, "/room?x=1", cert)
             .protocols(["nope", "chat"])
             .max_message_size(32 << 20)
             .http2(true)
@@ -119,12 +133,7 @@ async fn h2_08_permessage_deflate_over_http2() {
     bounded(async {
         let server = ServerBuilder::new().deflate(Some(DeflateConfig::default()));
         let (port, cert) = tls_server(server, true, 1).await;
-        let (mut ws, response) = ClientBuilder::new(format!("wss://localhost:{port}/"))
-            .add_root_certificate(cert)
-            .http2(true)
-            .connect()
-            .await
-            .expect("connect");
+        let (mut ws, response) = h2_client(port, "/", cert).connect().await.expect("connect");
         assert!(ws.get_ref().is_http2());
         let agreed = response.headers()["sec-websocket-extensions"]
             .to_str()
@@ -144,19 +153,10 @@ async fn h2_08_permessage_deflate_over_http2() {
 async fn h2_12_http1_when_the_server_picks_it() {
     bounded(async {
         let (port, cert) = tls_server(ServerBuilder::new(), false, 1).await;
-        let (mut ws, response) = ClientBuilder::new(format!("wss://localhost:{port}/"))
-            .add_root_certificate(cert)
-            .http2(true)
-            .connect()
-            .await
-            .expect("connect");
+        let (mut ws, response) = h2_client(port, "/", cert).connect().await.expect("connect");
         assert_eq!(response.status(), 101);
         assert!(!ws.get_ref().is_http2());
-        ws.send(Message::text("over http/1.1")).await.unwrap();
-        assert_eq!(
-            ws.next().await.unwrap().unwrap(),
-            Message::text("over http/1.1")
-        );
+        echoes(&mut ws, "over http/1.1").await;
     })
     .await;
 }
@@ -193,18 +193,9 @@ async fn h2_02_no_extended_connect_means_http1_on_a_new_connection() {
             echo(ServerBuilder::new().accept(tls).await.unwrap()).await;
             first.await.unwrap()
         });
-        let (mut ws, response) = ClientBuilder::new(format!("wss://localhost:{port}/"))
-            .add_root_certificate(cert)
-            .http2(true)
-            .connect()
-            .await
-            .expect("connect");
+        let (mut ws, response) = h2_client(port, "/", cert).connect().await.expect("connect");
         assert_eq!(response.status(), 101);
-        ws.send(Message::text("fell back")).await.unwrap();
-        assert_eq!(
-            ws.next().await.unwrap().unwrap(),
-            Message::text("fell back")
-        );
+        echoes(&mut ws, "fell back").await;
         ws.close(CloseCode::NORMAL, "").await.unwrap();
         assert_eq!(
             server.await.unwrap(),

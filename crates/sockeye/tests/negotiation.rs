@@ -99,6 +99,12 @@ const DEFAULTS: Settings = Settings {
     origins: &[],
 };
 
+/// Only two origins allowed (R-SH-06).
+const GUARDED: Settings = Settings {
+    origins: &["https://good.example", "http://localhost:8080"],
+    ..DEFAULTS
+};
+
 impl Settings {
     fn builder(self) -> ServerBuilder {
         let mut server = ServerBuilder::new().protocols(self.protocols.iter().copied());
@@ -140,6 +146,12 @@ const fn refused(status: u16) -> Outcome {
     }
 }
 
+/// R-SH-05: 426, naming version 13 (and `websocket` in `Upgrade`).
+const UPGRADE_REQUIRED: Outcome = Outcome::Refused {
+    status: 426,
+    lists_13: true,
+};
+
 /// The outcome over HTTP/2.
 #[derive(Clone, Copy, Debug)]
 enum OverH2 {
@@ -148,6 +160,16 @@ enum OverH2 {
     /// Another outcome, for the reason given.
     Differs(Outcome, &'static str),
 }
+
+/// R-SH-05 over HTTP/2 (H2-08): 400 naming version 13, as a 426 needs
+/// `Upgrade`, which HTTP/2 does not have.
+const H2_BAD_VERSION: OverH2 = OverH2::Differs(
+    Outcome::Refused {
+        status: 400,
+        lists_13: true,
+    },
+    "R-SH-05, H2-08: a 426 needs Upgrade, which HTTP/2 does not have",
+);
 
 /// Why a case's fields do not reach an HTTP/2 server.
 const HTTP1_ONLY: &str = "H2-07: Upgrade, Connection and the key are not sent over HTTP/2";
@@ -187,10 +209,7 @@ const CASES: &[Case] = &[
             ..REQUEST
         },
         settings: DEFAULTS,
-        http1: Outcome::Refused {
-            status: 426,
-            lists_13: true,
-        },
+        http1: UPGRADE_REQUIRED,
         http2: OverH2::Differs(OPEN, HTTP1_ONLY),
     },
     Case {
@@ -203,10 +222,7 @@ const CASES: &[Case] = &[
             ..REQUEST
         },
         settings: DEFAULTS,
-        http1: Outcome::Refused {
-            status: 426,
-            lists_13: true,
-        },
+        http1: UPGRADE_REQUIRED,
         http2: OverH2::Differs(
             Outcome::Refused {
                 status: 400,
@@ -282,17 +298,8 @@ const CASES: &[Case] = &[
             ..REQUEST
         },
         settings: DEFAULTS,
-        http1: Outcome::Refused {
-            status: 426,
-            lists_13: true,
-        },
-        http2: OverH2::Differs(
-            Outcome::Refused {
-                status: 400,
-                lists_13: true,
-            },
-            "R-SH-05, H2-08: a 426 needs Upgrade, which HTTP/2 does not have",
-        ),
+        http1: UPGRADE_REQUIRED,
+        http2: H2_BAD_VERSION,
     },
     Case {
         name: "R-SH-05: no version is 426 listing 13",
@@ -301,17 +308,8 @@ const CASES: &[Case] = &[
             ..REQUEST
         },
         settings: DEFAULTS,
-        http1: Outcome::Refused {
-            status: 426,
-            lists_13: true,
-        },
-        http2: OverH2::Differs(
-            Outcome::Refused {
-                status: 400,
-                lists_13: true,
-            },
-            "R-SH-05, H2-08: a 426 needs Upgrade, which HTTP/2 does not have",
-        ),
+        http1: UPGRADE_REQUIRED,
+        http2: H2_BAD_VERSION,
     },
     Case {
         name: "R-SH-13: two version fields are 400",
@@ -498,7 +496,7 @@ const CASES: &[Case] = &[
         settings: Settings {
             protocols: &["chat"],
             deflate: true,
-            origins: &["https://good.example", "http://localhost:8080"],
+            ..GUARDED
         },
         http1: refused(403),
         http2: OverH2::Same,
@@ -509,10 +507,7 @@ const CASES: &[Case] = &[
             origin: Some("HTTPS://Good.Example"),
             ..REQUEST
         },
-        settings: Settings {
-            origins: &["https://good.example", "http://localhost:8080"],
-            ..DEFAULTS
-        },
+        settings: GUARDED,
         http1: OPEN,
         http2: OverH2::Same,
     },
@@ -522,20 +517,14 @@ const CASES: &[Case] = &[
             origin: Some("http://localhost:8080"),
             ..REQUEST
         },
-        settings: Settings {
-            origins: &["https://good.example", "http://localhost:8080"],
-            ..DEFAULTS
-        },
+        settings: GUARDED,
         http1: OPEN,
         http2: OverH2::Same,
     },
     Case {
         name: "R-SH-06: no Origin (not a browser) is let through",
         request: REQUEST,
-        settings: Settings {
-            origins: &["https://good.example"],
-            ..DEFAULTS
-        },
+        settings: GUARDED,
         http1: OPEN,
         http2: OverH2::Same,
     },
@@ -926,39 +915,24 @@ async fn run_table(entry: Entry) {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-#[tokio::test]
-async fn negotiation_over_accept() {
-    run_table(Entry::Accept).await;
+/// One test per entry point, each running the whole table.
+macro_rules! tables {
+    ($($name:ident: $entry:ident,)*) => {$(
+        #[tokio::test]
+        async fn $name() {
+            run_table(Entry::$entry).await;
+        }
+    )*};
 }
 
-#[tokio::test]
-async fn negotiation_over_accept_with_the_default_choice() {
-    run_table(Entry::AcceptWith).await;
-}
-
-#[tokio::test]
-async fn negotiation_over_http2_serve_connection() {
-    run_table(Entry::Http2ServeConnection).await;
-}
-
-#[tokio::test]
-async fn negotiation_over_hyper_http1() {
-    run_table(Entry::HyperHttp1).await;
-}
-
-#[tokio::test]
-async fn negotiation_over_hyper_http2() {
-    run_table(Entry::HyperHttp2).await;
-}
-
-#[tokio::test]
-async fn negotiation_over_axum_http1() {
-    run_table(Entry::AxumHttp1).await;
-}
-
-#[tokio::test]
-async fn negotiation_over_axum_http2() {
-    run_table(Entry::AxumHttp2).await;
+tables! {
+    negotiation_over_accept: Accept,
+    negotiation_over_accept_with_the_default_choice: AcceptWith,
+    negotiation_over_http2_serve_connection: Http2ServeConnection,
+    negotiation_over_hyper_http1: HyperHttp1,
+    negotiation_over_hyper_http2: HyperHttp2,
+    negotiation_over_axum_http1: AxumHttp1,
+    negotiation_over_axum_http2: AxumHttp2,
 }
 
 /// The table itself: every case names the checklist rule it checks.
