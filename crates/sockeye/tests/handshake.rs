@@ -40,6 +40,8 @@ async fn answer_to(request: &[u8], server: ServerBuilder) -> (Head, Vec<u8>, soc
     raw.write(request).await;
     let head = raw.read_head().await;
     let body = raw.read_to_end().await;
+    // Hanging up ends the server's drain of what the client sent.
+    drop(raw);
     (head, body, accepted.await.unwrap())
 }
 
@@ -277,36 +279,29 @@ async fn client_reads_rejection_body_until_eof_without_content_length() {
 }
 
 /// A rejection without a length from a server that keeps the connection
-/// open still reaches the caller, with what of the body came, well before
-/// the handshake timeout.
-#[tokio::test]
+/// open still reaches the caller, with what of the body came: the body is
+/// waited for a second, well before the handshake timeout. On paused time
+/// the wait is measured exactly.
+#[tokio::test(start_paused = true)]
 async fn client_keeps_a_rejection_whose_body_never_ends() {
     bounded(async {
-        let (listener, url) = listener().await;
-        let (done, finished) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let mut raw = RawPeer::server(tcp);
+        let (a, b) = tokio::io::duplex(support::DUPLEX_CAPACITY);
+        let mut raw = RawPeer::server(a);
+        let server = async {
             raw.read_head().await;
             raw.write(b"HTTP/1.1 403 Forbidden\r\n\r\nnot you").await;
-            // Holds the connection open until the test ends.
-            let _ = finished.await;
-        });
-        let started = std::time::Instant::now();
-        let err = ClientBuilder::new(url)
-            .handshake_timeout(Duration::from_secs(4))
-            .connect()
-            .await
-            .unwrap_err();
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{:?}",
-            started.elapsed()
-        );
+            tokio::time::Instant::now()
+        };
+        // The peer keeps its end open until the test ends.
+        let client = ClientBuilder::new("ws://h/").handshake_timeout(Duration::from_secs(4));
+        let (result, answered) = tokio::join!(client.connect_on(b), server);
+        let waited = answered.elapsed();
+        assert_eq!(waited, Duration::from_secs(1), "the wait for the body");
+        let err = result.map(drop).unwrap_err();
         let rejection = err.rejection().expect("the server's answer, not a timeout");
         assert_eq!(rejection.status(), StatusCode::FORBIDDEN);
         assert_eq!(&rejection.body()[..], b"not you");
-        drop(done);
+        drop(raw);
     })
     .await;
 }
@@ -787,10 +782,13 @@ async fn client_sends_one_cookie_header() {
 async fn client_times_out_when_server_never_answers() {
     bounded(async {
         let (listener, url) = listener().await;
-        // The server accepts TCP and then says nothing.
+        // The server accepts TCP and then says nothing until the test ends.
+        // Real time and a real socket: `connect` (with its DNS, TCP and
+        // timer) is what is tested, and nothing is measured.
+        let (done, finished) = tokio::sync::oneshot::channel::<()>();
         let silent = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            tokio::time::sleep(Duration::from_secs(30)).await;
+            let _ = finished.await;
             drop(tcp);
         });
         let err = ClientBuilder::new(url)
@@ -801,7 +799,8 @@ async fn client_times_out_when_server_never_answers() {
             .unwrap_err();
         assert!(matches!(err, Error::Timeout(Timeout::Handshake)), "{err:?}");
         assert!(err.is_timeout());
-        silent.abort();
+        drop(done);
+        silent.await.unwrap();
     })
     .await;
 }
