@@ -173,6 +173,9 @@ fn deflating_server() -> ServerBuilder {
 }
 
 // ---- a raw client against a sockeye server ----
+//
+// Which offers are accepted and what is answered (PMD-01, PMD-02, PMD-16) is
+// checked over every server entry point by the table in `negotiation.rs`.
 
 /// A raw client sends a request with `extra` header lines to `server`;
 /// returns the 101 head, the raw client and the server's socket.
@@ -196,70 +199,6 @@ async fn offer_to(
     offer: &str,
 ) -> (Head, RawPeer<DuplexStream>, WebSocket<DuplexStream>) {
     raw_client_with(server, &format!("Sec-WebSocket-Extensions: {offer}\r\n")).await
-}
-
-#[tokio::test]
-async fn server_declines_deflate_by_default() {
-    bounded(async {
-        let (head, _raw, ws) = offer_to(
-            &ServerBuilder::new(),
-            "permessage-deflate; client_max_window_bits",
-        )
-        .await;
-        assert_eq!(head.get("sec-websocket-extensions"), None);
-        assert_eq!(ws.deflate(), None);
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn pmd_16_server_accepts_the_browser_offer() {
-    bounded(async {
-        let (head, _raw, ws) = offer_to(
-            &deflating_server(),
-            "permessage-deflate; client_max_window_bits",
-        )
-        .await;
-        assert_eq!(
-            head.get_all("sec-websocket-extensions"),
-            ["permessage-deflate"]
-        );
-        let agreed = ws.deflate().expect("negotiated");
-        assert_eq!(
-            (agreed.server_max_window_bits, agreed.client_max_window_bits),
-            (15, 15)
-        );
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn pmd_01_server_accepts_the_first_acceptable_offer() {
-    bounded(async {
-        let cases = [
-            (
-                "Sec-WebSocket-Extensions: x-foo, permessage-deflate; server_max_window_bits=8, \
-                 permessage-deflate; client_max_window_bits=10, permessage-deflate\r\n",
-                "permessage-deflate; client_max_window_bits=10",
-            ),
-            // R-HV-04: offers in two fields are one list.
-            (
-                "Sec-WebSocket-Extensions: permessage-deflate; foo\r\n\
-                 Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; \
-                 server_max_window_bits=11\r\n",
-                "permessage-deflate; server_no_context_takeover; server_max_window_bits=11",
-            ),
-        ];
-        for (extra, expected) in cases {
-            let (head, _raw, ws) = raw_client_with(&deflating_server(), extra).await;
-            assert_eq!(head.get_all("sec-websocket-extensions"), [expected]);
-            assert_eq!(
-                ws.deflate().map(ToString::to_string).as_deref(),
-                Some(expected)
-            );
-        }
-    })
-    .await;
 }
 
 #[tokio::test]

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use sockeye::web::{
     BinaryType, CloseEvent, DomError, Event, Handlers, MessageData, ReadyState, WebSocket,
 };
@@ -1169,28 +1169,38 @@ async fn w_close_08_close_goes_out_after_queued_messages() {
 /// finish the closing handshake.
 #[tokio::test]
 async fn w_close_10_close_event_waits_for_the_server() {
-    const DELAY: Duration = Duration::from_millis(300);
     let (listener, url) = listen().await;
+    let (seen, close_seen) = tokio::sync::oneshot::channel();
+    let (answer, may_answer) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut raw = RawPeer::server(tcp);
         raw.server_handshake_with("", &[]).await;
         let close = raw.read_frame().await.expect("the client's Close");
         assert_eq!(close.close_code(), Some(3000));
-        tokio::time::sleep(DELAY).await;
+        seen.send(()).unwrap();
+        // The server answers only when the test says so: no clock needed.
+        may_answer.await.unwrap();
         raw.write(&frame(true, op::CLOSE, &close.payload, None))
             .await;
     });
     let ws = WebSocket::new(&url, &[]).unwrap();
     expect_open(&ws).await;
-    let started = std::time::Instant::now();
     ws.close(Some(3000), Some("wait for me")).unwrap();
-    let close = expect_close(&ws).await;
+    bounded(close_seen).await.unwrap();
+    // The client's Close went out; the client task has had every chance to
+    // run, and still no close event, as the server has not answered.
+    for _ in 0..16 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(ws.ready_state(), ReadyState::Closing);
+    let early = ws.next_event().now_or_never();
     assert!(
-        started.elapsed() >= DELAY,
-        "close event after {:?}",
-        started.elapsed()
+        early.is_none(),
+        "an event before the server's Close: {early:?}"
     );
+    answer.send(()).unwrap();
+    let close = expect_close(&ws).await;
     assert_eq!(
         close,
         CloseEvent {

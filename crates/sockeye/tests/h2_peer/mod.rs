@@ -12,10 +12,10 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::Poll;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use h2::client::SendRequest;
+use sockeye::WebSocket;
 use sockeye::http2::Http2Stream;
-use sockeye::{Role, WebSocket, WebSocketConfig};
 use tokio::net::TcpStream;
 
 /// An HTTP/2 connection to a server, its settings received.
@@ -121,8 +121,5 @@ pub fn client_socket(
     stream: Http2Stream,
     deflate: Option<sockeye::proto::PerMessageDeflate>,
 ) -> WebSocket<Http2Stream> {
-    let mut config = WebSocketConfig::client();
-    // The test waits on each step; no keepalive pings to account for.
-    config.keepalive_interval = None;
-    WebSocket::from_raw(stream, Role::Client, config, BytesMut::new()).with_deflate(deflate)
+    crate::support::servers::client_socket(stream, &[], deflate)
 }

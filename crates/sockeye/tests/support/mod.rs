@@ -10,6 +10,8 @@
 //! - [`duplex_pair`] and [`tcp_pair`] give a sockeye client and server
 //!   already connected to each other.
 //! - [`bounded`] puts a time limit on every test, real or paused.
+//! - [`servers`] runs each of sockeye's server entry points on a loopback
+//!   port as an echo server that reports what it agreed.
 #![allow(
     dead_code,
     unreachable_pub,
@@ -24,6 +26,8 @@ use sockeye::proto::frame::{FrameHeader, OpCode, apply_mask};
 use sockeye::{ClientBuilder, ServerBuilder, WebSocket, WebSocketConfig};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
+
+pub mod servers;
 
 /// How long any test step may take. Under paused time this is virtual, and
 /// it is longer than every time limit the tests configure, so a hang shows
