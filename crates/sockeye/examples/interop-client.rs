@@ -232,9 +232,23 @@ async fn connect(
 async fn next_message(ws: &mut Ws) -> Result<Message, String> {
     match ws.recv().await {
         Some(Ok(message)) => Ok(message),
-        Some(Err(e)) => Err(format!("connection failed: {e}")),
+        Some(Err(e)) => Err(format!("connection failed: {}", describe_error(&e))),
         None => Err(format!("closed by the server: {}", describe_close(ws))),
     }
+}
+
+/// An error with its causes and the close code it sent, if any.
+fn describe_error(e: &sockeye::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let _ = write!(text, ": {cause}");
+        source = cause.source();
+    }
+    if let Some(code) = e.close_code() {
+        let _ = write!(text, " (close code {code})");
+    }
+    text
 }
 
 /// Waits for the end of the connection and returns the server's Close
@@ -710,7 +724,12 @@ impl Session<'_> {
             match ws.recv().await {
                 Some(Err(sockeye::Error::Protocol(e)))
                     if e.close_code() == CloseCode::MESSAGE_TOO_BIG => {}
-                Some(Err(e)) => return Err(format!("failed with {e:?} instead of 1009")),
+                Some(Err(e)) => {
+                    return Err(format!(
+                        "failed with {} instead of 1009",
+                        describe_error(&e)
+                    ));
+                }
                 Some(Ok(message)) => {
                     return Err(format!("got {} instead of 1009", describe(&message)));
                 }
