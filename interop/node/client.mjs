@@ -1,7 +1,8 @@
 // The `ws` package's client run through the interoperability checks against
 // `sockeye serve` (the echo server).
 //
-//   node client.mjs ws://127.0.0.1:PORT [--server-deflate on|off] [--server-max-size BYTES]
+//   node client.mjs ws[s]://127.0.0.1:PORT [--server-deflate on|off] [--server-max-size BYTES]
+//                   [--limit-checks] [--no-verify]
 //
 // The server is expected to run with `--protocol superchat --protocol chat`
 // and the given `--max-message-size` (default 2 MiB); --server-deflate says
@@ -9,6 +10,14 @@
 // offers it, compressing every message). One line is printed per check,
 // `ok NAME` or `FAILED NAME: WHY`; the exit status is 0 only when every
 // check passed.
+//
+// --limit-checks runs, after the handshake, only the checks at the server's
+// limit, for a server that accepts permessage-deflate (its subprotocols do
+// not matter): a message of exactly --server-max-size bytes, random
+// (incompressible) binary and compressible text, each sent compressed in
+// one frame and echoed back intact, then one byte more closed with 1009
+// within PROMPT_MS of the end of sending it. --no-verify skips the check of a wss:// server's
+// certificate (a self-signed one).
 //
 // The echo server has no commands, so the checks that need the server to
 // act (fragments, pings or closes sent by the server) are run in the other
@@ -21,15 +30,36 @@ const LARGE = 1 << 20;
 const BURST = 100;
 const FRAGMENTED_TEXT = 'fragmented: héllo wörld, € 中文 ✓, 𝄞 😀 and the end';
 const FRAGMENTED_BINARY_LEN = 70000;
+/**
+ * The largest message (and frame) this client accepts in the limit checks:
+ * the echo of a message of exactly the server's limit may come back a little
+ * longer than the message when the server's deflate used stored blocks.
+ */
+const LIMIT_RECEIVE_MAX = 32 * 1024 * 1024;
+/**
+ * How soon the Close 1009 must follow the end of sending a message one byte
+ * over the limit: the server has only the last bytes left to inflate.
+ */
+const PROMPT_MS = 5000;
 
 function parseArgs(argv) {
-  const options = { url: null, serverDeflate: true, serverMaxSize: 2 * 1024 * 1024 };
+  const options = {
+    url: null,
+    serverDeflate: true,
+    serverMaxSize: 2 * 1024 * 1024,
+    limitChecks: false,
+    verify: true,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--server-deflate' && ['on', 'off'].includes(argv[i + 1])) {
       options.serverDeflate = argv[++i] === 'on';
     } else if (arg === '--server-max-size' && i + 1 < argv.length) {
       options.serverMaxSize = Number.parseInt(argv[++i], 10);
+    } else if (arg === '--limit-checks') {
+      options.limitChecks = true;
+    } else if (arg === '--no-verify') {
+      options.verify = false;
     } else if (options.url === null && !arg.startsWith('-')) {
       options.url = arg;
     } else {
@@ -38,7 +68,10 @@ function parseArgs(argv) {
     }
   }
   if (options.url === null) {
-    console.error('usage: node client.mjs ws://HOST:PORT [--server-deflate on|off] [--server-max-size BYTES]');
+    console.error(
+      'usage: node client.mjs ws[s]://HOST:PORT [--server-deflate on|off] [--server-max-size BYTES] ' +
+        '[--limit-checks] [--no-verify]',
+    );
     process.exit(2);
   }
   return options;
@@ -71,6 +104,24 @@ function largeText(length) {
     size += pieceSize;
   }
   return parts.join('') + '.'.repeat(length - size);
+}
+
+/**
+ * Exactly `length` bytes of text that compresses well: the lines
+ * `I sockeye héllo wörld € 中文 𝄞` for I = 0, 1, 2, ..., as many whole
+ * lines as fit, then dots.
+ */
+function compressibleText(length) {
+  const lines = [];
+  let size = 0;
+  for (let i = 0; ; i++) {
+    const line = `${i} sockeye héllo wörld € 中文 𝄞\n`;
+    const lineSize = Buffer.byteLength(line);
+    if (size + lineSize > length) break;
+    lines.push(line);
+    size += lineSize;
+  }
+  return lines.join('') + '.'.repeat(length - size);
 }
 
 /** Byte i is i mod 256. */
@@ -151,11 +202,18 @@ class Connection {
   }
 }
 
-/** Opens a connection offering permessage-deflate and `protocols`. */
-function connect(options, protocols = []) {
+/**
+ * Opens a connection offering permessage-deflate and `protocols`, accepting
+ * messages of up to `maxPayload` bytes (ws's default, 100 MiB, if not given).
+ */
+function connect(options, protocols = [], maxPayload = undefined) {
   return new Promise((resolve, reject) => {
     let response = null;
-    const ws = new WebSocket(options.url, protocols, { perMessageDeflate: { threshold: 0 } });
+    const ws = new WebSocket(options.url, protocols, {
+      perMessageDeflate: { threshold: 0 },
+      rejectUnauthorized: options.verify,
+      ...(maxPayload === undefined ? {} : { maxPayload }),
+    });
     ws.on('upgrade', (res) => {
       response = res;
     });
@@ -206,6 +264,85 @@ function withinTime(promise) {
     timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The payload length of a frame this client sent in `wire` bytes: a
+ * client's header takes 6, 8 or 14 bytes, masking key included (RFC 6455
+ * §5.2).
+ */
+function clientFramePayload(wire) {
+  if (wire - 6 < 126) return wire - 6;
+  if (wire - 8 < 65536) return wire - 8;
+  return wire - 14;
+}
+
+/** Closes with 1000 and waits for the server's Close. */
+async function closeNormally(conn) {
+  conn.ws.close(1000);
+  await conn.closeFrame();
+}
+
+/**
+ * Sends `message` on a connection of its own, checks from the bytes written
+ * to the socket that it went out compressed, and that it comes back intact.
+ * `longer`: random bytes, which deflate lengthens (stored blocks add 5 bytes
+ * each), so the frame must be longer than the message; else compressible
+ * ones, so the frame must be less than half of it.
+ */
+async function echoCompressed(options, message, longer) {
+  const conn = await connect(options, [], LIMIT_RECEIVE_MAX);
+  try {
+    if (!conn.ws.extensions.includes('permessage-deflate')) throw new Error('permessage-deflate was not agreed');
+    const socket = conn.response.socket;
+    const before = socket.bytesWritten;
+    await conn.send(message);
+    const frame = clientFramePayload(socket.bytesWritten - before);
+    const size = message.data.length;
+    const compressed = longer ? frame > size : frame * 2 < size;
+    if (!compressed) {
+      const expected = longer ? 'longer than the message' : 'less than half of it';
+      throw new Error(`sent a frame of ${frame} bytes for a message of ${size}, expected ${expected}`);
+    }
+    same(message, await conn.next());
+    await closeNormally(conn);
+  } finally {
+    conn.ws.terminate();
+  }
+}
+
+/**
+ * The checks at the server's limit (--limit-checks), each on a connection
+ * of its own that accepts LIMIT_RECEIVE_MAX bytes.
+ */
+async function limitChecks(options, alone) {
+  const limit = options.serverMaxSize;
+  await alone('limit-echo-binary-random', () => echoCompressed(options, binary(noise(limit)), true));
+  await alone('limit-echo-text-compressible', () => echoCompressed(options, text(compressibleText(limit)), false));
+  await alone('limit-over-by-one-1009', async () => {
+    const message = binary(noise(limit + 1));
+    const conn = await connect(options, [], LIMIT_RECEIVE_MAX);
+    try {
+      let sent = null;
+      // The server may close before it has read the whole message, so a
+      // failed send is not yet a failed check: its Close is.
+      conn
+        .send(message)
+        .catch(() => {})
+        .finally(() => {
+          sent = Date.now();
+        });
+      const { code, reason } = await conn.closeFrame();
+      // Closed before the send ended: as prompt as can be.
+      const elapsed = sent === null ? 0 : Date.now() - sent;
+      if (code !== 1009) throw new Error(`expected 1009, got ${code} ${JSON.stringify(reason)}`);
+      if (elapsed > PROMPT_MS) {
+        throw new Error(`closed with 1009 ${elapsed} ms after the end of sending, over ${PROMPT_MS} ms`);
+      }
+    } finally {
+      conn.ws.terminate();
+    }
+  });
 }
 
 /** Runs the checks, printing one line each; returns how many failed. */
@@ -265,6 +402,16 @@ async function run(options) {
   } catch (error) {
     record('handshake', error);
     record('deflate-negotiated', new Error('no connection to check'));
+  }
+
+  if (options.limitChecks) {
+    if (shared !== null) {
+      await withinTime(closeNormally(shared)).catch(() => {});
+      shared.ws.terminate();
+      shared = null;
+    }
+    await limitChecks(options, alone);
+    return { passed, failed };
   }
 
   const echoes = [

@@ -31,9 +31,27 @@
 //                                  the last Ping received, or "no-ping"
 //   \u0001cmd close CODE REASON    close with that code and reason (the rest
 //                                  of the line, may be empty)
+//   \u0001cmd send-random N        answer N random bytes as one binary
+//                                  message in one frame (compressed when
+//                                  permessage-deflate is agreed), then "sent
+//                                  CRC FRAME": the CRC-32 of those bytes (as
+//                                  zlib computes it, 8 hex digits) and the
+//                                  payload length of the frame that carried
+//                                  them
+//   \u0001cmd send-compressible N  the same with N bytes of text that
+//                                  compresses well, sent as one text message:
+//                                  the lines "I sockeye héllo wörld € 中文 𝄞"
+//                                  (each ending with "\n") for I = 0, 1, 2,
+//                                  ..., as many whole lines as fit, then dots
+//   \u0001cmd last-close           answer "last-close CODE" with the code of
+//                                  the Close frame of the last connection
+//                                  that ended (1005: a Close without a code,
+//                                  1006: none), or "no-close"
 //
 // An unknown command is answered "unknown-command".
 
+import { randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { WebSocketServer } from 'ws';
 
 const COMMAND = '\u0001cmd ';
@@ -63,6 +81,52 @@ function chooseProtocol(offered) {
     if (SUPPORTED_PROTOCOLS.includes(protocol)) return protocol;
   }
   return false;
+}
+
+/**
+ * The code of the Close frame of the last connection that ended, for the
+ * `last-close` command; null before any.
+ */
+let lastClose = null;
+
+/**
+ * Exactly `length` bytes of text that compresses well (see `send-compressible`
+ * above).
+ */
+function compressibleText(length) {
+  const lines = [];
+  let size = 0;
+  for (let i = 0; ; i++) {
+    const line = `${i} sockeye héllo wörld € 中文 𝄞\n`;
+    const lineSize = Buffer.byteLength(line);
+    if (size + lineSize > length) break;
+    lines.push(line);
+    size += lineSize;
+  }
+  return lines.join('') + '.'.repeat(length - size);
+}
+
+/**
+ * The payload length of a frame this server sent in `wire` bytes: a server's
+ * header takes 2, 4 or 10 bytes (RFC 6455 §5.2).
+ */
+function serverFramePayload(wire) {
+  if (wire - 2 < 126) return wire - 2;
+  if (wire - 4 < 65536) return wire - 4;
+  return wire - 10;
+}
+
+/**
+ * Sends `data` as one message in one frame, then "sent CRC FRAME", the frame's
+ * payload length taken from the bytes written to `socket` meanwhile.
+ */
+function sendMeasured(ws, socket, data, binary) {
+  const before = socket.bytesWritten;
+  ws.send(data, { binary }, (error) => {
+    if (error) return;
+    const frame = serverFramePayload(socket.bytesWritten - before);
+    ws.send(`sent ${crc32(data).toString(16).padStart(8, '0')} ${frame}`);
+  });
 }
 
 /** Sends `data` as one message cut into FRAGMENTS frames at byte offsets. */
@@ -115,6 +179,15 @@ function runCommand(ws, state, line) {
       ws.close(code, reason);
       break;
     }
+    case 'send-random':
+      sendMeasured(ws, state.socket, randomBytes(Number.parseInt(rest, 10)), true);
+      break;
+    case 'send-compressible':
+      sendMeasured(ws, state.socket, Buffer.from(compressibleText(Number.parseInt(rest, 10)), 'utf8'), false);
+      break;
+    case 'last-close':
+      ws.send(lastClose === null ? 'no-close' : `last-close ${lastClose}`);
+      break;
     default:
       ws.send('unknown-command');
   }
@@ -129,8 +202,11 @@ const server = new WebSocketServer({
   handleProtocols: chooseProtocol,
 });
 
-server.on('connection', (ws) => {
-  const state = { lastPing: null };
+server.on('connection', (ws, request) => {
+  const state = { lastPing: null, socket: request.socket };
+  ws.on('close', (code) => {
+    lastClose = code;
+  });
   ws.on('ping', (data) => {
     state.lastPing = Buffer.from(data);
   });

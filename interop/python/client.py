@@ -1,13 +1,22 @@
 """The ``websockets`` package's client run through the interoperability
 checks against ``sockeye serve`` (the echo server).
 
-    python client.py ws://127.0.0.1:PORT [--server-deflate on|off] [--server-max-size BYTES]
+    python client.py ws[s]://127.0.0.1:PORT [--server-deflate on|off] [--server-max-size BYTES]
+                     [--limit-checks] [--no-verify]
 
 The server is expected to run with ``--protocol superchat --protocol chat``
 and the given ``--max-message-size`` (default 2 MiB); --server-deflate says
 whether it accepts permessage-deflate (default on; the client always offers
 it). One line is printed per check, ``ok NAME`` or ``FAILED NAME: WHY``; the
 exit status is 0 only when every check passed.
+
+--limit-checks runs, after the handshake, only the checks at the server's
+limit, for a server that accepts permessage-deflate (its subprotocols do not
+matter): a message of exactly --server-max-size bytes, random
+(incompressible) binary and compressible text, each sent compressed in one
+frame and echoed back intact, then one byte more closed with 1009 within
+PROMPT seconds of the end of sending it. --no-verify skips the check of a wss:// server's certificate
+(a self-signed one).
 
 The echo server has no commands, so the checks that need the server to act
 (fragments, pings or closes sent by the server) are run in the other
@@ -16,17 +25,30 @@ direction only: by sockeye's client against server.py.
 
 import argparse
 import asyncio
+import contextlib
 import random
+import ssl
 import sys
+import time
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import PerMessageDeflate
+from websockets.frames import Opcode
 
 CHECK_TIMEOUT = 10.0
 LARGE = 1 << 20
 BURST = 100
 FRAGMENTED_TEXT = "fragmented: héllo wörld, € 中文 ✓, 𝄞 😀 and the end"
 FRAGMENTED_BINARY_LEN = 70_000
+# The largest message (and frame) this client accepts in the limit checks:
+# the echo of a message of exactly the server's limit may come back a little
+# longer than the message when the server's deflate used stored blocks.
+LIMIT_RECEIVE_MAX = 32 << 20
+# How soon, in seconds, the Close 1009 must follow the end of sending a
+# message one byte over the limit: the server has only the last bytes left
+# to inflate.
+PROMPT = 5.0
 
 
 def noise(length):
@@ -47,6 +69,24 @@ def large_text(length):
         parts.append(piece)
         size += piece_size
     return "".join(parts) + "." * (length - size)
+
+
+def compressible_text(length):
+    """Exactly `length` bytes of text that compresses well: the lines
+    ``I sockeye héllo wörld € 中文 𝄞`` for I = 0, 1, 2, ..., as many whole
+    lines as fit, then dots."""
+    lines = []
+    size = 0
+    i = 0
+    while True:
+        line = f"{i} sockeye héllo wörld € 中文 𝄞\n"
+        line_size = len(line.encode())
+        if size + line_size > length:
+            break
+        lines.append(line)
+        size += line_size
+        i += 1
+    return "".join(lines) + "." * (length - size)
 
 
 def pattern(length):
@@ -81,17 +121,82 @@ async def echo(ws, message):
     same(message, await ws.recv())
 
 
-def open_connection(options, protocols=None):
-    """Connects, offering permessage-deflate (the default) and `protocols`."""
+def open_connection(options, protocols=None, max_size=16 << 20):
+    """Connects, offering permessage-deflate (the default) and `protocols`,
+    accepting messages of up to `max_size` bytes."""
+    tls = {}
+    if options.url.startswith("wss:") and not options.verify:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        tls = {"ssl": context}
     return connect(
         options.url,
         subprotocols=protocols,
         compression="deflate",
-        max_size=16 << 20,
+        max_size=max_size,
         ping_interval=None,
         open_timeout=CHECK_TIMEOUT,
         close_timeout=CHECK_TIMEOUT,
+        **tls,
     )
+
+
+def record_sent_frames(ws):
+    """The list to which each data frame's RSV1 bit and payload length, as
+    permessage-deflate encoded it, is appended from now on (the frame as it
+    goes on the wire, which the public API does not show)."""
+    sent = []
+    for extension in ws.protocol.extensions:
+        if isinstance(extension, PerMessageDeflate):
+            encode = extension.encode
+
+            def recording(frame, encode=encode):
+                frame = encode(frame)
+                if frame.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+                    sent.append((frame.rsv1, len(frame.data)))
+                return frame
+
+            extension.encode = recording
+            return sent
+    raise AssertionError("permessage-deflate was not agreed")
+
+
+@contextlib.asynccontextmanager
+async def limit_connection(options):
+    """A connection of its own for a limit check, accepting messages of up to
+    LIMIT_RECEIVE_MAX bytes. Closing it at the end may fail inside
+    websockets when the server closed it in the middle of a send (an
+    AttributeError from the asyncio transport): that is not what the check
+    is about, and must not hide what it found."""
+    ws = await open_connection(options, max_size=LIMIT_RECEIVE_MAX)
+    try:
+        yield ws
+    finally:
+        with contextlib.suppress(Exception):
+            await ws.close()
+
+
+async def echo_compressed(options, message, longer):
+    """Sends `message` on a connection of its own, checks that it went out
+    compressed in one frame, and that it comes back intact. `longer`: random
+    bytes, which deflate lengthens (stored blocks add 5 bytes each), so the
+    frame must be longer than the message; else compressible ones, so the
+    frame must be less than half of it."""
+    async with limit_connection(options) as ws:
+        sent = record_sent_frames(ws)
+        await ws.send(message)
+        size = len(message.encode() if isinstance(message, str) else message)
+        if len(sent) != 1 or not sent[0][0]:
+            raise AssertionError(f"sent frames (RSV1, length) {sent}, expected one compressed")
+        frame = sent[0][1]
+        compressed = frame > size if longer else frame * 2 < size
+        if not compressed:
+            expected = "longer than the message" if longer else "less than half of it"
+            raise AssertionError(
+                f"sent a frame of {frame} bytes for a message of {size}, expected {expected}"
+            )
+        same(message, await ws.recv())
 
 
 def closed_by_server(exc):
@@ -155,6 +260,40 @@ class Checks:
         else:
             self.record(name)
 
+    async def limit_checks(self):
+        """The checks at the server's limit (--limit-checks), each on a
+        connection of its own that accepts LIMIT_RECEIVE_MAX bytes."""
+        options = self.options
+        limit = options.server_max_size
+        await self.alone(
+            "limit-echo-binary-random", lambda: echo_compressed(options, noise(limit), True)
+        )
+        await self.alone(
+            "limit-echo-text-compressible",
+            lambda: echo_compressed(options, compressible_text(limit), False),
+        )
+
+        async def over_by_one():
+            message = noise(limit + 1)
+            async with limit_connection(options) as ws:
+                # The server may close before it has read the whole message,
+                # so a failed send is not yet a failed check: its Close is.
+                try:
+                    await ws.send(message)
+                except ConnectionClosed:
+                    pass
+                sent = time.monotonic()
+                code, reason = await expect_close(ws)
+                elapsed = time.monotonic() - sent
+                if code != 1009:
+                    raise AssertionError(f"expected 1009, got {code} {reason!r}")
+                if elapsed > PROMPT:
+                    raise AssertionError(
+                        f"closed with 1009 {elapsed:.1f} s after the end of sending, over {PROMPT} s"
+                    )
+
+        await self.alone("limit-over-by-one-1009", over_by_one)
+
     async def run(self):
         options = self.options
         try:
@@ -176,6 +315,16 @@ class Checks:
                     f"server deflate {state}, but Sec-WebSocket-Extensions has "
                     f"permessage-deflate: {in_header}, in force: {in_force}",
                 )
+
+        if options.limit_checks:
+            if self.shared is not None:
+                try:
+                    await asyncio.wait_for(self.shared.close(), CHECK_TIMEOUT)
+                except Exception:
+                    self.shared.transport.abort()
+                self.shared = None
+            await self.limit_checks()
+            return
 
         echoes = [
             ("echo-text-ascii", "Hello, WebSocket!"),
@@ -274,6 +423,8 @@ def main():
     parser.add_argument("url")
     parser.add_argument("--server-deflate", choices=["on", "off"], default="on")
     parser.add_argument("--server-max-size", type=int, default=2 * 1024 * 1024)
+    parser.add_argument("--limit-checks", action="store_true")
+    parser.add_argument("--no-verify", dest="verify", action="store_false")
     options = parser.parse_args()
     options.server_deflate = options.server_deflate == "on"
     checks = Checks(options)

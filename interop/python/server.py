@@ -30,17 +30,35 @@ commands and their answers are lowercase hex:
                                   the last Ping received, or "no-ping"
     \\x01cmd close CODE REASON    close with that code and reason (the rest of
                                   the line, may be empty)
+    \\x01cmd send-random N        answer N random bytes as one binary message
+                                  in one frame (compressed when
+                                  permessage-deflate is agreed), then "sent
+                                  CRC FRAME": the CRC-32 of those bytes (as
+                                  zlib computes it, 8 hex digits) and the
+                                  payload length of the frame that carried
+                                  them
+    \\x01cmd send-compressible N  the same with N bytes of text that
+                                  compresses well, sent as one text message:
+                                  the lines "I sockeye héllo wörld € 中文 𝄞"
+                                  (each ending with "\\n") for I = 0, 1, 2,
+                                  ..., as many whole lines as fit, then dots
+    \\x01cmd last-close           answer "last-close CODE" with the code of the
+                                  last Close frame received from a client
+                                  (1005: one without a code), or "no-close"
 
 An unknown command is answered "unknown-command".
 """
 
 import argparse
 import asyncio
+import random
 import signal
+import zlib
 
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
-from websockets.frames import Opcode
+from websockets.exceptions import ConnectionClosed, ProtocolError
+from websockets.extensions.permessage_deflate import PerMessageDeflate
+from websockets.frames import Close, Opcode
 
 COMMAND = "\x01cmd "
 SUPPORTED_PROTOCOLS = ["superchat", "chat"]
@@ -51,12 +69,18 @@ FRAGMENTS = 4
 
 class RecordingConnection(ServerConnection):
     """A connection that remembers the payloads of the control frames it
-    receives, which the public API does not report."""
+    receives, and the payload length of the data frames it sends, which the
+    public API does not report."""
+
+    # The code of the last Close frame received on any connection, for the
+    # `last-close` command.
+    last_close = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.last_ping = None
         self.pongs = asyncio.Queue()
+        self.sent_frames = None
 
     def process_event(self, event):
         if self.request is not None:
@@ -64,7 +88,37 @@ class RecordingConnection(ServerConnection):
                 self.last_ping = bytes(event.data)
             elif event.opcode is Opcode.PONG:
                 self.pongs.put_nowait(bytes(event.data))
+            elif event.opcode is Opcode.CLOSE:
+                try:
+                    code = Close.parse(event.data).code if event.data else 1005
+                except ProtocolError:
+                    code = None
+                if code is not None:
+                    RecordingConnection.last_close = code
         super().process_event(event)
+
+    async def send_measured(self, message):
+        """Sends `message` in one frame, then "sent CRC FRAME" with the
+        payload length of that frame as permessage-deflate encoded it."""
+        if self.sent_frames is None:
+            self.sent_frames = []
+            for extension in self.protocol.extensions:
+                if isinstance(extension, PerMessageDeflate):
+                    encode = extension.encode
+
+                    def recording(frame, encode=encode):
+                        frame = encode(frame)
+                        if frame.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+                            self.sent_frames.append(len(frame.data))
+                        return frame
+
+                    extension.encode = recording
+        data = message.encode() if isinstance(message, str) else message
+        self.sent_frames.clear()
+        await self.send(message)
+        # Without permessage-deflate, the frame carries the data as it is.
+        frame = self.sent_frames[0] if self.sent_frames else len(data)
+        await self.send(f"sent {zlib.crc32(data):08x} {frame}")
 
 
 def choose_protocol(connection, offered):
@@ -73,6 +127,23 @@ def choose_protocol(connection, offered):
         if protocol in SUPPORTED_PROTOCOLS:
             return protocol
     return None
+
+
+def compressible_text(length):
+    """Exactly `length` bytes of text that compresses well (see
+    `send-compressible` above)."""
+    lines = []
+    size = 0
+    i = 0
+    while True:
+        line = f"{i} sockeye héllo wörld € 中文 𝄞\n"
+        line_size = len(line.encode())
+        if size + line_size > length:
+            break
+        lines.append(line)
+        size += line_size
+        i += 1
+    return "".join(lines) + "." * (length - size)
 
 
 def pieces(data, count):
@@ -106,6 +177,15 @@ async def run_command(ws, line):
     elif name == "close":
         code, _, reason = rest.partition(" ")
         await ws.close(int(code), reason)
+    elif name == "send-random":
+        await ws.send_measured(random.randbytes(int(rest)))
+    elif name == "send-compressible":
+        await ws.send_measured(compressible_text(int(rest)))
+    elif name == "last-close":
+        if RecordingConnection.last_close is None:
+            await ws.send("no-close")
+        else:
+            await ws.send(f"last-close {RecordingConnection.last_close}")
     else:
         await ws.send("unknown-command")
 

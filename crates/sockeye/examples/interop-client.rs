@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! interop-client ws://127.0.0.1:PORT [--server-deflate on|off] [--server-max-size BYTES]
+//!                [--limit-checks]
 //! ```
 //!
 //! `--server-deflate` says whether the server accepts permessage-deflate
@@ -11,6 +12,14 @@
 //! largest message it accepts (default 2 MiB). One line is printed per
 //! check, `ok NAME` or `FAILED NAME: WHY`; the exit status is 0 only when
 //! every check passed.
+//!
+//! `--limit-checks` runs, after the handshake, only the checks at this
+//! client's own limit, with [`ClientBuilder`]'s default limits (16 MiB
+//! messages and 16 MiB frames, so the frame limit is the message limit),
+//! against a server that accepts permessage-deflate: a message of exactly
+//! the limit, random (binary) and compressible (text), sent compressed by
+//! the server in one frame, arrives intact; one byte more fails the
+//! connection with 1009, which the server receives in the client's Close.
 //!
 //! # The peer servers' commands
 //!
@@ -25,7 +34,15 @@
 //!   with the payload of the Pong that came back (or `no-pong`);
 //! - `last-ping`: answers `last-ping HEX` with the payload of the last Ping
 //!   the server received (or `no-ping`);
-//! - `close CODE REASON`: closes with that code and reason.
+//! - `close CODE REASON`: closes with that code and reason;
+//! - `send-random N`: answers `N` random bytes as one binary message in one
+//!   frame (compressed when permessage-deflate is agreed), then `sent CRC
+//!   FRAME`: the CRC-32 of those bytes (8 hex digits) and the payload length
+//!   of the frame that carried them;
+//! - `send-compressible N`: the same with the `N` bytes of
+//!   [`compressible_text`], as one text message;
+//! - `last-close`: answers `last-close CODE` with the code of the last Close
+//!   frame the server received from a client (or `no-close`).
 //!
 //! Both servers support the subprotocols `superchat` and `chat` and agree
 //! on the first one in the client's order.
@@ -39,16 +56,20 @@
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
-use sockeye::{ClientBuilder, CloseCode, Message, WebSocket};
+use sockeye::{ClientBuilder, CloseCode, Message, WebSocket, WebSocketConfig};
 
 /// The prefix of a command to the peer server.
 const COMMAND: &str = "\u{1}cmd ";
 
 /// How long one check may take before it fails.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the server may take to report the Close of a connection that
+/// this client saw end: it may learn of the end a little later.
+const REPORT_WAIT: Duration = Duration::from_secs(5);
 
 /// The size of the large messages: 1 MiB.
 const LARGE: usize = 1 << 20;
@@ -75,6 +96,8 @@ struct Options {
     url: String,
     server_deflate: bool,
     server_max_size: usize,
+    /// Only the checks at the client's default limits.
+    limit_checks: bool,
 }
 
 impl Options {
@@ -83,6 +106,7 @@ impl Options {
             url: String::new(),
             server_deflate: true,
             server_max_size: 2 << 20,
+            limit_checks: false,
         };
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -99,6 +123,7 @@ impl Options {
                         .and_then(|n| n.parse().ok())
                         .ok_or("--server-max-size takes a number of bytes")?;
                 }
+                "--limit-checks" => options.limit_checks = true,
                 _ if options.url.is_empty() && !arg.starts_with('-') => options.url = arg,
                 _ => return Err(format!("unexpected argument {arg:?}")),
             }
@@ -183,14 +208,19 @@ async fn within_time<T>(check: impl Future<Output = Result<T, String>>) -> Resul
         .unwrap_or_else(|_| Err(format!("no answer within {CHECK_TIMEOUT:?}")))
 }
 
-/// Connects, offering permessage-deflate (the default) and `protocols`.
+/// Connects, offering permessage-deflate (the default) and `protocols`;
+/// with `--limit-checks`, with the builder's default limits.
 async fn connect(
     options: &Options,
     protocols: &[&str],
 ) -> Result<(Ws, http::Response<()>), String> {
-    ClientBuilder::new(options.url.as_str())
-        .protocols(protocols.iter().copied())
-        .max_message_size(16 << 20)
+    let builder = ClientBuilder::new(options.url.as_str()).protocols(protocols.iter().copied());
+    let builder = if options.limit_checks {
+        builder
+    } else {
+        builder.max_message_size(16 << 20)
+    };
+    builder
         .connect_timeout(CHECK_TIMEOUT)
         .handshake_timeout(CHECK_TIMEOUT)
         .connect()
@@ -202,9 +232,23 @@ async fn connect(
 async fn next_message(ws: &mut Ws) -> Result<Message, String> {
     match ws.recv().await {
         Some(Ok(message)) => Ok(message),
-        Some(Err(e)) => Err(format!("connection failed: {e}")),
+        Some(Err(e)) => Err(format!("connection failed: {}", describe_error(&e))),
         None => Err(format!("closed by the server: {}", describe_close(ws))),
     }
+}
+
+/// An error with its causes and the close code it sent, if any.
+fn describe_error(e: &sockeye::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let _ = write!(text, ": {cause}");
+        source = cause.source();
+    }
+    if let Some(code) = e.close_code() {
+        let _ = write!(text, " (close code {code})");
+    }
+    text
 }
 
 /// Waits for the end of the connection and returns the server's Close
@@ -311,6 +355,124 @@ fn large_text(len: usize) -> String {
     text
 }
 
+/// Exactly `len` bytes of text that compresses well, as the
+/// `send-compressible` command sends it: the lines
+/// `I sockeye héllo wörld € 中文 𝄞` for I = 0, 1, 2, ..., as many whole lines
+/// as fit, then dots.
+fn compressible_text(len: usize) -> String {
+    let mut text = String::with_capacity(len);
+    let mut line = String::new();
+    for i in 0.. {
+        line.clear();
+        let _ = writeln!(line, "{i} sockeye héllo wörld € 中文 𝄞");
+        if text.len() + line.len() > len {
+            break;
+        }
+        text.push_str(&line);
+    }
+    text.extend(std::iter::repeat_n('.', len - text.len()));
+    text
+}
+
+/// The CRC-32 of `bytes`, as zlib computes it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = flate2::Crc::new();
+    crc.update(bytes);
+    crc.sum()
+}
+
+/// Reads the server's `sent CRC FRAME` report that follows the message of a
+/// `send-*` command, and checks the message against it: the CRC-32 of its
+/// payload, and the payload length of the frame that carried it, which
+/// `longer` says must be longer than the message (random bytes, lengthened
+/// by deflate's stored blocks: a frame over the frame limit, carrying a
+/// message within the message limit), or else less than half of it
+/// (compressible bytes).
+async fn check_sent(ws: &mut Ws, message: &Message, longer: bool) -> Outcome {
+    let report = next_message(ws).await?;
+    let parsed = report
+        .as_text()
+        .and_then(|text| text.strip_prefix("sent "))
+        .and_then(|rest| rest.split_once(' '))
+        .and_then(|(crc, frame)| {
+            Some((
+                u32::from_str_radix(crc, 16).ok()?,
+                frame.parse::<usize>().ok()?,
+            ))
+        });
+    let Some((crc, frame)) = parsed else {
+        return Err(format!(
+            "expected `sent CRC FRAME`, got {}",
+            describe(&report)
+        ));
+    };
+    if crc32(message.payload()) != crc {
+        return Err(format!(
+            "the {} has CRC-32 {:08x}, the server sent {crc:08x}",
+            describe(message),
+            crc32(message.payload()),
+        ));
+    }
+    let size = message.len();
+    let compressed = if longer {
+        frame > size
+    } else {
+        frame.saturating_mul(2) < size
+    };
+    if !compressed {
+        let expected = if longer {
+            "longer than the message"
+        } else {
+            "less than half of it"
+        };
+        return Err(format!(
+            "the server sent a frame of {frame} bytes for a message of {size}, expected {expected}"
+        ));
+    }
+    Ok(())
+}
+
+/// Fails unless permessage-deflate is in force.
+fn require_deflate(ws: &Ws) -> Outcome {
+    if ws.deflate().is_some() {
+        Ok(())
+    } else {
+        Err("permessage-deflate was not agreed".to_owned())
+    }
+}
+
+/// Asks the server for the code of the last Close frame it received, on a
+/// connection of its own, until that is `code` or [`REPORT_WAIT`] has
+/// passed.
+async fn server_received_close(options: &Options, code: CloseCode) -> Outcome {
+    let (mut ws, _) = connect(options, &[]).await?;
+    let expected = Message::text(format!("last-close {code}"));
+    let started = Instant::now();
+    loop {
+        command(&mut ws, "last-close").await?;
+        let answer = next_message(&mut ws).await?;
+        if answer == expected {
+            break;
+        }
+        if started.elapsed() > REPORT_WAIT {
+            return Err(format!(
+                "the server answered {} after {REPORT_WAIT:?}, expected {}",
+                describe(&answer),
+                describe(&expected),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    close_normally(&mut ws).await
+}
+
+/// Closes with 1000 and waits for the end of the closing handshake.
+async fn close_normally(ws: &mut Ws) -> Outcome {
+    ws.close(CloseCode::NORMAL, "")
+        .await
+        .map_err(|e| format!("the closing handshake failed: {e}"))
+}
+
 /// The byte pattern of the `fragment-binary` command.
 fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i: usize| i.to_le_bytes()[0]).collect()
@@ -348,6 +510,13 @@ async fn run(options: &Options) -> Report {
         ws: None,
     };
     session.handshake().await;
+    if options.limit_checks {
+        if let Some(mut ws) = session.ws.take() {
+            let _ = within_time(close_normally(&mut ws)).await;
+        }
+        session.limits().await;
+        return session.report;
+    }
     session.echoes().await;
     session.fragments().await;
     session.pings().await;
@@ -516,6 +685,61 @@ impl Session<'_> {
         .await;
     }
 
+    /// `limit-*`: with the client's default limits, a message of exactly
+    /// the largest message size arrives intact however the server's deflate
+    /// shaped its frame, and one byte more fails the connection with 1009.
+    async fn limits(&mut self) {
+        let limit = WebSocketConfig::client().proto.max_message_size;
+        self.check_alone("limit-received-binary-random", &[], async |mut ws, _| {
+            require_deflate(&ws)?;
+            command(&mut ws, &format!("send-random {limit}")).await?;
+            let message = next_message(&mut ws).await?;
+            if !message.is_binary() || message.len() != limit {
+                return Err(format!(
+                    "expected a binary message of {limit} bytes, got {}",
+                    describe(&message)
+                ));
+            }
+            check_sent(&mut ws, &message, true).await?;
+            close_normally(&mut ws).await
+        })
+        .await;
+        self.check_alone(
+            "limit-received-text-compressible",
+            &[],
+            async |mut ws, _| {
+                require_deflate(&ws)?;
+                command(&mut ws, &format!("send-compressible {limit}")).await?;
+                let message = next_message(&mut ws).await?;
+                same(&Message::text(compressible_text(limit)), &message)?;
+                check_sent(&mut ws, &message, false).await?;
+                close_normally(&mut ws).await
+            },
+        )
+        .await;
+        let options = self.options;
+        self.check_alone("limit-over-by-one-1009", &[], async |mut ws, _| {
+            require_deflate(&ws)?;
+            command(&mut ws, &format!("send-random {}", limit + 1)).await?;
+            match ws.recv().await {
+                Some(Err(sockeye::Error::Protocol(e)))
+                    if e.close_code() == CloseCode::MESSAGE_TOO_BIG => {}
+                Some(Err(e)) => {
+                    return Err(format!(
+                        "failed with {} instead of 1009",
+                        describe_error(&e)
+                    ));
+                }
+                Some(Ok(message)) => {
+                    return Err(format!("got {} instead of 1009", describe(&message)));
+                }
+                None => return Err(format!("closed by the server: {}", describe_close(&ws))),
+            }
+            server_received_close(options, CloseCode::MESSAGE_TOO_BIG).await
+        })
+        .await;
+    }
+
     /// `subprotocol-*`: the server agrees on the first subprotocol in the
     /// client's order that it supports, and on none when it supports none
     /// of those offered.
@@ -568,7 +792,7 @@ async fn main() -> ExitCode {
             eprintln!("interop-client: {why}");
             eprintln!(
                 "usage: interop-client ws://HOST:PORT [--server-deflate on|off] \
-                 [--server-max-size BYTES]"
+                 [--server-max-size BYTES] [--limit-checks]"
             );
             return ExitCode::from(2);
         }
