@@ -61,7 +61,8 @@ use sockeye_proto::DeflateConfig;
 use crate::config::WebSocketConfig;
 use crate::error::Error;
 use crate::hyper::{Checked, UpgradeError, UpgradedIo, asks_for_websocket};
-use crate::server::{Accept, ServerBuilder, UpgradeRequest};
+use crate::server::builder::ServerBuilder;
+use crate::server::request::{Accept, UpgradeRequest};
 
 /// The WebSocket an upgraded axum request runs: sockeye's
 /// [`WebSocket`](crate::WebSocket) over the upgraded connection.

@@ -131,7 +131,8 @@ use sockeye_proto::{PerMessageDeflate, Role};
 
 use crate::config::WebSocketConfig;
 use crate::error::{Error, Result};
-use crate::server::{Accept, ServerBuilder, UpgradeRequest};
+use crate::server::builder::ServerBuilder;
+use crate::server::request::{Accept, UpgradeRequest};
 use crate::stream::WebSocket;
 
 /// The byte stream of an upgraded hyper connection, with tokio's I/O
@@ -620,7 +621,7 @@ impl UpgradeError {
     fn invalid(error: HandshakeError, http2: bool) -> Self {
         tracing::debug!(%error, status = %error.status(), "refusing a bad websocket request");
         let response = if http2 {
-            crate::server::refusal_over_http2(&error)
+            crate::server::negotiate::refusal_over_http2(&error)
         } else {
             error.to_response()
         };

@@ -90,26 +90,25 @@ pub mod axum;
 mod client;
 mod config;
 mod error;
+mod http1;
 #[cfg(feature = "http2")]
 pub mod http2;
 #[cfg(feature = "hyper")]
 pub mod hyper;
-mod proxy;
 mod server;
-mod split;
 mod stream;
 pub mod tls;
+mod url;
 pub mod web;
 
+pub use client::proxy::{Proxy, ProxyEnv};
+pub use client::transport::ClientStream;
 pub use client::{ClientBuilder, connect};
 pub use config::WebSocketConfig;
-pub use error::{Error, HandshakeFailure, Rejected, Result, Timeout};
-pub use proxy::{Proxy, ProxyEnv, ProxyError};
+pub use error::{Error, HandshakeFailure, ProxyError, Rejected, Result, Timeout};
 pub use server::{Accept, ServerBuilder, UpgradeRequest, accept};
 pub use sockeye_proto::{CloseCode, CloseFrame, Message, Role, State, Utf8Bytes};
-pub use split::{WebSocketReader, WebSocketWriter};
-pub use stream::{PreparedMessage, WebSocket};
-pub use tls::ClientStream;
+pub use stream::{PreparedMessage, WebSocket, WebSocketReader, WebSocketWriter};
 #[cfg(feature = "tls")]
 pub use {rustls, rustls_pki_types as pki_types, tokio_rustls};
 

@@ -1,4 +1,6 @@
-//! [`WebSocket`]: an open connection as a `Stream` of messages and a `Sink`.
+//! [`WebSocket`]: an open connection as a `Stream` of messages and a `Sink`,
+//! driving the engine over a byte stream; [`split`](WebSocket::split) gives
+//! its two halves, and [`PreparedMessage`] a frame encoded once for many.
 
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -15,8 +17,13 @@ use sockeye_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, Sta
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
+pub use self::prepared::PreparedMessage;
+pub use self::split::{WebSocketReader, WebSocketWriter};
 use crate::config::WebSocketConfig;
 use crate::error::{Error, Result, Timeout};
+
+mod prepared;
+mod split;
 
 /// The size of each thread's shared read buffer.
 const READ_BUFFER: usize = 64 << 10;
@@ -67,38 +74,6 @@ const DIRECT_READ_MIN: usize = 64 << 10;
 
 /// The most iovecs handed to one vectored write.
 const MAX_IOVECS: usize = 64;
-
-/// A message encoded once as a server frame, to send to many connections
-/// with [`WebSocket::feed_prepared`] without encoding or copying it again.
-///
-/// Cloning is O(1).
-///
-/// # Examples
-///
-/// ```
-/// use sockeye::{Message, PreparedMessage};
-///
-/// let news = PreparedMessage::new(&Message::text("Hello"));
-/// assert_eq!(news.wire_len(), 7);
-/// ```
-#[derive(Clone, Debug)]
-pub struct PreparedMessage {
-    frame: Bytes,
-}
-
-impl PreparedMessage {
-    /// Encodes `message` as one unmasked frame.
-    pub fn new(message: &Message) -> Self {
-        PreparedMessage {
-            frame: sockeye_proto::encode_server_frame(message),
-        }
-    }
-
-    /// The encoded frame's length, header included.
-    pub fn wire_len(&self) -> usize {
-        self.frame.len()
-    }
-}
 
 /// An open WebSocket connection over a byte stream `S`.
 ///
@@ -513,8 +488,8 @@ where
     ///
     /// Both share this connection behind a lock held only while polling.
     /// The reader answers pings and closes by itself; the writer sends.
-    pub fn split(self) -> (crate::WebSocketReader<S>, crate::WebSocketWriter<S>) {
-        crate::split::split(self)
+    pub fn split(self) -> (WebSocketReader<S>, WebSocketWriter<S>) {
+        split::split(self)
     }
 
     // ---- the driving logic ----
