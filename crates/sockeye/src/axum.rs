@@ -121,9 +121,7 @@ impl WebSocketUpgrade {
     pub fn selected_protocol(&self) -> Option<&str> {
         match &self.accept {
             Some(accept) => accept.protocol.as_deref(),
-            None => self
-                .request()
-                .select_protocol(self.server.supported_protocols()),
+            None => self.server.select_protocol(self.request().protocols()),
         }
     }
 
@@ -294,7 +292,7 @@ impl WebSocketUpgrade {
             accept,
             on_failed_upgrade,
         } = self;
-        let accept = accept.unwrap_or_else(|| server.default_accept(checked.request()));
+        let accept = accept.unwrap_or_else(|| server.default_accept(checked.request().protocols()));
         let answer = checked
             .check_origin(&server)
             .and_then(|()| checked.accept(&server, accept));

@@ -5,12 +5,12 @@ use std::future::{Future, poll_fn};
 
 use bytes::{Bytes, BytesMut};
 use h2::RecvStream;
-use sockeye_proto::handshake::ServerHandshake;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{CONNECTION_WINDOW, Http2Stream, MAX_STREAMS, STREAM_WINDOW, io_error};
 use crate::error::{Error, Result, Timeout};
 use crate::server::builder::ServerBuilder;
+use crate::server::negotiate::{CheckedRequest, strip_http1_fields};
 use crate::stream::WebSocket;
 
 /// Serves one HTTP/2 connection (RFC 8441): every extended CONNECT with
@@ -110,7 +110,7 @@ where
             .as_ref()
             .is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"));
         if !websocket {
-            let response = server.answer_plain_http(&request).unwrap_or_else(|| {
+            let response = server.plain_answer(&request).unwrap_or_else(|| {
                 http::Response::builder()
                     .status(http::StatusCode::BAD_REQUEST)
                     .body(Bytes::from_static(b"not a websocket request\n"))
@@ -120,24 +120,27 @@ where
             drain_later(body, server.handshake_limit());
             continue;
         }
-        let agreed = ServerHandshake::from_extended_connect(request)
-            .map_err(|e| Box::new(crate::server::negotiate::refusal_over_http2(&e)))
-            .and_then(|handshake| server.agree(&handshake));
-        let agreed = match agreed {
+        let agreed = CheckedRequest::extended_connect(
+            request,
+            protocol.as_ref().map(h2::ext::Protocol::as_str),
+        )
+        .and_then(|checked| {
+            checked.check_origin(server)?;
+            checked.agree(server, server.default_accept(checked.protocols()))
+        });
+        let (response, agreement) = match agreed {
             Ok(agreed) => agreed,
             Err(refusal) => {
-                let refusal = *refusal;
                 let head = http::Request::new(());
-                send_whole(&mut respond, &head, refusal);
+                send_whole(&mut respond, &head, refusal.response);
                 drain_later(body, server.handshake_limit());
                 continue;
             }
         };
-        let Ok(send) = respond.send_response(agreed.response.clone(), false) else {
+        let Ok(send) = respond.send_response(response, false) else {
             continue;
         };
-        let stream = Http2Stream::new(send, body);
-        let ws = server.open_socket(stream, BytesMut::new(), agreed);
+        let ws = agreement.open(Http2Stream::new(send, body), BytesMut::new());
         tokio::spawn(on_open(ws));
     }
     Ok(())
@@ -169,7 +172,7 @@ fn send_whole(
     response: http::Response<Bytes>,
 ) {
     let (mut parts, body) = response.into_parts();
-    crate::server::negotiate::strip_http1_fields(&mut parts.headers);
+    strip_http1_fields(&mut parts.headers);
     let empty = body.is_empty() || request.method() == http::Method::HEAD;
     let head = http::Response::from_parts(parts, ());
     let mut send = match respond.send_response(head, empty) {

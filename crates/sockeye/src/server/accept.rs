@@ -5,14 +5,12 @@
 use std::future::Future;
 
 use bytes::{Bytes, BytesMut};
-use http::header::HeaderValue;
 use http::{Request, Response, StatusCode};
-use sockeye_proto::Role;
 use sockeye_proto::handshake::{ServerHandshake, header_has_token, write_response};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::builder::ServerBuilder;
-use super::negotiate::forbidden;
+use super::negotiate::{CheckedRequest, Refusal};
 use super::request::{Accept, UpgradeRequest};
 use crate::error::{Error, HandshakeFailure, Result, Timeout};
 use crate::stream::WebSocket;
@@ -35,7 +33,7 @@ impl ServerBuilder {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         self.accept_with(stream, |request| {
-            let accept = self.default_accept(&request);
+            let accept = self.default_accept(request.protocols());
             async move { Ok(accept) }
         })
         .await
@@ -76,27 +74,20 @@ impl ServerBuilder {
         Fut: Future<Output = std::result::Result<Accept, Response<Bytes>>>,
     {
         let (request, leftover) = self.read_request(&mut stream).await?;
-        if let Some(fallback) = &self.http_fallback
-            && !header_has_token(request.headers(), http::header::UPGRADE, "websocket")
+        if !header_has_token(request.headers(), http::header::UPGRADE, "websocket")
+            && let Some(answer) = self.plain_answer(&request)
         {
-            return Err(self.answer_plain(&mut stream, &request, fallback).await);
+            return Err(self.send_plain_answer(&mut stream, &request, &answer).await);
         }
-        let handshake = match ServerHandshake::from_request(request) {
-            Ok(handshake) => handshake,
-            Err(e) => {
-                tracing::debug!(error = %e, status = %e.status(), "refusing a bad handshake");
-                self.answer_and_close(&mut stream, &e.to_response()).await;
-                return Err(e.into());
-            }
+        let checked = CheckedRequest::http1(request).and_then(|checked| {
+            checked.check_origin(self)?;
+            Ok(checked)
+        });
+        let checked = match checked {
+            Ok(checked) => checked,
+            Err(refusal) => return Err(self.refuse(&mut stream, *refusal).await),
         };
-
-        if !self.origin_allowed(handshake.request().headers().get(http::header::ORIGIN)) {
-            tracing::debug!("refusing a request from an origin not allowed");
-            return Err(self.forbid(&mut stream).await);
-        }
-        let request =
-            UpgradeRequest::new(handshake.request().clone(), handshake.protocols().to_vec());
-        let accept = match callback(request).await {
+        let accept = match callback(checked.upgrade_request()).await {
             Ok(accept) => accept,
             Err(refusal) => {
                 let status = refusal.status();
@@ -106,32 +97,28 @@ impl ServerBuilder {
                 ))));
             }
         };
-        let mut response = match handshake.response(accept.protocol.as_deref()) {
-            Ok(response) => response,
-            Err(e) => {
+        let (response, agreement) = match checked.agree(self, accept) {
+            Ok(agreed) => agreed,
+            Err(refusal) => {
+                // The callback's mistake, not the client's (R-SH-08).
                 let error = Response::builder()
                     .status(StatusCode::INTERNAL_SERVER_ERROR)
                     .header(http::header::CONNECTION, "close")
                     .body(Bytes::new())
                     .unwrap_or_default();
                 self.answer_and_close(&mut stream, &error).await;
-                return Err(e.into());
+                return Err(refusal.into_error());
             }
         };
-        let deflate = self.complete_response(&mut response, handshake.extensions(), &accept);
         let mut out = BytesMut::with_capacity(256);
         write_response(&response, &mut out);
-        tokio::time::timeout(self.handshake_timeout, async {
+        tokio::time::timeout(self.handshake_limit(), async {
             stream.write_all(&out).await?;
             stream.flush().await
         })
         .await
         .map_err(|_| Error::Timeout(Timeout::Handshake))??;
-        Ok(
-            WebSocket::from_parts(stream, Role::Server, self.connection_config(), leftover)
-                .with_protocol(accept.protocol)
-                .with_deflate(deflate),
-        )
+        Ok(agreement.open(stream, leftover))
     }
 
     /// Reads a request head within the handshake time limit; answers and
@@ -162,29 +149,21 @@ impl ServerBuilder {
                 }
             }
         };
-        let parsed = tokio::time::timeout(self.handshake_timeout, read)
+        let parsed = tokio::time::timeout(self.handshake_limit(), read)
             .await
             .map_err(|_| Error::Timeout(Timeout::Handshake))??;
         match parsed {
             Ok(parsed) => Ok(parsed),
-            Err(e) => {
-                tracing::debug!(error = %e, status = %e.status(), "refusing a bad handshake");
-                self.answer_and_close(stream, &e.to_response()).await;
-                Err(e.into())
-            }
+            Err(e) => Err(self.refuse(stream, *Refusal::invalid(e, false)).await),
         }
     }
 
-    /// Answers 403 to an origin not allowed; the error to return.
-    async fn forbid<S>(&self, stream: &mut S) -> Error
+    /// Sends `refusal`'s answer and closes; the error to return.
+    async fn refuse<S>(&self, stream: &mut S, refusal: Refusal) -> Error
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let mut refusal = forbidden();
-        refusal
-            .headers_mut()
-            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-        self.answer_and_close(stream, &refusal).await;
-        Error::Handshake(Box::new(HandshakeFailure::Refused(StatusCode::FORBIDDEN)))
+        self.answer_and_close(stream, &refusal.response).await;
+        refusal.into_error()
     }
 }

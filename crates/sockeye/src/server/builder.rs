@@ -41,10 +41,10 @@ use crate::config::{SharedConfig, WebSocketConfig};
 #[derive(Clone, Debug)]
 pub struct ServerBuilder {
     pub(super) config: WebSocketConfig,
-    pub(super) handshake_timeout: Duration,
+    handshake_timeout: Duration,
     pub(super) shared: SharedConfig,
     /// Origins allowed to connect, lowercased; `None`: any.
-    pub(super) allowed_origins: Option<Vec<String>>,
+    allowed_origins: Option<Vec<String>>,
     /// The subprotocols [`accept`](ServerBuilder::accept) agrees to.
     pub(super) protocols: Vec<String>,
     pub(super) http_fallback: Option<HttpFallback>,
@@ -190,15 +190,6 @@ impl ServerBuilder {
         }
     }
 
-    /// The subprotocols set with [`protocols`](Self::protocols).
-    #[cfg_attr(
-        not(feature = "axum"),
-        expect(dead_code, reason = "used by the axum extractor")
-    )]
-    pub(crate) fn supported_protocols(&self) -> &[String] {
-        &self.protocols
-    }
-
     /// The settings for a connection this builder opens, shared with its
     /// other connections when they have not changed.
     pub(crate) fn connection_config(&self) -> (Arc<sockeye_proto::Config>, Arc<WebSocketConfig>) {
@@ -206,7 +197,6 @@ impl ServerBuilder {
     }
 
     /// The time limit of opening handshakes.
-    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
     pub(crate) fn handshake_limit(&self) -> Duration {
         self.handshake_timeout
     }

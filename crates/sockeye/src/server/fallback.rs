@@ -1,5 +1,6 @@
-//! Plain HTTP answers: the [`http_fallback`](ServerBuilder::http_fallback)
-//! handler, and writing an answer to a connection before closing it.
+//! Plain HTTP answers: deciding the answer to a request that is no
+//! WebSocket handshake ([`http_fallback`](ServerBuilder::http_fallback)),
+//! and writing an answer to a connection before closing it.
 
 use std::time::Duration;
 
@@ -8,36 +9,35 @@ use http::{Method, Request, Response};
 use sockeye_proto::handshake::{ResponseBody, write_response};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::builder::{HttpFallback, ServerBuilder};
+use super::builder::ServerBuilder;
 use crate::error::{Error, HandshakeFailure};
 
 impl ServerBuilder {
-    /// The answer of [`http_fallback`](Self::http_fallback) to a request
-    /// that is not a WebSocket handshake, if one was set.
-    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
-    pub(crate) fn answer_plain_http(&self, request: &Request<()>) -> Option<Response<Bytes>> {
+    /// Decides the answer to a request that does not ask for a WebSocket:
+    /// the [`http_fallback`](Self::http_fallback) handler's, or `None`
+    /// without one (the request then goes on to be refused as a bad
+    /// handshake).
+    pub(crate) fn plain_answer(&self, request: &Request<()>) -> Option<Response<Bytes>> {
         self.http_fallback
             .as_ref()
             .map(|fallback| (fallback.0)(request))
     }
 
-    /// Answers a plain HTTP request with the fallback's response and
-    /// closes; the error to return.
-    pub(super) async fn answer_plain<S>(
+    /// Writes `answer` to a plain HTTP `request` on the connection and
+    /// closes it; the error to return.
+    pub(super) async fn send_plain_answer<S>(
         &self,
         stream: &mut S,
         request: &Request<()>,
-        fallback: &HttpFallback,
+        answer: &Response<Bytes>,
     ) -> Error
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let response = (fallback.0)(request);
-        let status = response.status();
+        let status = answer.status();
         tracing::debug!(%status, path = request.uri().path(), "answering a plain http request");
         let head_only = request.method() == Method::HEAD;
-        self.answer_and_close_with(stream, &response, head_only)
-            .await;
+        self.answer_and_close_with(stream, answer, head_only).await;
         Error::Handshake(Box::new(HandshakeFailure::PlainHttp(status)))
     }
 
@@ -74,12 +74,12 @@ impl ServerBuilder {
         if head_only {
             out.truncate(out.len() - response.body().as_body_bytes().len());
         }
-        let _ = tokio::time::timeout(self.handshake_timeout, async {
+        let _ = tokio::time::timeout(self.handshake_limit(), async {
             stream.write_all(&out).await?;
             stream.shutdown().await
         })
         .await;
-        let drain = self.handshake_timeout.min(Duration::from_secs(1));
+        let drain = self.handshake_limit().min(Duration::from_secs(1));
         let _ = tokio::time::timeout(drain, async {
             let mut sink = tokio::io::sink();
             tokio::io::copy(&mut (&mut *stream).take(DRAIN_LIMIT), &mut sink).await
