@@ -712,7 +712,10 @@ where
         }
     }
 
-    /// The stream's logic.
+    /// The stream's logic: take the engine's next event; with none left,
+    /// run the timers, write what is queued and read (while open), or
+    /// finish the transport and give the last item (once closed). Each
+    /// step says whether to go round again or what to yield.
     pub(crate) fn poll_next_inner(
         &mut self,
         cx: &mut Context<'_>,
@@ -721,105 +724,176 @@ where
             if self.ended {
                 return Poll::Ready(None);
             }
-            match self.conn.next_event() {
-                Ok(Some(Event::Message(message))) => {
-                    self.active = true;
-                    return Poll::Ready(Some(Ok(message)));
-                }
-                Ok(Some(Event::Pong(payload))) => {
-                    if let Some(rare) = &mut self.rare
-                        && rare.ping.as_ref().is_some_and(|(sent, _)| *sent == payload)
-                        && let Some((_, at)) = rare.ping.take()
-                    {
-                        rare.round_trip = Some(at.elapsed());
-                    }
-                    continue;
-                }
-                Ok(Some(Event::Ping(_) | Event::Close(_))) => continue,
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, code = %e.close_code(), "failing the connection");
-                    self.rare().failure = Some(e);
-                    continue;
-                }
-            }
-            match self.conn.state() {
-                State::Open | State::CloseSent => {
-                    if self.conn.state() == State::CloseSent && self.poll_close_deadline(cx) {
-                        // The peer never answered our Close.
-                        self.conn.receive_eof();
-                        continue;
-                    }
-                    if self.conn.state() == State::Open && self.poll_idle(cx) {
-                        tracing::debug!("idle timeout: no message either way");
-                        let _ = self.conn.close(CloseCode::GOING_AWAY, "idle timeout");
-                        self.timed_out = Some(Timeout::Idle);
-                        continue;
-                    }
-                    if self.conn.state() == State::Open && self.poll_keepalive(cx) {
-                        tracing::debug!("keepalive timeout: nothing from the peer");
-                        let _ = self
-                            .conn
-                            .close(CloseCode::INTERNAL_ERROR, "keepalive timeout");
-                        self.timed_out = Some(Timeout::Keepalive);
-                        // No waiting for an answer from a peer that gave
-                        // none: the Close goes out, then TCP is shut.
-                        self.read_closed = true;
-                        self.conn.receive_eof();
-                        continue;
-                    }
-                    // Write what is queued before reading again, so the
-                    // replies to one read leave together.
-                    let written = self.poll_write_out(cx);
-                    if let Poll::Ready(Err(e)) = written {
-                        self.write_closed = true;
-                        self.conn.receive_eof();
-                        if !is_peer_gone(&e)
-                            && self.conn.close_received().is_none()
-                            && !self.failed()
-                        {
-                            self.ended = true;
-                            return Poll::Ready(Some(Err(Error::Io(e))));
-                        }
-                        continue;
-                    }
-                    // Reading goes on even while output waits: both peers
-                    // may be sending large messages at once, and what a peer
-                    // can make us queue without our caller is bounded by the
-                    // engine (replies) and by `poll_ready` (messages).
-                    if let Err(e) = ready!(self.poll_read_more(cx)) {
-                        self.read_closed = true;
-                        self.conn.receive_eof();
-                        // A reset is the peer leaving without a closing
-                        // handshake: reported as such, below.
-                        if !is_peer_gone(&e) && !self.failed() {
-                            self.ended = true;
-                            return Poll::Ready(Some(Err(Error::Io(e))));
-                        }
-                    }
-                }
-                State::Closed | State::Failed => {
-                    ready!(self.poll_close_transport(cx));
-                    self.ended = true;
-                    if let Some(e) = self.rare.as_mut().and_then(|rare| rare.failure.take()) {
-                        return Poll::Ready(Some(Err(Error::Protocol(e))));
-                    }
-                    // Both Close frames were exchanged: a clean close, even
-                    // if the peer was then slow to close TCP; unless it was
-                    // ours for being idle, which the caller hears of.
-                    if self.conn.state() == State::Closed {
-                        if self.timed_out == Some(Timeout::Idle) {
-                            return Poll::Ready(Some(Err(Error::Timeout(Timeout::Idle))));
-                        }
-                        return Poll::Ready(None);
-                    }
-                    if let Some(limit) = self.timed_out {
-                        return Poll::Ready(Some(Err(Error::Timeout(limit))));
-                    }
-                    return Poll::Ready(Some(Err(Error::AbnormalClosure)));
-                }
+            let step = match self.take_event() {
+                Step::Next => match self.conn.state() {
+                    State::Open | State::CloseSent => ready!(self.poll_open(cx)),
+                    State::Closed | State::Failed => Step::Yield(ready!(self.poll_finish(cx))),
+                },
+                step => step,
+            };
+            if let Step::Yield(item) = step {
+                return Poll::Ready(item);
             }
         }
+    }
+
+    /// The engine's next event: a message is yielded, a Pong times the
+    /// last [`ping`](Self::ping), a violation is kept for the end.
+    #[inline]
+    fn take_event(&mut self) -> Step {
+        match self.conn.next_event() {
+            Ok(Some(Event::Message(message))) => {
+                self.active = true;
+                Step::Yield(Some(Ok(message)))
+            }
+            Ok(Some(Event::Pong(payload))) => {
+                self.time_pong(&payload);
+                Step::Again
+            }
+            Ok(Some(Event::Ping(_) | Event::Close(_))) => Step::Again,
+            Ok(None) => Step::Next,
+            Err(e) => {
+                tracing::debug!(error = %e, code = %e.close_code(), "failing the connection");
+                self.rare().failure = Some(e);
+                Step::Again
+            }
+        }
+    }
+
+    /// Ends the round trip of the last [`ping`](Self::ping) if `payload`
+    /// is its Pong.
+    #[inline]
+    fn time_pong(&mut self, payload: &Bytes) {
+        if let Some(rare) = &mut self.rare
+            && rare.ping.as_ref().is_some_and(|(sent, _)| sent == payload)
+            && let Some((_, at)) = rare.ping.take()
+        {
+            rare.round_trip = Some(at.elapsed());
+        }
+    }
+
+    /// While open or closing: the timers, then writing, then reading.
+    #[inline]
+    fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
+        if self.poll_deadlines(cx) {
+            return Poll::Ready(Step::Again);
+        }
+        match self.write_before_read(cx) {
+            Step::Next => self.poll_read_step(cx),
+            step => Poll::Ready(step),
+        }
+    }
+
+    /// The closing handshake's deadline once our Close is sent; the idle
+    /// timeout and keepalive while open. `true` when one ran out and
+    /// changed the connection's state.
+    #[inline]
+    fn poll_deadlines(&mut self, cx: &mut Context<'_>) -> bool {
+        match self.conn.state() {
+            State::CloseSent => self.close_deadline_passed(cx),
+            State::Open => self.idle_timed_out(cx) || self.keepalive_timed_out(cx),
+            State::Closed | State::Failed => false,
+        }
+    }
+
+    /// The peer never answered our Close: the connection ends.
+    #[inline]
+    fn close_deadline_passed(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.poll_close_deadline(cx) {
+            return false;
+        }
+        self.conn.receive_eof();
+        true
+    }
+
+    /// No message either way for the idle timeout: Close 1001.
+    #[inline]
+    fn idle_timed_out(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.poll_idle(cx) {
+            return false;
+        }
+        tracing::debug!("idle timeout: no message either way");
+        let _ = self.conn.close(CloseCode::GOING_AWAY, "idle timeout");
+        self.timed_out = Some(Timeout::Idle);
+        true
+    }
+
+    /// Nothing from the peer after a keepalive Ping: Close 1011, and no
+    /// waiting for an answer from a peer that gave none (the Close goes
+    /// out, then TCP is shut).
+    #[inline]
+    fn keepalive_timed_out(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.poll_keepalive(cx) {
+            return false;
+        }
+        tracing::debug!("keepalive timeout: nothing from the peer");
+        let _ = self
+            .conn
+            .close(CloseCode::INTERNAL_ERROR, "keepalive timeout");
+        self.timed_out = Some(Timeout::Keepalive);
+        self.read_closed = true;
+        self.conn.receive_eof();
+        true
+    }
+
+    /// Writes what is queued before reading again, so the replies to one
+    /// read leave together. A write error ends the connection; it is the
+    /// stream's error unless the peer is gone or the connection was ending
+    /// anyway.
+    #[inline]
+    fn write_before_read(&mut self, cx: &mut Context<'_>) -> Step {
+        let Poll::Ready(Err(e)) = self.poll_write_out(cx) else {
+            return Step::Next;
+        };
+        self.write_closed = true;
+        self.conn.receive_eof();
+        if !is_peer_gone(&e) && self.conn.close_received().is_none() && !self.failed() {
+            self.ended = true;
+            return Step::Yield(Some(Err(Error::Io(e))));
+        }
+        Step::Again
+    }
+
+    /// Reads once into the engine, even while output waits: both peers
+    /// may be sending large messages at once, and what a peer can make us
+    /// queue without our caller is bounded by the engine (replies) and by
+    /// `poll_ready` (messages).
+    #[inline]
+    fn poll_read_step(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
+        if let Err(e) = ready!(self.poll_read_more(cx)) {
+            self.read_closed = true;
+            self.conn.receive_eof();
+            // A reset is the peer leaving without a closing handshake:
+            // reported as such once the transport is finished.
+            if !is_peer_gone(&e) && !self.failed() {
+                self.ended = true;
+                return Poll::Ready(Step::Yield(Some(Err(Error::Io(e)))));
+            }
+        }
+        Poll::Ready(Step::Again)
+    }
+
+    /// Once closed or failed: finishes the transport, then the stream's
+    /// last item.
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message>>> {
+        ready!(self.poll_close_transport(cx));
+        self.ended = true;
+        if let Some(e) = self.rare.as_mut().and_then(|rare| rare.failure.take()) {
+            return Poll::Ready(Some(Err(Error::Protocol(e))));
+        }
+        // Both Close frames were exchanged: a clean close, even if the
+        // peer was then slow to close TCP; unless it was ours for being
+        // idle, which the caller hears of.
+        if self.conn.state() == State::Closed {
+            if self.timed_out == Some(Timeout::Idle) {
+                return Poll::Ready(Some(Err(Error::Timeout(Timeout::Idle))));
+            }
+            return Poll::Ready(None);
+        }
+        if let Some(limit) = self.timed_out {
+            return Poll::Ready(Some(Err(Error::Timeout(limit))));
+        }
+        Poll::Ready(Some(Err(Error::AbnormalClosure)))
     }
 
     pub(crate) fn poll_ready_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
@@ -867,6 +941,16 @@ impl<S> Drop for WebSocket<S> {
     fn drop(&mut self) {
         (self.on_drop)(self);
     }
+}
+
+/// What a step of [`WebSocket::poll_next_inner`] leads to.
+enum Step {
+    /// Go on to the next step.
+    Next,
+    /// Start the loop again: the engine may have more to say.
+    Again,
+    /// The stream yields this.
+    Yield(Option<Result<Message>>),
 }
 
 /// Whether an I/O error means the peer's end is gone (reset or closed),
