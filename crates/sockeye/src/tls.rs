@@ -82,7 +82,7 @@ fn gather_default_roots() -> RootCertStore {
 }
 
 /// A client configuration: the default roots plus `extra_roots`, and a
-/// client certificate if given; ALPN `http/1.1`.
+/// client certificate if given; ALPN `http/1.1`, after `h2` when `http2`.
 #[cfg(feature = "tls")]
 pub(crate) fn client_config(
     extra_roots: &[CertificateDer<'static>],

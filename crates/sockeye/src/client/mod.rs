@@ -387,8 +387,10 @@ impl ClientBuilder {
 
     /// Uses this rustls configuration for `wss://`, as it is: its roots,
     /// client certificate, versions and provider. Only its ALPN list is
-    /// replaced with `http/1.1` when it offers other protocols (a server
-    /// that picked `h2` would not understand the handshake). Overrides
+    /// replaced, when it offers other protocols, with the one the
+    /// connection speaks: `http/1.1`, after `h2` when HTTP/2 is asked
+    /// for with `http2`; a server that picked another protocol would not
+    /// understand the handshake. Overrides
     /// [`add_root_certificate`](Self::add_root_certificate) and
     /// [`client_certificate`](Self::client_certificate).
     #[cfg(feature = "tls")]

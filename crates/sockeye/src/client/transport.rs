@@ -8,10 +8,12 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-/// A client's connection: plain TCP for `ws://`, TLS over TCP for `wss://`.
+/// A client's connection: plain TCP for `ws://`, TLS over TCP for `wss://`,
+/// or one stream of an HTTP/2 connection (RFC 8441).
 ///
-/// Reads and writes go straight to the TCP stream or through rustls; the
-/// TLS state is boxed, so a plain connection does not carry its size.
+/// Reads and writes go straight to the TCP stream, through rustls, or
+/// through the HTTP/2 stream; the TLS and HTTP/2 states are boxed, so a
+/// plain connection does not carry their size.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ClientStream {

@@ -118,7 +118,7 @@ pub struct WebSocket<S> {
     settings: Arc<WebSocketConfig>,
     /// What few connections need, or only near their end: on the heap, so
     /// that idle connections stay small.
-    rare: Option<Box<Rare>>,
+    cold: Option<Box<ColdState>>,
     /// The peer's stream ended.
     read_closed: bool,
     /// We shut down our writing side.
@@ -130,7 +130,7 @@ pub struct WebSocket<S> {
     /// A message was sent or received since the idle timer last went off.
     active: bool,
     /// What `timer` is counting down.
-    clock: Clock,
+    countdown: Countdown,
     /// The time limit that ended the connection, if one did.
     timed_out: Option<Timeout>,
     /// The connection's one timer: keepalive while open, then the closing
@@ -143,24 +143,27 @@ pub struct WebSocket<S> {
     on_drop: fn(&mut WebSocket<S>),
 }
 
-/// What the timer of a [`WebSocket`] counts down.
+/// What the one timer of a [`WebSocket`] (`timer`) is counting down:
+/// keepalive while open, then the closing handshake's deadline. The idle
+/// timeout has a timer of its own, in [`ColdState`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Clock {
+enum Countdown {
     /// Nothing yet.
     Off,
     /// An interval of keepalive: a Ping goes out if nothing arrives in it.
-    Quiet,
-    /// A keepalive Ping went out: the peer has until the timeout to show
-    /// any sign of life.
-    Pinged,
+    KeepaliveInterval,
+    /// A keepalive Ping went out: the peer has until the keepalive timeout
+    /// to show any sign of life.
+    PongDue,
     /// The closing handshake's deadline.
-    Closing,
+    CloseDeadline,
 }
 
 /// The parts of a [`WebSocket`] that most connections never use, or use
-/// only while closing.
+/// only while closing: boxed behind one pointer, made on first use, so
+/// that an idle connection does not carry them.
 #[derive(Debug, Default)]
-struct Rare {
+struct ColdState {
     protocol: Option<Box<str>>,
     /// The violation that failed the connection, reported once the close
     /// frame went out.
@@ -247,34 +250,36 @@ where
             io,
             conn,
             settings,
-            rare: None,
+            cold: None,
             read_closed: false,
             write_closed: false,
             ended: false,
             heard: false,
             active: false,
-            clock: Clock::Off,
+            countdown: Countdown::Off,
             timed_out: None,
             timer: None,
             on_drop: Self::close_on_drop,
         }
     }
 
+    /// Records the subprotocol agreed in the opening handshake, if any.
     pub(crate) fn with_protocol(mut self, protocol: Option<String>) -> Self {
         if let Some(protocol) = protocol {
-            self.rare().protocol = Some(protocol.into_boxed_str());
+            self.cold().protocol = Some(protocol.into_boxed_str());
         }
         self
     }
 
-    fn rare(&mut self) -> &mut Rare {
-        self.rare.get_or_insert_default()
+    /// The cold state, made on first use.
+    fn cold(&mut self) -> &mut ColdState {
+        self.cold.get_or_insert_default()
     }
 
     fn failed(&self) -> bool {
-        self.rare
+        self.cold
             .as_ref()
-            .is_some_and(|rare| rare.failure.is_some())
+            .is_some_and(|cold| cold.failure.is_some())
     }
 
     /// Turns on permessage-deflate with parameters agreed in a handshake
@@ -294,7 +299,7 @@ where
 
     /// The subprotocol agreed in the opening handshake, if any.
     pub fn protocol(&self) -> Option<&str> {
-        self.rare.as_ref()?.protocol.as_deref()
+        self.cold.as_ref()?.protocol.as_deref()
     }
 
     /// Whether this end is the client or the server.
@@ -337,7 +342,7 @@ where
     pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<()> {
         let payload = payload.into();
         self.conn.send_ping(payload.clone())?;
-        self.rare().ping = Some((payload, Instant::now()));
+        self.cold().ping = Some((payload, Instant::now()));
         Ok(())
     }
 
@@ -346,7 +351,7 @@ where
     /// from when the Ping was queued to when its Pong was read. `None`
     /// until one has come back. Keepalive Pings are not timed.
     pub fn round_trip_time(&self) -> Option<Duration> {
-        self.rare.as_ref().and_then(|rare| rare.round_trip)
+        self.cold.as_ref().and_then(|cold| cold.round_trip)
     }
 
     /// Sends a message and flushes it.
@@ -467,8 +472,8 @@ where
     /// Dropped while open: queue a Close 1001 (going away), or 1011
     /// (internal error) when dropped by a panic unwinding the task that
     /// held it, and write what is queued if the transport takes it at once.
-    /// Nothing waits, so the peer's reply is not read (ask: "dropping the
-    /// handle closes").
+    /// Nothing waits, so the peer's reply is not read: dropping the handle
+    /// closes, as the type's documentation promises.
     fn close_on_drop(&mut self) {
         if self.ended || self.write_closed {
             return;
@@ -507,9 +512,9 @@ where
         poll: impl FnOnce(&mut Self, &mut Context<'_>) -> T,
     ) -> T {
         match self
-            .rare
+            .cold
             .as_ref()
-            .and_then(|rare| rare.write_wakers.clone())
+            .and_then(|cold| cold.write_wakers.clone())
         {
             Some(wakers) => {
                 let shared = Waker::from(wakers);
@@ -564,14 +569,14 @@ where
         Poll::Ready(Ok(()))
     }
 
-    /// Sets the timer to go off `after` from now, counting `clock`.
-    fn set_timer(&mut self, clock: Clock, after: Duration) {
+    /// Sets the timer to go off `after` from now, counting down `countdown`.
+    fn set_timer(&mut self, countdown: Countdown, after: Duration) {
         let deadline = Instant::now() + after;
         match &mut self.timer {
             Some(timer) => timer.as_mut().reset(deadline),
             None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
         }
-        self.clock = clock;
+        self.countdown = countdown;
     }
 
     /// Whether the timer went off; registers the task to hear when it does.
@@ -583,8 +588,8 @@ where
 
     /// Whether the closing-handshake deadline has passed; starts it if needed.
     fn poll_close_deadline(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.clock != Clock::Closing {
-            self.set_timer(Clock::Closing, self.settings.close_timeout);
+        if self.countdown != Countdown::CloseDeadline {
+            self.set_timer(Countdown::CloseDeadline, self.settings.close_timeout);
         }
         if self.poll_timer(cx) {
             self.timed_out.get_or_insert(Timeout::Close);
@@ -603,16 +608,16 @@ where
         };
         let quarter = limit / 4;
         let active = std::mem::take(&mut self.active);
-        let rare = self.rare.get_or_insert_default();
+        let cold = self.cold.get_or_insert_default();
         if active {
-            rare.quiet_quarters = 0;
+            cold.quiet_quarters = 0;
         }
-        let timer = rare
+        let timer = cold
             .idle_timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(quarter)));
         while timer.as_mut().poll(cx).is_ready() {
-            rare.quiet_quarters = rare.quiet_quarters.saturating_add(1);
-            if rare.quiet_quarters >= 4 {
+            cold.quiet_quarters = cold.quiet_quarters.saturating_add(1);
+            if cold.quiet_quarters >= 4 {
                 return true;
             }
             timer.as_mut().reset(Instant::now() + quarter);
@@ -628,29 +633,29 @@ where
             return false;
         };
         loop {
-            match self.clock {
-                Clock::Off => {
+            match self.countdown {
+                Countdown::Off => {
                     self.heard = false;
-                    self.set_timer(Clock::Quiet, interval);
+                    self.set_timer(Countdown::KeepaliveInterval, interval);
                 }
-                Clock::Quiet | Clock::Pinged => {
+                Countdown::KeepaliveInterval | Countdown::PongDue => {
                     if !self.poll_timer(cx) {
                         return false;
                     }
                     if std::mem::take(&mut self.heard) {
-                        self.set_timer(Clock::Quiet, interval);
-                    } else if self.clock == Clock::Quiet {
+                        self.set_timer(Countdown::KeepaliveInterval, interval);
+                    } else if self.countdown == Countdown::KeepaliveInterval {
                         // Written with whatever else is queued, before the
                         // next read.
                         if self.conn.send_ping(Bytes::new()).is_err() {
                             return false;
                         }
-                        self.set_timer(Clock::Pinged, self.settings.keepalive_timeout);
+                        self.set_timer(Countdown::PongDue, self.settings.keepalive_timeout);
                     } else {
                         return true;
                     }
                 }
-                Clock::Closing => return false,
+                Countdown::CloseDeadline => return false,
             }
         }
     }
@@ -703,12 +708,12 @@ where
     }
 
     pub(crate) fn set_write_wakers(&mut self, wakers: Arc<WriteWakers>) {
-        self.rare().write_wakers = Some(wakers);
+        self.cold().write_wakers = Some(wakers);
     }
 
     pub(crate) fn clear_write_wakers(&mut self) {
-        if let Some(rare) = &mut self.rare {
-            rare.write_wakers = None;
+        if let Some(cold) = &mut self.cold {
+            cold.write_wakers = None;
         }
     }
 
@@ -754,7 +759,7 @@ where
             Ok(None) => Step::Next,
             Err(e) => {
                 tracing::debug!(error = %e, code = %e.close_code(), "failing the connection");
-                self.rare().failure = Some(e);
+                self.cold().failure = Some(e);
                 Step::Again
             }
         }
@@ -764,11 +769,11 @@ where
     /// is its Pong.
     #[inline]
     fn time_pong(&mut self, payload: &Bytes) {
-        if let Some(rare) = &mut self.rare
-            && rare.ping.as_ref().is_some_and(|(sent, _)| sent == payload)
-            && let Some((_, at)) = rare.ping.take()
+        if let Some(cold) = &mut self.cold
+            && cold.ping.as_ref().is_some_and(|(sent, _)| sent == payload)
+            && let Some((_, at)) = cold.ping.take()
         {
-            rare.round_trip = Some(at.elapsed());
+            cold.round_trip = Some(at.elapsed());
         }
     }
 
@@ -878,7 +883,7 @@ where
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message>>> {
         ready!(self.poll_close_transport(cx));
         self.ended = true;
-        if let Some(e) = self.rare.as_mut().and_then(|rare| rare.failure.take()) {
+        if let Some(e) = self.cold.as_mut().and_then(|cold| cold.failure.take()) {
             return Poll::Ready(Some(Err(Error::Protocol(e))));
         }
         // Both Close frames were exchanged: a clean close, even if the
