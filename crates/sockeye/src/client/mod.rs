@@ -1,12 +1,12 @@
-//! The client: [`connect`] and [`ClientBuilder`].
+//! The client: [`connect()`] and [`ClientBuilder`].
 //!
-//! The builder holds the settings and runs the steps: [`url`](crate::url)
-//! gives the target, [`connect`](self::connect) opens the transport (TCP or a
-//! [`proxy`] tunnel, then TLS) into a [`ClientStream`], [`handshake`] runs
-//! the HTTP/1.1 upgrade on it (or `http2::client` an extended CONNECT),
-//! and [`redirect`] decides whether an answer leads elsewhere.
+//! The builder holds the settings and runs the steps: `url.rs` gives the
+//! target, `connect.rs` opens the transport (TCP or a `proxy.rs` tunnel,
+//! then TLS) into a [`ClientStream`] (`transport.rs`), `handshake.rs` runs
+//! the HTTP/1.1 upgrade on it (or `http2/client.rs` an extended CONNECT),
+//! and `redirect.rs` decides whether an answer leads elsewhere.
 
-pub(crate) mod connect;
+mod connect;
 pub(crate) mod handshake;
 pub(crate) mod proxy;
 pub(crate) mod redirect;

@@ -1,10 +1,10 @@
-//! The server: [`accept`] and [`ServerBuilder`].
+//! The server: [`accept()`] and [`ServerBuilder`].
 //!
-//! [`builder`] holds the settings; [`accept`](self::accept) reads an HTTP/1.1
-//! request from a byte stream and answers it; [`negotiate`] decides what
-//! every entry point (this one, `http2`, `hyper`, `axum`) answers and opens
-//! the socket; [`fallback`] writes plain HTTP answers; [`request`] is what
-//! an accept callback sees and returns.
+//! `builder.rs` holds the settings; `accept.rs` reads an HTTP/1.1 request
+//! from a byte stream and answers it; `negotiate.rs` decides what every
+//! entry point (this one, `http2`, `hyper`, `axum`) answers and opens the
+//! socket; `fallback.rs` decides and writes plain HTTP answers;
+//! `request.rs` is what an accept callback sees and returns.
 
 mod accept;
 pub(crate) mod builder;
