@@ -817,9 +817,7 @@ where
         if !self.poll_idle(cx) {
             return false;
         }
-        tracing::debug!("idle timeout: no message either way");
-        let _ = self.conn.close(CloseCode::GOING_AWAY, "idle timeout");
-        self.timed_out = Some(Timeout::Idle);
+        self.close_for(Timeout::Idle, CloseCode::GOING_AWAY, "idle timeout");
         true
     }
 
@@ -831,14 +829,22 @@ where
         if !self.poll_keepalive(cx) {
             return false;
         }
-        tracing::debug!("keepalive timeout: nothing from the peer");
-        let _ = self
-            .conn
-            .close(CloseCode::INTERNAL_ERROR, "keepalive timeout");
-        self.timed_out = Some(Timeout::Keepalive);
+        self.close_for(
+            Timeout::Keepalive,
+            CloseCode::INTERNAL_ERROR,
+            "keepalive timeout",
+        );
         self.read_closed = true;
         self.conn.receive_eof();
         true
+    }
+
+    /// Starts the closing handshake with `code` and `reason` because
+    /// `limit` ran out, which the stream's last item then reports.
+    fn close_for(&mut self, limit: Timeout, code: CloseCode, reason: &str) {
+        tracing::debug!(%limit, "a time limit ran out: closing");
+        let _ = self.conn.close(code, reason);
+        self.timed_out = Some(limit);
     }
 
     /// Writes what is queued before reading again, so the replies to one
