@@ -475,6 +475,7 @@ impl ClientBuilder {
             );
             match attempt.await? {
                 crate::http2::client::Attempt::Open(open) => return Ok(*open),
+                #[cfg(feature = "tls")]
                 crate::http2::client::Attempt::Http1(stream) => {
                     return self.handshake(stream, handshake).await;
                 }

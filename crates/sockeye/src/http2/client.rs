@@ -88,7 +88,7 @@ pub(crate) enum Attempt {
     /// Open over HTTP/2.
     Open(Box<(WebSocket<ClientStream>, http::Response<()>)>),
     /// The server picked HTTP/1.1 by ALPN: go on over this stream.
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    #[cfg(feature = "tls")]
     Http1(ClientStream),
     /// The server speaks HTTP/2 without extended CONNECT.
     NotOffered,
@@ -107,6 +107,7 @@ pub(crate) async fn connect(
     let tls = stream.is_tls();
     // Over TLS, only if the server picked `h2`; in clear, by prior
     // knowledge.
+    #[cfg(feature = "tls")]
     if tls && stream.alpn_protocol() != Some(b"h2".as_slice()) {
         return Ok(Attempt::Http1(stream));
     }
