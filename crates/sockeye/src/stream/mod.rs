@@ -2,6 +2,9 @@
 //! driving the engine over a byte stream; [`split`](WebSocket::split) gives
 //! its two halves, and [`PreparedMessage`] a frame encoded once for many.
 
+mod prepared;
+mod split;
+
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
@@ -21,9 +24,6 @@ pub use self::prepared::PreparedMessage;
 pub use self::split::{WebSocketReader, WebSocketWriter};
 use crate::config::WebSocketConfig;
 use crate::error::{Error, Result, Timeout};
-
-mod prepared;
-mod split;
 
 /// The size of each thread's shared read buffer.
 const READ_BUFFER: usize = 64 << 10;
