@@ -61,7 +61,8 @@ use sockeye_proto::DeflateConfig;
 use crate::config::WebSocketConfig;
 use crate::error::Error;
 use crate::hyper::{Checked, UpgradeError, UpgradedIo, asks_for_websocket};
-use crate::server::{Accept, ServerBuilder, UpgradeRequest};
+use crate::server::builder::ServerBuilder;
+use crate::server::request::{Accept, UpgradeRequest};
 
 /// The WebSocket an upgraded axum request runs: sockeye's
 /// [`WebSocket`](crate::WebSocket) over the upgraded connection.
@@ -120,9 +121,7 @@ impl WebSocketUpgrade {
     pub fn selected_protocol(&self) -> Option<&str> {
         match &self.accept {
             Some(accept) => accept.protocol.as_deref(),
-            None => self
-                .request()
-                .select_protocol(self.server.supported_protocols()),
+            None => self.server.select_protocol(self.request().protocols()),
         }
     }
 
@@ -293,7 +292,7 @@ impl WebSocketUpgrade {
             accept,
             on_failed_upgrade,
         } = self;
-        let accept = accept.unwrap_or_else(|| server.default_accept(checked.request()));
+        let accept = accept.unwrap_or_else(|| server.default_accept(checked.request().protocols()));
         let answer = checked
             .check_origin(&server)
             .and_then(|()| checked.accept(&server, accept));

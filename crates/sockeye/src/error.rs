@@ -1,12 +1,10 @@
-//! The one error type of this crate.
+//! The one error type of this crate, and the proxy failures it holds.
 
 use std::io;
 
 use bytes::Bytes;
 use sockeye_proto::CloseCode;
 use sockeye_proto::handshake::HandshakeError;
-
-use crate::proxy::ProxyError;
 
 /// What can go wrong on a WebSocket connection.
 ///
@@ -232,6 +230,75 @@ impl From<Error> for io::Error {
             Error::Proxy(ref proxy) => io::Error::new(proxy.io_kind(), e),
             other => io::Error::new(io::ErrorKind::InvalidData, other),
         }
+    }
+}
+
+/// Why a proxy could not be used. Held by [`Error::Proxy`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// The URL given to [`ClientBuilder::proxy`](crate::ClientBuilder::proxy)
+    /// or [`Proxy::parse`](crate::Proxy::parse) is not a supported proxy URL. Reported before
+    /// any I/O.
+    #[error("invalid proxy url: {0}")]
+    InvalidUrl(&'static str),
+    /// The proxy URL in this environment variable is not a supported proxy
+    /// URL. Reported, before any I/O, only when the variable applies to
+    /// the connection (the scheme matches and `NO_PROXY` does not exclude
+    /// the host).
+    #[error("invalid proxy url in {variable}: {why}")]
+    InvalidEnv {
+        /// The variable, such as `HTTPS_PROXY`.
+        variable: &'static str,
+        /// What is wrong with its value.
+        why: &'static str,
+    },
+    /// The connection to the proxy failed: it could not be reached, or it
+    /// closed or broke the connection before the tunnel was open.
+    #[error("connection to the proxy failed")]
+    Io(#[source] io::Error),
+    /// The HTTP proxy answered `CONNECT` with a status other than 2xx: 407
+    /// when it wants credentials (see its `Proxy-Authenticate` header) or
+    /// refused those given, 403 when it does not allow the server, 502 or
+    /// 504 when it could not reach it. Status, headers and body (up to
+    /// 64 KiB).
+    #[error("the proxy answered {}", .0.status())]
+    Rejected(Rejected),
+    /// The HTTP proxy's answer to `CONNECT` is not a valid HTTP response,
+    /// or it sent data before the tunnel was used.
+    #[error("invalid answer from the proxy: {0}")]
+    InvalidResponse(&'static str),
+    /// The SOCKS5 proxy refused: it wants credentials or refused those
+    /// given (RFC 1929), or its reply to the request is a failure (RFC 1928
+    /// §6: general failure, not allowed by its rules, network or host
+    /// unreachable, connection refused…), or it does not speak SOCKS5.
+    #[error("socks5 proxy: {0}")]
+    Socks(&'static str),
+}
+
+impl ProxyError {
+    /// The `io::ErrorKind` of this failure, for `From<Error> for io::Error`.
+    pub(crate) fn io_kind(&self) -> io::ErrorKind {
+        match self {
+            ProxyError::InvalidUrl(_) | ProxyError::InvalidEnv { .. } => {
+                io::ErrorKind::InvalidInput
+            }
+            ProxyError::Io(e) => e.kind(),
+            ProxyError::Rejected(_) | ProxyError::Socks(_) => io::ErrorKind::ConnectionRefused,
+            ProxyError::InvalidResponse(_) => io::ErrorKind::InvalidData,
+        }
+    }
+}
+
+impl From<ProxyError> for Error {
+    fn from(e: ProxyError) -> Self {
+        Error::Proxy(Box::new(e))
+    }
+}
+
+impl From<HandshakeError> for HandshakeFailure {
+    fn from(e: HandshakeError) -> Self {
+        HandshakeFailure::Invalid(e)
     }
 }
 

@@ -115,23 +115,23 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use ::hyper::ext::Protocol;
 use ::hyper::upgrade::OnUpgrade;
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, HeaderValue, ORIGIN, UPGRADE};
+use http::header::{CONTENT_TYPE, HeaderValue, UPGRADE};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
-use sockeye_proto::handshake::{HandshakeError, ServerHandshake, header_has_token};
-use sockeye_proto::{PerMessageDeflate, Role};
+use sockeye_proto::PerMessageDeflate;
+use sockeye_proto::handshake::header_has_token;
 
-use crate::config::WebSocketConfig;
 use crate::error::{Error, Result};
-use crate::server::{Accept, ServerBuilder, UpgradeRequest};
+use crate::server::builder::ServerBuilder;
+use crate::server::negotiate::{Agreement, CheckedRequest, Reason, Refusal};
+use crate::server::request::{Accept, UpgradeRequest};
 use crate::stream::WebSocket;
 
 /// The byte stream of an upgraded hyper connection, with tokio's I/O
@@ -270,7 +270,7 @@ impl ServerBuilder {
         request: &mut Request<B>,
     ) -> std::result::Result<(Response<Full<Bytes>>, Upgrade), UpgradeError> {
         let pending = self.check_upgrade(request)?;
-        let accept = self.default_accept(pending.request());
+        let accept = self.default_accept(pending.request().protocols());
         pending.accept(accept)
     }
 
@@ -385,16 +385,13 @@ fn head_of<B>(request: &Request<B>) -> Parts {
     head.into_parts().0
 }
 
-/// A valid WebSocket request, to be accepted or refused.
+/// A valid WebSocket request, to be accepted or refused: the negotiation's
+/// view of it, the caller's, and hyper's handle on the connection.
 #[derive(Debug)]
 pub(crate) struct Checked {
-    /// The RFC 6455 view of the request: the offers, and the key for the
-    /// HTTP/1.1 answer.
-    handshake: ServerHandshake,
+    negotiation: CheckedRequest,
     /// The request as it came, for the caller to look at.
     request: UpgradeRequest,
-    /// Whether it came over HTTP/2.
-    http2: bool,
     /// hyper's handle on the connection, once the answer is sent.
     on_upgrade: OnUpgrade,
 }
@@ -406,48 +403,30 @@ impl Checked {
         head: Parts,
         on_upgrade: Option<OnUpgrade>,
     ) -> std::result::Result<Checked, UpgradeError> {
-        let http2 = head.version == Version::HTTP_2;
-        let (handshake, request) = if http2 {
-            if head.method != Method::CONNECT {
-                return Err(UpgradeError::not_extended_connect());
-            }
-            match head.extensions.get::<Protocol>() {
-                None => return Err(UpgradeError::not_extended_connect()),
-                Some(protocol) if !protocol.as_str().eq_ignore_ascii_case("websocket") => {
-                    return Err(UpgradeError::plain(
-                        Reason::OtherProtocol,
-                        StatusCode::NOT_IMPLEMENTED,
-                        "unsupported protocol\n",
-                    ));
-                }
-                Some(_) => {}
-            }
-            let handshake = ServerHandshake::from_extended_connect(Request::from_parts(head, ()))
-                .map_err(|e| UpgradeError::invalid(e, true))?;
-            let request = handshake.request().clone();
-            (handshake, request)
+        let negotiation = if head.version == Version::HTTP_2 {
+            let protocol = head.extensions.get::<Protocol>().cloned();
+            CheckedRequest::extended_connect(
+                Request::from_parts(head, ()),
+                protocol.as_ref().map(Protocol::as_str),
+            )?
         } else {
-            let handshake = ServerHandshake::from_request(Request::from_parts(head, ()))
-                .map_err(|e| UpgradeError::invalid(e, false))?;
-            let request = handshake.request().clone();
-            (handshake, request)
+            CheckedRequest::http1(Request::from_parts(head, ()))?
         };
         let Some(on_upgrade) = on_upgrade else {
             tracing::warn!(
                 "a websocket request without hyper's upgrade: serve the connection with \
                  upgrades (`with_upgrades`, `serve_connection_with_upgrades`)"
             );
-            return Err(UpgradeError::plain(
+            return Err(Refusal::plain(
                 Reason::NotUpgradable,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal Server Error\n",
-            ));
+            )
+            .into());
         };
-        let protocols = handshake.protocols().to_vec();
         Ok(Checked {
-            handshake,
-            request: UpgradeRequest::new(request, protocols),
-            http2,
+            request: negotiation.upgrade_request(),
+            negotiation,
             on_upgrade,
         })
     }
@@ -462,12 +441,7 @@ impl Checked {
         &self,
         server: &ServerBuilder,
     ) -> std::result::Result<(), UpgradeError> {
-        if server.origin_allowed(self.request.headers().get(ORIGIN)) {
-            Ok(())
-        } else {
-            tracing::debug!("refusing a request from an origin not allowed");
-            Err(UpgradeError::forbidden(self.http2))
-        }
+        Ok(self.negotiation.check_origin(server)?)
     }
 
     /// Builds the response accepting the request with `accept`, and the
@@ -477,23 +451,10 @@ impl Checked {
         server: &ServerBuilder,
         accept: Accept,
     ) -> std::result::Result<(Response<Bytes>, Upgrade), UpgradeError> {
-        let Checked {
-            handshake,
-            request: _,
-            http2,
-            on_upgrade,
-        } = self;
-        // R-SH-08; over HTTP/2 a 200 without the upgrade fields or an accept
-        // value (H2-07, H2-09).
-        let mut response = handshake
-            .response(accept.protocol.as_deref())
-            .map_err(|e| UpgradeError::invalid(e, http2))?;
-        let deflate = server.complete_response(&mut response, handshake.extensions(), &accept);
+        let (response, agreement) = self.negotiation.agree(server, accept)?;
         let upgrade = Upgrade {
-            connection: on_upgrade,
-            config: server.connection_config(),
-            protocol: accept.protocol,
-            deflate,
+            connection: self.on_upgrade,
+            agreement: Some(agreement),
         };
         Ok((response.map(|()| Bytes::new()), upgrade))
     }
@@ -523,20 +484,19 @@ impl Checked {
 pub struct Upgrade {
     /// hyper's side of the upgrade.
     connection: OnUpgrade,
-    config: (Arc<sockeye_proto::Config>, Arc<WebSocketConfig>),
-    protocol: Option<String>,
-    deflate: Option<PerMessageDeflate>,
+    /// What the socket runs with; taken when it opens.
+    agreement: Option<Agreement>,
 }
 
 impl Upgrade {
     /// The subprotocol agreed, if any.
     pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
+        self.agreement.as_ref()?.protocol()
     }
 
     /// The permessage-deflate parameters agreed, if any.
     pub fn deflate(&self) -> Option<&PerMessageDeflate> {
-        self.deflate.as_ref()
+        self.agreement.as_ref()?.deflate()
     }
 }
 
@@ -547,17 +507,13 @@ impl Future for Upgrade {
         let this = self.get_mut();
         let upgraded = ready!(Pin::new(&mut this.connection).poll(cx))
             .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        let agreement = this
+            .agreement
+            .take()
+            .expect("`Upgrade` polled after it completed");
         // hyper's `Upgraded` replays what it read past the request itself,
         // so there is no leftover to hand the engine.
-        let ws = WebSocket::from_parts(
-            TokioIo::new(upgraded),
-            Role::Server,
-            (Arc::clone(&this.config.0), Arc::clone(&this.config.1)),
-            BytesMut::new(),
-        )
-        .with_protocol(this.protocol.take())
-        .with_deflate(this.deflate.take());
-        Poll::Ready(Ok(ws))
+        Poll::Ready(Ok(agreement.open(TokioIo::new(upgraded), BytesMut::new())))
     }
 }
 
@@ -567,86 +523,29 @@ impl Future for Upgrade {
 /// Send [`into_response`](Self::into_response): its status is the one
 /// RFC 6455 (or RFC 8441) asks for, and over HTTP/1.1 it closes the
 /// connection (R-SH-15). `Display` says what went wrong at this level, and
-/// [`source`](StdError::source) is the [`HandshakeError`] when the request
+/// [`source`](StdError::source) is the [`HandshakeError`](sockeye_proto::handshake::HandshakeError) when the request
 /// broke RFC 6455 §4.
 pub struct UpgradeError(Box<Refusal>);
 
-/// The inside of an [`UpgradeError`], boxed to keep results small.
-#[derive(Debug)]
-struct Refusal {
-    reason: Reason,
-    response: Response<Bytes>,
-}
-
-/// Why a request was not upgraded.
-#[derive(Debug)]
-enum Reason {
-    /// The request broke RFC 6455 §4.2.1, or the answer named a
-    /// subprotocol the client did not offer (R-SH-08).
-    Invalid(HandshakeError),
-    /// An HTTP/2 request other than an extended CONNECT.
-    NotExtendedConnect,
-    /// An extended CONNECT for a protocol other than `websocket`.
-    OtherProtocol,
-    /// hyper left no upgrade in the request.
-    NotUpgradable,
-    /// The `Origin` is not on the allow-list.
-    OriginNotAllowed,
+impl From<Box<Refusal>> for UpgradeError {
+    /// hyper's answers always name their type: a refusal written for
+    /// `accept`, which goes without one, gets `text/plain` first.
+    fn from(mut refusal: Box<Refusal>) -> Self {
+        let response = &mut refusal.response;
+        if !response.body().is_empty() && !response.headers().contains_key(CONTENT_TYPE) {
+            let mut headers = http::HeaderMap::with_capacity(response.headers().len() + 1);
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            headers.extend(std::mem::take(response.headers_mut()));
+            *response.headers_mut() = headers;
+        }
+        UpgradeError(refusal)
+    }
 }
 
 impl UpgradeError {
-    /// An error answered with `status` and a short text.
-    fn plain(reason: Reason, status: StatusCode, text: &'static str) -> Self {
-        let response = Response::builder()
-            .status(status)
-            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .body(Bytes::from_static(text.as_bytes()))
-            .unwrap_or_default();
-        UpgradeError(Box::new(Refusal { reason, response }))
-    }
-
-    /// An HTTP/2 request other than an extended CONNECT.
-    fn not_extended_connect() -> Self {
-        UpgradeError::plain(
-            Reason::NotExtendedConnect,
-            StatusCode::BAD_REQUEST,
-            "websocket over http/2 takes an extended connect (rfc 8441)\n",
-        )
-    }
-
-    /// A request that broke RFC 6455, answered as
-    /// [`HandshakeError::to_response`] says; over HTTP/2 without the
-    /// HTTP/1.1 connection fields, and 400 for 426.
-    fn invalid(error: HandshakeError, http2: bool) -> Self {
-        tracing::debug!(%error, status = %error.status(), "refusing a bad websocket request");
-        let response = if http2 {
-            crate::server::refusal_over_http2(&error)
-        } else {
-            error.to_response()
-        };
-        UpgradeError(Box::new(Refusal {
-            reason: Reason::Invalid(error),
-            response,
-        }))
-    }
-
-    /// 403 for an origin not allowed; over HTTP/1.1 the connection closes.
-    fn forbidden(http2: bool) -> Self {
-        let mut error = UpgradeError::plain(
-            Reason::OriginNotAllowed,
-            StatusCode::FORBIDDEN,
-            "origin not allowed\n",
-        );
-        if !http2 {
-            error
-                .0
-                .response
-                .headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
-        }
-        error
-    }
-
     /// The status of the response.
     pub fn status(&self) -> StatusCode {
         self.0.response.status()

@@ -34,6 +34,56 @@
 //! # }
 //! ```
 //!
+//! # Module map
+//!
+//! Which file or folder of `src/` owns what, and which way data flows.
+//!
+//! A server reads a request and negotiates:
+//!
+//! ```text
+//! request ──> server/accept.rs (HTTP/1.1 bytes)  ─┐
+//!             http2/server.rs (extended CONNECT) ─┼─> server/negotiate.rs ──> stream/
+//!             hyper.rs, axum.rs (hyper's head)   ─┘
+//! ```
+//!
+//! - `server/`: [`ServerBuilder`] and its settings (`builder.rs`),
+//!   [`accept`] and [`ServerBuilder::accept_with`] on a byte stream
+//!   (`accept.rs`), the one negotiation every entry point uses: request
+//!   checks, origin (403), subprotocol, permessage-deflate, the answer
+//!   and the open socket (`negotiate.rs`), plain HTTP answers
+//!   (`fallback.rs`), [`UpgradeRequest`] and [`Accept`] (`request.rs`).
+//!
+//! A client opens a transport and runs the handshake on it:
+//!
+//! ```text
+//! client/ (ClientBuilder) ──> url.rs ──> client/connect.rs: TCP or client/proxy.rs, then tls.rs
+//!     ──> client/transport.rs (ClientStream: plain, TLS, HTTP/2)
+//!     ──> client/handshake.rs + http1.rs (or http2/client.rs) ──> stream/
+//! ```
+//!
+//! - `client/`: [`ClientBuilder`] and [`connect`] (`mod.rs`), opening the
+//!   transport (`connect.rs`), [`ClientStream`] (`transport.rs`), the
+//!   HTTP/1.1 handshake and the deflate it agrees (`handshake.rs`),
+//!   [`Proxy`] and [`ProxyEnv`] (`proxy.rs`), redirects (`redirect.rs`).
+//! - `url.rs`: `ws://` and `wss://` URLs into a host, port, TLS flag and
+//!   resource. `http1.rs`: a response head and a bounded body, for the
+//!   handshake and a proxy's answer to `CONNECT`.
+//! - `tls.rs` ([`tls`]): rustls configurations. `http2/` (`http2`,
+//!   feature `http2`): `Http2Stream`, the client and `serve_connection`.
+//!
+//! Once open, both sides are the same:
+//!
+//! ```text
+//! stream/ (WebSocket) <──> sockeye_proto::Connection (frames, masking, close)
+//! ```
+//!
+//! - `stream/`: [`WebSocket`], the poll loop and its timers (`mod.rs`),
+//!   [`WebSocket::split`]'s halves (`split.rs`), [`PreparedMessage`]
+//!   (`prepared.rs`).
+//! - `error.rs` ([`Error`], [`ProxyError`]) and `config.rs`
+//!   ([`WebSocketConfig`]) sit below everything; [`web`] is a browser-style
+//!   interface on top of the client.
+//!
 //! # Concepts
 //!
 //! - [`WebSocket`] is an open connection: a [`Stream`](futures_core::Stream)
@@ -90,26 +140,25 @@ pub mod axum;
 mod client;
 mod config;
 mod error;
+mod http1;
 #[cfg(feature = "http2")]
 pub mod http2;
 #[cfg(feature = "hyper")]
 pub mod hyper;
-mod proxy;
 mod server;
-mod split;
 mod stream;
 pub mod tls;
+mod url;
 pub mod web;
 
+pub use client::proxy::{Proxy, ProxyEnv};
+pub use client::transport::ClientStream;
 pub use client::{ClientBuilder, connect};
 pub use config::WebSocketConfig;
-pub use error::{Error, HandshakeFailure, Rejected, Result, Timeout};
-pub use proxy::{Proxy, ProxyEnv, ProxyError};
+pub use error::{Error, HandshakeFailure, ProxyError, Rejected, Result, Timeout};
 pub use server::{Accept, ServerBuilder, UpgradeRequest, accept};
 pub use sockeye_proto::{CloseCode, CloseFrame, Message, Role, State, Utf8Bytes};
-pub use split::{WebSocketReader, WebSocketWriter};
-pub use stream::{PreparedMessage, WebSocket};
-pub use tls::ClientStream;
+pub use stream::{PreparedMessage, WebSocket, WebSocketReader, WebSocketWriter};
 #[cfg(feature = "tls")]
 pub use {rustls, rustls_pki_types as pki_types, tokio_rustls};
 

@@ -18,7 +18,7 @@ use sockeye_proto::{CloseCode, Message};
 use super::{CloseEvent, Shared, lock};
 use crate::client::ClientBuilder;
 use crate::error::{Error, HandshakeFailure, Timeout};
-use crate::split::{WebSocketReader, WebSocketWriter};
+use crate::stream::{WebSocketReader, WebSocketWriter};
 
 /// What the handle asks of the task.
 #[derive(Debug)]

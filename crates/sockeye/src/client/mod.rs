@@ -1,36 +1,33 @@
-//! The client: [`connect`] and [`ClientBuilder`].
+//! The client: [`connect()`] and [`ClientBuilder`].
+//!
+//! The builder holds the settings and runs the steps: `url.rs` gives the
+//! target, `connect.rs` opens the transport (TCP or a `proxy.rs` tunnel,
+//! then TLS) into a [`ClientStream`] (`transport.rs`), `handshake.rs` runs
+//! the HTTP/1.1 upgrade on it (or `http2/client.rs` an extended CONNECT),
+//! and `redirect.rs` decides whether an answer leads elsewhere.
+
+mod connect;
+pub(crate) mod handshake;
+pub(crate) mod proxy;
+pub(crate) mod redirect;
+pub(crate) mod transport;
 
 use std::time::Duration;
 
 use base64::Engine as _;
-use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Request, Response, Uri};
+use http::{Request, Response};
 use sockeye_proto::DeflateConfig;
-use sockeye_proto::Role;
-use sockeye_proto::deflate::EXTENSION_NAME;
-use sockeye_proto::handshake::{Accepted, ClientHandshake, HandshakeError};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use sockeye_proto::handshake::ClientHandshake;
+use tokio::io::{AsyncRead, AsyncWrite};
 
+use self::connect::Dial;
+use self::proxy::{ProxyChoice, ProxyEnv};
+use self::transport::ClientStream;
 use crate::config::WebSocketConfig;
-use crate::error::{Error, HandshakeFailure, Rejected, Result, Timeout};
-use crate::proxy::{ProxyChoice, ProxyEnv};
+use crate::error::{Error, HandshakeFailure, Result};
 use crate::stream::WebSocket;
-use crate::tls::ClientStream;
-
-/// The most body bytes read from a non-101 answer to the handshake.
-const MAX_REJECTION_BODY: usize = 64 << 10;
-
-/// The redirects [`ClientBuilder::follow_redirects`] follows: those that
-/// name another URL for the same request (RFC 9110 §15.4).
-const REDIRECTS: [http::StatusCode; 5] = [
-    http::StatusCode::MOVED_PERMANENTLY,
-    http::StatusCode::FOUND,
-    http::StatusCode::SEE_OTHER,
-    http::StatusCode::TEMPORARY_REDIRECT,
-    http::StatusCode::PERMANENT_REDIRECT,
-];
+use crate::url::{Target, parse_url};
 
 /// Connects to a `ws://` URL with default settings.
 ///
@@ -97,9 +94,9 @@ pub struct ClientBuilder {
     headers: HeaderMap,
     protocols: Vec<String>,
     cookies: Vec<String>,
-    pub(crate) config: WebSocketConfig,
+    config: WebSocketConfig,
     connect_timeout: Duration,
-    pub(crate) handshake_timeout: Duration,
+    handshake_timeout: Duration,
     /// The first invalid header given, reported by `connect`.
     invalid: Option<&'static str>,
     /// No proxy, one proxy, or the environment's.
@@ -126,94 +123,6 @@ struct TlsSettings {
         Vec<rustls_pki_types::CertificateDer<'static>>,
         std::sync::Arc<rustls_pki_types::PrivateKeyDer<'static>>,
     )>,
-}
-
-/// Where to connect, from a `ws://` URL (RFC 6455 §3).
-#[derive(Debug)]
-pub(crate) struct Target {
-    /// `host:port` for the TCP connection.
-    address: String,
-    /// The host alone, for TLS's server name, a proxy and `NO_PROXY`; an
-    /// IPv6 address in brackets.
-    pub(crate) host: String,
-    /// The port, given or default.
-    pub(crate) port: u16,
-    /// `wss://`.
-    pub(crate) tls: bool,
-    /// The `Host` header: the port only when not the default (R-CH-06).
-    host_header: String,
-    /// The resource name: path (or `/`) and query (R-URI-03).
-    resource: String,
-}
-
-impl Target {
-    /// Whether both have the same scheme, host and port (the origin of
-    /// RFC 6454 §4).
-    fn same_origin(&self, other: &Target) -> bool {
-        self.tls == other.tls
-            && self.port == other.port
-            && self.host.eq_ignore_ascii_case(&other.host)
-    }
-}
-
-pub(crate) fn parse_url(url: &str) -> Result<Target> {
-    // R-URI-04: no fragment, not even an empty one.
-    if url.contains('#') {
-        return Err(Error::InvalidUrl("a websocket url may not have a fragment"));
-    }
-    let uri: Uri = url
-        .parse()
-        .map_err(|_| Error::InvalidUrl("not a valid url"))?;
-    // R-URI-01: the scheme is case-insensitive.
-    let scheme = uri
-        .scheme_str()
-        .ok_or(Error::InvalidUrl("missing scheme"))?;
-    let default_port = if scheme.eq_ignore_ascii_case("ws") {
-        80
-    } else if scheme.eq_ignore_ascii_case("wss") {
-        if !cfg!(feature = "tls") {
-            return Err(Error::InvalidUrl(
-                "wss:// needs tls: build sockeye with its `tls` feature",
-            ));
-        }
-        443
-    } else {
-        return Err(Error::InvalidUrl("the scheme must be ws or wss"));
-    };
-    let authority = uri.authority().ok_or(Error::InvalidUrl("missing host"))?;
-    if authority.as_str().contains('@') {
-        return Err(Error::InvalidUrl(
-            "credentials in the url are not supported; use basic_auth",
-        ));
-    }
-    let host = authority.host();
-    if host.is_empty() {
-        return Err(Error::InvalidUrl("missing host"));
-    }
-    // R-URI-02
-    let port = authority.port_u16().unwrap_or(default_port);
-    let host_header = if port == default_port {
-        host.to_owned()
-    } else {
-        format!("{host}:{port}")
-    };
-    // R-URI-03
-    let path = match uri.path() {
-        "" => "/",
-        path => path,
-    };
-    let resource = match uri.query() {
-        Some(query) if !query.is_empty() => format!("{path}?{query}"),
-        _ => path.to_owned(),
-    };
-    Ok(Target {
-        address: format!("{host}:{port}"),
-        host: host.to_owned(),
-        port,
-        tls: default_port == 443,
-        host_header,
-        resource,
-    })
 }
 
 impl ClientBuilder {
@@ -368,7 +277,7 @@ impl ClientBuilder {
     /// ```
     #[must_use]
     pub fn proxy(mut self, url: &str) -> Self {
-        self.proxy = ProxyChoice::Given(crate::proxy::parse_proxy_url(url));
+        self.proxy = ProxyChoice::Given(proxy::parse_proxy_url(url));
         self
     }
 
@@ -478,8 +387,10 @@ impl ClientBuilder {
 
     /// Uses this rustls configuration for `wss://`, as it is: its roots,
     /// client certificate, versions and provider. Only its ALPN list is
-    /// replaced with `http/1.1` when it offers other protocols (a server
-    /// that picked `h2` would not understand the handshake). Overrides
+    /// replaced, when it offers other protocols, with the one the
+    /// connection speaks: `http/1.1`, after `h2` when HTTP/2 is asked
+    /// for with `http2`; a server that picked another protocol would not
+    /// understand the handshake. Overrides
     /// [`add_root_certificate`](Self::add_root_certificate) and
     /// [`client_certificate`](Self::client_certificate).
     #[cfg(feature = "tls")]
@@ -554,14 +465,23 @@ impl ClientBuilder {
         let handshake = ClientHandshake::new(self.request(target)?)?;
         #[cfg(feature = "http2")]
         if self.http2 {
-            match crate::http2::connect(self, target, &handshake).await? {
-                crate::http2::Attempt::Open(open) => return Ok(*open),
-                crate::http2::Attempt::Http1(stream) => {
+            let stream = self.open_stream(target, true).await?;
+            let attempt = crate::http2::client::connect(
+                stream,
+                &handshake,
+                self.managed_deflate(),
+                &self.config,
+                self.handshake_timeout,
+            );
+            match attempt.await? {
+                crate::http2::client::Attempt::Open(open) => return Ok(*open),
+                #[cfg(feature = "tls")]
+                crate::http2::client::Attempt::Http1(stream) => {
                     return self.handshake(stream, handshake).await;
                 }
                 // No extended CONNECT there: HTTP/1.1, on a new connection
                 // (H2-12).
-                crate::http2::Attempt::NotOffered => {}
+                crate::http2::client::Attempt::NotOffered => {}
             }
         }
         let stream = self.open_stream(target, false).await?;
@@ -578,24 +498,8 @@ impl ClientBuilder {
         failure: HandshakeFailure,
         redirects: &mut usize,
     ) -> Result<()> {
-        let response = match failure {
-            HandshakeFailure::Rejected(response) if REDIRECTS.contains(&response.status()) => {
-                response
-            }
-            other => return Err(Error::Handshake(Box::new(other))),
-        };
-        let refuse = |failure: fn(Rejected) -> HandshakeFailure, response: Rejected| {
-            Err(Error::Handshake(Box::new(failure(response))))
-        };
-        if *redirects >= self.max_redirects {
-            return refuse(HandshakeFailure::TooManyRedirects, response);
-        }
-        let Some((url, next)) = redirect_location(&self.url, &response) else {
-            return refuse(HandshakeFailure::InvalidRedirect, response);
-        };
-        if current.tls && !next.tls {
-            return refuse(HandshakeFailure::InsecureRedirect, response);
-        }
+        let (url, next) =
+            redirect::next_hop(&self.url, current, failure, *redirects, self.max_redirects)?;
         if !current.same_origin(&next) {
             // Credentials meant for one server do not go to another, and a
             // Host given for it does not name the next.
@@ -604,8 +508,6 @@ impl ClientBuilder {
             }
             self.cookies.clear();
         }
-        // Not the whole URL: its query may hold a token.
-        tracing::debug!(status = %response.status(), host = %next.host, "following a redirect");
         self.url = url;
         *redirects += 1;
         Ok(())
@@ -614,7 +516,7 @@ impl ClientBuilder {
     /// TCP to the URL's host (or a tunnel to it through the proxy), and TLS
     /// over it for `wss://` (offering HTTP/2 by ALPN when `http2`), within
     /// the connect timeout.
-    pub(crate) async fn open_stream(&self, target: &Target, http2: bool) -> Result<ClientStream> {
+    async fn open_stream(&self, target: &Target, http2: bool) -> Result<ClientStream> {
         #[cfg(feature = "tls")]
         let tls = if target.tls {
             Some(self.tls_client_config(http2)?)
@@ -623,27 +525,16 @@ impl ClientBuilder {
         };
         #[cfg(not(feature = "tls"))]
         let _ = http2;
-        let proxy = self
-            .proxy
-            .for_target(target.tls, &target.host, target.port)?;
-        tokio::time::timeout(self.connect_timeout, async {
-            let tcp = if let Some(proxy) = proxy {
-                crate::proxy::tunnel(proxy, &target.host, target.port, &self.config.proto).await?
-            } else {
-                let tcp = TcpStream::connect(&target.address).await?;
-                // Writes are batched by the connection; Nagle would only
-                // add delay.
-                tcp.set_nodelay(true)?;
-                tcp
-            };
+        let dial = Dial {
+            proxy: self
+                .proxy
+                .for_target(target.tls, &target.host, target.port)?,
             #[cfg(feature = "tls")]
-            if let Some(config) = tls {
-                return crate::tls::connect(config, &target.host, tcp).await;
-            }
-            Ok::<_, Error>(ClientStream::Plain(tcp))
-        })
-        .await
-        .map_err(|_| Error::Timeout(Timeout::Connect))?
+            tls,
+            timeout: self.connect_timeout,
+            proto: &self.config.proto,
+        };
+        connect::open(target, dial).await
     }
 
     /// The TLS settings of this connection.
@@ -681,7 +572,7 @@ impl ClientBuilder {
 
     /// The deflate settings to offer, unless the caller wrote its own
     /// `Sec-WebSocket-Extensions` header and so handles extensions itself.
-    pub(crate) fn managed_deflate(&self) -> Option<&DeflateConfig> {
+    fn managed_deflate(&self) -> Option<&DeflateConfig> {
         if self.headers.contains_key(header::SEC_WEBSOCKET_EXTENSIONS) {
             return None;
         }
@@ -727,7 +618,7 @@ impl ClientBuilder {
 
     async fn handshake<S>(
         &self,
-        mut stream: S,
+        stream: S,
         handshake: ClientHandshake,
     ) -> Result<(WebSocket<S>, Response<()>)>
     where
@@ -735,205 +626,13 @@ impl ClientBuilder {
     {
         let offered_deflate = self.managed_deflate().cloned();
         let config = self.config.clone();
-        let run = async {
-            let mut buf = BytesMut::with_capacity(1024);
-            handshake.write_request(&mut buf);
-            stream.write_all(&buf).await?;
-            stream.flush().await?;
-            buf.clear();
-            // R-CH-13: nothing more is sent until the response arrives.
-            let (response, head_len) = loop {
-                if let Some(parsed) = ClientHandshake::parse_response(&buf, &config.proto)? {
-                    break parsed;
-                }
-                if stream.read_buf(&mut buf).await? == 0 {
-                    return Err(Error::Io(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "connection closed during the opening handshake",
-                    )));
-                }
-            };
-            let _ = buf.split_to(head_len);
-            match handshake.check_response(&response) {
-                Ok(accepted) => Ok((response, accepted, buf)),
-                Err(e) if response.status() != http::StatusCode::SWITCHING_PROTOCOLS => {
-                    let _ = e;
-                    let body = read_body(&mut stream, &response, buf).await;
-                    let (parts, ()) = response.into_parts();
-                    Err(Error::Handshake(Box::new(HandshakeFailure::Rejected(
-                        Response::from_parts(parts, body),
-                    ))))
-                }
-                Err(e) => Err(e.into()),
-            }
-        };
-        let (response, accepted, leftover) = tokio::time::timeout(self.handshake_timeout, run)
-            .await
-            .map_err(|_| Error::Timeout(Timeout::Handshake))??;
-        let deflate = agree_deflate(offered_deflate.as_ref(), &accepted)?;
-        // R-CV-09: bytes after the 101 head are frames already.
-        let ws = WebSocket::from_raw(stream, Role::Client, config, leftover)
-            .with_protocol(accepted.protocol)
-            .with_deflate(deflate);
-        Ok((ws, response))
-    }
-}
-
-/// The permessage-deflate settings the server's answer agreed to, if any.
-pub(crate) fn agree_deflate(
-    offered: Option<&DeflateConfig>,
-    accepted: &Accepted,
-) -> Result<Option<sockeye_proto::PerMessageDeflate>> {
-    match accepted.extensions.as_slice() {
-        [] => Ok(None),
-        // PMD-03: one permessage-deflate, nothing else we could run.
-        [only] if only.name.eq_ignore_ascii_case(EXTENSION_NAME) => match offered {
-            Some(ours) => Ok(Some(ours.accept_response(only)?)),
-            None => Err(HandshakeError::InvalidExtensionResponse.into()),
-        },
-        _ => Err(HandshakeError::InvalidExtensionResponse.into()),
-    }
-}
-
-/// Where a redirect points, as a WebSocket URL and its target: the
-/// `Location` resolved against `current` (RFC 9110 §10.2.2), `http`
-/// becoming `ws` and `https` `wss`, without credentials or fragment. `None`
-/// when there is no usable location.
-fn redirect_location(current: &str, response: &Rejected) -> Option<(String, Target)> {
-    let location = response.headers().get(header::LOCATION)?.to_str().ok()?;
-    let mut next = url::Url::parse(current).ok()?.join(location.trim()).ok()?;
-    let scheme = match next.scheme() {
-        "ws" | "http" => "ws",
-        "wss" | "https" => "wss",
-        _ => return None,
-    };
-    next.set_scheme(scheme).ok()?;
-    // Only the caller gives credentials: a server cannot add its own.
-    next.set_username("").ok()?;
-    next.set_password(None).ok()?;
-    next.set_fragment(None);
-    let next = String::from(next);
-    let target = parse_url(&next).ok()?;
-    Some((next, target))
-}
-
-/// Reads the body of a non-101 answer, at most [`MAX_REJECTION_BODY`]
-/// bytes, by `Content-Length` or until EOF. Errors end the body early.
-pub(crate) async fn read_body<S>(
-    stream: &mut S,
-    response: &Response<()>,
-    mut buf: BytesMut,
-) -> Bytes
-where
-    S: AsyncRead + Unpin,
-{
-    let length = response
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    let limit = length.unwrap_or(MAX_REJECTION_BODY).min(MAX_REJECTION_BODY);
-    // A server that gives no length and keeps the connection open would
-    // hold the answer back until the handshake timeout, and lose it: the
-    // body is read for a while at most, and what came is the body.
-    let read = async {
-        while buf.len() < limit {
-            let mut chunk = (&mut *stream).take((limit - buf.len()) as u64);
-            match chunk.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-    };
-    if length.is_some() {
-        // Within the handshake's own time limit.
-        read.await;
-    } else {
-        let _ = tokio::time::timeout(REJECTION_BODY_WAIT, read).await;
-    }
-    buf.truncate(limit);
-    buf.freeze()
-}
-
-/// How long the body of a non-101 answer without a length is read at most.
-const REJECTION_BODY_WAIT: Duration = Duration::from_secs(1);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn r_uri_03_resource_name() {
-        assert_eq!(parse_url("ws://h").unwrap().resource, "/");
-        assert_eq!(parse_url("ws://h/a?b=c").unwrap().resource, "/a?b=c");
-        assert_eq!(parse_url("ws://h?x=1").unwrap().resource, "/?x=1");
-    }
-
-    #[test]
-    fn r_uri_02_default_port_and_host_header() {
-        let t = parse_url("ws://example.com/").unwrap();
-        assert_eq!(
-            (t.address.as_str(), t.host_header.as_str()),
-            ("example.com:80", "example.com")
-        );
-        let t = parse_url("WS://example.com:8080/").unwrap();
-        assert_eq!(
-            (t.address.as_str(), t.host_header.as_str()),
-            ("example.com:8080", "example.com:8080")
-        );
-        let t = parse_url("ws://[::1]:9001/").unwrap();
-        assert_eq!(t.address, "[::1]:9001");
-    }
-
-    #[test]
-    fn r_uri_04_fragments_are_refused_before_io() {
-        assert!(matches!(parse_url("ws://h/#x"), Err(Error::InvalidUrl(_))));
-        assert!(matches!(parse_url("ws://h/#"), Err(Error::InvalidUrl(_))));
-    }
-
-    fn redirect(current: &str, location: &str) -> Option<String> {
-        let response = http::Response::builder()
-            .status(302)
-            .header(header::LOCATION, location)
-            .body(Bytes::new())
-            .unwrap();
-        redirect_location(current, &response).map(|(url, _)| url)
-    }
-
-    #[test]
-    fn redirect_locations() {
-        let here = "ws://example.com:8080/a/b?q=1";
-        let cases = [
-            ("c", Some("ws://example.com:8080/a/c")),
-            ("/x?y", Some("ws://example.com:8080/x?y")),
-            ("//other/", Some("ws://other/")),
-            ("http://h:80/p", Some("ws://h/p")),
-            ("https://h:443/p", Some("wss://h/p")),
-            ("HTTPS://h:8443", Some("wss://h:8443/")),
-            ("wss://u:p@h/#top", Some("wss://h/")),
-            ("ftp://h/", None),
-            ("http://", None),
-        ];
-        for (location, expected) in cases {
-            // Without tls, a wss:// URL is not one the client can use.
-            let usable = expected.filter(|url| cfg!(feature = "tls") || url.starts_with("ws:"));
-            assert_eq!(redirect(here, location).as_deref(), usable, "{location}");
-        }
-    }
-
-    #[test]
-    fn origins() {
-        let origin = |url| parse_url(url).unwrap();
-        assert!(origin("ws://h/a").same_origin(&origin("ws://H:80/b")));
-        #[cfg(feature = "tls")]
-        assert!(!origin("ws://h/").same_origin(&origin("wss://h/")));
-        assert!(!origin("ws://h/").same_origin(&origin("ws://h:81/")));
-        assert!(!origin("ws://h/").same_origin(&origin("ws://g/")));
-    }
-
-    #[test]
-    fn r_uri_01_only_ws_schemes() {
-        assert!(matches!(parse_url("http://h/"), Err(Error::InvalidUrl(_))));
-        assert!(matches!(parse_url("h/"), Err(Error::InvalidUrl(_))));
+        handshake::run(
+            stream,
+            handshake,
+            offered_deflate,
+            config,
+            self.handshake_timeout,
+        )
+        .await
     }
 }

@@ -15,11 +15,11 @@ use base64::Engine as _;
 use bytes::BytesMut;
 use http::Response;
 use percent_encoding::percent_decode_str;
-use sockeye_proto::handshake::ClientHandshake;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::error::{Error, Rejected, Result};
+use crate::error::{Error, ProxyError, Result};
+use crate::http1::{HeadError, read_body, read_response_head};
 
 /// The kind of proxy, from its URL's scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,69 +168,6 @@ impl fmt::Debug for Proxy {
     }
 }
 
-/// Why a proxy could not be used. Held by [`Error::Proxy`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProxyError {
-    /// The URL given to [`ClientBuilder::proxy`](crate::ClientBuilder::proxy)
-    /// or [`Proxy::parse`] is not a supported proxy URL. Reported before
-    /// any I/O.
-    #[error("invalid proxy url: {0}")]
-    InvalidUrl(&'static str),
-    /// The proxy URL in this environment variable is not a supported proxy
-    /// URL. Reported, before any I/O, only when the variable applies to
-    /// the connection (the scheme matches and `NO_PROXY` does not exclude
-    /// the host).
-    #[error("invalid proxy url in {variable}: {why}")]
-    InvalidEnv {
-        /// The variable, such as `HTTPS_PROXY`.
-        variable: &'static str,
-        /// What is wrong with its value.
-        why: &'static str,
-    },
-    /// The connection to the proxy failed: it could not be reached, or it
-    /// closed or broke the connection before the tunnel was open.
-    #[error("connection to the proxy failed")]
-    Io(#[source] io::Error),
-    /// The HTTP proxy answered `CONNECT` with a status other than 2xx: 407
-    /// when it wants credentials (see its `Proxy-Authenticate` header) or
-    /// refused those given, 403 when it does not allow the server, 502 or
-    /// 504 when it could not reach it. Status, headers and body (up to
-    /// 64 KiB).
-    #[error("the proxy answered {}", .0.status())]
-    Rejected(Rejected),
-    /// The HTTP proxy's answer to `CONNECT` is not a valid HTTP response,
-    /// or it sent data before the tunnel was used.
-    #[error("invalid answer from the proxy: {0}")]
-    InvalidResponse(&'static str),
-    /// The SOCKS5 proxy refused: it wants credentials or refused those
-    /// given (RFC 1929), or its reply to the request is a failure (RFC 1928
-    /// §6: general failure, not allowed by its rules, network or host
-    /// unreachable, connection refused…), or it does not speak SOCKS5.
-    #[error("socks5 proxy: {0}")]
-    Socks(&'static str),
-}
-
-impl ProxyError {
-    /// The `io::ErrorKind` of this failure, for `From<Error> for io::Error`.
-    pub(crate) fn io_kind(&self) -> io::ErrorKind {
-        match self {
-            ProxyError::InvalidUrl(_) | ProxyError::InvalidEnv { .. } => {
-                io::ErrorKind::InvalidInput
-            }
-            ProxyError::Io(e) => e.kind(),
-            ProxyError::Rejected(_) | ProxyError::Socks(_) => io::ErrorKind::ConnectionRefused,
-            ProxyError::InvalidResponse(_) => io::ErrorKind::InvalidData,
-        }
-    }
-}
-
-impl From<ProxyError> for Error {
-    fn from(e: ProxyError) -> Self {
-        Error::Proxy(Box::new(e))
-    }
-}
-
 /// The environment variable names, lowercase first: curl and Python read
 /// the lowercase form first, and curl reads only `http_proxy` in lowercase.
 const HTTP_PROXY: [&str; 2] = ["http_proxy", "HTTP_PROXY"];
@@ -334,7 +271,7 @@ impl ProxyEnv {
     /// [`Error::Proxy`] with [`ProxyError::InvalidEnv`] when the variable
     /// that applies holds an invalid proxy URL.
     pub fn proxy_for(&self, url: &str) -> Result<Option<&Proxy>> {
-        let target = crate::client::parse_url(url)?;
+        let target = crate::url::parse_url(url)?;
         self.for_target(target.tls, &target.host, target.port)
     }
 
@@ -600,14 +537,14 @@ async fn http_connect(
         .await
         .map_err(ProxyError::Io)?;
 
-    let mut buf = BytesMut::with_capacity(1024);
-    let (response, head_len) = loop {
-        match ClientHandshake::parse_response(&buf, config) {
-            Ok(Some(parsed)) => break parsed,
-            Ok(None) => {}
-            Err(_) => return Err(ProxyError::InvalidResponse("not an http response").into()),
+    let (response, buf) = match read_response_head(tcp, BytesMut::with_capacity(1024), config).await
+    {
+        Ok(head) => head,
+        Err(HeadError::Invalid(_)) => {
+            return Err(ProxyError::InvalidResponse("not an http response").into());
         }
-        if tcp.read_buf(&mut buf).await.map_err(ProxyError::Io)? == 0 {
+        Err(HeadError::Io(e)) => return Err(ProxyError::Io(e).into()),
+        Err(HeadError::Eof) => {
             return Err(ProxyError::Io(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "the proxy closed the connection before answering",
@@ -615,7 +552,6 @@ async fn http_connect(
             .into());
         }
     };
-    let _ = buf.split_to(head_len);
     if response.status().is_success() {
         // TLS and the opening handshake both start with the client, so a
         // proxy has nothing to relay yet; RFC 9110 §9.3.6 also says a 2xx
@@ -625,7 +561,7 @@ async fn http_connect(
         }
         return Ok(());
     }
-    let body = crate::client::read_body(tcp, &response, buf).await;
+    let body = read_body(tcp, &response, buf).await;
     let (parts, ()) = response.into_parts();
     Err(ProxyError::Rejected(Response::from_parts(parts, body)).into())
 }

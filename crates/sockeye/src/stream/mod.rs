@@ -1,4 +1,9 @@
-//! [`WebSocket`]: an open connection as a `Stream` of messages and a `Sink`.
+//! [`WebSocket`]: an open connection as a `Stream` of messages and a `Sink`,
+//! driving the engine over a byte stream; [`split`](WebSocket::split) gives
+//! its two halves, and [`PreparedMessage`] a frame encoded once for many.
+
+mod prepared;
+mod split;
 
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -15,6 +20,8 @@ use sockeye_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, Sta
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
+pub use self::prepared::PreparedMessage;
+pub use self::split::{WebSocketReader, WebSocketWriter};
 use crate::config::WebSocketConfig;
 use crate::error::{Error, Result, Timeout};
 
@@ -68,38 +75,6 @@ const DIRECT_READ_MIN: usize = 64 << 10;
 /// The most iovecs handed to one vectored write.
 const MAX_IOVECS: usize = 64;
 
-/// A message encoded once as a server frame, to send to many connections
-/// with [`WebSocket::feed_prepared`] without encoding or copying it again.
-///
-/// Cloning is O(1).
-///
-/// # Examples
-///
-/// ```
-/// use sockeye::{Message, PreparedMessage};
-///
-/// let news = PreparedMessage::new(&Message::text("Hello"));
-/// assert_eq!(news.wire_len(), 7);
-/// ```
-#[derive(Clone, Debug)]
-pub struct PreparedMessage {
-    frame: Bytes,
-}
-
-impl PreparedMessage {
-    /// Encodes `message` as one unmasked frame.
-    pub fn new(message: &Message) -> Self {
-        PreparedMessage {
-            frame: sockeye_proto::encode_server_frame(message),
-        }
-    }
-
-    /// The encoded frame's length, header included.
-    pub fn wire_len(&self) -> usize {
-        self.frame.len()
-    }
-}
-
 /// An open WebSocket connection over a byte stream `S`.
 ///
 /// It is a [`Stream`] of [`Message`]s and a [`Sink`] of them, driving a
@@ -143,7 +118,7 @@ pub struct WebSocket<S> {
     settings: Arc<WebSocketConfig>,
     /// What few connections need, or only near their end: on the heap, so
     /// that idle connections stay small.
-    rare: Option<Box<Rare>>,
+    cold: Option<Box<ColdState>>,
     /// The peer's stream ended.
     read_closed: bool,
     /// We shut down our writing side.
@@ -155,7 +130,7 @@ pub struct WebSocket<S> {
     /// A message was sent or received since the idle timer last went off.
     active: bool,
     /// What `timer` is counting down.
-    clock: Clock,
+    countdown: Countdown,
     /// The time limit that ended the connection, if one did.
     timed_out: Option<Timeout>,
     /// The connection's one timer: keepalive while open, then the closing
@@ -168,24 +143,27 @@ pub struct WebSocket<S> {
     on_drop: fn(&mut WebSocket<S>),
 }
 
-/// What the timer of a [`WebSocket`] counts down.
+/// What the one timer of a [`WebSocket`] (`timer`) is counting down:
+/// keepalive while open, then the closing handshake's deadline. The idle
+/// timeout has a timer of its own, in [`ColdState`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Clock {
+enum Countdown {
     /// Nothing yet.
     Off,
     /// An interval of keepalive: a Ping goes out if nothing arrives in it.
-    Quiet,
-    /// A keepalive Ping went out: the peer has until the timeout to show
-    /// any sign of life.
-    Pinged,
+    KeepaliveInterval,
+    /// A keepalive Ping went out: the peer has until the keepalive timeout
+    /// to show any sign of life.
+    PongDue,
     /// The closing handshake's deadline.
-    Closing,
+    CloseDeadline,
 }
 
 /// The parts of a [`WebSocket`] that most connections never use, or use
-/// only while closing.
+/// only while closing: boxed behind one pointer, made on first use, so
+/// that an idle connection does not carry them.
 #[derive(Debug, Default)]
-struct Rare {
+struct ColdState {
     protocol: Option<Box<str>>,
     /// The violation that failed the connection, reported once the close
     /// frame went out.
@@ -272,34 +250,36 @@ where
             io,
             conn,
             settings,
-            rare: None,
+            cold: None,
             read_closed: false,
             write_closed: false,
             ended: false,
             heard: false,
             active: false,
-            clock: Clock::Off,
+            countdown: Countdown::Off,
             timed_out: None,
             timer: None,
             on_drop: Self::close_on_drop,
         }
     }
 
+    /// Records the subprotocol agreed in the opening handshake, if any.
     pub(crate) fn with_protocol(mut self, protocol: Option<String>) -> Self {
         if let Some(protocol) = protocol {
-            self.rare().protocol = Some(protocol.into_boxed_str());
+            self.cold().protocol = Some(protocol.into_boxed_str());
         }
         self
     }
 
-    fn rare(&mut self) -> &mut Rare {
-        self.rare.get_or_insert_default()
+    /// The cold state, made on first use.
+    fn cold(&mut self) -> &mut ColdState {
+        self.cold.get_or_insert_default()
     }
 
     fn failed(&self) -> bool {
-        self.rare
+        self.cold
             .as_ref()
-            .is_some_and(|rare| rare.failure.is_some())
+            .is_some_and(|cold| cold.failure.is_some())
     }
 
     /// Turns on permessage-deflate with parameters agreed in a handshake
@@ -319,7 +299,7 @@ where
 
     /// The subprotocol agreed in the opening handshake, if any.
     pub fn protocol(&self) -> Option<&str> {
-        self.rare.as_ref()?.protocol.as_deref()
+        self.cold.as_ref()?.protocol.as_deref()
     }
 
     /// Whether this end is the client or the server.
@@ -362,7 +342,7 @@ where
     pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<()> {
         let payload = payload.into();
         self.conn.send_ping(payload.clone())?;
-        self.rare().ping = Some((payload, Instant::now()));
+        self.cold().ping = Some((payload, Instant::now()));
         Ok(())
     }
 
@@ -371,7 +351,7 @@ where
     /// from when the Ping was queued to when its Pong was read. `None`
     /// until one has come back. Keepalive Pings are not timed.
     pub fn round_trip_time(&self) -> Option<Duration> {
-        self.rare.as_ref().and_then(|rare| rare.round_trip)
+        self.cold.as_ref().and_then(|cold| cold.round_trip)
     }
 
     /// Sends a message and flushes it.
@@ -492,8 +472,8 @@ where
     /// Dropped while open: queue a Close 1001 (going away), or 1011
     /// (internal error) when dropped by a panic unwinding the task that
     /// held it, and write what is queued if the transport takes it at once.
-    /// Nothing waits, so the peer's reply is not read (ask: "dropping the
-    /// handle closes").
+    /// Nothing waits, so the peer's reply is not read: dropping the handle
+    /// closes, as the type's documentation promises.
     fn close_on_drop(&mut self) {
         if self.ended || self.write_closed {
             return;
@@ -513,8 +493,8 @@ where
     ///
     /// Both share this connection behind a lock held only while polling.
     /// The reader answers pings and closes by itself; the writer sends.
-    pub fn split(self) -> (crate::WebSocketReader<S>, crate::WebSocketWriter<S>) {
-        crate::split::split(self)
+    pub fn split(self) -> (WebSocketReader<S>, WebSocketWriter<S>) {
+        split::split(self)
     }
 
     // ---- the driving logic ----
@@ -532,9 +512,9 @@ where
         poll: impl FnOnce(&mut Self, &mut Context<'_>) -> T,
     ) -> T {
         match self
-            .rare
+            .cold
             .as_ref()
-            .and_then(|rare| rare.write_wakers.clone())
+            .and_then(|cold| cold.write_wakers.clone())
         {
             Some(wakers) => {
                 let shared = Waker::from(wakers);
@@ -589,14 +569,14 @@ where
         Poll::Ready(Ok(()))
     }
 
-    /// Sets the timer to go off `after` from now, counting `clock`.
-    fn set_timer(&mut self, clock: Clock, after: Duration) {
+    /// Sets the timer to go off `after` from now, counting down `countdown`.
+    fn set_timer(&mut self, countdown: Countdown, after: Duration) {
         let deadline = Instant::now() + after;
         match &mut self.timer {
             Some(timer) => timer.as_mut().reset(deadline),
             None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
         }
-        self.clock = clock;
+        self.countdown = countdown;
     }
 
     /// Whether the timer went off; registers the task to hear when it does.
@@ -608,8 +588,8 @@ where
 
     /// Whether the closing-handshake deadline has passed; starts it if needed.
     fn poll_close_deadline(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.clock != Clock::Closing {
-            self.set_timer(Clock::Closing, self.settings.close_timeout);
+        if self.countdown != Countdown::CloseDeadline {
+            self.set_timer(Countdown::CloseDeadline, self.settings.close_timeout);
         }
         if self.poll_timer(cx) {
             self.timed_out.get_or_insert(Timeout::Close);
@@ -628,16 +608,16 @@ where
         };
         let quarter = limit / 4;
         let active = std::mem::take(&mut self.active);
-        let rare = self.rare.get_or_insert_default();
+        let cold = self.cold.get_or_insert_default();
         if active {
-            rare.quiet_quarters = 0;
+            cold.quiet_quarters = 0;
         }
-        let timer = rare
+        let timer = cold
             .idle_timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(quarter)));
         while timer.as_mut().poll(cx).is_ready() {
-            rare.quiet_quarters = rare.quiet_quarters.saturating_add(1);
-            if rare.quiet_quarters >= 4 {
+            cold.quiet_quarters = cold.quiet_quarters.saturating_add(1);
+            if cold.quiet_quarters >= 4 {
                 return true;
             }
             timer.as_mut().reset(Instant::now() + quarter);
@@ -653,29 +633,29 @@ where
             return false;
         };
         loop {
-            match self.clock {
-                Clock::Off => {
+            match self.countdown {
+                Countdown::Off => {
                     self.heard = false;
-                    self.set_timer(Clock::Quiet, interval);
+                    self.set_timer(Countdown::KeepaliveInterval, interval);
                 }
-                Clock::Quiet | Clock::Pinged => {
+                Countdown::KeepaliveInterval | Countdown::PongDue => {
                     if !self.poll_timer(cx) {
                         return false;
                     }
                     if std::mem::take(&mut self.heard) {
-                        self.set_timer(Clock::Quiet, interval);
-                    } else if self.clock == Clock::Quiet {
+                        self.set_timer(Countdown::KeepaliveInterval, interval);
+                    } else if self.countdown == Countdown::KeepaliveInterval {
                         // Written with whatever else is queued, before the
                         // next read.
                         if self.conn.send_ping(Bytes::new()).is_err() {
                             return false;
                         }
-                        self.set_timer(Clock::Pinged, self.settings.keepalive_timeout);
+                        self.set_timer(Countdown::PongDue, self.settings.keepalive_timeout);
                     } else {
                         return true;
                     }
                 }
-                Clock::Closing => return false,
+                Countdown::CloseDeadline => return false,
             }
         }
     }
@@ -728,16 +708,19 @@ where
     }
 
     pub(crate) fn set_write_wakers(&mut self, wakers: Arc<WriteWakers>) {
-        self.rare().write_wakers = Some(wakers);
+        self.cold().write_wakers = Some(wakers);
     }
 
     pub(crate) fn clear_write_wakers(&mut self) {
-        if let Some(rare) = &mut self.rare {
-            rare.write_wakers = None;
+        if let Some(cold) = &mut self.cold {
+            cold.write_wakers = None;
         }
     }
 
-    /// The stream's logic.
+    /// The stream's logic: take the engine's next event; with none left,
+    /// run the timers, write what is queued and read (while open), or
+    /// finish the transport and give the last item (once closed). Each
+    /// step says whether to go round again or what to yield.
     pub(crate) fn poll_next_inner(
         &mut self,
         cx: &mut Context<'_>,
@@ -746,105 +729,182 @@ where
             if self.ended {
                 return Poll::Ready(None);
             }
-            match self.conn.next_event() {
-                Ok(Some(Event::Message(message))) => {
-                    self.active = true;
-                    return Poll::Ready(Some(Ok(message)));
-                }
-                Ok(Some(Event::Pong(payload))) => {
-                    if let Some(rare) = &mut self.rare
-                        && rare.ping.as_ref().is_some_and(|(sent, _)| *sent == payload)
-                        && let Some((_, at)) = rare.ping.take()
-                    {
-                        rare.round_trip = Some(at.elapsed());
-                    }
-                    continue;
-                }
-                Ok(Some(Event::Ping(_) | Event::Close(_))) => continue,
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, code = %e.close_code(), "failing the connection");
-                    self.rare().failure = Some(e);
-                    continue;
-                }
-            }
-            match self.conn.state() {
-                State::Open | State::CloseSent => {
-                    if self.conn.state() == State::CloseSent && self.poll_close_deadline(cx) {
-                        // The peer never answered our Close.
-                        self.conn.receive_eof();
-                        continue;
-                    }
-                    if self.conn.state() == State::Open && self.poll_idle(cx) {
-                        tracing::debug!("idle timeout: no message either way");
-                        let _ = self.conn.close(CloseCode::GOING_AWAY, "idle timeout");
-                        self.timed_out = Some(Timeout::Idle);
-                        continue;
-                    }
-                    if self.conn.state() == State::Open && self.poll_keepalive(cx) {
-                        tracing::debug!("keepalive timeout: nothing from the peer");
-                        let _ = self
-                            .conn
-                            .close(CloseCode::INTERNAL_ERROR, "keepalive timeout");
-                        self.timed_out = Some(Timeout::Keepalive);
-                        // No waiting for an answer from a peer that gave
-                        // none: the Close goes out, then TCP is shut.
-                        self.read_closed = true;
-                        self.conn.receive_eof();
-                        continue;
-                    }
-                    // Write what is queued before reading again, so the
-                    // replies to one read leave together.
-                    let written = self.poll_write_out(cx);
-                    if let Poll::Ready(Err(e)) = written {
-                        self.write_closed = true;
-                        self.conn.receive_eof();
-                        if !is_peer_gone(&e)
-                            && self.conn.close_received().is_none()
-                            && !self.failed()
-                        {
-                            self.ended = true;
-                            return Poll::Ready(Some(Err(Error::Io(e))));
-                        }
-                        continue;
-                    }
-                    // Reading goes on even while output waits: both peers
-                    // may be sending large messages at once, and what a peer
-                    // can make us queue without our caller is bounded by the
-                    // engine (replies) and by `poll_ready` (messages).
-                    if let Err(e) = ready!(self.poll_read_more(cx)) {
-                        self.read_closed = true;
-                        self.conn.receive_eof();
-                        // A reset is the peer leaving without a closing
-                        // handshake: reported as such, below.
-                        if !is_peer_gone(&e) && !self.failed() {
-                            self.ended = true;
-                            return Poll::Ready(Some(Err(Error::Io(e))));
-                        }
-                    }
-                }
-                State::Closed | State::Failed => {
-                    ready!(self.poll_close_transport(cx));
-                    self.ended = true;
-                    if let Some(e) = self.rare.as_mut().and_then(|rare| rare.failure.take()) {
-                        return Poll::Ready(Some(Err(Error::Protocol(e))));
-                    }
-                    // Both Close frames were exchanged: a clean close, even
-                    // if the peer was then slow to close TCP; unless it was
-                    // ours for being idle, which the caller hears of.
-                    if self.conn.state() == State::Closed {
-                        if self.timed_out == Some(Timeout::Idle) {
-                            return Poll::Ready(Some(Err(Error::Timeout(Timeout::Idle))));
-                        }
-                        return Poll::Ready(None);
-                    }
-                    if let Some(limit) = self.timed_out {
-                        return Poll::Ready(Some(Err(Error::Timeout(limit))));
-                    }
-                    return Poll::Ready(Some(Err(Error::AbnormalClosure)));
-                }
+            let step = match self.take_event() {
+                Step::Next => match self.conn.state() {
+                    State::Open | State::CloseSent => ready!(self.poll_open(cx)),
+                    State::Closed | State::Failed => Step::Yield(ready!(self.poll_finish(cx))),
+                },
+                step => step,
+            };
+            if let Step::Yield(item) = step {
+                return Poll::Ready(item);
             }
         }
+    }
+
+    /// The engine's next event: a message is yielded, a Pong times the
+    /// last [`ping`](Self::ping), a violation is kept for the end.
+    #[inline]
+    fn take_event(&mut self) -> Step {
+        match self.conn.next_event() {
+            Ok(Some(Event::Message(message))) => {
+                self.active = true;
+                Step::Yield(Some(Ok(message)))
+            }
+            Ok(Some(Event::Pong(payload))) => {
+                self.time_pong(&payload);
+                Step::Again
+            }
+            Ok(Some(Event::Ping(_) | Event::Close(_))) => Step::Again,
+            Ok(None) => Step::Next,
+            Err(e) => {
+                tracing::debug!(error = %e, code = %e.close_code(), "failing the connection");
+                self.cold().failure = Some(e);
+                Step::Again
+            }
+        }
+    }
+
+    /// Ends the round trip of the last [`ping`](Self::ping) if `payload`
+    /// is its Pong.
+    #[inline]
+    fn time_pong(&mut self, payload: &Bytes) {
+        if let Some(cold) = &mut self.cold
+            && cold.ping.as_ref().is_some_and(|(sent, _)| sent == payload)
+            && let Some((_, at)) = cold.ping.take()
+        {
+            cold.round_trip = Some(at.elapsed());
+        }
+    }
+
+    /// While open or closing: the timers, then writing, then reading.
+    #[inline]
+    fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
+        if self.poll_deadlines(cx) {
+            return Poll::Ready(Step::Again);
+        }
+        match self.write_before_read(cx) {
+            Step::Next => self.poll_read_step(cx),
+            step => Poll::Ready(step),
+        }
+    }
+
+    /// The closing handshake's deadline once our Close is sent; the idle
+    /// timeout and keepalive while open. `true` when one ran out and
+    /// changed the connection's state.
+    #[inline]
+    fn poll_deadlines(&mut self, cx: &mut Context<'_>) -> bool {
+        match self.conn.state() {
+            State::CloseSent => self.close_deadline_passed(cx),
+            State::Open => self.idle_timed_out(cx) || self.keepalive_timed_out(cx),
+            State::Closed | State::Failed => false,
+        }
+    }
+
+    /// The peer never answered our Close: the connection ends.
+    #[inline]
+    fn close_deadline_passed(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.poll_close_deadline(cx) {
+            return false;
+        }
+        self.conn.receive_eof();
+        true
+    }
+
+    /// No message either way for the idle timeout: Close 1001.
+    #[inline]
+    fn idle_timed_out(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.poll_idle(cx) {
+            return false;
+        }
+        self.close_for(Timeout::Idle, CloseCode::GOING_AWAY, "idle timeout");
+        true
+    }
+
+    /// Nothing from the peer after a keepalive Ping: Close 1011, and no
+    /// waiting for an answer from a peer that gave none (the Close goes
+    /// out, then TCP is shut).
+    #[inline]
+    fn keepalive_timed_out(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.poll_keepalive(cx) {
+            return false;
+        }
+        self.close_for(
+            Timeout::Keepalive,
+            CloseCode::INTERNAL_ERROR,
+            "keepalive timeout",
+        );
+        self.read_closed = true;
+        self.conn.receive_eof();
+        true
+    }
+
+    /// Starts the closing handshake with `code` and `reason` because
+    /// `limit` ran out, which the stream's last item then reports.
+    fn close_for(&mut self, limit: Timeout, code: CloseCode, reason: &str) {
+        tracing::debug!(%limit, "a time limit ran out: closing");
+        let _ = self.conn.close(code, reason);
+        self.timed_out = Some(limit);
+    }
+
+    /// Writes what is queued before reading again, so the replies to one
+    /// read leave together. A write error ends the connection; it is the
+    /// stream's error unless the peer is gone or the connection was ending
+    /// anyway.
+    #[inline]
+    fn write_before_read(&mut self, cx: &mut Context<'_>) -> Step {
+        let Poll::Ready(Err(e)) = self.poll_write_out(cx) else {
+            return Step::Next;
+        };
+        self.write_closed = true;
+        self.conn.receive_eof();
+        if !is_peer_gone(&e) && self.conn.close_received().is_none() && !self.failed() {
+            self.ended = true;
+            return Step::Yield(Some(Err(Error::Io(e))));
+        }
+        Step::Again
+    }
+
+    /// Reads once into the engine, even while output waits: both peers
+    /// may be sending large messages at once, and what a peer can make us
+    /// queue without our caller is bounded by the engine (replies) and by
+    /// `poll_ready` (messages).
+    #[inline]
+    fn poll_read_step(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
+        if let Err(e) = ready!(self.poll_read_more(cx)) {
+            self.read_closed = true;
+            self.conn.receive_eof();
+            // A reset is the peer leaving without a closing handshake:
+            // reported as such once the transport is finished.
+            if !is_peer_gone(&e) && !self.failed() {
+                self.ended = true;
+                return Poll::Ready(Step::Yield(Some(Err(Error::Io(e)))));
+            }
+        }
+        Poll::Ready(Step::Again)
+    }
+
+    /// Once closed or failed: finishes the transport, then the stream's
+    /// last item.
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message>>> {
+        ready!(self.poll_close_transport(cx));
+        self.ended = true;
+        if let Some(e) = self.cold.as_mut().and_then(|cold| cold.failure.take()) {
+            return Poll::Ready(Some(Err(Error::Protocol(e))));
+        }
+        // Both Close frames were exchanged: a clean close, even if the
+        // peer was then slow to close TCP; unless it was ours for being
+        // idle, which the caller hears of.
+        if self.conn.state() == State::Closed {
+            if self.timed_out == Some(Timeout::Idle) {
+                return Poll::Ready(Some(Err(Error::Timeout(Timeout::Idle))));
+            }
+            return Poll::Ready(None);
+        }
+        if let Some(limit) = self.timed_out {
+            return Poll::Ready(Some(Err(Error::Timeout(limit))));
+        }
+        Poll::Ready(Some(Err(Error::AbnormalClosure)))
     }
 
     pub(crate) fn poll_ready_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
@@ -892,6 +952,16 @@ impl<S> Drop for WebSocket<S> {
     fn drop(&mut self) {
         (self.on_drop)(self);
     }
+}
+
+/// What a step of [`WebSocket::poll_next_inner`] leads to.
+enum Step {
+    /// Go on to the next step.
+    Next,
+    /// Start the loop again: the engine may have more to say.
+    Again,
+    /// The stream yields this.
+    Yield(Option<Result<Message>>),
 }
 
 /// Whether an I/O error means the peer's end is gone (reset or closed),

@@ -9,8 +9,8 @@ use futures_sink::Sink;
 use sockeye_proto::{CloseCode, Message};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::{PreparedMessage, WebSocket, WriteWakers};
 use crate::error::{Error, Result};
-use crate::stream::{WebSocket, WriteWakers};
 
 #[derive(Debug)]
 struct Shared<S> {
@@ -181,7 +181,7 @@ where
     /// # Errors
     ///
     /// [`Error::Closed`] once closing; [`Error::Usage`] on a client.
-    pub fn feed_prepared(&self, message: &crate::PreparedMessage) -> Result<()> {
+    pub fn feed_prepared(&self, message: &PreparedMessage) -> Result<()> {
         self.shared.lock().feed_prepared(message)
     }
 
