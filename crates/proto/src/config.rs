@@ -32,7 +32,8 @@ pub struct Config {
     ///
     /// This bounds the memory one connection can be made to hold for a
     /// message (R-LM-01): a breach fails the connection with 1009 as soon as
-    /// a frame header announces it, not after buffering. 16 MiB is the size of
+    /// a frame header announces it, not after buffering, and in a compressed
+    /// message as soon as the inflated bytes pass it. 16 MiB is the size of
     /// the largest messages the `Autobahn` `TestSuite` sends (9.x); between the 64
     /// KiB that breaks ordinary apps and the 64 MiB that invites exhaustion.
     pub max_message_size: usize,
@@ -89,7 +90,7 @@ impl Config {
     /// A peer's compressor may lengthen data it cannot compress: stored
     /// blocks add 5 bytes per block, fixed Huffman codes up to one bit per
     /// byte. A message of exactly [`max_message_size`](Config::max_message_size)
-    /// must still pass whatever the peer's compressor chose, so a compressed
+    /// must still pass whatever a zlib-style compressor made of it, so a compressed
     /// frame is allowed deflate's worst-case output for the largest payload
     /// it may carry, the smaller of `max_frame_size` and `max_message_size`,
     /// and never less than `max_frame_size`. The bound is zlib's conservative

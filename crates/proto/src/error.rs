@@ -54,8 +54,13 @@ pub enum Error {
     /// A Close frame carrying a code that may not be sent (R-SC-02).
     #[error("invalid close code {0}")]
     InvalidCloseCode(u16),
-    /// A frame over [`Config::max_frame_size`](crate::Config::max_frame_size) (R-LM-01).
-    #[error("frame of {size} bytes is over the limit of {limit} (Config::max_frame_size)")]
+    /// A frame over [`Config::max_frame_size`](crate::Config::max_frame_size),
+    /// or, in a compressed message, over
+    /// [`Config::max_compressed_frame_size`](crate::Config::max_compressed_frame_size)
+    /// (R-LM-01).
+    #[error(
+        "frame of {size} bytes is over the limit of {limit} (Config::max_frame_size, or max_compressed_frame_size when compressed)"
+    )]
     FrameTooBig {
         /// The declared frame payload length.
         size: u64,

@@ -2239,6 +2239,53 @@ fn r_lm_01_client_refuses_a_compressed_frame_past_the_bound() {
     refuses_a_compressed_frame_past_the_bound(Role::Client);
 }
 
+/// A text frame with RSV1 inside a message in progress starts no
+/// compressed message, so the plain frame limit judges it first: 1009 for
+/// a length between `max_frame_size` and the compressed bound.
+fn judges_rsv1_inside_a_message_by_the_plain_limit(role: Role) {
+    let limit = 64 << 10;
+    let config = Config {
+        max_frame_size: limit,
+        max_message_size: limit,
+        ..Config::default()
+    };
+    let mut c = end_with(
+        role,
+        "permessage-deflate",
+        DeflateConfig::default(),
+        &config,
+    );
+    let first = RawFrame::new(op::BINARY, b"ab")
+        .fin(false)
+        .to(role)
+        .encode();
+    let header = RawFrame::new(op::TEXT, b"")
+        .rsv(RSV1)
+        .declared_len(limit as u64 + 1)
+        .to(role)
+        .header();
+    let (seen, err) = feed(&mut c, &concat([first, header]));
+    assert_eq!(seen, []);
+    assert_eq!(
+        err,
+        Some(Error::FrameTooBig {
+            size: limit as u64 + 1,
+            limit,
+        })
+    );
+    assert_close_sent(&mut c, 1009);
+}
+
+#[test]
+fn r_lm_01_server_judges_rsv1_inside_a_message_by_the_plain_limit() {
+    judges_rsv1_inside_a_message_by_the_plain_limit(Role::Server);
+}
+
+#[test]
+fn r_lm_01_client_judges_rsv1_inside_a_message_by_the_plain_limit() {
+    judges_rsv1_inside_a_message_by_the_plain_limit(Role::Client);
+}
+
 #[test]
 fn compressed_messages_arrive_without_a_message_limit() {
     // `limit + 1` once overflowed here.

@@ -68,10 +68,12 @@ impl Connection {
     /// held to `max_message_size` as it inflates.
     #[inline]
     fn check_frame_len(&self, header: &FrameHeader, compressed: bool) -> Result<usize, Error> {
-        let in_compressed_message = if header.opcode == OpCode::Continuation {
-            self.recv.message.is_some() && self.recv.compressed
-        } else {
-            compressed
+        // A text or binary frame with RSV1 starts a compressed message only
+        // when none is in progress; otherwise start_or_continue_message
+        // refuses it (R-FG-03), and the plain limit keeps judging it first.
+        let in_compressed_message = match (header.opcode, &self.recv.message) {
+            (OpCode::Continuation, message) => message.is_some() && self.recv.compressed,
+            (_, message) => compressed && message.is_none(),
         };
         let limit = if in_compressed_message {
             self.config.max_compressed_frame_size()
@@ -122,7 +124,8 @@ impl Connection {
 
     /// R-LM-01: an uncompressed message fails at the header of the frame
     /// that would take it over `max_message_size`. A compressed message is
-    /// held to the limit as it inflates, its frames only to the frame limit.
+    /// held to the limit as it inflates, its frames only to
+    /// `max_compressed_frame_size` (see `check_frame_len`).
     #[inline]
     fn check_message_len(&self, so_far: usize, len: usize) -> Result<(), Error> {
         let limit = self.config.max_message_size;
