@@ -2114,24 +2114,35 @@ fn pmd_27_client_counts_inflated_bytes_against_the_limit() {
     counts_inflated_bytes_against_the_limit(Role::Client);
 }
 
+/// The limit of the tests at the limit: frames and messages of 64 KiB.
+const AT_LIMIT: usize = 64 << 10;
+
+/// An end of `role` that agreed permessage-deflate, with frames and
+/// messages limited to [`AT_LIMIT`]: the frame limit equals the message
+/// limit, as in the defaults.
+fn limited_end(role: Role) -> Connection {
+    end_with(
+        role,
+        "permessage-deflate",
+        DeflateConfig::default(),
+        &limited_config(),
+    )
+}
+
+fn limited_config() -> Config {
+    Config {
+        max_frame_size: AT_LIMIT,
+        max_message_size: AT_LIMIT,
+        ..Config::default()
+    }
+}
+
 /// A message of exactly `max_message_size` passes whatever the peer's
 /// compressor made of it, though its frame is then longer than
 /// `max_frame_size`; one byte more fails with 1009 (R-LM-01, PMD-27).
 fn takes_a_compressed_message_at_the_limit(role: Role) {
-    let limit = 64 << 10;
-    let config = Config {
-        max_frame_size: limit,
-        max_message_size: limit,
-        ..Config::default()
-    };
-    let fresh = || {
-        end_with(
-            role,
-            "permessage-deflate",
-            DeflateConfig::default(),
-            &config,
-        )
-    };
+    let (limit, config) = (AT_LIMIT, limited_config());
+    let fresh = || limited_end(role);
     let compress = |level: u32, data: &[u8]| {
         RefDeflate {
             stream: Compress::new_with_window_bits(Compression::new(level), false, 15),
@@ -2195,21 +2206,11 @@ fn r_lm_01_client_takes_a_compressed_message_at_the_limit() {
 /// message is refused from its header, before anything is buffered, and an
 /// uncompressed one is still held to `max_frame_size`.
 fn refuses_a_compressed_frame_past_the_bound(role: Role) {
-    let limit = 64 << 10;
-    let config = Config {
-        max_frame_size: limit,
-        max_message_size: limit,
-        ..Config::default()
-    };
-    let bound = config.max_compressed_frame_size();
+    let limit = AT_LIMIT;
+    let bound = limited_config().max_compressed_frame_size();
     assert!(bound > limit);
     for (rsv, declared, allowed) in [(RSV1, bound + 1, bound), (0, limit + 1, limit)] {
-        let mut c = end_with(
-            role,
-            "permessage-deflate",
-            DeflateConfig::default(),
-            &config,
-        );
+        let mut c = limited_end(role);
         let header = RawFrame::new(op::BINARY, b"")
             .rsv(rsv)
             .declared_len(declared as u64)
@@ -2243,18 +2244,8 @@ fn r_lm_01_client_refuses_a_compressed_frame_past_the_bound() {
 /// compressed message, so the plain frame limit judges it first: 1009 for
 /// a length between `max_frame_size` and the compressed bound.
 fn judges_rsv1_inside_a_message_by_the_plain_limit(role: Role) {
-    let limit = 64 << 10;
-    let config = Config {
-        max_frame_size: limit,
-        max_message_size: limit,
-        ..Config::default()
-    };
-    let mut c = end_with(
-        role,
-        "permessage-deflate",
-        DeflateConfig::default(),
-        &config,
-    );
+    let limit = AT_LIMIT;
+    let mut c = limited_end(role);
     let first = RawFrame::new(op::BINARY, b"ab")
         .fin(false)
         .to(role)
