@@ -25,6 +25,8 @@
 
 import { WebSocket } from 'ws';
 
+import { clientFramePayload, compressibleText } from './payloads.mjs';
+
 const CHECK_TIMEOUT_MS = 10000;
 const LARGE = 1 << 20;
 const BURST = 100;
@@ -104,24 +106,6 @@ function largeText(length) {
     size += pieceSize;
   }
   return parts.join('') + '.'.repeat(length - size);
-}
-
-/**
- * Exactly `length` bytes of text that compresses well: the lines
- * `I sockeye héllo wörld € 中文 𝄞` for I = 0, 1, 2, ..., as many whole
- * lines as fit, then dots.
- */
-function compressibleText(length) {
-  const lines = [];
-  let size = 0;
-  for (let i = 0; ; i++) {
-    const line = `${i} sockeye héllo wörld € 中文 𝄞\n`;
-    const lineSize = Buffer.byteLength(line);
-    if (size + lineSize > length) break;
-    lines.push(line);
-    size += lineSize;
-  }
-  return lines.join('') + '.'.repeat(length - size);
 }
 
 /** Byte i is i mod 256. */
@@ -264,17 +248,6 @@ function withinTime(promise) {
     timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/**
- * The payload length of a frame this client sent in `wire` bytes: a
- * client's header takes 6, 8 or 14 bytes, masking key included (RFC 6455
- * §5.2).
- */
-function clientFramePayload(wire) {
-  if (wire - 6 < 126) return wire - 6;
-  if (wire - 8 < 65536) return wire - 8;
-  return wire - 14;
 }
 
 /** Closes with 1000 and waits for the server's Close. */

@@ -54,6 +54,8 @@ import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { WebSocketServer } from 'ws';
 
+import { compressibleText, serverFramePayload } from './payloads.mjs';
+
 const COMMAND = '\u0001cmd ';
 const SUPPORTED_PROTOCOLS = ['superchat', 'chat'];
 const PONG_WAIT_MS = 5000;
@@ -88,33 +90,6 @@ function chooseProtocol(offered) {
  * `last-close` command; null before any.
  */
 let lastClose = null;
-
-/**
- * Exactly `length` bytes of text that compresses well (see `send-compressible`
- * above).
- */
-function compressibleText(length) {
-  const lines = [];
-  let size = 0;
-  for (let i = 0; ; i++) {
-    const line = `${i} sockeye héllo wörld € 中文 𝄞\n`;
-    const lineSize = Buffer.byteLength(line);
-    if (size + lineSize > length) break;
-    lines.push(line);
-    size += lineSize;
-  }
-  return lines.join('') + '.'.repeat(length - size);
-}
-
-/**
- * The payload length of a frame this server sent in `wire` bytes: a server's
- * header takes 2, 4 or 10 bytes (RFC 6455 §5.2).
- */
-function serverFramePayload(wire) {
-  if (wire - 2 < 126) return wire - 2;
-  if (wire - 4 < 65536) return wire - 4;
-  return wire - 10;
-}
 
 /**
  * Sends `data` as one message in one frame, then "sent CRC FRAME", the frame's

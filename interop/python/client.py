@@ -36,6 +36,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Opcode
 
+from payloads import compressible_text
+
 CHECK_TIMEOUT = 10.0
 LARGE = 1 << 20
 BURST = 100
@@ -69,24 +71,6 @@ def large_text(length):
         parts.append(piece)
         size += piece_size
     return "".join(parts) + "." * (length - size)
-
-
-def compressible_text(length):
-    """Exactly `length` bytes of text that compresses well: the lines
-    ``I sockeye héllo wörld € 中文 𝄞`` for I = 0, 1, 2, ..., as many whole
-    lines as fit, then dots."""
-    lines = []
-    size = 0
-    i = 0
-    while True:
-        line = f"{i} sockeye héllo wörld € 中文 𝄞\n"
-        line_size = len(line.encode())
-        if size + line_size > length:
-            break
-        lines.append(line)
-        size += line_size
-        i += 1
-    return "".join(lines) + "." * (length - size)
 
 
 def pattern(length):

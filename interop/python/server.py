@@ -60,6 +60,8 @@ from websockets.exceptions import ConnectionClosed, ProtocolError
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Close, Opcode
 
+from payloads import compressible_text
+
 COMMAND = "\x01cmd "
 SUPPORTED_PROTOCOLS = ["superchat", "chat"]
 PONG_WAIT = 5.0
@@ -127,23 +129,6 @@ def choose_protocol(connection, offered):
         if protocol in SUPPORTED_PROTOCOLS:
             return protocol
     return None
-
-
-def compressible_text(length):
-    """Exactly `length` bytes of text that compresses well (see
-    `send-compressible` above)."""
-    lines = []
-    size = 0
-    i = 0
-    while True:
-        line = f"{i} sockeye héllo wörld € 中文 𝄞\n"
-        line_size = len(line.encode())
-        if size + line_size > length:
-            break
-        lines.append(line)
-        size += line_size
-        i += 1
-    return "".join(lines) + "." * (length - size)
 
 
 def pieces(data, count):
