@@ -26,6 +26,7 @@
 //! | `serve/config.rs` | the flags turned into a `ServerBuilder` and a thread count |
 //! | `serve/console.rs`, `console/index.html` | plain HTTP answers: the dev console page, 404, 405 |
 //! | `connect.rs` | `sockeye connect`: stdin lines out, messages in as lines |
+//! | `docs.rs` | `sockeye completions` and `sockeye man`: shell completions and manual pages from the same definition as `--help` |
 //! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs` and `fanout.rs` scenarios; `report.rs` and `procfs.rs` measure |
 //!
 //! Inside `serve/`, a file imports only the files below it in this table
@@ -48,11 +49,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod connect;
+mod docs;
 mod serve;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 /// WebSocket client, echo server and tools.
 #[derive(Debug, Parser)]
@@ -72,10 +74,19 @@ enum Command {
     /// Generate load against a server: echo throughput and latency, idle
     /// connections and their memory, or broadcast fan-out.
     Bench(bench::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Write the manual pages (sockeye.1 and one per subcommand) into a folder.
+    Man(docs::ManArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match &cli.command {
+        Command::Completions(args) => return docs::completions(args, Cli::command()),
+        Command::Man(args) => return docs::man(args, Cli::command()),
+        _ => {}
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -99,6 +110,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Connect(args) => connect::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Completions(_) | Command::Man(_) => ExitCode::SUCCESS,
         }
     });
     // A read of stdin may still be blocked in a runtime thread; it must not
