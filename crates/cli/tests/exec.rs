@@ -294,6 +294,12 @@ async fn the_programs_stderr_is_logged_with_the_connection_id() {
         .map(str::to_owned)
         .unwrap();
     assert!(line.contains("id="), "{line}");
+    // What a program writes to stderr just before it exits is logged too.
+    let server = Serve::start(&["--exec", "sh -c 'echo last-words >&2'"]);
+    let mut ws = connect(&server.url("/")).await;
+    let (_, code, _) = until_closed(&mut ws).await;
+    assert_eq!(code, CloseCode::NORMAL);
+    assert!(server.wait_for_log("last-words").await, "{}", server.log());
 }
 
 #[tokio::test]

@@ -163,12 +163,14 @@ pub(crate) struct Args {
     #[arg(long, value_name = "VAR[,VAR...]", value_delimiter = ',')]
     passenv: Vec<String>,
     /// With --exec or --dir: programs running at once; connections beyond
-    /// are answered 503 before their handshake. 0: no limit.
+    /// are answered 503 before their handshake. 0: no limit. The default
+    /// keeps a flood of connections from using up the machine's processes.
     #[arg(long, alias = "maxforks", value_name = "N", default_value_t = exec::DEFAULT_MAX_FORKS)]
     max_forks: usize,
     /// With --exec or --dir: seconds a program has to exit after its stdin
-    /// ends because the peer left, before SIGTERM, and again after it
-    /// before SIGKILL.
+    /// ends because the peer left (or the server stops), before SIGTERM,
+    /// and again after it before SIGKILL. The default leaves time to finish
+    /// on end of input, and frees a stuck program's place soon.
     #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_seconds)]
     exec_grace: Duration,
 }

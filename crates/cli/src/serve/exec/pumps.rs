@@ -8,6 +8,11 @@
 //! program's stdout once the connection's write buffer is full (the pipe
 //! then holds the program back). Memory per connection stays within one
 //! message, one read and the write buffer.
+//!
+//! The price: while a program does not read, nothing is read from its
+//! peer, so a peer that leaves meanwhile is noticed only once the program
+//! reads again, exits, or the server stops (which signals it after the
+//! grace period).
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};

@@ -204,6 +204,11 @@ async fn supervise<S: Transport>(
             }
         }
     }
+    // The last lines it wrote to stderr, unless something it started
+    // keeps the pipe open.
+    if !errors_done {
+        let _ = tokio::time::timeout(grace, &mut errors).await;
+    }
     ended
 }
 
