@@ -430,3 +430,41 @@ fn wscat_talks_to_a_program() {
     assert!(finished.stdout.contains("welcome"), "{finished:?}");
     assert!(finished.stdout.contains("ping from wscat"), "{finished:?}");
 }
+
+#[tokio::test]
+async fn over_wss_the_program_is_told_https_and_http2_is_not_offered() {
+    let dir = scratch("wss");
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let server = Serve::start(&[
+        "--exec",
+        "env",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let url = format!("wss://localhost:{}/tls?q=1", server.addr.port());
+    // The client would take HTTP/2 if offered: the request, which the
+    // program's environment needs, is then not shown to the server.
+    let (mut ws, response) = tokio::time::timeout(
+        TIMEOUT,
+        ClientBuilder::new(url.as_str())
+            .add_root_certificate(made.cert.der().clone())
+            .http2(true)
+            .connect(),
+    )
+    .await
+    .expect("connect in time")
+    .expect("connect over tls");
+    assert!(!ws.get_ref().is_http2());
+    assert_eq!(response.status(), 101);
+    let (messages, code, _) = until_closed(&mut ws).await;
+    assert_eq!(code, CloseCode::NORMAL);
+    let env: Vec<&str> = messages.iter().filter_map(Message::as_text).collect();
+    for expected in ["HTTPS=on", "SERVER_NAME=localhost", "QUERY_STRING=q=1"] {
+        assert!(env.contains(&expected), "{expected} in {env:#?}");
+    }
+}
