@@ -468,3 +468,75 @@ async fn over_wss_the_program_is_told_https_and_http2_is_not_offered() {
         assert!(env.contains(&expected), "{expected} in {env:#?}");
     }
 }
+
+/// The environment a program prints with `env` for a request to `url`,
+/// as `NAME=value` lines.
+async fn env_seen_at(url: &str) -> Vec<String> {
+    let mut ws = connect(url).await;
+    let mut lines = Vec::new();
+    // websocketd ends the connection without a Close once `env` exits.
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(TIMEOUT, ws.next()).await {
+        lines.extend(message.as_text().map(str::to_owned));
+    }
+    lines
+}
+
+#[tokio::test]
+async fn the_environment_has_every_variable_websocketd_sets_with_the_same_values() {
+    let sockeye_server = Serve::start(&["--exec", "env"]);
+    let addr = support::unused_addr();
+    let mut websocketd = Command::new(peer_tool("websocketd"));
+    websocketd
+        .arg(format!("--port={}", addr.port()))
+        .arg("--address=127.0.0.1")
+        .arg("--loglevel=error")
+        .arg("env");
+    let websocketd = Running::spawn(websocketd);
+    let path = "/some/path?x=1&y=two";
+    let ours = env_seen_at(&sockeye_server.url(path)).await;
+    let deadline = Instant::now() + TIMEOUT;
+    let theirs = loop {
+        match sockeye::connect(&format!("ws://{addr}{path}")).await {
+            Ok(ws) => {
+                drop(ws);
+                break env_seen_at(&format!("ws://{addr}{path}")).await;
+            }
+            Err(e) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "websocketd does not answer: {e:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    drop(websocketd);
+    let value = |env: &[String], name: &str| {
+        env.iter()
+            .find_map(|line| line.strip_prefix(&format!("{name}=")))
+            .map(str::to_owned)
+    };
+    for line in &theirs {
+        let name = line.split('=').next().unwrap();
+        assert!(value(&ours, name).is_some(), "{name} is missing: {ours:#?}");
+    }
+    for same in [
+        "AUTH_TYPE",
+        "CONTENT_LENGTH",
+        "PATH_INFO",
+        "PATH_TRANSLATED",
+        "QUERY_STRING",
+        "REMOTE_ADDR",
+        "REMOTE_HOST",
+        "REQUEST_METHOD",
+        "REQUEST_URI",
+        "SCRIPT_NAME",
+        "SERVER_NAME",
+        "SERVER_PROTOCOL",
+        "HTTP_UPGRADE",
+        "HTTP_CONNECTION",
+        "HTTP_SEC_WEBSOCKET_VERSION",
+    ] {
+        assert_eq!(value(&ours, same), value(&theirs, same), "{same}");
+    }
+}

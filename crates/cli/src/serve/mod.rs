@@ -158,8 +158,8 @@ pub(crate) struct Args {
     #[arg(long, alias = "binary")]
     exec_binary: bool,
     /// With --exec or --dir: variables of the server's environment that
-    /// programs get (comma-separated, repeatable). Programs get no others
-    /// but PATH.
+    /// programs get (comma-separated, repeatable), besides PATH and
+    /// `LD_LIBRARY_PATH`, which they always get; no others.
     #[arg(long, value_name = "VAR[,VAR...]", value_delimiter = ',')]
     passenv: Vec<String>,
     /// With --exec or --dir: programs running at once; connections beyond

@@ -1,7 +1,7 @@
 //! The environment of a connection's program: CGI-style variables
 //! (RFC 3875 §4.1) describing the request, as websocketd sets them, and
-//! nothing of the server's own environment but `PATH` and what
-//! `--passenv` names.
+//! nothing of the server's own environment but `PATH`, `LD_LIBRARY_PATH`
+//! and what `--passenv` names.
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -16,16 +16,23 @@ const FALLBACK_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 pub(super) type Environment = Vec<(OsString, OsString)>;
 
 /// The variables of the server's environment that every program gets,
-/// read once at start: `PATH` (a program without one finds nothing) and
-/// those named by `--passenv` that are set.
+/// as websocketd passes them by default: `PATH` (a program without one
+/// finds nothing) and `LD_LIBRARY_PATH` (nor its shared libraries).
+const ALWAYS_PASSED: [&str; 2] = ["PATH", "LD_LIBRARY_PATH"];
+
+/// The variables of the server's environment that every program gets,
+/// read once at start: [`ALWAYS_PASSED`] and those `--passenv` names,
+/// when set (`PATH` always is).
 pub(super) fn passed_on(names: &[String]) -> Environment {
     let mut passed = vec![(
         OsString::from("PATH"),
         std::env::var_os("PATH").unwrap_or_else(|| FALLBACK_PATH.into()),
     )];
+    let names = ALWAYS_PASSED
+        .into_iter()
+        .chain(names.iter().map(|name| name.trim()));
     for name in names {
-        let name = name.trim();
-        if name.is_empty() || name == "PATH" {
+        if name.is_empty() || name == "PATH" || passed.iter().any(|(set, _)| set == name) {
             continue;
         }
         if let Some(value) = std::env::var_os(name) {
@@ -71,6 +78,18 @@ pub(super) fn cgi(
         "SERVER_SOFTWARE",
         concat!("sockeye/", env!("CARGO_PKG_VERSION")).into(),
     );
+    set("GATEWAY_INTERFACE", "CGI/1.1".into());
+    // Set empty, as websocketd does: they mean nothing here (no request
+    // body; authentication is the program's business).
+    for unused in [
+        "AUTH_TYPE",
+        "CONTENT_LENGTH",
+        "CONTENT_TYPE",
+        "REMOTE_IDENT",
+        "REMOTE_USER",
+    ] {
+        set(unused, OsString::new());
+    }
     if let Some((peer, local)) = at.addresses {
         set("REMOTE_ADDR", peer.ip().to_string().into());
         // No reverse lookup: RFC 3875 §4.1.9 says to use the address.
@@ -96,6 +115,8 @@ pub(super) fn cgi(
     );
     set("SCRIPT_NAME", at.script_name.into());
     set("PATH_INFO", at.path_info.into());
+    // The request's path, as websocketd gives it.
+    set("PATH_TRANSLATED", uri.path().into());
     set("QUERY_STRING", uri.query().unwrap_or_default().into());
     set("UNIQUE_ID", at.id.to_string().into());
     set(
