@@ -115,6 +115,8 @@ async fn the_program_sees_the_request_and_only_the_variables_passed_on() {
         TIMEOUT,
         ClientBuilder::new(&url)
             .header("X-Custom-Thing", "custom value")
+            // As HTTP_PROXY it would pick the program's proxy (httpoxy).
+            .header("Proxy", "http://attacker.example")
             .protocols(["superchat", "chat"])
             .connect(),
     )
@@ -162,6 +164,7 @@ async fn the_program_sees_the_request_and_only_the_variables_passed_on() {
         "SOCKEYE_TEST_UNSET",
         "HOME",
         "NO_COLOR",
+        "HTTP_PROXY",
     ] {
         assert_eq!(get(absent), None, "{absent} must not reach the program");
     }

@@ -99,7 +99,8 @@ impl ScriptDir {
     /// what remains is its `PATH_INFO`. `None` (to be answered 404) when
     /// there is none, when a segment is empty or starts with a dot
     /// (`..`, hidden files), or when the file, its symbolic links
-    /// resolved, lies outside the directory.
+    /// resolved, lies outside the directory. The path is taken as sent,
+    /// not percent-decoded: `%2e%2e` names a file called that, if any.
     pub(super) async fn find(&self, path: &str) -> Option<Found> {
         let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
         let mut candidate = self.root.clone();
