@@ -19,6 +19,7 @@
 //! | `serve/worker.rs` | the accept threads: listen, admit or refuse, close on shutdown |
 //! | `serve/handshake.rs` | a connection from accept to open (HTTP/1.1 or HTTP/2), or its refusal |
 //! | `serve/echo.rs`, `serve/broadcast.rs` | the two modes of an open connection |
+//! | `serve/exec/` | `--exec` and `--dir`: a program per connection, from the handshake that captures the request to the reaping of the process (its files in its `mod.rs`) |
 //! | `serve/ending.rs` | how an open connection ended, for the log |
 //! | `serve/transport.rs` | `Transport`: TCP, TLS or an HTTP/2 stream under a WebSocket |
 //! | `serve/limits.rs` | connections, handshakes and connections per address allowed at once |

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use super::broadcast::{Hub, fan_out};
 use super::echo::echo;
+use super::exec;
 use super::limits::{ConnectionSlot, HandshakeSlot};
 use super::transport::Transport;
 use crate::describe;
@@ -48,6 +49,20 @@ pub(super) async fn accept_http1<S: Transport>(
     admitted: Admitted,
 ) {
     stream.no_delay();
+    if let Some(spec) = exec::installed() {
+        let Some((ws, launch)) =
+            exec::handshake(&server, stream, id, &admitted.closing, spec).await
+        else {
+            return;
+        };
+        drop(admitted.handshake);
+        tracing::debug!(id, "connection open");
+        let (slot, closing) = (Some(admitted.slot), admitted.closing);
+        admitted
+            .connections
+            .spawn(exec::run(ws, launch, id, slot, closing));
+        return;
+    }
     // Subscribed before the 101 leaves, so the client hears everything
     // said once it is open.
     let inbox = admitted.hub.as_ref().map(|hub| hub.sender.subscribe());

@@ -11,6 +11,7 @@ mod config;
 mod console;
 mod echo;
 mod ending;
+mod exec;
 mod handshake;
 mod limits;
 mod tls;
@@ -134,6 +135,44 @@ pub(crate) struct Args {
     /// development; clients must be told to trust it or to skip the check).
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     tls_self_signed: bool,
+    /// Instead of echoing, run COMMAND for each connection (as websocketd
+    /// does): each message is a line on its stdin (a newline appended),
+    /// each line of its stdout a text message (binary if not UTF-8; a line
+    /// over --max-message-size goes in parts of that size). Its stderr is
+    /// logged; its environment describes the request (`REMOTE_ADDR`,
+    /// `QUERY_STRING`, `HTTP_*` ...). When it exits the connection closes,
+    /// 1000 on status 0, else 1011; when the peer closes, its stdin ends.
+    /// COMMAND is one argument, split into words as a shell would:
+    /// `--exec 'cat -n'`. Unix only; no HTTP/2.
+    #[arg(long, value_name = "COMMAND", conflicts_with_all = ["broadcast", "dir"])]
+    exec: Option<String>,
+    /// As --exec, with the program named by the request's path: the
+    /// executable file DIR/a/b.sh answers /a/b.sh (and /a/b.sh/more, with
+    /// `PATH_INFO` /more); other paths get 404. Nothing outside DIR is ever
+    /// run, nor any name starting with a dot.
+    #[arg(long, value_name = "DIR", conflicts_with = "broadcast")]
+    dir: Option<std::path::PathBuf>,
+    /// With --exec or --dir: raw bytes both ways instead of lines, each
+    /// message written as it is, each read of stdout sent as a binary
+    /// message.
+    #[arg(long, alias = "binary")]
+    exec_binary: bool,
+    /// With --exec or --dir: variables of the server's environment that
+    /// programs get (comma-separated, repeatable), besides PATH and
+    /// `LD_LIBRARY_PATH`, which they always get; no others.
+    #[arg(long, value_name = "VAR[,VAR...]", value_delimiter = ',')]
+    passenv: Vec<String>,
+    /// With --exec or --dir: programs running at once; connections beyond
+    /// are answered 503 before their handshake. 0: no limit. The default
+    /// keeps a flood of connections from using up the machine's processes.
+    #[arg(long, alias = "maxforks", value_name = "N", default_value_t = exec::DEFAULT_MAX_FORKS)]
+    max_forks: usize,
+    /// With --exec or --dir: seconds a program has to exit after its stdin
+    /// ends because the peer left (or the server stops), before SIGTERM,
+    /// and again after it before SIGKILL. The default leaves time to finish
+    /// on end of input, and frees a stuck program's place soon.
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_seconds)]
+    exec_grace: Duration,
 }
 
 /// Parses a number of seconds, fractions allowed.
@@ -146,7 +185,20 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 
 /// Runs the server until Ctrl-C or SIGTERM, then closes every connection
 /// with 1001 Going Away and returns.
-pub(crate) async fn run(args: Args) -> ExitCode {
+pub(crate) async fn run(mut args: Args) -> ExitCode {
+    match exec::ExecSpec::from_args(&args) {
+        Ok(Some(spec)) => {
+            // The program's environment comes from the request, which
+            // HTTP/2 connections do not show.
+            args.no_http2 = true;
+            exec::install(spec);
+        }
+        Ok(None) => {}
+        Err(why) => {
+            eprintln!("sockeye: {why}");
+            return ExitCode::from(crate::EXIT_USAGE);
+        }
+    }
     let tls = match tls_acceptors(&args) {
         Ok(tls) => tls,
         Err(e) => {

@@ -1,6 +1,8 @@
 //! What a served WebSocket runs on: plain TCP, TLS over TCP, or a stream
 //! of an HTTP/2 connection.
 
+use std::net::SocketAddr;
+
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -10,11 +12,19 @@ use tokio::net::TcpStream;
 pub(super) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// Turns Nagle's algorithm off: writes are batched already.
     fn no_delay(&self);
+
+    /// The peer's address and ours; `None` for a stream of an HTTP/2
+    /// connection.
+    fn addresses(&self) -> Option<(SocketAddr, SocketAddr)>;
 }
 
 impl Transport for TcpStream {
     fn no_delay(&self) {
         let _ = self.set_nodelay(true);
+    }
+
+    fn addresses(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.peer_addr().ok().zip(self.local_addr().ok())
     }
 }
 
@@ -22,10 +32,18 @@ impl Transport for sockeye::http2::Http2Stream {
     fn no_delay(&self) {
         // Set on the TCP stream before the TLS handshake.
     }
+
+    fn addresses(&self) -> Option<(SocketAddr, SocketAddr)> {
+        None
+    }
 }
 
 impl Transport for sockeye::tokio_rustls::server::TlsStream<TcpStream> {
     fn no_delay(&self) {
         // Set on the TCP stream before the TLS handshake.
+    }
+
+    fn addresses(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.get_ref().0.addresses()
     }
 }
