@@ -26,6 +26,7 @@
 //! | `serve/config.rs` | the flags turned into a `ServerBuilder` and a thread count |
 //! | `serve/console.rs`, `console/index.html` | plain HTTP answers: the dev console page, 404, 405 |
 //! | `connect.rs` | `sockeye connect`: stdin lines out, messages in as lines |
+//! | `proxy/` | `sockeye proxy`, the reverse proxy: `mod.rs` (flags, accept loop), `front.rs` (client side: TLS, limits), `backend.rs` (the backend's URL, headers, refusals), `relay.rs` (messages and close codes both ways) |
 //! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs` and `fanout.rs` scenarios; `report.rs` and `procfs.rs` measure |
 //!
 //! Inside `serve/`, a file imports only the files below it in this table
@@ -37,6 +38,7 @@
 //! sockeye serve [ADDR]        echo server (default 127.0.0.1:9001)
 //! sockeye connect URL         stdin lines out as text, messages in as lines
 //! sockeye bench echo|idle|fanout   load generator: throughput, latency, memory
+//! sockeye proxy LISTEN --to URL    reverse proxy to a ws:// or wss:// backend
 //! ```
 
 /// mimalloc rather than the system allocator: the runtime allocates each
@@ -48,6 +50,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod connect;
+mod proxy;
 mod serve;
 
 use std::process::ExitCode;
@@ -72,6 +75,9 @@ enum Command {
     /// Generate load against a server: echo throughput and latency, idle
     /// connections and their memory, or broadcast fan-out.
     Bench(bench::Args),
+    /// Relay WebSocket connections to a backend, message by message: a
+    /// reverse proxy with TLS, limits and origin checks in front.
+    Proxy(proxy::Args),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +105,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Connect(args) => connect::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Proxy(args) => proxy::run(args).await,
         }
     });
     // A read of stdin may still be blocked in a runtime thread; it must not
