@@ -569,3 +569,125 @@ fn a_slow_client_with_a_flooding_backend_keeps_the_proxys_memory_bounded() {
     );
     drop(client);
 }
+
+#[test]
+fn a_backends_401_reaches_the_client_with_its_challenge_and_body() {
+    let backend = OneShot::start(|tcp| async move {
+        let refusal = http::Response::builder()
+            .status(http::StatusCode::UNAUTHORIZED)
+            .header("www-authenticate", "Bearer realm=\"chat\"")
+            .body(bytes::Bytes::from_static(b"token required\n"))
+            .expect("a response");
+        let refused = sockeye::ServerBuilder::new()
+            .accept_with(tcp, |_| async { Err(refusal) })
+            .await;
+        assert!(refused.is_err(), "the backend refused");
+    });
+    let proxy = Proxy::start(&backend.url("/"), &[]);
+    let refused = block_on(connect(&proxy.url("/"), &[])).expect_err("refused");
+    let answer = refused.rejection().expect("an http answer");
+    assert_eq!(answer.status(), http::StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        answer
+            .headers()
+            .get("www-authenticate")
+            .map(http::HeaderValue::as_bytes),
+        Some(&b"Bearer realm=\"chat\""[..])
+    );
+    assert_eq!(&answer.body()[..], b"token required\n");
+    backend.join();
+}
+
+#[test]
+fn origins_not_allowed_in_front_never_reach_the_backend() {
+    // The backend takes one connection: the first to reach it.
+    let backend = backend(read_to_end);
+    let proxy = Proxy::start(
+        &backend.url("/"),
+        &["--allow-origin", "https://good.example"],
+    );
+    block_on(async {
+        let refused = ClientBuilder::new(proxy.url("/"))
+            .origin("https://evil.example")
+            .connect()
+            .await
+            .expect_err("refused in front");
+        let status = refused.rejection().map(http::Response::status);
+        assert_eq!(status, Some(http::StatusCode::FORBIDDEN), "{refused:?}");
+        let (mut ws, _) = ClientBuilder::new(proxy.url("/"))
+            .origin("https://good.example")
+            .connect()
+            .await
+            .expect("the allowed origin goes through");
+        ws.close(CloseCode::NORMAL, "").await.expect("close");
+    });
+    let (request, _) = backend.join();
+    assert_eq!(
+        request
+            .headers()
+            .get("origin")
+            .map(http::HeaderValue::as_bytes),
+        Some(&b"https://good.example"[..])
+    );
+}
+
+#[test]
+fn connections_over_the_limits_are_answered_503_and_429() {
+    let server = Serve::start(&[]);
+    for (flag, status) in [
+        ("--max-connections", http::StatusCode::SERVICE_UNAVAILABLE),
+        ("--max-per-ip", http::StatusCode::TOO_MANY_REQUESTS),
+    ] {
+        let proxy = Proxy::start(&server.url("/"), &[flag, "1"]);
+        block_on(async {
+            let mut first = connect(&proxy.url("/"), &[]).await.expect("the first");
+            let refused = connect(&proxy.url("/"), &[])
+                .await
+                .expect_err("one too many");
+            let answer = refused.rejection().expect("an http answer");
+            assert_eq!(answer.status(), status, "{flag}");
+            assert_eq!(
+                answer
+                    .headers()
+                    .get("retry-after")
+                    .map(http::HeaderValue::as_bytes),
+                Some(&b"5"[..])
+            );
+            // Once the first is gone, its place is free again.
+            first.close(CloseCode::NORMAL, "").await.expect("close");
+            let deadline = Instant::now() + TIMEOUT;
+            loop {
+                match connect(&proxy.url("/"), &[]).await {
+                    Ok(_) => break,
+                    Err(e) if Instant::now() < deadline && e.rejection().is_some() => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    Err(e) => panic!("{flag}: the place was not freed: {e:?}"),
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn a_client_over_the_message_limit_gets_1009_and_the_backend_1011() {
+    let backend = backend(read_to_end);
+    let proxy = Proxy::start(&backend.url("/"), &["--max-message-size", "1024"]);
+    let close = block_on(async {
+        let mut ws = connect(&proxy.url("/"), &[]).await.expect("connect");
+        ws.send(Message::binary(vec![1u8; 1024]))
+            .await
+            .expect("send");
+        ws.send(Message::binary(vec![2u8; 1025]))
+            .await
+            .expect("send");
+        assert_eq!(next(&mut ws).await, None);
+        ws.close_frame().cloned()
+    });
+    assert_eq!(close.map(|f| f.code), Some(CloseCode::MESSAGE_TOO_BIG));
+    let (_, (messages, close)) = backend.join();
+    assert_eq!(messages, [Message::binary(vec![1u8; 1024])]);
+    let close = close.expect("a close frame");
+    assert_eq!(close.code, CloseCode::INTERNAL_ERROR);
+    assert_eq!(close.reason.as_str(), "client broke the protocol");
+}
