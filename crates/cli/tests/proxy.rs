@@ -511,8 +511,29 @@ fn shutting_down_closes_both_sides_with_1001() {
     assert_eq!(status.and_then(|s| s.code()), Some(0));
 }
 
-/// Bytes the flooding backend would send if nothing held it back.
+/// Bytes a flooding peer would send if nothing held it back.
 const FLOOD: u64 = 256 << 20;
+
+/// Waits until the count of bytes `sent` stops growing for two seconds
+/// (the sender is held back) or reaches [`FLOOD`]; the count then.
+fn wait_until_held_back(sent: &AtomicU64) -> u64 {
+    let deadline = Instant::now() + TIMEOUT * 3;
+    let (mut last, mut still) = (0, 0);
+    while Instant::now() < deadline && still < 10 {
+        thread::sleep(Duration::from_millis(200));
+        let now = sent.load(Ordering::Relaxed);
+        if now >= FLOOD {
+            break;
+        }
+        if now > 0 && now == last {
+            still += 1;
+        } else {
+            still = 0;
+        }
+        last = now;
+    }
+    sent.load(Ordering::Relaxed)
+}
 
 #[test]
 fn a_slow_client_with_a_flooding_backend_keeps_the_proxys_memory_bounded() {
@@ -538,24 +559,8 @@ fn a_slow_client_with_a_flooding_backend_keeps_the_proxys_memory_bounded() {
         proxy.addr
     )
     .expect("send the handshake");
-    // Wait until the backend is held back: nothing more sent for a while.
-    let deadline = Instant::now() + TIMEOUT * 3;
-    let (mut last, mut still) = (0, 0);
-    while Instant::now() < deadline && still < 10 {
-        thread::sleep(Duration::from_millis(200));
-        let now = sent.load(Ordering::Relaxed);
-        if now > 0 && now == last {
-            still += 1;
-        } else {
-            still = 0;
-        }
-        last = now;
-        if now >= FLOOD {
-            break;
-        }
-    }
+    let sent = wait_until_held_back(&sent);
     let rss = proxy.rss_bytes();
-    let sent = sent.load(Ordering::Relaxed);
     assert!(sent > 0, "the backend sent nothing");
     assert!(
         sent < FLOOD,
@@ -690,4 +695,53 @@ fn a_client_over_the_message_limit_gets_1009_and_the_backend_1011() {
     let close = close.expect("a close frame");
     assert_eq!(close.code, CloseCode::INTERNAL_ERROR);
     assert_eq!(close.reason.as_str(), "client broke the protocol");
+}
+
+#[test]
+fn a_slow_backend_with_a_flooding_client_keeps_the_proxys_memory_bounded() {
+    // A backend that opens and then never reads.
+    let backend = OneShot::start(|tcp| async move {
+        let ws = sockeye::accept(tcp).await.expect("accept");
+        tokio::time::sleep(TIMEOUT * 4).await;
+        drop(ws);
+    });
+    let proxy = Proxy::start(&backend.url("/"), &[]);
+    let sent = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&sent);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let url = proxy.url("/");
+    runtime.spawn(async move {
+        // Uncompressed: compressed, the flood would sit in the kernel's
+        // buffers at a thousandth of its size.
+        let (mut ws, _) = ClientBuilder::new(url)
+            .deflate(None)
+            .connect()
+            .await
+            .expect("connect");
+        let chunk = bytes::Bytes::from(vec![0xa5; 64 << 10]);
+        while counter.load(Ordering::Relaxed) < FLOOD {
+            if ws.send(Message::binary(chunk.clone())).await.is_err() {
+                return;
+            }
+            counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        }
+    });
+    let sent = wait_until_held_back(&sent);
+    let rss = proxy.rss_bytes();
+    assert!(sent > 0, "the client sent nothing");
+    assert!(
+        sent < FLOOD,
+        "the client sent all {sent} bytes: nothing held it back"
+    );
+    assert!(
+        rss < 64 << 20,
+        "the proxy holds {} MiB after the client sent {} MiB",
+        rss >> 20,
+        sent >> 20
+    );
+    runtime.shutdown_background();
 }
