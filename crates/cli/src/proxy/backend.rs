@@ -159,6 +159,8 @@ impl Backend {
         id: u64,
     ) -> Result<(WebSocket<ClientStream>, Accept), Response<Bytes>> {
         let url = self.url_for(request.uri());
+        // Logged without the query, which may carry a token.
+        let logged = url.split_once('?').map_or(url.as_str(), |(path, _)| path);
         let mut builder = ClientBuilder::new(url.as_str())
             .config(self.config.clone())
             // Compression on the backend's side would cost zlib state per
@@ -179,7 +181,7 @@ impl Backend {
         }
         match builder.connect().await {
             Ok((ws, response)) => {
-                tracing::debug!(id, %url, protocol = ws.protocol(), "backend open");
+                tracing::debug!(id, url = logged, protocol = ws.protocol(), "backend open");
                 let mut accept = Accept::new();
                 if let Some(protocol) = ws.protocol() {
                     accept = accept.protocol(protocol);
@@ -189,7 +191,7 @@ impl Backend {
                 }
                 Ok((ws, accept))
             }
-            Err(e) => Err(answer_to_client(&e, &url, id)),
+            Err(e) => Err(answer_to_client(&e, logged, id)),
         }
     }
 }
