@@ -745,3 +745,19 @@ fn a_slow_backend_with_a_flooding_client_keeps_the_proxys_memory_bounded() {
     );
     runtime.shutdown_background();
 }
+
+#[test]
+fn an_idle_pair_is_closed_on_both_sides_with_1001() {
+    let backend = backend(read_to_end);
+    let proxy = Proxy::start(&backend.url("/"), &["--idle-timeout", "0.2"]);
+    let close = block_on(async {
+        let mut ws = connect(&proxy.url("/"), &[]).await.expect("connect");
+        assert_eq!(next(&mut ws).await, None);
+        ws.close_frame().cloned()
+    });
+    assert_eq!(close.map(|f| f.code), Some(CloseCode::GOING_AWAY));
+    let (_, (_, close)) = backend.join();
+    let close = close.expect("a close frame");
+    assert_eq!(close.code, CloseCode::GOING_AWAY);
+    assert_eq!(close.reason.as_str(), "idle timeout");
+}
