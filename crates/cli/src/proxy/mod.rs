@@ -202,6 +202,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    raise_open_files_limit(args.max_connections);
     let signal = shutdown_signal();
     let scheme = if front.is_tls() { "wss" } else { "ws" };
     match listener.local_addr() {
@@ -234,6 +235,28 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// Raises the soft limit on open files to the hard limit: each proxied
+/// connection takes two descriptors, and the usual soft limit of 1024
+/// would stop the proxy near 500 connections. Says so when fewer than
+/// `max_connections` still fit (accepting then pauses while descriptors
+/// run out, and the accept loop warns).
+fn raise_open_files_limit(max_connections: usize) {
+    // The listener, standard streams and the runtime's own descriptors.
+    const SPARE: u64 = 64;
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => {
+            let fit = usize::try_from(limit.saturating_sub(SPARE) / 2).unwrap_or(usize::MAX);
+            if fit < max_connections {
+                tracing::info!(
+                    "the open files limit ({limit}) fits about {fit} connections, \
+                     fewer than --max-connections"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %describe(&e), "cannot raise the open files limit"),
+    }
 }
 
 /// Accepts connections and starts a task for each, for ever.
