@@ -81,6 +81,18 @@ impl Proxy {
         self.log.lock().expect("log lock").clone()
     }
 
+    /// Waits (without blocking a runtime) until the log holds `needle`.
+    async fn wait_for_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + TIMEOUT;
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
     /// The proxy's resident memory, from /proc.
     fn rss_bytes(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.pid()))
@@ -222,6 +234,17 @@ async fn text_stays_text_and_binary_stays_binary() {
         Some(CloseCode::NORMAL),
         "the close was answered"
     );
+    // One access line for the pair, without the query.
+    let counts = "up_messages=6 up_bytes=2097160 down_messages=6 down_bytes=2097160";
+    assert!(proxy.wait_for_log(counts).await, "{}", proxy.log());
+    let line = proxy
+        .log()
+        .lines()
+        .find(|line| line.contains(counts))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(line.contains("path=\"/any/path\""), "{line}");
+    assert!(line.contains("ended_by=\"client\" code=1000"), "{line}");
 }
 
 #[tokio::test]

@@ -7,6 +7,12 @@
 //! subprotocol the backend chose, or the backend's refusal, goes back to
 //! the client. The two open connections are then relayed message by
 //! message (`relay.rs`).
+//!
+//! Each pair, once over, is logged at info level in one line: the client's
+//! address, the path (without the query, which may carry a token), the
+//! subprotocol, how long it lasted, messages and payload bytes each way
+//! (`up`: client to backend), the side that ended it and the close code
+//! the other side was given.
 
 mod backend;
 mod front;
@@ -17,9 +23,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use sockeye::ServerBuilder;
+use sockeye::{CloseCode, ServerBuilder};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -361,10 +367,13 @@ async fn proxy_connection<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut backend = None;
+    let mut path = String::new();
     // A shutdown does not wait for handshakes.
     let accepted = tokio::select! {
         accepted = proxy.front.server.accept_with(stream, |request| {
             let backend = &mut backend;
+            // Without the query, which may carry a token.
+            request.path().clone_into(&mut path);
             async move {
                 let (ws, accept) = proxy.backend.open(&request, peer, secure, id).await?;
                 *backend = Some(ws);
@@ -387,8 +396,24 @@ async fn proxy_connection<S>(
     let Some(backend) = backend else {
         return;
     };
-    tracing::debug!(id, %peer, protocol = client.protocol(), "connection open");
-    relay::relay(client, backend, id, proxy.close_timeout, closing).await;
+    let protocol = client.protocol().map(str::to_owned);
+    tracing::debug!(id, %peer, protocol, "connection open");
+    let opened = Instant::now();
+    let summary = relay::relay(client, backend, id, proxy.close_timeout, closing).await;
+    tracing::info!(
+        id,
+        %peer,
+        path,
+        protocol,
+        duration_ms = u64::try_from(opened.elapsed().as_millis()).unwrap_or(u64::MAX),
+        up_messages = summary.up.messages,
+        up_bytes = summary.up.bytes,
+        down_messages = summary.down.messages,
+        down_bytes = summary.down.bytes,
+        ended_by = summary.ended_by.unwrap_or("shutdown"),
+        code = summary.code.map(CloseCode::as_u16),
+        "connection closed"
+    );
 }
 
 /// Answers a connection turned away by a limit with `status` and a hint

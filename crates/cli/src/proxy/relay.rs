@@ -65,6 +65,26 @@ impl fmt::Display for Side {
 /// one, which the library reports as an error instead), or the error.
 type Outcome = Result<Option<CloseFrame>, sockeye::Error>;
 
+/// Messages and their payload bytes handed over one way.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Tally {
+    pub(super) messages: u64,
+    pub(super) bytes: u64,
+}
+
+/// How a relayed pair went, for the access log.
+#[derive(Debug, Default)]
+pub(super) struct Summary {
+    /// From the client to the backend.
+    pub(super) up: Tally,
+    /// From the backend to the client.
+    pub(super) down: Tally,
+    /// The side that ended first; `None` on shutdown.
+    pub(super) ended_by: Option<&'static str>,
+    /// The code the other side was closed with.
+    pub(super) code: Option<CloseCode>,
+}
+
 /// What one step of a direction did.
 enum Step {
     /// A message was handed over.
@@ -84,11 +104,13 @@ pub(super) async fn relay<C, B>(
     id: u64,
     close_timeout: Duration,
     closing: &CancellationToken,
-) where
+) -> Summary
+where
     C: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
-    let first = relay_until_one_ends(&mut client, &mut backend, closing).await;
+    let mut summary = Summary::default();
+    let first = relay_until_one_ends(&mut client, &mut backend, closing, &mut summary).await;
     let limit = close_timeout * 2;
     let Some((side, outcome)) = first else {
         tracing::debug!(id, "closing both sides on shutdown");
@@ -99,9 +121,15 @@ pub(super) async fn relay<C, B>(
             tokio::time::timeout(limit, drain(&mut client)),
             tokio::time::timeout(limit, drain(&mut backend)),
         );
-        return;
+        summary.code = Some(CloseCode::GOING_AWAY);
+        return summary;
     };
     let (code, reason) = close_for(side, &outcome);
+    summary.ended_by = Some(match side {
+        Side::Client => "client",
+        Side::Backend => "backend",
+    });
+    summary.code = Some(code);
     match &outcome {
         Ok(frame) => tracing::debug!(
             id,
@@ -131,6 +159,7 @@ pub(super) async fn relay<C, B>(
         }
         None => tracing::debug!(id, "connection closed, the other side not answering"),
     }
+    summary
 }
 
 /// Sends `code` and `reason` to a side and reads it to its end; `None`
@@ -172,6 +201,7 @@ async fn relay_until_one_ends<C, B>(
     client: &mut WebSocket<C>,
     backend: &mut WebSocket<B>,
     closing: &CancellationToken,
+    summary: &mut Summary,
 ) -> Option<(Side, Outcome)>
 where
     C: AsyncRead + AsyncWrite + Unpin,
@@ -187,12 +217,12 @@ where
         }
         loop {
             let mut moved = false;
-            match step(client, backend, &mut up, cx) {
+            match step(client, backend, &mut up, &mut summary.up, cx) {
                 Step::Moved => moved = true,
                 Step::Waiting => {}
                 Step::Ended(outcome) => return Poll::Ready(Some((Side::Client, outcome))),
             }
-            match step(backend, client, &mut down, cx) {
+            match step(backend, client, &mut down, &mut summary.down, cx) {
                 Step::Moved => moved = true,
                 Step::Waiting => {}
                 Step::Ended(outcome) => return Poll::Ready(Some((Side::Backend, outcome))),
@@ -211,12 +241,13 @@ where
 }
 
 /// One direction, from `src` to `dst`: once the last message handed over
-/// has room (`queued`), read the next one from `src` and queue it on
-/// `dst`.
+/// has room (`queued`), read the next one from `src`, count it in `tally`
+/// and queue it on `dst`.
 fn step<S, D>(
     src: &mut WebSocket<S>,
     dst: &mut WebSocket<D>,
     queued: &mut bool,
+    tally: &mut Tally,
     cx: &mut Context<'_>,
 ) -> Step
 where
@@ -234,6 +265,8 @@ where
     match src.poll_next_unpin(cx) {
         Poll::Pending => Step::Waiting,
         Poll::Ready(Some(Ok(message))) => {
+            tally.messages += 1;
+            tally.bytes += message.len() as u64;
             // Refused only once `dst` is closing: the message is dropped,
             // as its reader is leaving.
             if dst.start_send_unpin(message).is_ok() {
