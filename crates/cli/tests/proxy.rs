@@ -784,3 +784,29 @@ fn an_idle_pair_is_closed_on_both_sides_with_1001() {
     assert_eq!(close.code, CloseCode::GOING_AWAY);
     assert_eq!(close.reason.as_str(), "idle timeout");
 }
+
+#[test]
+fn a_certificate_of_ones_own_in_front_and_trusted_toward_the_backend() {
+    let dir = std::env::temp_dir().join(format!("sockeye-proxy-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("make a directory");
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let made = rcgen::generate_simple_self_signed(names).expect("a certificate");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).expect("write the certificate");
+    std::fs::write(&key, made.signing_key.serialize_pem()).expect("write the key");
+    let (cert, key) = (
+        cert.to_str().expect("a path"),
+        key.to_str().expect("a path"),
+    );
+    let server = Serve::start(&["--tls-cert", cert, "--tls-key", key]);
+    let backend = format!("wss://localhost:{}/", server.addr.port());
+    let proxy = Proxy::start(
+        &backend,
+        &["--tls-cert", cert, "--tls-key", key, "--ca", cert],
+    );
+    let url = format!("wss://127.0.0.1:{}/", proxy.addr.port());
+    let finished = run_wscat(&["--ca", cert, "-c", &url, "-x", "trusted", "-w", "1"]);
+    assert_eq!(finished.code(), Some(0), "{finished:?}");
+    assert_eq!(finished.stdout, "trusted\n", "{finished:?}");
+    std::fs::remove_dir_all(&dir).expect("remove the directory");
+}
