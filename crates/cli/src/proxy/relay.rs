@@ -52,12 +52,19 @@ enum Side {
     Backend,
 }
 
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Side {
+    /// "client" or "backend", as logged.
+    fn name(self) -> &'static str {
+        match self {
             Side::Client => "client",
             Side::Backend => "backend",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -125,10 +132,7 @@ where
         return summary;
     };
     let (code, reason) = close_for(side, &outcome);
-    summary.ended_by = Some(match side {
-        Side::Client => "client",
-        Side::Backend => "backend",
-    });
+    summary.ended_by = Some(side.name());
     summary.code = Some(code);
     match &outcome {
         Ok(frame) => tracing::debug!(
