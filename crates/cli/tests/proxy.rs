@@ -106,6 +106,10 @@ impl Proxy {
     }
 }
 
+/// Seconds wscat waits for answers after sending, before it closes: ample,
+/// as the machine may be busy (no test measures it).
+const WSCAT_WAIT: &str = "3";
+
 /// A wscat command with `args`.
 fn wscat(args: &[&str]) -> Command {
     let mut command = Command::new(peer_tool("wscat"));
@@ -200,7 +204,7 @@ fn wscat_reaches_sockeye_serve_through_the_proxy() {
         "-x",
         "grüße, 🐟",
         "-w",
-        "1",
+        WSCAT_WAIT,
     ]);
     assert_eq!(finished.code(), Some(0), "{finished:?}");
     assert_eq!(
@@ -283,7 +287,7 @@ fn wscat_gets_the_subprotocol_it_offered_through_the_proxy() {
         "-x",
         "with chat",
         "-w",
-        "1",
+        WSCAT_WAIT,
     ]);
     assert_eq!(finished.code(), Some(0), "{finished:?}");
     assert_eq!(finished.stdout, "with chat\n", "{finished:?}");
@@ -313,7 +317,7 @@ fn the_backend_gets_the_forwarding_headers_and_the_clients_own() {
         "-x",
         "hi",
         "-w",
-        "1",
+        WSCAT_WAIT,
     ]);
     assert_eq!(finished.code(), Some(0), "{finished:?}");
     let backend_host = backend.addr.to_string();
@@ -486,14 +490,14 @@ fn wss_in_front_and_to_the_backend() {
     // Without -k the self-signed backend is not trusted: 502.
     let checked = Proxy::start(&backend, &["--tls-self-signed"]);
     let url = format!("wss://127.0.0.1:{}/", checked.addr.port());
-    let finished = run_wscat(&["-n", "-c", &url, "-x", "hi", "-w", "1"]);
+    let finished = run_wscat(&["-n", "-c", &url, "-x", "hi", "-w", WSCAT_WAIT]);
     assert!(
         finished.stderr.contains("Unexpected server response: 502"),
         "{finished:?}"
     );
     let proxy = Proxy::start(&backend, &["--tls-self-signed", "-k"]);
     let url = format!("wss://127.0.0.1:{}/", proxy.addr.port());
-    let finished = run_wscat(&["-n", "-c", &url, "-x", "over tls twice", "-w", "1"]);
+    let finished = run_wscat(&["-n", "-c", &url, "-x", "over tls twice", "-w", WSCAT_WAIT]);
     assert_eq!(finished.code(), Some(0), "{finished:?}");
     assert_eq!(finished.stdout, "over tls twice\n", "{finished:?}");
 }
@@ -805,7 +809,7 @@ fn a_certificate_of_ones_own_in_front_and_trusted_toward_the_backend() {
         &["--tls-cert", cert, "--tls-key", key, "--ca", cert],
     );
     let url = format!("wss://127.0.0.1:{}/", proxy.addr.port());
-    let finished = run_wscat(&["--ca", cert, "-c", &url, "-x", "trusted", "-w", "1"]);
+    let finished = run_wscat(&["--ca", cert, "-c", &url, "-x", "trusted", "-w", WSCAT_WAIT]);
     assert_eq!(finished.code(), Some(0), "{finished:?}");
     assert_eq!(finished.stdout, "trusted\n", "{finished:?}");
     std::fs::remove_dir_all(&dir).expect("remove the directory");
