@@ -1,4 +1,4 @@
-//! `sockeye`: a WebSocket client, echo server and load generator.
+//! `sockeye`: a WebSocket client, server, reverse proxy and load generator.
 //!
 //! # Module map
 //!
@@ -8,7 +8,7 @@
 //! never through protocol details of its own.
 //!
 //! ```text
-//! arguments ─► main.rs (Cli, Command) ─► serve/ | connect.rs | bench/ ─► sockeye's public API
+//! arguments ─► main.rs (Cli, Command) ─► serve/ | connect.rs | proxy/ | bench/ | docs.rs ─► sockeye's public API
 //! ```
 //!
 //! | file or folder | owns |
@@ -27,6 +27,7 @@
 //! | `serve/config.rs` | the flags turned into a `ServerBuilder` and a thread count |
 //! | `serve/console.rs`, `console/index.html` | plain HTTP answers: the dev console page, 404, 405 |
 //! | `connect.rs` | `sockeye connect`: stdin lines out, messages in as lines |
+//! | `proxy/` | `sockeye proxy`, the reverse proxy: `mod.rs` (flags, accept loop), `front.rs` (client side: TLS, limits), `backend.rs` (the backend's URL, headers, refusals), `relay.rs` (messages and close codes both ways) |
 //! | `docs.rs` | `sockeye completions` and `sockeye man`: shell completions and manual pages from the same definition as `--help` |
 //! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs` and `fanout.rs` scenarios; `report.rs` and `procfs.rs` measure |
 //!
@@ -39,6 +40,8 @@
 //! sockeye serve [ADDR]        echo server (default 127.0.0.1:9001)
 //! sockeye connect URL         stdin lines out as text, messages in as lines
 //! sockeye bench echo|idle|fanout   load generator: throughput, latency, memory
+//! sockeye proxy LISTEN --to URL    reverse proxy to a ws:// or wss:// backend
+//! sockeye completions SHELL   shell completions; sockeye man DIR: manual pages
 //! ```
 
 /// mimalloc rather than the system allocator: the runtime allocates each
@@ -51,6 +54,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod connect;
 mod docs;
+mod proxy;
 mod serve;
 
 use std::process::ExitCode;
@@ -75,6 +79,9 @@ enum Command {
     /// Generate load against a server: echo throughput and latency, idle
     /// connections and their memory, or broadcast fan-out.
     Bench(bench::Args),
+    /// Relay WebSocket connections to a backend, message by message: a
+    /// reverse proxy with TLS, limits and origin checks in front.
+    Proxy(proxy::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(docs::CompletionsArgs),
     /// Write the manual pages (sockeye.1 and one per subcommand) into a folder.
@@ -111,6 +118,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Connect(args) => connect::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Proxy(args) => proxy::run(args).await,
             Command::Completions(_) | Command::Man(_) => ExitCode::SUCCESS,
         }
     });

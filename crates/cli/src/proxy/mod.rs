@@ -1,0 +1,482 @@
+//! `sockeye proxy LISTEN --to URL`: a WebSocket reverse proxy.
+//!
+//! `run` checks the backend's URL (`backend.rs`) and the front's TLS and
+//! limits (`front.rs`), then accepts connections. Each is let in under the
+//! limits, goes through TLS if asked, and has its opening handshake
+//! answered only once the backend answered its own (`backend.rs`): the
+//! subprotocol the backend chose, or the backend's refusal, goes back to
+//! the client. The two open connections are then relayed message by
+//! message (`relay.rs`).
+//!
+//! Each pair, once over, is logged at info level in one line: the client's
+//! address, the path (without the query, which may carry a token), the
+//! subprotocol, how long it lasted, messages and payload bytes each way
+//! (`up`: client to backend), the side that ended it and the close code
+//! the other side was given.
+
+mod backend;
+mod front;
+mod relay;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use sockeye::{CloseCode, ServerBuilder};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use self::backend::Backend;
+use self::front::{Admission, Front};
+use crate::{EXIT_USAGE, describe};
+
+/// The default of `--max-connections`. Each proxied connection holds two
+/// sockets (two file descriptors) and, while a peer reads slowly, up to
+/// two write buffers and one message in flight each way: 10,000 of them
+/// stay within the usual descriptor limits once raised, and within a few
+/// GiB at the default buffer sizes in the worst case.
+const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// The shortest and longest pause after a failed accept (out of file
+/// descriptors and the like).
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Examples, shown after the options.
+const EXAMPLES: &str = "\
+Examples:
+  sockeye proxy 0.0.0.0:8080 --to ws://127.0.0.1:9001
+  sockeye proxy 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --to ws://10.0.0.5:9001/app
+  sockeye proxy 127.0.0.1:8080 --to wss://backend.internal/ --ca internal-ca.pem
+
+The client's path and query are appended to the path of --to: with
+--to ws://b:9001/app, a client asking for /chat?room=1 reaches
+ws://b:9001/app/chat?room=1.";
+
+/// Options of `sockeye proxy`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+#[allow(clippy::struct_excessive_bools, reason = "each is a command-line flag")]
+pub(crate) struct Args {
+    /// Address to listen on, such as `127.0.0.1:8080` (port 0: any free
+    /// port, logged at start).
+    listen: SocketAddr,
+    /// The backend's URL, `ws://` or `wss://`; the client's path and query
+    /// are appended to its path.
+    #[arg(long, value_name = "URL")]
+    to: String,
+    /// For a `wss://` backend: also trust the certificates in this PEM
+    /// file (repeatable), such as a private authority's or a self-signed
+    /// one.
+    #[arg(long = "ca", value_name = "FILE")]
+    ca: Vec<PathBuf>,
+    /// For a `wss://` backend: do not check its certificate at all (a
+    /// warning is logged). Anyone on the path to the backend can then read
+    /// and change the traffic.
+    #[arg(short = 'k', long, conflicts_with = "ca")]
+    insecure: bool,
+    /// Seconds the backend has to accept the TCP connection (and TLS for
+    /// `wss://`); the client is answered 504 Gateway Timeout past it.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
+    connect_timeout: Duration,
+    /// The largest message accepted from either side, in bytes: a larger
+    /// one from the client closes it with 1009, and the backend is told
+    /// with 1011 (and the reverse).
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
+    max_message_size: usize,
+    /// The largest frame accepted from either side, in bytes; a frame of a
+    /// compressed message may be longer by deflate's worst-case expansion.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
+    max_frame_size: usize,
+    /// The most frames one message may come in; 0: no limit (fragments
+    /// cost no memory beyond the message, which --max-message-size caps).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    max_fragments: usize,
+    /// The largest opening-handshake head (request line and headers) a
+    /// client may send, in bytes; larger ones are answered 431.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 10)]
+    max_handshake_size: usize,
+    /// The most header fields in a client's opening handshake; more are
+    /// answered 431.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_headers: usize,
+    /// Seconds each side has to answer our Close before its TCP connection
+    /// is closed.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
+    close_timeout: Duration,
+    /// Do not accept permessage-deflate compression from clients. (The
+    /// backend is never offered it: it is usually near, and compression on
+    /// that side would cost zlib state per connection.)
+    #[arg(long)]
+    no_deflate: bool,
+    /// Seconds a client has to send its opening handshake and read the
+    /// answer, and the backend to answer ours.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
+    handshake_timeout: Duration,
+    /// Seconds of silence from either side after which that side is sent
+    /// a Ping (pings are answered on each side by the proxy, not
+    /// relayed); 0 turns keepalive off.
+    #[arg(long, value_name = "SECS", default_value = "20", value_parser = parse_seconds)]
+    keepalive: Duration,
+    /// Seconds a side has to show a sign of life after a keepalive Ping
+    /// before it is closed with 1011 (and the other side too).
+    #[arg(long, value_name = "SECS", default_value = "20", value_parser = parse_seconds)]
+    keepalive_timeout: Duration,
+    /// Seconds without a message either way after which both sides are
+    /// closed with 1001; 0: never.
+    #[arg(long, value_name = "SECS", default_value = "0", value_parser = parse_seconds)]
+    idle_timeout: Duration,
+    /// Bytes queued for one side above which the proxy stops reading from
+    /// the other until it reads: a slow client slows the backend down (and
+    /// the reverse), and memory stays bounded.
+    #[arg(long, value_name = "BYTES", default_value_t = 128 << 10)]
+    write_buffer_size: usize,
+    /// Connections proxied at once, handshakes included; more are answered
+    /// 503 Service Unavailable.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Connections from one IP address at once; more are answered 429 Too
+    /// Many Requests. 0: no limit (clients behind one proxy or NAT share
+    /// an address).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    max_per_ip: usize,
+    /// Accept browsers' requests only from this origin (repeatable), such
+    /// as `https://example.com`; others get 403 without reaching the
+    /// backend. Default: any origin (the backend may still check it).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
+    /// Serve `wss://` to clients: the certificate chain, leaf first, as
+    /// PEM. Needs --tls-key. Over TLS the proxy speaks HTTP/1.1 only.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, as PEM (PKCS #8, PKCS #1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve `wss://` with a throwaway self-signed certificate for
+    /// `localhost` and 127.0.0.1, made at start (for tests and local
+    /// development).
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls_self_signed: bool,
+}
+
+/// Parses a number of seconds, fractions allowed.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("not a number of seconds: {text:?}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {text:?}"))
+}
+
+/// What every connection's task shares.
+struct Proxy {
+    front: Front,
+    backend: Backend,
+    /// Each side's closing-handshake limit.
+    close_timeout: Duration,
+}
+
+/// Runs the proxy until Ctrl-C or SIGTERM, then closes every connection
+/// (both sides, with 1001 Going Away) and returns.
+pub(crate) async fn run(args: Args) -> ExitCode {
+    let backend = match Backend::new(&args) {
+        Ok(backend) => backend,
+        Err(why) => {
+            eprintln!("sockeye: {why}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let front = match Front::new(&args) {
+        Ok(front) => front,
+        Err(e) => {
+            eprintln!("sockeye: cannot use the tls certificate: {}", describe(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match TcpListener::bind(args.listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!(
+                "sockeye: cannot listen on {}: {}",
+                args.listen,
+                describe(&e)
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    raise_open_files_limit(args.max_connections);
+    let signal = shutdown_signal();
+    let scheme = if front.is_tls() { "wss" } else { "ws" };
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!("proxy listening on {scheme}://{addr} for {}", args.to),
+        Err(e) => tracing::warn!(error = %describe(&e), "cannot read the address listened on"),
+    }
+    let proxy = Arc::new(Proxy {
+        front,
+        backend,
+        close_timeout: args.close_timeout,
+    });
+    let connections = TaskTracker::new();
+    let closing = CancellationToken::new();
+    tokio::select! {
+        () = accept_loop(&listener, &proxy, &connections, &closing) => {}
+        () = signal => {}
+    }
+    tracing::info!("shutting down");
+    drop(listener);
+    closing.cancel();
+    connections.close();
+    // The closing handshakes of both sides, with time to spare.
+    if tokio::time::timeout(args.close_timeout * 2, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = connections.len(),
+            "closing connections that did not finish"
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// Raises the soft limit on open files to the hard limit: each proxied
+/// connection takes two descriptors, and the usual soft limit of 1024
+/// would stop the proxy near 500 connections. Says so when fewer than
+/// `max_connections` still fit (accepting then pauses while descriptors
+/// run out, and the accept loop warns).
+fn raise_open_files_limit(max_connections: usize) {
+    // The listener, standard streams and the runtime's own descriptors.
+    const SPARE: u64 = 64;
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => {
+            let fit = usize::try_from(limit.saturating_sub(SPARE) / 2).unwrap_or(usize::MAX);
+            if fit < max_connections {
+                tracing::info!(
+                    "the open files limit ({limit}) fits about {fit} connections, \
+                     fewer than --max-connections"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %describe(&e), "cannot raise the open files limit"),
+    }
+}
+
+/// Accepts connections and starts a task for each, for ever.
+async fn accept_loop(
+    listener: &TcpListener,
+    proxy: &Arc<Proxy>,
+    connections: &TaskTracker,
+    closing: &CancellationToken,
+) {
+    let mut backoff = Duration::ZERO;
+    loop {
+        match listener.accept().await {
+            Ok((tcp, peer)) => {
+                if !backoff.is_zero() {
+                    tracing::info!("accepting connections again");
+                    backoff = Duration::ZERO;
+                }
+                admit(tcp, peer, proxy, connections, closing);
+            }
+            Err(e) => {
+                if backoff.is_zero() {
+                    tracing::warn!(
+                        error = %describe(&e),
+                        "accept failed; retrying, and logging again only once it works"
+                    );
+                }
+                backoff = (backoff * 2).clamp(ACCEPT_BACKOFF_MIN, ACCEPT_BACKOFF_MAX);
+                tokio::time::sleep(backoff).await;
+            }
+        }
+    }
+}
+
+/// Starts the task of a connection let in under the limits, or of the
+/// answer to one turned away.
+fn admit(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    proxy: &Arc<Proxy>,
+    connections: &TaskTracker,
+    closing: &CancellationToken,
+) {
+    let _ = tcp.set_nodelay(true);
+    let id = next_id();
+    let (proxy, closing) = (Arc::clone(proxy), closing.clone());
+    match proxy.front.admit(peer.ip()) {
+        Admission::In(slot) => {
+            tracing::debug!(%peer, id, "connection accepted");
+            connections.spawn(async move {
+                serve(&proxy, tcp, peer, id, &closing).await;
+                drop(slot);
+            });
+        }
+        Admission::Refused(slot, status) => {
+            tracing::debug!(%peer, id, %status, "connection refused: limit reached");
+            connections.spawn(async move {
+                refuse(&proxy, tcp, id, status, &closing).await;
+                drop(slot);
+            });
+        }
+        Admission::Dropped => {
+            tracing::debug!(%peer, id, "connection dropped: too many refusals at once");
+        }
+    }
+}
+
+/// A connection's id in the log.
+fn next_id() -> u64 {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A connection let in: TLS if asked, then the proxying.
+async fn serve(
+    proxy: &Proxy,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    id: u64,
+    closing: &CancellationToken,
+) {
+    match proxy.front.tls_handshake(tcp, id, closing).await {
+        Some(front::Stream::Plain(tcp)) => {
+            proxy_connection(proxy, tcp, peer, false, id, closing).await;
+        }
+        Some(front::Stream::Tls(tls)) => {
+            proxy_connection(proxy, *tls, peer, true, id, closing).await;
+        }
+        None => {}
+    }
+}
+
+/// The opening handshake with the client, which waits for the backend's,
+/// then the relay.
+async fn proxy_connection<S>(
+    proxy: &Proxy,
+    stream: S,
+    peer: SocketAddr,
+    secure: bool,
+    id: u64,
+    closing: &CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut backend = None;
+    let mut path = String::new();
+    // A shutdown does not wait for handshakes.
+    let accepted = tokio::select! {
+        accepted = proxy.front.server.accept_with(stream, |request| {
+            let backend = &mut backend;
+            // Without the query, which may carry a token.
+            request.path().clone_into(&mut path);
+            async move {
+                let (ws, accept) = proxy.backend.open(&request, peer, secure, id).await?;
+                *backend = Some(ws);
+                Ok(accept)
+            }
+        }) => accepted,
+        () = closing.cancelled() => {
+            tracing::debug!(id, "handshake cut short by the shutdown");
+            return;
+        }
+    };
+    let client = match accepted {
+        Ok(client) => client,
+        Err(e) => {
+            // The backend connection, if open, is closed (1001) on drop.
+            tracing::debug!(id, error = %describe(&e), "handshake with the client failed");
+            return;
+        }
+    };
+    let Some(backend) = backend else {
+        return;
+    };
+    let protocol = client.protocol().map(str::to_owned);
+    tracing::debug!(id, %peer, protocol, "connection open");
+    let opened = Instant::now();
+    let summary = relay::relay(client, backend, id, proxy.close_timeout, closing).await;
+    tracing::info!(
+        id,
+        %peer,
+        path,
+        protocol,
+        duration_ms = u64::try_from(opened.elapsed().as_millis()).unwrap_or(u64::MAX),
+        up_messages = summary.up.messages,
+        up_bytes = summary.up.bytes,
+        down_messages = summary.down.messages,
+        down_bytes = summary.down.bytes,
+        ended_by = summary.ended_by.unwrap_or("shutdown"),
+        code = summary.code.map(CloseCode::as_u16),
+        "connection closed"
+    );
+}
+
+/// Answers a connection turned away by a limit with `status` and a hint
+/// to retry later, once its request is read (after TLS if asked).
+async fn refuse(
+    proxy: &Proxy,
+    tcp: TcpStream,
+    id: u64,
+    status: http::StatusCode,
+    closing: &CancellationToken,
+) {
+    match proxy.front.tls_handshake(tcp, id, closing).await {
+        Some(front::Stream::Plain(tcp)) => {
+            answer(&proxy.front.server, tcp, id, status, closing).await;
+        }
+        Some(front::Stream::Tls(tls)) => {
+            answer(&proxy.front.server, *tls, id, status, closing).await;
+        }
+        None => {}
+    }
+}
+
+/// Reads the request on `stream` and answers it with `status`.
+async fn answer<S>(
+    server: &ServerBuilder,
+    stream: S,
+    id: u64,
+    status: http::StatusCode,
+    closing: &CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let refusal = front::try_again_later(status);
+    tokio::select! {
+        refused = server.accept_with(stream, |_| async { Err(refusal) }) => {
+            if let Err(e) = refused {
+                tracing::trace!(id, error = %describe(&e), "refused");
+            }
+        }
+        () = closing.cancelled() => {}
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM. Both handlers are installed here, at
+/// the call, so a signal that comes before the first poll is not missed.
+fn shutdown_signal() -> impl Future<Output = ()> {
+    #[cfg(unix)]
+    let handlers = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        if let (Some(mut terminate), Some(mut interrupt)) = handlers {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
