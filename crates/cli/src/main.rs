@@ -8,7 +8,7 @@
 //! never through protocol details of its own.
 //!
 //! ```text
-//! arguments ─► main.rs (Cli, Command) ─► serve/ | connect.rs | bench/ ─► sockeye's public API
+//! arguments ─► main.rs (Cli, Command) ─► serve/ | connect.rs | bench/ | bridge/ ─► sockeye's public API
 //! ```
 //!
 //! | file or folder | owns |
@@ -27,6 +27,7 @@
 //! | `serve/console.rs`, `console/index.html` | plain HTTP answers: the dev console page, 404, 405 |
 //! | `connect.rs` | `sockeye connect`: stdin lines out, messages in as lines |
 //! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs` and `fanout.rs` scenarios; `report.rs` and `procfs.rs` measure |
+//! | `bridge/` | `sockeye bridge A B`: `endpoint.rs` spellings; `websocket.rs`, `tcp.rs`, `unix.rs`, `udp.rs`, `stdio.rs`, `exec.rs` open them as a `conn.rs` `Conn`; `pair.rs` joins two |
 //!
 //! Inside `serve/`, a file imports only the files below it in this table
 //! (and `Args` from `mod.rs`), so the serving path reads top to bottom.
@@ -37,6 +38,7 @@
 //! sockeye serve [ADDR]        echo server (default 127.0.0.1:9001)
 //! sockeye connect URL         stdin lines out as text, messages in as lines
 //! sockeye bench echo|idle|fanout   load generator: throughput, latency, memory
+//! sockeye bridge A B          join two endpoints (WebSocket, TCP, Unix, UDP, stdio, a program)
 //! ```
 
 /// mimalloc rather than the system allocator: the runtime allocates each
@@ -47,6 +49,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
+mod bridge;
 mod connect;
 mod serve;
 
@@ -72,6 +75,9 @@ enum Command {
     /// Generate load against a server: echo throughput and latency, idle
     /// connections and their memory, or broadcast fan-out.
     Bench(bench::Args),
+    /// Join two endpoints message by message, socat-style: WebSocket, TCP,
+    /// Unix and UDP sockets, stdio or a program, connecting or listening.
+    Bridge(bridge::Args),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +105,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Connect(args) => connect::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Bridge(args) => bridge::run(args).await,
         }
     });
     // A read of stdin may still be blocked in a runtime thread; it must not

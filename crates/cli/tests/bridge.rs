@@ -1,0 +1,511 @@
+//! `sockeye bridge A B` end to end: the real binary between websocat (or
+//! plain sockets) on loopback, every endpoint family, both directions and
+//! closes from either side.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use sockeye::{CloseCode, Message};
+use support::{ChildGuard, OneShot, Running, TIMEOUT, run, sockeye, unused_addr};
+
+/// A `sockeye bridge` child with one listening endpoint, and where it
+/// listens, read from its "bridge listening on ..." line.
+struct Bridge {
+    child: ChildGuard,
+    /// The address as logged: `127.0.0.1:PORT` or a path.
+    addr: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Bridge {
+    fn start(args: &[&str]) -> Self {
+        let mut child = sockeye()
+            .arg("bridge")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sockeye bridge");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let child = ChildGuard::new(child);
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shared = Arc::clone(&log);
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                shared.lock().expect("log").push_str(&line);
+                shared.lock().expect("log").push('\n');
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + TIMEOUT;
+        let addr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = rx.recv_timeout(left) else {
+                panic!(
+                    "the bridge did not say where it listens; log: {:?}",
+                    log.lock().expect("log")
+                );
+            };
+            if let Some(at) = line.find("bridge listening on ") {
+                let address = &line[at + "bridge listening on ".len()..];
+                let address = address.split_whitespace().next().unwrap_or("");
+                let address = address
+                    .trim_start_matches("ws://")
+                    .trim_start_matches("tcp:")
+                    .trim_start_matches("udp:")
+                    .trim_start_matches("unix:");
+                break address.to_owned();
+            }
+        };
+        Bridge { child, addr, log }
+    }
+
+    fn socket_addr(&self) -> SocketAddr {
+        self.addr.parse().expect("a socket address")
+    }
+
+    /// Waits until the log contains `needle`.
+    fn wait_for_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + TIMEOUT;
+        while Instant::now() < deadline {
+            if self.log.lock().expect("log").contains(needle) {
+                return true;
+            }
+            thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+/// Waits until something accepts TCP connections on `addr`.
+fn wait_until_listening(addr: SocketAddr) {
+    let deadline = Instant::now() + TIMEOUT;
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {addr}");
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A websocat command.
+fn websocat() -> Command {
+    Command::new(support::peer_tool("websocat"))
+}
+
+/// websocat as a WebSocket server sending every message back
+/// (`ws-l:ADDR mirror:`), and its URL.
+fn websocat_mirror() -> (ChildGuard, String) {
+    let addr = unused_addr();
+    let child = websocat()
+        .args(["-b", &format!("ws-l:{addr}"), "mirror:"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn websocat");
+    let child = ChildGuard::new(child);
+    wait_until_listening(addr);
+    (child, format!("ws://{addr}/"))
+}
+
+/// A TCP connection with bounded reads.
+fn tcp_connect(addr: SocketAddr) -> TcpStream {
+    let tcp = TcpStream::connect(addr).expect("connect to the bridge");
+    tcp.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
+    tcp
+}
+
+/// Reads exactly `n` bytes.
+fn read_n(stream: &mut impl Read, n: usize) -> Vec<u8> {
+    let mut buf = vec![0; n];
+    stream
+        .read_exact(&mut buf)
+        .expect("read the expected bytes");
+    buf
+}
+
+/// Reads until the end of the stream; fails on a timeout.
+fn read_to_end(stream: &mut impl Read) -> Vec<u8> {
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).expect("the stream ends");
+    rest
+}
+
+/// Serves one TCP connection: reads a line, answers it in capitals, then
+/// closes.
+fn tcp_shouting_server() -> (SocketAddr, thread::JoinHandle<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let handle = thread::spawn(move || {
+        let (tcp, _) = listener.accept().expect("accept");
+        tcp.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
+        let mut line = String::new();
+        BufReader::new(&tcp)
+            .read_line(&mut line)
+            .expect("read a line");
+        (&tcp)
+            .write_all(line.to_uppercase().as_bytes())
+            .expect("answer");
+        line
+    });
+    (addr, handle)
+}
+
+/// websocat as a client of `url` that sends `input` and does not close at
+/// its end of input (`-n`), so it waits for the bridge's close; its
+/// output and status.
+fn websocat_client(url: &str, args: &[&str], input: &[u8]) -> (String, bool) {
+    let mut command = websocat();
+    command.args(args).arg("-n").arg(url);
+    let mut client = Running::spawn(command);
+    client.write_stdin(input);
+    client.close_stdin();
+    let finished = client.finish();
+    (finished.stdout, finished.status.success())
+}
+
+#[test]
+fn tcp_listen_relays_bytes_through_a_websocket_and_a_fin_closes_it() {
+    let (_mirror, url) = websocat_mirror();
+    let bridge = Bridge::start(&["tcp-listen:127.0.0.1:0", &url]);
+    let mut tcp = tcp_connect(bridge.socket_addr());
+    tcp.write_all(b"hello").expect("write");
+    assert_eq!(read_n(&mut tcp, 5), b"hello");
+    tcp.write_all(b"again").expect("write");
+    assert_eq!(read_n(&mut tcp, 5), b"again");
+    // Our FIN becomes a Close; websocat answers it, and the bridge ends
+    // the TCP connection.
+    tcp.shutdown(Shutdown::Write).expect("shutdown");
+    assert_eq!(read_to_end(&mut tcp), b"");
+}
+
+#[test]
+fn tcp_listen_serves_two_clients_at_once_each_with_its_own_websocket() {
+    let (_mirror, url) = websocat_mirror();
+    let bridge = Bridge::start(&["tcp-listen:127.0.0.1:0", &url]);
+    let mut one = tcp_connect(bridge.socket_addr());
+    let mut two = tcp_connect(bridge.socket_addr());
+    one.write_all(b"first").expect("write");
+    two.write_all(b"second").expect("write");
+    assert_eq!(read_n(&mut two, 6), b"second");
+    assert_eq!(read_n(&mut one, 5), b"first");
+    two.write_all(b"2").expect("write");
+    one.write_all(b"1").expect("write");
+    assert_eq!(read_n(&mut one, 1), b"1");
+    assert_eq!(read_n(&mut two, 1), b"2");
+    // One client leaving does not end the other.
+    drop(one);
+    two.write_all(b"still").expect("write");
+    assert_eq!(read_n(&mut two, 5), b"still");
+}
+
+#[test]
+fn ws_listen_relays_to_tcp_and_the_tcp_close_reaches_websocat() {
+    let (server, answered) = tcp_shouting_server();
+    let bridge = Bridge::start(&["ws-listen:127.0.0.1:0", &format!("tcp:{server}")]);
+    let url = format!("ws://{}/", bridge.addr);
+    let (output, clean) = websocat_client(&url, &["-b"], b"hello\n");
+    assert_eq!(answered.join().expect("server"), "hello\n");
+    assert_eq!(output, "HELLO\n");
+    assert!(clean, "websocat saw the close as clean");
+}
+
+#[test]
+fn ws_listen_closes_1000_after_the_tcp_peer_closes() {
+    let (server, _answered) = tcp_shouting_server();
+    let bridge = Bridge::start(&["ws-listen:127.0.0.1:0", &format!("tcp:{server}")]);
+    let url = format!("ws://{}/", bridge.addr);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let mut ws = sockeye::connect(&url).await.expect("connect");
+        ws.send(Message::text("quiet\n")).await.expect("send");
+        let answer = tokio::time::timeout(TIMEOUT, ws.next())
+            .await
+            .expect("an answer in time")
+            .expect("an answer")
+            .expect("no error");
+        assert_eq!(answer.payload(), b"QUIET\n");
+        let end = tokio::time::timeout(TIMEOUT, ws.next())
+            .await
+            .expect("the close in time");
+        assert!(end.is_none(), "a clean close, got {end:?}");
+        assert_eq!(ws.close_frame().map(|f| f.code), Some(CloseCode::NORMAL));
+    });
+}
+
+#[test]
+fn a_websocket_close_ends_the_tcp_client_after_its_last_message() {
+    let server = OneShot::start(|tcp| async move {
+        let mut ws = sockeye::accept(tcp).await.expect("accept");
+        ws.send(Message::binary(&b"last words"[..]))
+            .await
+            .expect("send");
+        ws.close(CloseCode::NORMAL, "").await.expect("close");
+    });
+    let bridge = Bridge::start(&["tcp-listen:127.0.0.1:0", &server.url("/")]);
+    let mut tcp = tcp_connect(bridge.socket_addr());
+    assert_eq!(read_to_end(&mut tcp), b"last words");
+    server.join();
+}
+
+#[test]
+fn a_peer_that_cannot_be_reached_closes_the_websocket_client_with_1011() {
+    let nobody = unused_addr();
+    let bridge = Bridge::start(&["ws-listen:127.0.0.1:0", &format!("tcp:{nobody}")]);
+    let url = format!("ws://{}/", bridge.addr);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let mut ws = sockeye::connect(&url).await.expect("connect");
+        let end = tokio::time::timeout(TIMEOUT, ws.next())
+            .await
+            .expect("the close in time");
+        assert!(end.is_none(), "a clean close, got {end:?}");
+        assert_eq!(
+            ws.close_frame().map(|f| f.code),
+            Some(CloseCode::INTERNAL_ERROR)
+        );
+    });
+    assert!(bridge.wait_for_log("cannot connect"));
+}
+
+/// A fresh directory for sockets, removed with its content at the end.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("sockeye-bridge-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn unix_listen_relays_through_a_websocket_and_removes_its_socket_at_exit() {
+    let (_mirror, url) = websocat_mirror();
+    let dir = TempDir::new("unix-listen");
+    let path = dir.0.join("bridge.sock");
+    let spec = format!("unix-listen:{}", path.display());
+    let bridge = Bridge::start(&[&spec, &url]);
+    assert_eq!(bridge.addr, path.display().to_string());
+    let mut stream = UnixStream::connect(&path).expect("connect");
+    stream
+        .set_read_timeout(Some(TIMEOUT))
+        .expect("read timeout");
+    stream.write_all(b"over unix").expect("write");
+    assert_eq!(read_n(&mut stream, 9), b"over unix");
+    stream.shutdown(Shutdown::Write).expect("shutdown");
+    assert_eq!(read_to_end(&mut stream), b"");
+    let Bridge { mut child, .. } = bridge;
+    child.signal("TERM");
+    let status = child.try_wait_for(TIMEOUT).expect("the bridge exits");
+    assert!(status.success(), "{status:?}");
+    assert!(!path.exists(), "the socket file is removed");
+}
+
+#[test]
+fn ws_listen_relays_to_a_unix_socket() {
+    let dir = TempDir::new("unix");
+    let path = dir.0.join("server.sock");
+    let listener = UnixListener::bind(&path).expect("bind");
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        stream
+            .set_read_timeout(Some(TIMEOUT))
+            .expect("read timeout");
+        let mut line = String::new();
+        BufReader::new(&stream).read_line(&mut line).expect("read");
+        (&stream)
+            .write_all(line.to_uppercase().as_bytes())
+            .expect("answer");
+    });
+    let bridge = Bridge::start(&["ws-listen:127.0.0.1:0", &format!("unix:{}", path.display())]);
+    let url = format!("ws://{}/", bridge.addr);
+    let (output, clean) = websocat_client(&url, &["-b"], b"unix socket\n");
+    server.join().expect("server");
+    assert_eq!(output, "UNIX SOCKET\n");
+    assert!(clean);
+}
+
+#[test]
+fn udp_listen_turns_each_datagram_into_one_message_and_back() {
+    let (_mirror, url) = websocat_mirror();
+    let bridge = Bridge::start(&["udp-listen:127.0.0.1:0", &url]);
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket
+        .set_read_timeout(Some(TIMEOUT))
+        .expect("read timeout");
+    socket.connect(bridge.socket_addr()).expect("connect");
+    let mut buf = [0; 100];
+    for datagram in [&b"one"[..], b"two and more", b"3"] {
+        socket.send(datagram).expect("send");
+        let n = socket.recv(&mut buf).expect("the datagram comes back");
+        assert_eq!(&buf[..n], datagram);
+    }
+    // A second source address is a second client.
+    let other = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    other.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
+    other.connect(bridge.socket_addr()).expect("connect");
+    other.send(b"other").expect("send");
+    let n = other.recv(&mut buf).expect("its own answer");
+    assert_eq!(&buf[..n], b"other");
+}
+
+#[test]
+fn ws_listen_sends_each_message_to_a_udp_peer_as_one_datagram() {
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    peer.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
+    let peer_addr = peer.local_addr().expect("address");
+    let bridge = Bridge::start(&["ws-listen:127.0.0.1:0", &format!("udp:{peer_addr}")]);
+    let url = format!("ws://{}/", bridge.addr);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut ws = runtime.block_on(sockeye::connect(&url)).expect("connect");
+    let mut buf = [0; 100];
+    runtime
+        .block_on(ws.send(Message::binary(&b"ping me"[..])))
+        .expect("send");
+    let (n, from) = peer.recv_from(&mut buf).expect("a datagram");
+    assert_eq!(&buf[..n], b"ping me");
+    peer.send_to(b"PONG", from).expect("answer");
+    let answer = runtime
+        .block_on(async { tokio::time::timeout(TIMEOUT, ws.next()).await })
+        .expect("an answer in time")
+        .expect("an answer")
+        .expect("no error");
+    assert_eq!(answer, Message::binary(&b"PONG"[..]));
+    // And websocat, which sends each line as a message.
+    let mut command = websocat();
+    command.args(["-n", &url]);
+    let mut client = Running::spawn(command);
+    client.write_stdin(b"from websocat\n");
+    let (n, _) = peer.recv_from(&mut buf).expect("a datagram from websocat");
+    assert!(
+        buf[..n].starts_with(b"from websocat"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+}
+
+#[test]
+fn stdio_relays_through_a_websocket_and_its_end_closes() {
+    let (_mirror, url) = websocat_mirror();
+    let mut command = sockeye();
+    command.args(["bridge", "-", &url]);
+    let mut bridge = Running::spawn(command);
+    bridge.write_stdin(b"through stdio\n");
+    assert_eq!(
+        bridge.next_stdout_line().as_deref(),
+        Some("through stdio\n")
+    );
+    bridge.close_stdin();
+    let finished = bridge.finish();
+    assert_eq!(finished.code(), Some(0), "{}", finished.stderr);
+}
+
+#[test]
+fn exec_runs_one_program_per_websocket_client() {
+    let bridge = Bridge::start(&["ws-listen:127.0.0.1:0", "exec:head -c 6 | tr a-z A-Z"]);
+    let url = format!("ws://{}/", bridge.addr);
+    // The program exits after six bytes: its end closes the connection.
+    let (output, clean) = websocat_client(&url, &["-b"], b"first\n");
+    assert_eq!(output, "FIRST\n");
+    assert!(clean);
+    let (output, clean) = websocat_client(&url, &["-b"], b"again\n");
+    assert_eq!(output, "AGAIN\n");
+    assert!(clean);
+}
+
+#[test]
+fn lines_mode_sends_one_text_message_per_line() {
+    // Each stdin line is a text message without its newline; each message
+    // coming back is written with a newline.
+    let server = OneShot::start(|tcp| async move {
+        let mut ws = sockeye::accept(tcp).await.expect("accept");
+        let mut got = Vec::new();
+        while let Some(message) = ws.next().await {
+            let message = message.expect("a message");
+            got.push(message.clone());
+            ws.send(message).await.expect("echo");
+            if got.len() == 3 {
+                ws.close(CloseCode::NORMAL, "").await.expect("close");
+                break;
+            }
+        }
+        got
+    });
+    let mut command = sockeye();
+    command.args(["bridge", "--lines", "-", &server.url("/")]);
+    let mut bridge = Running::spawn(command);
+    bridge.write_stdin(b"one\ntwo\r\nthree\n");
+    assert_eq!(bridge.next_stdout_line().as_deref(), Some("one\n"));
+    assert_eq!(bridge.next_stdout_line().as_deref(), Some("two\n"));
+    assert_eq!(bridge.next_stdout_line().as_deref(), Some("three\n"));
+    let got = server.join();
+    assert_eq!(
+        got,
+        vec![
+            Message::text("one"),
+            Message::text("two"),
+            Message::text("three")
+        ]
+    );
+    bridge.close_stdin();
+    let finished = bridge.finish();
+    assert_eq!(finished.code(), Some(0), "{}", finished.stderr);
+}
+
+#[test]
+fn lines_mode_feeds_a_program_line_by_line_for_websocat() {
+    let bridge = Bridge::start(&[
+        "--lines",
+        "ws-listen:127.0.0.1:0",
+        "exec:read line; echo \"got $line\"",
+    ]);
+    let url = format!("ws://{}/", bridge.addr);
+    let (output, clean) = websocat_client(&url, &["-t"], b"hello\n");
+    assert_eq!(output.trim_end(), "got hello");
+    assert!(clean);
+}
+
+#[test]
+fn a_bad_endpoint_is_a_usage_error() {
+    let finished = run(&["bridge", "tcp-listen:127.0.0.1:0", "smoke-signals:hill"]);
+    assert_eq!(finished.code(), Some(2));
+    assert!(
+        finished.stderr.contains("unknown endpoint type"),
+        "{}",
+        finished.stderr
+    );
+    let finished = run(&["bridge", "tcp:localhost", "-"]);
+    assert_eq!(finished.code(), Some(2));
+    assert!(finished.stderr.contains("HOST:PORT"), "{}", finished.stderr);
+}
+
+#[test]
+fn two_listening_endpoints_are_a_usage_error() {
+    let finished = run(&["bridge", "tcp-listen:127.0.0.1:0", "ws-listen:127.0.0.1:0"]);
+    assert_eq!(finished.code(), Some(2));
+    assert!(
+        finished.stderr.contains("at most one endpoint"),
+        "{}",
+        finished.stderr
+    );
+}
