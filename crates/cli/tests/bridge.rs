@@ -509,3 +509,100 @@ fn two_listening_endpoints_are_a_usage_error() {
         finished.stderr
     );
 }
+
+#[test]
+fn ws_listen_relays_to_another_websocket_and_back() {
+    let (_mirror, mirror_url) = websocat_mirror();
+    let bridge = Bridge::start(&["ws-listen:127.0.0.1:0", &mirror_url]);
+    let url = format!("ws://{}/", bridge.addr);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let mut ws = sockeye::connect(&url).await.expect("connect");
+        for message in [
+            Message::text("text stays text"),
+            Message::binary(&b"\x00\xff"[..]),
+        ] {
+            ws.send(message.clone()).await.expect("send");
+            let echo = tokio::time::timeout(TIMEOUT, ws.next())
+                .await
+                .expect("an echo in time")
+                .expect("an echo")
+                .expect("no error");
+            assert_eq!(echo.payload(), message.payload());
+        }
+        tokio::time::timeout(TIMEOUT, ws.close(CloseCode::NORMAL, ""))
+            .await
+            .expect("the close in time")
+            .expect("a clean close");
+    });
+}
+
+/// The PIDs of a process's children, from `/proc`.
+fn children(pid: u32) -> Vec<String> {
+    let mut all = Vec::new();
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("read /proc");
+    for task in tasks {
+        let path = task.expect("task").path().join("children");
+        if let Ok(text) = std::fs::read_to_string(path) {
+            all.extend(text.split_whitespace().map(str::to_owned));
+        }
+    }
+    all
+}
+
+#[test]
+fn exec_program_gets_the_end_of_input_when_its_client_leaves_and_is_reaped() {
+    let bridge = Bridge::start(&["ws-listen:127.0.0.1:0", "exec:cat"]);
+    let url = format!("ws://{}/", bridge.addr);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let mut ws = sockeye::connect(&url).await.expect("connect");
+        ws.send(Message::binary(&b"meow"[..])).await.expect("send");
+        let echo = tokio::time::timeout(TIMEOUT, ws.next())
+            .await
+            .expect("an echo in time")
+            .expect("an echo")
+            .expect("no error");
+        assert_eq!(echo.payload(), b"meow");
+        assert_eq!(children(bridge.child.pid()).len(), 1, "cat runs");
+        tokio::time::timeout(TIMEOUT, ws.close(CloseCode::NORMAL, ""))
+            .await
+            .expect("the close in time")
+            .expect("a clean close");
+    });
+    // cat reads the end of its input, exits and is reaped: no zombie.
+    let deadline = Instant::now() + TIMEOUT;
+    while !children(bridge.child.pid()).is_empty() {
+        assert!(Instant::now() < deadline, "the program is still there");
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn lines_mode_closes_1009_on_a_line_over_the_limit() {
+    let server = OneShot::start(|tcp| async move {
+        let mut ws = sockeye::accept(tcp).await.expect("accept");
+        while let Some(Ok(_)) = ws.next().await {}
+        ws.close_frame().map(|f| f.code)
+    });
+    let mut command = sockeye();
+    command.args([
+        "bridge",
+        "--lines",
+        "--max-message-size",
+        "8",
+        "-",
+        &server.url("/"),
+    ]);
+    let mut bridge = Running::spawn(command);
+    bridge.write_stdin(b"short\nthis line is far too long\n");
+    assert_eq!(server.join(), Some(CloseCode::MESSAGE_TOO_BIG));
+    bridge.close_stdin();
+    let finished = bridge.finish();
+    assert_eq!(finished.code(), Some(1));
+    assert!(
+        finished.stderr.contains("longer than 8 bytes"),
+        "{}",
+        finished.stderr
+    );
+}

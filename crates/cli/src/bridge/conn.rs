@@ -203,7 +203,15 @@ async fn next_line(
     const READ: usize = 8 << 10;
     let mut searched = 0;
     loop {
-        if let Some(at) = buf[searched..].iter().position(|&b| b == b'\n') {
+        let newline = buf[searched..].iter().position(|&b| b == b'\n');
+        let line_len = newline.map_or(buf.len(), |at| searched + at);
+        if line_len > limit {
+            return Some(Err(Failure {
+                why: format!("a line is longer than {limit} bytes (--max-message-size)"),
+                code: CloseCode::MESSAGE_TOO_BIG,
+            }));
+        }
+        if let Some(at) = newline {
             let mut line = buf.split_to(searched + at + 1);
             line.truncate(line.len() - 1);
             if line.last() == Some(&b'\r') {
@@ -212,12 +220,6 @@ async fn next_line(
             return Some(Ok(line_message(line.freeze())));
         }
         searched = buf.len();
-        if buf.len() > limit {
-            return Some(Err(Failure {
-                why: format!("a line is longer than {limit} bytes (--max-message-size)"),
-                code: CloseCode::MESSAGE_TOO_BIG,
-            }));
-        }
         buf.reserve(READ);
         match io.read_buf(buf).await {
             Ok(0) if buf.is_empty() => return None,

@@ -45,7 +45,7 @@ pub(crate) struct Args {
     #[arg(long)]
     lines: bool,
     /// The most bytes read from a byte stream at once, so the largest
-    /// binary message made from one (default 64 KiB, as websocat's -B).
+    /// binary message made from one (64 KiB, as websocat's -B).
     #[arg(short = 'B', long, value_name = "BYTES", default_value_t = 64 << 10, value_parser = positive)]
     buffer_size: usize,
     /// The largest message taken from a WebSocket, and the longest line
@@ -84,12 +84,13 @@ Endpoints:
   exec:COMMAND         a program run by `sh -c COMMAND`: its stdin and stdout
 ADDR is HOST:PORT, or PORT for 127.0.0.1:PORT. At most one endpoint may listen; the other
 is opened for each client when it arrives. Messages longer than 65,507 bytes cannot go
-into one datagram and are dropped with a warning.
+into one datagram and are dropped with a warning. A program's output is passed on as it
+writes it: one that buffers its output (tr, grep into a pipe) sends nothing until it flushes.
 
 Examples:
   sockeye bridge tcp-listen:127.0.0.1:5900 ws://example.com/vnc   TCP clients over a WebSocket
   sockeye bridge ws-listen:8080 tcp:127.0.0.1:22                  a WebSocket front for a TCP service
-  sockeye bridge --lines ws-listen:8080 exec:'tr a-z A-Z'         a program per WebSocket client
+  sockeye bridge --lines ws-listen:8080 exec:./chat.sh            a program per WebSocket client
   sockeye bridge - ws://127.0.0.1:9001/                           stdin and stdout as binary messages";
 
 /// What every pair needs from the options.

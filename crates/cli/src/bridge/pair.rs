@@ -57,7 +57,7 @@ pub(crate) async fn run(mut a: Conn, mut b: Conn, linger: Duration) -> Result<()
     let a_ends_both_ways = a.source.ends_both_ways();
     let b_ends_both_ways = b.source.ends_both_ways();
     let mut failure = None;
-    {
+    let (other, other_is_moot) = {
         let forward = pump(&mut a.source, &mut b.sink);
         let backward = pump(&mut b.source, &mut a.sink);
         tokio::pin!(forward, backward);
@@ -82,6 +82,19 @@ pub(crate) async fn run(mut a: Conn, mut b: Conn, linger: Duration) -> Result<()
                 tracing::debug!("the other direction cut after --linger");
             }
         }
+        (other, other_is_moot)
+    };
+    if other_is_moot {
+        // When both are WebSockets, the one we just closed is read until
+        // its answer, so that its closing handshake completes too.
+        let source = match other {
+            Either::Forward => &mut a.source,
+            Either::Backward => &mut b.source,
+        };
+        if source.ends_both_ways() {
+            let drain = async { while let Some(Ok(_)) = source.next().await {} };
+            let _ = tokio::time::timeout(linger, drain).await;
+        }
     }
     // A program still reading gets the end of its input before the wait.
     a.sink.release();
@@ -96,6 +109,7 @@ pub(crate) async fn run(mut a: Conn, mut b: Conn, linger: Duration) -> Result<()
 }
 
 /// The direction still running once the other ended.
+#[derive(Clone, Copy)]
 enum Either {
     Forward,
     Backward,
