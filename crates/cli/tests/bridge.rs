@@ -606,3 +606,92 @@ fn lines_mode_closes_1009_on_a_line_over_the_limit() {
         finished.stderr
     );
 }
+
+/// A process's resident memory in bytes, from `/proc`.
+fn rss(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc");
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .expect("a VmRSS line");
+    let kib: usize = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("a number");
+    kib * 1024
+}
+
+#[test]
+fn a_client_that_does_not_read_stalls_the_websocket_sender_with_bounded_memory() {
+    const MESSAGE: usize = 512 << 10;
+    const MESSAGES: usize = 400; // 200 MiB, far more than any buffer
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&sent);
+    let server = OneShot::start(move |tcp| async move {
+        let mut ws = sockeye::accept(tcp).await.expect("accept");
+        let payload = bytes::Bytes::from(vec![b'x'; MESSAGE]);
+        for _ in 0..MESSAGES {
+            if ws.send(Message::binary(payload.clone())).await.is_err() {
+                break;
+            }
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let bridge = Bridge::start(&["tcp-listen:127.0.0.1:0", &server.url("/")]);
+    // Connected, and never read.
+    let tcp = tcp_connect(bridge.socket_addr());
+    // Wait until the flood stops moving: the sender is stalled.
+    let deadline = Instant::now() + TIMEOUT;
+    let mut last = usize::MAX;
+    loop {
+        let now = sent.load(std::sync::atomic::Ordering::Relaxed);
+        if now == last && now > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the flood never settled");
+        last = now;
+        thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert!(
+        last < MESSAGES,
+        "all {MESSAGES} messages were taken without a reader"
+    );
+    let memory = rss(bridge.child.pid());
+    assert!(memory < 64 << 20, "the bridge holds {memory} bytes");
+    drop(tcp);
+    server.join();
+}
+
+#[test]
+fn websocat_as_a_tcp_front_reaches_a_tcp_service_through_ws_listen() {
+    let (server, answered) = tcp_shouting_server();
+    let bridge = Bridge::start(&["ws-listen:127.0.0.1:0", &format!("tcp:{server}")]);
+    let front = unused_addr();
+    let websocat = websocat()
+        .args([
+            "-b",
+            &format!("tcp-l:{front}"),
+            &format!("ws://{}/", bridge.addr),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn websocat");
+    let _websocat = ChildGuard::new(websocat);
+    // The first connection that succeeds is the one used: a probe would
+    // reach the one-connection service first.
+    let deadline = Instant::now() + TIMEOUT;
+    let mut tcp = loop {
+        if let Ok(tcp) = TcpStream::connect(front) {
+            break tcp;
+        }
+        assert!(Instant::now() < deadline, "websocat does not listen");
+        thread::sleep(std::time::Duration::from_millis(20));
+    };
+    tcp.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
+    tcp.write_all(b"through two bridges\n").expect("write");
+    assert_eq!(read_n(&mut tcp, 20), b"THROUGH TWO BRIDGES\n");
+    assert_eq!(answered.join().expect("server"), "through two bridges\n");
+}
