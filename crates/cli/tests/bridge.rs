@@ -695,3 +695,42 @@ fn websocat_as_a_tcp_front_reaches_a_tcp_service_through_ws_listen() {
     assert_eq!(read_n(&mut tcp, 20), b"THROUGH TWO BRIDGES\n");
     assert_eq!(answered.join().expect("server"), "through two bridges\n");
 }
+
+#[test]
+fn udp_listen_closes_the_pair_of_a_silent_client_with_1000() {
+    let server = OneShot::start(|tcp| async move {
+        let mut ws = sockeye::accept(tcp).await.expect("accept");
+        let first = ws.next().await.expect("a message").expect("no error");
+        assert_eq!(first.payload(), b"hello, then silence");
+        let end = tokio::time::timeout(TIMEOUT, ws.next())
+            .await
+            .expect("the close in time");
+        assert!(end.is_none(), "a clean close, got {end:?}");
+        ws.close_frame().map(|f| f.code)
+    });
+    let bridge = Bridge::start(&[
+        "--udp-timeout",
+        "0.2",
+        "udp-listen:127.0.0.1:0",
+        &server.url("/"),
+    ]);
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket
+        .send_to(b"hello, then silence", bridge.socket_addr())
+        .expect("send");
+    assert_eq!(server.join(), Some(CloseCode::NORMAL));
+}
+
+#[test]
+fn a_peer_that_cannot_be_reached_fails_a_single_pair_with_status_1() {
+    let nobody = unused_addr();
+    let finished = run(&["bridge", "-", &format!("tcp:{nobody}")]);
+    assert_eq!(finished.code(), Some(1));
+    assert!(
+        finished
+            .one_stderr_line()
+            .contains("cannot connect to tcp:"),
+        "{}",
+        finished.stderr
+    );
+}

@@ -9,6 +9,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -64,8 +65,9 @@ pub(crate) enum Source {
     /// `--lines` when it is UTF-8).
     Udp(Arc<UdpSocket>, bool),
     /// The datagrams of one peer of `udp-listen:`, passed on by the
-    /// socket's reader; with the `--lines` flag.
-    Datagrams(mpsc::Receiver<Bytes>, bool),
+    /// socket's reader; with the `--lines` flag, and `--udp-timeout`
+    /// after which a silent peer counts as gone.
+    Datagrams(mpsc::Receiver<Bytes>, bool, Duration),
 }
 
 /// Where messages go.
@@ -147,9 +149,12 @@ impl Source {
                     Err(e) => tracing::debug!(error = %e, "udp receive"),
                 }
             },
-            Source::Datagrams(datagrams, lines) => {
-                let datagram = datagrams.recv().await?;
-                Some(Ok(datagram_message(datagram, *lines)))
+            Source::Datagrams(datagrams, lines, idle) => {
+                let Ok(datagram) = tokio::time::timeout(*idle, datagrams.recv()).await else {
+                    tracing::debug!("udp client silent for --udp-timeout: done");
+                    return None;
+                };
+                Some(Ok(datagram_message(datagram?, *lines)))
             }
         }
     }

@@ -67,6 +67,12 @@ pub(crate) struct Args {
     /// is killed.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
     linger: Duration,
+    /// Seconds without a datagram after which a udp-listen client is
+    /// done and its pair closes (UDP has no close of its own). Default
+    /// 60: longer than most request and answer exchanges, and about
+    /// when NATs forget a silent mapping anyway.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_seconds)]
+    udp_timeout: Duration,
 }
 
 /// The endpoints and examples, shown after the options.
@@ -79,7 +85,7 @@ Endpoints:
   unix:PATH            a Unix stream socket connection
   unix-listen:PATH     a Unix stream socket server, one pair per client
   udp:HOST:PORT        datagrams to and from HOST:PORT; one datagram is one message
-  udp-listen:ADDR      a UDP socket, one pair per source address
+  udp-listen:ADDR      a UDP socket, one pair per source address (until --udp-timeout)
   stdio, -             standard input and output (one client only)
   exec:COMMAND         a program run by `sh -c COMMAND`: its stdin and stdout
 ADDR is HOST:PORT, or PORT for 127.0.0.1:PORT. At most one endpoint may listen; the other
@@ -100,6 +106,7 @@ pub(crate) struct Settings {
     pub(crate) buffer_size: usize,
     pub(crate) max_message_size: usize,
     pub(crate) linger: Duration,
+    pub(crate) udp_timeout: Duration,
 }
 
 /// Joins the two endpoints: one pair, or one per client of the listening
@@ -111,6 +118,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         buffer_size: args.buffer_size,
         max_message_size: args.max_message_size,
         linger: args.linger,
+        udp_timeout: args.udp_timeout,
     };
     let signal = shutdown_signal();
     let work = async move {

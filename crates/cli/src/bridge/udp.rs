@@ -47,7 +47,8 @@ type Sessions = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>;
 
 /// Serves `socket`: the first datagram from a new source address starts a
 /// pair with its own connection to `peer`; the pair's messages go back to
-/// that address. A pair lasts until the other side closes. Never returns.
+/// that address. A pair lasts until the other side closes or the client
+/// stays silent for `--udp-timeout`. Never returns.
 pub(crate) async fn serve(
     socket: UdpSocket,
     peer: Arc<Endpoint>,
@@ -77,7 +78,7 @@ pub(crate) async fn serve(
             let (queue, datagrams) = mpsc::channel(QUEUED_DATAGRAMS);
             lock(&sessions).insert(from, queue.clone());
             let conn = Conn {
-                source: Source::Datagrams(datagrams, settings.lines),
+                source: Source::Datagrams(datagrams, settings.lines, settings.udp_timeout),
                 sink: Sink::UdpTo(Arc::clone(&socket), from),
                 child: None,
             };
