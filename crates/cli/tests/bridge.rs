@@ -734,3 +734,87 @@ fn a_peer_that_cannot_be_reached_fails_a_single_pair_with_status_1() {
         finished.stderr
     );
 }
+
+/// Whether a process is gone (or only a zombie waiting for whoever
+/// adopted it).
+fn is_gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Err(_) => true,
+        Ok(status) => status
+            .lines()
+            .any(|line| line.starts_with("State:") && line.contains('Z')),
+    }
+}
+
+/// Waits until `pid` is gone; false after [`TIMEOUT`].
+fn wait_until_gone(pid: &str) -> bool {
+    let deadline = Instant::now() + TIMEOUT;
+    while Instant::now() < deadline {
+        if is_gone(pid) {
+            return true;
+        }
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+/// Connects a WebSocket client to `url` and waits until the bridge
+/// `bridge_pid` runs a program that itself runs a child; returns the
+/// client and that grandchild's PID.
+async fn client_with_grandchild(
+    url: &str,
+    bridge_pid: u32,
+) -> (sockeye::WebSocket<sockeye::ClientStream>, String) {
+    let ws = sockeye::connect(url).await.expect("connect");
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(program) = children(bridge_pid).first() {
+            let program: u32 = program.parse().expect("a pid");
+            if let Some(grandchild) = children(program).first() {
+                return (ws, grandchild.clone());
+            }
+        }
+        assert!(Instant::now() < deadline, "the program did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn a_program_that_ignores_the_end_of_its_input_is_killed_with_its_children() {
+    let bridge = Bridge::start(&[
+        "--linger",
+        "0.2",
+        "ws-listen:127.0.0.1:0",
+        "exec:sleep 300; echo never",
+    ]);
+    let url = format!("ws://{}/", bridge.addr);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let sleeper = runtime.block_on(async {
+        let (mut ws, sleeper) = client_with_grandchild(&url, bridge.child.pid()).await;
+        tokio::time::timeout(TIMEOUT, ws.close(CloseCode::NORMAL, ""))
+            .await
+            .expect("the close in time")
+            .expect("a clean close");
+        sleeper
+    });
+    assert!(wait_until_gone(&sleeper), "the program's child still runs");
+    let deadline = Instant::now() + TIMEOUT;
+    while !children(bridge.child.pid()).is_empty() {
+        assert!(Instant::now() < deadline, "the program is not reaped");
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn stopping_the_bridge_stops_its_programs_and_their_children() {
+    let bridge = Bridge::start(&["ws-listen:127.0.0.1:0", "exec:sleep 300; echo never"]);
+    let url = format!("ws://{}/", bridge.addr);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (ws, sleeper) = runtime.block_on(client_with_grandchild(&url, bridge.child.pid()));
+    let Bridge { mut child, .. } = bridge;
+    child.signal("TERM");
+    let status = child.try_wait_for(TIMEOUT).expect("the bridge exits");
+    assert!(status.success(), "{status:?}");
+    assert!(wait_until_gone(&sleeper), "the program's child still runs");
+    drop(ws);
+}

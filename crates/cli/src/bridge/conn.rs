@@ -89,7 +89,7 @@ pub(crate) enum Sink {
 pub(crate) struct Conn {
     pub(crate) source: Source,
     pub(crate) sink: Sink,
-    pub(crate) child: Option<tokio::process::Child>,
+    pub(crate) program: Option<super::exec::Program>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -111,7 +111,7 @@ impl Conn {
                 io: Some(writer),
                 lines: settings.lines,
             },
-            child: None,
+            program: None,
         }
     }
 }

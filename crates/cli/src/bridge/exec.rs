@@ -1,16 +1,99 @@
 //! The `exec:COMMAND` endpoint: a program's stdin and stdout.
+//!
+//! Each program runs in a process group of its own, so that stopping it
+//! also stops what it started (`sh -c` forks the command; a pipeline has
+//! several processes).
 
+use std::collections::HashSet;
 use std::process::Stdio;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 use super::Settings;
 use super::conn::Conn;
 
-/// Starts `sh -c COMMAND` with piped stdin and stdout (stderr stays ours).
-/// The end of its stdout ends the direction out of it; finishing it closes
-/// its stdin. The pair reaps it (`pair::run`), and a program left running
-/// when the pair is dropped is killed.
+/// The process groups of the programs not yet reaped (each named by its
+/// leader, the `sh`): while a leader is unreaped its group ID cannot be
+/// reused, so signalling these groups never reaches a stranger.
+static GROUPS: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
+
+/// Runs `f` on the registered groups.
+fn with_groups<T>(f: impl FnOnce(&mut HashSet<u32>) -> T) -> T {
+    let mut groups = GROUPS.lock().unwrap_or_else(PoisonError::into_inner);
+    f(groups.get_or_insert_with(HashSet::new))
+}
+
+/// Sends `signal` to the process group `pgid`.
+fn signal_group(pgid: u32, signal: libc::c_int) {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return;
+    };
+    // SAFETY: killpg only sends a signal; `pgid` is the group of a child
+    // not yet reaped (see GROUPS), so it names our own program.
+    unsafe {
+        libc::killpg(pgid, signal);
+    }
+}
+
+/// Asks every running program's group to stop (SIGTERM), when the bridge
+/// itself stops.
+pub(crate) fn stop_all() {
+    with_groups(|groups| {
+        for &pgid in groups.iter() {
+            signal_group(pgid, libc::SIGTERM);
+        }
+    });
+}
+
+/// A running program and its process group; dropped unreaped, the whole
+/// group is killed.
+#[derive(Debug)]
+pub(crate) struct Program {
+    child: Child,
+    pgid: Option<u32>,
+}
+
+impl Program {
+    /// Waits up to `linger` for the program to exit once its input ended,
+    /// then kills its group; it is always reaped, so no zombie stays.
+    pub(crate) async fn finish(mut self, linger: Duration) {
+        let status = if let Ok(status) = tokio::time::timeout(linger, self.child.wait()).await {
+            status
+        } else {
+            tracing::warn!("the program did not exit after its input ended: killed");
+            if let Some(pgid) = self.pgid {
+                signal_group(pgid, libc::SIGKILL);
+            }
+            let _ = self.child.start_kill();
+            self.child.wait().await
+        };
+        if let Some(pgid) = self.pgid.take() {
+            with_groups(|groups| groups.remove(&pgid));
+        }
+        match status {
+            Ok(status) if status.success() => {}
+            Ok(status) => tracing::warn!(%status, "the program failed"),
+            Err(e) => tracing::warn!(error = %e, "cannot wait for the program"),
+        }
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            // Not reaped (finish did not run to its end): the group is ours.
+            signal_group(pgid, libc::SIGKILL);
+            with_groups(|groups| groups.remove(&pgid));
+        }
+    }
+}
+
+/// Starts `sh -c COMMAND` in a new process group, with piped stdin and
+/// stdout (stderr stays ours). The end of its stdout ends the direction
+/// out of it; finishing it closes its stdin. The pair reaps it
+/// ([`Program::finish`]).
 pub(crate) fn open(command: &str, settings: Settings) -> Result<Conn, String> {
     let mut child = Command::new("sh")
         .arg("-c")
@@ -18,13 +101,21 @@ pub(crate) fn open(command: &str, settings: Settings) -> Result<Conn, String> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot run {command:?}: {e}"))?;
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+    let pgid = child.id();
+    if let Some(pgid) = pgid {
+        with_groups(|groups| groups.insert(pgid));
+    }
+    let (stdin, stdout) = (child.stdin.take(), child.stdout.take());
+    // From here on, dropping `program` stops the group.
+    let program = Program { child, pgid };
+    let (Some(stdin), Some(stdout)) = (stdin, stdout) else {
         return Err(format!("cannot run {command:?}: no pipes"));
     };
     let mut conn = Conn::bytes(Box::new(stdout), Box::new(stdin), settings);
-    conn.child = Some(child);
+    conn.program = Some(program);
     Ok(conn)
 }

@@ -135,10 +135,12 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             (false, false) => one_pair(&args.a, &args.b, settings).await,
         }
     };
-    tokio::select! {
+    let status = tokio::select! {
         status = work => status,
         () = signal => ExitCode::SUCCESS,
-    }
+    };
+    exec::stop_all();
+    status
 }
 
 /// Opens both endpoints and joins them once.

@@ -99,8 +99,8 @@ pub(crate) async fn run(mut a: Conn, mut b: Conn, linger: Duration) -> Result<()
     // A program still reading gets the end of its input before the wait.
     a.sink.release();
     b.sink.release();
-    for child in [a.child.take(), b.child.take()].into_iter().flatten() {
-        reap(child, linger).await;
+    for program in [a.program.take(), b.program.take()].into_iter().flatten() {
+        program.finish(linger).await;
     }
     // Dropping the halves closes what is left: a WebSocket still open
     // queues a Close 1001 (going away).
@@ -123,21 +123,4 @@ fn note(failure: &mut Option<String>, end: End) {
     };
     tracing::debug!(error = %why, "direction failed");
     failure.get_or_insert(why);
-}
-
-/// Waits up to `linger` for a program to exit after its input ended, then
-/// kills it; it is always reaped, so no zombie stays.
-async fn reap(mut child: tokio::process::Child, linger: Duration) {
-    let status = if let Ok(status) = tokio::time::timeout(linger, child.wait()).await {
-        status
-    } else {
-        tracing::warn!("the program did not exit after its input ended: killed");
-        let _ = child.start_kill();
-        child.wait().await
-    };
-    match status {
-        Ok(status) if status.success() => {}
-        Ok(status) => tracing::warn!(%status, "the program failed"),
-        Err(e) => tracing::warn!(error = %e, "cannot wait for the program"),
-    }
 }

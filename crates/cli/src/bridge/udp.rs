@@ -38,7 +38,7 @@ pub(crate) async fn connect(addr: &str, settings: Settings) -> Result<Conn, Stri
     Ok(Conn {
         source: Source::Udp(Arc::clone(&socket), settings.lines),
         sink: Sink::Udp(socket),
-        child: None,
+        program: None,
     })
 }
 
@@ -80,7 +80,7 @@ pub(crate) async fn serve(
             let conn = Conn {
                 source: Source::Datagrams(datagrams, settings.lines, settings.udp_timeout),
                 sink: Sink::UdpTo(Arc::clone(&socket), from),
-                child: None,
+                program: None,
             };
             let peer = Arc::clone(&peer);
             let sessions = Arc::clone(&sessions);

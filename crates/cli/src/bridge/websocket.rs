@@ -21,7 +21,7 @@ pub(crate) async fn connect(url: &str, settings: Settings) -> Result<Conn, Strin
     Ok(Conn {
         source: Source::WsClient(reader),
         sink: Sink::WsClient(writer),
-        child: None,
+        program: None,
     })
 }
 
@@ -41,6 +41,6 @@ pub(crate) async fn accept(server: &ServerBuilder, tcp: TcpStream) -> Result<Con
     Ok(Conn {
         source: Source::WsServer(reader),
         sink: Sink::WsServer(writer),
-        child: None,
+        program: None,
     })
 }
