@@ -24,19 +24,38 @@ struct Bridge {
     /// The address as logged: `127.0.0.1:PORT` or a path.
     addr: String,
     log: Arc<Mutex<String>>,
+    /// Its stdin and stdout, when piped.
+    stdio: Option<(
+        std::process::ChildStdin,
+        BufReader<std::process::ChildStdout>,
+    )>,
 }
 
 impl Bridge {
     fn start(args: &[&str]) -> Self {
+        Self::spawn(args, false)
+    }
+
+    /// As [`start`](Self::start), with stdin and stdout piped to the test.
+    fn start_with_stdio(args: &[&str]) -> Self {
+        Self::spawn(args, true)
+    }
+
+    fn spawn(args: &[&str], piped: bool) -> Self {
+        let pipe = || if piped { Stdio::piped() } else { Stdio::null() };
         let mut child = sockeye()
             .arg("bridge")
             .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdin(pipe())
+            .stdout(pipe())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn sockeye bridge");
         let stderr = child.stderr.take().expect("piped stderr");
+        let stdio = child
+            .stdin
+            .take()
+            .zip(child.stdout.take().map(BufReader::new));
         let child = ChildGuard::new(child);
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -69,7 +88,12 @@ impl Bridge {
                 break address.to_owned();
             }
         };
-        Bridge { child, addr, log }
+        Bridge {
+            child,
+            addr,
+            log,
+            stdio,
+        }
     }
 
     fn socket_addr(&self) -> SocketAddr {
@@ -142,13 +166,31 @@ fn read_to_end(stream: &mut impl Read) -> Vec<u8> {
     rest
 }
 
+/// Calls a non-blocking `accept` until it gives a connection; fails the
+/// test after [`TIMEOUT`].
+fn accept_within_timeout<T>(mut accept: impl FnMut() -> std::io::Result<T>) -> T {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match accept() {
+            Ok(stream) => return stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(Instant::now() < deadline, "no connection came");
+                thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
 /// Serves one TCP connection: reads a line, answers it in capitals, then
 /// closes.
 fn tcp_shouting_server() -> (SocketAddr, thread::JoinHandle<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("address");
     let handle = thread::spawn(move || {
-        let (tcp, _) = listener.accept().expect("accept");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let tcp = accept_within_timeout(|| listener.accept().map(|(tcp, _)| tcp));
+        tcp.set_nonblocking(false).expect("blocking");
         tcp.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
         let mut line = String::new();
         BufReader::new(&tcp)
@@ -327,7 +369,9 @@ fn ws_listen_relays_to_a_unix_socket() {
     let path = dir.0.join("server.sock");
     let listener = UnixListener::bind(&path).expect("bind");
     let server = thread::spawn(move || {
-        let (stream, _) = listener.accept().expect("accept");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let stream = accept_within_timeout(|| listener.accept().map(|(stream, _)| stream));
+        stream.set_nonblocking(false).expect("blocking");
         stream
             .set_read_timeout(Some(TIMEOUT))
             .expect("read timeout");
@@ -839,4 +883,46 @@ fn a_large_stream_comes_back_whole_and_in_order() {
     write.join().expect("writer");
     assert_eq!(back.len(), data.len());
     assert!(back == data, "the bytes came back changed");
+}
+
+#[test]
+fn a_listener_with_stdio_serves_one_client_then_exits() {
+    let mut bridge = Bridge::start_with_stdio(&["ws-listen:127.0.0.1:0", "stdio"]);
+    let url = format!("ws://{}/", bridge.addr);
+    let (mut stdin, stdout) = bridge.stdio.take().expect("piped stdio");
+    // Read on a thread, so that every wait for a line is bounded.
+    let (lines, stdout_lines) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for line in stdout.lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let mut ws = sockeye::connect(&url).await.expect("connect");
+        ws.send(Message::text("to stdout\n")).await.expect("send");
+        let line = stdout_lines
+            .recv_timeout(TIMEOUT)
+            .expect("a line on stdout");
+        assert_eq!(line, "to stdout");
+        stdin.write_all(b"from stdin").expect("write stdin");
+        let message = tokio::time::timeout(TIMEOUT, ws.next())
+            .await
+            .expect("a message in time")
+            .expect("a message")
+            .expect("no error");
+        assert_eq!(message, Message::binary(&b"from stdin"[..]));
+        tokio::time::timeout(TIMEOUT, ws.close(CloseCode::NORMAL, ""))
+            .await
+            .expect("the close in time")
+            .expect("a clean close");
+    });
+    let Bridge { mut child, .. } = bridge;
+    let status = child
+        .try_wait_for(TIMEOUT)
+        .expect("the bridge exits after its client");
+    assert!(status.success(), "{status:?}");
 }
