@@ -926,3 +926,39 @@ fn a_listener_with_stdio_serves_one_client_then_exits() {
         .expect("the bridge exits after its client");
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn a_wss_endpoint_trusts_the_certificates_of_ca() {
+    let dir = TempDir::new("wss");
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).expect("write cert");
+    std::fs::write(&key, made.signing_key.serialize_pem()).expect("write key");
+    let cert = cert.to_str().expect("a UTF-8 path");
+    let server = support::Serve::start(&[
+        "--tls-cert",
+        cert,
+        "--tls-key",
+        key.to_str().expect("a UTF-8 path"),
+    ]);
+    let url = format!("wss://localhost:{}/", server.addr.port());
+    let bridge = Bridge::start(&["--ca", cert, "tcp-listen:127.0.0.1:0", &url]);
+    let mut tcp = tcp_connect(bridge.socket_addr());
+    tcp.write_all(b"over tls").expect("write");
+    assert_eq!(read_n(&mut tcp, 8), b"over tls");
+    // Without --ca the server's certificate is not trusted.
+    let finished = run(&["bridge", "-", &url]);
+    assert_eq!(finished.code(), Some(1));
+    assert!(
+        finished.one_stderr_line().contains("cannot connect"),
+        "{}",
+        finished.stderr
+    );
+    let finished = run(&["bridge", "--ca", "/nonexistent.pem", "-", &url]);
+    assert_eq!(finished.code(), Some(2));
+    assert!(
+        finished.one_stderr_line().contains("--ca"),
+        "{}",
+        finished.stderr
+    );
+}

@@ -73,6 +73,10 @@ pub(crate) struct Args {
     /// when NATs forget a silent mapping anyway.
     #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_seconds)]
     udp_timeout: Duration,
+    /// For `wss://`: also trust the certificates in this PEM file
+    /// (repeatable), such as a private authority's or a self-signed one.
+    #[arg(long = "ca", value_name = "FILE")]
+    ca: Vec<std::path::PathBuf>,
 }
 
 /// The endpoints and examples, shown after the options.
@@ -120,6 +124,10 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         linger: args.linger,
         udp_timeout: args.udp_timeout,
     };
+    if let Err(why) = websocket::trust(&args.ca) {
+        eprintln!("sockeye: {why}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let signal = shutdown_signal();
     let work = async move {
         match (args.a.is_listening(), args.b.is_listening()) {
