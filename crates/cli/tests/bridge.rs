@@ -521,11 +521,12 @@ fn lines_mode_feeds_a_program_line_by_line_for_websocat() {
     let bridge = Bridge::start(&[
         "--lines",
         "ws-listen:127.0.0.1:0",
-        "exec:read line; echo \"got $line\"",
+        "exec:read a; read b; echo \"got $a and $b\"",
     ]);
     let url = format!("ws://{}/", bridge.addr);
-    let (output, clean) = websocat_client(&url, &["-t"], b"hello\n");
-    assert_eq!(output.trim_end(), "got hello");
+    // websocat sends each line with its newline: no blank line between.
+    let (output, clean) = websocat_client(&url, &["-t"], b"hello\nworld\n");
+    assert_eq!(output.trim_end(), "got hello and world");
     assert!(clean);
 }
 

@@ -4,8 +4,8 @@
 //! A byte stream (TCP, Unix socket, stdio, a program's pipes) is cut into
 //! messages here: each read becomes a binary message, or each line a text
 //! message with `--lines`; a message written to it is its bytes (and a
-//! newline with `--lines`). A WebSocket or a datagram socket has messages
-//! of its own and passes them as they are.
+//! newline with `--lines`, unless it ends with one). A WebSocket or a
+//! datagram socket has messages of its own and passes them as they are.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -259,7 +259,9 @@ impl Sink {
                 };
                 let written = async {
                     io.write_all(message.payload()).await?;
-                    if *lines {
+                    // A message that already ends its line (websocat sends
+                    // lines with their newline) gets no second one.
+                    if *lines && !message.payload().ends_with(b"\n") {
                         io.write_all(b"\n").await?;
                     }
                     io.flush().await

@@ -40,7 +40,7 @@ pub(crate) struct Args {
     b: Endpoint,
     /// Cut byte streams at newlines: each line is one text message (binary
     /// if it is not UTF-8), without its newline, and a newline is written
-    /// after each message sent to a stream. Without it, each read of a
+    /// after each message sent to a stream that does not end with one. Without it, each read of a
     /// stream is one binary message and messages are written as they are.
     #[arg(long)]
     lines: bool,
