@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use rustix::process::{Pid, Signal};
 use tokio::process::{Child, Command};
 
 use super::Settings;
@@ -25,15 +26,13 @@ fn with_groups<T>(f: impl FnOnce(&mut HashSet<u32>) -> T) -> T {
     f(groups.get_or_insert_with(HashSet::new))
 }
 
-/// Sends `signal` to the process group `pgid`.
-fn signal_group(pgid: u32, signal: libc::c_int) {
-    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
-        return;
-    };
-    // SAFETY: killpg only sends a signal; `pgid` is the group of a child
-    // not yet reaped (see GROUPS), so it names our own program.
-    unsafe {
-        libc::killpg(pgid, signal);
+/// Sends `signal` to the process group `pgid`. Only called for the group
+/// of a child not yet reaped (see [`GROUPS`]), so it names our program.
+fn signal_group(pgid: u32, signal: Signal) {
+    let group = i32::try_from(pgid).ok().and_then(Pid::from_raw);
+    if let Some(group) = group {
+        // Gone already (ESRCH) is fine: there is nothing left to stop.
+        let _ = rustix::process::kill_process_group(group, signal);
     }
 }
 
@@ -42,7 +41,7 @@ fn signal_group(pgid: u32, signal: libc::c_int) {
 pub(crate) fn stop_all() {
     with_groups(|groups| {
         for &pgid in groups.iter() {
-            signal_group(pgid, libc::SIGTERM);
+            signal_group(pgid, Signal::TERM);
         }
     });
 }
@@ -64,7 +63,7 @@ impl Program {
         } else {
             tracing::warn!("the program did not exit after its input ended: killed");
             if let Some(pgid) = self.pgid {
-                signal_group(pgid, libc::SIGKILL);
+                signal_group(pgid, Signal::KILL);
             }
             let _ = self.child.start_kill();
             self.child.wait().await
@@ -84,7 +83,7 @@ impl Drop for Program {
     fn drop(&mut self) {
         if let Some(pgid) = self.pgid.take() {
             // Not reaped (finish did not run to its end): the group is ours.
-            signal_group(pgid, libc::SIGKILL);
+            signal_group(pgid, Signal::KILL);
             with_groups(|groups| groups.remove(&pgid));
         }
     }
