@@ -4,7 +4,7 @@
 //! also stops what it started (`sh -c` forks the command; a pipeline has
 //! several processes).
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -18,12 +18,11 @@ use super::conn::Conn;
 /// The process groups of the programs not yet reaped (each named by its
 /// leader, the `sh`): while a leader is unreaped its group ID cannot be
 /// reused, so signalling these groups never reaches a stranger.
-static GROUPS: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
+static GROUPS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
 
 /// Runs `f` on the registered groups.
-fn with_groups<T>(f: impl FnOnce(&mut HashSet<u32>) -> T) -> T {
-    let mut groups = GROUPS.lock().unwrap_or_else(PoisonError::into_inner);
-    f(groups.get_or_insert_with(HashSet::new))
+fn with_groups<T>(f: impl FnOnce(&mut BTreeSet<u32>) -> T) -> T {
+    f(&mut GROUPS.lock().unwrap_or_else(PoisonError::into_inner))
 }
 
 /// Sends `signal` to the process group `pgid`. Only called for the group
