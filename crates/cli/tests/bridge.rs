@@ -901,6 +901,12 @@ fn a_listener_with_stdio_serves_one_client_then_exits() {
             }
         }
     });
+    // A client that fails its handshake does not count as the one.
+    let answer = support::raw_exchange(
+        bridge.socket_addr(),
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let mut ws = sockeye::connect(&url).await.expect("connect");

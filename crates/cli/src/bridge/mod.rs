@@ -288,21 +288,24 @@ async fn listen(
                 Accepted::Tcp(tcp) => Ok(tcp::conn(tcp, settings)),
                 Accepted::Unix(stream) => Ok(unix::conn(stream, settings)),
             };
+            // `None`: the client left before it could be served.
             let result = match conn {
-                Ok(conn) => serve_client(conn, &peer, settings, &label).await,
+                Ok(conn) => Some(serve_client(conn, &peer, settings, &label).await),
                 Err(why) => {
                     tracing::info!(client = %label, "{why}");
-                    Err(why)
+                    None
                 }
             };
             drop(permit);
             result
         };
         if once {
-            return match client.await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(_) => ExitCode::FAILURE,
-            };
+            // A failed handshake does not use up the one client.
+            match client.await {
+                None => continue,
+                Some(Ok(())) => return ExitCode::SUCCESS,
+                Some(Err(_)) => return ExitCode::FAILURE,
+            }
         }
         tokio::spawn(client);
     }
