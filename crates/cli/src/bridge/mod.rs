@@ -40,8 +40,9 @@ pub(crate) struct Args {
     b: Endpoint,
     /// Cut byte streams at newlines: each line is one text message (binary
     /// if it is not UTF-8), without its newline, and a newline is written
-    /// after each message sent to a stream that does not end with one. Without it, each read of a
-    /// stream is one binary message and messages are written as they are.
+    /// after each message sent to a stream that does not end with one.
+    /// Without it, each read of a stream is one binary message and
+    /// messages are written as they are.
     #[arg(long)]
     lines: bool,
     /// The most bytes read from a byte stream at once, so the largest
@@ -50,7 +51,7 @@ pub(crate) struct Args {
     buffer_size: usize,
     /// The largest message taken from a WebSocket, and the longest line
     /// with --lines (a longer line closes with 1009). Default 1 MiB: each
-    /// pair holds at most one message each way, so memory stays within
+    /// pair holds at most one message each way, so messages take at most
     /// 2 MiB per client.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = positive)]
     max_message_size: usize,
@@ -115,7 +116,8 @@ pub(crate) struct Settings {
 
 /// Joins the two endpoints: one pair, or one per client of the listening
 /// one, until a signal. The exit status is 0 after a clean end, 1 when
-/// opening or relaying failed, 2 for endpoints that cannot go together.
+/// opening or relaying failed, 2 for endpoints that cannot go together
+/// or an unreadable `--ca` file.
 pub(crate) async fn run(args: Args) -> ExitCode {
     let settings = Settings {
         lines: args.lines,
