@@ -8,7 +8,7 @@
 //! never through protocol details of its own.
 //!
 //! ```text
-//! arguments ─► main.rs (Cli, Command) ─► serve/ | connect.rs | proxy/ | bench/ | docs.rs ─► sockeye's public API
+//! arguments ─► main.rs (Cli, Command) ─► serve/ | connect.rs | proxy/ | bridge/ | bench/ | docs.rs ─► sockeye's public API
 //! ```
 //!
 //! | file or folder | owns |
@@ -30,6 +30,7 @@
 //! | `proxy/` | `sockeye proxy`, the reverse proxy: `mod.rs` (flags, accept loop), `front.rs` (client side: TLS, limits), `backend.rs` (the backend's URL, headers, refusals), `relay.rs` (messages and close codes both ways) |
 //! | `docs.rs` | `sockeye completions` and `sockeye man`: shell completions and manual pages from the same definition as `--help` |
 //! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs` and `fanout.rs` scenarios; `report.rs` and `procfs.rs` measure |
+//! | `bridge/` | `sockeye bridge A B`: `endpoint.rs` spellings; `websocket.rs`, `tcp.rs`, `unix.rs`, `udp.rs`, `stdio.rs`, `exec.rs` open them as a `conn.rs` `Conn`; `pair.rs` joins two |
 //!
 //! Inside `serve/`, a file imports only the files below it in this table
 //! (and `Args` from `mod.rs`), so the serving path reads top to bottom.
@@ -41,6 +42,7 @@
 //! sockeye connect URL         stdin lines out as text, messages in as lines
 //! sockeye bench echo|idle|fanout   load generator: throughput, latency, memory
 //! sockeye proxy LISTEN --to URL    reverse proxy to a ws:// or wss:// backend
+//! sockeye bridge A B          join two endpoints (WebSocket, TCP, Unix, UDP, stdio, a program)
 //! sockeye completions SHELL   shell completions; sockeye man DIR: manual pages
 //! ```
 
@@ -52,6 +54,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
+mod bridge;
 mod connect;
 mod docs;
 mod proxy;
@@ -82,6 +85,9 @@ enum Command {
     /// Relay WebSocket connections to a backend, message by message: a
     /// reverse proxy with TLS, limits and origin checks in front.
     Proxy(proxy::Args),
+    /// Join two endpoints message by message, socat-style: WebSocket, TCP,
+    /// Unix and UDP sockets, stdio or a program, connecting or listening.
+    Bridge(bridge::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(docs::CompletionsArgs),
     /// Write the manual pages (sockeye.1 and one per subcommand) into a folder.
@@ -119,6 +125,7 @@ fn main() -> ExitCode {
             Command::Connect(args) => connect::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Proxy(args) => proxy::run(args).await,
+            Command::Bridge(args) => bridge::run(args).await,
             Command::Completions(_) | Command::Man(_) => ExitCode::SUCCESS,
         }
     });
