@@ -8,7 +8,7 @@
 //! never through protocol details of its own.
 //!
 //! ```text
-//! arguments ─► main.rs (Cli, Command) ─► serve/ | connect.rs | bench/ ─► sockeye's public API
+//! arguments ─► main.rs (Cli, Command) ─► serve/ | connect/ | bench/ ─► sockeye's public API
 //! ```
 //!
 //! | file or folder | owns |
@@ -25,7 +25,12 @@
 //! | `serve/tls.rs` | `wss://`: the TLS acceptors and each connection's TLS handshake |
 //! | `serve/config.rs` | the flags turned into a `ServerBuilder` and a thread count |
 //! | `serve/console.rs`, `console/index.html` | plain HTTP answers: the dev console page, 404, 405 |
-//! | `connect.rs` | `sockeye connect`: stdin lines out, messages in as lines |
+//! | `connect/` | `sockeye connect`, the client for scripts |
+//! | `connect/mod.rs` | its flags (`Args`) and `run`: connect, then run a session |
+//! | `connect/client.rs`, `connect/insecure.rs` | the flags turned into a `ClientBuilder`; `--insecure`'s TLS |
+//! | `connect/input.rs`, `connect/output.rs`, `connect/jsonl.rs` | stdin cut into messages; events printed as lines, raw bytes or JSON lines |
+//! | `connect/session.rs` | an open connection: read, send, ping, close |
+//! | `connect/exit.rs` | how a session ended and its exit status |
 //! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs` and `fanout.rs` scenarios; `report.rs` and `procfs.rs` measure |
 //!
 //! Inside `serve/`, a file imports only the files below it in this table
@@ -35,7 +40,7 @@
 //!
 //! ```text
 //! sockeye serve [ADDR]        echo server (default 127.0.0.1:9001)
-//! sockeye connect URL         stdin lines out as text, messages in as lines
+//! sockeye connect URL         stdin out as messages, messages in as lines or JSON
 //! sockeye bench echo|idle|fanout   load generator: throughput, latency, memory
 //! ```
 
@@ -66,8 +71,8 @@ struct Cli {
 enum Command {
     /// Run an echo server: text comes back as text, binary as binary, on any path.
     Serve(serve::Args),
-    /// Connect to a server: each stdin line is sent as a text message and
-    /// each message received is printed as a line.
+    /// Connect to a server: stdin is sent as messages, and the messages
+    /// received are printed as lines, raw bytes or JSON lines.
     Connect(connect::Args),
     /// Generate load against a server: echo throughput and latency, idle
     /// connections and their memory, or broadcast fan-out.

@@ -1,0 +1,97 @@
+//! How a `sockeye connect` session ended, the line it leaves on stderr and
+//! its exit status (the table in `--help`).
+
+use std::process::ExitCode;
+
+use sockeye::{CloseCode, CloseFrame};
+
+use crate::{EXIT_USAGE, describe};
+
+/// Exit status when the peer closed cleanly with a code other than 1000,
+/// 1001 or none.
+const EXIT_CLOSED_WITH_ERROR: u8 = 3;
+
+/// Exit status when the server answered the handshake with something
+/// other than 101.
+const EXIT_REFUSED: u8 = 4;
+
+/// Exit status after Ctrl-C: 128 + SIGINT, as shells report it.
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// How a session ended.
+#[derive(Debug)]
+pub(super) enum Outcome {
+    /// The closing handshake completed; the peer's Close frame, if any.
+    Closed(Option<CloseFrame>),
+    /// The connection could not be opened, or broke: why.
+    Failed(String),
+    /// The server refused the handshake: why, with its status.
+    Refused(String),
+    /// The options or stdin were unusable: why.
+    Usage(String),
+    /// Ctrl-C ended the session.
+    Interrupted,
+}
+
+impl Outcome {
+    /// The outcome of a failed connection attempt to `url`.
+    pub(super) fn connect_failed(url: &str, error: &sockeye::Error) -> Outcome {
+        let why = format!("cannot connect to {url}: {}", describe(error));
+        if let Some(response) = error.rejection() {
+            let status = response.status();
+            let mut line = format!(
+                "{why} (HTTP {} {})",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            );
+            line.truncate(line.trim_end().len());
+            return Outcome::Refused(line);
+        }
+        match error {
+            sockeye::Error::InvalidUrl(_)
+            | sockeye::Error::InvalidHeader(_)
+            | sockeye::Error::Usage(_) => Outcome::Usage(why),
+            _ => Outcome::Failed(why),
+        }
+    }
+
+    /// Says on stderr what went wrong, if anything, and gives the status.
+    pub(super) fn report(self) -> ExitCode {
+        match self {
+            Outcome::Closed(frame) => {
+                let (code, reason) = frame
+                    .map_or((CloseCode::NO_STATUS_RECEIVED, String::new()), |f| {
+                        (f.code, f.reason.to_string())
+                    });
+                if is_clean(code) {
+                    ExitCode::SUCCESS
+                } else {
+                    if reason.is_empty() {
+                        eprintln!("sockeye: closed by the server with {code}");
+                    } else {
+                        eprintln!("sockeye: closed by the server with {code} {reason:?}");
+                    }
+                    ExitCode::from(EXIT_CLOSED_WITH_ERROR)
+                }
+            }
+            Outcome::Failed(why) => {
+                eprintln!("sockeye: {why}");
+                ExitCode::FAILURE
+            }
+            Outcome::Refused(why) => {
+                eprintln!("sockeye: {why}");
+                ExitCode::from(EXIT_REFUSED)
+            }
+            Outcome::Usage(why) => {
+                eprintln!("sockeye: {why}");
+                ExitCode::from(EXIT_USAGE)
+            }
+            Outcome::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
+        }
+    }
+}
+
+/// Whether a Close with `code` means all went well: 1000, 1001 or none.
+pub(super) fn is_clean(code: CloseCode) -> bool {
+    matches!(code.as_u16(), 1000 | 1001 | 1005)
+}
