@@ -25,11 +25,12 @@
 //! | `serve/tls.rs` | `wss://`: the TLS acceptors and each connection's TLS handshake |
 //! | `serve/config.rs` | the flags turned into a `ServerBuilder` and a thread count |
 //! | `serve/console.rs`, `console/index.html` | plain HTTP answers: the dev console page, 404, 405 |
-//! | `connect/` | `sockeye connect`, the client for scripts |
+//! | `connect/` | `sockeye connect`, the client: interactive on a terminal, for scripts otherwise |
 //! | `connect/mod.rs` | its flags (`Args`) and `run`: connect, then run a session |
 //! | `connect/client.rs`, `connect/insecure.rs` | the flags turned into a `ClientBuilder`; `--insecure`'s TLS |
 //! | `connect/input.rs`, `connect/output.rs`, `connect/jsonl.rs` | stdin cut into messages; events printed as lines, raw bytes or JSON lines |
-//! | `connect/session.rs` | an open connection: read, send, ping, close |
+//! | `connect/session.rs` | an open connection in a script: read, send, ping, close |
+//! | `connect/interactive.rs` | an open connection at a prompt: line editing, history, slash commands |
 //! | `connect/exit.rs` | how a session ended and its exit status |
 //! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs` and `fanout.rs` scenarios; `report.rs` and `procfs.rs` measure |
 //!
@@ -71,8 +72,9 @@ struct Cli {
 enum Command {
     /// Run an echo server: text comes back as text, binary as binary, on any path.
     Serve(serve::Args),
-    /// Connect to a server: stdin is sent as messages, and the messages
-    /// received are printed as lines, raw bytes or JSON lines.
+    /// Connect to a server: a prompt on a terminal; otherwise stdin is sent
+    /// as messages and those received are printed as lines, raw bytes or
+    /// JSON lines.
     Connect(connect::Args),
     /// Generate load against a server: echo throughput and latency, idle
     /// connections and their memory, or broadcast fan-out.

@@ -1,5 +1,6 @@
-//! `sockeye connect`: a client for scripts (stdin out as messages,
-//! messages in on stdout, as lines, raw bytes or JSON lines).
+//! `sockeye connect`: an interactive client on a terminal, and a client
+//! for scripts otherwise (stdin out as messages, messages in on stdout, as
+//! lines, raw bytes or JSON lines).
 //!
 //! The files of this folder are listed in the crate's module map
 //! (`main.rs`).
@@ -8,6 +9,7 @@ mod client;
 mod exit;
 mod input;
 mod insecure;
+mod interactive;
 mod jsonl;
 mod output;
 mod session;
@@ -168,11 +170,40 @@ pub(crate) struct Args {
     /// Use HTTP/2 (RFC 8441) when the server allows it; HTTP/1.1 otherwise.
     #[arg(long)]
     http2: bool,
+    /// Interactive mode: print without colours (as when `NO_COLOR` is set).
+    #[arg(long)]
+    no_color: bool,
+}
+
+impl Args {
+    /// Whether to run the interactive prompt: stdin and stdout are
+    /// terminals and no scripting option is given.
+    fn interactive(&self) -> bool {
+        !(self.jsonl
+            || self.binary
+            || self.nul
+            || self.one_message
+            || !self.execute.is_empty()
+            || self.max_messages.is_some())
+            && interactive::wanted()
+    }
+
+    /// Whether the interactive prompt may use colours.
+    fn color(&self) -> bool {
+        !self.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    }
 }
 
 /// Shown after the options: the JSON lines, the exit status, the proxy
 /// variables.
 const AFTER_HELP: &str = "\
+When stdin and stdout are terminals (and no option above asks for a script),
+a prompt opens: lines typed are sent (`>`), messages received are printed above
+it (`<`, in colour unless --no-color or NO_COLOR), Up and Down recall earlier
+lines. Commands: /ping [TEXT] (shows the round-trip time), /close [CODE
+[REASON]], /binary HEX, /quit, /help; //TEXT sends /TEXT. Ctrl-D closes with
+1000; Ctrl-C twice quits.
+
 JSON lines (--jsonl), one object a line:
   out: {\"type\":\"open\",\"protocol\":P,\"extensions\":E,\"headers\":{NAME:VALUE}}
        {\"type\":\"text\",\"data\":TEXT}   {\"type\":\"binary\",\"data\":BASE64}
@@ -229,6 +260,9 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         Ok(open) => open,
         Err(e) => return Outcome::connect_failed(&args.url, &e).report(),
     };
+    if args.interactive() {
+        return interactive::run(ws, args.color()).await.report();
+    }
     session::run(&args, ws, &response, interrupts)
         .await
         .report()
