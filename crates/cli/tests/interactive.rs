@@ -102,6 +102,21 @@ impl Tmux {
         }
     }
 
+    /// Waits for an empty prompt on the last line: the editor reads
+    /// again (keys typed before that may be dropped as it takes the
+    /// terminal back).
+    fn wait_for_prompt(&self) {
+        self.wait_for("an empty prompt", |screen| {
+            screen.lines().rev().find(|l| !l.trim().is_empty()) == Some(">")
+        });
+    }
+
+    /// Presses Enter, then waits for the next prompt.
+    fn enter(&self) {
+        self.press("Enter");
+        self.wait_for_prompt();
+    }
+
     fn wait_for_text(&self, text: &str) -> String {
         self.wait_for(text, |screen| screen.contains(text))
     }
@@ -123,16 +138,17 @@ fn typed_lines_are_sent_and_history_recalls_them() {
     let server = Serve::start(&[]);
     let tmux = Tmux::start(&server.url("/"), &[], &[("NO_COLOR", "1")]);
     tmux.wait_for_text("connected");
+    tmux.wait_for_prompt();
     tmux.type_text("hello there");
-    tmux.press("Enter");
+    tmux.enter();
     tmux.wait_for_text("< hello there");
     tmux.type_text("second");
-    tmux.press("Enter");
+    tmux.enter();
     tmux.wait_for_text("< second");
     // Up twice: the first line again, sent as it was.
     tmux.press("Up");
     tmux.press("Up");
-    tmux.press("Enter");
+    tmux.enter();
     let screen = tmux.wait_for("the recalled line echoed", |s| {
         count_lines(s, "< hello there") == 2
     });
@@ -165,6 +181,7 @@ fn a_message_arriving_mid_line_leaves_the_line_being_typed() {
     });
     let tmux = Tmux::start(&server.url("/"), &["--no-color"], &[]);
     tmux.wait_for_text("connected");
+    tmux.wait_for_prompt();
     tmux.type_text("half a li");
     tmux.wait_for_text("> half a li");
     go.send(()).expect("the server waits");
@@ -181,7 +198,7 @@ fn a_message_arriving_mid_line_leaves_the_line_being_typed() {
         .expect("prompt");
     assert!(message < prompt, "{screen}");
     tmux.type_text("ne");
-    tmux.press("Enter");
+    tmux.enter();
     tmux.type_text("/close 4000 done here");
     tmux.press("Enter");
     let screen = tmux.wait_for_text("exit status");
@@ -196,20 +213,21 @@ fn slash_commands_ping_binary_help_and_close() {
     let server = Serve::start(&[]);
     let tmux = Tmux::start(&server.url("/"), &[], &[("NO_COLOR", "1")]);
     tmux.wait_for_text("connected");
+    tmux.wait_for_prompt();
     tmux.type_text("/help");
-    tmux.press("Enter");
+    tmux.enter();
     tmux.wait_for_text("/binary HEX");
     tmux.type_text("/ping are you there");
-    tmux.press("Enter");
+    tmux.enter();
     tmux.wait_for_text("pong after");
     tmux.type_text("/binary 00 ff 7f");
-    tmux.press("Enter");
+    tmux.enter();
     tmux.wait_for_text("< [binary, 3 bytes] 00ff7f");
     tmux.type_text("/binary xyz");
-    tmux.press("Enter");
+    tmux.enter();
     tmux.wait_for_text("! /binary: expected hex digits");
     tmux.type_text("//slash");
-    tmux.press("Enter");
+    tmux.enter();
     tmux.wait_for_text("< /slash");
     tmux.type_text("/close 4001 bye");
     tmux.press("Enter");
@@ -223,6 +241,7 @@ fn quit_leaves_at_once_with_status_0() {
     let server = Serve::start(&[]);
     let tmux = Tmux::start(&server.url("/"), &[], &[("NO_COLOR", "1")]);
     tmux.wait_for_text("connected");
+    tmux.wait_for_prompt();
     tmux.type_text("/quit");
     tmux.press("Enter");
     let screen = tmux.wait_for_text("exit status");
@@ -234,6 +253,7 @@ fn ctrl_c_twice_quits_with_130() {
     let server = Serve::start(&[]);
     let tmux = Tmux::start(&server.url("/"), &[], &[("NO_COLOR", "1")]);
     tmux.wait_for_text("connected");
+    tmux.wait_for_prompt();
     tmux.press("C-c");
     tmux.wait_for_text("press Ctrl-C again");
     tmux.press("C-c");
@@ -246,8 +266,9 @@ fn received_lines_are_coloured_unless_no_color() {
     let server = Serve::start(&[]);
     let tmux = Tmux::start(&server.url("/"), &[], &[]);
     tmux.wait_for_text("connected");
+    tmux.wait_for_prompt();
     tmux.type_text("tinted");
-    tmux.press("Enter");
+    tmux.enter();
     tmux.wait_for_text("< tinted");
     let screen = tmux.screen(true);
     let line = screen
@@ -263,8 +284,9 @@ fn received_lines_are_coloured_unless_no_color() {
     ] {
         let tmux = Tmux::start(&server.url("/"), args, env);
         tmux.wait_for_text("connected");
+        tmux.wait_for_prompt();
         tmux.type_text("plain");
-        tmux.press("Enter");
+        tmux.enter();
         tmux.wait_for_text("< plain");
         let screen = tmux.screen(true);
         let line = screen
