@@ -31,6 +31,7 @@
 //! | `connect/input.rs`, `connect/output.rs`, `connect/jsonl.rs` | stdin cut into messages; events printed as lines, raw bytes or JSON lines |
 //! | `connect/session.rs` | an open connection in a script: read, send, ping, close |
 //! | `connect/interactive.rs` | an open connection at a prompt: line editing, history, slash commands |
+//! | `connect/reconnect.rs` | `--reconnect`: the pauses between attempts (exponential, full jitter) |
 //! | `connect/exit.rs` | how a session ended and its exit status |
 //! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs` and `fanout.rs` scenarios; `report.rs` and `procfs.rs` measure |
 //!

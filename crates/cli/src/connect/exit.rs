@@ -26,7 +26,12 @@ pub(super) enum Outcome {
     /// The connection could not be opened, or broke: why.
     Failed(String),
     /// The server refused the handshake: why, with its status.
-    Refused(String),
+    Refused {
+        /// The line to print.
+        why: String,
+        /// The HTTP status.
+        status: u16,
+    },
     /// The options or stdin were unusable: why.
     Usage(String),
     /// Ctrl-C ended the session.
@@ -45,13 +50,39 @@ impl Outcome {
                 status.canonical_reason().unwrap_or("")
             );
             line.truncate(line.trim_end().len());
-            return Outcome::Refused(line);
+            return Outcome::Refused {
+                why: line,
+                status: status.as_u16(),
+            };
         }
         match error {
             sockeye::Error::InvalidUrl(_)
             | sockeye::Error::InvalidHeader(_)
             | sockeye::Error::Usage(_) => Outcome::Usage(why),
             _ => Outcome::Failed(why),
+        }
+    }
+
+    /// Whether connecting again may help (`--reconnect`): after a
+    /// failure, a refusal with a 5xx status, or a close by the server;
+    /// not after a usage error, a 4xx refusal or Ctrl-C.
+    pub(super) fn retryable(&self) -> bool {
+        match self {
+            Outcome::Closed(_) | Outcome::Failed(_) => true,
+            Outcome::Refused { status, .. } => *status >= 500,
+            Outcome::Usage(_) | Outcome::Interrupted => false,
+        }
+    }
+
+    /// What happened, in a few words, for the reconnection line.
+    pub(super) fn why(&self) -> String {
+        match self {
+            Outcome::Closed(Some(frame)) => format!("closed by the server with {}", frame.code),
+            Outcome::Closed(None) => "closed by the server".to_owned(),
+            Outcome::Failed(why) | Outcome::Refused { why, .. } | Outcome::Usage(why) => {
+                why.clone()
+            }
+            Outcome::Interrupted => "interrupted".to_owned(),
         }
     }
 
@@ -78,7 +109,7 @@ impl Outcome {
                 eprintln!("sockeye: {why}");
                 ExitCode::FAILURE
             }
-            Outcome::Refused(why) => {
+            Outcome::Refused { why, .. } => {
                 eprintln!("sockeye: {why}");
                 ExitCode::from(EXIT_REFUSED)
             }

@@ -18,6 +18,26 @@ pub(super) enum Outgoing {
     Ping(Bytes),
     /// A Close with this code and reason; nothing is sent after it.
     Close(CloseCode, String),
+    /// The input ended: all of it was read (`Ok`), or it was unusable
+    /// (`Err` with why). Always the last item.
+    End(Result<(), String>),
+}
+
+/// What is to be sent, read ahead of the connection: each connection's
+/// sender takes the receiver for its lifetime, so that it outlives one
+/// connection when reconnecting.
+pub(super) type Queue = std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<Outgoing>>>;
+
+/// Starts reading the input the options name into a queue of `capacity`
+/// messages (then reading waits).
+pub(super) fn start(args: &Args, capacity: usize) -> Queue {
+    let (tx, rx) = mpsc::channel(capacity);
+    let source = Source::from_args(args);
+    tokio::spawn(async move {
+        let result = source.feed(tx.clone()).await;
+        let _ = tx.send(Outgoing::End(result)).await;
+    });
+    std::sync::Arc::new(tokio::sync::Mutex::new(rx))
 }
 
 /// How stdin is cut into messages.
@@ -37,7 +57,7 @@ pub(super) enum Framing {
 
 /// Where the messages come from.
 #[derive(Debug)]
-pub(super) enum Source {
+enum Source {
     /// These messages, then nothing.
     Execute(Vec<Message>),
     /// Stdin.
@@ -52,7 +72,7 @@ pub(super) enum Source {
 
 impl Source {
     /// The source the options ask for.
-    pub(super) fn from_args(args: &Args) -> Source {
+    fn from_args(args: &Args) -> Source {
         if !args.execute.is_empty() {
             return Source::Execute(
                 args.execute
@@ -89,7 +109,7 @@ impl Source {
     /// Sends each message on `to`, in order, until the input ends (`Ok`)
     /// or is unusable (`Err` with why). Stops early, with `Ok`, when the
     /// receiver is gone.
-    pub(super) async fn feed(self, to: mpsc::Sender<Outgoing>) -> Result<(), String> {
+    async fn feed(self, to: mpsc::Sender<Outgoing>) -> Result<(), String> {
         match self {
             Source::Execute(messages) => {
                 for message in messages {

@@ -12,6 +12,7 @@ mod insecure;
 mod interactive;
 mod jsonl;
 mod output;
+mod reconnect;
 mod session;
 
 use std::process::ExitCode;
@@ -170,6 +171,13 @@ pub(crate) struct Args {
     /// Use HTTP/2 (RFC 8441) when the server allows it; HTTP/1.1 otherwise.
     #[arg(long)]
     http2: bool,
+    /// Connect again when the connection fails or the server closes it
+    /// (not after a close of ours, a 4xx refusal or Ctrl-C): after a pause
+    /// of up to 0.5 s, doubling each attempt up to 30 s, with full jitter;
+    /// attempts are shown on stderr. Stdin is read on while down, up to
+    /// 64 messages. Not in interactive mode.
+    #[arg(long)]
+    reconnect: bool,
     /// Interactive mode: print without colours (as when `NO_COLOR` is set).
     #[arg(long)]
     no_color: bool,
@@ -243,27 +251,79 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
 /// Connects, then runs a session until the connection ends; the exit
 /// status says how it ended (see [`AFTER_HELP`]).
 pub(crate) async fn run(args: Args) -> ExitCode {
-    let builder = match client::builder(&args) {
-        Ok(builder) => builder,
-        Err(outcome) => return outcome.report(),
-    };
+    if let Err(outcome) = client::builder(&args) {
+        return outcome.report();
+    }
     if args.insecure && args.url.starts_with("wss:") {
         eprintln!("sockeye: warning: --insecure: the server's certificate is not verified");
     }
     // Ctrl-C is caught from here on: while connecting it gives up at once.
     let mut interrupts = session::Interrupts::new();
-    let connected = tokio::select! {
-        connected = builder.connect() => connected,
-        () = interrupts.next() => return Outcome::Interrupted.report(),
-    };
-    let (ws, response) = match connected {
-        Ok(open) => open,
-        Err(e) => return Outcome::connect_failed(&args.url, &e).report(),
-    };
     if args.interactive() {
-        return interactive::run(ws, args.color()).await.report();
+        return match open(&args, &mut interrupts).await {
+            Ok((ws, _)) => interactive::run(ws, args.color()).await,
+            Err(outcome) => outcome,
+        }
+        .report();
     }
-    session::run(&args, ws, &response, interrupts)
-        .await
-        .report()
+    let queue = input::start(
+        &args,
+        if args.reconnect {
+            reconnect::QUEUE
+        } else {
+            READ_AHEAD
+        },
+    );
+    let mut backoff = reconnect::Backoff::default();
+    let mut received = 0;
+    loop {
+        let why = match open(&args, &mut interrupts).await {
+            Ok((ws, response)) => {
+                let opened = tokio::time::Instant::now();
+                let ended =
+                    session::run(&args, ws, &response, &mut interrupts, &queue, &mut received)
+                        .await;
+                if !args.reconnect || ended.ours || !ended.outcome.retryable() {
+                    return ended.outcome.report();
+                }
+                if opened.elapsed() >= reconnect::STEADY {
+                    backoff.reset();
+                }
+                ended.outcome.why()
+            }
+            Err(outcome) => {
+                if !args.reconnect || !outcome.retryable() {
+                    return outcome.report();
+                }
+                outcome.why()
+            }
+        };
+        if !backoff.pause(&why, &mut interrupts).await {
+            return Outcome::Interrupted.report();
+        }
+    }
 }
+
+/// Connects as the options say; Ctrl-C gives up.
+async fn open(
+    args: &Args,
+    interrupts: &mut session::Interrupts,
+) -> Result<
+    (
+        sockeye::WebSocket<sockeye::ClientStream>,
+        http::Response<()>,
+    ),
+    Outcome,
+> {
+    let builder = client::builder(args)?;
+    tokio::select! {
+        connected = builder.connect() => {
+            connected.map_err(|e| Outcome::connect_failed(&args.url, &e))
+        }
+        () = interrupts.next() => Err(Outcome::Interrupted),
+    }
+}
+
+/// Messages read from stdin ahead of the sender: few, as each may be up
+/// to `--max-message-size`; enough to keep the sender busy.
+const READ_AHEAD: usize = 16;

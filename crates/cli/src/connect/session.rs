@@ -2,6 +2,7 @@
 //! one sends it, while this one prints what arrives, sends the pings,
 //! watches their Pongs and decides when to close.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -12,13 +13,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::Args;
 use super::exit::Outcome;
-use super::input::{Outgoing, Source};
+use super::input::{Outgoing, Queue};
 use super::output::Printer;
 use crate::describe;
-
-/// Messages read ahead of the sender: few, as each may be up to
-/// `--max-message-size`; enough to keep the sender busy.
-const READ_AHEAD: usize = 16;
 
 /// How often the Pong of a Ping is looked for (the library times it but
 /// does not announce it).
@@ -148,22 +145,44 @@ impl Pings {
     }
 }
 
-/// Runs the session on an open connection; returns how it ended.
+/// How a session ended, and whether this end made it end (a close it
+/// started, Ctrl-C, bad input, stdout gone), in which case reconnecting
+/// is not wanted.
+#[derive(Debug)]
+pub(super) struct Ended {
+    pub(super) outcome: Outcome,
+    pub(super) ours: bool,
+}
+
+impl Ended {
+    fn ours(outcome: Outcome) -> Ended {
+        Ended {
+            outcome,
+            ours: true,
+        }
+    }
+}
+
+/// Runs the session on an open connection, sending what `queue` holds
+/// and counting messages in `received`; returns how it ended.
 pub(super) async fn run(
     args: &Args,
     ws: WebSocket<ClientStream>,
     response: &http::Response<()>,
-    mut interrupts: Interrupts,
-) -> Outcome {
-    let stdout_gone = || Outcome::Failed("cannot write to stdout".to_owned());
+    interrupts: &mut Interrupts,
+    queue: &Queue,
+    received: &mut u64,
+) -> Ended {
+    let stdout_gone = || Ended::ours(Outcome::Failed("cannot write to stdout".to_owned()));
     let mut printer = Printer::from_args(args);
     if printer.open(ws.protocol(), response).await.is_err() {
         return stdout_gone();
     }
     let (mut reader, writer) = ws.split();
-    let (queue, queued) = mpsc::channel(READ_AHEAD);
-    let feeder = tokio::spawn(Source::from_args(args).feed(queue));
-    let mut sender = tokio::spawn(send_all(writer.clone(), queued, feeder));
+    let mut sender = Sender(tokio::spawn(send_all(
+        writer.clone(),
+        Arc::clone(queue).lock_owned().await,
+    )));
     let mut sender_done = false;
     let mut pings = Pings::new(args);
     let mut ending = Ending {
@@ -173,7 +192,6 @@ pub(super) async fn run(
         bad_input: None,
         close_at: None,
     };
-    let mut received = 0u64;
 
     loop {
         tokio::select! {
@@ -182,8 +200,8 @@ pub(super) async fn run(
                     if printer.message(&message).await.is_err() {
                         return stdout_gone();
                     }
-                    received += 1;
-                    if args.max_messages == Some(received) {
+                    *received += 1;
+                    if args.max_messages == Some(*received) {
                         ending.close(CloseCode::NORMAL);
                     }
                 }
@@ -192,7 +210,10 @@ pub(super) async fn run(
                     let code = e.close_code().unwrap_or(CloseCode::ABNORMAL);
                     let _ = printer.error(&why).await;
                     let _ = printer.close(code, "", false).await;
-                    return Outcome::Failed(format!("connection failed: {why}"));
+                    return Ended {
+                        ours: ending.interrupted || ending.bad_input.is_some(),
+                        outcome: Outcome::Failed(format!("connection failed: {why}")),
+                    };
                 }
                 None => {
                     let frame = reader.close_frame();
@@ -201,10 +222,11 @@ pub(super) async fn run(
                         |f| (f.code, f.reason.as_str()),
                     );
                     let _ = printer.close(code, reason, true).await;
-                    return ending.closed(frame);
+                    let ours = ending.closing;
+                    return Ended { outcome: ending.closed(frame), ours };
                 }
             },
-            sent = &mut sender, if !sender_done => {
+            sent = &mut sender.0, if !sender_done => {
                 sender_done = true;
                 let sent = sent.unwrap_or_else(|_| Sent::BadInput("the input task failed".to_owned()));
                 if let Sent::BadInput(why) = &sent {
@@ -226,12 +248,12 @@ pub(super) async fn run(
                     let why = "no pong within --ping-timeout of a ping".to_owned();
                     let _ = printer.error(&why).await;
                     start_close(&writer, CloseCode::INTERNAL_ERROR);
-                    return Outcome::Failed(why);
+                    return Ended { outcome: Outcome::Failed(why), ours: false };
                 }
             },
             () = interrupts.next() => {
                 if ending.interrupted {
-                    return Outcome::Interrupted;
+                    return Ended::ours(Outcome::Interrupted);
                 }
                 ending.interrupted = true;
                 ending.close(CloseCode::GOING_AWAY);
@@ -240,13 +262,24 @@ pub(super) async fn run(
     }
 }
 
-/// Sends what the input gives, in order; at its end, says how it ended.
+/// The sending task of one connection, stopped when the session ends so
+/// that the next connection's sender can take the queue.
+#[derive(Debug)]
+struct Sender(JoinHandle<Sent>);
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Sends what the queue gives, in order; at the input's end, says how it
+/// ended.
 async fn send_all(
     mut writer: WebSocketWriter<ClientStream>,
-    mut queued: mpsc::Receiver<Outgoing>,
-    feeder: JoinHandle<Result<(), String>>,
+    mut queue: tokio::sync::OwnedMutexGuard<mpsc::Receiver<Outgoing>>,
 ) -> Sent {
-    while let Some(outgoing) = queued.recv().await {
+    while let Some(outgoing) = queue.recv().await {
         match outgoing {
             Outgoing::Message(message) => {
                 if writer.send(message).await.is_err() {
@@ -268,13 +301,12 @@ async fn send_all(
                     _ => Sent::Closed,
                 };
             }
+            Outgoing::End(Ok(())) => return Sent::All,
+            Outgoing::End(Err(why)) => return Sent::BadInput(why),
         }
     }
-    match feeder.await {
-        Ok(Ok(())) => Sent::All,
-        Ok(Err(why)) => Sent::BadInput(why),
-        Err(_) => Sent::BadInput("the input task failed".to_owned()),
-    }
+    // The input's end was taken by an earlier connection's sender.
+    Sent::All
 }
 
 /// Starts the closing handshake without waiting: the reader sees it end.
