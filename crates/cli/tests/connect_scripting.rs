@@ -451,3 +451,39 @@ fn ping_interval_times_each_pong() {
     assert_eq!(finished.code(), Some(0), "{finished:?}");
     assert!(finished.stderr.contains("ping rtt"), "{finished:?}");
 }
+
+#[test]
+fn connect_timeout_bounds_a_tls_handshake_that_never_ends() {
+    // Accepts TCP, then says nothing: the TLS handshake waits for ever.
+    let server = OneShot::start(|tcp| async move {
+        tokio::time::sleep(TIMEOUT / 2).await;
+        drop(tcp);
+    });
+    let url = format!("wss://127.0.0.1:{}/", server.addr.port());
+    let finished = connect(&url, &["--connect-timeout", "0.3"], b"");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    let line = finished.one_stderr_line();
+    assert!(
+        line.contains("timed out") && line.contains(&url),
+        "{line:?}"
+    );
+    drop(server);
+}
+
+#[test]
+fn bad_durations_and_sizes_are_usage_errors() {
+    for args in [
+        &["--connect-timeout", "soon"][..],
+        &["--wait", "-1"][..],
+        &["--chunk-size", "0"][..],
+        &["-n", "0"][..],
+        &["--ping-timeout", "1"][..],
+        &["--lines"][..],
+        &["--jsonl", "--binary"][..],
+    ] {
+        let mut command = sockeye();
+        command.args(["connect", "ws://127.0.0.1:9/"]).args(args);
+        let finished = Running::spawn(command).finish();
+        assert_eq!(finished.code(), Some(2), "{args:?}: {finished:?}");
+    }
+}
