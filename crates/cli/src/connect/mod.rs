@@ -248,7 +248,8 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} is not a usable duration"))
 }
 
-/// Connects, then runs a session until the connection ends; the exit
+/// Connects, then runs a session (interactive, or for a script) until the
+/// connection ends, connecting again if `--reconnect` says so; the exit
 /// status says how it ended (see [`AFTER_HELP`]).
 pub(crate) async fn run(args: Args) -> ExitCode {
     if let Err(outcome) = client::builder(&args) {

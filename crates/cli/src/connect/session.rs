@@ -210,8 +210,10 @@ pub(super) async fn run(
                     let code = e.close_code().unwrap_or(CloseCode::ABNORMAL);
                     let _ = printer.error(&why).await;
                     let _ = printer.close(code, "", false).await;
+                    // Failing while closing (the peer never answered our
+                    // Close) is still an end of ours: nothing to resume.
                     return Ended {
-                        ours: ending.interrupted || ending.bad_input.is_some(),
+                        ours: ending.closing,
                         outcome: Outcome::Failed(format!("connection failed: {why}")),
                     };
                 }
