@@ -151,3 +151,16 @@ fn keeps_trying_while_nothing_listens_until_ctrl_c() {
     assert!(stderr.contains("refused"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_tls_failure_is_not_retried() {
+    // A plain WebSocket server: the TLS handshake fails at once.
+    let server = OneShot::start(|tcp| async move {
+        let _ = sockeye::accept(tcp).await;
+    });
+    let url = format!("wss://127.0.0.1:{}/", server.addr.port());
+    let finished = connect(&url, &["--reconnect"], b"");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert!(!finished.stderr.contains("reconnecting"), "{finished:?}");
+    drop(server);
+}

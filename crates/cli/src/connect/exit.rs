@@ -25,6 +25,9 @@ pub(super) enum Outcome {
     Closed(Option<CloseFrame>),
     /// The connection could not be opened, or broke: why.
     Failed(String),
+    /// TLS failed (an unverifiable certificate, no common protocol):
+    /// trying again would fail the same way. Why.
+    Untrusted(String),
     /// The server refused the handshake: why, with its status.
     Refused {
         /// The line to print.
@@ -59,18 +62,27 @@ impl Outcome {
             sockeye::Error::InvalidUrl(_)
             | sockeye::Error::InvalidHeader(_)
             | sockeye::Error::Usage(_) => Outcome::Usage(why),
+            sockeye::Error::Proxy(proxy)
+                if matches!(
+                    **proxy,
+                    sockeye::ProxyError::InvalidUrl(_) | sockeye::ProxyError::InvalidEnv { .. }
+                ) =>
+            {
+                Outcome::Usage(why)
+            }
+            sockeye::Error::Tls(_) => Outcome::Untrusted(why),
             _ => Outcome::Failed(why),
         }
     }
 
     /// Whether connecting again may help (`--reconnect`): after a
     /// failure, a refusal with a 5xx status, or a close by the server;
-    /// not after a usage error, a 4xx refusal or Ctrl-C.
+    /// not after a usage error, a TLS failure, a 4xx refusal or Ctrl-C.
     pub(super) fn retryable(&self) -> bool {
         match self {
             Outcome::Closed(_) | Outcome::Failed(_) => true,
             Outcome::Refused { status, .. } => *status >= 500,
-            Outcome::Usage(_) | Outcome::Interrupted => false,
+            Outcome::Untrusted(_) | Outcome::Usage(_) | Outcome::Interrupted => false,
         }
     }
 
@@ -79,9 +91,10 @@ impl Outcome {
         match self {
             Outcome::Closed(Some(frame)) => format!("closed by the server with {}", frame.code),
             Outcome::Closed(None) => "closed by the server".to_owned(),
-            Outcome::Failed(why) | Outcome::Refused { why, .. } | Outcome::Usage(why) => {
-                why.clone()
-            }
+            Outcome::Failed(why)
+            | Outcome::Untrusted(why)
+            | Outcome::Refused { why, .. }
+            | Outcome::Usage(why) => why.clone(),
             Outcome::Interrupted => "interrupted".to_owned(),
         }
     }
@@ -105,7 +118,7 @@ impl Outcome {
                     ExitCode::from(EXIT_CLOSED_WITH_ERROR)
                 }
             }
-            Outcome::Failed(why) => {
+            Outcome::Failed(why) | Outcome::Untrusted(why) => {
                 eprintln!("sockeye: {why}");
                 ExitCode::FAILURE
             }

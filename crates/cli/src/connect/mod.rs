@@ -172,7 +172,7 @@ pub(crate) struct Args {
     #[arg(long)]
     http2: bool,
     /// Connect again when the connection fails or the server closes it
-    /// (not after a close of ours, a 4xx refusal or Ctrl-C): after a pause
+    /// (not after a close of ours, a TLS failure, a 4xx refusal or Ctrl-C): after a pause
     /// of up to 0.5 s, doubling each attempt up to 30 s, with full jitter;
     /// attempts are shown on stderr. Stdin is read on while down, up to
     /// 64 messages. Not in interactive mode.
