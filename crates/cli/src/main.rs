@@ -8,7 +8,7 @@
 //! never through protocol details of its own.
 //!
 //! ```text
-//! arguments ─► main.rs (Cli, Command) ─► serve/ | connect.rs | proxy/ | bridge/ | bench/ | docs.rs ─► sockeye's public API
+//! arguments ─► main.rs (Cli, Command) ─► serve/ | connect/ | proxy/ | bridge/ | bench/ | docs.rs ─► sockeye's public API
 //! ```
 //!
 //! | file or folder | owns |
@@ -26,7 +26,14 @@
 //! | `serve/tls.rs` | `wss://`: the TLS acceptors and each connection's TLS handshake |
 //! | `serve/config.rs` | the flags turned into a `ServerBuilder` and a thread count |
 //! | `serve/console.rs`, `console/index.html` | plain HTTP answers: the dev console page, 404, 405 |
-//! | `connect.rs` | `sockeye connect`: stdin lines out, messages in as lines |
+//! | `connect/` | `sockeye connect`, the client: interactive on a terminal, for scripts otherwise |
+//! | `connect/mod.rs` | its flags (`Args`) and `run`: connect, then run a session |
+//! | `connect/client.rs`, `connect/insecure.rs` | the flags turned into a `ClientBuilder`; `--insecure`'s TLS |
+//! | `connect/input.rs`, `connect/output.rs`, `connect/jsonl.rs` | stdin cut into messages; events printed as lines, raw bytes or JSON lines |
+//! | `connect/session.rs` | an open connection in a script: read, send, ping, close |
+//! | `connect/interactive.rs` | an open connection at a prompt: line editing, history, slash commands |
+//! | `connect/reconnect.rs` | `--reconnect`: the pauses between attempts (exponential, full jitter) |
+//! | `connect/exit.rs` | how a session ended and its exit status |
 //! | `proxy/` | `sockeye proxy`, the reverse proxy: `mod.rs` (flags, accept loop), `front.rs` (client side: TLS, limits), `backend.rs` (the backend's URL, headers, refusals), `relay.rs` (messages and close codes both ways) |
 //! | `docs.rs` | `sockeye completions` and `sockeye man`: shell completions and manual pages from the same definition as `--help` |
 //! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs` and `fanout.rs` scenarios; `report.rs` and `procfs.rs` measure |
@@ -39,7 +46,7 @@
 //!
 //! ```text
 //! sockeye serve [ADDR]        echo server (default 127.0.0.1:9001)
-//! sockeye connect URL         stdin lines out as text, messages in as lines
+//! sockeye connect URL         stdin out as messages, messages in as lines or JSON
 //! sockeye bench echo|idle|fanout   load generator: throughput, latency, memory
 //! sockeye proxy LISTEN --to URL    reverse proxy to a ws:// or wss:// backend
 //! sockeye bridge A B          join two endpoints (WebSocket, TCP, Unix, UDP, stdio, a program)
@@ -76,8 +83,9 @@ struct Cli {
 enum Command {
     /// Run an echo server: text comes back as text, binary as binary, on any path.
     Serve(serve::Args),
-    /// Connect to a server: each stdin line is sent as a text message and
-    /// each message received is printed as a line.
+    /// Connect to a server: a prompt on a terminal; otherwise stdin is sent
+    /// as messages and those received are printed as lines, raw bytes or
+    /// JSON lines.
     Connect(connect::Args),
     /// Generate load against a server: echo throughput and latency, idle
     /// connections and their memory, or broadcast fan-out.

@@ -240,7 +240,7 @@ fn binary_messages_are_printed_as_hex_by_default() {
 #[test]
 fn binary_messages_are_printed_as_hex_on_request() {
     let server = server_sending(vec![Message::binary(BYTES.to_vec())], CloseCode::NORMAL, "");
-    let finished = connect(&server.url("/"), &["--binary", "hex"], b"");
+    let finished = connect(&server.url("/"), &["--binary-format", "hex"], b"");
     server.join();
     assert_success(&finished);
     assert_eq!(finished.stdout, "00017f80feff\n");
@@ -256,7 +256,7 @@ fn binary_messages_are_printed_as_base64_on_request() {
         CloseCode::NORMAL,
         "",
     );
-    let finished = connect(&server.url("/"), &["--binary", "base64"], b"");
+    let finished = connect(&server.url("/"), &["--binary-format", "base64"], b"");
     server.join();
     assert_success(&finished);
     assert_eq!(finished.stdout, "AAF/gP7/\naGVsbG8=\n");
@@ -402,7 +402,7 @@ fn client_close_code(bytes: &[u8]) -> Option<u16> {
 }
 
 #[test]
-fn a_refused_handshake_exits_1_with_the_status() {
+fn a_refused_handshake_exits_4_with_the_status() {
     let server = OneShot::start(|tcp| async move {
         let refused = ServerBuilder::new()
             .accept_with(tcp, |_| async {
@@ -417,7 +417,7 @@ fn a_refused_handshake_exits_1_with_the_status() {
     let url = server.url("/private");
     let finished = connect(&url, &[], b"hello\n");
     server.join();
-    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert_eq!(finished.code(), Some(4), "{finished:?}");
     let line = finished.one_stderr_line();
     assert!(line.contains(&url) && line.contains("401"), "{line:?}");
 }
@@ -539,7 +539,7 @@ fn no_protocol_header_without_protocol_option() {
 }
 
 #[test]
-fn invalid_urls_exit_1_with_a_clear_message() {
+fn invalid_urls_are_usage_errors_with_a_clear_message() {
     for (url, why) in [
         ("http://127.0.0.1:9/", "ws"),
         ("127.0.0.1:9", "scheme"),
@@ -547,7 +547,7 @@ fn invalid_urls_exit_1_with_a_clear_message() {
         ("ws://", "url"),
     ] {
         let finished = connect(url, &[], b"hello\n");
-        assert_eq!(finished.code(), Some(1), "{url}: {finished:?}");
+        assert_eq!(finished.code(), Some(2), "{url}: {finished:?}");
         assert_eq!(finished.stdout, "");
         let line = finished.one_stderr_line();
         assert!(
@@ -583,7 +583,7 @@ fn an_invalid_header_name_or_value_is_a_usage_error_naming_it() {
 
 #[test]
 fn an_unknown_binary_format_is_a_usage_error() {
-    let finished = run(&["connect", "ws://127.0.0.1:9/", "--binary", "octal"]);
+    let finished = run(&["connect", "ws://127.0.0.1:9/", "--binary-format", "octal"]);
     assert_eq!(finished.code(), Some(2), "{finished:?}");
     assert!(
         finished.stderr.contains("hex") && finished.stderr.contains("base64"),
@@ -596,7 +596,15 @@ fn an_unknown_binary_format_is_a_usage_error() {
 fn help_lists_the_options() {
     let finished = run(&["connect", "--help"]);
     assert_eq!(finished.code(), Some(0));
-    for needle in ["--binary", "hex", "base64", "--header", "--protocol"] {
+    for needle in [
+        "--binary",
+        "hex",
+        "base64",
+        "--header",
+        "--protocol",
+        "Exit status",
+        "130",
+    ] {
         assert!(
             finished.stdout.contains(needle),
             "{needle} missing from {:?}",
@@ -667,5 +675,77 @@ fn wss_with_ca_over_http1_and_http2() {
     let finished = connect(&url, &[], b"hello\n");
     assert_eq!(finished.code(), Some(1), "{finished:?}");
     assert!(finished.one_stderr_line().contains("tls"), "{finished:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn origin_auth_and_user_agent_reach_the_server() {
+    let server = recording_server(None);
+    let finished = connect(
+        &server.url("/"),
+        &[
+            "--origin",
+            "https://app.example",
+            "--auth",
+            "alice:open:sesame",
+            "--user-agent",
+            "sockeye-test/1.0",
+        ],
+        b"hi\n",
+    );
+    let (seen, _) = server.join();
+    assert_success(&finished);
+    let header = |name: &str| {
+        seen.headers
+            .get(name)
+            .map(|v| v.to_str().expect("ascii").to_owned())
+    };
+    assert_eq!(header("origin").as_deref(), Some("https://app.example"));
+    assert_eq!(header("user-agent").as_deref(), Some("sockeye-test/1.0"));
+    // base64("alice:open:sesame"): the password keeps its colons.
+    assert_eq!(
+        header("authorization").as_deref(),
+        Some("Basic YWxpY2U6b3BlbjpzZXNhbWU=")
+    );
+}
+
+#[test]
+fn auth_without_a_colon_is_a_usage_error() {
+    let url = format!("ws://{}/", unused_addr());
+    let finished = connect(&url, &["--auth", "alice"], b"");
+    assert_eq!(finished.code(), Some(2), "{finished:?}");
+    assert!(
+        finished.one_stderr_line().contains("--auth"),
+        "{finished:?}"
+    );
+}
+
+/// `--insecure` reaches a `wss://` server whose certificate nobody trusts,
+/// with a warning; without it the connection fails.
+#[test]
+fn insecure_skips_verification_with_a_warning() {
+    let dir = std::env::temp_dir().join(format!("sockeye-connect-k-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let server = Serve::start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    // Another name than the certificate's, too.
+    let url = format!("wss://127.0.0.1:{}/", server.addr.port());
+    for extra in [&["-k"][..], &["--insecure", "--http2"][..]] {
+        let finished = connect(&url, extra, b"unverified\n");
+        assert_eq!(finished.code(), Some(0), "{extra:?}: {finished:?}");
+        assert_eq!(finished.stdout, "unverified\n");
+        let warning = finished.one_stderr_line();
+        assert!(warning.contains("not verified"), "{warning:?}");
+    }
+    let finished = connect(&url, &[], b"hello\n");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,0 +1,330 @@
+//! `sockeye connect`: an interactive client on a terminal, and a client
+//! for scripts otherwise (stdin out as messages, messages in on stdout, as
+//! lines, raw bytes or JSON lines).
+//!
+//! The files of this folder are listed in the crate's module map
+//! (`main.rs`).
+
+mod client;
+mod exit;
+mod input;
+mod insecure;
+mod interactive;
+mod jsonl;
+mod output;
+mod reconnect;
+mod session;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use self::exit::Outcome;
+
+/// How binary messages are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BinaryFormat {
+    /// Lowercase hexadecimal, one message a line.
+    Hex,
+    /// Standard base64 with padding, one message a line.
+    Base64,
+    /// The bytes as they are (the default with `--binary`).
+    Raw,
+}
+
+/// Options of `sockeye connect`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "one field per command-line switch"
+)]
+pub(crate) struct Args {
+    /// The server's URL, `ws://host[:port]/path` or `wss://...`.
+    url: String,
+
+    /// Print one JSON object per event on stdout (open, text, binary,
+    /// pong, close, error) and read the same shapes on stdin (text,
+    /// binary, ping, close); see below.
+    #[arg(long, help_heading = "Input and output", conflicts_with_all = ["binary", "nul", "one_message", "binary_format"])]
+    jsonl: bool,
+    /// Send stdin as binary messages: each read of up to --chunk-size
+    /// bytes is one message (or each line with --lines, or each
+    /// NUL-terminated record with -0). Received messages are written raw.
+    #[arg(short = 'b', long, help_heading = "Input and output")]
+    binary: bool,
+    /// With --binary: the largest message a read of stdin becomes, in
+    /// bytes. Default 64 KiB, as websocat's buffer: large enough for
+    /// throughput, small enough to keep latency and memory low.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 10,
+          value_parser = clap::value_parser!(u32).range(1..=(1 << 30)),
+          help_heading = "Input and output")]
+    chunk_size: u32,
+    /// With --binary: one binary message per stdin line (without its
+    /// newline), and a newline after each message printed.
+    #[arg(
+        long,
+        requires = "binary",
+        conflicts_with = "nul",
+        help_heading = "Input and output"
+    )]
+    lines: bool,
+    /// Messages on stdin and stdout end with a NUL byte instead of a
+    /// newline, so they may hold newlines.
+    #[arg(short = '0', long = "nul", help_heading = "Input and output")]
+    nul: bool,
+    /// Read stdin to its end and send it as one message.
+    #[arg(long, conflicts_with_all = ["nul", "lines"], help_heading = "Input and output")]
+    one_message: bool,
+    /// Send MESSAGE instead of reading stdin (repeatable, in order), then
+    /// close: at once, or after --wait, or once --max-messages arrived.
+    #[arg(
+        short = 'x',
+        long = "execute",
+        value_name = "MESSAGE",
+        help_heading = "Input and output"
+    )]
+    execute: Vec<String>,
+    /// Once everything is sent (the end of stdin, or the --execute
+    /// messages), keep printing for SECS before closing (sooner if
+    /// --max-messages arrived). Default: close at once, or with
+    /// --max-messages once they arrived; what comes before the server's
+    /// Close is printed either way.
+    #[arg(short = 'w', long, value_name = "SECS", value_parser = parse_secs, help_heading = "Input and output")]
+    wait: Option<Duration>,
+    /// Close (with 1000) once N messages were received.
+    #[arg(short = 'n', long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..),
+          help_heading = "Input and output")]
+    max_messages: Option<u64>,
+    /// How to print binary messages: hex, base64 or raw. Default: raw with
+    /// --binary, hex otherwise.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        help_heading = "Input and output"
+    )]
+    binary_format: Option<BinaryFormat>,
+
+    /// Extra request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// Subprotocol to offer (repeatable, in order of preference).
+    #[arg(long = "protocol", value_name = "NAME")]
+    protocols: Vec<String>,
+    /// Send this `Origin` header.
+    #[arg(long, value_name = "ORIGIN")]
+    origin: Option<String>,
+    /// HTTP basic authentication, `USER:PASSWORD`.
+    #[arg(long, value_name = "USER:PASS")]
+    auth: Option<String>,
+    /// Send this `User-Agent` header. Default: none.
+    #[arg(long, value_name = "TEXT")]
+    user_agent: Option<String>,
+    /// The largest message accepted, and the largest one stdin may make,
+    /// in bytes. Default 16 MiB: large for a message, small for memory.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
+    max_message_size: usize,
+    /// Do not offer permessage-deflate compression.
+    #[arg(long)]
+    no_deflate: bool,
+    /// How long resolving, connecting TCP, the proxy and TLS may take.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "10")]
+    connect_timeout: Duration,
+    /// Send a Ping every SECS (the peer's Pong is timed; see
+    /// --print-ping-rtts). Without it, a Ping goes out after 20 s of
+    /// silence from the server.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    ping_interval: Option<Duration>,
+    /// With --ping-interval: fail (exit status 1) when a Ping gets no Pong
+    /// within SECS. Default: no limit.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, requires = "ping_interval")]
+    ping_timeout: Option<Duration>,
+    /// Print the round-trip time of each Pong on stderr.
+    #[arg(long)]
+    print_ping_rtts: bool,
+    /// Connect through this proxy: `http://[USER:PASSWORD@]HOST[:PORT]`
+    /// (HTTP CONNECT), or `socks5://` or `socks5h://` (the proxy resolves
+    /// the server's name). Replaces the proxy environment variables.
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
+    /// Follow up to N redirects (301, 302, 303, 307, 308); never from
+    /// wss:// to ws://, and without Authorization or Cookie to another
+    /// origin.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    follow_redirects: usize,
+    /// For `wss://`: also trust the certificates in this PEM file
+    /// (repeatable), such as a private authority's or a self-signed one.
+    #[arg(long = "ca", value_name = "FILE")]
+    ca: Vec<std::path::PathBuf>,
+    /// For `wss://`: present this client certificate chain (PEM, leaf
+    /// first) to servers that ask for one. Needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<std::path::PathBuf>,
+    /// The private key of --cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<std::path::PathBuf>,
+    /// For `wss://`: accept any certificate, unverified (a warning is
+    /// printed). Anyone on the path can then read and change the traffic.
+    #[arg(short = 'k', long, conflicts_with = "ca")]
+    insecure: bool,
+    /// Use HTTP/2 (RFC 8441) when the server allows it; HTTP/1.1 otherwise.
+    #[arg(long)]
+    http2: bool,
+    /// Connect again when the connection fails or the server closes it
+    /// (not after a close of ours, a TLS failure, a 4xx refusal or Ctrl-C): after a pause
+    /// of up to 0.5 s, doubling each attempt up to 30 s, with full jitter;
+    /// attempts are shown on stderr. Stdin is read on while down, up to
+    /// 64 messages. Not in interactive mode.
+    #[arg(long)]
+    reconnect: bool,
+    /// Interactive mode: print without colours (as when `NO_COLOR` is set).
+    #[arg(long)]
+    no_color: bool,
+}
+
+impl Args {
+    /// Whether to run the interactive prompt: stdin and stdout are
+    /// terminals and no scripting option is given.
+    fn interactive(&self) -> bool {
+        !(self.jsonl
+            || self.binary
+            || self.nul
+            || self.one_message
+            || !self.execute.is_empty()
+            || self.max_messages.is_some())
+            && interactive::wanted()
+    }
+
+    /// Whether the interactive prompt may use colours.
+    fn color(&self) -> bool {
+        !self.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    }
+}
+
+/// Shown after the options: the JSON lines, the exit status, the proxy
+/// variables.
+const AFTER_HELP: &str = "\
+When stdin and stdout are terminals (and no option above asks for a script),
+a prompt opens: lines typed are sent (`>`), messages received are printed above
+it (`<`, in colour unless --no-color or NO_COLOR), Up and Down recall earlier
+lines. Commands: /ping [TEXT] (shows the round-trip time), /close [CODE
+[REASON]], /binary HEX, /quit, /help; //TEXT sends /TEXT. Ctrl-D closes with
+1000; Ctrl-C twice quits.
+
+JSON lines (--jsonl), one object a line:
+  out: {\"type\":\"open\",\"protocol\":P,\"extensions\":E,\"headers\":{NAME:VALUE}}
+       {\"type\":\"text\",\"data\":TEXT}   {\"type\":\"binary\",\"data\":BASE64}
+       {\"type\":\"pong\",\"rtt_ms\":MS}
+       {\"type\":\"close\",\"code\":CODE,\"reason\":TEXT,\"clean\":BOOL}
+       {\"type\":\"error\",\"message\":TEXT}
+  in:  {\"type\":\"text\",\"data\":TEXT}   {\"type\":\"binary\",\"data\":BASE64}
+       {\"type\":\"ping\",\"data\":TEXT}   {\"type\":\"close\",\"code\":CODE,\"reason\":TEXT}
+  Pings from the server are answered but not printed.
+
+Exit status:
+  0    closed cleanly, with 1000, 1001 or no code
+  1    connection failed: unreachable, TLS, proxy, timeout, dropped without a
+       close, protocol error, no Pong within --ping-timeout
+  2    usage error: bad options or URL, unreadable files, bad input on stdin
+       (not UTF-8 without --binary, over --max-message-size, bad JSON)
+  3    the server closed with another code (printed on stderr)
+  4    the server refused the handshake (its HTTP status printed on stderr)
+  130  interrupted (Ctrl-C: the first closes with 1001, the second quits)
+
+Proxy environment variables, used unless --proxy is given:
+  HTTPS_PROXY   proxy for wss:// URLs
+  HTTP_PROXY    proxy for ws:// URLs (ignored in uppercase when REQUEST_METHOD is set)
+  ALL_PROXY     proxy for both when the one above is unset
+  NO_PROXY      hosts reached directly: names (covering subdomains), IP addresses,
+                networks (10.0.0.0/8), each with an optional :PORT; * for all
+Each is also read in lowercase, which comes first.";
+
+/// A number of seconds (fractions allowed) as a duration.
+fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} is not a usable duration"))
+}
+
+/// Connects, then runs a session (interactive, or for a script) until the
+/// connection ends, connecting again if `--reconnect` says so; the exit
+/// status says how it ended (see [`AFTER_HELP`]).
+pub(crate) async fn run(args: Args) -> ExitCode {
+    if let Err(outcome) = client::builder(&args) {
+        return outcome.report();
+    }
+    if args.insecure && args.url.starts_with("wss:") {
+        eprintln!("sockeye: warning: --insecure: the server's certificate is not verified");
+    }
+    // Ctrl-C is caught from here on: while connecting it gives up at once.
+    let mut interrupts = session::Interrupts::new();
+    if args.interactive() {
+        return match open(&args, &mut interrupts).await {
+            Ok((ws, _)) => interactive::run(ws, args.color()).await,
+            Err(outcome) => outcome,
+        }
+        .report();
+    }
+    let queue = input::start(
+        &args,
+        if args.reconnect {
+            reconnect::QUEUE
+        } else {
+            READ_AHEAD
+        },
+    );
+    let mut backoff = reconnect::Backoff::default();
+    let mut received = 0;
+    loop {
+        let why = match open(&args, &mut interrupts).await {
+            Ok((ws, response)) => {
+                let opened = tokio::time::Instant::now();
+                let ended =
+                    session::run(&args, ws, &response, &mut interrupts, &queue, &mut received)
+                        .await;
+                if !args.reconnect || ended.ours || !ended.outcome.retryable() {
+                    return ended.outcome.report();
+                }
+                if opened.elapsed() >= reconnect::STEADY {
+                    backoff.reset();
+                }
+                ended.outcome.why()
+            }
+            Err(outcome) => {
+                if !args.reconnect || !outcome.retryable() {
+                    return outcome.report();
+                }
+                outcome.why()
+            }
+        };
+        if !backoff.pause(&why, &mut interrupts).await {
+            return Outcome::Interrupted.report();
+        }
+    }
+}
+
+/// Connects as the options say; Ctrl-C gives up.
+async fn open(
+    args: &Args,
+    interrupts: &mut session::Interrupts,
+) -> Result<
+    (
+        sockeye::WebSocket<sockeye::ClientStream>,
+        http::Response<()>,
+    ),
+    Outcome,
+> {
+    let builder = client::builder(args)?;
+    tokio::select! {
+        connected = builder.connect() => {
+            connected.map_err(|e| Outcome::connect_failed(&args.url, &e))
+        }
+        () = interrupts.next() => Err(Outcome::Interrupted),
+    }
+}
+
+/// Messages read from stdin ahead of the sender: few, as each may be up
+/// to `--max-message-size`; enough to keep the sender busy.
+const READ_AHEAD: usize = 16;
