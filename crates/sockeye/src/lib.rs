@@ -69,7 +69,9 @@
 //!   resource. `http1.rs`: a response head and a bounded body, for the
 //!   handshake and a proxy's answer to `CONNECT`.
 //! - `tls.rs` ([`tls`]): rustls configurations. `http2/` (`http2`,
-//!   feature `http2`): `Http2Stream`, the client and `serve_connection`.
+//!   feature `http2`): `Http2Stream`, the client, and the server side:
+//!   `serve_connection` and `serve_connection_with` (an accept callback per
+//!   stream).
 //!
 //! Once open, both sides are the same:
 //!
@@ -113,7 +115,9 @@
 //!   HTTP CONNECT or SOCKS5 [`Proxy`], and follows redirects only when
 //!   told to.
 //! - Feature `http2`: WebSocket connections over HTTP/2 (RFC 8441), for
-//!   clients (`ClientBuilder::http2`) and servers (`http2::serve_connection`).
+//!   clients (`ClientBuilder::http2`) and servers (`http2::serve_connection`,
+//!   or `http2::serve_connection_with`, whose callback accepts or refuses
+//!   each stream as `accept_with`'s does).
 //!   Features `hyper` and `axum`: upgrades inside hyper 1.x and axum
 //!   servers, over HTTP/1.1 and HTTP/2.
 //! - The [`web`] module mirrors the browser's `WebSocket` interface.

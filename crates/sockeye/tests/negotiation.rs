@@ -1,6 +1,7 @@
 //! The opening handshake's negotiation, one table run over every way in to
 //! sockeye's server side: `ServerBuilder::accept`, `accept_with` (with a
-//! callback making the default choice), `sockeye::http2::serve_connection`,
+//! callback making the default choice), `sockeye::http2::serve_connection`
+//! and `serve_connection_with` (its callback making the default choice),
 //! hyper over HTTP/1.1 and HTTP/2, and axum over HTTP/1.1 and HTTP/2.
 //!
 //! Each case is a request (method, header fields), the server's settings
@@ -538,6 +539,7 @@ enum Entry {
     Accept,
     AcceptWith,
     Http2ServeConnection,
+    Http2ServeConnectionWith,
     HyperHttp1,
     HyperHttp2,
     AxumHttp1,
@@ -548,7 +550,10 @@ impl Entry {
     fn is_http2(self) -> bool {
         matches!(
             self,
-            Entry::Http2ServeConnection | Entry::HyperHttp2 | Entry::AxumHttp2
+            Entry::Http2ServeConnection
+                | Entry::Http2ServeConnectionWith
+                | Entry::HyperHttp2
+                | Entry::AxumHttp2
         )
     }
 
@@ -562,6 +567,10 @@ impl Entry {
                 servers::accept_with_server(server, protocols.collect()).await
             }
             Entry::Http2ServeConnection => servers::http2_server(server).await,
+            Entry::Http2ServeConnectionWith => {
+                let protocols = settings.protocols.iter().map(|p| (*p).to_owned());
+                http2_with_server(server, protocols.collect()).await
+            }
             Entry::HyperHttp1 | Entry::HyperHttp2 => servers::hyper_server(server).await,
             Entry::AxumHttp1 | Entry::AxumHttp2 => {
                 let router = axum::Router::new().route("/", any(servers::axum_echo));
@@ -569,6 +578,38 @@ impl Entry {
             }
         }
     }
+}
+
+/// `sockeye::http2::serve_connection_with` on every connection (cleartext
+/// HTTP/2), with a callback that makes the default choice: the client's
+/// first subprotocol among `protocols`.
+async fn http2_with_server(server: ServerBuilder, protocols: Vec<String>) -> (SocketAddr, Reports) {
+    let (report, reports) = tokio::sync::mpsc::unbounded_channel();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            tcp.set_nodelay(true).expect("nodelay");
+            let (server, report, protocols) = (server.clone(), report.clone(), protocols.clone());
+            tokio::spawn(async move {
+                let accept = |request: sockeye::UpgradeRequest| {
+                    let accept = match request.select_protocol(&protocols) {
+                        Some(protocol) => sockeye::Accept::new().protocol(protocol),
+                        None => sockeye::Accept::new(),
+                    };
+                    async move { Ok((accept, ())) }
+                };
+                let on_open = |ws, ()| servers::echo_and_report(ws, report.clone());
+                let stop = std::future::pending();
+                let _ = sockeye::http2::serve_connection_with(&server, tcp, stop, accept, on_open)
+                    .await;
+            });
+        }
+    });
+    (address, reports)
 }
 
 // ---- checking ----
@@ -929,6 +970,7 @@ tables! {
     negotiation_over_accept: Accept,
     negotiation_over_accept_with_the_default_choice: AcceptWith,
     negotiation_over_http2_serve_connection: Http2ServeConnection,
+    negotiation_over_http2_serve_connection_with_the_default_choice: Http2ServeConnectionWith,
     negotiation_over_hyper_http1: HyperHttp1,
     negotiation_over_hyper_http2: HyperHttp2,
     negotiation_over_axum_http1: AxumHttp1,

@@ -4,7 +4,11 @@
 //!
 //! [`Http2Stream`] turns such a stream into a byte stream that a
 //! [`WebSocket`](crate::WebSocket) runs over; the client side is in
-//! `client.rs`, [`serve_connection`] in `server.rs`. A client asks for HTTP/2 with
+//! `client.rs`, the server side in `server.rs`: [`serve_connection`] answers
+//! every stream as [`ServerBuilder::accept`](crate::ServerBuilder::accept)
+//! would, [`serve_connection_with`] lets a callback accept or refuse each
+//! one, as [`ServerBuilder::accept_with`](crate::ServerBuilder::accept_with)
+//! does over HTTP/1.1. A client asks for HTTP/2 with
 //! [`ClientBuilder::http2`](crate::ClientBuilder::http2).
 
 pub(crate) mod client;
@@ -18,7 +22,7 @@ use bytes::{Buf, Bytes};
 use h2::{RecvStream, SendStream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-pub use self::server::{serve_connection, serve_connection_until};
+pub use self::server::{Decision, serve_connection, serve_connection_until, serve_connection_with};
 
 /// The flow-control window of each stream, both ways: HTTP/2's default of
 /// 64 KiB would hold a WebSocket to one window per round trip.

@@ -100,12 +100,6 @@ impl CheckedRequest {
         }
     }
 
-    /// The subprotocols the client offered, in its order.
-    #[cfg(feature = "http2")]
-    pub(crate) fn protocols(&self) -> &[String] {
-        self.handshake.protocols()
-    }
-
     /// The request as an accept callback sees it; a copy of its head.
     pub(crate) fn upgrade_request(&self) -> UpgradeRequest {
         UpgradeRequest::new(

@@ -18,7 +18,9 @@ use sockeye::WebSocket;
 use sockeye::http2::Http2Stream;
 use tokio::net::TcpStream;
 
-/// An HTTP/2 connection to a server, its settings received.
+/// An HTTP/2 connection to a server, its settings received; a clone opens
+/// streams on the same connection.
+#[derive(Clone)]
 pub struct H2Client {
     send: SendRequest<Bytes>,
 }
