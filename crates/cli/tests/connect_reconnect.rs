@@ -20,29 +20,18 @@ fn next_event(running: &Running) -> Value {
 
 #[test]
 fn reconnects_after_a_drop_and_sends_what_came_meanwhile() {
-    // Two connections in turn: the first echoes one message and drops TCP
-    // without a Close; the second records until the client closes.
-    let server = OneShot::start(|tcp| async move {
-        let mut ws = sockeye::accept(tcp).await.expect("accept");
-        let first = ws.next().await.expect("a message").expect("receive");
-        ws.send(first).await.expect("echo");
-        tokio::io::AsyncWriteExt::shutdown(ws.get_mut())
-            .await
-            .expect("shutdown");
-        drop(ws);
-    });
-    let url = server.url("/");
-    let addr = server.addr;
+    // Two connections in turn on one listener (no port to hand over): the
+    // first echoes one message and drops TCP without a Close; the second
+    // records until the client closes.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("ws://{}/", listener.local_addr().expect("address"));
+    let server = two_connections(listener);
     let mut command = sockeye();
     command.args(["connect", &url, "--jsonl", "--reconnect"]);
     let mut running = Running::spawn(command);
     assert_eq!(next_event(&running)["type"], "open");
     running.write_stdin(b"{\"type\":\"text\",\"data\":\"a\"}\n");
     assert_eq!(next_event(&running)["data"], "a");
-    // The second connection comes to a listener on the same port, made
-    // once the first is gone.
-    server.join();
-    let second = second_server(addr);
     let mut event = next_event(&running);
     while event["type"] != "close" {
         event = next_event(&running);
@@ -58,17 +47,17 @@ fn reconnects_after_a_drop_and_sends_what_came_meanwhile() {
         finished.stderr.contains("reconnecting in") && finished.stderr.contains("(attempt 1)"),
         "{finished:?}"
     );
-    let (messages, code) = second.join().expect("second server");
+    let (messages, code) = server.join().expect("server");
     assert_eq!(messages, [Message::text("b")]);
     assert_eq!(code, Some(1000));
 }
 
-/// A server on `addr` (free again) for one connection: echoes until the
-/// client closes; returns what it got and the Close's code.
-fn second_server(
-    addr: std::net::SocketAddr,
+/// A server on `listener` for two connections in turn: the first echoes
+/// one message and drops TCP without a Close; the second echoes until the
+/// client closes. Returns what the second got and its Close's code.
+fn two_connections(
+    listener: std::net::TcpListener,
 ) -> std::thread::JoinHandle<(Vec<Message>, Option<u16>)> {
-    let listener = std::net::TcpListener::bind(addr).expect("bind the same port again");
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -77,11 +66,21 @@ fn second_server(
         runtime.block_on(async move {
             listener.set_nonblocking(true).expect("nonblocking");
             let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let (tcp, _) = tokio::time::timeout(TIMEOUT, listener.accept())
+            let accept = || async {
+                tokio::time::timeout(TIMEOUT, listener.accept())
+                    .await
+                    .expect("no connection in time")
+                    .expect("accept")
+                    .0
+            };
+            let mut ws = sockeye::accept(accept().await).await.expect("accept");
+            let first = ws.next().await.expect("a message").expect("receive");
+            ws.send(first).await.expect("echo");
+            tokio::io::AsyncWriteExt::shutdown(ws.get_mut())
                 .await
-                .expect("no reconnection in time")
-                .expect("accept");
-            let mut ws = sockeye::accept(tcp).await.expect("accept");
+                .expect("shutdown");
+            drop(ws);
+            let mut ws = sockeye::accept(accept().await).await.expect("accept");
             let mut got = Vec::new();
             while let Some(message) = tokio::time::timeout(TIMEOUT, ws.next())
                 .await
