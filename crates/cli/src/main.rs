@@ -14,10 +14,11 @@
 //! | file or folder | owns |
 //! |---|---|
 //! | `main.rs` | the subcommands, logging, the runtime, `describe` (an error and its causes on one line), `EXIT_USAGE` |
-//! | `serve/` | `sockeye serve`, the echo server |
+//! | `serve/` | `sockeye serve`: echo, broadcast, routes |
 //! | `serve/mod.rs` | its flags (`Args`) and `run`: start the threads, wait for a signal, stop |
 //! | `serve/worker.rs` | the accept threads: listen, admit or refuse, close on shutdown |
 //! | `serve/handshake.rs` | a connection from accept to open (HTTP/1.1 or HTTP/2), or its refusal |
+//! | `serve/routes.rs` | `--route`, `--echo`, `--broadcast`: the mode each path gets, 404 for none |
 //! | `serve/echo.rs`, `serve/broadcast.rs` | the two modes of an open connection |
 //! | `serve/ending.rs` | how an open connection ended, for the log |
 //! | `serve/transport.rs` | `Transport`: TCP, TLS or an HTTP/2 stream under a WebSocket |

@@ -1,6 +1,7 @@
 //! A connection from its accept to its WebSocket: the opening handshake
 //! over HTTP/1.1, the WebSocket streams of an HTTP/2 connection, or the
-//! answer to one turned away by a limit; then the echo or broadcast task.
+//! answer to one turned away by a limit; then the task of the mode its
+//! route chose.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,9 +12,10 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::broadcast::{Hub, fan_out};
+use super::broadcast::fan_out;
 use super::echo::echo;
 use super::limits::{ConnectionSlot, HandshakeSlot};
+use super::routes::{Opened, Site};
 use super::transport::Transport;
 use crate::describe;
 
@@ -32,8 +34,8 @@ pub(super) struct Admitted {
     pub(super) handshake: HandshakeSlot,
     /// Cancelled when the server shuts down.
     pub(super) closing: CancellationToken,
-    /// With `--broadcast`: where messages go to the other connections.
-    pub(super) hub: Option<Hub>,
+    /// The routes: which mode serves which path.
+    pub(super) site: Arc<Site>,
     /// The thread's connection tasks, which the open connection's joins.
     pub(super) connections: TaskTracker,
 }
@@ -48,10 +50,9 @@ pub(super) async fn accept_http1<S: Transport>(
     admitted: Admitted,
 ) {
     stream.no_delay();
-    // Subscribed before the 101 leaves, so the client hears everything
-    // said once it is open.
-    let inbox = admitted.hub.as_ref().map(|hub| hub.sender.subscribe());
-    let Some(ws) = opening_handshake(&server, stream, id, &admitted.closing).await else {
+    let Some((ws, opened)) =
+        opening_handshake(&server, &admitted.site, stream, id, &admitted.closing).await
+    else {
         return;
     };
     drop(admitted.handshake);
@@ -59,38 +60,49 @@ pub(super) async fn accept_http1<S: Transport>(
     let Admitted {
         slot,
         closing,
-        hub,
         connections,
         ..
     } = admitted;
-    match (hub, inbox) {
-        (Some(hub), Some(inbox)) => {
+    match opened {
+        Opened::Broadcast(hub, inbox) => {
             connections.spawn(fan_out(ws, id, Some(slot), closing, hub, inbox))
         }
-        _ => connections.spawn(echo(ws, id, Some(slot), closing)),
+        Opened::Echo => connections.spawn(echo(ws, id, Some(slot), closing)),
     };
 }
 
-/// The WebSocket opening handshake over HTTP/1.1; `None`, after logging
-/// why, for a plain HTTP request (answered by the server), a failure, or
-/// a shutdown.
+/// The WebSocket opening handshake over HTTP/1.1, with the mode its
+/// route chose; `None`, after logging why, for a plain HTTP request
+/// (answered by the server), a path no route matches (404), a failure,
+/// or a shutdown.
 async fn opening_handshake<S: Transport>(
     server: &ServerBuilder,
+    site: &Site,
     stream: S,
     id: u64,
     closing: &CancellationToken,
-) -> Option<WebSocket<S>> {
+) -> Option<(WebSocket<S>, Opened)> {
+    // Chosen before the 101 leaves: a broadcast connection is subscribed
+    // by then, so it hears everything said once it is open.
+    let mut opened = None;
+    let handshake = server.accept_with(stream, |request| {
+        let answer = site.accept(&request).map(|(accept, mode)| {
+            opened = Some(mode);
+            accept
+        });
+        std::future::ready(answer)
+    });
     // A shutdown does not wait for handshakes: a client stuck in one would
     // hold it up until the handshake timeout.
     let accepted = tokio::select! {
-        accepted = server.accept(stream) => accepted,
+        accepted = handshake => accepted,
         () = closing.cancelled() => {
             tracing::debug!(id, "handshake cut short by the shutdown");
             return None;
         }
     };
     match accepted {
-        Ok(ws) => Some(ws),
+        Ok(ws) => opened.map(|opened| (ws, opened)),
         Err(sockeye::Error::Handshake(failure))
             if matches!(*failure, sockeye::HandshakeFailure::PlainHttp(_)) =>
         {
@@ -106,6 +118,9 @@ async fn opening_handshake<S: Transport>(
 
 /// An HTTP/2 connection (ALPN `h2`): its WebSocket streams (RFC 8441) each
 /// get an echo (or fan-out) task; plain requests, the dev console.
+///
+/// HTTP/2 is offered only when every path has the same mode: the
+/// library's HTTP/2 server does not tell which path a stream asked for.
 pub(super) async fn serve_http2(
     server: &ServerBuilder,
     tls: sockeye::tokio_rustls::server::TlsStream<TcpStream>,
@@ -116,10 +131,14 @@ pub(super) async fn serve_http2(
         slot,
         handshake,
         closing,
-        hub,
+        site,
         connections,
     } = admitted;
     drop(handshake);
+    let Some(mode) = site.routes.single() else {
+        tracing::debug!(id, "http/2 connection without a single mode, closed");
+        return;
+    };
     tracing::debug!(id, "http/2 connection open");
     // On shutdown: no new streams (GOAWAY); those open close with 1001.
     let stop = closing.clone().cancelled_owned();
@@ -130,16 +149,11 @@ pub(super) async fn serve_http2(
             http2_connection = id,
             "connection open over http/2"
         );
-        let task: Pin<Box<dyn Future<Output = ()> + Send>> = match &hub {
-            Some(hub) => Box::pin(fan_out(
-                ws,
-                stream,
-                None,
-                closing.clone(),
-                hub.clone(),
-                hub.sender.subscribe(),
-            )),
-            None => Box::pin(echo(ws, stream, None, closing.clone())),
+        let task: Pin<Box<dyn Future<Output = ()> + Send>> = match mode.open() {
+            Opened::Broadcast(hub, inbox) => {
+                Box::pin(fan_out(ws, stream, None, closing.clone(), hub, inbox))
+            }
+            Opened::Echo => Box::pin(echo(ws, stream, None, closing.clone())),
         };
         connections.track_future(task)
     })

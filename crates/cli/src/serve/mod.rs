@@ -3,8 +3,8 @@
 //! `run` turns the flags into settings (`config.rs`, `tls.rs`,
 //! `limits.rs`) and starts the accept threads (`worker.rs`); each
 //! connection let in goes through its handshake (`handshake.rs`) to the
-//! echo or broadcast mode (`echo.rs`, `broadcast.rs`). The crate doc maps
-//! every file.
+//! mode its path's route chose (`routes.rs`): echo or broadcast
+//! (`echo.rs`, `broadcast.rs`). The crate doc maps every file.
 
 mod broadcast;
 mod config;
@@ -13,6 +13,7 @@ mod echo;
 mod ending;
 mod handshake;
 mod limits;
+mod routes;
 mod tls;
 mod transport;
 mod worker;
@@ -23,12 +24,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use self::broadcast::Hub;
 use self::config::{server_builder, thread_count};
 use self::limits::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, set_limits};
+use self::routes::{ModeSpec, RouteSpec, Routes, Site, parse_route};
 use self::tls::tls_acceptors;
 use self::worker::{Settings, Workers};
-use crate::describe;
+use crate::{EXIT_USAGE, describe};
 
 /// Options of `sockeye serve`.
 #[derive(Debug, clap::Args)]
@@ -68,10 +69,23 @@ pub(crate) struct Args {
     /// one per CPU.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Echo each message back to its sender (the default): on every path,
+    /// or with --route on the paths no route matches.
+    #[arg(long, conflicts_with = "broadcast")]
+    echo: bool,
     /// Instead of echoing, send every message to every other connected
-    /// client (encoded once, shared by all).
+    /// client (encoded once, shared by all): on every path, or with
+    /// --route on the paths no route matches.
     #[arg(long)]
     broadcast: bool,
+    /// Serve the paths under PATH in MODE: `echo`, `broadcast` (each
+    /// broadcast route is a room of its own) or `exec:COMMAND`
+    /// (repeatable). PATH matches itself and the paths below it (`/chat`:
+    /// `/chat/room`, not `/chatroom`); the longest match wins; a path no
+    /// route matches is answered 404, unless --echo or --broadcast is
+    /// given. With routes other than `/`, wss:// offers HTTP/1.1 only.
+    #[arg(long = "route", value_name = "PATH=MODE", value_parser = parse_route)]
+    routes: Vec<RouteSpec>,
     /// Seconds a client has to send its opening handshake and read the
     /// answer: slow or silent clients (slowloris) are dropped after it.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
@@ -147,7 +161,22 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 /// Runs the server until Ctrl-C or SIGTERM, then closes every connection
 /// with 1001 Going Away and returns.
 pub(crate) async fn run(args: Args) -> ExitCode {
-    let tls = match tls_acceptors(&args) {
+    let fallback = if args.broadcast {
+        Some(ModeSpec::Broadcast)
+    } else {
+        args.echo.then_some(ModeSpec::Echo)
+    };
+    let routes = match Routes::new(&args.routes, fallback.as_ref()) {
+        Ok(routes) => routes,
+        Err(why) => {
+            eprintln!("sockeye: {why}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    // The library's HTTP/2 server does not say which path a WebSocket
+    // stream asked for: with several routes, HTTP/1.1 only.
+    let http2 = routes.single().is_some();
+    let tls = match tls_acceptors(&args, http2) {
         Ok(tls) => tls,
         Err(e) => {
             eprintln!("sockeye: cannot use the tls certificate: {}", describe(&e));
@@ -163,7 +192,10 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         close_timeout: args.close_timeout,
         handshake_timeout: args.handshake_timeout,
         tls,
-        hub: args.broadcast.then(Hub::new),
+        site: Arc::new(Site {
+            routes,
+            protocols: args.protocols.clone(),
+        }),
     };
     let workers = match Workers::start(args.addr, threads, &settings).await {
         Ok(workers) => workers,
@@ -173,6 +205,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         }
     };
     announce(workers.addr(), threads, secure, !args.no_console);
+    settings.site.routes.announce();
     signal.await;
     tracing::info!("shutting down");
     workers.stop().await;

@@ -12,10 +12,10 @@ use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::broadcast::Hub;
 use super::echo::SHUTTING_DOWN;
 use super::handshake::{Admitted, accept_http1, answer_refusal, next_id, serve_http2};
 use super::limits::{HandshakeSlot, Refusal, limits};
+use super::routes::Site;
 use super::tls::{TlsAcceptors, tls_handshake};
 use crate::describe;
 
@@ -45,8 +45,8 @@ pub(super) struct Settings {
     pub(super) handshake_timeout: Duration,
     /// `wss://`: TLS first.
     pub(super) tls: Option<TlsAcceptors>,
-    /// `--broadcast`: messages go to every other connection.
-    pub(super) hub: Option<Hub>,
+    /// The routes: which mode serves which path.
+    pub(super) site: Arc<Site>,
 }
 
 impl Workers {
@@ -228,7 +228,7 @@ impl Worker {
                     slot,
                     handshake,
                     closing: closing.clone(),
-                    hub: self.settings.hub.clone(),
+                    site: Arc::clone(&self.settings.site),
                     connections: connections.clone(),
                 };
                 self.serve(tcp, id, admitted, connections);

@@ -1,0 +1,351 @@
+//! Which mode serves a connection, chosen by its request path:
+//! `--route PATH=MODE` (repeatable), `--echo` and `--broadcast`.
+//!
+//! A route's path matches itself and everything below it, segment by
+//! segment: `/chat` matches `/chat`, `/chat/` and `/chat/room`, not
+//! `/chatroom`; `/` matches every path. Of the routes that match, the one
+//! with the longest path wins. A request no route matches is answered
+//! 404 Not Found before the handshake. The query string plays no part.
+//!
+//! Without `--route`, every path gets `--echo` (the default) or
+//! `--broadcast`. With routes, `--echo` or `--broadcast` also serve the
+//! paths no route matches, as `--route /=echo` would.
+
+use std::fmt;
+
+use super::broadcast::Hub;
+
+/// A connection's mode as the command line names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ModeSpec {
+    /// `echo`: each message goes back to its sender.
+    Echo,
+    /// `broadcast`: each message goes to every other connection of the
+    /// same route.
+    Broadcast,
+    /// `exec:COMMAND`: a program per connection.
+    Exec(String),
+}
+
+impl fmt::Display for ModeSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModeSpec::Echo => f.write_str("echo"),
+            ModeSpec::Broadcast => f.write_str("broadcast"),
+            ModeSpec::Exec(command) => write!(f, "exec:{command}"),
+        }
+    }
+}
+
+/// One `--route PATH=MODE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RouteSpec {
+    /// Starts with `/`; no trailing `/` but for the root.
+    path: String,
+    mode: ModeSpec,
+}
+
+/// Parses `PATH=MODE`, MODE being `echo`, `broadcast` or `exec:COMMAND`.
+pub(super) fn parse_route(text: &str) -> Result<RouteSpec, String> {
+    let Some((path, mode)) = text.split_once('=') else {
+        return Err(format!(
+            "expected PATH=MODE (such as /chat=broadcast), got {text:?}"
+        ));
+    };
+    if !path.starts_with('/') {
+        return Err(format!("the path must start with '/': {path:?}"));
+    }
+    if path.contains(['?', '#']) || path.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "the path must be a plain path, without query, fragment or spaces: {path:?}"
+        ));
+    }
+    let mode = match mode {
+        "echo" => ModeSpec::Echo,
+        "broadcast" => ModeSpec::Broadcast,
+        _ => match mode.strip_prefix("exec:") {
+            Some(command) if !command.trim().is_empty() => ModeSpec::Exec(command.to_owned()),
+            Some(_) => return Err("exec: needs a command, as exec:./script.sh".to_owned()),
+            None => {
+                return Err(format!(
+                    "unknown mode {mode:?}: expected echo, broadcast or exec:COMMAND"
+                ));
+            }
+        },
+    };
+    Ok(RouteSpec {
+        path: normalise(path).to_owned(),
+        mode,
+    })
+}
+
+/// A path without its trailing slashes, `/` staying `/`.
+fn normalise(path: &str) -> &str {
+    match path.trim_end_matches('/') {
+        "" => "/",
+        trimmed => trimmed,
+    }
+}
+
+/// A mode ready to serve connections.
+#[derive(Clone, Debug)]
+pub(super) enum Mode {
+    /// Each message back to its sender.
+    Echo,
+    /// Each message to every other connection of this route: the route's
+    /// own room.
+    Broadcast(Hub),
+}
+
+impl Mode {
+    fn new(spec: &ModeSpec) -> Result<Mode, String> {
+        match spec {
+            ModeSpec::Echo => Ok(Mode::Echo),
+            ModeSpec::Broadcast => Ok(Mode::Broadcast(Hub::new())),
+            ModeSpec::Exec(_) => Err(format!(
+                "{spec}: exec routes are not supported yet in this build"
+            )),
+        }
+    }
+
+    /// What a connection opening in this mode takes with it. Called before
+    /// the answer to the handshake leaves: a broadcast connection then
+    /// hears everything said once it is open.
+    pub(super) fn open(&self) -> Opened {
+        match self {
+            Mode::Echo => Opened::Echo,
+            Mode::Broadcast(hub) => Opened::Broadcast(hub.clone(), hub.sender.subscribe()),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Mode::Echo => "echo",
+            Mode::Broadcast(_) => "broadcast",
+        }
+    }
+}
+
+/// A connection's mode, chosen at its handshake.
+#[derive(Debug)]
+pub(super) enum Opened {
+    /// Echo its messages.
+    Echo,
+    /// Broadcast in this room, reading the others' messages from the
+    /// receiver.
+    Broadcast(
+        Hub,
+        tokio::sync::broadcast::Receiver<(u64, sockeye::PreparedMessage)>,
+    ),
+}
+
+/// The routes of the server, longest path first.
+#[derive(Debug)]
+pub(super) struct Routes {
+    table: Vec<(String, Mode)>,
+}
+
+impl Routes {
+    /// The routes the flags describe: `routes` in any order, and the mode
+    /// for the paths none of them matches (`--echo`, `--broadcast`; echo
+    /// when there are no routes). The error is the line to print.
+    pub(super) fn new(routes: &[RouteSpec], fallback: Option<&ModeSpec>) -> Result<Self, String> {
+        let mut table = Vec::with_capacity(routes.len() + 1);
+        for route in routes {
+            if table.iter().any(|(path, _)| *path == route.path) {
+                return Err(format!("two routes for the path {}", route.path));
+            }
+            table.push((route.path.clone(), Mode::new(&route.mode)?));
+        }
+        let fallback = match fallback {
+            Some(mode) => Some(mode),
+            None if routes.is_empty() => Some(&ModeSpec::Echo),
+            None => None,
+        };
+        if let Some(mode) = fallback {
+            if table.iter().any(|(path, _)| path == "/") {
+                return Err(format!(
+                    "--{mode} serves the paths no route matches, but a route for / already does"
+                ));
+            }
+            table.push(("/".to_owned(), Mode::new(mode)?));
+        }
+        table.sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
+        Ok(Routes { table })
+    }
+
+    /// The mode for a request to `path`, if a route matches it.
+    pub(super) fn choose(&self, path: &str) -> Option<&Mode> {
+        self.table
+            .iter()
+            .find(|(route, _)| matches(route, path))
+            .map(|(_, mode)| mode)
+    }
+
+    /// The mode every path gets, when one route for `/` is all there is.
+    pub(super) fn single(&self) -> Option<&Mode> {
+        match self.table.as_slice() {
+            [(path, mode)] if path == "/" => Some(mode),
+            _ => None,
+        }
+    }
+
+    /// Logs the routes, at info level, when there are several.
+    pub(super) fn announce(&self) {
+        if self.single().is_some() {
+            return;
+        }
+        for (path, mode) in &self.table {
+            tracing::info!(path, mode = mode.name(), "route");
+        }
+    }
+}
+
+/// Whether the route `route` (normalised) matches the request path `path`.
+fn matches(route: &str, path: &str) -> bool {
+    if route == "/" {
+        return true;
+    }
+    match path.strip_prefix(route) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+/// How the server answers a WebSocket request beyond the library's
+/// checks: its route, the subprotocol agreed.
+#[derive(Debug)]
+pub(super) struct Site {
+    pub(super) routes: Routes,
+    /// `--protocol`: agreed to when offered, the client's first choice.
+    pub(super) protocols: Vec<String>,
+}
+
+impl Site {
+    /// Accepts a request whose path a route matches, with the mode it
+    /// opens in; 404 otherwise.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the refusal is what the accept callback returns, once per handshake"
+    )]
+    pub(super) fn accept(
+        &self,
+        request: &sockeye::UpgradeRequest,
+    ) -> Result<(sockeye::Accept, Opened), http::Response<bytes::Bytes>> {
+        let Some(mode) = self.routes.choose(request.path()) else {
+            return Err(not_found(request.path()));
+        };
+        let accept = match request.select_protocol(&self.protocols) {
+            Some(protocol) => sockeye::Accept::new().protocol(protocol),
+            None => sockeye::Accept::new(),
+        };
+        Ok((accept, mode.open()))
+    }
+}
+
+/// The answer to a WebSocket request no route matches.
+pub(super) fn not_found(path: &str) -> http::Response<bytes::Bytes> {
+    http::Response::builder()
+        .status(http::StatusCode::NOT_FOUND)
+        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(bytes::Bytes::from(format!("no route for {path}\n")))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routes(specs: &[&str], fallback: Option<&ModeSpec>) -> Routes {
+        let specs: Vec<RouteSpec> = specs.iter().map(|s| parse_route(s).unwrap()).collect();
+        Routes::new(&specs, fallback).unwrap()
+    }
+
+    fn chosen(routes: &Routes, path: &str) -> Option<&'static str> {
+        routes.choose(path).map(Mode::name)
+    }
+
+    #[test]
+    fn the_longest_matching_route_wins_segment_by_segment() {
+        let table = routes(&["/=echo", "/chat=broadcast", "/chat/quiet/=echo"], None);
+        assert_eq!(chosen(&table, "/chat"), Some("broadcast"));
+        assert_eq!(chosen(&table, "/chat/"), Some("broadcast"));
+        assert_eq!(chosen(&table, "/chat/room"), Some("broadcast"));
+        assert_eq!(chosen(&table, "/chat/quiet"), Some("echo"));
+        assert_eq!(chosen(&table, "/chat/quiet/x"), Some("echo"));
+        assert_eq!(chosen(&table, "/chatroom"), Some("echo"));
+        assert_eq!(chosen(&table, "/"), Some("echo"));
+    }
+
+    #[test]
+    fn without_a_route_for_the_root_other_paths_match_nothing() {
+        let table = routes(&["/chat=broadcast"], None);
+        assert_eq!(chosen(&table, "/chat/a"), Some("broadcast"));
+        assert_eq!(chosen(&table, "/"), None);
+        assert_eq!(chosen(&table, "/chatroom"), None);
+        assert!(table.single().is_none());
+    }
+
+    #[test]
+    fn the_mode_flag_serves_the_paths_no_route_matches() {
+        let table = routes(&["/chat=broadcast"], Some(&ModeSpec::Echo));
+        assert_eq!(chosen(&table, "/elsewhere"), Some("echo"));
+        let table = routes(&[], Some(&ModeSpec::Broadcast));
+        assert_eq!(table.single().map(Mode::name), Some("broadcast"));
+        let table = routes(&[], None);
+        assert_eq!(table.single().map(Mode::name), Some("echo"));
+    }
+
+    #[test]
+    fn each_broadcast_route_is_its_own_room() {
+        let table = routes(&["/a=broadcast", "/b=broadcast"], None);
+        let (Some(Mode::Broadcast(a)), Some(Mode::Broadcast(b))) =
+            (table.choose("/a"), table.choose("/b"))
+        else {
+            panic!("both are broadcast routes");
+        };
+        let mut heard_by_b = b.sender.subscribe();
+        let _ = a.sender.send((
+            0,
+            sockeye::PreparedMessage::new(&sockeye::Message::text("x")),
+        ));
+        assert!(heard_by_b.try_recv().is_err());
+    }
+
+    #[test]
+    fn malformed_routes_are_refused_with_a_reason() {
+        for (text, reason) in [
+            ("/chat", "PATH=MODE"),
+            ("chat=echo", "start with '/'"),
+            ("/a?b=echo", "plain path"),
+            ("/a=shout", "unknown mode"),
+            ("/a=exec:", "needs a command"),
+        ] {
+            let error = parse_route(text).unwrap_err();
+            assert!(error.contains(reason), "{text}: {error}");
+        }
+        let twice = [
+            parse_route("/a=echo").unwrap(),
+            parse_route("/a/=broadcast").unwrap(),
+        ];
+        assert!(
+            Routes::new(&twice, None)
+                .unwrap_err()
+                .contains("two routes")
+        );
+        let root = [parse_route("/=echo").unwrap()];
+        assert!(
+            Routes::new(&root, Some(&ModeSpec::Broadcast))
+                .unwrap_err()
+                .contains("already")
+        );
+    }
+
+    #[test]
+    fn exec_routes_parse_but_are_refused_until_supported() {
+        let route = parse_route("/sh=exec:./script.sh --flag").unwrap();
+        assert_eq!(route.mode, ModeSpec::Exec("./script.sh --flag".to_owned()));
+        let error = Routes::new(&[route], None).unwrap_err();
+        assert!(error.contains("not supported yet"), "{error}");
+    }
+}

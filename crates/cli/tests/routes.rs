@@ -1,0 +1,208 @@
+//! End-to-end tests of `sockeye serve --route`, `--echo` and
+//! `--broadcast`: one server, several modes chosen by the request path.
+
+mod support;
+
+use std::process::Command;
+
+use futures_util::StreamExt;
+use sockeye::{CloseCode, Message};
+use support::{Finished, Running, Serve, TIMEOUT, peer_tool, raw_exchange, run};
+
+type Client = sockeye::WebSocket<sockeye::ClientStream>;
+
+async fn connect(url: &str) -> Client {
+    tokio::time::timeout(TIMEOUT, sockeye::connect(url))
+        .await
+        .expect("connect timed out")
+        .unwrap_or_else(|e| panic!("connect to {url}: {e:?}"))
+}
+
+async fn send(ws: &mut Client, text: &str) {
+    ws.send(Message::text(text.to_owned())).await.expect("send");
+}
+
+async fn next_text(ws: &mut Client) -> String {
+    let message = tokio::time::timeout(TIMEOUT, ws.next())
+        .await
+        .expect("no message in time")
+        .expect("a message")
+        .expect("no error");
+    message.as_text().expect("a text message").to_owned()
+}
+
+async fn close(mut ws: Client) {
+    tokio::time::timeout(TIMEOUT, ws.close(CloseCode::NORMAL, ""))
+        .await
+        .expect("close timed out")
+        .expect("close");
+}
+
+/// A WebSocket opening handshake for `path`, written by hand.
+fn upgrade_request(path: &str) -> Vec<u8> {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn routes_give_each_path_its_own_mode() {
+    let server = Serve::start(&["--route", "/chat=broadcast", "--route", "/=echo"]);
+    let mut first = connect(&server.url("/chat")).await;
+    let mut second = connect(&server.url("/chat/room?nick=b")).await;
+    let mut echoed = connect(&server.url("/chatroom")).await;
+
+    send(&mut first, "to the room").await;
+    assert_eq!(next_text(&mut second).await, "to the room");
+    send(&mut echoed, "back to me").await;
+    assert_eq!(next_text(&mut echoed).await, "back to me");
+    // The sender of a broadcast does not hear itself: its next message is
+    // the other member's.
+    send(&mut second, "reply").await;
+    assert_eq!(next_text(&mut first).await, "reply");
+
+    for ws in [first, second, echoed] {
+        close(ws).await;
+    }
+}
+
+#[tokio::test]
+async fn each_broadcast_route_is_a_room_of_its_own() {
+    let server = Serve::start(&["--route", "/a=broadcast", "--route", "/b=broadcast"]);
+    let mut a1 = connect(&server.url("/a")).await;
+    let mut a2 = connect(&server.url("/a")).await;
+    let mut b1 = connect(&server.url("/b")).await;
+    let mut b2 = connect(&server.url("/b")).await;
+
+    send(&mut b1, "in room b").await;
+    assert_eq!(next_text(&mut b2).await, "in room b");
+    send(&mut a1, "in room a").await;
+    // Had room b's message reached a2, it would have come first.
+    assert_eq!(next_text(&mut a2).await, "in room a");
+
+    for ws in [a1, a2, b1, b2] {
+        close(ws).await;
+    }
+}
+
+#[tokio::test]
+async fn a_path_no_route_matches_is_answered_404_before_the_handshake() {
+    let server = Serve::start(&["--route", "/chat=broadcast"]);
+    let answer = raw_exchange(server.addr, &upgrade_request("/elsewhere"));
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer:?}");
+    assert!(answer.contains("no route for /elsewhere"), "{answer:?}");
+    let answer = raw_exchange(server.addr, &upgrade_request("/chatroom"));
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer:?}");
+
+    let refused = sockeye::connect(&server.url("/")).await;
+    assert!(refused.is_err(), "a connection to / was accepted");
+    // The route itself still works.
+    close(connect(&server.url("/chat")).await).await;
+}
+
+#[tokio::test]
+async fn the_mode_flag_serves_the_paths_no_route_matches() {
+    let server = Serve::start(&["--route", "/chat=echo", "--broadcast"]);
+    let mut first = connect(&server.url("/lobby")).await;
+    let mut second = connect(&server.url("/other")).await;
+    let mut echoed = connect(&server.url("/chat")).await;
+    send(&mut first, "heard elsewhere").await;
+    assert_eq!(next_text(&mut second).await, "heard elsewhere");
+    send(&mut echoed, "echo").await;
+    assert_eq!(next_text(&mut echoed).await, "echo");
+    for ws in [first, second, echoed] {
+        close(ws).await;
+    }
+}
+
+#[tokio::test]
+async fn echo_is_the_default_and_can_be_asked_for() {
+    let server = Serve::start(&["--echo"]);
+    let mut ws = connect(&server.url("/any/path")).await;
+    send(&mut ws, "same").await;
+    assert_eq!(next_text(&mut ws).await, "same");
+    close(ws).await;
+}
+
+fn assert_usage_error(finished: &Finished, needle: &str) {
+    assert_eq!(finished.code(), Some(2), "stderr: {:?}", finished.stderr);
+    assert!(
+        finished.stderr.contains(needle),
+        "stderr lacks {needle:?}: {:?}",
+        finished.stderr
+    );
+}
+
+#[test]
+fn malformed_routes_are_usage_errors() {
+    for (route, reason) in [
+        ("/chat", "PATH=MODE"),
+        ("chat=echo", "must start with '/'"),
+        ("/chat=shout", "unknown mode"),
+    ] {
+        let finished = run(&["serve", "127.0.0.1:0", "--route", route]);
+        assert_usage_error(&finished, reason);
+    }
+    let finished = run(&[
+        "serve",
+        "127.0.0.1:0",
+        "--route",
+        "/a=echo",
+        "--route",
+        "/a/=broadcast",
+    ]);
+    assert_usage_error(&finished, "two routes for the path /a");
+    let finished = run(&["serve", "127.0.0.1:0", "--route", "/=echo", "--broadcast"]);
+    assert_usage_error(&finished, "a route for / already");
+    let finished = run(&["serve", "127.0.0.1:0", "--echo", "--broadcast"]);
+    assert_usage_error(&finished, "cannot be used with");
+}
+
+#[test]
+fn exec_routes_are_refused_until_this_build_supports_them() {
+    let finished = run(&["serve", "127.0.0.1:0", "--route", "/sh=exec:./script.sh"]);
+    assert_usage_error(&finished, "not supported yet");
+    assert_eq!(finished.stderr.lines().count(), 1, "{:?}", finished.stderr);
+}
+
+/// Runs wscat against `url`, sending each of `messages` once connected and
+/// closing a second later; its stdin stays open meanwhile (wscat quits at
+/// the end of its input).
+fn wscat(url: &str, messages: &[&str]) -> Finished {
+    let mut command = Command::new(peer_tool("wscat"));
+    command.args(["--no-color", "-c", url, "-w", "1"]);
+    for message in messages {
+        command.args(["-x", message]);
+    }
+    Running::spawn(command).finish()
+}
+
+#[test]
+fn wscat_is_echoed_on_one_route_and_refused_off_the_routes() {
+    let server = Serve::start(&["--route", "/echo=echo", "--route", "/room=broadcast"]);
+    let finished = wscat(&server.url("/echo/here"), &["hello", "from wscat"]);
+    assert_eq!(finished.code(), Some(0), "{finished:?}");
+    assert_eq!(finished.stdout, "hello\nfrom wscat\n");
+
+    let finished = wscat(&server.url("/nowhere"), &["lost"]);
+    assert_ne!(finished.code(), Some(0), "{finished:?}");
+    assert!(finished.stderr.contains("404"), "{finished:?}");
+}
+
+#[tokio::test]
+async fn wscat_joins_a_broadcast_route() {
+    let server = Serve::start(&["--route", "/room=broadcast", "--echo"]);
+    let mut listener = connect(&server.url("/room")).await;
+    let url = server.url("/room");
+    let finished = tokio::task::spawn_blocking(move || wscat(&url, &["hi from wscat"]))
+        .await
+        .expect("wscat thread");
+    assert_eq!(finished.code(), Some(0), "{finished:?}");
+    // A sender does not hear its own broadcast.
+    assert_eq!(finished.stdout, "");
+    assert_eq!(next_text(&mut listener).await, "hi from wscat");
+    close(listener).await;
+}
