@@ -14,14 +14,15 @@
 //! | file or folder | owns |
 //! |---|---|
 //! | `main.rs` | the subcommands, logging, the runtime, `describe` (an error and its causes on one line), `EXIT_USAGE` |
-//! | `serve/` | `sockeye serve`: echo, broadcast, routes |
+//! | `serve/` | `sockeye serve`: echo, broadcast, routes, static files |
 //! | `serve/mod.rs` | its flags (`Args`) and `run`: start the threads, wait for a signal, stop |
 //! | `serve/worker.rs` | the accept threads: listen, admit or refuse, close on shutdown |
+//! | `serve/static_files.rs` | `--static`: a connection served by hyper, files for plain requests, upgrades to the routes |
 //! | `serve/handshake.rs` | a connection from accept to open (HTTP/1.1 or HTTP/2), or its refusal |
 //! | `serve/routes.rs` | `--route`, `--echo`, `--broadcast`: the mode each path gets, 404 for none |
 //! | `serve/echo.rs`, `serve/broadcast.rs` | the two modes of an open connection |
 //! | `serve/ending.rs` | how an open connection ended, for the log |
-//! | `serve/transport.rs` | `Transport`: TCP, TLS or an HTTP/2 stream under a WebSocket |
+//! | `serve/transport.rs` | `Transport`: TCP, TLS, an HTTP/2 stream or a hyper upgrade under a WebSocket |
 //! | `serve/limits.rs` | connections, handshakes and connections per address allowed at once |
 //! | `serve/tls.rs` | `wss://`: the TLS acceptors and each connection's TLS handshake |
 //! | `serve/config.rs` | the flags turned into a `ServerBuilder` and a thread count |

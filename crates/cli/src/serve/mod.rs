@@ -14,6 +14,7 @@ mod ending;
 mod handshake;
 mod limits;
 mod routes;
+mod static_files;
 mod tls;
 mod transport;
 mod worker;
@@ -27,6 +28,7 @@ use std::time::Duration;
 use self::config::{server_builder, thread_count};
 use self::limits::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, set_limits};
 use self::routes::{ModeSpec, RouteSpec, Routes, Site, parse_route};
+use self::static_files::Files;
 use self::tls::tls_acceptors;
 use self::worker::{Settings, Workers};
 use crate::{EXIT_USAGE, describe};
@@ -129,9 +131,16 @@ pub(crate) struct Args {
     #[arg(long = "protocol", value_name = "NAME")]
     protocols: Vec<String>,
     /// Do not serve the dev console page at `/` (plain HTTP requests are
-    /// then answered 426 Upgrade Required).
+    /// then answered 426 Upgrade Required, or 404 with --static).
     #[arg(long)]
     no_console: bool,
+    /// Serve the files of DIR to plain HTTP GET and HEAD requests on the
+    /// same port (content types, `index.html` for directories, ranges,
+    /// conditional requests; never a path outside DIR). WebSocket requests
+    /// still go to their route; the dev console stays at `/` unless DIR
+    /// has an `index.html`. With wss://, HTTP/1.1 only.
+    #[arg(long = "static", value_name = "DIR")]
+    static_dir: Option<PathBuf>,
     /// Serve `wss://` (and the console over https): the certificate chain,
     /// leaf first, as PEM. Needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -173,9 +182,25 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let files = match &args.static_dir {
+        Some(dir) => match Files::new(
+            dir,
+            !args.no_console,
+            args.max_handshake_size,
+            args.max_headers,
+        ) {
+            Ok(files) => Some(files),
+            Err(why) => {
+                eprintln!("sockeye: {why}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        None => None,
+    };
     // The library's HTTP/2 server does not say which path a WebSocket
-    // stream asked for: with several routes, HTTP/1.1 only.
-    let http2 = routes.single().is_some();
+    // stream asked for: with several routes, HTTP/1.1 only; with --static,
+    // hyper serves HTTP/1.1 only.
+    let http2 = routes.single().is_some() && files.is_none();
     let tls = match tls_acceptors(&args, http2) {
         Ok(tls) => tls,
         Err(e) => {
@@ -196,6 +221,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             routes,
             protocols: args.protocols.clone(),
         }),
+        files,
     };
     let workers = match Workers::start(args.addr, threads, &settings).await {
         Ok(workers) => workers,

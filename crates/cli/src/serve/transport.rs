@@ -1,5 +1,5 @@
-//! What a served WebSocket runs on: plain TCP, TLS over TCP, or a stream
-//! of an HTTP/2 connection.
+//! What a served WebSocket runs on: plain TCP, TLS over TCP, a stream of
+//! an HTTP/2 connection, or a connection hyper upgraded (`--static`).
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -27,5 +27,11 @@ impl Transport for sockeye::http2::Http2Stream {
 impl Transport for sockeye::tokio_rustls::server::TlsStream<TcpStream> {
     fn no_delay(&self) {
         // Set on the TCP stream before the TLS handshake.
+    }
+}
+
+impl Transport for sockeye::hyper::UpgradedIo {
+    fn no_delay(&self) {
+        // Set on the TCP stream before hyper read the request.
     }
 }

@@ -16,6 +16,7 @@ use super::echo::SHUTTING_DOWN;
 use super::handshake::{Admitted, accept_http1, answer_refusal, next_id, serve_http2};
 use super::limits::{HandshakeSlot, Refusal, limits};
 use super::routes::Site;
+use super::static_files::{Files, serve_with_files};
 use super::tls::{TlsAcceptors, tls_handshake};
 use crate::describe;
 
@@ -47,6 +48,8 @@ pub(super) struct Settings {
     pub(super) tls: Option<TlsAcceptors>,
     /// The routes: which mode serves which path.
     pub(super) site: Arc<Site>,
+    /// `--static`: connections served by hyper, files for plain requests.
+    pub(super) files: Option<Files>,
 }
 
 impl Workers {
@@ -248,16 +251,23 @@ impl Worker {
     /// handshake over HTTP/1.1.
     fn serve(&self, tcp: TcpStream, id: u64, admitted: Admitted, connections: &TaskTracker) {
         let server = Arc::clone(&self.settings.server);
-        match &self.settings.tls {
-            None => connections.spawn(accept_http1(server, tcp, id, admitted)),
-            Some(tls) => {
-                let (tls, limit) = (tls.serve.clone(), self.settings.handshake_timeout);
+        let files = self.settings.files.clone();
+        let limit = self.settings.handshake_timeout;
+        match (&self.settings.tls, files) {
+            (None, None) => connections.spawn(accept_http1(server, tcp, id, admitted)),
+            (None, Some(files)) => {
+                connections.spawn(serve_with_files(server, files, limit, tcp, id, admitted))
+            }
+            (Some(tls), files) => {
+                let tls = tls.serve.clone();
                 connections.spawn(async move {
                     let Some(tls) = tls_handshake(&tls, tcp, id, limit, &admitted.closing).await
                     else {
                         return;
                     };
-                    if tls.get_ref().1.alpn_protocol() == Some(sockeye::tls::ALPN_H2) {
+                    if let Some(files) = files {
+                        serve_with_files(server, files, limit, tls, id, admitted).await;
+                    } else if tls.get_ref().1.alpn_protocol() == Some(sockeye::tls::ALPN_H2) {
                         serve_http2(&server, tls, id, admitted).await;
                     } else {
                         accept_http1(server, tls, id, admitted).await;

@@ -1,0 +1,238 @@
+//! `--static DIR`: each connection is served by hyper, which reads every
+//! request on it. Plain HTTP requests get the files of DIR (tower-http's
+//! `ServeDir`: content types, `index.html`, ranges, conditional
+//! requests, nothing outside DIR), or the dev console at `/` when DIR has
+//! no index; WebSocket requests go to their route, as without `--static`.
+//!
+//! The library's `http_fallback`, which answers the other connections'
+//! plain requests, takes a whole body at once and closes the connection
+//! after it: fine for the console page, not for files of any size, ranges
+//! or a browser's keep-alive. Hence hyper, through `sockeye::hyper`.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use sockeye::ServerBuilder;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::services::ServeDir;
+
+use super::broadcast::fan_out;
+use super::console::answer_plain_http;
+use super::echo::echo;
+use super::handshake::Admitted;
+use super::limits::{ConnectionSlot, HandshakeSlot};
+use super::routes::{Opened, Site};
+use super::transport::Transport;
+use crate::describe;
+
+/// The smallest read buffer hyper takes (it panics below it).
+const HYPER_MIN_BUF: usize = 8 << 10;
+
+/// What `--static` serves, shared by every connection.
+#[derive(Clone, Debug)]
+pub(super) struct Files {
+    dir: ServeDir,
+    /// The dev console at `/` when DIR has no index (not with
+    /// `--no-console`).
+    console: bool,
+    /// The largest request head and the most header fields, as for the
+    /// WebSocket handshake (`--max-handshake-size`, `--max-headers`).
+    max_head: usize,
+    max_headers: usize,
+}
+
+impl Files {
+    /// The files of `dir`, which must be a directory that can be read. The
+    /// error is the line to print.
+    pub(super) fn new(
+        dir: &std::path::Path,
+        console: bool,
+        max_head: usize,
+        max_headers: usize,
+    ) -> Result<Self, String> {
+        match std::fs::read_dir(dir) {
+            Ok(_) => Ok(Files {
+                dir: ServeDir::new(dir).append_index_html_on_directories(true),
+                console,
+                max_head,
+                max_headers,
+            }),
+            Err(e) => Err(format!(
+                "cannot serve --static {}: {}",
+                dir.display(),
+                describe(&e)
+            )),
+        }
+    }
+}
+
+/// The body of any answer: a file, a page, or nothing.
+type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// A whole body.
+fn whole(bytes: Bytes) -> Body {
+    http_body_util::Full::new(bytes)
+        .map_err(|never: Infallible| match never {})
+        .boxed_unsync()
+}
+
+/// One connection's side of the service: what its requests are answered
+/// with, and its places under the limits.
+struct Connection {
+    server: Arc<ServerBuilder>,
+    files: Files,
+    site: Arc<Site>,
+    id: u64,
+    closing: CancellationToken,
+    connections: TaskTracker,
+    /// Taken by the WebSocket the connection becomes, if it does.
+    slot: Mutex<Option<ConnectionSlot>>,
+    /// Given back once the first request is read.
+    handshake: Mutex<Option<HandshakeSlot>>,
+}
+
+/// Serves a connection with `--static`: HTTP/1.1 requests, the last of
+/// which may become a WebSocket, until the client closes it, the server
+/// shuts down, or it goes quiet for the handshake timeout.
+pub(super) async fn serve_with_files<S: Transport>(
+    server: Arc<ServerBuilder>,
+    files: Files,
+    handshake_timeout: Duration,
+    stream: S,
+    id: u64,
+    admitted: Admitted,
+) {
+    stream.no_delay();
+    let Admitted {
+        slot,
+        handshake,
+        closing,
+        site,
+        connections,
+    } = admitted;
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(handshake_timeout)
+        .max_buf_size(files.max_head.max(HYPER_MIN_BUF))
+        .max_headers(files.max_headers);
+    let connection = Arc::new(Connection {
+        server,
+        files,
+        site,
+        id,
+        closing: closing.clone(),
+        connections,
+        slot: Mutex::new(Some(slot)),
+        handshake: Mutex::new(Some(handshake)),
+    });
+    let service = hyper::service::service_fn(move |request| {
+        let connection = Arc::clone(&connection);
+        async move { Ok::<_, Infallible>(connection.answer(request).await) }
+    });
+    let serving = http
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(serving);
+    let outcome = tokio::select! {
+        outcome = serving.as_mut() => outcome,
+        () = closing.cancelled() => {
+            // No new requests; the one in progress may finish, within the
+            // handshake timeout.
+            serving.as_mut().graceful_shutdown();
+            match tokio::time::timeout(handshake_timeout, serving).await {
+                Ok(outcome) => outcome,
+                Err(_) => return,
+            }
+        }
+    };
+    if let Err(e) = outcome {
+        tracing::debug!(id, error = %describe(&e), "http connection failed");
+    }
+}
+
+impl Connection {
+    /// The answer to one request.
+    async fn answer(&self, mut request: http::Request<Incoming>) -> http::Response<Body> {
+        drop(
+            self.handshake
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        if sockeye::hyper::is_upgrade_request(&request) {
+            return self.upgrade(&mut request);
+        }
+        self.plain(request).await
+    }
+
+    /// A WebSocket request: checked, routed, and once answered 101 handed
+    /// to its mode's task.
+    fn upgrade(&self, request: &mut http::Request<Incoming>) -> http::Response<Body> {
+        let pending = match self.server.check_upgrade(request) {
+            Ok(pending) => pending,
+            Err(refused) => {
+                tracing::debug!(id = self.id, error = %describe(&refused), "handshake failed");
+                return refused.into_response::<Bytes>().map(whole);
+            }
+        };
+        let (accept, opened) = match self.site.accept(pending.request()) {
+            Ok(chosen) => chosen,
+            Err(refusal) => return refusal.map(whole),
+        };
+        let (response, upgrade) = match pending.accept(accept) {
+            Ok(accepted) => accepted,
+            Err(refused) => return refused.into_response::<Bytes>().map(whole),
+        };
+        let slot = self
+            .slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let (id, closing) = (self.id, self.closing.clone());
+        self.connections.spawn(async move {
+            let ws = match upgrade.await {
+                Ok(ws) => ws,
+                Err(e) => {
+                    tracing::debug!(id, error = %describe(&e), "upgrade failed");
+                    return;
+                }
+            };
+            tracing::debug!(id, "connection open");
+            match opened {
+                Opened::Broadcast(hub, inbox) => fan_out(ws, id, slot, closing, hub, inbox).await,
+                Opened::Echo => echo(ws, id, slot, closing).await,
+            }
+        });
+        response.map(|body| body.map_err(|never| match never {}).boxed_unsync())
+    }
+
+    /// A plain request: a file of DIR, else the console's answer.
+    async fn plain(&self, request: http::Request<Incoming>) -> http::Response<Body> {
+        let mut head = http::Request::new(());
+        *head.method_mut() = request.method().clone();
+        *head.uri_mut() = request.uri().clone();
+        *head.version_mut() = request.version();
+        let mut dir = self.files.dir.clone();
+        let answer = match dir.try_call(request).await {
+            Ok(answer) => answer.map(BodyExt::boxed_unsync),
+            Err(e) => {
+                tracing::debug!(id = self.id, error = %describe(&e), "file not served");
+                let mut answer =
+                    http::Response::new(whole(Bytes::from_static(b"internal server error\n")));
+                *answer.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                return answer;
+            }
+        };
+        if answer.status() == http::StatusCode::NOT_FOUND && self.files.console {
+            return answer_plain_http(&head).map(whole);
+        }
+        answer
+    }
+}
