@@ -19,14 +19,14 @@
 //! | `serve/worker.rs` | the accept threads: listen, admit or refuse, close on shutdown |
 //! | `serve/static_files.rs` | `--static`: a connection served by hyper, files for plain requests, upgrades to the routes |
 //! | `serve/handshake.rs` | a connection from accept to open (HTTP/1.1 or HTTP/2), or its refusal |
-//! | `serve/routes.rs` | `--route`, `--echo`, `--broadcast`: the mode each path gets, 404 for none |
+//! | `serve/routes.rs` | `--route`, `--echo`, `--broadcast`: the mode each path gets, 404 for none; `--same-origin` |
 //! | `serve/echo.rs`, `serve/broadcast.rs` | the two modes of an open connection |
 //! | `serve/ending.rs` | how an open connection ended, for the log |
 //! | `serve/transport.rs` | `Transport`: TCP, TLS, an HTTP/2 stream or a hyper upgrade under a WebSocket |
 //! | `serve/limits.rs` | connections, handshakes and connections per address allowed at once |
 //! | `serve/tls.rs` | `wss://`: the TLS acceptors and each connection's TLS handshake |
 //! | `serve/config.rs` | the flags turned into a `ServerBuilder` and a thread count |
-//! | `serve/console.rs`, `console/index.html` | plain HTTP answers: the dev console page, 404, 405 |
+//! | `serve/console.rs`, `console/index.html` | plain HTTP answers: the dev console page, 404, 405; `--header`'s headers |
 //! | `connect.rs` | `sockeye connect`: stdin lines out, messages in as lines |
 //! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs` and `fanout.rs` scenarios; `report.rs` and `procfs.rs` measure |
 //!

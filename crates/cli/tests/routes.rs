@@ -206,3 +206,111 @@ async fn wscat_joins_a_broadcast_route() {
     assert_eq!(next_text(&mut listener).await, "hi from wscat");
     close(listener).await;
 }
+
+/// Sends a WebSocket opening handshake for `path` with extra header
+/// lines and returns the answer's head (the connection stays open after a
+/// 101, so it is read up to the blank line only).
+fn handshake_head(addr: std::net::SocketAddr, path: &str, extra: &str) -> String {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n{extra}\r\n"
+    );
+    tcp.write_all(request.as_bytes()).expect("write request");
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        match tcp.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            Ok(_) => break,
+            Err(e) => panic!("reading the answer failed: {e}; so far {head:?}"),
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+#[test]
+fn extra_headers_are_on_the_101_the_refusals_and_the_console() {
+    let server = Serve::start(&[
+        "--route",
+        "/chat=echo",
+        "--header",
+        "X-Served-By: sockeye",
+        "--header",
+        "Cache-Control:max-age=60",
+    ]);
+    let opened = handshake_head(server.addr, "/chat", "").to_ascii_lowercase();
+    assert!(opened.starts_with("http/1.1 101"), "{opened}");
+    assert!(opened.contains("\r\nx-served-by: sockeye\r\n"), "{opened}");
+
+    let refused = raw_exchange(server.addr, &upgrade_request("/nowhere")).to_ascii_lowercase();
+    assert!(refused.starts_with("http/1.1 404"), "{refused}");
+    assert!(
+        refused.contains("\r\nx-served-by: sockeye\r\n"),
+        "{refused}"
+    );
+
+    let page = raw_exchange(
+        server.addr,
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .to_ascii_lowercase();
+    assert!(page.starts_with("http/1.1 200"), "{page}");
+    assert!(page.contains("\r\nx-served-by: sockeye\r\n"), "{page}");
+    // A header of the same name replaces the console's own.
+    assert!(page.contains("\r\ncache-control: max-age=60\r\n"), "{page}");
+    assert!(!page.contains("no-store"), "{page}");
+}
+
+#[test]
+fn a_malformed_header_is_a_usage_error() {
+    let finished = run(&["serve", "127.0.0.1:0", "--header", "no colon here"]);
+    assert_usage_error(&finished, "NAME:VALUE");
+}
+
+#[test]
+fn websocketd_origin_spellings_are_accepted() {
+    // A host alone allows it over http and https; the documented
+    // spelling, --allow-origin, takes full origins; both take lists.
+    let server = Serve::start(&[
+        "--origin",
+        "example.com,localhost:8080",
+        "--allow-origin",
+        "https://app.example.org",
+    ]);
+    for allowed in [
+        "http://example.com",
+        "https://example.com",
+        "http://localhost:8080",
+        "https://app.example.org",
+    ] {
+        let head = handshake_head(server.addr, "/", &format!("Origin: {allowed}\r\n"));
+        assert!(head.starts_with("HTTP/1.1 101"), "{allowed}: {head}");
+    }
+    for refused in [
+        "http://evil.example",
+        "http://localhost:9090",
+        "http://app.example.org",
+    ] {
+        let head = handshake_head(server.addr, "/", &format!("Origin: {refused}\r\n"));
+        assert!(head.starts_with("HTTP/1.1 403"), "{refused}: {head}");
+    }
+}
+
+#[test]
+fn same_origin_lets_in_only_pages_of_this_server() {
+    for flag in ["--same-origin", "--sameorigin"] {
+        let server = Serve::start(&[flag]);
+        let own = format!("Origin: http://{}\r\n", server.addr);
+        let head = handshake_head(server.addr, "/", &own);
+        assert!(head.starts_with("HTTP/1.1 101"), "{flag}: {head}");
+        let head = handshake_head(server.addr, "/", "Origin: http://evil.example\r\n");
+        assert!(head.starts_with("HTTP/1.1 403"), "{flag}: {head}");
+        // Programs other than browsers send no Origin.
+        let head = handshake_head(server.addr, "/", "");
+        assert!(head.starts_with("HTTP/1.1 101"), "{flag}: {head}");
+    }
+}

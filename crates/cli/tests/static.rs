@@ -302,3 +302,38 @@ async fn sigterm_closes_websockets_of_a_static_server_with_1001() {
     let status = server.child.try_wait_for_async(TIMEOUT).await;
     assert_eq!(status.and_then(|s| s.code()), Some(0));
 }
+
+#[test]
+fn extra_headers_are_on_files_and_refusals() {
+    let site = Site::new("headers", true);
+    let server = Serve::start(&[
+        "--static",
+        site.root(),
+        "--route",
+        "/chat=echo",
+        "--header",
+        "X-Served-By: sockeye",
+    ]);
+    for (method, target) in [("GET", "/style.css"), ("GET", "/missing"), ("POST", "/")] {
+        let answer = request(server.addr, method, target, "Content-Length: 0\r\n");
+        assert_eq!(
+            answer.header("x-served-by"),
+            Some("sockeye"),
+            "{method} {target}: {answer:?}"
+        );
+    }
+    let refused = request(
+        server.addr,
+        "GET",
+        "/nowhere",
+        "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n",
+    );
+    // `Connection: close` instead of `Upgrade`: refused as malformed.
+    refused.assert_status(400);
+    assert_eq!(
+        refused.header("x-served-by"),
+        Some("sockeye"),
+        "{refused:?}"
+    );
+}

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use self::config::{server_builder, thread_count};
+use self::console::{ExtraHeader, parse_header};
 use self::limits::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, set_limits};
 use self::routes::{ModeSpec, RouteSpec, Routes, Site, parse_route};
 use self::static_files::Files;
@@ -122,10 +123,27 @@ pub(crate) struct Args {
     /// an address).
     #[arg(long, value_name = "N", default_value_t = 0)]
     max_per_ip: usize,
-    /// Accept browsers' requests only from this origin (repeatable), such
-    /// as `https://example.com`; others get 403. Default: any origin.
-    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    /// Accept browsers' requests only from this origin (repeatable, or
+    /// comma-separated), such as `https://example.com`; a host alone,
+    /// `example.com` or `example.com:8080` (websocketd's form), allows it
+    /// over http and https. Others get 403. Default: any origin.
+    #[arg(
+        long = "allow-origin",
+        visible_alias = "origin",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
     allowed_origins: Vec<String>,
+    /// Accept browsers' requests only from pages of this server: the
+    /// `Origin` must name the host and port the request was sent to
+    /// (`Host`); others get 403. With wss://, HTTP/1.1 only.
+    #[arg(long = "same-origin", visible_alias = "sameorigin")]
+    same_origin: bool,
+    /// Add this header to every response (repeatable): the 101 that opens
+    /// a WebSocket, refusals, the console and --static files. With wss://,
+    /// HTTP/1.1 only.
+    #[arg(long = "header", value_name = "NAME:VALUE", value_parser = parse_header)]
+    headers: Vec<ExtraHeader>,
     /// Subprotocol to agree to when a client offers it (repeatable); of
     /// those offered, the client's first choice among these is picked.
     #[arg(long = "protocol", value_name = "NAME")]
@@ -198,9 +216,13 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         None => None,
     };
     // The library's HTTP/2 server does not say which path a WebSocket
-    // stream asked for: with several routes, HTTP/1.1 only; with --static,
+    // stream asked for, nor lets its answer be changed: with several
+    // routes, --same-origin or --header, HTTP/1.1 only; with --static,
     // hyper serves HTTP/1.1 only.
-    let http2 = routes.single().is_some() && files.is_none();
+    let http2 = routes.single().is_some()
+        && files.is_none()
+        && !args.same_origin
+        && args.headers.is_empty();
     let tls = match tls_acceptors(&args, http2) {
         Ok(tls) => tls,
         Err(e) => {
@@ -220,6 +242,8 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         site: Arc::new(Site {
             routes,
             protocols: args.protocols.clone(),
+            headers: args.headers.clone(),
+            same_origin: args.same_origin,
         }),
         files,
     };

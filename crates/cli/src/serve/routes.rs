@@ -14,6 +14,7 @@
 use std::fmt;
 
 use super::broadcast::Hub;
+use super::console::{ExtraHeader, add_headers};
 
 /// A connection's mode as the command line names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -213,17 +214,24 @@ fn matches(route: &str, path: &str) -> bool {
 }
 
 /// How the server answers a WebSocket request beyond the library's
-/// checks: its route, the subprotocol agreed.
+/// checks: its origin (`--same-origin`), its route, the subprotocol
+/// agreed, the extra headers.
 #[derive(Debug)]
 pub(super) struct Site {
     pub(super) routes: Routes,
     /// `--protocol`: agreed to when offered, the client's first choice.
     pub(super) protocols: Vec<String>,
+    /// `--header`: on the 101 and on refusals.
+    pub(super) headers: Vec<ExtraHeader>,
+    /// `--same-origin`: a browser's `Origin` must name the host the
+    /// request was sent to.
+    pub(super) same_origin: bool,
 }
 
 impl Site {
     /// Accepts a request whose path a route matches, with the mode it
-    /// opens in; 404 otherwise.
+    /// opens in; 403 for another site's page under `--same-origin`, 404
+    /// for a path no route matches.
     #[expect(
         clippy::result_large_err,
         reason = "the refusal is what the accept callback returns, once per handshake"
@@ -232,24 +240,66 @@ impl Site {
         &self,
         request: &sockeye::UpgradeRequest,
     ) -> Result<(sockeye::Accept, Opened), http::Response<bytes::Bytes>> {
-        let Some(mode) = self.routes.choose(request.path()) else {
-            return Err(not_found(request.path()));
+        let refusal = if self.same_origin && !same_origin(request) {
+            Some(refuse(
+                http::StatusCode::FORBIDDEN,
+                "origin not allowed\n".to_owned(),
+            ))
+        } else {
+            None
         };
-        let accept = match request.select_protocol(&self.protocols) {
+        let chosen = self.routes.choose(request.path());
+        let (Some(mode), None) = (chosen, &refusal) else {
+            let mut refusal = refusal.unwrap_or_else(|| not_found(request.path()));
+            add_headers(&mut refusal, &self.headers);
+            return Err(refusal);
+        };
+        let mut accept = match request.select_protocol(&self.protocols) {
             Some(protocol) => sockeye::Accept::new().protocol(protocol),
             None => sockeye::Accept::new(),
         };
+        for (name, value) in &self.headers {
+            accept = accept.header(name.clone(), value.clone());
+        }
         Ok((accept, mode.open()))
     }
 }
 
-/// The answer to a WebSocket request no route matches.
-pub(super) fn not_found(path: &str) -> http::Response<bytes::Bytes> {
+/// Whether the request's `Origin`, if any, names the host and port of its
+/// `Host` (or its HTTP/2 authority): the page comes from this server.
+/// Requests without `Origin` come from programs other than browsers, and
+/// go through.
+fn same_origin(request: &sockeye::UpgradeRequest) -> bool {
+    let Some(origin) = request.origin() else {
+        return true;
+    };
+    let host = request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| request.uri().authority().map(http::uri::Authority::as_str));
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+    match (origin_host, host) {
+        (Some(origin_host), Some(host)) => origin_host.eq_ignore_ascii_case(host),
+        _ => false,
+    }
+}
+
+/// A refusal with a line of text.
+fn refuse(status: http::StatusCode, text: String) -> http::Response<bytes::Bytes> {
     http::Response::builder()
-        .status(http::StatusCode::NOT_FOUND)
+        .status(status)
         .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(bytes::Bytes::from(format!("no route for {path}\n")))
+        .body(bytes::Bytes::from(text))
         .unwrap_or_default()
+}
+
+/// The answer to a WebSocket request no route matches.
+fn not_found(path: &str) -> http::Response<bytes::Bytes> {
+    refuse(
+        http::StatusCode::NOT_FOUND,
+        format!("no route for {path}\n"),
+    )
 }
 
 #[cfg(test)]

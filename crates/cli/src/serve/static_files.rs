@@ -24,7 +24,7 @@ use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 
 use super::broadcast::fan_out;
-use super::console::answer_plain_http;
+use super::console::{add_headers, answer_plain_http};
 use super::echo::echo;
 use super::handshake::Admitted;
 use super::limits::{ConnectionSlot, HandshakeSlot};
@@ -158,7 +158,8 @@ pub(super) async fn serve_with_files<S: Transport>(
 }
 
 impl Connection {
-    /// The answer to one request.
+    /// The answer to one request, with the `--header` headers (those of
+    /// a WebSocket's opening are in it already).
     async fn answer(&self, mut request: http::Request<Incoming>) -> http::Response<Body> {
         drop(
             self.handshake
@@ -166,10 +167,13 @@ impl Connection {
                 .unwrap_or_else(PoisonError::into_inner)
                 .take(),
         );
-        if sockeye::hyper::is_upgrade_request(&request) {
-            return self.upgrade(&mut request);
-        }
-        self.plain(request).await
+        let mut answer = if sockeye::hyper::is_upgrade_request(&request) {
+            self.upgrade(&mut request)
+        } else {
+            self.plain(request).await
+        };
+        add_headers(&mut answer, &self.site.headers);
+        answer
     }
 
     /// A WebSocket request: checked, routed, and once answered 101 handed
