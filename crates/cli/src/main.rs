@@ -22,6 +22,7 @@
 //! | `serve/routes.rs` | `--route`, `--echo`, `--broadcast`: the mode each path gets, 404 for none; `--same-origin` |
 //! | `serve/echo.rs`, `serve/broadcast.rs` | the two modes of an open connection |
 //! | `serve/ending.rs` | how an open connection ended, for the log |
+//! | `serve/access.rs` | the access log: a line per connection, `--log-format` |
 //! | `serve/transport.rs` | `Transport`: TCP, TLS, an HTTP/2 stream or a hyper upgrade under a WebSocket |
 //! | `serve/limits.rs` | connections, handshakes and connections per address allowed at once |
 //! | `serve/tls.rs` | `wss://`: the TLS acceptors and each connection's TLS handshake |

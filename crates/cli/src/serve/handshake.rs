@@ -3,6 +3,7 @@
 //! answer to one turned away by a limit; then the task of the mode its
 //! route chose.
 
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +13,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::access::Access;
 use super::broadcast::fan_out;
 use super::echo::echo;
 use super::limits::{ConnectionSlot, HandshakeSlot};
@@ -34,6 +36,8 @@ pub(super) struct Admitted {
     pub(super) handshake: HandshakeSlot,
     /// Cancelled when the server shuts down.
     pub(super) closing: CancellationToken,
+    /// The client's address, for the access log.
+    pub(super) peer: SocketAddr,
     /// The routes: which mode serves which path.
     pub(super) site: Arc<Site>,
     /// The thread's connection tasks, which the open connection's joins.
@@ -50,13 +54,14 @@ pub(super) async fn accept_http1<S: Transport>(
     admitted: Admitted,
 ) {
     stream.no_delay();
-    let Some((ws, opened)) =
+    let Some((ws, opened, path)) =
         opening_handshake(&server, &admitted.site, stream, id, &admitted.closing).await
     else {
         return;
     };
     drop(admitted.handshake);
     tracing::debug!(id, "connection open");
+    let access = Access::start(admitted.peer, path.as_deref());
     let Admitted {
         slot,
         closing,
@@ -65,14 +70,14 @@ pub(super) async fn accept_http1<S: Transport>(
     } = admitted;
     match opened {
         Opened::Broadcast(hub, inbox) => {
-            connections.spawn(fan_out(ws, id, Some(slot), closing, hub, inbox))
+            connections.spawn(fan_out(ws, id, Some(slot), closing, hub, inbox, access))
         }
-        Opened::Echo => connections.spawn(echo(ws, id, Some(slot), closing)),
+        Opened::Echo => connections.spawn(echo(ws, id, Some(slot), closing, access)),
     };
 }
 
 /// The WebSocket opening handshake over HTTP/1.1, with the mode its
-/// route chose; `None`, after logging why, for a plain HTTP request
+/// route chose and its path; `None`, after logging why, for a plain HTTP request
 /// (answered by the server), a path no route matches (404), a failure,
 /// or a shutdown.
 async fn opening_handshake<S: Transport>(
@@ -81,13 +86,15 @@ async fn opening_handshake<S: Transport>(
     stream: S,
     id: u64,
     closing: &CancellationToken,
-) -> Option<(WebSocket<S>, Opened)> {
+) -> Option<(WebSocket<S>, Opened, Option<String>)> {
     // Chosen before the 101 leaves: a broadcast connection is subscribed
     // by then, so it hears everything said once it is open.
     let mut opened = None;
+    let mut path = None;
     let handshake = server.accept_with(stream, |request| {
         let answer = site.accept(&request).map(|(accept, mode)| {
             opened = Some(mode);
+            path = Some(request.path().to_owned());
             accept
         });
         std::future::ready(answer)
@@ -102,7 +109,7 @@ async fn opening_handshake<S: Transport>(
         }
     };
     match accepted {
-        Ok(ws) => opened.map(|opened| (ws, opened)),
+        Ok(ws) => opened.map(|opened| (ws, opened, path)),
         Err(sockeye::Error::Handshake(failure))
             if matches!(*failure, sockeye::HandshakeFailure::PlainHttp(_)) =>
         {
@@ -131,6 +138,7 @@ pub(super) async fn serve_http2(
         slot,
         handshake,
         closing,
+        peer,
         site,
         connections,
     } = admitted;
@@ -149,11 +157,19 @@ pub(super) async fn serve_http2(
             http2_connection = id,
             "connection open over http/2"
         );
+        // HTTP/2 streams do not tell their path.
+        let access = Access::start(peer, None);
         let task: Pin<Box<dyn Future<Output = ()> + Send>> = match mode.open() {
-            Opened::Broadcast(hub, inbox) => {
-                Box::pin(fan_out(ws, stream, None, closing.clone(), hub, inbox))
-            }
-            Opened::Echo => Box::pin(echo(ws, stream, None, closing.clone())),
+            Opened::Broadcast(hub, inbox) => Box::pin(fan_out(
+                ws,
+                stream,
+                None,
+                closing.clone(),
+                hub,
+                inbox,
+                access,
+            )),
+            Opened::Echo => Box::pin(echo(ws, stream, None, closing.clone(), access)),
         };
         connections.track_future(task)
     })

@@ -6,6 +6,7 @@
 //! mode its path's route chose (`routes.rs`): echo or broadcast
 //! (`echo.rs`, `broadcast.rs`). The crate doc maps every file.
 
+mod access;
 mod broadcast;
 mod config;
 mod console;
@@ -25,6 +26,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use self::access::{LogFormat, set_log_format};
 use self::config::{server_builder, thread_count};
 use self::console::{ExtraHeader, parse_header};
 use self::limits::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, set_limits};
@@ -152,6 +154,12 @@ pub(crate) struct Args {
     /// then answered 426 Upgrade Required, or 404 with --static).
     #[arg(long)]
     no_console: bool,
+    /// How the access log (a line per WebSocket connection when it ends:
+    /// peer, path, subprotocol, duration, messages and bytes each way,
+    /// close code) is written: `text`, a line of the log at info level;
+    /// `json`, one JSON object per line on stderr.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Serve the files of DIR to plain HTTP GET and HEAD requests on the
     /// same port (content types, `index.html` for directories, ranges,
     /// conditional requests; never a path outside DIR). WebSocket requests
@@ -188,6 +196,7 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 /// Runs the server until Ctrl-C or SIGTERM, then closes every connection
 /// with 1001 Going Away and returns.
 pub(crate) async fn run(args: Args) -> ExitCode {
+    set_log_format(args.log_format);
     let fallback = if args.broadcast {
         Some(ModeSpec::Broadcast)
     } else {

@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use super::broadcast::Hub;
+use super::broadcast::{Hub, Said};
 use super::console::{ExtraHeader, add_headers};
 
 /// A connection's mode as the command line names it.
@@ -134,10 +134,7 @@ pub(super) enum Opened {
     Echo,
     /// Broadcast in this room, reading the others' messages from the
     /// receiver.
-    Broadcast(
-        Hub,
-        tokio::sync::broadcast::Receiver<(u64, sockeye::PreparedMessage)>,
-    ),
+    Broadcast(Hub, tokio::sync::broadcast::Receiver<Said>),
 }
 
 /// The routes of the server, longest path first.
@@ -197,7 +194,7 @@ impl Routes {
             return;
         }
         for (path, mode) in &self.table {
-            tracing::info!(path, mode = mode.name(), "route");
+            tracing::info!(%path, mode = mode.name(), "route");
         }
     }
 }
@@ -355,10 +352,7 @@ mod tests {
             panic!("both are broadcast routes");
         };
         let mut heard_by_b = b.sender.subscribe();
-        let _ = a.sender.send((
-            0,
-            sockeye::PreparedMessage::new(&sockeye::Message::text("x")),
-        ));
+        let _ = a.sender.send(Said::new(0, &sockeye::Message::text("x")));
         assert!(heard_by_b.try_recv().is_err());
     }
 

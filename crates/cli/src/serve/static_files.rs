@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 
+use super::access::Access;
 use super::broadcast::fan_out;
 use super::console::{add_headers, answer_plain_http};
 use super::echo::echo;
@@ -90,6 +91,7 @@ struct Connection {
     files: Files,
     site: Arc<Site>,
     id: u64,
+    peer: std::net::SocketAddr,
     closing: CancellationToken,
     connections: TaskTracker,
     /// Taken by the WebSocket the connection becomes, if it does.
@@ -114,6 +116,7 @@ pub(super) async fn serve_with_files<S: Transport>(
         slot,
         handshake,
         closing,
+        peer,
         site,
         connections,
     } = admitted;
@@ -127,6 +130,7 @@ pub(super) async fn serve_with_files<S: Transport>(
         files,
         site,
         id,
+        peer,
         closing: closing.clone(),
         connections,
         slot: Mutex::new(Some(slot)),
@@ -190,6 +194,7 @@ impl Connection {
             Ok(chosen) => chosen,
             Err(refusal) => return refusal.map(whole),
         };
+        let path = pending.request().path().to_owned();
         let (response, upgrade) = match pending.accept(accept) {
             Ok(accepted) => accepted,
             Err(refused) => return refused.into_response::<Bytes>().map(whole),
@@ -199,7 +204,7 @@ impl Connection {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let (id, closing) = (self.id, self.closing.clone());
+        let (id, peer, closing) = (self.id, self.peer, self.closing.clone());
         self.connections.spawn(async move {
             let ws = match upgrade.await {
                 Ok(ws) => ws,
@@ -209,9 +214,12 @@ impl Connection {
                 }
             };
             tracing::debug!(id, "connection open");
+            let access = Access::start(peer, Some(&path));
             match opened {
-                Opened::Broadcast(hub, inbox) => fan_out(ws, id, slot, closing, hub, inbox).await,
-                Opened::Echo => echo(ws, id, slot, closing).await,
+                Opened::Broadcast(hub, inbox) => {
+                    fan_out(ws, id, slot, closing, hub, inbox, access).await;
+                }
+                Opened::Echo => echo(ws, id, slot, closing, access).await,
             }
         });
         response.map(|body| body.map_err(|never| match never {}).boxed_unsync())

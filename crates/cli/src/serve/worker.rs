@@ -231,6 +231,7 @@ impl Worker {
                     slot,
                     handshake,
                     closing: closing.clone(),
+                    peer,
                     site: Arc::clone(&self.settings.site),
                     connections: connections.clone(),
                 };
