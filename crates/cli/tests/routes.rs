@@ -314,3 +314,79 @@ fn same_origin_lets_in_only_pages_of_this_server() {
         assert!(head.starts_with("HTTP/1.1 101"), "{flag}: {head}");
     }
 }
+
+#[tokio::test]
+async fn extra_headers_are_on_refusals_for_a_limit() {
+    let server = Serve::start(&["--max-connections", "1", "--header", "X-Served-By:sockeye"]);
+    let held = connect(&server.url("/")).await;
+    let addr = server.addr;
+    let refused = tokio::task::spawn_blocking(move || raw_exchange(addr, &upgrade_request("/")))
+        .await
+        .expect("request thread")
+        .to_ascii_lowercase();
+    assert!(refused.starts_with("http/1.1 503"), "{refused}");
+    assert!(
+        refused.contains("\r\nx-served-by: sockeye\r\n"),
+        "{refused}"
+    );
+    close(held).await;
+}
+
+/// A throwaway certificate for `localhost` in PEM files under `dir`; the
+/// DER certificate, to trust it.
+fn tls_files(dir: &std::path::Path) -> sockeye::pki_types::CertificateDer<'static> {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("cert.pem"), made.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), made.signing_key.serialize_pem()).unwrap();
+    made.cert.der().clone()
+}
+
+#[tokio::test]
+async fn routes_over_wss_are_served_over_http1_to_clients_offering_http2() {
+    let dir = std::env::temp_dir().join(format!("sockeye-routes-tls-{}", std::process::id()));
+    let cert = tls_files(&dir);
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let server = Serve::start(&[
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+        "--route",
+        "/room=broadcast",
+        "--route",
+        "/echo=echo",
+    ]);
+    let open = |path: &str| {
+        let url = format!("wss://localhost:{}{path}", server.addr.port());
+        let client = sockeye::ClientBuilder::new(url)
+            .add_root_certificate(cert.clone())
+            .http2(true);
+        async move {
+            let (ws, response) = tokio::time::timeout(TIMEOUT, client.connect())
+                .await
+                .expect("connect in time")
+                .expect("connect");
+            assert!(!ws.get_ref().is_http2(), "routes need the path of HTTP/1.1");
+            assert_eq!(response.status(), 101);
+            ws
+        }
+    };
+    let mut echoed = open("/echo").await;
+    send(&mut echoed, "over tls").await;
+    assert_eq!(next_text(&mut echoed).await, "over tls");
+    let mut first = open("/room").await;
+    let mut second = open("/room").await;
+    send(&mut first, "to the room").await;
+    assert_eq!(next_text(&mut second).await, "to the room");
+    for ws in [echoed, first, second] {
+        tokio::time::timeout(TIMEOUT, ws_close(ws))
+            .await
+            .expect("close in time");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+async fn ws_close(mut ws: Client) {
+    ws.close(CloseCode::NORMAL, "").await.expect("close");
+}

@@ -29,7 +29,7 @@ pub(super) fn answer_plain_http(request: &http::Request<()>) -> http::Response<b
             .status(StatusCode::NOT_FOUND)
             .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
             .body(bytes::Bytes::from_static(
-                b"not found: the dev console is at /, WebSocket clients may use any path\n",
+                b"not found: the dev console is at /\n",
             ))
     };
     response.unwrap_or_default()

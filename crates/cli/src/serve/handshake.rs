@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use super::access::Access;
 use super::broadcast::fan_out;
+use super::console::add_headers;
 use super::echo::echo;
 use super::limits::{ConnectionSlot, HandshakeSlot};
 use super::routes::{Opened, Site};
@@ -181,19 +182,21 @@ pub(super) async fn serve_http2(
     drop(slot);
 }
 
-/// Answers a connection turned away by a limit, with `status` and a hint
-/// to retry later, once its request is read.
+/// Answers a connection turned away by a limit, with `status`, a hint
+/// to retry later and the `--header` headers, once its request is read.
 pub(super) async fn answer_refusal<S: Transport>(
     server: Arc<ServerBuilder>,
+    site: Arc<Site>,
     tcp: S,
     id: u64,
     handshake: HandshakeSlot,
     closing: CancellationToken,
     status: http::StatusCode,
 ) {
-    let Ok(refusal) = try_again_later(status) else {
+    let Ok(mut refusal) = try_again_later(status) else {
         return;
     };
+    add_headers(&mut refusal, &site.headers);
     tokio::select! {
         refused = server.accept_with(tcp, |_| async { Err(refusal) }) => {
             if let Err(e) = refused {

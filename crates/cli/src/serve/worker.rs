@@ -290,13 +290,16 @@ impl Worker {
         connections: &TaskTracker,
     ) {
         let server = Arc::clone(&self.settings.server);
+        let site = Arc::clone(&self.settings.site);
         match &self.settings.tls {
-            None => connections.spawn(answer_refusal(server, tcp, id, handshake, closing, status)),
+            None => connections.spawn(answer_refusal(
+                server, site, tcp, id, handshake, closing, status,
+            )),
             Some(tls) => {
                 let (tls, limit) = (tls.refuse.clone(), self.settings.handshake_timeout);
                 connections.spawn(async move {
                     if let Some(tcp) = tls_handshake(&tls, tcp, id, limit, &closing).await {
-                        answer_refusal(server, tcp, id, handshake, closing, status).await;
+                        answer_refusal(server, site, tcp, id, handshake, closing, status).await;
                     }
                 })
             }
