@@ -4,7 +4,6 @@
 //! route chose.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,9 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::access::Access;
-use super::broadcast::fan_out;
 use super::console::add_headers;
-use super::echo::echo;
 use super::limits::{ConnectionSlot, HandshakeSlot};
 use super::routes::{Opened, Site};
 use super::transport::Transport;
@@ -69,12 +66,7 @@ pub(super) async fn accept_http1<S: Transport>(
         connections,
         ..
     } = admitted;
-    match opened {
-        Opened::Broadcast(hub, inbox) => {
-            connections.spawn(fan_out(ws, id, Some(slot), closing, hub, inbox, access))
-        }
-        Opened::Echo => connections.spawn(echo(ws, id, Some(slot), closing, access)),
-    };
+    connections.spawn(opened.run(ws, id, Some(slot), closing, access));
 }
 
 /// The WebSocket opening handshake over HTTP/1.1, with the mode its
@@ -160,19 +152,7 @@ pub(super) async fn serve_http2(
         );
         // HTTP/2 streams do not tell their path.
         let access = Access::start(peer, None);
-        let task: Pin<Box<dyn Future<Output = ()> + Send>> = match mode.open() {
-            Opened::Broadcast(hub, inbox) => Box::pin(fan_out(
-                ws,
-                stream,
-                None,
-                closing.clone(),
-                hub,
-                inbox,
-                access,
-            )),
-            Opened::Echo => Box::pin(echo(ws, stream, None, closing.clone(), access)),
-        };
-        connections.track_future(task)
+        connections.track_future(mode.open().run(ws, stream, None, closing.clone(), access))
     })
     .await;
     match outcome {

@@ -12,9 +12,18 @@
 //! paths no route matches, as `--route /=echo` would.
 
 use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use super::broadcast::{Hub, Said};
+use sockeye::WebSocket;
+use tokio_util::sync::CancellationToken;
+
+use super::access::Access;
+use super::broadcast::{Hub, Said, fan_out};
 use super::console::{ExtraHeader, add_headers};
+use super::echo::{Echo, echo};
+use super::limits::ConnectionSlot;
+use super::transport::Transport;
 
 /// A connection's mode as the command line names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,6 +144,58 @@ pub(super) enum Opened {
     /// Broadcast in this room, reading the others' messages from the
     /// receiver.
     Broadcast(Hub, tokio::sync::broadcast::Receiver<Said>),
+}
+
+impl Opened {
+    /// The task of the open connection `ws` in this mode: the one place
+    /// a mode becomes its task, whichever way the connection came in
+    /// (HTTP/1.1, HTTP/2, hyper with --static).
+    pub(super) fn run<S: Transport>(
+        self,
+        ws: WebSocket<S>,
+        id: u64,
+        slot: Option<ConnectionSlot>,
+        closing: CancellationToken,
+        access: Option<Box<Access>>,
+    ) -> ModeTask<S> {
+        match self {
+            Opened::Echo => ModeTask::Echo {
+                echo: echo(ws, id, slot, closing, access),
+            },
+            Opened::Broadcast(hub, inbox) => ModeTask::Boxed {
+                task: Box::pin(fan_out(ws, id, slot, closing, hub, inbox, access)),
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An open connection's task. Echo, the mode of most connections, is
+    /// kept inline, so that an idle echo connection's task stays as small
+    /// as its `Echo` future; the others are boxed.
+    #[project = ModeTaskProjection]
+    pub(super) enum ModeTask<S> {
+        /// `echo`.
+        Echo {
+            #[pin]
+            echo: Echo<S>,
+        },
+        /// `broadcast`, and modes to come.
+        Boxed {
+            task: Pin<Box<dyn Future<Output = ()> + Send>>,
+        },
+    }
+}
+
+impl<S: Transport> Future for ModeTask<S> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.project() {
+            ModeTaskProjection::Echo { echo } => echo.poll(cx),
+            ModeTaskProjection::Boxed { task } => task.as_mut().poll(cx),
+        }
+    }
 }
 
 /// The routes of the server, longest path first.
@@ -302,6 +363,35 @@ fn not_found(path: &str) -> http::Response<bytes::Bytes> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// As the echo future alone (see echo.rs): an idle echo connection's
+    /// task, wrapped to allow other modes, still fits in 512 bytes.
+    #[tokio::test]
+    async fn an_idle_echo_connection_task_fits_in_512_bytes() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let ws = WebSocket::from_raw(
+            tcp,
+            sockeye::proto::Role::Server,
+            sockeye::WebSocketConfig::default(),
+            bytes::BytesMut::new(),
+        );
+        let slot = crate::serve::limits::limits()
+            .admit(std::net::Ipv4Addr::LOCALHOST.into())
+            .unwrap()
+            .0;
+        let task = tokio_util::task::TaskTracker::new().track_future(Opened::Echo.run(
+            ws,
+            0,
+            Some(slot),
+            CancellationToken::new(),
+            None,
+        ));
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 400, "the echo connection's task is {size} bytes");
+    }
 
     fn routes(specs: &[&str], fallback: Option<&ModeSpec>) -> Routes {
         let specs: Vec<RouteSpec> = specs.iter().map(|s| parse_route(s).unwrap()).collect();

@@ -24,12 +24,10 @@ use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 
 use super::access::Access;
-use super::broadcast::fan_out;
 use super::console::{add_headers, answer_plain_http};
-use super::echo::echo;
 use super::handshake::Admitted;
 use super::limits::{ConnectionSlot, HandshakeSlot};
-use super::routes::{Opened, Site};
+use super::routes::Site;
 use super::transport::Transport;
 use crate::describe;
 
@@ -215,12 +213,7 @@ impl Connection {
             };
             tracing::debug!(id, "connection open");
             let access = Access::start(peer, Some(&path));
-            match opened {
-                Opened::Broadcast(hub, inbox) => {
-                    fan_out(ws, id, slot, closing, hub, inbox, access).await;
-                }
-                Opened::Echo => echo(ws, id, slot, closing, access).await,
-            }
+            opened.run(ws, id, slot, closing, access).await;
         });
         response.map(|body| body.map_err(|never| match never {}).boxed_unsync())
     }
