@@ -141,8 +141,10 @@ pub(crate) struct Args {
     /// (`Host`); others get 403. With wss://, HTTP/1.1 only.
     #[arg(long = "same-origin", visible_alias = "sameorigin")]
     same_origin: bool,
-    /// Add this header to every response (repeatable): the 101 that opens
-    /// a WebSocket, refusals, the console and --static files. With wss://,
+    /// Add this header to responses (repeatable): the 101 that opens a
+    /// WebSocket, the server's refusals (404 without a route, 403 of
+    /// --same-origin, 503, 429), the dev console, and with --static every
+    /// answer. A header of the same name is replaced. With wss://,
     /// HTTP/1.1 only.
     #[arg(long = "header", value_name = "NAME:VALUE", value_parser = parse_header)]
     headers: Vec<ExtraHeader>,
