@@ -17,7 +17,7 @@
 //! | `serve/` | `sockeye serve`: echo, broadcast, routes, static files |
 //! | `serve/mod.rs` | its flags (`Args`) and `run`: start the threads, wait for a signal, stop |
 //! | `serve/worker.rs` | the accept threads: listen, admit or refuse, close on shutdown |
-//! | `serve/static_files.rs` | `--static`: a connection served by hyper, files for plain requests, upgrades to the routes |
+//! | `serve/static_files.rs` | a connection served by hyper (`--static`; HTTP/2 with routes, `--header`, `--same-origin`): files for plain requests, upgrades to the routes |
 //! | `serve/handshake.rs` | a connection from accept to open (HTTP/1.1 or HTTP/2), or its refusal |
 //! | `serve/routes.rs` | `--route`, `--echo`, `--broadcast`: the mode each path gets, 404 for none; `--same-origin` |
 //! | `serve/echo.rs`, `serve/broadcast.rs` | the two modes of an open connection |

@@ -343,7 +343,7 @@ fn tls_files(dir: &std::path::Path) -> sockeye::pki_types::CertificateDer<'stati
 }
 
 #[tokio::test]
-async fn routes_over_wss_are_served_over_http1_to_clients_offering_http2() {
+async fn routes_and_headers_over_wss_work_over_http2_and_http1() {
     let dir = std::env::temp_dir().join(format!("sockeye-routes-tls-{}", std::process::id()));
     let cert = tls_files(&dir);
     let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
@@ -356,37 +356,98 @@ async fn routes_over_wss_are_served_over_http1_to_clients_offering_http2() {
         "/room=broadcast",
         "--route",
         "/echo=echo",
+        "--header",
+        "X-Served-By:sockeye",
     ]);
-    let open = |path: &str| {
-        let url = format!("wss://localhost:{}{path}", server.addr.port());
-        let client = sockeye::ClientBuilder::new(url)
-            .add_root_certificate(cert.clone())
-            .http2(true);
-        async move {
-            let (ws, response) = tokio::time::timeout(TIMEOUT, client.connect())
+    for http2 in [true, false] {
+        let open = |path: &str| {
+            let url = format!("wss://localhost:{}{path}", server.addr.port());
+            let client = sockeye::ClientBuilder::new(url)
+                .add_root_certificate(cert.clone())
+                .http2(http2);
+            async move {
+                let (ws, response) = tokio::time::timeout(TIMEOUT, client.connect())
+                    .await
+                    .expect("connect in time")
+                    .expect("connect");
+                assert_eq!(ws.get_ref().is_http2(), http2);
+                assert_eq!(response.status(), if http2 { 200 } else { 101 });
+                assert_eq!(
+                    response
+                        .headers()
+                        .get("x-served-by")
+                        .map(http::HeaderValue::as_bytes),
+                    Some(&b"sockeye"[..])
+                );
+                ws
+            }
+        };
+        let mut echoed = open("/echo").await;
+        send(&mut echoed, "over tls").await;
+        assert_eq!(next_text(&mut echoed).await, "over tls");
+        let mut first = open("/room").await;
+        let mut second = open("/room").await;
+        send(&mut first, "to the room").await;
+        assert_eq!(next_text(&mut second).await, "to the room");
+        let refused =
+            sockeye::ClientBuilder::new(format!("wss://localhost:{}/nowhere", server.addr.port()))
+                .add_root_certificate(cert.clone())
+                .http2(http2)
+                .connect()
+                .await;
+        assert!(refused.is_err(), "a path without a route was accepted");
+        for ws in [echoed, first, second] {
+            tokio::time::timeout(TIMEOUT, ws_close(ws))
                 .await
-                .expect("connect in time")
-                .expect("connect");
-            assert!(!ws.get_ref().is_http2(), "routes need the path of HTTP/1.1");
-            assert_eq!(response.status(), 101);
-            ws
+                .expect("close in time");
         }
-    };
-    let mut echoed = open("/echo").await;
-    send(&mut echoed, "over tls").await;
-    assert_eq!(next_text(&mut echoed).await, "over tls");
-    let mut first = open("/room").await;
-    let mut second = open("/room").await;
-    send(&mut first, "to the room").await;
-    assert_eq!(next_text(&mut second).await, "to the room");
-    for ws in [echoed, first, second] {
-        tokio::time::timeout(TIMEOUT, ws_close(ws))
-            .await
-            .expect("close in time");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 async fn ws_close(mut ws: Client) {
     ws.close(CloseCode::NORMAL, "").await.expect("close");
+}
+
+#[tokio::test]
+async fn sigterm_closes_routed_http2_sockets_with_1001_and_exits() {
+    let dir = std::env::temp_dir().join(format!("sockeye-routes-h2-term-{}", std::process::id()));
+    let cert = tls_files(&dir);
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let mut server = Serve::start(&[
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+        "--route",
+        "/a=echo",
+        "--route",
+        "/b=broadcast",
+    ]);
+    let url = format!("wss://localhost:{}/a", server.addr.port());
+    let (mut ws, _) = tokio::time::timeout(
+        TIMEOUT,
+        sockeye::ClientBuilder::new(url)
+            .add_root_certificate(cert)
+            .http2(true)
+            .connect(),
+    )
+    .await
+    .expect("connect in time")
+    .expect("connect");
+    assert!(ws.get_ref().is_http2());
+    send(&mut ws, "open").await;
+    assert_eq!(next_text(&mut ws).await, "open");
+    server.child.signal("TERM");
+    let end = tokio::time::timeout(TIMEOUT, ws.next())
+        .await
+        .expect("closed in time");
+    assert!(end.is_none(), "expected the end, got {end:?}");
+    assert_eq!(
+        ws.close_frame().map(|f| f.code),
+        Some(CloseCode::GOING_AWAY)
+    );
+    let status = server.child.try_wait_for_async(TIMEOUT).await;
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -119,8 +119,10 @@ async fn opening_handshake<S: Transport>(
 /// An HTTP/2 connection (ALPN `h2`): its WebSocket streams (RFC 8441) each
 /// get an echo (or fan-out) task; plain requests, the dev console.
 ///
-/// HTTP/2 is offered only when every path has the same mode: the
-/// library's HTTP/2 server does not tell which path a stream asked for.
+/// Used only when every path has the same mode and the answers need no
+/// change (no `--header`, `--same-origin`): the library's HTTP/2 server
+/// does not tell which path a stream asked for. Otherwise hyper serves
+/// the connection (`static_files.rs`).
 pub(super) async fn serve_http2(
     server: &ServerBuilder,
     tls: sockeye::tokio_rustls::server::TlsStream<TcpStream>,

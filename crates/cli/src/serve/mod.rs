@@ -88,7 +88,7 @@ pub(crate) struct Args {
     /// (repeatable). PATH matches itself and the paths below it (`/chat`:
     /// `/chat/room`, not `/chatroom`); the longest match wins; a path no
     /// route matches is answered 404, unless --echo or --broadcast is
-    /// given. With routes other than `/`, wss:// offers HTTP/1.1 only.
+    /// given.
     #[arg(long = "route", value_name = "PATH=MODE", value_parser = parse_route)]
     routes: Vec<RouteSpec>,
     /// Seconds a client has to send its opening handshake and read the
@@ -138,14 +138,13 @@ pub(crate) struct Args {
     allowed_origins: Vec<String>,
     /// Accept browsers' requests only from pages of this server: the
     /// `Origin` must name the host and port the request was sent to
-    /// (`Host`); others get 403. With wss://, HTTP/1.1 only.
+    /// (`Host`, or the HTTP/2 authority); others get 403.
     #[arg(long = "same-origin", visible_alias = "sameorigin")]
     same_origin: bool,
     /// Add this header to responses (repeatable): the 101 that opens a
     /// WebSocket, the server's refusals (404 without a route, 403 of
     /// --same-origin, 503, 429), the dev console, and with --static every
-    /// answer. A header of the same name is replaced. With wss://,
-    /// HTTP/1.1 only.
+    /// answer. A header of the same name is replaced.
     #[arg(long = "header", value_name = "NAME:VALUE", value_parser = parse_header)]
     headers: Vec<ExtraHeader>,
     /// Subprotocol to agree to when a client offers it (repeatable); of
@@ -166,7 +165,7 @@ pub(crate) struct Args {
     /// same port (content types, `index.html` for directories, ranges,
     /// conditional requests; never a path outside DIR). WebSocket requests
     /// still go to their route; the dev console stays at `/` unless DIR
-    /// has an `index.html`. With wss://, HTTP/1.1 only.
+    /// has an `index.html`.
     #[arg(long = "static", value_name = "DIR")]
     static_dir: Option<PathBuf>,
     /// Serve `wss://` (and the console over https): the certificate chain,
@@ -227,14 +226,19 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         None => None,
     };
     // The library's HTTP/2 server does not say which path a WebSocket
-    // stream asked for, nor lets its answer be changed: with several
-    // routes, --same-origin or --header, HTTP/1.1 only; with --static,
-    // hyper serves HTTP/1.1 only.
-    let http2 = routes.single().is_some()
-        && files.is_none()
-        && !args.same_origin
-        && args.headers.is_empty();
-    let tls = match tls_acceptors(&args, http2) {
+    // stream asked for, nor lets its answers be changed: with several
+    // routes, --same-origin or --header, hyper serves HTTP/2 instead.
+    let library_http2 = routes.single().is_some() && !args.same_origin && args.headers.is_empty();
+    let http2_files = match &files {
+        Some(files) => Some(files.clone()),
+        None if !library_http2 => Some(Files::none(
+            !args.no_console,
+            args.max_handshake_size,
+            args.max_headers,
+        )),
+        None => None,
+    };
+    let tls = match tls_acceptors(&args) {
         Ok(tls) => tls,
         Err(e) => {
             eprintln!("sockeye: cannot use the tls certificate: {}", describe(&e));
@@ -257,6 +261,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             same_origin: args.same_origin,
         }),
         files,
+        http2_files,
     };
     let workers = match Workers::start(args.addr, threads, &settings).await {
         Ok(workers) => workers,

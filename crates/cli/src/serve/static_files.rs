@@ -4,6 +4,11 @@
 //! requests, nothing outside DIR), or the dev console at `/` when DIR has
 //! no index; WebSocket requests go to their route, as without `--static`.
 //!
+//! HTTP/2 connections (RFC 8441) are served by hyper too when the
+//! library's HTTP/2 server cannot do what the flags ask: it does not tell
+//! a stream's path to route by, nor lets its answers take `--header` or
+//! `--same-origin`.
+//!
 //! The library's `http_fallback`, which answers the other connections'
 //! plain requests, takes a whole body at once and closes the connection
 //! after it: fine for the console page, not for files of any size, ranges
@@ -17,7 +22,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use sockeye::ServerBuilder;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -34,10 +39,12 @@ use crate::describe;
 /// The smallest read buffer hyper takes (it panics below it).
 const HYPER_MIN_BUF: usize = 8 << 10;
 
-/// What `--static` serves, shared by every connection.
+/// What connections served by hyper answer plain requests with, shared
+/// by every connection.
 #[derive(Clone, Debug)]
 pub(super) struct Files {
-    dir: ServeDir,
+    /// `--static`; without it, the console or 404.
+    dir: Option<ServeDir>,
     /// The dev console at `/` when DIR has no index (not with
     /// `--no-console`).
     console: bool,
@@ -58,7 +65,7 @@ impl Files {
     ) -> Result<Self, String> {
         match std::fs::read_dir(dir) {
             Ok(_) => Ok(Files {
-                dir: ServeDir::new(dir).append_index_html_on_directories(true),
+                dir: Some(ServeDir::new(dir).append_index_html_on_directories(true)),
                 console,
                 max_head,
                 max_headers,
@@ -68,6 +75,18 @@ impl Files {
                 dir.display(),
                 describe(&e)
             )),
+        }
+    }
+}
+
+impl Files {
+    /// No files: plain requests get the console, or 404.
+    pub(super) fn none(console: bool, max_head: usize, max_headers: usize) -> Self {
+        Files {
+            dir: None,
+            console,
+            max_head,
+            max_headers,
         }
     }
 }
@@ -92,18 +111,23 @@ struct Connection {
     peer: std::net::SocketAddr,
     closing: CancellationToken,
     connections: TaskTracker,
-    /// Taken by the WebSocket the connection becomes, if it does.
+    /// Taken by the WebSocket an HTTP/1.1 connection becomes, if it does;
+    /// an HTTP/2 connection keeps it, as it carries its WebSockets.
     slot: Mutex<Option<ConnectionSlot>>,
+    http2: bool,
     /// Given back once the first request is read.
     handshake: Mutex<Option<HandshakeSlot>>,
 }
 
-/// Serves a connection with `--static`: HTTP/1.1 requests, the last of
-/// which may become a WebSocket, until the client closes it, the server
-/// shuts down, or it goes quiet for the handshake timeout.
+/// Serves a connection with hyper: HTTP/1.1 requests, the last of which
+/// may become a WebSocket, or with `http2` the streams of an HTTP/2
+/// connection, any of which may be a WebSocket; until the client closes
+/// it, the server shuts down, or (HTTP/1.1) it goes quiet for the
+/// handshake timeout.
 pub(super) async fn serve_with_files<S: Transport>(
     server: Arc<ServerBuilder>,
     files: Files,
+    http2: bool,
     handshake_timeout: Duration,
     stream: S,
     id: u64,
@@ -118,11 +142,7 @@ pub(super) async fn serve_with_files<S: Transport>(
         site,
         connections,
     } = admitted;
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(handshake_timeout)
-        .max_buf_size(files.max_head.max(HYPER_MIN_BUF))
-        .max_headers(files.max_headers);
+    let (max_head, max_headers) = (files.max_head, files.max_headers);
     let connection = Arc::new(Connection {
         server,
         files,
@@ -132,25 +152,51 @@ pub(super) async fn serve_with_files<S: Transport>(
         closing: closing.clone(),
         connections,
         slot: Mutex::new(Some(slot)),
+        http2,
         handshake: Mutex::new(Some(handshake)),
     });
     let service = hyper::service::service_fn(move |request| {
         let connection = Arc::clone(&connection);
         async move { Ok::<_, Infallible>(connection.answer(request).await) }
     });
-    let serving = http
-        .serve_connection(TokioIo::new(stream), service)
-        .with_upgrades();
-    tokio::pin!(serving);
-    let outcome = tokio::select! {
-        outcome = serving.as_mut() => outcome,
-        () = closing.cancelled() => {
-            // No new requests; the one in progress may finish, within the
-            // handshake timeout.
-            serving.as_mut().graceful_shutdown();
-            match tokio::time::timeout(handshake_timeout, serving).await {
-                Ok(outcome) => outcome,
-                Err(_) => return,
+    let io = TokioIo::new(stream);
+    let outcome = if http2 {
+        let mut http = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        http.timer(TokioTimer::new())
+            .enable_connect_protocol() // RFC 8441
+            .max_concurrent_streams(sockeye::http2::MAX_STREAMS)
+            .max_header_list_size(u32::try_from(max_head).unwrap_or(u32::MAX));
+        let serving = http.serve_connection(io, service);
+        tokio::pin!(serving);
+        tokio::select! {
+            outcome = serving.as_mut() => outcome,
+            () = closing.cancelled() => {
+                // GOAWAY: no new streams; those open close with 1001.
+                serving.as_mut().graceful_shutdown();
+                match tokio::time::timeout(handshake_timeout, serving).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => return,
+                }
+            }
+        }
+    } else {
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(handshake_timeout)
+            .max_buf_size(max_head.max(HYPER_MIN_BUF))
+            .max_headers(max_headers);
+        let serving = http.serve_connection(io, service).with_upgrades();
+        tokio::pin!(serving);
+        tokio::select! {
+            outcome = serving.as_mut() => outcome,
+            () = closing.cancelled() => {
+                // No new requests; the one in progress may finish, within
+                // the handshake timeout.
+                serving.as_mut().graceful_shutdown();
+                match tokio::time::timeout(handshake_timeout, serving).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => return,
+                }
             }
         }
     };
@@ -197,11 +243,14 @@ impl Connection {
             Ok(accepted) => accepted,
             Err(refused) => return refused.into_response::<Bytes>().map(whole),
         };
-        let slot = self
-            .slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let slot = if self.http2 {
+            None
+        } else {
+            self.slot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+        };
         let (id, peer, closing) = (self.id, self.peer, self.closing.clone());
         self.connections.spawn(async move {
             let ws = match upgrade.await {
@@ -224,7 +273,15 @@ impl Connection {
         *head.method_mut() = request.method().clone();
         *head.uri_mut() = request.uri().clone();
         *head.version_mut() = request.version();
-        let mut dir = self.files.dir.clone();
+        let Some(mut dir) = self.files.dir.clone() else {
+            return if self.files.console {
+                answer_plain_http(&head).map(whole)
+            } else {
+                let mut answer = http::Response::new(whole(Bytes::from_static(b"not found\n")));
+                *answer.status_mut() = http::StatusCode::NOT_FOUND;
+                answer
+            };
+        };
         let answer = match dir.try_call(request).await {
             Ok(answer) => answer.map(BodyExt::boxed_unsync),
             Err(e) => {

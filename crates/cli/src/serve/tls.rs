@@ -11,15 +11,14 @@ use tokio_util::sync::CancellationToken;
 use super::Args;
 use crate::describe;
 
-/// The TLS settings of `--tls-cert` and `--tls-key`, if given; HTTP/2
-/// offered if `http2` and not `--no-http2`.
-pub(super) fn tls_acceptors(args: &Args, http2: bool) -> sockeye::Result<Option<TlsAcceptors>> {
+/// The TLS settings of `--tls-cert` and `--tls-key`, if given.
+pub(super) fn tls_acceptors(args: &Args) -> sockeye::Result<Option<TlsAcceptors>> {
     let config = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => sockeye::tls::server_config_from_pem_files(cert, key)?,
         _ if args.tls_self_signed => self_signed_config()?,
         _ => return Ok(None),
     };
-    let serve = if args.no_http2 || !http2 {
+    let serve = if args.no_http2 {
         Arc::clone(&config)
     } else {
         sockeye::tls::offer_http2(&config)
