@@ -451,3 +451,47 @@ async fn sigterm_closes_routed_http2_sockets_with_1001_and_exits() {
     assert_eq!(status.and_then(|s| s.code()), Some(0));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_silent_http2_client_of_a_routed_server_is_dropped() {
+    use sockeye::rustls;
+    let dir = std::env::temp_dir().join(format!("sockeye-routes-h2-silent-{}", std::process::id()));
+    let cert = tls_files(&dir);
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let server = Serve::start(&[
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+        "--route",
+        "/a=echo",
+        "--handshake-timeout",
+        "0.5",
+    ]);
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = sockeye::tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let name = sockeye::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio::time::timeout(TIMEOUT, connector.connect(name, tcp))
+        .await
+        .expect("tls in time")
+        .expect("tls");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    // Nothing sent: the server closes once the handshake timeout is over.
+    let mut sink = Vec::new();
+    let read = tokio::time::timeout(
+        TIMEOUT,
+        tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut sink),
+    )
+    .await;
+    assert!(read.is_ok(), "the silent connection was kept open");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -155,6 +155,7 @@ pub(super) async fn serve_with_files<S: Transport>(
         http2,
         handshake: Mutex::new(Some(handshake)),
     });
+    let waiting = Arc::clone(&connection);
     let service = hyper::service::service_fn(move |request| {
         let connection = Arc::clone(&connection);
         async move { Ok::<_, Infallible>(connection.answer(request).await) }
@@ -170,6 +171,10 @@ pub(super) async fn serve_with_files<S: Transport>(
         tokio::pin!(serving);
         tokio::select! {
             outcome = serving.as_mut() => outcome,
+            () = silent_for(&waiting, handshake_timeout) => {
+                tracing::debug!(id, "http/2 connection without a request, dropped");
+                return;
+            }
             () = closing.cancelled() => {
                 // GOAWAY: no new streams; those open close with 1001.
                 serving.as_mut().graceful_shutdown();
@@ -202,6 +207,20 @@ pub(super) async fn serve_with_files<S: Transport>(
     };
     if let Err(e) = outcome {
         tracing::debug!(id, error = %describe(&e), "http connection failed");
+    }
+}
+
+/// Resolves if the connection has sent no request after `limit`: a
+/// silent HTTP/2 client is dropped as hyper drops a silent HTTP/1.1 one.
+async fn silent_for(connection: &Connection, limit: Duration) {
+    tokio::time::sleep(limit).await;
+    if connection
+        .handshake
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .is_none()
+    {
+        std::future::pending::<()>().await;
     }
 }
 
