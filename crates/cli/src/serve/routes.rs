@@ -5,11 +5,16 @@
 //! segment: `/chat` matches `/chat`, `/chat/` and `/chat/room`, not
 //! `/chatroom`; `/` matches every path. Of the routes that match, the one
 //! with the longest path wins. A request no route matches is answered
-//! 404 Not Found before the handshake. The query string plays no part.
+//! 404 Not Found before the handshake. The query string plays no part,
+//! and paths are compared as sent, percent-encoding and all.
 //!
 //! Without `--route`, every path gets `--echo` (the default) or
 //! `--broadcast`. With routes, `--echo` or `--broadcast` also serve the
 //! paths no route matches, as `--route /=echo` would.
+//!
+//! Here too: [`Site`], how a WebSocket request is answered (origin under
+//! `--same-origin`, route, subprotocol, `--header`), and
+//! [`Opened::run`], where the chosen mode becomes the connection's task.
 
 use std::fmt;
 use std::pin::Pin;

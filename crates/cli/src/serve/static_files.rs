@@ -112,7 +112,7 @@ struct Connection {
     closing: CancellationToken,
     connections: TaskTracker,
     /// Taken by the WebSocket an HTTP/1.1 connection becomes, if it does;
-    /// an HTTP/2 connection keeps it, as it carries its WebSockets.
+    /// an HTTP/2 connection keeps it, as it carries its sockets.
     slot: Mutex<Option<ConnectionSlot>>,
     http2: bool,
     /// Given back once the first request is read.
