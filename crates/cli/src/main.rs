@@ -14,18 +14,21 @@
 //! | file or folder | owns |
 //! |---|---|
 //! | `main.rs` | the subcommands, logging, the runtime, `describe` (an error and its causes on one line), `EXIT_USAGE` |
-//! | `serve/` | `sockeye serve`, the echo server |
+//! | `serve/` | `sockeye serve`: echo, broadcast, routes, static files |
 //! | `serve/mod.rs` | its flags (`Args`) and `run`: start the threads, wait for a signal, stop |
 //! | `serve/worker.rs` | the accept threads: listen, admit or refuse, close on shutdown |
+//! | `serve/static_files.rs` | a connection served by hyper (`--static`; HTTP/2 with routes, `--header`, `--same-origin`): files for plain requests, upgrades to the routes |
 //! | `serve/handshake.rs` | a connection from accept to open (HTTP/1.1 or HTTP/2), or its refusal |
+//! | `serve/routes.rs` | `--route`, `--echo`, `--broadcast`: the mode each path gets, 404 for none; `--same-origin` |
 //! | `serve/echo.rs`, `serve/broadcast.rs` | the two modes of an open connection |
 //! | `serve/exec/` | `--exec` and `--dir`: a program per connection, from the handshake that captures the request to the reaping of the process (its files in its `mod.rs`) |
 //! | `serve/ending.rs` | how an open connection ended, for the log |
-//! | `serve/transport.rs` | `Transport`: TCP, TLS or an HTTP/2 stream under a WebSocket |
+//! | `serve/access.rs` | the access log: a line per connection, `--log-format` |
+//! | `serve/transport.rs` | `Transport`: TCP, TLS, an HTTP/2 stream or a hyper upgrade under a WebSocket |
 //! | `serve/limits.rs` | connections, handshakes and connections per address allowed at once |
 //! | `serve/tls.rs` | `wss://`: the TLS acceptors and each connection's TLS handshake |
 //! | `serve/config.rs` | the flags turned into a `ServerBuilder` and a thread count |
-//! | `serve/console.rs`, `console/index.html` | plain HTTP answers: the dev console page, 404, 405 |
+//! | `serve/console.rs`, `console/index.html` | plain HTTP answers: the dev console page, 404, 405; `--header`'s headers |
 //! | `connect/` | `sockeye connect`, the client: interactive on a terminal, for scripts otherwise |
 //! | `connect/mod.rs` | its flags (`Args`) and `run`: connect, then run a session |
 //! | `connect/client.rs`, `connect/insecure.rs` | the flags turned into a `ClientBuilder`; `--insecure`'s TLS |

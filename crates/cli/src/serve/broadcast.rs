@@ -1,5 +1,5 @@
-//! The broadcast mode (`--broadcast`): each message goes, encoded once, to
-//! every other connection.
+//! The broadcast mode (`--broadcast`, a broadcast route): each message
+//! goes, encoded once, to every other connection of its room.
 
 use std::future::poll_fn;
 use std::ops::ControlFlow;
@@ -10,16 +10,37 @@ use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 
+use super::access::Access;
 use super::ending::{how_it_ended, log_end};
 use super::limits::ConnectionSlot;
 use super::transport::Transport;
 use crate::describe;
 
-/// The fan-out of `--broadcast`: every message, encoded once, with the id
-/// of the connection it came from.
+/// The fan-out of a broadcast route: every message, encoded once, with the
+/// id of the connection it came from.
 #[derive(Clone, Debug)]
 pub(super) struct Hub {
-    pub(super) sender: broadcast::Sender<(u64, PreparedMessage)>,
+    pub(super) sender: broadcast::Sender<Said>,
+}
+
+/// A message said in a room: by whom, encoded once, and its payload's
+/// length (for the access log).
+#[derive(Clone, Debug)]
+pub(super) struct Said {
+    from: u64,
+    message: PreparedMessage,
+    len: usize,
+}
+
+impl Said {
+    /// `message`, said by the connection `from`.
+    pub(super) fn new(from: u64, message: &sockeye::Message) -> Self {
+        Said {
+            from,
+            message: PreparedMessage::new(message),
+            len: message.len(),
+        }
+    }
 }
 
 impl Hub {
@@ -47,7 +68,8 @@ pub(super) async fn fan_out<S: Transport>(
     slot: Option<ConnectionSlot>,
     closing: CancellationToken,
     hub: Hub,
-    mut inbox: broadcast::Receiver<(u64, PreparedMessage)>,
+    mut inbox: broadcast::Receiver<Said>,
+    mut access: Option<Box<Access>>,
 ) {
     let _slot = slot;
     let stopped = closing.cancelled_owned();
@@ -57,26 +79,35 @@ pub(super) async fn fan_out<S: Transport>(
             message = ws.next() => match message {
                 // Encoded once here, queued by reference everywhere.
                 Some(Ok(message)) => {
-                    let _ = hub.sender.send((id, PreparedMessage::new(&message)));
+                    if let Some(access) = &mut access {
+                        access.received.add(message.len());
+                    }
+                    let _ = hub.sender.send(Said::new(id, &message));
                 }
                 other => {
-                    let _ = log_end(id, how_it_ended(&ws, other).as_ref());
+                    let _ = log_end(id, how_it_ended(&ws, other).as_ref(), access.as_deref(), ws.protocol());
                     return;
                 }
             },
             received = inbox.recv() => {
-                if queue_waiting(&mut ws, id, &mut inbox, received).is_break() {
+                let queued = queue_waiting(&mut ws, id, &mut inbox, received, access.as_deref_mut());
+                if queued.is_break() {
+                    let _ = log_end(id, Ok(&None), access.as_deref(), ws.protocol());
                     return;
                 }
                 // A peer that does not read stops us taking more: it falls
                 // behind in the channel, which drops its oldest messages,
                 // instead of growing its queue here.
                 if let Err(e) = poll_fn(|cx| ws.poll_ready_unpin(cx)).await {
-                    let _ = log_end(id, Err(&e));
+                    let _ = log_end(id, Err(&e), access.as_deref(), ws.protocol());
                     return;
                 }
             }
-            () = &mut stopped => return Box::pin(close_going_away(&mut ws, id)).await,
+            () = &mut stopped => {
+                Box::pin(close_going_away(&mut ws, id)).await;
+                let _ = log_end(id, Ok(&ws.close_frame().map(|f| f.code)), access.as_deref(), ws.protocol());
+                return;
+            }
         }
     }
 }
@@ -87,14 +118,20 @@ pub(super) async fn fan_out<S: Transport>(
 fn queue_waiting<S: Transport>(
     ws: &mut WebSocket<S>,
     id: u64,
-    inbox: &mut broadcast::Receiver<(u64, PreparedMessage)>,
-    mut received: Result<(u64, PreparedMessage), RecvError>,
+    inbox: &mut broadcast::Receiver<Said>,
+    mut received: Result<Said, RecvError>,
+    mut access: Option<&mut Access>,
 ) -> ControlFlow<()> {
     loop {
         match received {
-            Ok((from, message)) => {
-                if from != id && ws.feed_prepared(&message).is_err() {
-                    return ControlFlow::Break(());
+            Ok(said) => {
+                if said.from != id {
+                    if ws.feed_prepared(&said.message).is_err() {
+                        return ControlFlow::Break(());
+                    }
+                    if let Some(access) = access.as_deref_mut() {
+                        access.sent.add(said.len);
+                    }
                 }
             }
             Err(RecvError::Lagged(skipped)) => {

@@ -4,7 +4,7 @@ use sockeye::proto::DeflateConfig;
 use sockeye::{ServerBuilder, WebSocketConfig};
 
 use super::Args;
-use super::console::answer_plain_http;
+use super::console::{add_headers, answer_plain_http};
 
 /// How many accept threads `--threads` asks for: 0 means one per CPU.
 pub(super) fn thread_count(threads: usize) -> usize {
@@ -19,10 +19,15 @@ pub(super) fn thread_count(threads: usize) -> usize {
 pub(super) fn server_builder(args: &Args) -> ServerBuilder {
     let mut builder = ServerBuilder::new().protocols(args.protocols.iter().cloned());
     if !args.allowed_origins.is_empty() {
-        builder = builder.allowed_origins(&args.allowed_origins);
+        builder = builder.allowed_origins(allowed_origins(&args.allowed_origins));
     }
     if !args.no_console {
-        builder = builder.http_fallback(answer_plain_http);
+        let headers = args.headers.clone();
+        builder = builder.http_fallback(move |request| {
+            let mut answer = answer_plain_http(request);
+            add_headers(&mut answer, &headers);
+            answer
+        });
     }
     builder
         .config(connection_config(args))
@@ -34,6 +39,22 @@ pub(super) fn server_builder(args: &Args) -> ServerBuilder {
         )
         .idle_timeout((!args.idle_timeout.is_zero()).then_some(args.idle_timeout))
         .write_buffer_size(args.write_buffer_size)
+}
+
+/// The origins of `--allow-origin`: a host alone (`example.com`,
+/// `example.com:8080`, websocketd's form) allows it over http and https.
+fn allowed_origins(origins: &[String]) -> Vec<String> {
+    let mut allowed = Vec::with_capacity(origins.len() * 2);
+    for origin in origins {
+        let origin = origin.trim().trim_end_matches('/');
+        if origin.contains("://") {
+            allowed.push(origin.to_owned());
+        } else {
+            allowed.push(format!("http://{origin}"));
+            allowed.push(format!("https://{origin}"));
+        }
+    }
+    allowed
 }
 
 /// The settings of each connection, from the flags.

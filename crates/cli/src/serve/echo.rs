@@ -9,6 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use sockeye::{CloseCode, WebSocket};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+use super::access::Access;
 use super::ending::{how_it_ended, log_end};
 use super::limits::ConnectionSlot;
 use super::transport::Transport;
@@ -36,6 +37,8 @@ pin_project_lite::pin_project! {
         closing: bool,
         // `stopped` was polled once, so it will wake the task.
         listening: bool,
+        // The access log's record, boxed: one pointer in the task.
+        access: Option<Box<Access>>,
     }
 }
 
@@ -50,6 +53,7 @@ pub(super) fn echo<S>(
     id: u64,
     slot: Option<ConnectionSlot>,
     closing: CancellationToken,
+    access: Option<Box<Access>>,
 ) -> Echo<S> {
     Echo {
         ws,
@@ -59,6 +63,7 @@ pub(super) fn echo<S>(
         queued: false,
         closing: false,
         listening: false,
+        access,
     }
 }
 
@@ -70,15 +75,21 @@ impl<S: Transport> Future for Echo<S> {
         let id = *this.id;
         loop {
             if *this.closing {
-                match ready!(this.ws.poll_next_unpin(cx)) {
+                let access = this.access.as_deref();
+                return match ready!(this.ws.poll_next_unpin(cx)) {
                     // Messages that crossed our Close are dropped.
                     Some(Ok(_)) => continue,
-                    None => {}
+                    None => log_end(
+                        id,
+                        how_it_ended(this.ws, None).as_ref(),
+                        access,
+                        this.ws.protocol(),
+                    ),
                     Some(Err(e)) => {
                         tracing::debug!(id, error = %describe(&e), "close on shutdown failed");
+                        log_end(id, Err(&e), access, this.ws.protocol())
                     }
-                }
-                return Poll::Ready(());
+                };
             }
             let check = !*this.listening || SHUTTING_DOWN.load(Ordering::Acquire);
             *this.listening = true;
@@ -88,26 +99,33 @@ impl<S: Transport> Future for Echo<S> {
                     .start_close(CloseCode::GOING_AWAY, "server shutting down")
                 {
                     tracing::debug!(id, error = %describe(&e), "close on shutdown failed");
-                    return Poll::Ready(());
+                    return log_end(id, Err(&e), this.access.as_deref(), this.ws.protocol());
                 }
                 *this.closing = true;
                 continue;
             }
             if *this.queued {
                 if let Err(e) = ready!(this.ws.poll_ready_unpin(cx)) {
-                    return log_end(id, Err(&e));
+                    return log_end(id, Err(&e), this.access.as_deref(), this.ws.protocol());
                 }
                 *this.queued = false;
             }
             match ready!(this.ws.poll_next_unpin(cx)) {
                 // Queued now, written with the replies to the same read.
                 Some(Ok(message)) => {
+                    if let Some(access) = this.access {
+                        access.received.add(message.len());
+                        access.sent.add(message.len());
+                    }
                     if let Err(e) = this.ws.start_send_unpin(message) {
-                        return log_end(id, Err(&e));
+                        return log_end(id, Err(&e), this.access.as_deref(), this.ws.protocol());
                     }
                     *this.queued = true;
                 }
-                other => return log_end(id, how_it_ended(this.ws, other).as_ref()),
+                other => {
+                    let end = how_it_ended(this.ws, other);
+                    return log_end(id, end.as_ref(), this.access.as_deref(), this.ws.protocol());
+                }
             }
         }
     }
@@ -142,8 +160,13 @@ mod tests {
             .admit(std::net::Ipv4Addr::LOCALHOST.into())
             .unwrap()
             .0;
-        let task =
-            TaskTracker::new().track_future(echo(ws, 0, Some(slot), CancellationToken::new()));
+        let task = TaskTracker::new().track_future(echo(
+            ws,
+            0,
+            Some(slot),
+            CancellationToken::new(),
+            None,
+        ));
         let size = std::mem::size_of_val(&task);
         assert!(size <= 400, "the echo task's future is {size} bytes");
     }

@@ -1,8 +1,9 @@
 //! A connection from its accept to its WebSocket: the opening handshake
 //! over HTTP/1.1, the WebSocket streams of an HTTP/2 connection, or the
-//! answer to one turned away by a limit; then the echo or broadcast task.
+//! answer to one turned away by a limit; then the task of the mode its
+//! route chose.
 
-use std::pin::Pin;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,10 +12,11 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::broadcast::{Hub, fan_out};
-use super::echo::echo;
+use super::access::Access;
+use super::console::add_headers;
 use super::exec;
 use super::limits::{ConnectionSlot, HandshakeSlot};
+use super::routes::{Opened, Site};
 use super::transport::Transport;
 use crate::describe;
 
@@ -33,8 +35,10 @@ pub(super) struct Admitted {
     pub(super) handshake: HandshakeSlot,
     /// Cancelled when the server shuts down.
     pub(super) closing: CancellationToken,
-    /// With `--broadcast`: where messages go to the other connections.
-    pub(super) hub: Option<Hub>,
+    /// The client's address, for the access log.
+    pub(super) peer: SocketAddr,
+    /// The routes: which mode serves which path.
+    pub(super) site: Arc<Site>,
     /// The thread's connection tasks, which the open connection's joins.
     pub(super) connections: TaskTracker,
 }
@@ -63,49 +67,57 @@ pub(super) async fn accept_http1<S: Transport>(
             .spawn(exec::run(ws, launch, id, slot, closing));
         return;
     }
-    // Subscribed before the 101 leaves, so the client hears everything
-    // said once it is open.
-    let inbox = admitted.hub.as_ref().map(|hub| hub.sender.subscribe());
-    let Some(ws) = opening_handshake(&server, stream, id, &admitted.closing).await else {
+    let Some((ws, opened, path)) =
+        opening_handshake(&server, &admitted.site, stream, id, &admitted.closing).await
+    else {
         return;
     };
     drop(admitted.handshake);
     tracing::debug!(id, "connection open");
+    let access = Access::start(admitted.peer, path.as_deref());
     let Admitted {
         slot,
         closing,
-        hub,
         connections,
         ..
     } = admitted;
-    match (hub, inbox) {
-        (Some(hub), Some(inbox)) => {
-            connections.spawn(fan_out(ws, id, Some(slot), closing, hub, inbox))
-        }
-        _ => connections.spawn(echo(ws, id, Some(slot), closing)),
-    };
+    connections.spawn(opened.run(ws, id, Some(slot), closing, access));
 }
 
-/// The WebSocket opening handshake over HTTP/1.1; `None`, after logging
-/// why, for a plain HTTP request (answered by the server), a failure, or
-/// a shutdown.
+/// The WebSocket opening handshake over HTTP/1.1, with the mode its
+/// route chose and its path; `None`, after logging why, for a plain HTTP request
+/// (answered by the server), a path no route matches (404), a failure,
+/// or a shutdown.
 async fn opening_handshake<S: Transport>(
     server: &ServerBuilder,
+    site: &Site,
     stream: S,
     id: u64,
     closing: &CancellationToken,
-) -> Option<WebSocket<S>> {
+) -> Option<(WebSocket<S>, Opened, Option<String>)> {
+    // Chosen before the 101 leaves: a broadcast connection is subscribed
+    // by then, so it hears everything said once it is open.
+    let mut opened = None;
+    let mut path = None;
+    let handshake = server.accept_with(stream, |request| {
+        let answer = site.accept(&request).map(|(accept, mode)| {
+            opened = Some(mode);
+            path = Some(request.path().to_owned());
+            accept
+        });
+        std::future::ready(answer)
+    });
     // A shutdown does not wait for handshakes: a client stuck in one would
     // hold it up until the handshake timeout.
     let accepted = tokio::select! {
-        accepted = server.accept(stream) => accepted,
+        accepted = handshake => accepted,
         () = closing.cancelled() => {
             tracing::debug!(id, "handshake cut short by the shutdown");
             return None;
         }
     };
     match accepted {
-        Ok(ws) => Some(ws),
+        Ok(ws) => opened.map(|opened| (ws, opened, path)),
         Err(sockeye::Error::Handshake(failure))
             if matches!(*failure, sockeye::HandshakeFailure::PlainHttp(_)) =>
         {
@@ -121,6 +133,11 @@ async fn opening_handshake<S: Transport>(
 
 /// An HTTP/2 connection (ALPN `h2`): its WebSocket streams (RFC 8441) each
 /// get an echo (or fan-out) task; plain requests, the dev console.
+///
+/// Used only when every path has the same mode and the answers need no
+/// change (no `--header`, `--same-origin`): the library's HTTP/2 server
+/// does not tell which path a stream asked for. Otherwise hyper serves
+/// the connection (`static_files.rs`).
 pub(super) async fn serve_http2(
     server: &ServerBuilder,
     tls: sockeye::tokio_rustls::server::TlsStream<TcpStream>,
@@ -131,10 +148,15 @@ pub(super) async fn serve_http2(
         slot,
         handshake,
         closing,
-        hub,
+        peer,
+        site,
         connections,
     } = admitted;
     drop(handshake);
+    let Some(mode) = site.routes.single() else {
+        tracing::debug!(id, "http/2 connection without a single mode, closed");
+        return;
+    };
     tracing::debug!(id, "http/2 connection open");
     // On shutdown: no new streams (GOAWAY); those open close with 1001.
     let stop = closing.clone().cancelled_owned();
@@ -145,18 +167,9 @@ pub(super) async fn serve_http2(
             http2_connection = id,
             "connection open over http/2"
         );
-        let task: Pin<Box<dyn Future<Output = ()> + Send>> = match &hub {
-            Some(hub) => Box::pin(fan_out(
-                ws,
-                stream,
-                None,
-                closing.clone(),
-                hub.clone(),
-                hub.sender.subscribe(),
-            )),
-            None => Box::pin(echo(ws, stream, None, closing.clone())),
-        };
-        connections.track_future(task)
+        // HTTP/2 streams do not tell their path.
+        let access = Access::start(peer, None);
+        connections.track_future(mode.open().run(ws, stream, None, closing.clone(), access))
     })
     .await;
     match outcome {
@@ -166,19 +179,21 @@ pub(super) async fn serve_http2(
     drop(slot);
 }
 
-/// Answers a connection turned away by a limit, with `status` and a hint
-/// to retry later, once its request is read.
+/// Answers a connection turned away by a limit, with `status`, a hint
+/// to retry later and the `--header` headers, once its request is read.
 pub(super) async fn answer_refusal<S: Transport>(
     server: Arc<ServerBuilder>,
+    site: Arc<Site>,
     tcp: S,
     id: u64,
     handshake: HandshakeSlot,
     closing: CancellationToken,
     status: http::StatusCode,
 ) {
-    let Ok(refusal) = try_again_later(status) else {
+    let Ok(mut refusal) = try_again_later(status) else {
         return;
     };
+    add_headers(&mut refusal, &site.headers);
     tokio::select! {
         refused = server.accept_with(tcp, |_| async { Err(refusal) }) => {
             if let Err(e) = refused {

@@ -3,9 +3,10 @@
 //! `run` turns the flags into settings (`config.rs`, `tls.rs`,
 //! `limits.rs`) and starts the accept threads (`worker.rs`); each
 //! connection let in goes through its handshake (`handshake.rs`) to the
-//! echo or broadcast mode (`echo.rs`, `broadcast.rs`). The crate doc maps
-//! every file.
+//! mode its path's route chose (`routes.rs`): echo or broadcast
+//! (`echo.rs`, `broadcast.rs`). The crate doc maps every file.
 
+mod access;
 mod broadcast;
 mod config;
 mod console;
@@ -14,6 +15,8 @@ mod ending;
 mod exec;
 mod handshake;
 mod limits;
+mod routes;
+mod static_files;
 mod tls;
 mod transport;
 mod worker;
@@ -24,12 +27,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use self::broadcast::Hub;
+use self::access::{LogFormat, set_log_format};
 use self::config::{server_builder, thread_count};
+use self::console::{ExtraHeader, parse_header};
 use self::limits::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, set_limits};
+use self::routes::{ModeSpec, RouteSpec, Routes, Site, parse_route};
+use self::static_files::Files;
 use self::tls::tls_acceptors;
 use self::worker::{Settings, Workers};
-use crate::describe;
+use crate::{EXIT_USAGE, describe};
 
 /// Options of `sockeye serve`.
 #[derive(Debug, clap::Args)]
@@ -69,10 +75,23 @@ pub(crate) struct Args {
     /// one per CPU.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Echo each message back to its sender (the default): on every path,
+    /// or with --route on the paths no route matches.
+    #[arg(long, conflicts_with = "broadcast")]
+    echo: bool,
     /// Instead of echoing, send every message to every other connected
-    /// client (encoded once, shared by all).
+    /// client (encoded once, shared by all): on every path, or with
+    /// --route on the paths no route matches.
     #[arg(long)]
     broadcast: bool,
+    /// Serve the paths under PATH in MODE: `echo`, `broadcast` (each
+    /// broadcast route is a room of its own) or `exec:COMMAND`
+    /// (repeatable). PATH matches itself and the paths below it (`/chat`:
+    /// `/chat/room`, not `/chatroom`); the longest match wins; a path no
+    /// route matches is answered 404, unless --echo or --broadcast is
+    /// given.
+    #[arg(long = "route", value_name = "PATH=MODE", value_parser = parse_route)]
+    routes: Vec<RouteSpec>,
     /// Seconds a client has to send its opening handshake and read the
     /// answer: slow or silent clients (slowloris) are dropped after it.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
@@ -107,18 +126,49 @@ pub(crate) struct Args {
     /// an address).
     #[arg(long, value_name = "N", default_value_t = 0)]
     max_per_ip: usize,
-    /// Accept browsers' requests only from this origin (repeatable), such
-    /// as `https://example.com`; others get 403. Default: any origin.
-    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    /// Accept browsers' requests only from this origin (repeatable, or
+    /// comma-separated), such as `https://example.com`; a host alone,
+    /// `example.com` or `example.com:8080` (websocketd's form), allows it
+    /// over http and https. Others get 403. Default: any origin.
+    #[arg(
+        long = "allow-origin",
+        visible_alias = "origin",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
     allowed_origins: Vec<String>,
+    /// Accept browsers' requests only from pages of this server: the
+    /// `Origin` must name the host and port the request was sent to
+    /// (`Host`, or the HTTP/2 authority); others get 403.
+    #[arg(long = "same-origin", visible_alias = "sameorigin")]
+    same_origin: bool,
+    /// Add this header to responses (repeatable): the 101 that opens a
+    /// WebSocket, the server's refusals (404 without a route, 403 of
+    /// --same-origin, 503, 429), the dev console, and with --static every
+    /// answer. A header of the same name is replaced.
+    #[arg(long = "header", value_name = "NAME:VALUE", value_parser = parse_header)]
+    headers: Vec<ExtraHeader>,
     /// Subprotocol to agree to when a client offers it (repeatable); of
     /// those offered, the client's first choice among these is picked.
     #[arg(long = "protocol", value_name = "NAME")]
     protocols: Vec<String>,
     /// Do not serve the dev console page at `/` (plain HTTP requests are
-    /// then answered 426 Upgrade Required).
+    /// then answered 426 Upgrade Required, or 404 with --static).
     #[arg(long)]
     no_console: bool,
+    /// How the access log (a line per WebSocket connection when it ends:
+    /// peer, path, subprotocol, duration, messages and bytes each way,
+    /// close code) is written: `text`, a line of the log at info level;
+    /// `json`, one JSON object per line on stderr.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Serve the files of DIR to plain HTTP GET and HEAD requests on the
+    /// same port (content types, `index.html` for directories, ranges,
+    /// conditional requests; never a path outside DIR). WebSocket requests
+    /// still go to their route; the dev console stays at `/` unless DIR
+    /// has an `index.html`.
+    #[arg(long = "static", value_name = "DIR")]
+    static_dir: Option<PathBuf>,
     /// Serve `wss://` (and the console over https): the certificate chain,
     /// leaf first, as PEM. Needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -144,13 +194,21 @@ pub(crate) struct Args {
     /// 1000 on status 0, else 1011; when the peer closes, its stdin ends.
     /// COMMAND is one argument, split into words as a shell would:
     /// `--exec 'cat -n'`. Unix only; no HTTP/2.
-    #[arg(long, value_name = "COMMAND", conflicts_with_all = ["broadcast", "dir"])]
+    #[arg(
+        long,
+        value_name = "COMMAND",
+        conflicts_with_all = ["broadcast", "echo", "dir", "routes", "static_dir"]
+    )]
     exec: Option<String>,
     /// As --exec, with the program named by the request's path: the
     /// executable file DIR/a/b.sh answers /a/b.sh (and /a/b.sh/more, with
     /// `PATH_INFO` /more); other paths get 404. Nothing outside DIR is ever
     /// run, nor any name starting with a dot.
-    #[arg(long, value_name = "DIR", conflicts_with = "broadcast")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["broadcast", "echo", "routes", "static_dir"]
+    )]
     dir: Option<std::path::PathBuf>,
     /// With --exec or --dir: raw bytes both ways instead of lines, each
     /// message written as it is, each read of stdout sent as a binary
@@ -199,6 +257,47 @@ pub(crate) async fn run(mut args: Args) -> ExitCode {
             return ExitCode::from(crate::EXIT_USAGE);
         }
     }
+    set_log_format(args.log_format);
+    let fallback = if args.broadcast {
+        Some(ModeSpec::Broadcast)
+    } else {
+        args.echo.then_some(ModeSpec::Echo)
+    };
+    let routes = match Routes::new(&args.routes, fallback.as_ref()) {
+        Ok(routes) => routes,
+        Err(why) => {
+            eprintln!("sockeye: {why}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let files = match &args.static_dir {
+        Some(dir) => match Files::new(
+            dir,
+            !args.no_console,
+            args.max_handshake_size,
+            args.max_headers,
+        ) {
+            Ok(files) => Some(files),
+            Err(why) => {
+                eprintln!("sockeye: {why}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        None => None,
+    };
+    // The library's HTTP/2 server does not say which path a WebSocket
+    // stream asked for, nor lets its answers be changed: with several
+    // routes, --same-origin or --header, hyper serves HTTP/2 instead.
+    let library_http2 = routes.single().is_some() && !args.same_origin && args.headers.is_empty();
+    let http2_files = match &files {
+        Some(files) => Some(files.clone()),
+        None if !library_http2 => Some(Files::none(
+            !args.no_console,
+            args.max_handshake_size,
+            args.max_headers,
+        )),
+        None => None,
+    };
     let tls = match tls_acceptors(&args) {
         Ok(tls) => tls,
         Err(e) => {
@@ -215,7 +314,14 @@ pub(crate) async fn run(mut args: Args) -> ExitCode {
         close_timeout: args.close_timeout,
         handshake_timeout: args.handshake_timeout,
         tls,
-        hub: args.broadcast.then(Hub::new),
+        site: Arc::new(Site {
+            routes,
+            protocols: args.protocols.clone(),
+            headers: args.headers.clone(),
+            same_origin: args.same_origin,
+        }),
+        files,
+        http2_files,
     };
     let workers = match Workers::start(args.addr, threads, &settings).await {
         Ok(workers) => workers,
@@ -225,6 +331,7 @@ pub(crate) async fn run(mut args: Args) -> ExitCode {
         }
     };
     announce(workers.addr(), threads, secure, !args.no_console);
+    settings.site.routes.announce();
     signal.await;
     tracing::info!("shutting down");
     workers.stop().await;

@@ -1,5 +1,5 @@
-//! What a served WebSocket runs on: plain TCP, TLS over TCP, or a stream
-//! of an HTTP/2 connection.
+//! What a served WebSocket runs on: plain TCP, TLS over TCP, a stream of
+//! an HTTP/2 connection, or a connection hyper upgraded (`--static`).
 
 use std::net::SocketAddr;
 
@@ -14,7 +14,7 @@ pub(super) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn no_delay(&self);
 
     /// The peer's address and ours; `None` for a stream of an HTTP/2
-    /// connection.
+    /// connection or a connection hyper upgraded.
     fn addresses(&self) -> Option<(SocketAddr, SocketAddr)>;
 }
 
@@ -45,5 +45,17 @@ impl Transport for sockeye::tokio_rustls::server::TlsStream<TcpStream> {
 
     fn addresses(&self) -> Option<(SocketAddr, SocketAddr)> {
         self.get_ref().0.addresses()
+    }
+}
+
+impl Transport for sockeye::hyper::UpgradedIo {
+    fn no_delay(&self) {
+        // Set on the TCP stream before hyper read the request.
+    }
+
+    fn addresses(&self) -> Option<(SocketAddr, SocketAddr)> {
+        // hyper's upgraded connection hides the socket; `--exec`, which
+        // needs the addresses, does not go through hyper.
+        None
     }
 }

@@ -12,10 +12,11 @@ use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::broadcast::Hub;
 use super::echo::SHUTTING_DOWN;
 use super::handshake::{Admitted, accept_http1, answer_refusal, next_id, serve_http2};
 use super::limits::{HandshakeSlot, Refusal, limits};
+use super::routes::Site;
+use super::static_files::{Files, serve_with_files};
 use super::tls::{TlsAcceptors, tls_handshake};
 use crate::describe;
 
@@ -45,8 +46,15 @@ pub(super) struct Settings {
     pub(super) handshake_timeout: Duration,
     /// `wss://`: TLS first.
     pub(super) tls: Option<TlsAcceptors>,
-    /// `--broadcast`: messages go to every other connection.
-    pub(super) hub: Option<Hub>,
+    /// The routes: which mode serves which path.
+    pub(super) site: Arc<Site>,
+    /// `--static`: HTTP/1.1 connections served by hyper, files for plain
+    /// requests.
+    pub(super) files: Option<Files>,
+    /// HTTP/2 connections served by hyper rather than the library: with
+    /// `--static`, or with what the library's HTTP/2 server cannot apply
+    /// (routes, `--header`, `--same-origin`).
+    pub(super) http2_files: Option<Files>,
 }
 
 impl Workers {
@@ -228,7 +236,8 @@ impl Worker {
                     slot,
                     handshake,
                     closing: closing.clone(),
-                    hub: self.settings.hub.clone(),
+                    peer,
+                    site: Arc::clone(&self.settings.site),
                     connections: connections.clone(),
                 };
                 self.serve(tcp, id, admitted, connections);
@@ -248,19 +257,31 @@ impl Worker {
     /// handshake over HTTP/1.1.
     fn serve(&self, tcp: TcpStream, id: u64, admitted: Admitted, connections: &TaskTracker) {
         let server = Arc::clone(&self.settings.server);
-        match &self.settings.tls {
-            None => connections.spawn(accept_http1(server, tcp, id, admitted)),
-            Some(tls) => {
-                let (tls, limit) = (tls.serve.clone(), self.settings.handshake_timeout);
+        let files = self.settings.files.clone();
+        let limit = self.settings.handshake_timeout;
+        match (&self.settings.tls, files) {
+            (None, None) => connections.spawn(accept_http1(server, tcp, id, admitted)),
+            (None, Some(files)) => connections.spawn(serve_with_files(
+                server, files, false, limit, tcp, id, admitted,
+            )),
+            (Some(tls), files) => {
+                let tls = tls.serve.clone();
+                let http2_files = self.settings.http2_files.clone();
                 connections.spawn(async move {
                     let Some(tls) = tls_handshake(&tls, tcp, id, limit, &admitted.closing).await
                     else {
                         return;
                     };
-                    if tls.get_ref().1.alpn_protocol() == Some(sockeye::tls::ALPN_H2) {
-                        serve_http2(&server, tls, id, admitted).await;
-                    } else {
-                        accept_http1(server, tls, id, admitted).await;
+                    let http2 = tls.get_ref().1.alpn_protocol() == Some(sockeye::tls::ALPN_H2);
+                    match (http2, files, http2_files) {
+                        (true, _, Some(files)) => {
+                            serve_with_files(server, files, true, limit, tls, id, admitted).await;
+                        }
+                        (true, _, None) => serve_http2(&server, tls, id, admitted).await,
+                        (false, Some(files), _) => {
+                            serve_with_files(server, files, false, limit, tls, id, admitted).await;
+                        }
+                        (false, None, _) => accept_http1(server, tls, id, admitted).await,
                     }
                 })
             }
@@ -279,13 +300,16 @@ impl Worker {
         connections: &TaskTracker,
     ) {
         let server = Arc::clone(&self.settings.server);
+        let site = Arc::clone(&self.settings.site);
         match &self.settings.tls {
-            None => connections.spawn(answer_refusal(server, tcp, id, handshake, closing, status)),
+            None => connections.spawn(answer_refusal(
+                server, site, tcp, id, handshake, closing, status,
+            )),
             Some(tls) => {
                 let (tls, limit) = (tls.refuse.clone(), self.settings.handshake_timeout);
                 connections.spawn(async move {
                     if let Some(tcp) = tls_handshake(&tls, tcp, id, limit, &closing).await {
-                        answer_refusal(server, tcp, id, handshake, closing, status).await;
+                        answer_refusal(server, site, tcp, id, handshake, closing, status).await;
                     }
                 })
             }
