@@ -74,9 +74,23 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser, Subcommand};
 
-/// WebSocket client, echo server and tools.
+/// WebSocket server, client, reverse proxy, bridge and load generator.
 #[derive(Debug, Parser)]
-#[command(name = "sockeye", version, about)]
+#[command(
+    name = "sockeye",
+    version,
+    about = "WebSocket server, client, reverse proxy, bridge and load generator",
+    after_help = "\
+Examples:
+  sockeye serve                                       echo server on ws://127.0.0.1:9001/, dev console at http://127.0.0.1:9001/
+  sockeye serve 127.0.0.1:8080 --exec ./count.sh      a program per connection: messages on its stdin, its stdout lines back
+  echo hello | sockeye connect ws://127.0.0.1:9001/   send a line, print the answer
+  sockeye proxy 127.0.0.1:8080 --to ws://127.0.0.1:9001/    a reverse proxy in front of a server
+  sockeye bridge tcp-listen:5900 ws://127.0.0.1:9001/       TCP clients over a WebSocket, socat-style
+  sockeye bench echo -c 10 ws://127.0.0.1:9001/       throughput and latency of a server
+
+Each subcommand's --help has its options and more examples; `sockeye man DIR` writes them as manual pages."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

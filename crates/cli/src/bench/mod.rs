@@ -46,6 +46,14 @@ use crate::EXIT_USAGE;
 
 /// Options of `sockeye bench`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples, after `sockeye serve &` (whose process ID the shell keeps in $!):
+  sockeye bench echo --server-pid $!               100 connections, one 16-byte text message in flight each
+  sockeye bench echo -c 10 -s 64k -n 4 --binary    10 connections, four 64 KiB binary messages in flight each
+  sockeye bench idle -c 1000 --server-pid $!       the server's memory per idle connection
+  sockeye bench fanout -r 100 ws://127.0.0.1:9002/ against `sockeye serve 127.0.0.1:9002 --broadcast`
+
+Each prints a summary and one JSON line on stdout; `sockeye bench SCENARIO --help` lists its options.")]
 pub(crate) struct Args {
     #[command(subcommand)]
     scenario: Scenario,

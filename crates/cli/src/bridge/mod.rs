@@ -99,10 +99,11 @@ into one datagram and are dropped with a warning. A program's output is passed o
 writes it: one that buffers its output (tr, grep into a pipe) sends nothing until it flushes.
 
 Examples:
-  sockeye bridge tcp-listen:127.0.0.1:5900 ws://example.com/vnc   TCP clients over a WebSocket
-  sockeye bridge ws-listen:8080 tcp:127.0.0.1:22                  a WebSocket front for a TCP service
-  sockeye bridge --lines ws-listen:8080 exec:./chat.sh            a program per WebSocket client
-  sockeye bridge - ws://127.0.0.1:9001/                           stdin and stdout as binary messages";
+  sockeye bridge tcp-listen:5900 ws://127.0.0.1:9001/vnc   TCP clients over a WebSocket
+  sockeye bridge ws-listen:8080 tcp:127.0.0.1:7000         a WebSocket front for a TCP service
+  sockeye bridge --lines ws-listen:8080 exec:./count.sh    a program per WebSocket client, a message a line
+  sockeye bridge --lines ws-listen:8080 -                  a server you type into (wscat -l, websocat -s)
+  sockeye bridge - ws://127.0.0.1:9001/                    stdin and stdout as binary messages";
 
 /// What every pair needs from the options.
 #[derive(Clone, Copy, Debug)]

@@ -205,6 +205,17 @@ impl Args {
 /// Shown after the options: the JSON lines, the exit status, the proxy
 /// variables.
 const AFTER_HELP: &str = "\
+Examples:
+  sockeye connect ws://127.0.0.1:9001/                   on a terminal: a prompt
+  echo hello | sockeye connect ws://127.0.0.1:9001/      send a line, print the answer, close
+  sockeye connect -x '{\"op\":\"subscribe\"}' -n 1 --jsonl ws://127.0.0.1:9001/
+                                  send a message, print the events as JSON until one message came
+  sockeye connect -b ws://127.0.0.1:9001/ < file.bin > answer.bin
+                                  stdin as binary messages, the answers written as they came
+  sockeye connect --reconnect --ping-interval 5 --print-ping-rtts ws://127.0.0.1:9001/
+                                  stay connected, time a Ping every 5 s
+  sockeye connect -k wss://localhost:9001/               a server with a self-signed certificate
+
 When stdin and stdout are terminals (and no option above asks for a script),
 a prompt opens: lines typed are sent (`>`), messages received are printed above
 it (`<`, in colour unless --no-color or NO_COLOR), Up and Down recall earlier

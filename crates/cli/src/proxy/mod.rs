@@ -50,9 +50,12 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// Examples, shown after the options.
 const EXAMPLES: &str = "\
 Examples:
-  sockeye proxy 0.0.0.0:8080 --to ws://127.0.0.1:9001
-  sockeye proxy 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --to ws://10.0.0.5:9001/app
-  sockeye proxy 127.0.0.1:8080 --to wss://backend.internal/ --ca internal-ca.pem
+  sockeye proxy 127.0.0.1:8080 --to ws://127.0.0.1:9001/
+  sockeye proxy 127.0.0.1:8443 --tls-cert cert.pem --tls-key key.pem --to ws://127.0.0.1:9001/app
+  sockeye proxy 127.0.0.1:8080 --to wss://localhost:9443/ --ca cert.pem
+                                  a wss:// backend whose certificate is cert.pem's
+  sockeye proxy 127.0.0.1:8080 --to ws://127.0.0.1:9001/ --allow-origin https://example.com --max-per-ip 10
+                                  browsers of other sites get 403, an address 10 connections at most
 
 The client's path and query are appended to the path of --to: with
 --to ws://b:9001/app, a client asking for /chat?room=1 reaches
