@@ -36,7 +36,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCHES="$ROOT/benches"
 ORIG_ARGS=("$@")
 
-DURATION="${DURATION:-3}"
+DURATION="${DURATION:-4}"
 WARMUP="${WARMUP:-1}"
 REPS="${REPS:-3}"
 PARTS="${PARTS:-exec,proxy}"
@@ -696,7 +696,10 @@ cmdline="$(printf '%q ' "benches/cli.sh" "${ORIG_ARGS[@]}")"
 dirty="$(git -C "$ROOT" status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null | wc -l)"
 versions="sockeye $("$SOCKEYE" --version 2>/dev/null | awk '{print $2}')"
 if [[ -x "$WEBSOCKETD" ]]; then
-    versions+=", websocketd $("$WEBSOCKETD" --version 2>&1 | head -1 | awk '{print $2}')"
+    # Debian's build calls itself DEVBUILD: ask the package manager first.
+    wsd_version="$(dpkg-query -W -f '${Version}' websocketd 2>/dev/null || true)"
+    [[ -n "$wsd_version" ]] || wsd_version="$("$WEBSOCKETD" --version 2>&1 | head -1 | awk '{print $2}')"
+    versions+=", websocketd $wsd_version"
 fi
 if [[ -x "$WEBSOCAT" ]]; then
     versions+=", websocat $("$WEBSOCAT" --version 2>&1 | awk '{print $2}')"
