@@ -61,7 +61,7 @@ Messages per second, latency and server-side CPU per message of
   proxy: sockeye bench -> sockeye proxy -> sockeye serve, against
          sockeye bench -> sockeye serve (100 conns of 16 B with 16 in
          flight; 10 conns of 64 KiB binary)
-About 6 minutes with the defaults.
+About 5 minutes with the defaults.
 
 Options (each also read from the environment variable in brackets):
   -d SECS   measured seconds per run, at least 2 [DURATION, default $DURATION]
