@@ -199,6 +199,11 @@ fn close_for(side: Side, outcome: &Outcome) -> (CloseCode, String) {
     }
 }
 
+/// The most messages one direction moves before the other is read: enough
+/// to fill a write with small messages, few enough that a flooding side
+/// does not hold up the other for long.
+const BATCH: usize = 64;
+
 /// Hands messages both ways until a side's stream ends (`Some` with that
 /// side and how) or the proxy shuts down (`None`).
 async fn relay_until_one_ends<C, B>(
@@ -219,17 +224,25 @@ where
         if stopped.as_mut().poll(cx).is_ready() {
             return Poll::Ready(None);
         }
+        // Each direction moves what it can (up to BATCH messages) before
+        // the other side is read: reading a side first writes what is
+        // queued on it, so messages moved in one pass leave in one write
+        // instead of one write each.
         loop {
             let mut moved = false;
-            match step(client, backend, &mut up, &mut summary.up, cx) {
-                Step::Moved => moved = true,
-                Step::Waiting => {}
-                Step::Ended(outcome) => return Poll::Ready(Some((Side::Client, outcome))),
+            for _ in 0..BATCH {
+                match step(client, backend, &mut up, &mut summary.up, cx) {
+                    Step::Moved => moved = true,
+                    Step::Waiting => break,
+                    Step::Ended(outcome) => return Poll::Ready(Some((Side::Client, outcome))),
+                }
             }
-            match step(backend, client, &mut down, &mut summary.down, cx) {
-                Step::Moved => moved = true,
-                Step::Waiting => {}
-                Step::Ended(outcome) => return Poll::Ready(Some((Side::Backend, outcome))),
+            for _ in 0..BATCH {
+                match step(backend, client, &mut down, &mut summary.down, cx) {
+                    Step::Moved => moved = true,
+                    Step::Waiting => break,
+                    Step::Ended(outcome) => return Poll::Ready(Some((Side::Backend, outcome))),
+                }
             }
             if !moved {
                 break;
