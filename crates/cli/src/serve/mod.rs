@@ -1,10 +1,12 @@
-//! `sockeye serve`: the echo server.
+//! `sockeye serve`: a WebSocket server that echoes, broadcasts or runs a
+//! program per connection, by path, beside static files.
 //!
 //! `run` turns the flags into settings (`config.rs`, `tls.rs`,
 //! `limits.rs`) and starts the accept threads (`worker.rs`); each
-//! connection let in goes through its handshake (`handshake.rs`) to the
-//! mode its path's route chose (`routes.rs`): echo or broadcast
-//! (`echo.rs`, `broadcast.rs`). The crate doc maps every file.
+//! connection let in goes through its handshake (`handshake.rs`, over
+//! HTTP/1.1 or HTTP/2; `static_files.rs` with `--static`) to the mode its
+//! path's route chose (`routes.rs`): echo, broadcast or a program
+//! (`echo.rs`, `broadcast.rs`, `exec/`). The crate doc maps every file.
 
 mod access;
 mod broadcast;
@@ -193,40 +195,40 @@ pub(crate) struct Args {
     /// `QUERY_STRING`, `HTTP_*` ...). When it exits the connection closes,
     /// 1000 on status 0, else 1011; when the peer closes, its stdin ends.
     /// COMMAND is one argument, split into words as a shell would:
-    /// `--exec 'cat -n'`. Unix only; no HTTP/2.
+    /// `--exec 'cat -n'`. On every path, or with --route on the paths no
+    /// route matches; with --static, plain GETs still get files. Unix
+    /// only.
     #[arg(
         long,
         value_name = "COMMAND",
-        conflicts_with_all = ["broadcast", "echo", "dir", "routes", "static_dir"]
+        conflicts_with_all = ["broadcast", "echo", "dir"]
     )]
     exec: Option<String>,
     /// As --exec, with the program named by the request's path: the
     /// executable file DIR/a/b.sh answers /a/b.sh (and /a/b.sh/more, with
     /// `PATH_INFO` /more); other paths get 404. Nothing outside DIR is ever
-    /// run, nor any name starting with a dot.
-    #[arg(
-        long,
-        value_name = "DIR",
-        conflicts_with_all = ["broadcast", "echo", "routes", "static_dir"]
-    )]
+    /// run, nor any name starting with a dot. With --route, on the paths
+    /// no route matches.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["broadcast", "echo"])]
     dir: Option<std::path::PathBuf>,
-    /// With --exec or --dir: raw bytes both ways instead of lines, each
-    /// message written as it is, each read of stdout sent as a binary
-    /// message.
+    /// For programs (--exec, --dir, exec: routes): raw bytes both ways
+    /// instead of lines, each message written as it is, each read of
+    /// stdout sent as a binary message.
     #[arg(long, alias = "binary")]
     exec_binary: bool,
-    /// With --exec or --dir: variables of the server's environment that
-    /// programs get (comma-separated, repeatable), besides PATH and
-    /// `LD_LIBRARY_PATH`, which they always get; no others.
+    /// For programs: variables of the server's environment that they get
+    /// (comma-separated, repeatable), besides PATH and `LD_LIBRARY_PATH`,
+    /// which they always get; no others.
     #[arg(long, value_name = "VAR[,VAR...]", value_delimiter = ',')]
     passenv: Vec<String>,
-    /// With --exec or --dir: programs running at once; connections beyond
-    /// are answered 503 before their handshake. 0: no limit. The default
-    /// keeps a flood of connections from using up the machine's processes.
+    /// Programs running at once, of all routes together; connections
+    /// beyond are answered 503 before their handshake. 0: no limit. The
+    /// default keeps a flood of connections from using up the machine's
+    /// processes.
     #[arg(long, alias = "maxforks", value_name = "N", default_value_t = exec::DEFAULT_MAX_FORKS)]
     max_forks: usize,
-    /// With --exec or --dir: seconds a program has to exit after its stdin
-    /// ends because the peer left (or the server stops), before SIGTERM,
+    /// For programs: seconds one has to exit after its stdin ends because
+    /// the peer left (or the server stops), before SIGTERM,
     /// and again after it before SIGKILL. The default leaves time to finish
     /// on end of input, and frees a stuck program's place soon.
     #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_seconds)]
@@ -243,27 +245,20 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 
 /// Runs the server until Ctrl-C or SIGTERM, then closes every connection
 /// with 1001 Going Away and returns.
-pub(crate) async fn run(mut args: Args) -> ExitCode {
-    match exec::ExecSpec::from_args(&args) {
-        Ok(Some(spec)) => {
-            // The program's environment comes from the request, which
-            // HTTP/2 connections do not show.
-            args.no_http2 = true;
-            exec::install(spec);
-        }
-        Ok(None) => {}
-        Err(why) => {
-            eprintln!("sockeye: {why}");
-            return ExitCode::from(crate::EXIT_USAGE);
-        }
-    }
+pub(crate) async fn run(args: Args) -> ExitCode {
     set_log_format(args.log_format);
-    let fallback = if args.broadcast {
+    let fallback = if let Some(command) = &args.exec {
+        Some(ModeSpec::Exec(command.clone()))
+    } else if let Some(dir) = &args.dir {
+        Some(ModeSpec::Dir(dir.clone()))
+    } else if args.broadcast {
         Some(ModeSpec::Broadcast)
     } else {
         args.echo.then_some(ModeSpec::Echo)
     };
-    let routes = match Routes::new(&args.routes, fallback.as_ref()) {
+    exec::set_max_forks(args.max_forks);
+    let exec_options = Arc::new(exec::ExecOptions::from_args(&args));
+    let routes = match Routes::new(&args.routes, fallback.as_ref(), &exec_options) {
         Ok(routes) => routes,
         Err(why) => {
             eprintln!("sockeye: {why}");
@@ -283,19 +278,6 @@ pub(crate) async fn run(mut args: Args) -> ExitCode {
                 return ExitCode::from(EXIT_USAGE);
             }
         },
-        None => None,
-    };
-    // The library's HTTP/2 server does not say which path a WebSocket
-    // stream asked for, nor lets its answers be changed: with several
-    // routes, --same-origin or --header, hyper serves HTTP/2 instead.
-    let library_http2 = routes.single().is_some() && !args.same_origin && args.headers.is_empty();
-    let http2_files = match &files {
-        Some(files) => Some(files.clone()),
-        None if !library_http2 => Some(Files::none(
-            !args.no_console,
-            args.max_handshake_size,
-            args.max_headers,
-        )),
         None => None,
     };
     let tls = match tls_acceptors(&args) {
@@ -321,7 +303,6 @@ pub(crate) async fn run(mut args: Args) -> ExitCode {
             same_origin: args.same_origin,
         }),
         files,
-        http2_files,
     };
     let workers = match Workers::start(args.addr, threads, &settings).await {
         Ok(workers) => workers,
