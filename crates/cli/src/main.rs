@@ -112,14 +112,21 @@ fn main() -> ExitCode {
         Command::Man(args) => return docs::man(args, Cli::command()),
         _ => {}
     }
-    tracing_subscriber::fmt()
+    // Chosen before the first line is written: `serve --log-format json`
+    // makes every line of the log a JSON object.
+    let json = matches!(&cli.command, Command::Serve(args) if args.json_log());
+    let log = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        log.json().flatten_event(true).init();
+    } else {
+        log.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

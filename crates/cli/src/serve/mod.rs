@@ -158,10 +158,12 @@ pub(crate) struct Args {
     /// then answered 426 Upgrade Required, or 404 with --static).
     #[arg(long)]
     no_console: bool,
-    /// How the access log (a line per WebSocket connection when it ends:
-    /// peer, path, subprotocol, duration, messages and bytes each way,
-    /// close code) is written: `text`, a line of the log at info level;
-    /// `json`, one JSON object per line on stderr.
+    /// How the log on stderr is written: `text`, lines for people; `json`,
+    /// one JSON object per line (`timestamp`, `level`, `target`, `message`
+    /// and the line's fields). Either way the access log is part of it: a
+    /// line per WebSocket connection when it ends, at info level, with its
+    /// peer, path, subprotocol, duration, messages and bytes each way and
+    /// close code.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
     log_format: LogFormat,
     /// Serve the files of DIR to plain HTTP GET and HEAD requests on the
@@ -233,6 +235,14 @@ pub(crate) struct Args {
     /// on end of input, and frees a stuck program's place soon.
     #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_seconds)]
     exec_grace: Duration,
+}
+
+impl Args {
+    /// Whether the log is to be written as JSON (`--log-format json`):
+    /// asked before the log is set up.
+    pub(crate) fn json_log(&self) -> bool {
+        self.log_format == LogFormat::Json
+    }
 }
 
 /// Parses a number of seconds, fractions allowed.
@@ -311,7 +321,11 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    announce(workers.addr(), threads, secure, !args.no_console);
+    let mut serves = settings.site.routes.describe();
+    if let Some(dir) = &args.static_dir {
+        serves = format!("{serves}, and the files of {} to plain GETs", dir.display());
+    }
+    announce(workers.addr(), threads, secure, !args.no_console, &serves);
     settings.site.routes.announce();
     signal.await;
     tracing::info!("shutting down");
@@ -321,9 +335,11 @@ pub(crate) async fn run(args: Args) -> ExitCode {
 
 /// Logs where the server listens and, if it serves it, where the dev
 /// console is.
-fn announce(addr: SocketAddr, threads: usize, tls: bool, console: bool) {
+/// Logs where the server listens and what it serves there (`serves`),
+/// the address followed by a space, for scripts that read it.
+fn announce(addr: SocketAddr, threads: usize, tls: bool, console: bool, serves: &str) {
     let scheme = if tls { "wss" } else { "ws" };
-    tracing::info!(threads, "echo server listening on {scheme}://{addr}");
+    tracing::info!(threads, "listening on {scheme}://{addr} with {serves}");
     if console {
         let web = if tls { "https" } else { "http" };
         tracing::info!("dev console at {web}://{addr}/");

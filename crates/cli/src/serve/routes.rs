@@ -284,13 +284,30 @@ impl Routes {
         }
     }
 
+    /// What the server does, for the line that says it listens: `echo
+    /// on every path`, `3 routes` (logged each by [`announce`](Self::announce)).
+    pub(super) fn describe(&self) -> String {
+        match self.single() {
+            Some(Mode::Echo) => "echo on every path".to_owned(),
+            Some(Mode::Broadcast(_)) => "broadcast on every path".to_owned(),
+            Some(Mode::Exec(spec)) => spec.describe(),
+            None if self.table.len() == 1 => "1 route".to_owned(),
+            None => format!("{} routes", self.table.len()),
+        }
+    }
+
     /// Logs the routes, at info level, when there are several.
     pub(super) fn announce(&self) {
         if self.single().is_some() {
             return;
         }
         for (path, mode) in &self.table {
-            tracing::info!(%path, mode = mode.name(), "route");
+            if let Mode::Exec(spec) = mode {
+                let program = spec.describe();
+                tracing::info!(%path, mode = mode.name(), %program, "route");
+            } else {
+                tracing::info!(%path, mode = mode.name(), "route");
+            }
         }
     }
 }

@@ -117,6 +117,22 @@ impl ExecSpec {
         })
     }
 
+    /// What runs, for the log: `the program /bin/cat, run for each
+    /// connection`, or under `--dir` `the programs under /srv/cgi, each
+    /// run for a connection to its path`.
+    pub(in crate::serve) fn describe(&self) -> String {
+        match &self.programs {
+            Programs::Command(program) => format!(
+                "the program {}, run for each connection",
+                program.path.display()
+            ),
+            Programs::Dir(dir) => format!(
+                "the programs under {}, each run for a connection to its path",
+                dir.root().display()
+            ),
+        }
+    }
+
     /// What the handshake's callback decides for `request`: the answer
     /// (with the subprotocol of `--protocol` the client prefers) and the
     /// program to start once open; or the refusal to send, 404 when no
