@@ -84,7 +84,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run an echo server: text comes back as text, binary as binary, on any path.
+    /// Run a WebSocket server: echo (the default), broadcast, or a program
+    /// per connection (--exec, --dir), by path with --route, beside static
+    /// files (--static).
     Serve(serve::Args),
     /// Connect to a server: a prompt on a terminal; otherwise stdin is sent
     /// as messages and those received are printed as lines, raw bytes or

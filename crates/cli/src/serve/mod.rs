@@ -39,8 +39,29 @@ use self::tls::tls_acceptors;
 use self::worker::{Settings, Workers};
 use crate::{EXIT_USAGE, describe};
 
+/// The examples at the end of `sockeye serve --help`.
+const EXAMPLES: &str = "\
+Examples:
+  sockeye serve
+      echo on ws://127.0.0.1:9001, any path; the dev console at http://127.0.0.1:9001/
+  sockeye serve 0.0.0.0:9001 --broadcast
+      a chat room: each message goes to every other client
+  sockeye serve --route /chat=broadcast --route '/sh=exec:./script.sh --verbose' --route /=echo
+      a room at /chat, a program per connection at /sh, echo everywhere else
+  sockeye serve --static ./site --route /ws=echo
+      the files of ./site to plain GETs, an echo WebSocket at /ws, on one port
+  sockeye serve 127.0.0.1:9443 --tls-self-signed --exec 'cat -n'
+      wss:// over HTTP/1.1 or HTTP/2; each connection runs `cat -n`
+  sockeye serve --dir ./cgi --passenv HOME
+      ws://127.0.0.1:9001/count.sh runs ./cgi/count.sh; paths without a program get 404
+
+A program (--exec, --dir, exec: routes) gets each message as a line on
+its stdin, and each line it prints goes out as a message; its
+environment describes the request (REMOTE_ADDR, QUERY_STRING, HTTP_*).";
+
 /// Options of `sockeye serve`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 #[allow(clippy::struct_excessive_bools, reason = "each is a command-line flag")]
 pub(crate) struct Args {
     /// Address to listen on.
