@@ -611,3 +611,56 @@ async fn a_silent_http2_client_of_a_routed_server_is_dropped() {
     assert!(read.is_ok(), "the silent connection was kept open");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn exec_routes_forks_and_origins_are_enforced_over_http2() {
+    let dir = std::env::temp_dir().join(format!("sockeye-routes-h2-{}", std::process::id()));
+    let cert = tls_files(&dir);
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let server = Serve::start(&[
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+        "--route",
+        "/sh=exec:cat",
+        "--route",
+        "/=echo",
+        "--max-forks",
+        "1",
+        "--same-origin",
+    ]);
+    let client = |path: &str| {
+        let url = format!("wss://localhost:{}{path}", server.addr.port());
+        sockeye::ClientBuilder::new(url)
+            .add_root_certificate(cert.clone())
+            .http2(true)
+    };
+    let connect = |builder: sockeye::ClientBuilder| async move {
+        tokio::time::timeout(TIMEOUT, builder.connect())
+            .await
+            .expect("connect in time")
+    };
+    let (mut program, _) = connect(client("/sh")).await.expect("connect to /sh");
+    assert!(program.get_ref().is_http2());
+    send(&mut program, "to cat over h2").await;
+    assert_eq!(next_text(&mut program).await, "to cat over h2");
+    // A second program would pass --max-forks.
+    let refused = connect(client("/sh")).await.expect_err("a second program");
+    assert!(format!("{refused:?}").contains("503"), "{refused:?}");
+    // Another site's page, under --same-origin.
+    let foreign = client("/").header("Origin", "https://elsewhere.example");
+    let refused = connect(foreign).await.expect_err("another site's page");
+    assert!(format!("{refused:?}").contains("403"), "{refused:?}");
+    let port = server.addr.port();
+    let own = client("/").header("Origin", format!("https://localhost:{port}"));
+    let (mut echoed, _) = connect(own).await.expect("this site's page");
+    send(&mut echoed, "same origin").await;
+    assert_eq!(next_text(&mut echoed).await, "same origin");
+    for ws in [program, echoed] {
+        tokio::time::timeout(TIMEOUT, ws_close(ws))
+            .await
+            .expect("close in time");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
