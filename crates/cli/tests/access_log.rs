@@ -187,3 +187,29 @@ fn an_unknown_log_format_is_a_usage_error() {
     let finished = run(&["serve", "127.0.0.1:0", "--log-format", "xml"]);
     assert_eq!(finished.code(), Some(2), "{finished:?}");
 }
+
+#[tokio::test]
+async fn a_program_connection_gets_its_access_line() {
+    let server = Serve::start(&["--exec", "cat"]);
+    let mut ws = connect(&server.url("/prog?q=1")).await;
+    for text in ["hello", "hi"] {
+        ws.send(Message::text(text)).await.expect("send");
+        assert_eq!(next(&mut ws).await, Message::text(text));
+    }
+    tokio::time::timeout(TIMEOUT, ws.close(CloseCode::NORMAL, "done"))
+        .await
+        .expect("close timed out")
+        .expect("close");
+    let line = log_line(&server, "path=/prog").await;
+    for field in [
+        " INFO ",
+        "access",
+        "messages_in=2",
+        "bytes_in=7",
+        "messages_out=2",
+        "bytes_out=7",
+        "close_code=1000",
+    ] {
+        assert!(line.contains(field), "{field:?} missing from {line:?}");
+    }
+}

@@ -40,6 +40,11 @@ pub(super) struct Count {
 }
 
 impl Count {
+    /// `messages` messages of `bytes` payload bytes in all.
+    pub(super) fn new(messages: u64, bytes: u64) -> Self {
+        Count { messages, bytes }
+    }
+
     /// Counts a message of `len` payload bytes.
     pub(super) fn add(&mut self, len: usize) {
         self.messages += 1;

@@ -187,13 +187,9 @@ impl Opened {
             Opened::Broadcast(hub, inbox) => ModeTask::Boxed {
                 task: Box::pin(fan_out(ws, id, slot, closing, hub, inbox, access)),
             },
-            Opened::Exec(launch) => {
-                // The program's log lines tell of the connection instead.
-                drop(access);
-                ModeTask::Boxed {
-                    task: Box::pin(exec::run(ws, launch, id, slot, closing)),
-                }
-            }
+            Opened::Exec(launch) => ModeTask::Boxed {
+                task: Box::pin(exec::run(ws, launch, id, slot, closing, access)),
+            },
         }
     }
 }
