@@ -664,3 +664,28 @@ async fn exec_routes_forks_and_origins_are_enforced_over_http2() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn dir_serves_the_paths_no_route_matches() {
+    let dir = scratch("dir");
+    script(
+        &dir,
+        "count.sh",
+        "echo \"count $SCRIPT_NAME $PATH_INFO\"; cat",
+    );
+    let server = Serve::start(&[
+        "--route",
+        "/echo=echo",
+        "--dir",
+        dir.to_str().expect("a UTF-8 path"),
+    ]);
+    let mut program = connect(&server.url("/count.sh/more")).await;
+    assert_eq!(next_text(&mut program).await, "count /count.sh /more");
+    let mut echoed = connect(&server.url("/echo")).await;
+    send(&mut echoed, "echo here").await;
+    assert_eq!(next_text(&mut echoed).await, "echo here");
+    let answer = raw_exchange(server.addr, &upgrade_request("/missing.sh"));
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    close(program).await;
+    close(echoed).await;
+}
