@@ -98,7 +98,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run an echo server: text comes back as text, binary as binary, on any path.
+    /// Run a WebSocket server: echo (the default), broadcast, or a program
+    /// per connection (--exec, --dir), by path with --route, beside static
+    /// files (--static).
     Serve(serve::Args),
     /// Connect to a server: a prompt on a terminal; otherwise stdin is sent
     /// as messages and those received are printed as lines, raw bytes or
@@ -126,14 +128,21 @@ fn main() -> ExitCode {
         Command::Man(args) => return docs::man(args, Cli::command()),
         _ => {}
     }
-    tracing_subscriber::fmt()
+    // Chosen before the first line is written: `serve --log-format json`
+    // makes every line of the log a JSON object.
+    let json = matches!(&cli.command, Command::Serve(args) if args.json_log());
+    let log = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        log.json().flatten_event(true).init();
+    } else {
+        log.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -108,6 +108,48 @@ async fn json_access_lines_are_one_object_per_line() {
         "{record}"
     );
     assert!(record["duration_secs"].is_f64(), "{record}");
+    assert_eq!(record["level"], "INFO", "{record}");
+}
+
+#[tokio::test]
+async fn with_json_every_line_of_the_log_is_a_json_object() {
+    let mut server = Serve::start(&["--log-format", "json", "--route", "/a=echo"]);
+    two_echoes_then_close(&server.url("/a")).await;
+    let _ = log_line(&server, "\"event\":\"access\"").await;
+    server.child.signal("TERM");
+    let status = server.child.try_wait_for_async(TIMEOUT).await;
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    let log = server.log();
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    let messages: Vec<&str> = records
+        .iter()
+        .map(|record| record["message"].as_str().expect("a message"))
+        .collect();
+    for (expected, level) in [
+        ("listening on ws://", "INFO"),
+        ("route", "INFO"),
+        ("access", "INFO"),
+        ("shutting down", "INFO"),
+    ] {
+        let record = records
+            .iter()
+            .find(|record| {
+                record["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with(expected))
+            })
+            .unwrap_or_else(|| panic!("no {expected:?} in {messages:?}"));
+        assert_eq!(record["level"], level, "{record}");
+        assert!(record["timestamp"].is_string(), "{record}");
+    }
+    let route = records
+        .iter()
+        .find(|record| record["message"] == "route" && record["path"] == "/a")
+        .unwrap_or_else(|| panic!("no route line for /a in {log}"));
+    assert_eq!(route["mode"], "echo", "{route}");
 }
 
 #[tokio::test]
@@ -144,4 +186,30 @@ async fn no_access_lines_when_their_target_is_filtered_out() {
 fn an_unknown_log_format_is_a_usage_error() {
     let finished = run(&["serve", "127.0.0.1:0", "--log-format", "xml"]);
     assert_eq!(finished.code(), Some(2), "{finished:?}");
+}
+
+#[tokio::test]
+async fn a_program_connection_gets_its_access_line() {
+    let server = Serve::start(&["--exec", "cat"]);
+    let mut ws = connect(&server.url("/prog?q=1")).await;
+    for text in ["hello", "hi"] {
+        ws.send(Message::text(text)).await.expect("send");
+        assert_eq!(next(&mut ws).await, Message::text(text));
+    }
+    tokio::time::timeout(TIMEOUT, ws.close(CloseCode::NORMAL, "done"))
+        .await
+        .expect("close timed out")
+        .expect("close");
+    let line = log_line(&server, "path=/prog").await;
+    for field in [
+        " INFO ",
+        "access",
+        "messages_in=2",
+        "bytes_in=7",
+        "messages_out=2",
+        "bytes_out=7",
+        "close_code=1000",
+    ] {
+        assert!(line.contains(field), "{field:?} missing from {line:?}");
+    }
 }

@@ -435,7 +435,7 @@ fn wscat_talks_to_a_program() {
 }
 
 #[tokio::test]
-async fn over_wss_the_program_is_told_https_and_http2_is_not_offered() {
+async fn over_wss_the_program_is_told_https_over_http2_and_http1() {
     let dir = scratch("wss");
     let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
@@ -450,25 +450,36 @@ async fn over_wss_the_program_is_told_https_and_http2_is_not_offered() {
         key.to_str().unwrap(),
     ]);
     let url = format!("wss://localhost:{}/tls?q=1", server.addr.port());
-    // The client would take HTTP/2 if offered: the request, which the
-    // program's environment needs, is then not shown to the server.
-    let (mut ws, response) = tokio::time::timeout(
-        TIMEOUT,
-        ClientBuilder::new(url.as_str())
-            .add_root_certificate(made.cert.der().clone())
-            .http2(true)
-            .connect(),
-    )
-    .await
-    .expect("connect in time")
-    .expect("connect over tls");
-    assert!(!ws.get_ref().is_http2());
-    assert_eq!(response.status(), 101);
-    let (messages, code, _) = until_closed(&mut ws).await;
-    assert_eq!(code, CloseCode::NORMAL);
-    let env: Vec<&str> = messages.iter().filter_map(Message::as_text).collect();
-    for expected in ["HTTPS=on", "SERVER_NAME=localhost", "QUERY_STRING=q=1"] {
-        assert!(env.contains(&expected), "{expected} in {env:#?}");
+    for http2 in [true, false] {
+        let (mut ws, response) = tokio::time::timeout(
+            TIMEOUT,
+            ClientBuilder::new(url.as_str())
+                .add_root_certificate(made.cert.der().clone())
+                .http2(http2)
+                .connect(),
+        )
+        .await
+        .expect("connect in time")
+        .expect("connect over tls");
+        assert_eq!(ws.get_ref().is_http2(), http2);
+        assert_eq!(response.status(), if http2 { 200 } else { 101 });
+        let (messages, code, _) = until_closed(&mut ws).await;
+        assert_eq!(code, CloseCode::NORMAL);
+        let env: Vec<&str> = messages.iter().filter_map(Message::as_text).collect();
+        let version = if http2 { "HTTP/2.0" } else { "HTTP/1.1" };
+        let port = format!("SERVER_PORT={}", server.addr.port());
+        let protocol = format!("SERVER_PROTOCOL={version}");
+        for expected in [
+            "HTTPS=on",
+            "SERVER_NAME=localhost",
+            "QUERY_STRING=q=1",
+            "PATH_INFO=/tls",
+            "REMOTE_ADDR=127.0.0.1",
+            &port,
+            &protocol,
+        ] {
+            assert!(env.contains(&expected), "{expected} in {env:#?}");
+        }
     }
 }
 

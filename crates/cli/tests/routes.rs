@@ -161,11 +161,127 @@ fn malformed_routes_are_usage_errors() {
     assert_usage_error(&finished, "cannot be used with");
 }
 
+/// A directory of its own for one test's scripts.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("routes-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the scratch directory");
+    dir
+}
+
+/// Writes an executable shell script at `dir/name`; returns its path.
+fn script(dir: &std::path::Path, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write the script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path.to_str().expect("a UTF-8 path").to_owned()
+}
+
+#[tokio::test]
+async fn an_exec_route_runs_its_program_beside_an_echo_route() {
+    let dir = scratch("beside");
+    let shout = script(
+        &dir,
+        "shout.sh",
+        "echo \"path $PATH_INFO from $REMOTE_ADDR\"\nwhile read -r line; do echo \"$line!\"; done",
+    );
+    let route = format!("/sh=exec:{shout}");
+    let server = Serve::start(&["--route", &route, "--route", "/=echo"]);
+    let mut program = connect(&server.url("/sh/more?x=1")).await;
+    let mut echoed = connect(&server.url("/elsewhere")).await;
+    assert_eq!(
+        next_text(&mut program).await,
+        "path /sh/more from 127.0.0.1"
+    );
+    send(&mut program, "hello").await;
+    assert_eq!(next_text(&mut program).await, "hello!");
+    send(&mut echoed, "hello").await;
+    assert_eq!(next_text(&mut echoed).await, "hello");
+    close(program).await;
+    close(echoed).await;
+}
+
+#[tokio::test]
+async fn each_exec_route_runs_its_own_command() {
+    let dir = scratch("own");
+    let one = script(&dir, "one.sh", "echo one; cat");
+    let two = script(&dir, "two.sh", "echo two; cat");
+    let (one, two) = (
+        format!("/one=exec:{one}"),
+        format!("/two=exec:{two} --flag"),
+    );
+    let server = Serve::start(&["--route", &one, "--route", &two]);
+    let mut first = connect(&server.url("/one")).await;
+    let mut second = connect(&server.url("/two")).await;
+    assert_eq!(next_text(&mut first).await, "one");
+    assert_eq!(next_text(&mut second).await, "two");
+    close(first).await;
+    close(second).await;
+    let answer = raw_exchange(server.addr, &upgrade_request("/three"));
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+}
+
+#[tokio::test]
+async fn max_forks_counts_the_programs_of_every_exec_route_and_exec() {
+    let server = Serve::start(&[
+        "--route",
+        "/a=exec:cat",
+        "--exec",
+        "cat",
+        "--max-forks",
+        "1",
+        "--header",
+        "X-Served-By: test",
+    ]);
+    let mut running = connect(&server.url("/a")).await;
+    send(&mut running, "still here").await;
+    assert_eq!(next_text(&mut running).await, "still here");
+    // The other route's program would be the second one.
+    let answer = raw_exchange(server.addr, &upgrade_request("/b"));
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("x-served-by: test"),
+        "{answer}"
+    );
+    close(running).await;
+    // Once the first program is reaped, its place is free again.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let mut second = loop {
+        match tokio::time::timeout(TIMEOUT, sockeye::connect(&server.url("/b"))).await {
+            Ok(Ok(ws)) => break ws,
+            refused => assert!(std::time::Instant::now() < deadline, "{refused:?}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    send(&mut second, "now mine").await;
+    assert_eq!(next_text(&mut second).await, "now mine");
+    close(second).await;
+}
+
 #[test]
-fn exec_routes_are_refused_until_this_build_supports_them() {
-    let finished = run(&["serve", "127.0.0.1:0", "--route", "/sh=exec:./script.sh"]);
-    assert_usage_error(&finished, "not supported yet");
-    assert_eq!(finished.stderr.lines().count(), 1, "{:?}", finished.stderr);
+fn an_exec_route_whose_program_is_missing_is_a_usage_error() {
+    let finished = run(&[
+        "serve",
+        "127.0.0.1:0",
+        "--route",
+        "/sh=exec:./no-such-program-here",
+    ]);
+    assert_usage_error(&finished, "no-such-program-here");
+    let finished = run(&["serve", "127.0.0.1:0", "--route", "/=echo", "--exec", "cat"]);
+    assert_usage_error(&finished, "--exec serves the paths no route matches");
+}
+
+#[test]
+fn wscat_talks_to_the_program_of_an_exec_route() {
+    let dir = scratch("wscat");
+    let greet = script(&dir, "greet.sh", "echo welcome; cat");
+    let route = format!("/sh=exec:{greet}");
+    let server = Serve::start(&["--route", &route, "--route", "/=echo"]);
+    let finished = wscat(&server.url("/sh"), &["ping from wscat"]);
+    assert_eq!(finished.code(), Some(0), "{finished:?}");
+    assert_eq!(finished.stdout, "welcome\nping from wscat\n");
 }
 
 /// Runs wscat against `url`, sending each of `messages` once connected and
@@ -494,4 +610,82 @@ async fn a_silent_http2_client_of_a_routed_server_is_dropped() {
     .await;
     assert!(read.is_ok(), "the silent connection was kept open");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn exec_routes_forks_and_origins_are_enforced_over_http2() {
+    let dir = std::env::temp_dir().join(format!("sockeye-routes-h2-{}", std::process::id()));
+    let cert = tls_files(&dir);
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let server = Serve::start(&[
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+        "--route",
+        "/sh=exec:cat",
+        "--route",
+        "/=echo",
+        "--max-forks",
+        "1",
+        "--same-origin",
+    ]);
+    let client = |path: &str| {
+        let url = format!("wss://localhost:{}{path}", server.addr.port());
+        sockeye::ClientBuilder::new(url)
+            .add_root_certificate(cert.clone())
+            .http2(true)
+    };
+    let connect = |builder: sockeye::ClientBuilder| async move {
+        tokio::time::timeout(TIMEOUT, builder.connect())
+            .await
+            .expect("connect in time")
+    };
+    let (mut program, _) = connect(client("/sh")).await.expect("connect to /sh");
+    assert!(program.get_ref().is_http2());
+    send(&mut program, "to cat over h2").await;
+    assert_eq!(next_text(&mut program).await, "to cat over h2");
+    // A second program would pass --max-forks.
+    let refused = connect(client("/sh")).await.expect_err("a second program");
+    assert!(format!("{refused:?}").contains("503"), "{refused:?}");
+    // Another site's page, under --same-origin.
+    let foreign = client("/").header("Origin", "https://elsewhere.example");
+    let refused = connect(foreign).await.expect_err("another site's page");
+    assert!(format!("{refused:?}").contains("403"), "{refused:?}");
+    let port = server.addr.port();
+    let own = client("/").header("Origin", format!("https://localhost:{port}"));
+    let (mut echoed, _) = connect(own).await.expect("this site's page");
+    send(&mut echoed, "same origin").await;
+    assert_eq!(next_text(&mut echoed).await, "same origin");
+    for ws in [program, echoed] {
+        tokio::time::timeout(TIMEOUT, ws_close(ws))
+            .await
+            .expect("close in time");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn dir_serves_the_paths_no_route_matches() {
+    let dir = scratch("dir");
+    script(
+        &dir,
+        "count.sh",
+        "echo \"count $SCRIPT_NAME $PATH_INFO\"; cat",
+    );
+    let server = Serve::start(&[
+        "--route",
+        "/echo=echo",
+        "--dir",
+        dir.to_str().expect("a UTF-8 path"),
+    ]);
+    let mut program = connect(&server.url("/count.sh/more")).await;
+    assert_eq!(next_text(&mut program).await, "count /count.sh /more");
+    let mut echoed = connect(&server.url("/echo")).await;
+    send(&mut echoed, "echo here").await;
+    assert_eq!(next_text(&mut echoed).await, "echo here");
+    let answer = raw_exchange(server.addr, &upgrade_request("/missing.sh"));
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    close(program).await;
+    close(echoed).await;
 }

@@ -677,3 +677,23 @@ async fn sigterm_closes_http2_sockets_with_1001_and_exits_promptly() {
     drop(ws);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn serve_help_ends_with_examples_of_every_mode() {
+    let finished = run(&["serve", "--help"]);
+    assert_eq!(finished.code(), Some(0), "{finished:?}");
+    let Some((_, examples)) = finished.stdout.split_once("Examples:") else {
+        panic!("no examples in {:?}", finished.stdout);
+    };
+    for example in [
+        "sockeye serve\n",
+        "--broadcast",
+        "--route /chat=broadcast",
+        "=exec:",
+        "--static ./site",
+        "--tls-self-signed --exec",
+        "--dir ./cgi",
+    ] {
+        assert!(examples.contains(example), "{example:?} in {examples}");
+    }
+}

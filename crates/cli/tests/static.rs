@@ -269,6 +269,47 @@ async fn websocket_requests_still_go_to_their_routes() {
     }
 }
 
+#[tokio::test]
+async fn exec_serves_upgrades_and_static_serves_plain_gets_on_one_port() {
+    let site = Site::new("exec", true);
+    let script = site.parent.join("hello.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho \"hello $REMOTE_ADDR $PATH_INFO\"\ncat\n",
+    )
+    .expect("write the script");
+    let status = Command::new("chmod")
+        .arg("755")
+        .arg(&script)
+        .status()
+        .expect("chmod");
+    assert!(status.success());
+    let server = Serve::start(&[
+        "--static",
+        site.root(),
+        "--exec",
+        script.to_str().expect("a utf-8 path"),
+    ]);
+    let mut ws = connect(&server.url("/style.css")).await;
+    assert_eq!(next_text(&mut ws).await, "hello 127.0.0.1 /style.css");
+    ws.send(Message::text("to the program"))
+        .await
+        .expect("send");
+    assert_eq!(next_text(&mut ws).await, "to the program");
+
+    let addr = server.addr;
+    let css = tokio::task::spawn_blocking(move || request(addr, "GET", "/style.css", ""))
+        .await
+        .expect("request thread");
+    css.assert_status(200);
+    assert_eq!(css.body, "body { color: teal }\n");
+
+    tokio::time::timeout(TIMEOUT, ws.close(CloseCode::NORMAL, ""))
+        .await
+        .expect("close in time")
+        .expect("close");
+}
+
 #[test]
 fn wscat_is_echoed_by_a_server_with_static_files() {
     let site = Site::new("wscat", true);

@@ -1,7 +1,7 @@
 //! The access log: one line per WebSocket connection when it ends, at
 //! info level: its peer, path, subprotocol, duration, messages and bytes
-//! each way, and close code. `--log-format json` writes it as one JSON
-//! object per line on stderr instead.
+//! each way, and close code. With `--log-format json`, the whole log is
+//! JSON (set up in `main.rs`), this line included.
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -9,13 +9,14 @@ use std::time::Instant;
 
 use sockeye::CloseCode;
 
-/// How access lines are written (`--log-format`).
+/// How the log is written (`--log-format`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum LogFormat {
-    /// A log line of the server's log (info level).
+    /// Lines for people; the access line's duration as `1.234s`.
     #[default]
     Text,
-    /// A JSON object per line on stderr.
+    /// A JSON object per line; the access line's duration as
+    /// `duration_secs`, a number.
     Json,
 }
 
@@ -39,6 +40,11 @@ pub(super) struct Count {
 }
 
 impl Count {
+    /// `messages` messages of `bytes` payload bytes in all.
+    pub(super) fn new(messages: u64, bytes: u64) -> Self {
+        Count { messages, bytes }
+    }
+
     /// Counts a message of `len` payload bytes.
     pub(super) fn add(&mut self, len: usize) {
         self.messages += 1;
@@ -65,9 +71,9 @@ pub(super) struct Access {
 
 impl Access {
     /// A record for a connection just opened, unless access lines would
-    /// not be written (text format with info level off).
+    /// not be written (info level off for them).
     pub(super) fn start(peer: SocketAddr, path: Option<&str>) -> Option<Box<Access>> {
-        if format() == LogFormat::Text && !tracing::enabled!(tracing::Level::INFO) {
+        if !tracing::enabled!(tracing::Level::INFO) {
             return None;
         }
         Some(Box::new(Access {
@@ -107,23 +113,21 @@ impl Access {
                 error,
                 "access"
             ),
-            LogFormat::Json => {
-                let line = serde_json::json!({
-                    "event": "access",
-                    "id": id,
-                    "peer": self.peer.to_string(),
-                    "path": self.path.as_deref(),
-                    "protocol": protocol,
-                    "duration_secs": duration,
-                    "messages_in": self.received.messages,
-                    "bytes_in": self.received.bytes,
-                    "messages_out": self.sent.messages,
-                    "bytes_out": self.sent.bytes,
-                    "close_code": code,
-                    "error": error,
-                });
-                eprintln!("{line}");
-            }
+            LogFormat::Json => tracing::info!(
+                event = "access",
+                id,
+                peer = %self.peer,
+                path = self.path.as_deref(),
+                protocol,
+                duration_secs = duration,
+                messages_in = self.received.messages,
+                bytes_in = self.received.bytes,
+                messages_out = self.sent.messages,
+                bytes_out = self.sent.bytes,
+                close_code = code,
+                error,
+                "access"
+            ),
         }
     }
 }

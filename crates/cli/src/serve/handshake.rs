@@ -14,7 +14,6 @@ use tokio_util::task::TaskTracker;
 
 use super::access::Access;
 use super::console::add_headers;
-use super::exec;
 use super::limits::{ConnectionSlot, HandshakeSlot};
 use super::routes::{Opened, Site};
 use super::transport::Transport;
@@ -53,20 +52,6 @@ pub(super) async fn accept_http1<S: Transport>(
     admitted: Admitted,
 ) {
     stream.no_delay();
-    if let Some(spec) = exec::installed() {
-        let Some((ws, launch)) =
-            exec::handshake(&server, stream, id, &admitted.closing, spec).await
-        else {
-            return;
-        };
-        drop(admitted.handshake);
-        tracing::debug!(id, "connection open");
-        let (slot, closing) = (Some(admitted.slot), admitted.closing);
-        admitted
-            .connections
-            .spawn(exec::run(ws, launch, id, slot, closing));
-        return;
-    }
     let Some((ws, opened, path)) =
         opening_handshake(&server, &admitted.site, stream, id, &admitted.closing).await
     else {
@@ -97,15 +82,17 @@ async fn opening_handshake<S: Transport>(
 ) -> Option<(WebSocket<S>, Opened, Option<String>)> {
     // Chosen before the 101 leaves: a broadcast connection is subscribed
     // by then, so it hears everything said once it is open.
+    let addresses = stream.addresses();
     let mut opened = None;
     let mut path = None;
     let handshake = server.accept_with(stream, |request| {
-        let answer = site.accept(&request).map(|(accept, mode)| {
-            opened = Some(mode);
-            path = Some(request.path().to_owned());
-            accept
-        });
-        std::future::ready(answer)
+        let (opened, path) = (&mut opened, &mut path);
+        async move {
+            let (accept, mode) = site.accept(&request, addresses, id).await?;
+            *opened = Some(mode);
+            *path = Some(request.path().to_owned());
+            Ok(accept)
+        }
     });
     // A shutdown does not wait for handshakes: a client stuck in one would
     // hold it up until the handshake timeout.
@@ -131,13 +118,10 @@ async fn opening_handshake<S: Transport>(
     }
 }
 
-/// An HTTP/2 connection (ALPN `h2`): its WebSocket streams (RFC 8441) each
-/// get an echo (or fan-out) task; plain requests, the dev console.
-///
-/// Used only when every path has the same mode and the answers need no
-/// change (no `--header`, `--same-origin`): the library's HTTP/2 server
-/// does not tell which path a stream asked for. Otherwise hyper serves
-/// the connection (`static_files.rs`).
+/// An HTTP/2 connection (ALPN `h2`): each of its WebSocket streams (RFC
+/// 8441) is answered as an HTTP/1.1 handshake is (route, origin,
+/// `--header`, a program's request and `--max-forks`), then gets its
+/// mode's task; plain requests, the dev console.
 pub(super) async fn serve_http2(
     server: &ServerBuilder,
     tls: sockeye::tokio_rustls::server::TlsStream<TcpStream>,
@@ -153,25 +137,29 @@ pub(super) async fn serve_http2(
         connections,
     } = admitted;
     drop(handshake);
-    let Some(mode) = site.routes.single() else {
-        tracing::debug!(id, "http/2 connection without a single mode, closed");
-        return;
-    };
+    // Every stream comes from the connection's peer, to our address.
+    let addresses = tls.addresses();
     tracing::debug!(id, "http/2 connection open");
-    // On shutdown: no new streams (GOAWAY); those open close with 1001.
-    let stop = closing.clone().cancelled_owned();
-    let outcome = sockeye::http2::serve_connection_until(server, tls, stop, |ws| {
+    let accept = |request: sockeye::UpgradeRequest| {
+        let site = Arc::clone(&site);
         let stream = next_id();
+        async move {
+            let (accept, opened) = site.accept(&request, addresses, stream).await?;
+            Ok((accept, (opened, request.path().to_owned(), stream)))
+        }
+    };
+    let on_open = |ws, (opened, path, stream): (Opened, String, u64)| {
         tracing::debug!(
             id = stream,
             http2_connection = id,
             "connection open over http/2"
         );
-        // HTTP/2 streams do not tell their path.
-        let access = Access::start(peer, None);
-        connections.track_future(mode.open().run(ws, stream, None, closing.clone(), access))
-    })
-    .await;
+        let access = Access::start(peer, Some(&path));
+        connections.track_future(opened.run(ws, stream, None, closing.clone(), access))
+    };
+    // On shutdown: no new streams (GOAWAY); those open close with 1001.
+    let stop = closing.clone().cancelled_owned();
+    let outcome = sockeye::http2::serve_connection_with(server, tls, stop, accept, on_open).await;
     match outcome {
         Ok(()) => tracing::debug!(id, "http/2 connection closed"),
         Err(e) => tracing::debug!(id, error = %describe(&e), "http/2 connection failed"),

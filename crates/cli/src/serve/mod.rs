@@ -1,10 +1,12 @@
-//! `sockeye serve`: the echo server.
+//! `sockeye serve`: a WebSocket server that echoes, broadcasts or runs a
+//! program per connection, by path, beside static files.
 //!
 //! `run` turns the flags into settings (`config.rs`, `tls.rs`,
 //! `limits.rs`) and starts the accept threads (`worker.rs`); each
-//! connection let in goes through its handshake (`handshake.rs`) to the
-//! mode its path's route chose (`routes.rs`): echo or broadcast
-//! (`echo.rs`, `broadcast.rs`). The crate doc maps every file.
+//! connection let in goes through its handshake (`handshake.rs`, over
+//! HTTP/1.1 or HTTP/2; `static_files.rs` with `--static`) to the mode its
+//! path's route chose (`routes.rs`): echo, broadcast or a program
+//! (`echo.rs`, `broadcast.rs`, `exec/`). The crate doc maps every file.
 
 mod access;
 mod broadcast;
@@ -37,8 +39,29 @@ use self::tls::tls_acceptors;
 use self::worker::{Settings, Workers};
 use crate::{EXIT_USAGE, describe};
 
+/// The examples at the end of `sockeye serve --help`.
+const EXAMPLES: &str = "\
+Examples:
+  sockeye serve
+      echo on ws://127.0.0.1:9001, any path; the dev console at http://127.0.0.1:9001/
+  sockeye serve 0.0.0.0:9001 --broadcast
+      a chat room: each message goes to every other client
+  sockeye serve --route /chat=broadcast --route '/sh=exec:./script.sh --verbose' --route /=echo
+      a room at /chat, a program per connection at /sh, echo everywhere else
+  sockeye serve --static ./site --route /ws=echo
+      the files of ./site to plain GETs, an echo WebSocket at /ws, on one port
+  sockeye serve 127.0.0.1:9443 --tls-self-signed --exec 'cat -n'
+      wss:// over HTTP/1.1 or HTTP/2; each connection runs `cat -n`
+  sockeye serve --dir ./cgi --passenv HOME
+      ws://127.0.0.1:9001/count.sh runs ./cgi/count.sh; paths without a program get 404
+
+A program (--exec, --dir, exec: routes) gets each message as a line on
+its stdin, and each line it prints goes out as a message; its
+environment describes the request (REMOTE_ADDR, QUERY_STRING, HTTP_*).";
+
 /// Options of `sockeye serve`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 #[allow(clippy::struct_excessive_bools, reason = "each is a command-line flag")]
 pub(crate) struct Args {
     /// Address to listen on.
@@ -156,10 +179,12 @@ pub(crate) struct Args {
     /// then answered 426 Upgrade Required, or 404 with --static).
     #[arg(long)]
     no_console: bool,
-    /// How the access log (a line per WebSocket connection when it ends:
-    /// peer, path, subprotocol, duration, messages and bytes each way,
-    /// close code) is written: `text`, a line of the log at info level;
-    /// `json`, one JSON object per line on stderr.
+    /// How the log on stderr is written: `text`, lines for people; `json`,
+    /// one JSON object per line (`timestamp`, `level`, `target`, `message`
+    /// and the line's fields). Either way the access log is part of it: a
+    /// line per WebSocket connection when it ends, at info level, with its
+    /// peer, path, subprotocol, duration, messages and bytes each way and
+    /// close code.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
     log_format: LogFormat,
     /// Serve the files of DIR to plain HTTP GET and HEAD requests on the
@@ -193,44 +218,52 @@ pub(crate) struct Args {
     /// `QUERY_STRING`, `HTTP_*` ...). When it exits the connection closes,
     /// 1000 on status 0, else 1011; when the peer closes, its stdin ends.
     /// COMMAND is one argument, split into words as a shell would:
-    /// `--exec 'cat -n'`. Unix only; no HTTP/2.
+    /// `--exec 'cat -n'`. On every path, or with --route on the paths no
+    /// route matches; with --static, plain GETs still get files. Unix
+    /// only.
     #[arg(
         long,
         value_name = "COMMAND",
-        conflicts_with_all = ["broadcast", "echo", "dir", "routes", "static_dir"]
+        conflicts_with_all = ["broadcast", "echo", "dir"]
     )]
     exec: Option<String>,
     /// As --exec, with the program named by the request's path: the
     /// executable file DIR/a/b.sh answers /a/b.sh (and /a/b.sh/more, with
     /// `PATH_INFO` /more); other paths get 404. Nothing outside DIR is ever
-    /// run, nor any name starting with a dot.
-    #[arg(
-        long,
-        value_name = "DIR",
-        conflicts_with_all = ["broadcast", "echo", "routes", "static_dir"]
-    )]
+    /// run, nor any name starting with a dot. With --route, on the paths
+    /// no route matches.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["broadcast", "echo"])]
     dir: Option<std::path::PathBuf>,
-    /// With --exec or --dir: raw bytes both ways instead of lines, each
-    /// message written as it is, each read of stdout sent as a binary
-    /// message.
+    /// For programs (--exec, --dir, exec: routes): raw bytes both ways
+    /// instead of lines, each message written as it is, each read of
+    /// stdout sent as a binary message.
     #[arg(long, alias = "binary")]
     exec_binary: bool,
-    /// With --exec or --dir: variables of the server's environment that
-    /// programs get (comma-separated, repeatable), besides PATH and
-    /// `LD_LIBRARY_PATH`, which they always get; no others.
+    /// For programs: variables of the server's environment that they get
+    /// (comma-separated, repeatable), besides PATH and `LD_LIBRARY_PATH`,
+    /// which they always get; no others.
     #[arg(long, value_name = "VAR[,VAR...]", value_delimiter = ',')]
     passenv: Vec<String>,
-    /// With --exec or --dir: programs running at once; connections beyond
-    /// are answered 503 before their handshake. 0: no limit. The default
-    /// keeps a flood of connections from using up the machine's processes.
+    /// Programs running at once, of all routes together; connections
+    /// beyond are answered 503 before their handshake. 0: no limit. The
+    /// default keeps a flood of connections from using up the machine's
+    /// processes.
     #[arg(long, alias = "maxforks", value_name = "N", default_value_t = exec::DEFAULT_MAX_FORKS)]
     max_forks: usize,
-    /// With --exec or --dir: seconds a program has to exit after its stdin
-    /// ends because the peer left (or the server stops), before SIGTERM,
+    /// For programs: seconds one has to exit after its stdin ends because
+    /// the peer left (or the server stops), before SIGTERM,
     /// and again after it before SIGKILL. The default leaves time to finish
     /// on end of input, and frees a stuck program's place soon.
     #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_seconds)]
     exec_grace: Duration,
+}
+
+impl Args {
+    /// Whether the log is to be written as JSON (`--log-format json`):
+    /// asked before the log is set up.
+    pub(crate) fn json_log(&self) -> bool {
+        self.log_format == LogFormat::Json
+    }
 }
 
 /// Parses a number of seconds, fractions allowed.
@@ -243,27 +276,20 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 
 /// Runs the server until Ctrl-C or SIGTERM, then closes every connection
 /// with 1001 Going Away and returns.
-pub(crate) async fn run(mut args: Args) -> ExitCode {
-    match exec::ExecSpec::from_args(&args) {
-        Ok(Some(spec)) => {
-            // The program's environment comes from the request, which
-            // HTTP/2 connections do not show.
-            args.no_http2 = true;
-            exec::install(spec);
-        }
-        Ok(None) => {}
-        Err(why) => {
-            eprintln!("sockeye: {why}");
-            return ExitCode::from(crate::EXIT_USAGE);
-        }
-    }
+pub(crate) async fn run(args: Args) -> ExitCode {
     set_log_format(args.log_format);
-    let fallback = if args.broadcast {
+    let fallback = if let Some(command) = &args.exec {
+        Some(ModeSpec::Exec(command.clone()))
+    } else if let Some(dir) = &args.dir {
+        Some(ModeSpec::Dir(dir.clone()))
+    } else if args.broadcast {
         Some(ModeSpec::Broadcast)
     } else {
         args.echo.then_some(ModeSpec::Echo)
     };
-    let routes = match Routes::new(&args.routes, fallback.as_ref()) {
+    exec::set_max_forks(args.max_forks);
+    let exec_options = Arc::new(exec::ExecOptions::from_args(&args));
+    let routes = match Routes::new(&args.routes, fallback.as_ref(), &exec_options) {
         Ok(routes) => routes,
         Err(why) => {
             eprintln!("sockeye: {why}");
@@ -283,19 +309,6 @@ pub(crate) async fn run(mut args: Args) -> ExitCode {
                 return ExitCode::from(EXIT_USAGE);
             }
         },
-        None => None,
-    };
-    // The library's HTTP/2 server does not say which path a WebSocket
-    // stream asked for, nor lets its answers be changed: with several
-    // routes, --same-origin or --header, hyper serves HTTP/2 instead.
-    let library_http2 = routes.single().is_some() && !args.same_origin && args.headers.is_empty();
-    let http2_files = match &files {
-        Some(files) => Some(files.clone()),
-        None if !library_http2 => Some(Files::none(
-            !args.no_console,
-            args.max_handshake_size,
-            args.max_headers,
-        )),
         None => None,
     };
     let tls = match tls_acceptors(&args) {
@@ -321,7 +334,6 @@ pub(crate) async fn run(mut args: Args) -> ExitCode {
             same_origin: args.same_origin,
         }),
         files,
-        http2_files,
     };
     let workers = match Workers::start(args.addr, threads, &settings).await {
         Ok(workers) => workers,
@@ -330,7 +342,11 @@ pub(crate) async fn run(mut args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    announce(workers.addr(), threads, secure, !args.no_console);
+    let mut serves = settings.site.routes.describe();
+    if let Some(dir) = &args.static_dir {
+        serves = format!("{serves}, and the files of {} to plain GETs", dir.display());
+    }
+    announce(workers.addr(), threads, secure, !args.no_console, &serves);
     settings.site.routes.announce();
     signal.await;
     tracing::info!("shutting down");
@@ -340,9 +356,11 @@ pub(crate) async fn run(mut args: Args) -> ExitCode {
 
 /// Logs where the server listens and, if it serves it, where the dev
 /// console is.
-fn announce(addr: SocketAddr, threads: usize, tls: bool, console: bool) {
+/// Logs where the server listens and what it serves there (`serves`),
+/// the address followed by a space, for scripts that read it.
+fn announce(addr: SocketAddr, threads: usize, tls: bool, console: bool, serves: &str) {
     let scheme = if tls { "wss" } else { "ws" };
-    tracing::info!(threads, "echo server listening on {scheme}://{addr}");
+    tracing::info!(threads, "listening on {scheme}://{addr} with {serves}");
     if console {
         let web = if tls { "https" } else { "http" };
         tracing::info!("dev console at {web}://{addr}/");

@@ -1,5 +1,6 @@
 //! Which mode serves a connection, chosen by its request path:
-//! `--route PATH=MODE` (repeatable), `--echo` and `--broadcast`.
+//! `--route PATH=MODE` (repeatable), `--echo`, `--broadcast`, `--exec`
+//! and `--dir`.
 //!
 //! A route's path matches itself and everything below it, segment by
 //! segment: `/chat` matches `/chat`, `/chat/` and `/chat/room`, not
@@ -8,16 +9,19 @@
 //! 404 Not Found before the handshake. The query string plays no part,
 //! and paths are compared as sent, percent-encoding and all.
 //!
-//! Without `--route`, every path gets `--echo` (the default) or
-//! `--broadcast`. With routes, `--echo` or `--broadcast` also serve the
-//! paths no route matches, as `--route /=echo` would.
+//! Without `--route`, every path gets `--echo` (the default),
+//! `--broadcast`, `--exec` or `--dir`. With routes, that flag also serves
+//! the paths no route matches, as `--route /=echo` would.
 //!
 //! Here too: [`Site`], how a WebSocket request is answered (origin under
 //! `--same-origin`, route, subprotocol, `--header`), and
 //! [`Opened::run`], where the chosen mode becomes the connection's task.
 
 use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use sockeye::WebSocket;
@@ -27,6 +31,7 @@ use super::access::Access;
 use super::broadcast::{Hub, Said, fan_out};
 use super::console::{ExtraHeader, add_headers};
 use super::echo::{Echo, echo};
+use super::exec::{self, ExecOptions, ExecSpec, Launch};
 use super::limits::ConnectionSlot;
 use super::transport::Transport;
 
@@ -38,8 +43,22 @@ pub(crate) enum ModeSpec {
     /// `broadcast`: each message goes to every other connection of the
     /// same route.
     Broadcast,
-    /// `exec:COMMAND`: a program per connection.
+    /// `exec:COMMAND` (or `--exec COMMAND`): a program per connection.
     Exec(String),
+    /// `--dir DIR`: a program per connection, the one the path names.
+    Dir(PathBuf),
+}
+
+impl ModeSpec {
+    /// The flag that makes this the mode of the paths no route matches.
+    fn flag(&self) -> &'static str {
+        match self {
+            ModeSpec::Echo => "--echo",
+            ModeSpec::Broadcast => "--broadcast",
+            ModeSpec::Exec(_) => "--exec",
+            ModeSpec::Dir(_) => "--dir",
+        }
+    }
 }
 
 impl fmt::Display for ModeSpec {
@@ -48,6 +67,7 @@ impl fmt::Display for ModeSpec {
             ModeSpec::Echo => f.write_str("echo"),
             ModeSpec::Broadcast => f.write_str("broadcast"),
             ModeSpec::Exec(command) => write!(f, "exec:{command}"),
+            ModeSpec::Dir(dir) => write!(f, "dir:{}", dir.display()),
         }
     }
 }
@@ -110,26 +130,20 @@ pub(super) enum Mode {
     /// Each message to every other connection of this route: the route's
     /// own room.
     Broadcast(Hub),
+    /// A program per connection: the route's command, or the one its
+    /// path names under `--dir`.
+    Exec(Arc<ExecSpec>),
 }
 
 impl Mode {
-    fn new(spec: &ModeSpec) -> Result<Mode, String> {
+    /// The mode `spec` names; a program is looked up now, a directory
+    /// opened now. The error is the line to print.
+    fn new(spec: &ModeSpec, exec: &Arc<ExecOptions>) -> Result<Mode, String> {
         match spec {
             ModeSpec::Echo => Ok(Mode::Echo),
             ModeSpec::Broadcast => Ok(Mode::Broadcast(Hub::new())),
-            ModeSpec::Exec(_) => Err(format!(
-                "{spec}: exec routes are not supported yet in this build"
-            )),
-        }
-    }
-
-    /// What a connection opening in this mode takes with it. Called before
-    /// the answer to the handshake leaves: a broadcast connection then
-    /// hears everything said once it is open.
-    pub(super) fn open(&self) -> Opened {
-        match self {
-            Mode::Echo => Opened::Echo,
-            Mode::Broadcast(hub) => Opened::Broadcast(hub.clone(), hub.sender.subscribe()),
+            ModeSpec::Exec(command) => Ok(Mode::Exec(Arc::new(ExecSpec::command(command, exec)?))),
+            ModeSpec::Dir(dir) => Ok(Mode::Exec(Arc::new(ExecSpec::dir(dir, exec)?))),
         }
     }
 
@@ -137,6 +151,7 @@ impl Mode {
         match self {
             Mode::Echo => "echo",
             Mode::Broadcast(_) => "broadcast",
+            Mode::Exec(_) => "exec",
         }
     }
 }
@@ -149,6 +164,8 @@ pub(super) enum Opened {
     /// Broadcast in this room, reading the others' messages from the
     /// receiver.
     Broadcast(Hub, tokio::sync::broadcast::Receiver<Said>),
+    /// Start this program, holding its place under `--max-forks`.
+    Exec(Launch),
 }
 
 impl Opened {
@@ -170,6 +187,9 @@ impl Opened {
             Opened::Broadcast(hub, inbox) => ModeTask::Boxed {
                 task: Box::pin(fan_out(ws, id, slot, closing, hub, inbox, access)),
             },
+            Opened::Exec(launch) => ModeTask::Boxed {
+                task: Box::pin(exec::run(ws, launch, id, slot, closing, access)),
+            },
         }
     }
 }
@@ -185,7 +205,7 @@ pin_project_lite::pin_project! {
             #[pin]
             echo: Echo<S>,
         },
-        /// `broadcast`, and modes to come.
+        /// `broadcast` and `exec`.
         Boxed {
             task: Pin<Box<dyn Future<Output = ()> + Send>>,
         },
@@ -211,15 +231,20 @@ pub(super) struct Routes {
 
 impl Routes {
     /// The routes the flags describe: `routes` in any order, and the mode
-    /// for the paths none of them matches (`--echo`, `--broadcast`; echo
-    /// when there are no routes). The error is the line to print.
-    pub(super) fn new(routes: &[RouteSpec], fallback: Option<&ModeSpec>) -> Result<Self, String> {
+    /// for the paths none of them matches (`--echo`, `--broadcast`,
+    /// `--exec`, `--dir`; echo when there are no routes), the programs of
+    /// exec modes run with `exec`. The error is the line to print.
+    pub(super) fn new(
+        routes: &[RouteSpec],
+        fallback: Option<&ModeSpec>,
+        exec: &Arc<ExecOptions>,
+    ) -> Result<Self, String> {
         let mut table = Vec::with_capacity(routes.len() + 1);
         for route in routes {
             if table.iter().any(|(path, _)| *path == route.path) {
                 return Err(format!("two routes for the path {}", route.path));
             }
-            table.push((route.path.clone(), Mode::new(&route.mode)?));
+            table.push((route.path.clone(), Mode::new(&route.mode, exec)?));
         }
         let fallback = match fallback {
             Some(mode) => Some(mode),
@@ -229,10 +254,11 @@ impl Routes {
         if let Some(mode) = fallback {
             if table.iter().any(|(path, _)| path == "/") {
                 return Err(format!(
-                    "--{mode} serves the paths no route matches, but a route for / already does"
+                    "{} serves the paths no route matches, but a route for / already does",
+                    mode.flag()
                 ));
             }
-            table.push(("/".to_owned(), Mode::new(mode)?));
+            table.push(("/".to_owned(), Mode::new(mode, exec)?));
         }
         table.sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
         Ok(Routes { table })
@@ -254,13 +280,30 @@ impl Routes {
         }
     }
 
+    /// What the server does, for the line that says it listens: `echo
+    /// on every path`, `3 routes` (logged each by [`announce`](Self::announce)).
+    pub(super) fn describe(&self) -> String {
+        match self.single() {
+            Some(Mode::Echo) => "echo on every path".to_owned(),
+            Some(Mode::Broadcast(_)) => "broadcast on every path".to_owned(),
+            Some(Mode::Exec(spec)) => spec.describe(),
+            None if self.table.len() == 1 => "1 route".to_owned(),
+            None => format!("{} routes", self.table.len()),
+        }
+    }
+
     /// Logs the routes, at info level, when there are several.
     pub(super) fn announce(&self) {
         if self.single().is_some() {
             return;
         }
         for (path, mode) in &self.table {
-            tracing::info!(%path, mode = mode.name(), "route");
+            if let Mode::Exec(spec) = mode {
+                let program = spec.describe();
+                tracing::info!(%path, mode = mode.name(), %program, "route");
+            } else {
+                tracing::info!(%path, mode = mode.name(), "route");
+            }
         }
     }
 }
@@ -294,14 +337,18 @@ pub(super) struct Site {
 impl Site {
     /// Accepts a request whose path a route matches, with the mode it
     /// opens in; 403 for another site's page under `--same-origin`, 404
-    /// for a path no route matches.
-    #[expect(
-        clippy::result_large_err,
-        reason = "the refusal is what the accept callback returns, once per handshake"
-    )]
-    pub(super) fn accept(
+    /// for a path no route matches, and in exec mode 404 for a path with
+    /// no program under `--dir`, 503 beyond `--max-forks`. `addresses`
+    /// (the peer's and ours, when known) and `id` go to a program's
+    /// environment.
+    ///
+    /// Called before the answer to the handshake leaves: a broadcast
+    /// connection then hears everything said once it is open.
+    pub(super) async fn accept(
         &self,
         request: &sockeye::UpgradeRequest,
+        addresses: Option<(SocketAddr, SocketAddr)>,
+        id: u64,
     ) -> Result<(sockeye::Accept, Opened), http::Response<bytes::Bytes>> {
         let refusal = if self.same_origin && !same_origin(request) {
             Some(refuse(
@@ -317,14 +364,28 @@ impl Site {
             add_headers(&mut refusal, &self.headers);
             return Err(refusal);
         };
-        let mut accept = match request.select_protocol(&self.protocols) {
+        let protocol = || match request.select_protocol(&self.protocols) {
             Some(protocol) => sockeye::Accept::new().protocol(protocol),
             None => sockeye::Accept::new(),
+        };
+        let (mut accept, opened) = match mode {
+            Mode::Echo => (protocol(), Opened::Echo),
+            Mode::Broadcast(hub) => (
+                protocol(),
+                Opened::Broadcast(hub.clone(), hub.sender.subscribe()),
+            ),
+            Mode::Exec(spec) => match spec.prepare(request, addresses, id).await {
+                Ok((accept, launch)) => (accept, Opened::Exec(launch)),
+                Err(mut refusal) => {
+                    add_headers(&mut refusal, &self.headers);
+                    return Err(refusal);
+                }
+            },
         };
         for (name, value) in &self.headers {
             accept = accept.header(name.clone(), value.clone());
         }
-        Ok((accept, mode.open()))
+        Ok((accept, opened))
     }
 }
 
@@ -400,7 +461,19 @@ mod tests {
 
     fn routes(specs: &[&str], fallback: Option<&ModeSpec>) -> Routes {
         let specs: Vec<RouteSpec> = specs.iter().map(|s| parse_route(s).unwrap()).collect();
-        Routes::new(&specs, fallback).unwrap()
+        Routes::new(&specs, fallback, &exec_options()).unwrap()
+    }
+
+    fn exec_options() -> Arc<ExecOptions> {
+        Arc::new(ExecOptions {
+            binary: false,
+            passed_env: Vec::new(),
+            grace: std::time::Duration::from_secs(1),
+            close_timeout: std::time::Duration::from_secs(1),
+            max_message_size: 1 << 20,
+            protocols: Vec::new(),
+            tls: false,
+        })
     }
 
     fn chosen(routes: &Routes, path: &str) -> Option<&'static str> {
@@ -468,23 +541,34 @@ mod tests {
             parse_route("/a/=broadcast").unwrap(),
         ];
         assert!(
-            Routes::new(&twice, None)
+            Routes::new(&twice, None, &exec_options())
                 .unwrap_err()
                 .contains("two routes")
         );
         let root = [parse_route("/=echo").unwrap()];
         assert!(
-            Routes::new(&root, Some(&ModeSpec::Broadcast))
+            Routes::new(&root, Some(&ModeSpec::Broadcast), &exec_options())
                 .unwrap_err()
                 .contains("already")
         );
     }
 
     #[test]
-    fn exec_routes_parse_but_are_refused_until_supported() {
-        let route = parse_route("/sh=exec:./script.sh --flag").unwrap();
-        assert_eq!(route.mode, ModeSpec::Exec("./script.sh --flag".to_owned()));
-        let error = Routes::new(&[route], None).unwrap_err();
-        assert!(error.contains("not supported yet"), "{error}");
+    fn exec_routes_take_their_command_and_refuse_a_missing_program() {
+        let route = parse_route("/sh=exec:cat -n").unwrap();
+        assert_eq!(route.mode, ModeSpec::Exec("cat -n".to_owned()));
+        let table = routes(&["/sh=exec:cat -n", "/=echo"], None);
+        assert_eq!(chosen(&table, "/sh/x"), Some("exec"));
+        assert_eq!(chosen(&table, "/x"), Some("echo"));
+        let missing = [parse_route("/sh=exec:./no-such-program-here").unwrap()];
+        assert!(Routes::new(&missing, None, &exec_options()).is_err());
+        let root = [parse_route("/=echo").unwrap()];
+        let error = Routes::new(
+            &root,
+            Some(&ModeSpec::Exec("cat".to_owned())),
+            &exec_options(),
+        )
+        .unwrap_err();
+        assert!(error.starts_with("--exec serves"), "{error}");
     }
 }

@@ -4,10 +4,8 @@
 //! requests, nothing outside DIR), or the dev console at `/` when DIR has
 //! no index; WebSocket requests go to their route, as without `--static`.
 //!
-//! HTTP/2 connections (RFC 8441) are served by hyper too when the
-//! library's HTTP/2 server cannot do what the flags ask: it does not tell
-//! a stream's path to route by, nor lets its answers take `--header` or
-//! `--same-origin`.
+//! HTTP/2 connections (RFC 8441) are served by hyper too with
+//! `--static`, so that files come over them as well.
 //!
 //! The library's `http_fallback`, which answers the other connections'
 //! plain requests, takes a whole body at once and closes the connection
@@ -79,18 +77,6 @@ impl Files {
     }
 }
 
-impl Files {
-    /// No files: plain requests get the console, or 404.
-    pub(super) fn none(console: bool, max_head: usize, max_headers: usize) -> Self {
-        Files {
-            dir: None,
-            console,
-            max_head,
-            max_headers,
-        }
-    }
-}
-
 /// The body of any answer: a file, a page, or nothing.
 type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
@@ -109,6 +95,8 @@ struct Connection {
     site: Arc<Site>,
     id: u64,
     peer: std::net::SocketAddr,
+    /// The peer's address and ours, for a program's environment.
+    addresses: Option<(std::net::SocketAddr, std::net::SocketAddr)>,
     closing: CancellationToken,
     connections: TaskTracker,
     /// Taken by the WebSocket an HTTP/1.1 connection becomes, if it does;
@@ -134,6 +122,7 @@ pub(super) async fn serve_with_files<S: Transport>(
     admitted: Admitted,
 ) {
     stream.no_delay();
+    let addresses = stream.addresses();
     let Admitted {
         slot,
         handshake,
@@ -149,6 +138,7 @@ pub(super) async fn serve_with_files<S: Transport>(
         site,
         id,
         peer,
+        addresses,
         closing: closing.clone(),
         connections,
         slot: Mutex::new(Some(slot)),
@@ -235,7 +225,7 @@ impl Connection {
                 .take(),
         );
         let mut answer = if sockeye::hyper::is_upgrade_request(&request) {
-            self.upgrade(&mut request)
+            self.upgrade(&mut request).await
         } else {
             self.plain(request).await
         };
@@ -245,7 +235,7 @@ impl Connection {
 
     /// A WebSocket request: checked, routed, and once answered 101 handed
     /// to its mode's task.
-    fn upgrade(&self, request: &mut http::Request<Incoming>) -> http::Response<Body> {
+    async fn upgrade(&self, request: &mut http::Request<Incoming>) -> http::Response<Body> {
         let pending = match self.server.check_upgrade(request) {
             Ok(pending) => pending,
             Err(refused) => {
@@ -253,7 +243,11 @@ impl Connection {
                 return refused.into_response::<Bytes>().map(whole);
             }
         };
-        let (accept, opened) = match self.site.accept(pending.request()) {
+        let chosen = self
+            .site
+            .accept(pending.request(), self.addresses, self.id)
+            .await;
+        let (accept, opened) = match chosen {
             Ok(chosen) => chosen,
             Err(refusal) => return refusal.map(whole),
         };

@@ -54,8 +54,8 @@ impl Transport for sockeye::hyper::UpgradedIo {
     }
 
     fn addresses(&self) -> Option<(SocketAddr, SocketAddr)> {
-        // hyper's upgraded connection hides the socket; `--exec`, which
-        // needs the addresses, does not go through hyper.
+        // hyper's upgraded connection hides the socket: its addresses are
+        // read before hyper takes it.
         None
     }
 }

@@ -48,13 +48,9 @@ pub(super) struct Settings {
     pub(super) tls: Option<TlsAcceptors>,
     /// The routes: which mode serves which path.
     pub(super) site: Arc<Site>,
-    /// `--static`: HTTP/1.1 connections served by hyper, files for plain
+    /// `--static`: connections served by hyper, files for plain
     /// requests.
     pub(super) files: Option<Files>,
-    /// HTTP/2 connections served by hyper rather than the library: with
-    /// `--static`, or with what the library's HTTP/2 server cannot apply
-    /// (routes, `--header`, `--same-origin`).
-    pub(super) http2_files: Option<Files>,
 }
 
 impl Workers {
@@ -266,22 +262,18 @@ impl Worker {
             )),
             (Some(tls), files) => {
                 let tls = tls.serve.clone();
-                let http2_files = self.settings.http2_files.clone();
                 connections.spawn(async move {
                     let Some(tls) = tls_handshake(&tls, tcp, id, limit, &admitted.closing).await
                     else {
                         return;
                     };
                     let http2 = tls.get_ref().1.alpn_protocol() == Some(sockeye::tls::ALPN_H2);
-                    match (http2, files, http2_files) {
-                        (true, _, Some(files)) => {
-                            serve_with_files(server, files, true, limit, tls, id, admitted).await;
+                    match (http2, files) {
+                        (http2, Some(files)) => {
+                            serve_with_files(server, files, http2, limit, tls, id, admitted).await;
                         }
-                        (true, _, None) => serve_http2(&server, tls, id, admitted).await,
-                        (false, Some(files), _) => {
-                            serve_with_files(server, files, false, limit, tls, id, admitted).await;
-                        }
-                        (false, None, _) => accept_http1(server, tls, id, admitted).await,
+                        (true, None) => serve_http2(&server, tls, id, admitted).await,
+                        (false, None) => accept_http1(server, tls, id, admitted).await,
                     }
                 })
             }

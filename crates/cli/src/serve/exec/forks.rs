@@ -17,7 +17,7 @@ static MAX_FORKS: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_FORKS);
 static FORKS: AtomicUsize = AtomicUsize::new(0);
 
 /// Sets the limit from the flags (0: none), before the first connection.
-pub(super) fn set_max_forks(max: usize) {
+pub(in crate::serve) fn set_max_forks(max: usize) {
     MAX_FORKS.store(max, Ordering::Relaxed);
 }
 

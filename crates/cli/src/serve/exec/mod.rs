@@ -1,5 +1,8 @@
-//! `sockeye serve --exec COMMAND` and `--dir DIR`: a program per
-//! connection, as websocketd runs them.
+//! The exec mode of `sockeye serve` (`--exec COMMAND`, `--dir DIR`,
+//! `--route PATH=exec:COMMAND`): a program per connection, as websocketd
+//! runs them. Each is one more mode of `routes.rs`: `--exec` serves every
+//! path no route matches, `--dir` the same with the program named by the
+//! path; `--max-forks` counts the programs of all of them together.
 //!
 //! Each connection starts its program once the handshake is done: the
 //! peer's messages become lines on its stdin, the lines of its stdout
@@ -10,7 +13,7 @@
 //!
 //! | file | owns |
 //! |---|---|
-//! | `mod.rs` | [`ExecSpec`] (the flags) and the [`handshake`] that captures the request |
+//! | `mod.rs` | [`ExecSpec`] (a route's program or directory) and [`ExecSpec::prepare`], which reads the request |
 //! | `program.rs` | the program of `--exec`, found at start, or of a path under `--dir` |
 //! | `environment.rs` | the CGI-style environment |
 //! | `forks.rs` | `--max-forks` |
@@ -27,25 +30,23 @@ mod session;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
-use sockeye::{Accept, ServerBuilder, UpgradeRequest, WebSocket};
-use tokio_util::sync::CancellationToken;
+use sockeye::{Accept, UpgradeRequest};
 
-pub(super) use self::forks::DEFAULT_MAX_FORKS;
-use self::forks::{ForkSlot, set_max_forks};
+use self::forks::ForkSlot;
+pub(super) use self::forks::{DEFAULT_MAX_FORKS, set_max_forks};
 use self::program::{Program, ScriptDir};
 pub(super) use self::session::run;
 use super::Args;
-use super::transport::Transport;
-use crate::describe;
 
 /// What runs for each connection, and how.
 #[derive(Debug)]
-pub(super) struct ExecSpec {
+pub(in crate::serve) struct ExecSpec {
     programs: Programs,
     options: Arc<ExecOptions>,
 }
@@ -61,7 +62,7 @@ enum Programs {
 
 /// The settings every program of a server shares.
 #[derive(Debug)]
-pub(super) struct ExecOptions {
+pub(in crate::serve) struct ExecOptions {
     /// `--exec-binary`: raw chunks both ways instead of lines.
     pub(super) binary: bool,
     /// `PATH` and the variables of `--passenv`, read at start.
@@ -80,7 +81,7 @@ pub(super) struct ExecOptions {
 
 impl ExecOptions {
     /// The options of the flags.
-    pub(super) fn from_args(args: &Args) -> Self {
+    pub(in crate::serve) fn from_args(args: &Args) -> Self {
         ExecOptions {
             binary: args.exec_binary,
             passed_env: environment::passed_on(&args.passenv),
@@ -94,41 +95,54 @@ impl ExecOptions {
 }
 
 impl ExecSpec {
-    /// The `--exec` or `--dir` of the flags, with `--max-forks` put in
-    /// force; `None` without either. The error is the sentence to print.
-    pub(super) fn from_args(args: &Args) -> Result<Option<Self>, String> {
-        let options = ExecOptions::from_args(args);
-        let spec = match (&args.exec, &args.dir) {
-            (Some(command), _) => Self::parse(command, options)?,
-            (None, Some(dir)) => ExecSpec {
-                programs: Programs::Dir(ScriptDir::open(dir)?),
-                options: Arc::new(options),
-            },
-            (None, None) => return Ok(None),
-        };
-        set_max_forks(args.max_forks);
-        Ok(Some(spec))
-    }
-
     /// The program of a command line (`cat`, `./chat.sh --room 1`), split
-    /// into words as a shell does and looked up on `PATH` now.
-    pub(super) fn parse(command: &str, options: ExecOptions) -> Result<Self, String> {
+    /// into words as a shell does and looked up on `PATH` now: `--exec`,
+    /// or a route `exec:COMMAND`. The error is the sentence to print.
+    pub(in crate::serve) fn command(
+        command: &str,
+        options: &Arc<ExecOptions>,
+    ) -> Result<Self, String> {
         Ok(ExecSpec {
             programs: Programs::Command(Program::parse(command)?),
-            options: Arc::new(options),
+            options: Arc::clone(options),
         })
+    }
+
+    /// The programs of `--dir DIR`, each named by a request's path. The
+    /// error is the sentence to print.
+    pub(in crate::serve) fn dir(dir: &Path, options: &Arc<ExecOptions>) -> Result<Self, String> {
+        Ok(ExecSpec {
+            programs: Programs::Dir(ScriptDir::open(dir)?),
+            options: Arc::clone(options),
+        })
+    }
+
+    /// What runs, for the log: `the program /bin/cat, run for each
+    /// connection`, or under `--dir` `the programs under /srv/cgi, each
+    /// run for a connection to its path`.
+    pub(in crate::serve) fn describe(&self) -> String {
+        match &self.programs {
+            Programs::Command(program) => format!(
+                "the program {}, run for each connection",
+                program.path.display()
+            ),
+            Programs::Dir(dir) => format!(
+                "the programs under {}, each run for a connection to its path",
+                dir.root().display()
+            ),
+        }
     }
 
     /// What the handshake's callback decides for `request`: the answer
     /// (with the subprotocol of `--protocol` the client prefers) and the
     /// program to start once open; or the refusal to send, 404 when no
     /// program answers to the path under `--dir`, 503 beyond
-    /// `--max-forks`.
+    /// `--max-forks`. `addresses` are the peer's and ours, when known.
     ///
     /// # Errors
     ///
     /// The refusal, as an HTTP response.
-    pub(super) async fn prepare(
+    pub(in crate::serve) async fn prepare(
         &self,
         request: &UpgradeRequest,
         addresses: Option<(SocketAddr, SocketAddr)>,
@@ -183,7 +197,7 @@ impl ExecSpec {
 
 /// A program ready to start for a connection being accepted.
 #[derive(Debug)]
-pub(super) struct Launch {
+pub(in crate::serve) struct Launch {
     program: Program,
     env: Vec<(OsString, OsString)>,
     /// Its place under `--max-forks`, held until it is reaped.
@@ -206,64 +220,4 @@ fn refusal(status: StatusCode, text: &str) -> Response<Bytes> {
         );
     }
     response
-}
-
-/// The `--exec` or `--dir` of this process's server, once set.
-static INSTALLED: OnceLock<ExecSpec> = OnceLock::new();
-
-/// Makes `spec` the mode of every connection, before the first.
-pub(super) fn install(spec: ExecSpec) {
-    let _ = INSTALLED.set(spec);
-}
-
-/// The program mode in force, if `--exec` or `--dir` was given.
-pub(super) fn installed() -> Option<&'static ExecSpec> {
-    INSTALLED.get()
-}
-
-/// The opening handshake of a connection in program mode, over HTTP/1.1:
-/// the callback captures the request and decides (see
-/// [`ExecSpec::prepare`]). Gives the open connection and its program, to
-/// be run by [`run`] in a task of their own (which then keeps nothing of
-/// the handshake); `None`, after logging why, for a plain HTTP request
-/// (answered by the server), a refusal, a failure or a shutdown.
-pub(super) async fn handshake<S: Transport>(
-    server: &ServerBuilder,
-    stream: S,
-    id: u64,
-    closing: &CancellationToken,
-    spec: &ExecSpec,
-) -> Option<(WebSocket<S>, Launch)> {
-    let addresses = stream.addresses();
-    let mut launch = None;
-    let accepting = server.accept_with(stream, |request| {
-        let launch = &mut launch;
-        async move {
-            let (accept, prepared) = spec.prepare(&request, addresses, id).await?;
-            *launch = Some(prepared);
-            Ok(accept)
-        }
-    });
-    // A shutdown does not wait for handshakes.
-    let accepted = tokio::select! {
-        accepted = accepting => accepted,
-        () = closing.cancelled() => {
-            tracing::debug!(id, "handshake cut short by the shutdown");
-            return None;
-        }
-    };
-    match accepted {
-        // The callback accepted, so it set the launch.
-        Ok(ws) => launch.map(|launch| (ws, launch)),
-        Err(sockeye::Error::Handshake(failure))
-            if matches!(*failure, sockeye::HandshakeFailure::PlainHttp(_)) =>
-        {
-            tracing::debug!(id, answer = %failure, "plain http request");
-            None
-        }
-        Err(e) => {
-            tracing::debug!(id, error = %describe(&e), "handshake failed");
-            None
-        }
-    }
 }

@@ -83,6 +83,11 @@ pub(super) struct Found {
 }
 
 impl ScriptDir {
+    /// The directory, symbolic links resolved.
+    pub(super) fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The directory `dir`; the error is the sentence to print.
     pub(super) fn open(dir: &Path) -> Result<Self, String> {
         let root = dir

@@ -14,12 +14,15 @@
 //! reads again, exits, or the server stops (which signals it after the
 //! grace period).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use sockeye::{CloseCode, Message, Utf8Bytes, WebSocketReader, WebSocketWriter};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{ChildStdin, ChildStdout};
 
+use super::super::access::Count;
 use super::super::transport::Transport;
 use crate::describe;
 
@@ -38,6 +41,29 @@ pub(super) enum PeerEnd {
     Failed(sockeye::Error),
 }
 
+/// Messages and their payload bytes, one way, counted for the access
+/// line by a pump while its connection's task reads them.
+#[derive(Debug, Default)]
+pub(super) struct Tally {
+    messages: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Tally {
+    fn add(&self, len: usize) {
+        self.messages.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(len as u64, Ordering::Relaxed);
+    }
+
+    /// The count so far.
+    pub(super) fn count(&self) -> Count {
+        Count::new(
+            self.messages.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
+    }
+}
+
 /// Writes each message from the peer to the program's stdin, a line each
 /// (a newline appended), or as it is with `binary`, until the peer's side
 /// ends; then drops stdin, which the program reads as its end of input.
@@ -50,10 +76,12 @@ pub(super) async fn peer_to_program<S: Transport>(
     mut stdin: Option<ChildStdin>,
     binary: bool,
     id: u64,
+    received: &Tally,
 ) -> PeerEnd {
     loop {
         match reader.next().await {
             Some(Ok(message)) => {
+                received.add(message.len());
                 if let Some(pipe) = stdin.as_mut() {
                     let mut payload = message.into_payload();
                     let written = if binary {
@@ -90,6 +118,7 @@ pub(super) async fn program_to_peer<S: Transport>(
     mut writer: WebSocketWriter<S>,
     binary: bool,
     max_message: usize,
+    sent: &Tally,
 ) {
     let Some(mut stdout) = stdout else { return };
     let max_message = max_message.max(1);
@@ -105,10 +134,12 @@ pub(super) async fn program_to_peer<S: Transport>(
         if sending {
             while let Some(message) = next_message(&mut buf, &mut scanned, binary, max_message, eof)
             {
+                let len = message.len();
                 if writer.feed(message).await.is_err() {
                     sending = false;
                     break;
                 }
+                sent.add(len);
             }
             // Waits until the peer has taken it all: the pipe, meanwhile,
             // holds the program back.

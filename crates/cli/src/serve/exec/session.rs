@@ -24,22 +24,25 @@ use tokio::process::{Child, Command};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
+use super::super::access::Access;
 use super::super::limits::ConnectionSlot;
 use super::super::transport::Transport;
-use super::pumps::{PeerEnd, log_stderr, peer_to_program, program_to_peer};
+use super::pumps::{PeerEnd, Tally, log_stderr, peer_to_program, program_to_peer};
 use super::{ExecOptions, Launch};
 use crate::describe;
 
 /// A Close being sent, waited for alongside the rest.
 type Closing = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// Runs the program of an open connection until both have ended.
+/// Runs the program of an open connection until both have ended, then
+/// writes its access line, if `access`.
 pub(in crate::serve) async fn run<S: Transport>(
     mut ws: WebSocket<S>,
     launch: Launch,
     id: u64,
     slot: Option<ConnectionSlot>,
     closing: CancellationToken,
+    access: Option<Box<Access>>,
 ) {
     let options = &*launch.options;
     let mut command = Command::new(&launch.program.path);
@@ -68,8 +71,22 @@ pub(in crate::serve) async fn run<S: Transport>(
         }
     };
     tracing::debug!(id, pid = child.id(), program = %launch.program.path.display(), "program started");
-    let ended = supervise(ws, child, id, &closing, options).await;
+    let protocol = ws.protocol().map(str::to_owned);
+    let (received, sent) = (Tally::default(), Tally::default());
+    let ended = supervise(ws, child, id, &closing, options, (&received, &sent)).await;
     log_end(id, &ended);
+    if let Some(mut access) = access {
+        access.received = received.count();
+        access.sent = sent.count();
+        match &ended.peer {
+            Some(PeerEnd::Closed(code)) => access.write(id, protocol.as_deref(), *code, None),
+            Some(PeerEnd::Failed(e)) => {
+                let error = describe(e);
+                access.write(id, protocol.as_deref(), None, Some(&error));
+            }
+            None => access.write(id, protocol.as_deref(), None, None),
+        }
+    }
     // Given back only now: the process has been reaped.
     drop(launch.fork);
     drop(slot);
@@ -118,14 +135,16 @@ async fn supervise<S: Transport>(
     id: u64,
     shutdown: &CancellationToken,
     options: &ExecOptions,
+    (received, sent): (&Tally, &Tally),
 ) -> Ended {
     let (reader, writer) = ws.split();
-    let inbound = peer_to_program(reader, child.stdin.take(), options.binary, id);
+    let inbound = peer_to_program(reader, child.stdin.take(), options.binary, id, received);
     let outbound = program_to_peer(
         child.stdout.take(),
         writer.clone(),
         options.binary,
         options.max_message_size,
+        sent,
     );
     let errors = log_stderr(child.stderr.take(), id);
     tokio::pin!(inbound, outbound, errors);
