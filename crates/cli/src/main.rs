@@ -1,4 +1,4 @@
-//! `sockeye`: a WebSocket client, server, reverse proxy and load generator.
+//! `sockeye`: a WebSocket server, client, reverse proxy, bridge and load generator.
 //!
 //! # Module map
 //!
@@ -14,14 +14,14 @@
 //! | file or folder | owns |
 //! |---|---|
 //! | `main.rs` | the subcommands, logging, the runtime, `describe` (an error and its causes on one line), `EXIT_USAGE` |
-//! | `serve/` | `sockeye serve`: echo, broadcast, routes, static files |
+//! | `serve/` | `sockeye serve`: echo, broadcast, a program per connection (`--exec`, `--dir`), routes mixing them, static files |
 //! | `serve/mod.rs` | its flags (`Args`) and `run`: start the threads, wait for a signal, stop |
 //! | `serve/worker.rs` | the accept threads: listen, admit or refuse, close on shutdown |
-//! | `serve/static_files.rs` | a connection served by hyper (`--static`; HTTP/2 with routes, `--header`, `--same-origin`): files for plain requests, upgrades to the routes |
+//! | `serve/static_files.rs` | a connection served by hyper (`--static`): files for plain requests, upgrades to the routes |
 //! | `serve/handshake.rs` | a connection from accept to open (HTTP/1.1 or HTTP/2), or its refusal |
 //! | `serve/routes.rs` | `--route`, `--echo`, `--broadcast`: the mode each path gets, 404 for none; `--same-origin` |
 //! | `serve/echo.rs`, `serve/broadcast.rs` | the two modes of an open connection |
-//! | `serve/exec/` | `--exec` and `--dir`: a program per connection, from the handshake that captures the request to the reaping of the process (its files in its `mod.rs`) |
+//! | `serve/exec/` | the exec mode (`--exec`, `--dir`, `exec:` routes): a program per connection, from the request's environment to the reaping of the process (its files in its `mod.rs`) |
 //! | `serve/ending.rs` | how an open connection ended, for the log |
 //! | `serve/access.rs` | the access log: a line per connection, `--log-format` |
 //! | `serve/transport.rs` | `Transport`: TCP, TLS, an HTTP/2 stream or a hyper upgrade under a WebSocket |
@@ -48,7 +48,7 @@
 //! # Commands
 //!
 //! ```text
-//! sockeye serve [ADDR]        echo server (default 127.0.0.1:9001)
+//! sockeye serve [ADDR]        server: echo, broadcast, a program per connection, routes, files (default 127.0.0.1:9001)
 //! sockeye connect URL         stdin out as messages, messages in as lines or JSON
 //! sockeye bench echo|idle|fanout   load generator: throughput, latency, memory
 //! sockeye proxy LISTEN --to URL    reverse proxy to a ws:// or wss:// backend
