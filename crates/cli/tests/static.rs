@@ -378,3 +378,68 @@ fn extra_headers_are_on_files_and_refusals() {
         "{refused:?}"
     );
 }
+
+#[test]
+fn server_answers_404_for_a_link_to_a_file_outside_the_directory() {
+    let site = Site::new("link-file-out", true);
+    std::os::unix::fs::symlink(site.parent.join("secret.txt"), site.root.join("leak.txt"))
+        .expect("link out");
+    let server = Serve::start(&["--static", site.root()]);
+    for (method, target) in [
+        ("GET", "/leak.txt"),
+        ("HEAD", "/leak.txt"),
+        ("GET", "/%6Ceak.txt"),
+        ("GET", "/./leak.txt"),
+        ("GET", "/leak.txt?x=1"),
+    ] {
+        let answer = request(server.addr, method, target, "");
+        answer.assert_status(404);
+        assert!(!answer.body.contains("the secret"), "{target}: {answer:?}");
+    }
+}
+
+#[test]
+fn server_answers_404_below_a_link_to_a_directory_outside() {
+    let site = Site::new("link-dir-out", true);
+    let outside = site.parent.join("outside");
+    std::fs::create_dir_all(&outside).expect("create outside");
+    std::fs::write(outside.join("private.txt"), "private\n").expect("write private");
+    std::fs::write(outside.join("index.html"), "<p>private index</p>\n").expect("write index");
+    std::os::unix::fs::symlink(&outside, site.root.join("elsewhere")).expect("link out");
+    let server = Serve::start(&["--static", site.root()]);
+    for target in [
+        "/elsewhere/private.txt",
+        "/elsewhere/",
+        "/elsewhere",
+        "/elsewhere/%70rivate.txt",
+    ] {
+        let answer = request(server.addr, "GET", target, "");
+        answer.assert_status(404);
+        assert!(!answer.body.contains("private"), "{target}: {answer:?}");
+    }
+}
+
+#[test]
+fn server_serves_a_link_that_stays_inside_the_directory() {
+    let site = Site::new("link-in", true);
+    std::os::unix::fs::symlink("style.css", site.root.join("alias.css")).expect("link in");
+    std::os::unix::fs::symlink(site.root.join("sub"), site.root.join("again")).expect("link in");
+    let server = Serve::start(&["--static", site.root()]);
+    let alias = request(server.addr, "GET", "/alias.css", "");
+    alias.assert_status(200);
+    assert_eq!(alias.body, "body { color: teal }\n");
+    let again = request(server.addr, "GET", "/again/", "");
+    again.assert_status(200);
+    assert_eq!(again.body, "<p>the sub index</p>\n");
+}
+
+#[test]
+fn server_serves_a_directory_given_through_a_link() {
+    let site = Site::new("link-root", true);
+    let linked = site.parent.join("linked-www");
+    std::os::unix::fs::symlink(&site.root, &linked).expect("link the root");
+    let server = Serve::start(&["--static", linked.to_str().expect("a utf-8 path")]);
+    let css = request(server.addr, "GET", "/style.css", "");
+    css.assert_status(200);
+    assert_eq!(css.body, "body { color: teal }\n");
+}

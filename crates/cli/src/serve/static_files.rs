@@ -4,6 +4,18 @@
 //! requests, nothing outside DIR), or the dev console at `/` when DIR has
 //! no index; WebSocket requests go to their route, as without `--static`.
 //!
+//! Nothing outside DIR, symbolic links included: `ServeDir` refuses `..`
+//! and its encoded forms but follows links, so a link in DIR to
+//! `/etc/passwd` or to a directory elsewhere would serve what lies
+//! outside. A GET or HEAD is therefore answered from DIR only if the file
+//! it names, resolved as `ServeDir` resolves it (percent-decoded, the
+//! `index.html` of a directory) and with every link followed, lies under
+//! DIR canonicalised once at start ([`confined`]). Otherwise the answer is
+//! the 404 of a missing file, so the layout outside is not revealed.
+//! Links that stay inside DIR still work. The check and the open are two
+//! steps: a link swapped in between by someone who can write to DIR is
+//! not caught, and such a person can put any file in DIR anyway.
+//!
 //! HTTP/2 connections (RFC 8441) are served by hyper too with
 //! `--static`, so that files come over them as well.
 //!
@@ -43,6 +55,8 @@ const HYPER_MIN_BUF: usize = 8 << 10;
 pub(super) struct Files {
     /// `--static`; without it, the console or 404.
     dir: Option<ServeDir>,
+    /// DIR with every link followed, what each file served must lie under.
+    root: Option<Arc<std::path::Path>>,
     /// The dev console at `/` when DIR has no index (not with
     /// `--no-console`).
     console: bool,
@@ -61,9 +75,12 @@ impl Files {
         max_head: usize,
         max_headers: usize,
     ) -> Result<Self, String> {
-        match std::fs::read_dir(dir) {
-            Ok(_) => Ok(Files {
-                dir: Some(ServeDir::new(dir).append_index_html_on_directories(true)),
+        match std::fs::read_dir(dir).and_then(|_| std::fs::canonicalize(dir)) {
+            Ok(root) => Ok(Files {
+                // The canonical path, so that what the check resolves and
+                // what `ServeDir` opens start from the same directory.
+                dir: Some(ServeDir::new(&root).append_index_html_on_directories(true)),
+                root: Some(root.into()),
                 console,
                 max_head,
                 max_headers,
@@ -295,19 +312,129 @@ impl Connection {
                 answer
             };
         };
-        let answer = match dir.try_call(request).await {
-            Ok(answer) => answer.map(BodyExt::boxed_unsync),
-            Err(e) => {
-                tracing::debug!(id = self.id, error = %describe(&e), "file not served");
-                let mut answer =
-                    http::Response::new(whole(Bytes::from_static(b"internal server error\n")));
-                *answer.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-                return answer;
+        let outside = match &self.files.root {
+            // Other methods are answered 405 by `ServeDir` without opening
+            // anything.
+            Some(root) if matches!(*request.method(), http::Method::GET | http::Method::HEAD) => {
+                !confined(root, request.uri().path()).await
+            }
+            _ => false,
+        };
+        let answer = if outside {
+            tracing::debug!(
+                id = self.id,
+                path = request.uri().path(),
+                "outside --static"
+            );
+            // `ServeDir`'s own 404 for a missing file: no body.
+            let mut answer = http::Response::new(whole(Bytes::new()));
+            *answer.status_mut() = http::StatusCode::NOT_FOUND;
+            answer
+        } else {
+            match dir.try_call(request).await {
+                Ok(answer) => answer.map(BodyExt::boxed_unsync),
+                Err(e) => {
+                    tracing::debug!(id = self.id, error = %describe(&e), "file not served");
+                    let mut answer =
+                        http::Response::new(whole(Bytes::from_static(b"internal server error\n")));
+                    *answer.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                    return answer;
+                }
             }
         };
         if answer.status() == http::StatusCode::NOT_FOUND && self.files.console {
             return answer_plain_http(&head).map(whole);
         }
         answer
+    }
+}
+
+/// Whether the file a GET of `path` would get from `ServeDir` over `root`
+/// (canonical) lies under `root` once every symbolic link is followed.
+///
+/// `path` is resolved as tower-http 0.6 `ServeDir` resolves it
+/// (`build_and_validate_path`, then `open_file`'s index): percent-decoded,
+/// `.` skipped, and a directory asked with a final `/` stands for its
+/// `index.html`. A path `ServeDir` refuses (`..`, not UTF-8 once decoded)
+/// or a file that does not exist passes: `ServeDir` answers 404 for it
+/// without opening anything. A path that cannot be resolved for another
+/// reason (a loop of links, no permission) does not pass.
+async fn confined(root: &std::path::Path, path: &str) -> bool {
+    use std::path::Component;
+
+    let Ok(decoded) = String::from_utf8(percent_decode(path.trim_start_matches('/'))) else {
+        return true;
+    };
+    let mut file = root.to_path_buf();
+    for component in std::path::Path::new(&decoded).components() {
+        match component {
+            Component::Normal(name) => file.push(name),
+            Component::CurDir => {}
+            Component::Prefix(_) | Component::RootDir | Component::ParentDir => return true,
+        }
+    }
+    let Some(mut resolved) = resolve(&file).await else {
+        return true;
+    };
+    if !resolved.as_ref().is_ok_and(|found| found.starts_with(root)) {
+        return false;
+    }
+    if path.ends_with('/') && tokio::fs::metadata(&file).await.is_ok_and(|m| m.is_dir()) {
+        let Some(index) = resolve(&file.join("index.html")).await else {
+            return true;
+        };
+        resolved = index;
+    }
+    resolved.is_ok_and(|found| found.starts_with(root))
+}
+
+/// `file` with every link followed; `None` if there is nothing there
+/// (a dangling link included, which `ServeDir` cannot open either).
+async fn resolve(file: &std::path::Path) -> Option<std::io::Result<std::path::PathBuf>> {
+    match tokio::fs::canonicalize(file).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        resolved => Some(resolved),
+    }
+}
+
+/// `%XX` sequences decoded to their byte, anything else kept, as the
+/// `percent-encoding` crate's `percent_decode` does for `ServeDir`.
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        if byte == b'%'
+            && let Some(&[high, low]) = bytes.get(at + 1..at + 3)
+            && let (Some(high), Some(low)) = (hex(high), hex(low))
+        {
+            decoded.push(high << 4 | low);
+            at += 3;
+        } else {
+            decoded.push(byte);
+            at += 1;
+        }
+    }
+    decoded
+}
+
+/// The value of one hexadecimal digit.
+fn hex(digit: u8) -> Option<u8> {
+    char::from(digit)
+        .to_digit(16)
+        .and_then(|value| u8::try_from(value).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn percent_decode_keeps_what_is_not_an_escape() {
+        assert_eq!(percent_decode("a%2e%2E%2fb"), b"a../b");
+        assert_eq!(percent_decode("100%"), b"100%");
+        assert_eq!(percent_decode("%zz%4"), b"%zz%4");
+        assert_eq!(percent_decode("%C3%A9"), "é".as_bytes());
     }
 }
