@@ -189,7 +189,9 @@ pub(crate) struct Args {
     log_format: LogFormat,
     /// Serve the files of DIR to plain HTTP GET and HEAD requests on the
     /// same port (content types, `index.html` for directories, ranges,
-    /// conditional requests; never a path outside DIR). WebSocket requests
+    /// conditional requests). Never a file outside DIR: one reached
+    /// through a symbolic link that leads out of DIR is answered 404, as a
+    /// missing file is. WebSocket requests
     /// still go to their route; the dev console stays at `/` unless DIR
     /// has an `index.html`.
     #[arg(long = "static", value_name = "DIR")]
