@@ -213,6 +213,17 @@ fn binary_stdin_comes_back_byte_for_byte() {
 }
 
 #[test]
+fn binary_messages_printed_as_hex_or_base64_end_with_a_newline() {
+    let server = Serve::start(&[]);
+    for (format, want) in [("hex", &b"010203\n"[..]), ("base64", &b"AQID\n"[..])] {
+        let args = ["-b", "--binary-format", format];
+        let (code, stdout, stderr) = connect_raw(&server.url("/"), &args, &[1, 2, 3]);
+        assert_eq!(code, Some(0), "{format}: {stderr}");
+        assert_eq!(stdout, want, "{format}");
+    }
+}
+
+#[test]
 fn binary_chunks_are_at_most_the_chunk_size() {
     let server = recorder();
     let input = vec![b'x'; 2500];

@@ -38,7 +38,9 @@ impl Printer {
         });
         let separator: &[u8] = if args.nul {
             b"\0"
-        } else if args.binary && !args.lines {
+        } else if args.binary && !args.lines && matches!(binary, BinaryFormat::Raw) {
+            // Raw bytes carry their own framing; hex and base64 are text,
+            // one message a line.
             b""
         } else {
             b"\n"
