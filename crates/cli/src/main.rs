@@ -31,16 +31,17 @@
 //! | `serve/console.rs`, `console/index.html` | plain HTTP answers: the dev console page, 404, 405; `--header`'s headers |
 //! | `connect/` | `sockeye connect`, the client: interactive on a terminal, for scripts otherwise |
 //! | `connect/mod.rs` | its flags (`Args`) and `run`: connect, then run a session |
-//! | `connect/client.rs`, `connect/insecure.rs` | the flags turned into a `ClientBuilder`; `--insecure`'s TLS |
-//! | `connect/input.rs`, `connect/output.rs`, `connect/jsonl.rs` | stdin cut into messages; events printed as lines, raw bytes or JSON lines |
+//! | `connect/client.rs` | the flags turned into a `ClientBuilder` |
+//! | `connect/input.rs`, `connect/outgoing.rs`, `connect/output.rs`, `connect/jsonl.rs` | stdin cut into messages (`Outgoing`); events printed as lines, raw bytes or JSON lines |
 //! | `connect/session.rs` | an open connection in a script: read, send, ping, close |
 //! | `connect/interactive.rs` | an open connection at a prompt: line editing, history, slash commands |
 //! | `connect/reconnect.rs` | `--reconnect`: the pauses between attempts (exponential, full jitter) |
 //! | `connect/exit.rs` | how a session ended and its exit status |
 //! | `proxy/` | `sockeye proxy`, the reverse proxy: `mod.rs` (flags, accept loop), `front.rs` (client side: TLS, limits), `backend.rs` (the backend's URL, headers, refusals), `relay.rs` (messages and close codes both ways) |
+//! | `insecure.rs` | `-k/--insecure` of connect and proxy: a TLS client configuration that takes any certificate |
 //! | `docs.rs` | `sockeye completions` and `sockeye man`: shell completions and manual pages from the same definition as `--help` |
 //! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs` and `fanout.rs` scenarios; `report.rs` and `procfs.rs` measure |
-//! | `bridge/` | `sockeye bridge A B`: `endpoint.rs` spellings; `websocket.rs`, `tcp.rs`, `unix.rs`, `udp.rs`, `stdio.rs`, `exec.rs` open them as a `conn.rs` `Conn`; `pair.rs` joins two |
+//! | `bridge/` | `sockeye bridge A B`: `endpoint.rs` spellings; `websocket.rs`, `tcp.rs`, `unix.rs`, `udp.rs`, `stdio.rs`, `exec.rs` open them as a `conn.rs` `Conn` (`program.rs`: `exec:`'s process groups); `pair.rs` joins two |
 //!
 //! Inside `serve/`, a file imports only the files below it in this table
 //! (and `Args` from `mod.rs`), so the serving path reads top to bottom.
@@ -67,6 +68,7 @@ mod bench;
 mod bridge;
 mod connect;
 mod docs;
+mod insecure;
 mod proxy;
 mod serve;
 

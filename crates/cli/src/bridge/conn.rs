@@ -89,7 +89,7 @@ pub(crate) enum Sink {
 pub(crate) struct Conn {
     pub(crate) source: Source,
     pub(crate) sink: Sink,
-    pub(crate) program: Option<super::exec::Program>,
+    pub(crate) program: Option<super::program::Program>,
 }
 
 impl std::fmt::Debug for Conn {

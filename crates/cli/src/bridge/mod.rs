@@ -11,6 +11,7 @@ mod conn;
 mod endpoint;
 mod exec;
 mod pair;
+mod program;
 mod stdio;
 mod tcp;
 mod udp;
@@ -150,7 +151,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         status = work => status,
         () = signal => ExitCode::SUCCESS,
     };
-    exec::stop_all();
+    program::stop_all();
     status
 }
 

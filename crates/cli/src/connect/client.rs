@@ -63,7 +63,7 @@ fn with_tls(mut builder: ClientBuilder, args: &Args) -> sockeye::Result<ClientBu
         _ => None,
     };
     if args.insecure {
-        return Ok(builder.tls_config(super::insecure::client_config(identity, args.http2)?));
+        return Ok(builder.tls_config(crate::insecure::client_config(identity, args.http2)?));
     }
     for path in &args.ca {
         for root in sockeye::tls::certificates_from_pem_file(path)? {

@@ -2,26 +2,12 @@
 //! records, chunks, all of it, or JSON commands), or the `--execute`
 //! messages.
 
-use bytes::Bytes;
-use sockeye::{CloseCode, Message};
+use sockeye::Message;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 use tokio::sync::mpsc;
 
+pub(super) use super::outgoing::Outgoing;
 use super::{Args, jsonl};
-
-/// One thing to send.
-#[derive(Debug)]
-pub(super) enum Outgoing {
-    /// A data message.
-    Message(Message),
-    /// A Ping with this payload.
-    Ping(Bytes),
-    /// A Close with this code and reason; nothing is sent after it.
-    Close(CloseCode, String),
-    /// The input ended: all of it was read (`Ok`), or it was unusable
-    /// (`Err` with why). Always the last item.
-    End(Result<(), String>),
-}
 
 /// What is to be sent, read ahead of the connection: each connection's
 /// sender takes the receiver for its lifetime, so that it outlives one

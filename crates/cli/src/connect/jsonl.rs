@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use sockeye::{CloseCode, Message};
 
-use super::input::Outgoing;
+use super::outgoing::Outgoing;
 
 /// The `open` event: the agreed subprotocol and extensions, and the
 /// headers of the server's 101 answer (repeated names joined with `, `).

@@ -8,9 +8,9 @@
 mod client;
 mod exit;
 mod input;
-mod insecure;
 mod interactive;
 mod jsonl;
+mod outgoing;
 mod output;
 mod reconnect;
 mod session;

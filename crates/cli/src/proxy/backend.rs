@@ -34,12 +34,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
-use sockeye::pki_types::{CertificateDer, ServerName, UnixTime};
-use sockeye::rustls::client::danger::{
-    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
-};
-use sockeye::rustls::crypto::CryptoProvider;
-use sockeye::rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use sockeye::pki_types::CertificateDer;
+use sockeye::rustls::ClientConfig;
 use sockeye::{Accept, ClientBuilder, ClientStream, UpgradeRequest, WebSocket, WebSocketConfig};
 
 use super::Args;
@@ -108,7 +104,10 @@ impl Backend {
                      anyone on the path to it can read and change the traffic"
                 );
             }
-            BackendTls::Unchecked(unchecked_tls_config()?)
+            BackendTls::Unchecked(
+                crate::insecure::client_config(None, false)
+                    .map_err(|e| format!("cannot set up tls: {e}"))?,
+            )
         } else if args.ca.is_empty() {
             BackendTls::Default
         } else {
@@ -347,69 +346,6 @@ fn gateway_error(status: StatusCode) -> Response<Bytes> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
-}
-
-/// A TLS configuration for `--insecure`: any certificate is taken, its
-/// signatures on the handshake still checked so the connection works.
-fn unchecked_tls_config() -> Result<Arc<ClientConfig>, String> {
-    let provider = Arc::new(sockeye::rustls::crypto::ring::default_provider());
-    let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot set up tls: {e}"))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-        .with_no_client_auth();
-    config.alpn_protocols = vec![sockeye::tls::ALPN_HTTP_1_1.to_vec()];
-    Ok(Arc::new(config))
-}
-
-/// Takes whatever certificate the backend shows (`--insecure`).
-#[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, sockeye::rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, sockeye::rustls::Error> {
-        sockeye::rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, sockeye::rustls::Error> {
-        sockeye::rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! `--insecure`: a TLS client configuration that accepts any server
-//! certificate. Signatures are still checked (the handshake stays TLS),
+//! `--insecure` (`sockeye connect -k`, `sockeye proxy -k`): a TLS client
+//! configuration that accepts any server certificate. Signatures are still checked (the handshake stays TLS),
 //! but nothing ties the key to the server's name or to a trusted root.
 
 use std::sync::Arc;
@@ -63,7 +63,7 @@ impl ServerCertVerifier for AnyCertificate {
 /// A client configuration that trusts any server, presenting `identity`
 /// (a chain and its key) if given; ALPN `http/1.1`, after `h2` with
 /// `http2`.
-pub(super) fn client_config(
+pub(crate) fn client_config(
     identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
     http2: bool,
 ) -> sockeye::Result<Arc<ClientConfig>> {
