@@ -18,6 +18,7 @@ mod udp;
 mod unix;
 mod websocket;
 
+use crate::args::{parse_seconds, shutdown_signal};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -372,34 +373,5 @@ fn positive(text: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".to_owned()),
         Ok(n) => Ok(n),
         Err(e) => Err(e.to_string()),
-    }
-}
-
-/// Seconds, with a fraction if wanted.
-fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text
-        .parse()
-        .map_err(|_| format!("not a number: {text:?}"))?;
-    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
-}
-
-/// Resolves on Ctrl-C or SIGTERM; the handlers are installed at the call,
-/// so no signal is missed.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let streams = signal(SignalKind::terminate())
-        .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)));
-    async move {
-        match streams {
-            Ok((mut term, mut interrupt)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = interrupt.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
     }
 }

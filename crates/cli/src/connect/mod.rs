@@ -15,6 +15,7 @@ mod output;
 mod reconnect;
 mod session;
 
+use crate::args::parse_seconds;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -89,7 +90,7 @@ pub(crate) struct Args {
     /// --max-messages arrived). Default: close at once, or with
     /// --max-messages once they arrived; what comes before the server's
     /// Close is printed either way.
-    #[arg(short = 'w', long, value_name = "SECS", value_parser = parse_secs, help_heading = "Input and output")]
+    #[arg(short = 'w', long, value_name = "SECS", value_parser = parse_seconds, help_heading = "Input and output")]
     wait: Option<Duration>,
     /// Close (with 1000) once N messages were received.
     #[arg(short = 'n', long, value_name = "N",
@@ -129,16 +130,16 @@ pub(crate) struct Args {
     #[arg(long)]
     no_deflate: bool,
     /// How long resolving, connecting TCP, the proxy and TLS may take.
-    #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "10")]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "10")]
     connect_timeout: Duration,
     /// Send a Ping every SECS (the peer's Pong is timed; see
     /// --print-ping-rtts). Without it, a Ping goes out after 20 s of
     /// silence from the server.
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     ping_interval: Option<Duration>,
     /// With --ping-interval: fail (exit status 1) when a Ping gets no Pong
     /// within SECS. Default: no limit.
-    #[arg(long, value_name = "SECS", value_parser = parse_secs, requires = "ping_interval")]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, requires = "ping_interval")]
     ping_timeout: Option<Duration>,
     /// Print the round-trip time of each Pong on stderr.
     #[arg(long)]
@@ -250,14 +251,6 @@ Proxy environment variables, used unless --proxy is given:
   NO_PROXY      hosts reached directly: names (covering subdomains), IP addresses,
                 networks (10.0.0.0/8), each with an optional :PORT; * for all
 Each is also read in lowercase, which comes first.";
-
-/// A number of seconds (fractions allowed) as a duration.
-fn parse_secs(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} is not a usable duration"))
-}
 
 /// Connects, then runs a session (interactive, or for a script) until the
 /// connection ends, connecting again if `--reconnect` says so; the exit

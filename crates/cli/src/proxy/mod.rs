@@ -18,6 +18,7 @@ mod backend;
 mod front;
 mod relay;
 
+use crate::args::{parse_seconds, shutdown_signal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -165,14 +166,6 @@ pub(crate) struct Args {
     /// development).
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     tls_self_signed: bool,
-}
-
-/// Parses a number of seconds, fractions allowed.
-fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .parse()
-        .map_err(|_| format!("not a number of seconds: {text:?}"))?;
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {text:?}"))
 }
 
 /// What every connection's task shares.
@@ -457,29 +450,5 @@ async fn answer<S>(
             }
         }
         () = closing.cancelled() => {}
-    }
-}
-
-/// Resolves on Ctrl-C or SIGTERM. Both handlers are installed here, at
-/// the call, so a signal that comes before the first poll is not missed.
-fn shutdown_signal() -> impl Future<Output = ()> {
-    #[cfg(unix)]
-    let handlers = {
-        use tokio::signal::unix::{SignalKind, signal};
-        (
-            signal(SignalKind::terminate()).ok(),
-            signal(SignalKind::interrupt()).ok(),
-        )
-    };
-    async move {
-        #[cfg(unix)]
-        if let (Some(mut terminate), Some(mut interrupt)) = handlers {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = interrupt.recv() => {}
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -23,6 +23,7 @@ mod tls;
 mod transport;
 mod worker;
 
+use crate::args::{parse_seconds, shutdown_signal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -268,14 +269,6 @@ impl Args {
     }
 }
 
-/// Parses a number of seconds, fractions allowed.
-fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .parse()
-        .map_err(|_| format!("not a number of seconds: {text:?}"))?;
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {text:?}"))
-}
-
 /// Runs the server until Ctrl-C or SIGTERM, then closes every connection
 /// with 1001 Going Away and returns.
 pub(crate) async fn run(args: Args) -> ExitCode {
@@ -366,35 +359,5 @@ fn announce(addr: SocketAddr, threads: usize, tls: bool, console: bool, serves: 
     if console {
         let web = if tls { "https" } else { "http" };
         tracing::info!("dev console at {web}://{addr}/");
-    }
-}
-
-/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is
-/// called, not when the future is first polled, so no signal is missed.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let streams = signal(SignalKind::terminate())
-            .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)));
-        async move {
-            match streams {
-                Ok((mut term, mut interrupt)) => {
-                    tokio::select! {
-                        _ = term.recv() => {}
-                        _ = interrupt.recv() => {}
-                    }
-                }
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        }
     }
 }
