@@ -39,6 +39,7 @@
 //! | `connect/exit.rs` | how a session ended and its exit status |
 //! | `proxy/` | `sockeye proxy`, the reverse proxy: `mod.rs` (flags, accept loop), `front.rs` (client side: TLS, limits), `backend.rs` (the backend's URL, headers, refusals), `relay.rs` (messages and close codes both ways) |
 //! | `args.rs` | what subcommands share: `parse_seconds` for duration flags, `shutdown_signal` (Ctrl-C or SIGTERM) |
+//! | `listen.rs` | what serve and proxy share: the `wss://` TLS configuration, each connection's TLS handshake, the 503/429 answer |
 //! | `insecure.rs` | `-k/--insecure` of connect and proxy: a TLS client configuration that takes any certificate |
 //! | `docs.rs` | `sockeye completions` and `sockeye man`: shell completions and manual pages from the same definition as `--help` |
 //! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs` and `fanout.rs` scenarios; `report.rs` and `procfs.rs` measure |
@@ -71,6 +72,7 @@ mod bridge;
 mod connect;
 mod docs;
 mod insecure;
+mod listen;
 mod proxy;
 mod serve;
 

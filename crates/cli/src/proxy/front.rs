@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use bytes::Bytes;
 use sockeye::proto::DeflateConfig;
 use sockeye::tokio_rustls::TlsAcceptor;
 use sockeye::tokio_rustls::server::TlsStream;
@@ -16,7 +15,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::Args;
-use crate::describe;
+use crate::listen::{tls_config, tls_handshake};
 
 /// Connections being answered with a refusal (503, 429) at once; more are
 /// closed unanswered. Each may hold a request head of up to
@@ -81,21 +80,9 @@ impl Front {
         let Some(acceptor) = &self.tls else {
             return Some(Stream::Plain(tcp));
         };
-        let accepted = tokio::select! {
-            accepted = tokio::time::timeout(self.handshake_timeout, acceptor.accept(tcp)) => accepted,
-            () = closing.cancelled() => return None,
-        };
-        match accepted {
-            Ok(Ok(tls)) => Some(Stream::Tls(Box::new(tls))),
-            Ok(Err(e)) => {
-                tracing::debug!(id, error = %describe(&e), "tls handshake failed");
-                None
-            }
-            Err(_) => {
-                tracing::debug!(id, "tls handshake timed out");
-                None
-            }
-        }
+        tls_handshake(acceptor, tcp, id, self.handshake_timeout, closing)
+            .await
+            .map(|tls| Stream::Tls(Box::new(tls)))
     }
 }
 
@@ -140,41 +127,12 @@ pub(super) fn hop_config(args: &Args) -> WebSocketConfig {
 /// offering HTTP/1.1 only: the handshake with the client waits for the
 /// backend's, which sockeye's HTTP/2 server does not allow for.
 fn tls_acceptor(args: &Args) -> sockeye::Result<Option<TlsAcceptor>> {
-    let config = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => sockeye::tls::server_config_from_pem_files(cert, key)?,
-        _ if args.tls_self_signed => {
-            let names = ["localhost", "127.0.0.1", "::1"].map(str::to_owned);
-            let made = rcgen::generate_simple_self_signed(names.to_vec())
-                .map_err(|e| sockeye::Error::Io(std::io::Error::other(e)))?;
-            let key =
-                sockeye::pki_types::PrivatePkcs8KeyDer::from(made.signing_key.serialize_der());
-            tracing::info!(
-                "serving a throwaway self-signed certificate for localhost and 127.0.0.1"
-            );
-            sockeye::tls::server_config(vec![made.cert.der().clone()], key.into())?
-        }
-        _ => return Ok(None),
-    };
-    Ok(Some(TlsAcceptor::from(config)))
-}
-
-/// The answer `status` (503 or 429) with a hint to retry in 5 seconds.
-pub(super) fn try_again_later(status: http::StatusCode) -> http::Response<Bytes> {
-    let mut response = http::Response::new(Bytes::from(format!(
-        "{}: try again later\n",
-        status.canonical_reason().unwrap_or("refused")
-    )));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        http::header::RETRY_AFTER,
-        http::HeaderValue::from_static("5"),
-    );
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+    let config = tls_config(
+        args.tls_cert.as_ref(),
+        args.tls_key.as_ref(),
+        args.tls_self_signed,
+    )?;
+    Ok(config.map(TlsAcceptor::from))
 }
 
 /// The limits on connections at once, shared by every task.

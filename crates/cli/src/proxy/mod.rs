@@ -442,7 +442,7 @@ async fn answer<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let refusal = front::try_again_later(status);
+    let refusal = crate::listen::try_again_later(status);
     tokio::select! {
         refused = server.accept_with(stream, |_| async { Err(refusal) }) => {
             if let Err(e) = refused {

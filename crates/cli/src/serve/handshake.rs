@@ -18,6 +18,7 @@ use super::limits::{ConnectionSlot, HandshakeSlot};
 use super::routes::{Opened, Site};
 use super::transport::Transport;
 use crate::describe;
+use crate::listen::try_again_later;
 
 /// A connection's id in the log.
 pub(super) fn next_id() -> u64 {
@@ -178,9 +179,7 @@ pub(super) async fn answer_refusal<S: Transport>(
     closing: CancellationToken,
     status: http::StatusCode,
 ) {
-    let Ok(mut refusal) = try_again_later(status) else {
-        return;
-    };
+    let mut refusal = try_again_later(status);
     add_headers(&mut refusal, &site.headers);
     tokio::select! {
         refused = server.accept_with(tcp, |_| async { Err(refusal) }) => {
@@ -191,16 +190,4 @@ pub(super) async fn answer_refusal<S: Transport>(
         () = closing.cancelled() => {}
     }
     drop(handshake);
-}
-
-/// The answer `status` (503 or 429) with a hint to retry in 5 seconds.
-fn try_again_later(status: http::StatusCode) -> http::Result<http::Response<bytes::Bytes>> {
-    http::Response::builder()
-        .status(status)
-        .header(http::header::RETRY_AFTER, "5")
-        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(bytes::Bytes::from(format!(
-            "{}: try again later\n",
-            status.canonical_reason().unwrap_or("refused")
-        )))
 }

@@ -1,0 +1,92 @@
+//! What the listening subcommands (`serve`, `proxy`) share: the TLS
+//! configuration of `--tls-cert`/`--tls-key` or `--tls-self-signed`, each
+//! connection's TLS handshake, and the answer to a connection a limit
+//! turns away.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use sockeye::rustls::ServerConfig;
+use sockeye::tokio_rustls::TlsAcceptor;
+use sockeye::tokio_rustls::server::TlsStream;
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::describe;
+
+/// The TLS configuration of `--tls-cert` and `--tls-key`, or of
+/// `--tls-self-signed`; `None` for neither.
+pub(crate) fn tls_config(
+    cert: Option<&PathBuf>,
+    key: Option<&PathBuf>,
+    self_signed: bool,
+) -> sockeye::Result<Option<Arc<ServerConfig>>> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => sockeye::tls::server_config_from_pem_files(cert, key).map(Some),
+        _ if self_signed => self_signed_config().map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// A TLS configuration with a certificate made now for `localhost` and
+/// 127.0.0.1, signed by its own key.
+fn self_signed_config() -> sockeye::Result<Arc<ServerConfig>> {
+    use sockeye::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let made = rcgen::generate_simple_self_signed(names)
+        .map_err(|e| sockeye::Error::Io(std::io::Error::other(e)))?;
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
+    tracing::info!("serving a throwaway self-signed certificate for localhost and 127.0.0.1");
+    sockeye::tls::server_config(vec![made.cert.der().clone()], key)
+}
+
+/// The TLS handshake of a `wss://` connection, within `limit`; `None` if it
+/// failed or the server is shutting down.
+pub(crate) async fn tls_handshake(
+    tls: &TlsAcceptor,
+    tcp: TcpStream,
+    id: u64,
+    limit: Duration,
+    closing: &CancellationToken,
+) -> Option<TlsStream<TcpStream>> {
+    let _ = tcp.set_nodelay(true);
+    tokio::select! {
+        accepted = tokio::time::timeout(limit, tls.accept(tcp)) => match accepted {
+            Ok(Ok(stream)) => Some(stream),
+            Ok(Err(e)) => {
+                tracing::debug!(id, error = %describe(&e), "tls handshake failed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(id, "tls handshake timed out");
+                None
+            }
+        },
+        () = closing.cancelled() => None,
+    }
+}
+
+/// The answer `status` (503 or 429) with a hint to retry in 5 seconds.
+pub(crate) fn try_again_later(status: http::StatusCode) -> http::Response<Bytes> {
+    let mut response = http::Response::new(Bytes::from(format!(
+        "{}: try again later\n",
+        status.canonical_reason().unwrap_or("refused")
+    )));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("5"),
+    );
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
