@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use sockeye::{Accept, CloseCode, Message, ServerBuilder};
 use support::{ChildGuard, Finished, OneShot, Running, Serve, TIMEOUT, connect, sockeye};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
 /// Every message the client sends, until its Close (answered), with the
@@ -134,6 +135,7 @@ fn jsonl_ping_is_answered_by_a_pong_event() {
     running.write_stdin(b"{\"type\":\"ping\",\"data\":\"x\"}\n");
     let pong: Value = serde_json::from_str(&running.next_stdout_line().expect("pong")).unwrap();
     assert_eq!(pong["type"], "pong", "{pong}");
+    assert_eq!(pong["data"], "x", "{pong}");
     assert!(
         pong["rtt_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
         "{pong}"
@@ -142,6 +144,46 @@ fn jsonl_ping_is_answered_by_a_pong_event() {
     let finished = running.finish();
     assert_eq!(finished.code(), Some(0), "{finished:?}");
     assert!(finished.stderr.contains("ping rtt"), "{finished:?}");
+}
+
+/// The server's Pings and unasked Pongs are events too, text payloads as
+/// `data` and others as `base64`; the Ping is answered with its payload
+/// (R-CF-04), and an unasked Pong carries no round-trip time.
+#[test]
+fn jsonl_prints_the_servers_pings_and_pongs() {
+    let server = OneShot::start(|tcp| async move {
+        let mut ws = sockeye::accept(tcp).await.expect("accept");
+        ws.ping("hello").expect("ping");
+        ws.send(Message::text("after the ping"))
+            .await
+            .expect("send");
+        let pong = tokio::time::timeout(TIMEOUT, ws.recv_incoming())
+            .await
+            .expect("the client answers");
+        assert_eq!(
+            pong.map(Result::unwrap),
+            Some(sockeye::Incoming::Pong("hello".into()))
+        );
+        // An unasked Pong, FIN and opcode 0xA, two bytes unmasked, goes
+        // out raw: the library sends only Pings.
+        ws.get_mut()
+            .write_all(&[0x8a, 2, 0, 255])
+            .await
+            .expect("raw pong");
+        ws.close(CloseCode::NORMAL, "").await.expect("close");
+    });
+    let finished = connect(&server.url("/"), &["--jsonl", "--no-deflate"], b"");
+    server.join();
+    assert_eq!(finished.code(), Some(0), "{finished:?}");
+    let events = events(&finished);
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["open", "ping", "text", "pong", "close"],
+        "{events:?}"
+    );
+    assert_eq!(events[1], json!({"type": "ping", "data": "hello"}));
+    assert_eq!(events[3], json!({"type": "pong", "base64": "AP8="}));
 }
 
 #[test]

@@ -162,7 +162,7 @@ pub use config::WebSocketConfig;
 pub use error::{Error, HandshakeFailure, ProxyError, Rejected, Result, Timeout};
 pub use server::{Accept, ServerBuilder, UpgradeRequest, accept};
 pub use sockeye_proto::{CloseCode, CloseFrame, Message, Role, State, Utf8Bytes};
-pub use stream::{PreparedMessage, WebSocket, WebSocketReader, WebSocketWriter};
+pub use stream::{Incoming, PreparedMessage, WebSocket, WebSocketReader, WebSocketWriter};
 #[cfg(feature = "tls")]
 pub use {rustls, rustls_pki_types as pki_types, tokio_rustls};
 

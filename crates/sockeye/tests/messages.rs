@@ -7,9 +7,12 @@ use std::io::IoSlice;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use sockeye::proto::frame::OpCode;
-use sockeye::{ClientBuilder, CloseCode, Message, ServerBuilder, WebSocket, WebSocketConfig};
+use sockeye::{
+    ClientBuilder, CloseCode, Incoming, Message, ServerBuilder, WebSocket, WebSocketConfig,
+};
 use support::{KEY, bounded, duplex_pair, frame, op, raw_client_duplex, tcp_pair};
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 
@@ -411,6 +414,107 @@ async fn round_trip_time_of_a_ping() {
             Message::text("again")
         );
         assert!(reader.round_trip_time().is_some());
+    })
+    .await;
+}
+
+/// Plays `raw`'s side of the control-frame script: a Ping, a message, an
+/// unsolicited Pong, then the closing handshake; and checks the Pong that
+/// answers the Ping (R-CF-03, R-CF-04).
+async fn control_frame_script<S>(raw: &mut support::RawPeer<S>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    raw.send(op::PING, b"are you there").await;
+    raw.send(op::TEXT, b"between").await;
+    raw.send(op::PONG, b"unasked").await;
+    let pong = raw.expect_frame().await;
+    assert_eq!(pong.opcode, OpCode::Pong);
+    assert_eq!(pong.payload, b"are you there");
+    raw.send_close(1000, "done").await;
+    assert_eq!(raw.expect_close(1000).await.close_reason(), "done");
+    raw.shutdown().await;
+}
+
+/// What `recv_incoming` gives for [`control_frame_script`], in order.
+async fn incoming_until_closed<S>(ws: &mut WebSocket<S>) -> Vec<Incoming>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut seen = Vec::new();
+    while let Some(item) = ws.recv_incoming().await {
+        seen.push(item.expect("a clean connection"));
+    }
+    seen
+}
+
+fn script_as_incoming() -> Vec<Incoming> {
+    vec![
+        Incoming::Ping(Bytes::from_static(b"are you there")),
+        Incoming::Message(Message::text("between")),
+        Incoming::Pong(Bytes::from_static(b"unasked")),
+    ]
+}
+
+/// R-CF-03, R-CF-05: `recv_incoming` shows the peer's Pings and Pongs in
+/// order with its messages, in both roles, while the Ping is still
+/// answered by itself and the closing handshake still completes.
+#[tokio::test]
+async fn recv_incoming_shows_pings_and_pongs_in_both_roles() {
+    bounded(async {
+        let (mut raw, mut server) = raw_client_duplex(ServerBuilder::new()).await;
+        let (seen, ()) = tokio::join!(
+            incoming_until_closed(&mut server),
+            control_frame_script(&mut raw)
+        );
+        assert_eq!(seen, script_as_incoming());
+
+        let (mut raw, mut client) = support::raw_server_duplex(ClientBuilder::new("ws://h/")).await;
+        let (seen, ()) = tokio::join!(
+            incoming_until_closed(&mut client),
+            control_frame_script(&mut raw)
+        );
+        assert_eq!(seen, script_as_incoming());
+        assert_eq!(client.close_frame().unwrap().code, CloseCode::NORMAL);
+    })
+    .await;
+}
+
+/// The message stream skips the same control frames: only the message
+/// comes out, and the Ping is answered all the same.
+#[tokio::test]
+async fn message_stream_skips_pings_and_pongs() {
+    bounded(async {
+        let (mut raw, mut server) = raw_client_duplex(ServerBuilder::new()).await;
+        let collect = async {
+            let mut messages = Vec::new();
+            while let Some(message) = server.next().await {
+                messages.push(message.unwrap());
+            }
+            messages
+        };
+        let (messages, ()) = tokio::join!(collect, control_frame_script(&mut raw));
+        assert_eq!(messages, vec![Message::text("between")]);
+    })
+    .await;
+}
+
+/// A Pong given by `recv_incoming` has also timed our Ping, and the split
+/// reader gives the same events as the whole socket.
+#[tokio::test]
+async fn split_reader_recv_incoming_times_and_shows_the_pong() {
+    bounded(async {
+        let (client, _echo) = echo_pair().await;
+        let (mut reader, writer) = client.split();
+        writer.ping("probe").unwrap();
+        let mut writer = writer;
+        writer.flush().await.unwrap();
+        let pong = reader.recv_incoming().await.unwrap().unwrap();
+        assert_eq!(pong, Incoming::Pong(Bytes::from_static(b"probe")));
+        assert!(reader.round_trip_time().is_some());
+        writer.send(Message::text("echoed")).await.unwrap();
+        let echoed = reader.recv_incoming().await.unwrap().unwrap();
+        assert_eq!(echoed.into_message(), Some(Message::text("echoed")));
     })
     .await;
 }

@@ -5,12 +5,10 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
 use rustyline::error::ReadlineError;
 use rustyline::{DefaultEditor, ExternalPrinter};
-use sockeye::{ClientStream, CloseCode, CloseFrame, Message, WebSocket, WebSocketWriter};
+use sockeye::{ClientStream, CloseCode, CloseFrame, Incoming, Message, WebSocket, WebSocketWriter};
 use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior};
 
 use super::exit::Outcome;
 use super::session::{flush, start_close_with};
@@ -19,9 +17,6 @@ use crate::describe;
 /// The prompt; what was typed stays after it on screen, so `>` marks what
 /// was sent and `<` what was received.
 const PROMPT: &str = "> ";
-
-/// How often the Pong of a `/ping` is looked for.
-const PONG_CHECK: Duration = Duration::from_millis(10);
 
 /// How long the editor is given to print the last messages before the
 /// session ends: it shows them only between keys, from its own thread.
@@ -137,17 +132,28 @@ pub(super) async fn run(ws: WebSocket<ClientStream>, color: bool) -> Outcome {
         None => screen.info("connected; /help for commands"),
     }
 
-    let mut pong_checks = tokio::time::interval(PONG_CHECK);
-    pong_checks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut ping_sent: Option<Instant> = None;
+    let mut ping_sent = false;
     let mut last_rtt = None;
     let mut interrupted = false;
     let mut input_open = true;
 
     let outcome = loop {
         tokio::select! {
-            item = reader.next() => match item {
-                Some(Ok(message)) => screen.received(&message),
+            item = reader.recv_incoming() => match item {
+                Some(Ok(Incoming::Message(message))) => screen.received(&message),
+                Some(Ok(Incoming::Pong(_))) if ping_sent => {
+                    let rtt = reader.round_trip_time();
+                    if rtt != last_rtt {
+                        last_rtt = rtt;
+                        ping_sent = false;
+                        if let Some(rtt) = rtt {
+                            screen.info(&format!("pong after {:.3} ms", rtt.as_secs_f64() * 1000.0));
+                        }
+                    }
+                }
+                // The server's Pings are answered; they and unasked Pongs
+                // are not shown.
+                Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     let why = describe(&e);
                     screen.error(&format!("connection failed: {why}"));
@@ -177,16 +183,6 @@ pub(super) async fn run(ws: WebSocket<ClientStream>, color: bool) -> Outcome {
                     screen.info("press Ctrl-C again to quit, or Ctrl-D to close");
                 }
             },
-            _ = pong_checks.tick(), if ping_sent.is_some() => {
-                let rtt = reader.round_trip_time();
-                if rtt != last_rtt {
-                    last_rtt = rtt;
-                    ping_sent = None;
-                    if let Some(rtt) = rtt {
-                        screen.info(&format!("pong after {:.3} ms", rtt.as_secs_f64() * 1000.0));
-                    }
-                }
-            },
         }
     };
     // The editor prints what it was given only while it reads: give it a
@@ -213,7 +209,7 @@ fn act(
     screen: &mut Screen,
     writer: &WebSocketWriter<ClientStream>,
     outgoing: &mpsc::Sender<Message>,
-    ping_sent: &mut Option<Instant>,
+    ping_sent: &mut bool,
 ) -> bool {
     match command {
         Command::Send(message) => {
@@ -223,7 +219,7 @@ fn act(
         }
         Command::Ping(payload) => match writer.ping(payload) {
             Ok(()) => {
-                *ping_sent = Some(Instant::now());
+                *ping_sent = true;
                 flush(writer);
             }
             Err(e) => screen.error(&format!("/ping: {}", describe(&e))),

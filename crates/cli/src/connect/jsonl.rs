@@ -46,9 +46,30 @@ pub(super) fn message(message: &Message) -> Value {
     }
 }
 
-/// A `pong` event: the Pong of our last Ping came back after `rtt`.
-pub(super) fn pong(rtt: Duration) -> Value {
-    json!({"type": "pong", "rtt_ms": rtt.as_secs_f64() * 1000.0})
+/// A `ping` event: the peer's Ping (already answered).
+pub(super) fn ping(payload: &[u8]) -> Value {
+    control("ping", payload)
+}
+
+/// A `pong` event, with `rtt_ms` when it answers our last Ping.
+pub(super) fn pong(payload: &[u8], rtt: Option<Duration>) -> Value {
+    let mut event = control("pong", payload);
+    if let (Some(rtt), Value::Object(fields)) = (rtt, &mut event) {
+        fields.insert("rtt_ms".to_owned(), json!(rtt.as_secs_f64() * 1000.0));
+    }
+    event
+}
+
+/// A control frame's event: its payload as `data` when it is UTF-8 text,
+/// otherwise as `base64`.
+fn control(kind: &str, payload: &[u8]) -> Value {
+    match std::str::from_utf8(payload) {
+        Ok(text) => json!({"type": kind, "data": text}),
+        Err(_) => json!({
+            "type": kind,
+            "base64": base64::engine::general_purpose::STANDARD.encode(payload),
+        }),
+    }
 }
 
 /// A `close` event: the code and reason, and whether the closing
@@ -62,9 +83,9 @@ pub(super) fn error(message: &str) -> Value {
     json!({"type": "error", "message": message})
 }
 
-/// A command read from stdin: `text`, `binary` (base64), `ping` (text
-/// payload, optional) or `close` (code, default 1000, and reason,
-/// optional).
+/// A command read from stdin: `text`, `binary` (base64), `ping` (payload
+/// optional: text in `data` or bytes in `base64`) or `close` (code,
+/// default 1000, and reason, optional).
 pub(super) fn parse_command(line: &[u8]) -> Result<Outgoing, String> {
     let value: Value =
         serde_json::from_slice(line).map_err(|e| format!("not a JSON object: {e}"))?;
@@ -94,9 +115,16 @@ pub(super) fn parse_command(line: &[u8]) -> Result<Outgoing, String> {
                 .map_err(|e| format!("\"data\" is not base64: {e}"))?;
             Ok(Outgoing::Message(Message::binary(bytes)))
         }
-        "ping" => Ok(Outgoing::Ping(Bytes::from(
-            data(false)?.unwrap_or_default().to_owned(),
-        ))),
+        "ping" => match object.get("base64") {
+            None => Ok(Outgoing::Ping(Bytes::from(
+                data(false)?.unwrap_or_default().to_owned(),
+            ))),
+            Some(Value::String(encoded)) => base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map(|bytes| Outgoing::Ping(Bytes::from(bytes)))
+                .map_err(|e| format!("\"base64\" is not base64: {e}")),
+            Some(_) => Err("\"base64\" must be a string".to_owned()),
+        },
         "close" => {
             let code = match object.get("code") {
                 None => CloseCode::NORMAL,
@@ -138,9 +166,22 @@ mod tests {
             Ok(Outgoing::Ping(p)) if p.is_empty()
         ));
         assert!(matches!(
+            parse_command(br#"{"type":"ping","base64":"AP8="}"#),
+            Ok(Outgoing::Ping(p)) if p[..] == [0, 255]
+        ));
+        assert!(matches!(
             parse_command(br#"{"type":"close","code":4000,"reason":"done"}"#),
             Ok(Outgoing::Close(c, r)) if c.as_u16() == 4000 && r == "done"
         ));
+    }
+
+    #[test]
+    fn control_frames_print_text_as_data_and_bytes_as_base64() {
+        assert_eq!(ping(b"hi"), json!({"type": "ping", "data": "hi"}));
+        assert_eq!(ping(&[0, 255]), json!({"type": "ping", "base64": "AP8="}));
+        assert_eq!(pong(b"", None), json!({"type": "pong", "data": ""}));
+        let timed = pong(b"1", Some(Duration::from_millis(2)));
+        assert_eq!(timed["rtt_ms"], json!(2.0));
     }
 
     #[test]
@@ -152,6 +193,7 @@ mod tests {
             (br#"{"type":"text"}"#, "data"),
             (br#"{"type":"binary","data":"***"}"#, "base64"),
             (br#"{"type":"close","code":70000}"#, "code"),
+            (br#"{"type":"ping","base64":"@"}"#, "base64"),
             (br#"{"type":"shout"}"#, "shout"),
         ] {
             let error = parse_command(line).expect_err("an error");

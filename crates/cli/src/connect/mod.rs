@@ -44,7 +44,7 @@ pub(crate) struct Args {
     url: String,
 
     /// Print one JSON object per event on stdout (open, text, binary,
-    /// pong, close, error) and read the same shapes on stdin (text,
+    /// ping, pong, close, error) and read the same shapes on stdin (text,
     /// binary, ping, close); see below.
     #[arg(long, help_heading = "Input and output", conflicts_with_all = ["binary", "nul", "one_message", "binary_format"])]
     jsonl: bool,
@@ -227,12 +227,14 @@ lines. Commands: /ping [TEXT] (shows the round-trip time), /close [CODE
 JSON lines (--jsonl), one object a line:
   out: {\"type\":\"open\",\"protocol\":P,\"extensions\":E,\"headers\":{NAME:VALUE}}
        {\"type\":\"text\",\"data\":TEXT}   {\"type\":\"binary\",\"data\":BASE64}
-       {\"type\":\"pong\",\"rtt_ms\":MS}
+       {\"type\":\"ping\",\"data\":TEXT}   {\"type\":\"pong\",\"data\":TEXT,\"rtt_ms\":MS}
        {\"type\":\"close\",\"code\":CODE,\"reason\":TEXT,\"clean\":BOOL}
        {\"type\":\"error\",\"message\":TEXT}
   in:  {\"type\":\"text\",\"data\":TEXT}   {\"type\":\"binary\",\"data\":BASE64}
        {\"type\":\"ping\",\"data\":TEXT}   {\"type\":\"close\",\"code\":CODE,\"reason\":TEXT}
-  Pings from the server are answered but not printed.
+  A Ping or Pong payload that is not UTF-8 is \"base64\":BASE64 instead of
+  \"data\", both ways; rtt_ms comes with the Pong of our last Ping. The
+  server's Pings are answered at once.
 
 Exit status:
   0    closed cleanly, with 1000, 1001 or no code

@@ -85,13 +85,27 @@ impl Printer {
         self.write(&bytes).await
     }
 
-    /// The Pong of our last Ping came back after `rtt`.
-    pub(super) async fn pong(&mut self, rtt: Duration) -> Result<(), StdoutGone> {
-        if self.print_rtts {
+    /// The peer sent a Ping (already answered).
+    pub(super) async fn ping(&mut self, payload: &[u8]) -> Result<(), StdoutGone> {
+        if self.jsonl {
+            self.json(&jsonl::ping(payload)).await?;
+        }
+        Ok(())
+    }
+
+    /// A Pong arrived; `rtt` when it answers our last Ping.
+    pub(super) async fn pong(
+        &mut self,
+        payload: &[u8],
+        rtt: Option<Duration>,
+    ) -> Result<(), StdoutGone> {
+        if let Some(rtt) = rtt
+            && self.print_rtts
+        {
             eprintln!("sockeye: ping rtt {:.3} ms", rtt.as_secs_f64() * 1000.0);
         }
         if self.jsonl {
-            self.json(&jsonl::pong(rtt)).await?;
+            self.json(&jsonl::pong(payload, rtt)).await?;
         }
         Ok(())
     }

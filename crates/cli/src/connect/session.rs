@@ -1,12 +1,12 @@
 //! An open connection of `sockeye connect`: one task reads the input and
-//! one sends it, while this one prints what arrives, sends the pings,
-//! watches their Pongs and decides when to close.
+//! one sends it, while this one prints what arrives (messages, Pings and
+//! Pongs), sends the pings, times their Pongs and decides when to close.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt as _, StreamExt as _};
-use sockeye::{ClientStream, CloseCode, WebSocket, WebSocketWriter};
+use futures_util::SinkExt as _;
+use sockeye::{ClientStream, CloseCode, Incoming, WebSocket, WebSocketWriter};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -16,10 +16,6 @@ use super::exit::Outcome;
 use super::input::{Outgoing, Queue};
 use super::output::Printer;
 use crate::describe;
-
-/// How often the Pong of a Ping is looked for (the library times it but
-/// does not announce it).
-const PONG_CHECK: Duration = Duration::from_millis(10);
 
 /// How the sending task ended.
 #[derive(Debug)]
@@ -92,8 +88,6 @@ impl Ending {
 struct Pings {
     /// Ticks every `--ping-interval`.
     every: Option<tokio::time::Interval>,
-    /// Ticks every [`PONG_CHECK`] while Pongs are watched.
-    checks: Option<tokio::time::Interval>,
     /// The last round-trip time seen.
     last_rtt: Option<Duration>,
     /// When the oldest Ping still without a Pong left.
@@ -108,12 +102,10 @@ impl Pings {
             ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
             ticks
         };
-        let watch = args.jsonl || args.print_ping_rtts || args.ping_timeout.is_some();
         Pings {
             every: args
                 .ping_interval
                 .map(|every| ticks(Instant::now() + every, every)),
-            checks: watch.then(|| ticks(Instant::now(), PONG_CHECK)),
             last_rtt: None,
             due: None,
             sent: 0,
@@ -129,7 +121,8 @@ impl Pings {
         }
     }
 
-    /// A new round-trip time, if a Pong came since the last look.
+    /// A Pong came, and the library's round-trip time is now `rtt`: the
+    /// new time if this Pong answered our last Ping.
     fn pong(&mut self, rtt: Option<Duration>) -> Option<Duration> {
         if rtt == self.last_rtt {
             return None;
@@ -139,9 +132,9 @@ impl Pings {
         rtt
     }
 
-    /// Whether a Ping went unanswered for longer than `limit`.
-    fn overdue(&self, limit: Option<Duration>) -> bool {
-        matches!((self.due, limit), (Some(due), Some(limit)) if due.elapsed() > limit)
+    /// When the oldest Ping still without a Pong is late by `limit`.
+    fn overdue_at(&self, limit: Option<Duration>) -> Option<Instant> {
+        Some(self.due? + limit?)
     }
 }
 
@@ -194,9 +187,10 @@ pub(super) async fn run(
     };
 
     loop {
+        let pong_overdue = pings.overdue_at(args.ping_timeout);
         tokio::select! {
-            item = reader.next() => match item {
-                Some(Ok(message)) => {
+            item = reader.recv_incoming() => match item {
+                Some(Ok(Incoming::Message(message))) => {
                     if printer.message(&message).await.is_err() {
                         return stdout_gone();
                     }
@@ -205,6 +199,19 @@ pub(super) async fn run(
                         ending.close(CloseCode::NORMAL);
                     }
                 }
+                Some(Ok(Incoming::Ping(payload))) => {
+                    if printer.ping(&payload).await.is_err() {
+                        return stdout_gone();
+                    }
+                }
+                Some(Ok(Incoming::Pong(payload))) => {
+                    let rtt = pings.pong(reader.round_trip_time());
+                    if printer.pong(&payload, rtt).await.is_err() {
+                        return stdout_gone();
+                    }
+                }
+                // Nothing else is given today; anything new is not printed.
+                Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     let why = describe(&e);
                     let code = e.close_code().unwrap_or(CloseCode::ABNORMAL);
@@ -240,18 +247,11 @@ pub(super) async fn run(
                 ending.close(CloseCode::NORMAL);
             },
             _ = tick(pings.every.as_mut()), if !ending.closing => pings.send(&writer),
-            _ = tick(pings.checks.as_mut()) => {
-                if let Some(rtt) = pings.pong(reader.round_trip_time())
-                    && printer.pong(rtt).await.is_err()
-                {
-                    return stdout_gone();
-                }
-                if pings.overdue(args.ping_timeout) {
-                    let why = "no pong within --ping-timeout of a ping".to_owned();
-                    let _ = printer.error(&why).await;
-                    start_close(&writer, CloseCode::INTERNAL_ERROR);
-                    return Ended { outcome: Outcome::Failed(why), ours: false };
-                }
+            () = sleep_until(pong_overdue) => {
+                let why = "no pong within --ping-timeout of a ping".to_owned();
+                let _ = printer.error(&why).await;
+                start_close(&writer, CloseCode::INTERNAL_ERROR);
+                return Ended { outcome: Outcome::Failed(why), ours: false };
             },
             () = interrupts.next() => {
                 if ending.interrupted {

@@ -1,7 +1,9 @@
 //! [`WebSocket`]: an open connection as a `Stream` of messages and a `Sink`,
 //! driving the engine over a byte stream; [`split`](WebSocket::split) gives
-//! its two halves, and [`PreparedMessage`] a frame encoded once for many.
+//! its two halves, [`PreparedMessage`] a frame encoded once for many, and
+//! [`Incoming`] messages with the peer's Pings and Pongs.
 
+mod incoming;
 mod prepared;
 mod split;
 
@@ -20,6 +22,8 @@ use sockeye_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, Sta
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
+pub use self::incoming::Incoming;
+use self::incoming::Yield;
 pub use self::prepared::PreparedMessage;
 pub use self::split::{WebSocketReader, WebSocketWriter};
 use crate::config::WebSocketConfig;
@@ -425,6 +429,25 @@ where
         poll_fn(|cx| self.poll_next_inner(cx)).await
     }
 
+    /// Receives the next message, Ping or Pong; `None` once the connection
+    /// closed cleanly. For callers that want to see control frames: they
+    /// are still answered and timed for you (see [`Incoming`]), and the
+    /// [`Stream`] of messages skips them.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`recv`](Self::recv).
+    pub async fn recv_incoming(&mut self) -> Option<Result<Incoming>> {
+        poll_fn(|cx| self.poll_next_incoming(cx)).await
+    }
+
+    /// Polls for the next message, Ping or Pong: the poll form of
+    /// [`recv_incoming`](Self::recv_incoming), for hand-written futures
+    /// and streams.
+    pub fn poll_next_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Incoming>>> {
+        self.poll_yield(cx)
+    }
+
     /// Starts the closing handshake with `code` and `reason`, then waits for
     /// it to finish: messages that still arrive are dropped, the transport
     /// is closed, and at most [`close_timeout`](WebSocketConfig::close_timeout)
@@ -725,6 +748,13 @@ where
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Message>>> {
+        self.poll_yield(cx)
+    }
+
+    /// The stream's loop, yielding messages alone or control frames too
+    /// (see [`Yield`]).
+    #[inline]
+    fn poll_yield<T: Yield>(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
         loop {
             if self.ended {
                 return Poll::Ready(None);
@@ -743,19 +773,23 @@ where
     }
 
     /// The engine's next event: a message is yielded, a Pong times the
-    /// last [`ping`](Self::ping), a violation is kept for the end.
+    /// last [`ping`](Self::ping), Pings and Pongs are yielded if `T` takes
+    /// them, a violation is kept for the end.
     #[inline]
-    fn take_event(&mut self) -> Step {
+    fn take_event<T: Yield>(&mut self) -> Step<T> {
         match self.conn.next_event() {
             Ok(Some(Event::Message(message))) => {
                 self.active = true;
-                Step::Yield(Some(Ok(message)))
+                Step::Yield(Some(Ok(T::message(message))))
             }
             Ok(Some(Event::Pong(payload))) => {
                 self.time_pong(&payload);
-                Step::Again
+                T::pong(payload).map_or(Step::Again, |pong| Step::Yield(Some(Ok(pong))))
             }
-            Ok(Some(Event::Ping(_) | Event::Close(_))) => Step::Again,
+            Ok(Some(Event::Ping(payload))) => {
+                T::ping(payload).map_or(Step::Again, |ping| Step::Yield(Some(Ok(ping))))
+            }
+            Ok(Some(Event::Close(_))) => Step::Again,
             Ok(None) => Step::Next,
             Err(e) => {
                 tracing::debug!(error = %e, code = %e.close_code(), "failing the connection");
@@ -779,7 +813,7 @@ where
 
     /// While open or closing: the timers, then writing, then reading.
     #[inline]
-    fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
+    fn poll_open<T>(&mut self, cx: &mut Context<'_>) -> Poll<Step<T>> {
         if self.poll_deadlines(cx) {
             return Poll::Ready(Step::Again);
         }
@@ -852,7 +886,7 @@ where
     /// stream's error unless the peer is gone or the connection was ending
     /// anyway.
     #[inline]
-    fn write_before_read(&mut self, cx: &mut Context<'_>) -> Step {
+    fn write_before_read<T>(&mut self, cx: &mut Context<'_>) -> Step<T> {
         let Poll::Ready(Err(e)) = self.poll_write_out(cx) else {
             return Step::Next;
         };
@@ -870,7 +904,7 @@ where
     /// queue without our caller is bounded by the engine (replies) and by
     /// `poll_ready` (messages).
     #[inline]
-    fn poll_read_step(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
+    fn poll_read_step<T>(&mut self, cx: &mut Context<'_>) -> Poll<Step<T>> {
         if let Err(e) = ready!(self.poll_read_more(cx)) {
             self.read_closed = true;
             self.conn.receive_eof();
@@ -886,7 +920,7 @@ where
 
     /// Once closed or failed: finishes the transport, then the stream's
     /// last item.
-    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message>>> {
+    fn poll_finish<T>(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
         ready!(self.poll_close_transport(cx));
         self.ended = true;
         if let Some(e) = self.cold.as_mut().and_then(|cold| cold.failure.take()) {
@@ -954,14 +988,15 @@ impl<S> Drop for WebSocket<S> {
     }
 }
 
-/// What a step of [`WebSocket::poll_next_inner`] leads to.
-enum Step {
+/// What a step of [`WebSocket::poll_yield`] leads to; `T` is what the
+/// stream yields.
+enum Step<T> {
     /// Go on to the next step.
     Next,
     /// Start the loop again: the engine may have more to say.
     Again,
     /// The stream yields this.
-    Yield(Option<Result<Message>>),
+    Yield(Option<Result<T>>),
 }
 
 /// Whether an I/O error means the peer's end is gone (reset or closed),

@@ -9,7 +9,7 @@ use futures_sink::Sink;
 use sockeye_proto::{CloseCode, Message};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{PreparedMessage, WebSocket, WriteWakers};
+use super::{Incoming, PreparedMessage, WebSocket, WriteWakers};
 use crate::error::{Error, Result};
 
 #[derive(Debug)]
@@ -124,6 +124,23 @@ where
     /// back.
     pub fn round_trip_time(&self) -> Option<std::time::Duration> {
         self.shared.lock().round_trip_time()
+    }
+
+    /// Receives the next message, Ping or Pong, as
+    /// [`WebSocket::recv_incoming`]; `None` once the connection closed
+    /// cleanly.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: if the future is dropped, nothing is lost.
+    pub async fn recv_incoming(&mut self) -> Option<Result<Incoming>> {
+        std::future::poll_fn(|cx| self.poll_next_incoming(cx)).await
+    }
+
+    /// The poll form of [`recv_incoming`](Self::recv_incoming).
+    pub fn poll_next_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Incoming>>> {
+        self.shared.wakers.register(cx.waker());
+        self.shared.lock().poll_next_incoming(cx)
     }
 }
 
