@@ -1,0 +1,1 @@
+//! Engine.IO: packets, sessions, transports and the HTTP service.
