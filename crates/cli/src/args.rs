@@ -7,6 +7,7 @@ use std::time::Duration;
 /// `value_parser`.
 pub(crate) fn parse_seconds(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
+        .trim()
         .parse()
         .map_err(|_| format!("not a number of seconds: {text:?}"))?;
     Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {text:?}"))
@@ -39,5 +40,22 @@ pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         async {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Duration flags take seconds, fractions allowed, and refuse negative
+    /// or non-numeric values with a message.
+    #[test]
+    fn seconds_may_be_fractions() {
+        assert_eq!(parse_seconds("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_seconds("2.5"), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_seconds(" 3 "), Ok(Duration::from_secs(3)));
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("soon").is_err());
+        assert!(parse_seconds("1e300").is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! What the listening subcommands (`serve`, `proxy`) share: the TLS
-//! configuration of `--tls-cert`/`--tls-key` or `--tls-self-signed`, each
-//! connection's TLS handshake, and the answer to a connection a limit
-//! turns away.
+//! flags (`--tls-cert`/`--tls-key` or `--tls-self-signed`) and the
+//! configuration they make, each connection's TLS handshake, and the
+//! answer to a connection a limit turns away.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,17 +16,39 @@ use tokio_util::sync::CancellationToken;
 
 use crate::describe;
 
-/// The TLS configuration of `--tls-cert` and `--tls-key`, or of
-/// `--tls-self-signed`; `None` for neither.
-pub(crate) fn tls_config(
-    cert: Option<&PathBuf>,
-    key: Option<&PathBuf>,
-    self_signed: bool,
-) -> sockeye::Result<Option<Arc<ServerConfig>>> {
-    match (cert, key) {
-        (Some(cert), Some(key)) => sockeye::tls::server_config_from_pem_files(cert, key).map(Some),
-        _ if self_signed => self_signed_config().map(Some),
-        _ => Ok(None),
+/// `--tls-cert`/`--tls-key` and `--tls-self-signed`: `wss://` to clients.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct TlsArgs {
+    /// Serve `wss://` (and plain HTTP requests over https): the
+    /// certificate chain, leaf first, as PEM. Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, as PEM (PKCS #8, PKCS #1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve `wss://` with a throwaway self-signed certificate for
+    /// `localhost` and 127.0.0.1, made at start (for tests and local
+    /// development; clients must be told to trust it or to skip the check).
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls_self_signed: bool,
+}
+
+impl TlsArgs {
+    /// Whether clients connect with `wss://`.
+    pub(crate) fn is_set(&self) -> bool {
+        self.tls_cert.is_some() || self.tls_self_signed
+    }
+
+    /// The TLS configuration of `--tls-cert` and `--tls-key`, or of
+    /// `--tls-self-signed`; `None` for neither.
+    pub(crate) fn tls_config(&self) -> sockeye::Result<Option<Arc<ServerConfig>>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                sockeye::tls::server_config_from_pem_files(cert, key).map(Some)
+            }
+            _ if self.tls_self_signed => self_signed_config().map(Some),
+            _ => Ok(None),
+        }
     }
 }
 

@@ -25,7 +25,6 @@
 //! | `serve/ending.rs` | how an open connection ended, for the log |
 //! | `serve/access.rs` | the access log: a line per connection, `--log-format` |
 //! | `serve/transport.rs` | `Transport`: TCP, TLS, an HTTP/2 stream or a hyper upgrade under a WebSocket |
-//! | `serve/limits.rs` | connections, handshakes and connections per address allowed at once |
 //! | `serve/tls.rs` | `wss://`: the TLS acceptors and each connection's TLS handshake |
 //! | `serve/config.rs` | the flags turned into a `ServerBuilder` and a thread count |
 //! | `serve/console.rs`, `console/index.html` | plain HTTP answers: the dev console page, 404, 405; `--header`'s headers |
@@ -37,9 +36,12 @@
 //! | `connect/interactive.rs` | an open connection at a prompt: line editing, history, slash commands |
 //! | `connect/reconnect.rs` | `--reconnect`: the pauses between attempts (exponential, full jitter) |
 //! | `connect/exit.rs` | how a session ended and its exit status |
-//! | `proxy/` | `sockeye proxy`, the reverse proxy: `mod.rs` (flags, accept loop), `front.rs` (client side: TLS, limits), `backend.rs` (the backend's URL, headers, refusals), `relay.rs` (messages and close codes both ways) |
+//! | `proxy/` | `sockeye proxy`, the reverse proxy: `mod.rs` (flags, accept loop), `front.rs` (client side: settings, TLS), `backend.rs` (the backend's URL, headers, refusals), `relay.rs` (messages and close codes both ways) |
 //! | `args.rs` | what subcommands share: `parse_seconds` for duration flags, `shutdown_signal` (Ctrl-C or SIGTERM) |
-//! | `listen.rs` | what serve and proxy share: the `wss://` TLS configuration, each connection's TLS handshake, the 503/429 answer |
+//! | `listen.rs` | what serve and proxy share: the TLS flags and the `wss://` configuration they make, each connection's TLS handshake, the 503/429 answer |
+//! | `connection_args.rs` | serve's and proxy's flags for each connection (message limits, write buffer, timers) and the `WebSocketConfig` they make; the deflate offer |
+//! | `limits.rs` | serve's and proxy's `--max-connections`, `--max-per-ip`: connections, handshakes and connections per address allowed at once |
+//! | `origin.rs` | serve's and proxy's `--allow-origin` and `--same-origin` |
 //! | `insecure.rs` | `-k/--insecure` of connect and proxy: a TLS client configuration that takes any certificate |
 //! | `docs.rs` | `sockeye completions` and `sockeye man`: shell completions and manual pages from the same definition as `--help` |
 //! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs` and `fanout.rs` scenarios; `report.rs` and `procfs.rs` measure |
@@ -70,9 +72,12 @@ mod args;
 mod bench;
 mod bridge;
 mod connect;
+mod connection_args;
 mod docs;
 mod insecure;
+mod limits;
 mod listen;
+mod origin;
 mod proxy;
 mod serve;
 

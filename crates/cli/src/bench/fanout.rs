@@ -40,9 +40,10 @@ use super::report::{
 };
 use super::{
     CHECKED_BYTES, Common, Compression, Counter, Dial, Progress, Tally, as_f64, check_opened,
-    close, connect, grouped, parse_secs, parse_size, payload, raise_open_files_limit, spawn_worker,
+    close, connect, grouped, parse_size, payload, raise_open_files_limit, spawn_worker,
     wait_until_open,
 };
+use crate::args::parse_seconds;
 use crate::{EXIT_USAGE, describe};
 
 /// Options of `sockeye bench fanout`.
@@ -72,10 +73,10 @@ pub(crate) struct Args {
     #[arg(long)]
     text: bool,
     /// Seconds measured, after the warm-up.
-    #[arg(short = 'd', long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    #[arg(short = 'd', long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
     duration: Duration,
     /// Seconds of load before measuring starts.
-    #[arg(short = 'w', long, value_name = "SECS", default_value = "2", value_parser = parse_secs)]
+    #[arg(short = 'w', long, value_name = "SECS", default_value = "2", value_parser = parse_seconds)]
     warmup: Duration,
     #[command(flatten)]
     compression: Compression,

@@ -16,9 +16,9 @@ use tokio::task::JoinSet;
 use super::procfs::Process;
 use super::{
     CLOSE_LIMIT, Common, Compression, Dial, Progress, Tally, as_f64, check_echo, close,
-    human_bytes, parse_secs, parse_size, payload, raise_open_files_limit, spawn_worker,
-    wait_until_open,
+    human_bytes, parse_size, payload, raise_open_files_limit, spawn_worker, wait_until_open,
 };
+use crate::args::parse_seconds;
 use crate::describe;
 
 /// Options of `sockeye bench idle`.
@@ -30,7 +30,7 @@ pub(crate) struct Args {
     #[arg(short = 'c', long, value_name = "N", default_value_t = 1000)]
     connections: usize,
     /// Seconds to hold them all open before memory is read and they close.
-    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_seconds)]
     hold: Duration,
     #[command(flatten)]
     compression: Compression,

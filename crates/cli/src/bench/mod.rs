@@ -549,15 +549,6 @@ fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("too large: {text:?}"))
 }
 
-/// Parses a number of seconds, fractions allowed.
-fn parse_secs(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("not a number of seconds: {text:?}"))?;
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {text:?}"))
-}
-
 /// `n` as a float, for rates and averages.
 #[expect(
     clippy::cast_precision_loss,
@@ -604,14 +595,6 @@ mod tests {
         assert_eq!(parse_size("1 m"), Ok(1 << 20));
         assert!(parse_size("1g").is_err());
         assert!(parse_size("k").is_err());
-    }
-
-    #[test]
-    fn seconds_may_be_fractions() {
-        assert_eq!(parse_secs("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_secs("2.5"), Ok(Duration::from_millis(2500)));
-        assert!(parse_secs("-1").is_err());
-        assert!(parse_secs("soon").is_err());
     }
 
     #[test]

@@ -125,7 +125,7 @@ impl Backend {
             query,
             config: hop_config(args),
             connect_timeout: args.connect_timeout,
-            handshake_timeout: args.handshake_timeout,
+            handshake_timeout: args.timeouts.handshake_timeout,
             tls,
         })
     }

@@ -19,6 +19,10 @@ mod front;
 mod relay;
 
 use crate::args::{parse_seconds, shutdown_signal};
+use crate::connection_args::{PeerLimits, Timeouts};
+use crate::limits::{ConnectionLimits, DEFAULT_MAX_HANDSHAKES, Refusal, limits, set_limits};
+use crate::listen::TlsArgs;
+use crate::origin::{OriginArgs, origin_refused, same_origin};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,15 +37,16 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::backend::Backend;
-use self::front::{Admission, Front};
+use self::front::Front;
 use crate::{EXIT_USAGE, describe};
 
-/// The default of `--max-connections`. Each proxied connection holds two
-/// sockets (two file descriptors) and, while a peer reads slowly, up to
-/// two write buffers and one message in flight each way: 10,000 of them
-/// stay within the usual descriptor limits once raised, and within a few
-/// GiB at the default buffer sizes in the worst case.
-const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// The default of `proxy --max-connections`, as clap reads it. Each
+/// proxied connection holds two sockets (two file descriptors) and, while
+/// a peer reads slowly, up to two write buffers and one message in flight
+/// each way: 10,000 of them stay within the usual descriptor limits once
+/// raised, and within a few GiB at the default buffer sizes in the worst
+/// case.
+const DEFAULT_MAX_CONNECTIONS: &str = "10000";
 
 /// The shortest and longest pause after a failed accept (out of file
 /// descriptors and the like).
@@ -60,12 +65,29 @@ Examples:
 
 The client's path and query are appended to the path of --to: with
 --to ws://b:9001/app, a client asking for /chat?room=1 reaches
-ws://b:9001/app/chat?room=1.";
+ws://b:9001/app/chat?room=1.
+
+The message limits, the keepalive and the write buffer apply to each
+side, the client's and the backend's: a side that sends too big a
+message or stops answering keepalive Pings is closed, and the other side
+with it (1011); --idle-timeout closes both with 1001. Pings are answered
+on each side by the proxy, not relayed. Over TLS the proxy speaks
+HTTP/1.1 only.";
 
 /// Options of `sockeye proxy`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = EXAMPLES)]
-#[allow(clippy::struct_excessive_bools, reason = "each is a command-line flag")]
+#[command(
+    after_help = EXAMPLES,
+    mut_arg("handshake_timeout", |arg| arg.help(
+        "Seconds a client has to send its opening handshake and read the answer, \
+         and the backend to answer ours: slow or silent clients (slowloris) are \
+         dropped after it"
+    )),
+    mut_arg("max_connections", |arg| arg
+        .help("Connections proxied at once, handshakes included; more are answered \
+               503 Service Unavailable")
+        .default_value(DEFAULT_MAX_CONNECTIONS)),
+)]
 pub(crate) struct Args {
     /// Address to listen on, such as `127.0.0.1:8080` (port 0: any free
     /// port, logged at start).
@@ -88,84 +110,26 @@ pub(crate) struct Args {
     /// `wss://`); the client is answered 504 Gateway Timeout past it.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
     connect_timeout: Duration,
-    /// The largest message accepted from either side, in bytes: a larger
-    /// one from the client closes it with 1009, and the backend is told
-    /// with 1011 (and the reverse).
-    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
-    max_message_size: usize,
-    /// The largest frame accepted from either side, in bytes; a frame of a
-    /// compressed message may be longer by deflate's worst-case expansion.
-    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
-    max_frame_size: usize,
-    /// The most frames one message may come in; 0: no limit (fragments
-    /// cost no memory beyond the message, which --max-message-size caps).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    max_fragments: usize,
-    /// The largest opening-handshake head (request line and headers) a
-    /// client may send, in bytes; larger ones are answered 431.
-    #[arg(long, value_name = "BYTES", default_value_t = 16 << 10)]
-    max_handshake_size: usize,
-    /// The most header fields in a client's opening handshake; more are
-    /// answered 431.
-    #[arg(long, value_name = "N", default_value_t = 64)]
-    max_headers: usize,
-    /// Seconds each side has to answer our Close before its TCP connection
-    /// is closed.
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
-    close_timeout: Duration,
+    /// Limits on what either side may send.
+    #[command(flatten)]
+    limits: PeerLimits,
     /// Do not accept permessage-deflate compression from clients. (The
     /// backend is never offered it: it is usually near, and compression on
     /// that side would cost zlib state per connection.)
     #[arg(long)]
     no_deflate: bool,
-    /// Seconds a client has to send its opening handshake and read the
-    /// answer, and the backend to answer ours.
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
-    handshake_timeout: Duration,
-    /// Seconds of silence from either side after which that side is sent
-    /// a Ping (pings are answered on each side by the proxy, not
-    /// relayed); 0 turns keepalive off.
-    #[arg(long, value_name = "SECS", default_value = "20", value_parser = parse_seconds)]
-    keepalive: Duration,
-    /// Seconds a side has to show a sign of life after a keepalive Ping
-    /// before it is closed with 1011 (and the other side too).
-    #[arg(long, value_name = "SECS", default_value = "20", value_parser = parse_seconds)]
-    keepalive_timeout: Duration,
-    /// Seconds without a message either way after which both sides are
-    /// closed with 1001; 0: never.
-    #[arg(long, value_name = "SECS", default_value = "0", value_parser = parse_seconds)]
-    idle_timeout: Duration,
-    /// Bytes queued for one side above which the proxy stops reading from
-    /// the other until it reads: a slow client slows the backend down (and
-    /// the reverse), and memory stays bounded.
-    #[arg(long, value_name = "BYTES", default_value_t = 128 << 10)]
-    write_buffer_size: usize,
-    /// Connections proxied at once, handshakes included; more are answered
-    /// 503 Service Unavailable.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
-    max_connections: usize,
-    /// Connections from one IP address at once; more are answered 429 Too
-    /// Many Requests. 0: no limit (clients behind one proxy or NAT share
-    /// an address).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    max_per_ip: usize,
-    /// Accept browsers' requests only from this origin (repeatable), such
-    /// as `https://example.com`; others get 403 without reaching the
-    /// backend. Default: any origin (the backend may still check it).
-    #[arg(long = "allow-origin", value_name = "ORIGIN")]
-    allowed_origins: Vec<String>,
-    /// Serve `wss://` to clients: the certificate chain, leaf first, as
-    /// PEM. Needs --tls-key. Over TLS the proxy speaks HTTP/1.1 only.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// The private key of --tls-cert, as PEM (PKCS #8, PKCS #1 or SEC1).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// Serve `wss://` with a throwaway self-signed certificate for
-    /// `localhost` and 127.0.0.1, made at start (for tests and local
-    /// development).
-    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
-    tls_self_signed: bool,
+    /// Handshake, keepalive, idle and close timers.
+    #[command(flatten)]
+    timeouts: Timeouts,
+    /// `--max-connections`, `--max-per-ip`.
+    #[command(flatten)]
+    connections: ConnectionLimits,
+    /// `--allow-origin`, `--same-origin`.
+    #[command(flatten)]
+    origins: OriginArgs,
+    /// `--tls-cert`, `--tls-key`, `--tls-self-signed`.
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// What every connection's task shares.
@@ -204,7 +168,11 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    raise_open_files_limit(args.max_connections);
+    raise_open_files_limit(args.connections.max_connections);
+    // Only the refusals being answered take a place among the handshakes:
+    // a client's handshake waits for the backend's, under
+    // --max-connections.
+    set_limits(&args.connections, DEFAULT_MAX_HANDSHAKES);
     let signal = shutdown_signal();
     let scheme = if front.is_tls() { "wss" } else { "ws" };
     match listener.local_addr() {
@@ -214,7 +182,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     let proxy = Arc::new(Proxy {
         front,
         backend,
-        close_timeout: args.close_timeout,
+        close_timeout: args.timeouts.close_timeout,
     });
     let connections = TaskTracker::new();
     let closing = CancellationToken::new();
@@ -227,7 +195,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     closing.cancel();
     connections.close();
     // The closing handshakes of both sides, with time to spare.
-    if tokio::time::timeout(args.close_timeout * 2, connections.wait())
+    if tokio::time::timeout(args.timeouts.close_timeout * 2, connections.wait())
         .await
         .is_err()
     {
@@ -304,22 +272,23 @@ fn admit(
     let _ = tcp.set_nodelay(true);
     let id = next_id();
     let (proxy, closing) = (Arc::clone(proxy), closing.clone());
-    match proxy.front.admit(peer.ip()) {
-        Admission::In(slot) => {
+    // Only the refusals take a place among the handshakes in progress.
+    match limits().admit_or_refuse(peer.ip()) {
+        Ok(slot) => {
             tracing::debug!(%peer, id, "connection accepted");
             connections.spawn(async move {
                 serve(&proxy, tcp, peer, id, &closing).await;
                 drop(slot);
             });
         }
-        Admission::Refused(slot, status) => {
+        Err(Refusal::Answer(slot, status)) => {
             tracing::debug!(%peer, id, %status, "connection refused: limit reached");
             connections.spawn(async move {
                 refuse(&proxy, tcp, id, status, &closing).await;
                 drop(slot);
             });
         }
-        Admission::Dropped => {
+        Err(Refusal::Drop) => {
             tracing::debug!(%peer, id, "connection dropped: too many refusals at once");
         }
     }
@@ -371,6 +340,11 @@ async fn proxy_connection<S>(
             // Without the query, which may carry a token.
             request.path().clone_into(&mut path);
             async move {
+                // Checked before the backend is reached: it need not
+                // know about the refusal.
+                if proxy.front.same_origin && !same_origin(&request) {
+                    return Err(origin_refused());
+                }
                 let (ws, accept) = proxy.backend.open(&request, peer, secure, id).await?;
                 *backend = Some(ws);
                 Ok(accept)

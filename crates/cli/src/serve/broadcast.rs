@@ -12,9 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::access::Access;
 use super::ending::{how_it_ended, log_end};
-use super::limits::ConnectionSlot;
 use super::transport::Transport;
 use crate::describe;
+use crate::limits::ConnectionSlot;
 
 /// The fan-out of a broadcast route: every message, encoded once, with the
 /// id of the connection it came from.

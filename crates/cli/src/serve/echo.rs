@@ -11,9 +11,9 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::access::Access;
 use super::ending::{how_it_ended, log_end};
-use super::limits::ConnectionSlot;
 use super::transport::Transport;
 use crate::describe;
+use crate::limits::ConnectionSlot;
 
 pin_project_lite::pin_project! {
     /// Echoes until the peer closes or the server shuts down.
@@ -137,7 +137,7 @@ mod tests {
     use tokio_util::task::TaskTracker;
 
     use super::*;
-    use crate::serve::limits::limits;
+    use crate::limits::limits;
 
     /// An idle connection costs its task (its future plus about 120 bytes
     /// of the runtime's, rounded up to 128-byte steps) and its socket's

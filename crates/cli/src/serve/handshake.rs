@@ -14,10 +14,10 @@ use tokio_util::task::TaskTracker;
 
 use super::access::Access;
 use super::console::add_headers;
-use super::limits::{ConnectionSlot, HandshakeSlot};
 use super::routes::{Opened, Site};
 use super::transport::Transport;
 use crate::describe;
+use crate::limits::{ConnectionSlot, HandshakeSlot};
 use crate::listen::try_again_later;
 
 /// A connection's id in the log.

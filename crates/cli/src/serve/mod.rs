@@ -1,8 +1,8 @@
 //! `sockeye serve`: a WebSocket server that echoes, broadcasts or runs a
 //! program per connection, by path, beside static files.
 //!
-//! `run` turns the flags into settings (`config.rs`, `tls.rs`,
-//! `limits.rs`) and starts the accept threads (`worker.rs`); each
+//! `run` turns the flags into settings (`config.rs`, `tls.rs`, and the
+//! crate's `limits.rs`) and starts the accept threads (`worker.rs`); each
 //! connection let in goes through its handshake (`handshake.rs`, over
 //! HTTP/1.1 or HTTP/2; `static_files.rs` with `--static`) to the mode its
 //! path's route chose (`routes.rs`): echo, broadcast or a program
@@ -16,7 +16,6 @@ mod echo;
 mod ending;
 mod exec;
 mod handshake;
-mod limits;
 mod routes;
 mod static_files;
 mod tls;
@@ -24,6 +23,10 @@ mod transport;
 mod worker;
 
 use crate::args::{parse_seconds, shutdown_signal};
+use crate::connection_args::{PeerLimits, Timeouts};
+use crate::limits::{ConnectionLimits, DEFAULT_MAX_HANDSHAKES, set_limits};
+use crate::listen::TlsArgs;
+use crate::origin::OriginArgs;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,7 +36,6 @@ use std::time::Duration;
 use self::access::{LogFormat, set_log_format};
 use self::config::{server_builder, thread_count};
 use self::console::{ExtraHeader, parse_header};
-use self::limits::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, set_limits};
 use self::routes::{ModeSpec, RouteSpec, Routes, Site, parse_route};
 use self::static_files::Files;
 use self::tls::tls_acceptors;
@@ -68,30 +70,9 @@ pub(crate) struct Args {
     /// Address to listen on.
     #[arg(default_value = "127.0.0.1:9001")]
     addr: SocketAddr,
-    /// The largest message accepted, in bytes.
-    #[arg(long, default_value_t = 16 << 20)]
-    max_message_size: usize,
-    /// The largest frame accepted, in bytes; a frame of a compressed
-    /// message may be longer by deflate's worst-case expansion (18.25 MiB
-    /// for the defaults), so a message of the largest size always passes.
-    #[arg(long, default_value_t = 16 << 20)]
-    max_frame_size: usize,
-    /// The most frames one message may come in; 0: no limit (fragments
-    /// cost no memory beyond the message, which --max-message-size caps).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    max_fragments: usize,
-    /// The largest opening-handshake head (request line and headers), in
-    /// bytes; larger ones are answered 431.
-    #[arg(long, value_name = "BYTES", default_value_t = 16 << 10)]
-    max_handshake_size: usize,
-    /// The most header fields in an opening handshake; more are answered
-    /// 431.
-    #[arg(long, value_name = "N", default_value_t = 64)]
-    max_headers: usize,
-    /// Seconds a client has to answer our Close (on shutdown, for one),
-    /// after which its TCP connection is closed.
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
-    close_timeout: Duration,
+    /// Limits on what a client may send.
+    #[command(flatten)]
+    pub(crate) limits: PeerLimits,
     /// Do not accept permessage-deflate compression.
     #[arg(long)]
     no_deflate: bool,
@@ -116,56 +97,19 @@ pub(crate) struct Args {
     /// given.
     #[arg(long = "route", value_name = "PATH=MODE", value_parser = parse_route)]
     routes: Vec<RouteSpec>,
-    /// Seconds a client has to send its opening handshake and read the
-    /// answer: slow or silent clients (slowloris) are dropped after it.
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
-    handshake_timeout: Duration,
-    /// Seconds of silence from a client after which it is sent a Ping;
-    /// 0 turns keepalive off.
-    #[arg(long, value_name = "SECS", default_value = "20", value_parser = parse_seconds)]
-    keepalive: Duration,
-    /// Seconds a client has to show a sign of life after a keepalive Ping
-    /// before it is closed with 1011.
-    #[arg(long, value_name = "SECS", default_value = "20", value_parser = parse_seconds)]
-    keepalive_timeout: Duration,
-    /// Seconds without a message either way after which a client is closed
-    /// with 1001; 0: never.
-    #[arg(long, value_name = "SECS", default_value = "0", value_parser = parse_seconds)]
-    idle_timeout: Duration,
-    /// Bytes queued for one client above which the server stops reading
-    /// from it until it reads (echo), or skips its oldest messages
-    /// (--broadcast): a client that does not read cannot grow the server.
-    #[arg(long, value_name = "BYTES", default_value_t = 128 << 10)]
-    write_buffer_size: usize,
-    /// Connections open at once, handshakes included; more are answered
-    /// 503 Service Unavailable.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
-    max_connections: usize,
+    /// Handshake, keepalive, idle and close timers.
+    #[command(flatten)]
+    pub(crate) timeouts: Timeouts,
+    /// `--max-connections`, `--max-per-ip`.
+    #[command(flatten)]
+    pub(crate) connections: ConnectionLimits,
     /// Opening handshakes in progress at once; connections beyond it are
     /// closed at once, unanswered.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_HANDSHAKES)]
     max_handshakes: usize,
-    /// Connections from one IP address at once; more are answered 429 Too
-    /// Many Requests. 0: no limit (clients behind one proxy or NAT share
-    /// an address).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    max_per_ip: usize,
-    /// Accept browsers' requests only from this origin (repeatable, or
-    /// comma-separated), such as `https://example.com`; a host alone,
-    /// `example.com` or `example.com:8080` (websocketd's form), allows it
-    /// over http and https. Others get 403. Default: any origin.
-    #[arg(
-        long = "allow-origin",
-        visible_alias = "origin",
-        value_name = "ORIGIN",
-        value_delimiter = ','
-    )]
-    allowed_origins: Vec<String>,
-    /// Accept browsers' requests only from pages of this server: the
-    /// `Origin` must name the host and port the request was sent to
-    /// (`Host`, or the HTTP/2 authority); others get 403.
-    #[arg(long = "same-origin", visible_alias = "sameorigin")]
-    same_origin: bool,
+    /// `--allow-origin`, `--same-origin`.
+    #[command(flatten)]
+    pub(crate) origins: OriginArgs,
     /// Add this header to responses (repeatable): the 101 that opens a
     /// WebSocket, the server's refusals (404 without a route, 403 of
     /// --same-origin, 503, 429), the dev console, and with --static every
@@ -197,22 +141,13 @@ pub(crate) struct Args {
     /// has an `index.html`.
     #[arg(long = "static", value_name = "DIR")]
     static_dir: Option<PathBuf>,
-    /// Serve `wss://` (and the console over https): the certificate chain,
-    /// leaf first, as PEM. Needs --tls-key.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// The private key of --tls-cert, as PEM (PKCS #8, PKCS #1 or SEC1).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
+    /// `--tls-cert`, `--tls-key`, `--tls-self-signed`.
+    #[command(flatten)]
+    pub(crate) tls: TlsArgs,
     /// With TLS, offer HTTP/1.1 only: no WebSocket connections over HTTP/2
     /// (RFC 8441), which are otherwise offered by ALPN.
     #[arg(long)]
     no_http2: bool,
-    /// Serve `wss://` with a throwaway self-signed certificate for
-    /// `localhost` and 127.0.0.1, made at start (for tests and local
-    /// development; clients must be told to trust it or to skip the check).
-    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
-    tls_self_signed: bool,
     /// Instead of echoing, run COMMAND for each connection (as websocketd
     /// does): each message is a line on its stdin (a newline appended),
     /// each line of its stdout a text message (binary if not UTF-8; a line
@@ -295,8 +230,8 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         Some(dir) => match Files::new(
             dir,
             !args.no_console,
-            args.max_handshake_size,
-            args.max_headers,
+            args.limits.max_handshake_size,
+            args.limits.max_headers,
         ) {
             Ok(files) => Some(files),
             Err(why) => {
@@ -314,19 +249,19 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         }
     };
     let secure = tls.is_some();
-    set_limits(args.max_connections, args.max_handshakes, args.max_per_ip);
+    set_limits(&args.connections, args.max_handshakes);
     let signal = shutdown_signal();
     let threads = thread_count(args.threads);
     let settings = Settings {
         server: Arc::new(server_builder(&args)),
-        close_timeout: args.close_timeout,
-        handshake_timeout: args.handshake_timeout,
+        close_timeout: args.timeouts.close_timeout,
+        handshake_timeout: args.timeouts.handshake_timeout,
         tls,
         site: Arc::new(Site {
             routes,
             protocols: args.protocols.clone(),
             headers: args.headers.clone(),
-            same_origin: args.same_origin,
+            same_origin: args.origins.same_origin,
         }),
         files,
     };

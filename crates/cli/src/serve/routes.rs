@@ -32,8 +32,9 @@ use super::broadcast::{Hub, Said, fan_out};
 use super::console::{ExtraHeader, add_headers};
 use super::echo::{Echo, echo};
 use super::exec::{self, ExecOptions, ExecSpec, Launch};
-use super::limits::ConnectionSlot;
 use super::transport::Transport;
+use crate::limits::ConnectionSlot;
+use crate::origin::{origin_refused, same_origin};
 
 /// A connection's mode as the command line names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -350,14 +351,7 @@ impl Site {
         addresses: Option<(SocketAddr, SocketAddr)>,
         id: u64,
     ) -> Result<(sockeye::Accept, Opened), http::Response<bytes::Bytes>> {
-        let refusal = if self.same_origin && !same_origin(request) {
-            Some(refuse(
-                http::StatusCode::FORBIDDEN,
-                "origin not allowed\n".to_owned(),
-            ))
-        } else {
-            None
-        };
+        let refusal = (self.same_origin && !same_origin(request)).then(origin_refused);
         let chosen = self.routes.choose(request.path());
         let (Some(mode), None) = (chosen, &refusal) else {
             let mut refusal = refusal.unwrap_or_else(|| not_found(request.path()));
@@ -386,26 +380,6 @@ impl Site {
             accept = accept.header(name.clone(), value.clone());
         }
         Ok((accept, opened))
-    }
-}
-
-/// Whether the request's `Origin`, if any, names the host and port of its
-/// `Host` (or its HTTP/2 authority): the page comes from this server.
-/// Requests without `Origin` come from programs other than browsers, and
-/// go through.
-fn same_origin(request: &sockeye::UpgradeRequest) -> bool {
-    let Some(origin) = request.origin() else {
-        return true;
-    };
-    let host = request
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|host| host.to_str().ok())
-        .or_else(|| request.uri().authority().map(http::uri::Authority::as_str));
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
-    match (origin_host, host) {
-        (Some(origin_host), Some(host)) => origin_host.eq_ignore_ascii_case(host),
-        _ => false,
     }
 }
 
@@ -444,7 +418,7 @@ mod tests {
             sockeye::WebSocketConfig::default(),
             bytes::BytesMut::new(),
         );
-        let slot = crate::serve::limits::limits()
+        let slot = crate::limits::limits()
             .admit(std::net::Ipv4Addr::LOCALHOST.into())
             .unwrap()
             .0;

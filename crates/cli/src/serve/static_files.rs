@@ -41,10 +41,10 @@ use tower_http::services::ServeDir;
 use super::access::Access;
 use super::console::{add_headers, answer_plain_http};
 use super::handshake::Admitted;
-use super::limits::{ConnectionSlot, HandshakeSlot};
 use super::routes::Site;
 use super::transport::Transport;
 use crate::describe;
+use crate::limits::{ConnectionSlot, HandshakeSlot};
 
 /// The smallest read buffer hyper takes (it panics below it).
 const HYPER_MIN_BUF: usize = 8 << 10;

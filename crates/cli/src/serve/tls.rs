@@ -7,17 +7,11 @@ use std::sync::Arc;
 use sockeye::tokio_rustls::TlsAcceptor;
 
 use super::Args;
-use crate::listen::tls_config;
 pub(super) use crate::listen::tls_handshake;
 
 /// The TLS settings of `--tls-cert` and `--tls-key`, if given.
 pub(super) fn tls_acceptors(args: &Args) -> sockeye::Result<Option<TlsAcceptors>> {
-    let Some(config) = tls_config(
-        args.tls_cert.as_ref(),
-        args.tls_key.as_ref(),
-        args.tls_self_signed,
-    )?
-    else {
+    let Some(config) = args.tls.tls_config()? else {
         return Ok(None);
     };
     let serve = if args.no_http2 {

@@ -14,11 +14,11 @@ use tokio_util::task::TaskTracker;
 
 use super::echo::SHUTTING_DOWN;
 use super::handshake::{Admitted, accept_http1, answer_refusal, next_id, serve_http2};
-use super::limits::{HandshakeSlot, Refusal, limits};
 use super::routes::Site;
 use super::static_files::{Files, serve_with_files};
 use super::tls::{TlsAcceptors, tls_handshake};
 use crate::describe;
+use crate::limits::{HandshakeSlot, Refusal, limits};
 
 /// The shortest and longest pause after a failed accept.
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);

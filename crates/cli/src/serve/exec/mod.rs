@@ -86,10 +86,10 @@ impl ExecOptions {
             binary: args.exec_binary,
             passed_env: environment::passed_on(&args.passenv),
             grace: args.exec_grace,
-            close_timeout: args.close_timeout,
-            max_message_size: args.max_message_size,
+            close_timeout: args.timeouts.close_timeout,
+            max_message_size: args.limits.max_message_size,
             protocols: args.protocols.clone(),
-            tls: args.tls_cert.is_some() || args.tls_self_signed,
+            tls: args.tls.is_set(),
         }
     }
 }

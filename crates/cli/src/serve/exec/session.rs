@@ -25,11 +25,11 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::super::access::Access;
-use super::super::limits::ConnectionSlot;
 use super::super::transport::Transport;
 use super::pumps::{PeerEnd, Tally, log_stderr, peer_to_program, program_to_peer};
 use super::{ExecOptions, Launch};
 use crate::describe;
+use crate::limits::ConnectionSlot;
 
 /// A Close being sent, waited for alongside the rest.
 type Closing = Pin<Box<dyn Future<Output = ()> + Send>>;
