@@ -18,6 +18,10 @@ use crate::describe;
 
 /// `--tls-cert`/`--tls-key` and `--tls-self-signed`: `wss://` to clients.
 #[derive(Debug, Clone, clap::Args)]
+#[expect(
+    clippy::struct_field_names,
+    reason = "the fields are the flags, --tls-cert, --tls-key and --tls-self-signed"
+)]
 pub(crate) struct TlsArgs {
     /// Serve `wss://` (and plain HTTP requests over https): the
     /// certificate chain, leaf first, as PEM. Needs --tls-key.
