@@ -663,6 +663,80 @@ fn origins_not_allowed_in_front_never_reach_the_backend() {
     );
 }
 
+/// Opens a connection through `url` with the browser's `origin`: the
+/// status of the refusal, or `None` once open (then closed).
+async fn origin_status(url: &str, origin: &str) -> Option<http::StatusCode> {
+    let attempt = ClientBuilder::new(url).origin(origin).connect();
+    match tokio::time::timeout(TIMEOUT, attempt)
+        .await
+        .expect("connect timed out")
+    {
+        Ok((mut ws, _)) => {
+            ws.close(CloseCode::NORMAL, "").await.expect("close");
+            None
+        }
+        Err(e) => Some(
+            e.rejection()
+                .map(http::Response::status)
+                .unwrap_or_else(|| panic!("no http answer: {e:?}")),
+        ),
+    }
+}
+
+/// `--same-origin` (and websocketd's `--sameorigin`) in front: a page of
+/// another site gets 403 from the proxy (the backend checks no origin),
+/// a page of the proxy's own host and port goes through, and so does a
+/// client that sends no `Origin`.
+#[test]
+fn pages_of_other_sites_are_refused_in_front_under_same_origin() {
+    let server = Serve::start(&[]);
+    for flag in ["--same-origin", "--sameorigin"] {
+        let proxy = Proxy::start(&server.url("/"), &[flag]);
+        let own = format!("http://{}", proxy.addr);
+        block_on(async {
+            assert_eq!(
+                origin_status(&proxy.url("/"), "https://evil.example").await,
+                Some(http::StatusCode::FORBIDDEN),
+                "{flag}"
+            );
+            assert_eq!(origin_status(&proxy.url("/"), &own).await, None, "{flag}");
+            let mut ws = connect(&proxy.url("/"), &[]).await.expect("no origin");
+            ws.close(CloseCode::NORMAL, "").await.expect("close");
+        });
+    }
+}
+
+/// websocketd's `--origin HOST[:PORT],...` in front: a host alone allows
+/// its pages over http and https; other sites get 403 from the proxy.
+#[test]
+fn the_origin_alias_takes_hosts_alone_in_a_list() {
+    let server = Serve::start(&[]);
+    let proxy = Proxy::start(
+        &server.url("/"),
+        &["--origin", "good.example:8080,other.example"],
+    );
+    block_on(async {
+        for allowed in [
+            "http://good.example:8080",
+            "https://good.example:8080",
+            "https://other.example",
+        ] {
+            assert_eq!(
+                origin_status(&proxy.url("/"), allowed).await,
+                None,
+                "{allowed}"
+            );
+        }
+        for refused in ["https://good.example", "https://evil.example"] {
+            assert_eq!(
+                origin_status(&proxy.url("/"), refused).await,
+                Some(http::StatusCode::FORBIDDEN),
+                "{refused}"
+            );
+        }
+    });
+}
+
 #[test]
 fn connections_over_the_limits_are_answered_503_and_429() {
     let server = Serve::start(&[]);
