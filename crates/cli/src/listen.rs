@@ -1,7 +1,8 @@
 //! What the listening subcommands (`serve`, `proxy`) share: the TLS
 //! flags (`--tls-cert`/`--tls-key` or `--tls-self-signed`) and the
-//! configuration they make, each connection's TLS handshake, and the
-//! answer to a connection a limit turns away.
+//! configuration they make, the pause after a failed accept, each
+//! connection's TLS handshake, and the answer to a connection a limit
+//! turns away.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -72,6 +73,50 @@ fn self_signed_config() -> sockeye::Result<Arc<ServerConfig>> {
     sockeye::tls::server_config(vec![made.cert.der().clone()], key)
 }
 
+/// The shortest pause after a failed accept: long enough not to spin
+/// while descriptors are out, short enough to go on soon once one is free.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+
+/// The longest pause after failed accepts: a connection that could be
+/// taken again waits no more than this.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// The pause between failed accepts (out of file descriptors and the
+/// like): it doubles from 10 ms up to 1 s while accepting fails, and the
+/// failure is logged once until accepting works again.
+#[derive(Debug, Default)]
+pub(crate) struct AcceptBackoff {
+    /// Zero while accepting works.
+    pause: Duration,
+}
+
+impl AcceptBackoff {
+    /// Notes an accept that worked, saying so if the last ones failed.
+    pub(crate) fn accepted(&mut self) {
+        if !self.pause.is_zero() {
+            tracing::info!("accepting connections again");
+            self.pause = Duration::ZERO;
+        }
+    }
+
+    /// Notes a failed accept and waits before the next one.
+    pub(crate) async fn failed(&mut self, error: &std::io::Error) {
+        if self.pause.is_zero() {
+            tracing::warn!(
+                error = %describe(error),
+                "accept failed; retrying, and logging again only once it works"
+            );
+        }
+        tokio::time::sleep(self.grow()).await;
+    }
+
+    /// The next pause: twice the last, between the bounds.
+    fn grow(&mut self) -> Duration {
+        self.pause = (self.pause * 2).clamp(ACCEPT_BACKOFF_MIN, ACCEPT_BACKOFF_MAX);
+        self.pause
+    }
+}
+
 /// The TLS handshake of a `wss://` connection, within `limit`; `None` if it
 /// failed or the server is shutting down.
 pub(crate) async fn tls_handshake(
@@ -115,4 +160,20 @@ pub(crate) fn try_again_later(status: http::StatusCode) -> http::Response<Bytes>
         http::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Failed accepts wait 10 ms, then twice as long each time up to 1 s;
+    /// an accept that works starts over from 10 ms.
+    #[test]
+    fn accept_pauses_double_up_to_a_second_and_start_over() {
+        let mut backoff = AcceptBackoff::default();
+        let pauses: Vec<u128> = (0..9).map(|_| backoff.grow().as_millis()).collect();
+        assert_eq!(pauses, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        backoff.accepted();
+        assert_eq!(backoff.grow(), ACCEPT_BACKOFF_MIN);
+    }
 }

@@ -675,11 +675,12 @@ async fn origin_status(url: &str, origin: &str) -> Option<http::StatusCode> {
             ws.close(CloseCode::NORMAL, "").await.expect("close");
             None
         }
-        Err(e) => Some(
-            e.rejection()
-                .map(http::Response::status)
-                .unwrap_or_else(|| panic!("no http answer: {e:?}")),
-        ),
+        Err(e) => {
+            let answer = e
+                .rejection()
+                .unwrap_or_else(|| panic!("no http answer: {e:?}"));
+            Some(answer.status())
+        }
     }
 }
 

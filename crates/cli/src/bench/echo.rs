@@ -359,13 +359,8 @@ impl Report<'_> {
             args.common.threads,
             args.common.url,
         );
-        if let Some(deflate) = args.compression.describe() {
-            let _ = writeln!(
-                out,
-                "  deflate     {deflate}, negotiated on {} of {} connections",
-                self.deflated, self.opened
-            );
-        }
+        args.compression
+            .write_summary(&mut out, self.deflated, self.opened, "connections");
         let _ = writeln!(
             out,
             "  throughput  {} msg/s, {mb_per_s:.2} MB/s of payload each way ({} echoes)",

@@ -1084,13 +1084,8 @@ impl Report<'_> {
             args.common.threads,
             args.common.url,
         );
-        if let Some(deflate) = args.compression.describe() {
-            let _ = writeln!(
-                out,
-                "  deflate     {deflate}, negotiated on {} of {} receivers",
-                self.deflated, self.opened
-            );
-        }
+        args.compression
+            .write_summary(&mut out, self.deflated, self.opened, "receivers");
         let _ = writeln!(
             out,
             "  deliveries  {}/s, {:.2} MB/s of payload ({} in the window)",

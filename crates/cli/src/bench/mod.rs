@@ -209,6 +209,17 @@ impl Compression {
             (true, true) => Some("deflate offered without context takeover"),
         }
     }
+
+    /// The summary's line on compression, if offered: how many of the
+    /// `opened` connections (named `what`) agreed to it.
+    fn write_summary(self, out: &mut String, deflated: usize, opened: usize, what: &str) {
+        if let Some(deflate) = self.describe() {
+            let _ = writeln!(
+                out,
+                "  deflate     {deflate}, negotiated on {deflated} of {opened} {what}"
+            );
+        }
+    }
 }
 
 /// The client's default message size limit, raised for larger messages.
@@ -619,6 +630,29 @@ mod tests {
         assert!(check_echo(&sent, &Message::binary(bytes)).is_err());
         let empty = payload(0, false);
         assert_eq!(check_echo(&empty, &empty.clone()), Ok(()));
+    }
+
+    /// The summary names the compression offered and how many agreed to
+    /// it, and says nothing of compression when none was offered.
+    #[test]
+    fn the_deflate_line_appears_only_when_offered() {
+        let mut out = String::new();
+        let off = Compression {
+            deflate: false,
+            no_context_takeover: false,
+        };
+        off.write_summary(&mut out, 0, 5, "connections");
+        assert_eq!(out, "");
+        let on = Compression {
+            deflate: true,
+            no_context_takeover: true,
+        };
+        on.write_summary(&mut out, 3, 5, "receivers");
+        assert_eq!(
+            out,
+            "  deflate     deflate offered without context takeover, \
+             negotiated on 3 of 5 receivers\n"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod relay;
 use crate::args::{parse_seconds, shutdown_signal};
 use crate::connection_args::{PeerLimits, Timeouts};
 use crate::limits::{ConnectionLimits, DEFAULT_MAX_HANDSHAKES, Refusal, limits, set_limits};
-use crate::listen::TlsArgs;
+use crate::listen::{AcceptBackoff, TlsArgs};
 use crate::origin::{OriginArgs, origin_refused, same_origin};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,11 +47,6 @@ use crate::{EXIT_USAGE, describe};
 /// raised, and within a few GiB at the default buffer sizes in the worst
 /// case.
 const DEFAULT_MAX_CONNECTIONS: &str = "10000";
-
-/// The shortest and longest pause after a failed accept (out of file
-/// descriptors and the like).
-const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
-const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Examples, shown after the options.
 const EXAMPLES: &str = "\
@@ -236,26 +231,14 @@ async fn accept_loop(
     connections: &TaskTracker,
     closing: &CancellationToken,
 ) {
-    let mut backoff = Duration::ZERO;
+    let mut backoff = AcceptBackoff::default();
     loop {
         match listener.accept().await {
             Ok((tcp, peer)) => {
-                if !backoff.is_zero() {
-                    tracing::info!("accepting connections again");
-                    backoff = Duration::ZERO;
-                }
+                backoff.accepted();
                 admit(tcp, peer, proxy, connections, closing);
             }
-            Err(e) => {
-                if backoff.is_zero() {
-                    tracing::warn!(
-                        error = %describe(&e),
-                        "accept failed; retrying, and logging again only once it works"
-                    );
-                }
-                backoff = (backoff * 2).clamp(ACCEPT_BACKOFF_MIN, ACCEPT_BACKOFF_MAX);
-                tokio::time::sleep(backoff).await;
-            }
+            Err(e) => backoff.failed(&e).await,
         }
     }
 }

@@ -408,20 +408,7 @@ mod tests {
     /// task, wrapped to allow other modes, still fits in 512 bytes.
     #[tokio::test]
     async fn an_idle_echo_connection_task_fits_in_512_bytes() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let tcp = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let ws = WebSocket::from_raw(
-            tcp,
-            sockeye::proto::Role::Server,
-            sockeye::WebSocketConfig::default(),
-            bytes::BytesMut::new(),
-        );
-        let slot = crate::limits::limits()
-            .admit(std::net::Ipv4Addr::LOCALHOST.into())
-            .unwrap()
-            .0;
+        let (ws, slot, _listener) = crate::serve::echo::tests::idle_connection().await;
         let task = tokio_util::task::TaskTracker::new().track_future(Opened::Echo.run(
             ws,
             0,

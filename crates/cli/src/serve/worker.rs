@@ -19,10 +19,7 @@ use super::static_files::{Files, serve_with_files};
 use super::tls::{TlsAcceptors, tls_handshake};
 use crate::describe;
 use crate::limits::{HandshakeSlot, Refusal, limits};
-
-/// The shortest and longest pause after a failed accept.
-const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
-const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+use crate::listen::AcceptBackoff;
 
 /// The listen backlog of each listener.
 const LISTEN_BACKLOG: u32 = 1024;
@@ -186,29 +183,15 @@ impl Worker {
         connections: &TaskTracker,
         closing: &CancellationToken,
     ) {
-        // Out of file descriptors and the like: wait, growing the pause,
-        // and log once until accepting works again.
-        let mut backoff = Duration::ZERO;
+        let mut backoff = AcceptBackoff::default();
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, peer)) => {
-                        if !backoff.is_zero() {
-                            tracing::info!("accepting connections again");
-                            backoff = Duration::ZERO;
-                        }
+                        backoff.accepted();
                         self.admit(tcp, peer, connections, closing);
                     }
-                    Err(e) => {
-                        if backoff.is_zero() {
-                            tracing::warn!(
-                                error = %describe(&e),
-                                "accept failed; retrying, and logging again only once it works"
-                            );
-                        }
-                        backoff = (backoff * 2).clamp(ACCEPT_BACKOFF_MIN, ACCEPT_BACKOFF_MAX);
-                        tokio::time::sleep(backoff).await;
-                    }
+                    Err(e) => backoff.failed(&e).await,
                 },
                 _ = self.stop.changed() => break,
             }
