@@ -409,3 +409,56 @@ async fn answer<S>(
         () = closing.cancelled() => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// `sockeye proxy`'s flags alone, as the command line gives them.
+    #[derive(Debug, Parser)]
+    struct Line {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(flags: &[&str]) -> Result<Args, clap::Error> {
+        let line = ["proxy", "127.0.0.1:0", "--to", "ws://127.0.0.1:9001/"];
+        Line::try_parse_from(line.iter().chain(flags)).map(|line| line.args)
+    }
+
+    /// The shared connection flags keep proxy's own default of
+    /// --max-connections (each connection holds two sockets), and the
+    /// shared defaults of the rest.
+    #[test]
+    fn proxy_keeps_its_own_max_connections_default() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(args.connections.max_connections, 10_000);
+        assert_eq!(args.connections.max_per_ip, 0);
+        assert_eq!(args.timeouts.handshake_timeout, Duration::from_secs(10));
+        assert_eq!(args.limits.write_buffer_size, 128 << 10);
+        let args = parse(&["--max-connections", "7"]).unwrap();
+        assert_eq!(args.connections.max_connections, 7);
+    }
+
+    /// The origin flags take serve's spellings, websocketd's included.
+    #[test]
+    fn proxy_takes_serves_origin_spellings() {
+        for flags in [
+            &["--allow-origin", "a.example,https://b.example"][..],
+            &["--origin", "a.example", "--origin", "https://b.example"][..],
+        ] {
+            let args = parse(flags).unwrap();
+            assert_eq!(
+                args.origins.allowed_origins(),
+                ["http://a.example", "https://a.example", "https://b.example"]
+            );
+            assert!(!args.origins.same_origin);
+        }
+        for flag in ["--same-origin", "--sameorigin"] {
+            assert!(parse(&[flag]).unwrap().origins.same_origin);
+        }
+        assert!(parse(&["--same-origin=true"]).is_err());
+    }
+}
