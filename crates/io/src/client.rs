@@ -37,7 +37,7 @@ impl EngineHandler for Client {
             Ok(None) => {}
             Err(e) => {
                 tracing::debug!(session = conn.id(), error = %e, "closing: not a Socket.IO packet");
-                self.disconnect_all(conn, DisconnectReason::ParseError);
+                self.disconnect_all(conn, DisconnectReason::ForcedClose);
                 conn.close();
             }
         }
@@ -77,7 +77,7 @@ impl Client {
             }
             (kind, _) => {
                 tracing::debug!(session = conn.id(), ?kind, nsp = packet.nsp, "closing: packet out of place");
-                self.disconnect_all(conn, DisconnectReason::ParseError);
+                self.disconnect_all(conn, DisconnectReason::ForcedServerClose);
                 conn.close();
             }
         }

@@ -58,8 +58,13 @@ pub enum DisconnectReason {
     TransportError,
     /// The client sent something that is not Socket.IO.
     ParseError,
-    /// The server closed the underlying connection on purpose.
+    /// The underlying connection was closed on purpose: by the server, or
+    /// after the client sent something that is not Socket.IO.
     ForcedClose,
+    /// The server closed the connection because the client broke the
+    /// protocol (a packet for a namespace it did not join) or joined no
+    /// namespace within the connect timeout.
+    ForcedServerClose,
 }
 
 impl DisconnectReason {
@@ -74,6 +79,7 @@ impl DisconnectReason {
             DisconnectReason::TransportError => "transport error",
             DisconnectReason::ParseError => "parse error",
             DisconnectReason::ForcedClose => "forced close",
+            DisconnectReason::ForcedServerClose => "forced server close",
         }
     }
 }
