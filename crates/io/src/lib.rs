@@ -6,7 +6,7 @@
 //!   payload, sessions over WebSocket or HTTP long-polling, the heartbeat,
 //!   the upgrade from polling, and the HTTP service that serves them.
 //! - `parser/`: Socket.IO v5 packets (CONNECT, DISCONNECT, EVENT, ACK,
-//!   CONNECT_ERROR, BINARY_EVENT, BINARY_ACK) with the default JSON parser
+//!   `CONNECT_ERROR`, `BINARY_EVENT`, `BINARY_ACK`) with the default JSON parser
 //!   and binary attachments, and the msgpack parser.
 
 pub mod engine;
