@@ -31,6 +31,7 @@ pub mod json;
 mod limits;
 pub mod msgpack;
 mod packet;
+mod payload;
 
 pub use choice::{Decoder, Parser};
 pub use error::{EncodeError, ParseError};

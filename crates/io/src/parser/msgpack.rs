@@ -14,7 +14,8 @@ use rmpv::Value;
 use crate::parser::error::{EncodeError, ParseError};
 use crate::parser::frame::{Encoded, Frame};
 use crate::parser::limits::MAX_DEPTH;
-use crate::parser::packet::{Packet, PacketKind, check_payload};
+use crate::parser::packet::{Packet, PacketKind};
+use crate::parser::payload::check_payload;
 
 /// Encodes a packet as one msgpack map in a binary frame.
 ///

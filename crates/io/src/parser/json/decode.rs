@@ -7,7 +7,8 @@ use super::attachments::{count_placeholders, fill_placeholders};
 use super::header::parse_header;
 use crate::parser::error::ParseError;
 use crate::parser::limits::DecoderLimits;
-use crate::parser::packet::{Packet, check_payload};
+use crate::parser::packet::Packet;
+use crate::parser::payload::check_payload;
 
 /// Decodes the default parser's wire form; one per connection, as it keeps a binary packet
 /// while its attachments arrive.
