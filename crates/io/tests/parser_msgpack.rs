@@ -49,7 +49,7 @@ fn head(fields: u8, ty: u8, nsp: &str) -> Vec<u8> {
     ])
 }
 
-/// Protocol document: CONNECT, CONNECT with a sid, CONNECT_ERROR.
+/// Protocol document: CONNECT, CONNECT with a sid, `CONNECT_ERROR`.
 #[test]
 fn doc_connect_examples() {
     both_ways(&Packet::connect("/", None), &head(2, 0, "/"));
@@ -103,7 +103,7 @@ fn doc_event_examples() {
     );
 }
 
-/// Protocol document: EVENT with an id and its ACK, BINARY_ACK as an ACK holding binary.
+/// Protocol document: EVENT with an id and its ACK, `BINARY_ACK` as an ACK holding binary.
 #[test]
 fn doc_ack_examples() {
     both_ways(
