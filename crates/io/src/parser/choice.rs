@@ -91,3 +91,41 @@ impl Decoder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parser::frame::Frame;
+
+    /// Public parser types can move between tasks and threads.
+    #[test]
+    fn public_types_are_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Parser>();
+        send_sync::<Decoder>();
+        send_sync::<Packet>();
+        send_sync::<Encoded>();
+        send_sync::<ParseError>();
+        send_sync::<EncodeError>();
+    }
+
+    /// `Parser` dispatches to the parser it names, and both read what they wrote.
+    #[test]
+    fn parser_choice_round_trips() {
+        let packet = Packet::event("/", "a", vec![rmpv::Value::Binary(vec![1])]);
+        for parser in [Parser::Json, Parser::Msgpack] {
+            let encoded = parser.encode(&packet).unwrap();
+            assert_eq!(encoded.len(), if parser == Parser::Json { 2 } else { 1 });
+            let mut decoder = parser.decoder();
+            let mut out = None;
+            for frame in encoded.into_frames() {
+                out = match frame {
+                    Frame::Text(t) => decoder.text(&t),
+                    Frame::Binary(b) => decoder.binary(b),
+                }
+                .unwrap();
+            }
+            assert_eq!(out, Some(packet.clone()));
+        }
+    }
+}

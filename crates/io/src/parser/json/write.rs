@@ -242,6 +242,17 @@ mod tests {
         );
     }
 
+    /// A string that is not UTF-8 (possible from a msgpack peer) is written with U+FFFD in
+    /// place of the bad bytes, as JavaScript's decoder reads it.
+    #[test]
+    fn invalid_utf8_strings_are_written_lossily() {
+        let mut bytes = Vec::new();
+        rmpv::encode::write_value(&mut bytes, &Value::from("ab")).unwrap();
+        bytes[2] = 0xff;
+        let value = rmpv::decode::read_value(&mut &bytes[..]).unwrap();
+        assert_eq!(json(&value).0, "\"a\u{fffd}\"");
+    }
+
     /// msgpack extension values have no JSON form.
     #[test]
     fn extension_values_are_refused() {
