@@ -8,8 +8,10 @@
 //!   sessions over WebSocket or HTTP long-polling, the heartbeat, the
 //!   upgrade from polling, and the HTTP service that serves them.
 //! - `parser/`: Socket.IO v5 packets (CONNECT, DISCONNECT, EVENT, ACK,
-//!   CONNECT_ERROR, BINARY_EVENT, BINARY_ACK) with the default JSON parser
+//!   `CONNECT_ERROR`, `BINARY_EVENT`, `BINARY_ACK`) with the default JSON parser
 //!   and binary attachments, and the msgpack parser.
+//! - `value/`: event arguments as `rmpv::Value` trees, and their serde
+//!   conversions to and from the caller's types.
 //! - `sid.rs` ([`Sid`]): socket ids. `task.rs`: runs a handler in place,
 //!   spawning only what waits. `args.rs` ([`Args`], [`IntoArgs`]): event
 //!   arguments and serde. `error.rs`: refusals, disconnect reasons, emit
@@ -44,14 +46,15 @@ mod registry;
 mod sid;
 mod socket;
 mod task;
+pub mod value;
 
-pub use args::{Args, ArgsError, IntoArgs, to_value};
+pub use args::{Args, ArgsError, IntoArgs};
 pub use broadcast::{AckResponse, BroadcastOperator, Rooms};
 pub use config::{DEFAULT_PATH, SocketIoConfig};
 pub use conn::ConnState;
 pub use error::{AckError, ConnectRefusal, DisconnectReason, EmitError};
 pub use io::SocketIo;
 pub use namespace::{DynamicNamespace, Namespace};
-pub use rmpv::Value;
 pub use sid::Sid;
 pub use socket::{Socket, SocketTimeout};
+pub use value::{Value, ValueError, from_value, to_value};
