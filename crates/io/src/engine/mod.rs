@@ -7,7 +7,8 @@
 //! `ping_timeout`. Messages are text or binary [`Payload`]s.
 //!
 //! - [`Engine`] is the HTTP side: a tower service for hyper or axum;
-//!   [`serve`] runs it on a listener.
+//!   [`EngineLayer`] puts it in front of another service; [`serve`] runs
+//!   it on a listener.
 //! - [`EngineHandler`] is what the layer above gives: `on_open`,
 //!   `on_message`, `on_close`, with the ordering guarantees it documents.
 //! - [`EngineSocket`] is one session: `send`, `send_many`, `close`.
@@ -16,7 +17,7 @@
 //! `handshake` (the public data types), `socket` (a session's state),
 //! `sessions`, `state`, `driver` (a session's task: dispatch and
 //! heartbeat), `polling` and `websocket` (the transports), `cors`,
-//! `request`, `response`, `service` and `serve` (HTTP).
+//! `request`, `response`, `service`, `layer` and `serve` (HTTP).
 
 mod close;
 mod config;
@@ -24,6 +25,7 @@ mod cors;
 mod driver;
 mod handler;
 mod handshake;
+mod layer;
 mod packet;
 mod payload;
 mod polling;
@@ -40,6 +42,7 @@ pub use close::{CloseReason, SendError};
 pub use config::{AllowRequest, Cors, CorsOrigins, EngineConfig, Refusal, Transports};
 pub use handler::EngineHandler;
 pub use handshake::{Handshake, TransportKind};
+pub use layer::{EngineLayer, EngineService};
 pub use packet::{Packet, PacketError, Payload};
 pub use payload::{SEPARATOR, join as join_payload, split as split_payload};
 pub use response::EngineBody;

@@ -18,13 +18,42 @@ use super::handshake::TransportKind;
 use super::packet::Packet;
 use super::socket::{EngineSocket, UpgradeState};
 
+/// How long the writer may go on after the session ended, to send its
+/// last packets and the Close frame to a client that reads slowly; past
+/// it the connection is dropped. Long enough for a healthy client to take
+/// the last of a full queue, short enough that a client that stopped
+/// reading does not hold the connection for long.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
 /// Runs a session's WebSocket until the session or the connection ends.
 pub(crate) async fn run<D, S>(socket: &Arc<EngineSocket<D>>, ws: WebSocket<S>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (reader, writer) = ws.split();
-    tokio::join!(read_loop(socket, reader), write_loop(socket, writer));
+    let writing = async {
+        tokio::select! {
+            () = write_loop(socket, writer) => {}
+            () = async {
+                until_closed(socket).await;
+                tokio::time::sleep(CLOSE_GRACE).await;
+            } => {}
+        }
+    };
+    tokio::join!(read_loop(socket, reader), writing);
+}
+
+/// Waits until the session ended.
+async fn until_closed<D>(socket: &EngineSocket<D>) {
+    loop {
+        let changed = socket.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        if socket.is_closed() {
+            return;
+        }
+        changed.await;
+    }
 }
 
 /// Takes a polling session over to `ws` if the client probes it and
