@@ -24,11 +24,11 @@ pub enum ArgsError {
         /// Which argument (0 is the first after the event name).
         index: usize,
         /// What did not fit.
-        source: rmpv::ext::Error,
+        source: crate::value::ValueError,
     },
     /// A Rust value could not be serialized.
     #[error("cannot serialize the argument: {0}")]
-    Encode(#[source] rmpv::ext::Error),
+    Encode(#[source] crate::value::ValueError),
 }
 
 /// The arguments of an event (after its name) or of an acknowledgement.
@@ -93,7 +93,7 @@ impl Args {
     /// [`ArgsError::Decode`] if the value does not fit `T`.
     pub fn get<T: DeserializeOwned>(&self, index: usize) -> Result<T, ArgsError> {
         let value = self.0.get(index).cloned().unwrap_or(Value::Nil);
-        rmpv::ext::from_value(value).map_err(|source| ArgsError::Decode { index, source })
+        crate::value::from_value(value).map_err(|source| ArgsError::Decode { index, source })
     }
 
     /// Takes the argument at `index` out as a `T`, without copying it;
@@ -107,7 +107,7 @@ impl Args {
             .0
             .get_mut(index)
             .map_or(Value::Nil, |slot| std::mem::replace(slot, Value::Nil));
-        rmpv::ext::from_value(value).map_err(|source| ArgsError::Decode { index, source })
+        crate::value::from_value(value).map_err(|source| ArgsError::Decode { index, source })
     }
 
     /// All the arguments as one `T` read as a sequence: a tuple
@@ -117,7 +117,7 @@ impl Args {
     ///
     /// [`ArgsError::Decode`] (index 0) if they do not fit `T`.
     pub fn into_tuple<T: DeserializeOwned>(self) -> Result<T, ArgsError> {
-        rmpv::ext::from_value(Value::Array(self.0))
+        crate::value::from_value(Value::Array(self.0))
             .map_err(|source| ArgsError::Decode { index: 0, source })
     }
 
@@ -146,13 +146,9 @@ impl From<Vec<Value>> for Args {
     }
 }
 
-/// `value` as a dynamic [`Value`].
-///
-/// # Errors
-///
-/// [`ArgsError::Encode`] if it cannot be serialized.
-pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, ArgsError> {
-    rmpv::ext::to_value(value).map_err(ArgsError::Encode)
+/// `value` as a dynamic [`Value`], or why not.
+pub(crate) fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, ArgsError> {
+    crate::value::to_value(value).map_err(ArgsError::Encode)
 }
 
 /// What `emit` sends after the event's name, and what an event handler

@@ -145,7 +145,7 @@ impl BroadcastOperator {
         let packet = event_packet(&self.ns.name, event, data)?;
         let payloads = encode(&self.ns.settings.parser, &packet)?;
         for socket in self.sockets() {
-            if self.volatile && !socket.conn().is_idle() {
+            if self.volatile && !socket.conn().is_writable() {
                 continue;
             }
             if let Err(e) = socket.send_payloads(payloads.iter().cloned()) {

@@ -15,9 +15,11 @@ use crate::parser::{Packet, PacketKind, Parser};
 use crate::registry::Registry;
 use crate::socket::{Conn, encode};
 
-/// The Socket.IO layer over Engine.IO sessions.
+/// The Socket.IO layer as an Engine.IO handler: what
+/// [`SocketIo::service`](crate::SocketIo::service) serves. Made only by
+/// [`SocketIo`](crate::SocketIo).
 #[derive(Debug)]
-pub(crate) struct Client {
+pub struct Client {
     pub(crate) registry: Arc<Registry>,
     pub(crate) parser: Parser,
     pub(crate) connect_timeout: Duration,

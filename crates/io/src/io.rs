@@ -10,7 +10,7 @@ use crate::args::IntoArgs;
 use crate::broadcast::{BroadcastOperator, Rooms};
 use crate::client::Client;
 use crate::config::SocketIoConfig;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineLayer};
 use crate::error::{DisconnectReason, EmitError};
 use crate::namespace::{DynamicNamespace, Namespace};
 use crate::ns_core::Settings;
@@ -137,8 +137,28 @@ impl SocketIo {
         }
     }
 
-    /// The Engine.IO engine underneath, which serves HTTP.
-    pub(crate) fn engine(&self) -> &Engine<Client> {
-        &self.engine
+    /// The HTTP service clients connect to: a tower `Service` for hyper
+    /// 1.x or axum (`Router::route_service(DEFAULT_PATH, ..)`), serving
+    /// the configured path (default `/socket.io/`) over HTTP/1.1 and
+    /// HTTP/2, long-polling and WebSocket.
+    pub fn service(&self) -> Engine<Client> {
+        self.engine.clone()
+    }
+
+    /// A tower `Layer` putting the server in front of another service:
+    /// requests for the Socket.IO path are served here, the others pass
+    /// on (an axum `Router`'s routes, say).
+    pub fn layer(&self) -> EngineLayer<Client> {
+        EngineLayer::new(self.engine.clone())
+    }
+
+    /// Serves clients on every connection `listener` accepts (HTTP/1.1
+    /// and cleartext HTTP/2), until the task is dropped.
+    ///
+    /// # Errors
+    ///
+    /// As [`engine::serve`](crate::engine::serve).
+    pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        crate::engine::serve(listener, self.service()).await
     }
 }

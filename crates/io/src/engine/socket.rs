@@ -190,6 +190,17 @@ impl<D> EngineSocket<D> {
         self.terminate(CloseReason::ForcedClose, Some(Packet::Close), true);
     }
 
+    /// Whether a message sent now would leave at once: nothing waits in
+    /// the queue and the transport can write (a WebSocket, or a poll the
+    /// client has pending). Socket.IO's volatile emits skip a session that
+    /// is not writable, as Node's check `transport.writable`.
+    pub fn is_writable(&self) -> bool {
+        let state = self.lock();
+        state.closing.is_none()
+            && state.outbox.is_empty()
+            && (state.transport == TransportKind::WebSocket || state.polling)
+    }
+
     /// Whether the session ended.
     pub fn is_closed(&self) -> bool {
         self.lock().closing.is_some()
