@@ -231,6 +231,15 @@ impl Socket {
         self.broadcast().except(rooms)
     }
 
+    /// This socket alone, for an emit that may be lost: when its
+    /// connection cannot take the event at once, it is dropped (see
+    /// [`BroadcastOperator::volatile`]).
+    pub fn volatile(&self) -> BroadcastOperator {
+        BroadcastOperator::new(Arc::clone(self.ns()))
+            .to(self.id())
+            .volatile()
+    }
+
     /// Every other socket of the namespace.
     pub fn broadcast(&self) -> BroadcastOperator {
         BroadcastOperator::new(Arc::clone(self.ns())).except(self.id())
