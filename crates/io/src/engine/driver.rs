@@ -100,14 +100,21 @@ impl Heartbeat {
     }
 
     /// The deadline passed: ping, or end the session if the last ping got
-    /// no answer.
+    /// no answer. The pong's deadline counts from when the ping was due,
+    /// not from when this timer fired, so a late timer gives no extra time.
     fn on_deadline<D>(&mut self, socket: &EngineSocket<D>) {
         if self.awaiting_pong {
-            socket.terminate(CloseReason::PingTimeout, Some(Packet::Close), false);
+            if socket.lock().pong_due.is_none() {
+                // A transport read the pong; it is on its way here.
+                self.on_pong();
+            } else {
+                socket.terminate(CloseReason::PingTimeout, Some(Packet::Close), false);
+            }
         } else {
-            socket.push_control(Packet::Ping(Utf8Bytes::new()));
             self.awaiting_pong = true;
-            self.deadline = Instant::now() + self.timeout;
+            self.deadline += self.timeout;
+            socket.lock().pong_due = Some(self.deadline);
+            socket.push_control(Packet::Ping(Utf8Bytes::new()));
         }
     }
 
