@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use http::header::ORIGIN;
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Body;
@@ -131,11 +132,11 @@ impl<H: EngineHandler> Engine<H> {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let request_headers = request.headers().clone();
+        let origin = request.headers().get(ORIGIN).cloned();
         let mut response = route(&self.state, request).await;
         cors::apply(
             &self.state.config.cors,
-            &request_headers,
+            origin.as_ref(),
             response.headers_mut(),
         );
         response
