@@ -128,11 +128,17 @@ impl Heartbeat {
 }
 
 /// Runs a session until it ends, then calls `on_close` and unregisters it.
+///
+/// `on_close` is called once, here, after the last `on_message`.
 async fn drive<H: EngineHandler>(
     engine: Arc<EngineState<H>>,
     socket: Arc<EngineSocket<H::Data>>,
     mut packets: mpsc::Receiver<Packet>,
 ) {
+    let _unregister = Unregister {
+        engine: &engine,
+        socket: &socket,
+    };
     let config = &engine.config;
     let mut heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout);
     let (reason, drain) = loop {
@@ -162,7 +168,23 @@ async fn drive<H: EngineHandler>(
         // past it, the farewell would never be fetched.
         wait_for_farewell(&socket, config.ping_interval + config.ping_timeout).await;
     }
-    engine.sessions.remove(socket.id());
+}
+
+/// Ends and unregisters a session when its driver stops, however it stops:
+/// a handler that panics loses its session, not the server's memory.
+struct Unregister<'a, H: EngineHandler> {
+    /// The engine holding the session.
+    engine: &'a EngineState<H>,
+    /// The session.
+    socket: &'a EngineSocket<H::Data>,
+}
+
+impl<H: EngineHandler> Drop for Unregister<'_, H> {
+    fn drop(&mut self) {
+        self.socket
+            .terminate(CloseReason::TransportError, None, false);
+        self.engine.sessions.remove(self.socket.id());
+    }
 }
 
 /// Hands one packet from the client to the handler or the heartbeat.
