@@ -59,3 +59,23 @@ async fn send_refuses_past_the_queue_bound() {
     })
     .await;
 }
+
+/// A handler that panics loses its session: it is unregistered and
+/// further polls are refused; other sessions go on.
+#[tokio::test]
+async fn panicking_handler_loses_only_its_session() {
+    bounded(async {
+        let server = start(quiet_config()).await;
+        let doomed = server.open_polling().await;
+        let other = server.open_polling().await;
+        let body = format!("4{}", support::PANIC_MESSAGE);
+        assert_eq!(server.push(&doomed, body.as_bytes()).await.text(), "ok");
+        while server.engine.socket(&doomed).is_some() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(server.poll(&doomed).await.status, 400);
+        assert_eq!(server.push(&other, b"4fine").await.text(), "ok");
+        assert_eq!(server.poll(&other).await.text(), "4fine");
+    })
+    .await;
+}

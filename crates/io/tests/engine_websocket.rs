@@ -150,3 +150,24 @@ async fn server_refuses_websocket_with_bad_query() {
     })
     .await;
 }
+
+/// `max_payload` over WebSocket: a message above it closes the connection
+/// and ends the session.
+#[tokio::test]
+async fn server_closes_websocket_on_message_over_max_payload() {
+    bounded(async {
+        let mut config = quiet_config();
+        config.max_payload = 64;
+        let server = start(config).await;
+        let (mut ws, sid) = open(&server).await;
+        ws.send(Message::text(format!("4{}", "x".repeat(100))))
+            .await
+            .unwrap();
+        assert!(ends(&mut ws).await);
+        assert_eq!(
+            server.echo.close_reason(&sid).await,
+            CloseReason::TransportError
+        );
+    })
+    .await;
+}

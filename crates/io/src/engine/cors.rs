@@ -14,10 +14,9 @@ use super::response::{EngineBody, empty};
 /// The methods a preflight allows: the `cors` package's default list.
 const ALLOWED_METHODS: &str = "GET,HEAD,PUT,PATCH,POST,DELETE";
 
-/// Adds the CORS headers for a request with headers `request` to an
-/// answer's headers.
-pub(crate) fn apply(cors: &Cors, request: &HeaderMap, answer: &mut HeaderMap) {
-    let origin = request.get(ORIGIN);
+/// Adds the CORS headers for a request from `origin` (its `Origin`
+/// header) to an answer's headers.
+pub(crate) fn apply(cors: &Cors, origin: Option<&HeaderValue>, answer: &mut HeaderMap) {
     match &cors.origins {
         CorsOrigins::None => return,
         CorsOrigins::Any => match origin {
@@ -57,7 +56,7 @@ pub(crate) fn preflight(cors: &Cors, request: &HeaderMap) -> Option<Response<Eng
     }
     let mut response = empty(StatusCode::NO_CONTENT);
     let headers = response.headers_mut();
-    apply(cors, request, headers);
+    apply(cors, request.get(ORIGIN), headers);
     headers.insert(
         ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static(ALLOWED_METHODS),
@@ -77,12 +76,6 @@ pub(crate) fn preflight(cors: &Cors, request: &HeaderMap) -> Option<Response<Eng
 mod tests {
     use super::*;
 
-    fn request(origin: &'static str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(ORIGIN, HeaderValue::from_static(origin));
-        headers
-    }
-
     /// CORS: a listed origin is echoed, another gets no allow header.
     #[test]
     fn list_echoes_listed_origins_only() {
@@ -91,11 +84,19 @@ mod tests {
             credentials: true,
         };
         let mut answer = HeaderMap::new();
-        apply(&cors, &request("https://a.example"), &mut answer);
+        apply(
+            &cors,
+            Some(&HeaderValue::from_static("https://a.example")),
+            &mut answer,
+        );
         assert_eq!(answer[ACCESS_CONTROL_ALLOW_ORIGIN], "https://a.example");
         assert_eq!(answer[ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
         let mut answer = HeaderMap::new();
-        apply(&cors, &request("https://b.example"), &mut answer);
+        apply(
+            &cors,
+            Some(&HeaderValue::from_static("https://b.example")),
+            &mut answer,
+        );
         assert!(answer.get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
     }
 
@@ -108,12 +109,22 @@ mod tests {
             credentials: false,
         };
         let mut answer = HeaderMap::new();
-        apply(&cors, &request("https://a.example"), &mut answer);
+        apply(
+            &cors,
+            Some(&HeaderValue::from_static("https://a.example")),
+            &mut answer,
+        );
         assert_eq!(answer[ACCESS_CONTROL_ALLOW_ORIGIN], "*");
         cors.credentials = true;
         let mut answer = HeaderMap::new();
-        apply(&cors, &request("https://a.example"), &mut answer);
+        apply(
+            &cors,
+            Some(&HeaderValue::from_static("https://a.example")),
+            &mut answer,
+        );
         assert_eq!(answer[ACCESS_CONTROL_ALLOW_ORIGIN], "https://a.example");
-        assert!(preflight(&Cors::default(), &request("https://a.example")).is_none());
+        let mut headers = HeaderMap::new();
+        headers.insert(ORIGIN, HeaderValue::from_static("https://a.example"));
+        assert!(preflight(&Cors::default(), &headers).is_none());
     }
 }

@@ -100,14 +100,21 @@ impl Heartbeat {
     }
 
     /// The deadline passed: ping, or end the session if the last ping got
-    /// no answer.
+    /// no answer. The pong's deadline counts from when the ping was due,
+    /// not from when this timer fired, so a late timer gives no extra time.
     fn on_deadline<D>(&mut self, socket: &EngineSocket<D>) {
         if self.awaiting_pong {
-            socket.terminate(CloseReason::PingTimeout, Some(Packet::Close), false);
+            if socket.lock().pong_due.is_none() {
+                // A transport read the pong; it is on its way here.
+                self.on_pong();
+            } else {
+                socket.terminate(CloseReason::PingTimeout, Some(Packet::Close), false);
+            }
         } else {
-            socket.push_control(Packet::Ping(Utf8Bytes::new()));
             self.awaiting_pong = true;
-            self.deadline = Instant::now() + self.timeout;
+            self.deadline += self.timeout;
+            socket.lock().pong_due = Some(self.deadline);
+            socket.push_control(Packet::Ping(Utf8Bytes::new()));
         }
     }
 
@@ -121,11 +128,17 @@ impl Heartbeat {
 }
 
 /// Runs a session until it ends, then calls `on_close` and unregisters it.
+///
+/// `on_close` is called once, here, after the last `on_message`.
 async fn drive<H: EngineHandler>(
     engine: Arc<EngineState<H>>,
     socket: Arc<EngineSocket<H::Data>>,
     mut packets: mpsc::Receiver<Packet>,
 ) {
+    let _unregister = Unregister {
+        engine: &engine,
+        socket: &socket,
+    };
     let config = &engine.config;
     let mut heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout);
     let (reason, drain) = loop {
@@ -155,7 +168,23 @@ async fn drive<H: EngineHandler>(
         // past it, the farewell would never be fetched.
         wait_for_farewell(&socket, config.ping_interval + config.ping_timeout).await;
     }
-    engine.sessions.remove(socket.id());
+}
+
+/// Ends and unregisters a session when its driver stops, however it stops:
+/// a handler that panics loses its session, not the server's memory.
+struct Unregister<'a, H: EngineHandler> {
+    /// The engine holding the session.
+    engine: &'a EngineState<H>,
+    /// The session.
+    socket: &'a EngineSocket<H::Data>,
+}
+
+impl<H: EngineHandler> Drop for Unregister<'_, H> {
+    fn drop(&mut self) {
+        self.socket
+            .terminate(CloseReason::TransportError, None, false);
+        self.engine.sessions.remove(self.socket.id());
+    }
 }
 
 /// Hands one packet from the client to the handler or the heartbeat.

@@ -13,6 +13,23 @@
 //!   `on_message`, `on_close`, with the ordering guarantees it documents.
 //! - [`EngineSocket`] is one session: `send`, `send_many`, `close`.
 //!
+//! # Behaviour worth knowing
+//!
+//! - Sends queue; they never wait. A session holds at most
+//!   [`EngineConfig::max_buffered_packets`] messages not yet written;
+//!   past it [`EngineSocket::send`] fails with [`SendError::QueueFull`]
+//!   and the caller decides what to do.
+//! - A poll returns everything queued when it is answered, in one body
+//!   (as Node does); the queue bound bounds it.
+//! - A bad packet ends the session ("parse error"); so does a second poll
+//!   while one waits (the first gets `1`, the second 400), a poll the
+//!   client gives up on, or a missing pong.
+//! - [`EngineSocket::close`] sends what is queued, then `1`. For a
+//!   polling session without a waiting poll, the session stays reachable
+//!   for one heartbeat period (`ping_interval + ping_timeout`) so that the
+//!   next poll gets them.
+//! - Only `EIO=4` is served; other versions get 400 with code 5.
+//!
 //! Files: `packet` and `payload` (the wire formats), `config`, `close`,
 //! `handshake` (the public data types), `socket` (a session's state),
 //! `sessions`, `state`, `driver` (a session's task: dispatch and

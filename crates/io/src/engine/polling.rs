@@ -52,6 +52,9 @@ impl Refused {
 /// the first then gets `1`. A GET dropped before its answer (the client
 /// went away) ends the session too.
 pub(crate) async fn get<D>(socket: Arc<EngineSocket<D>>) -> Response<EngineBody> {
+    if socket.pong_overdue() {
+        return ErrorCode::UnknownSid.response();
+    }
     if let Err(refused) = socket.update(claim_poll) {
         return refused.answer(&socket);
     }
@@ -167,6 +170,9 @@ where
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    if socket.pong_overdue() {
+        return ErrorCode::UnknownSid.response();
+    }
     if let Err(refused) = socket.update(claim_post) {
         return refused.answer(&socket);
     }
@@ -182,6 +188,9 @@ where
     for packet in packets {
         match packet {
             Packet::Message(_) | Packet::Pong(_) | Packet::Close => {
+                if matches!(packet, Packet::Pong(_)) {
+                    socket.pong_received();
+                }
                 if socket.inbound.send(packet).await.is_err() {
                     break;
                 }

@@ -31,6 +31,11 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 ///
 /// None so far: failed accepts are retried. The `Result` leaves room for
 /// a shutdown that reports.
+///
+/// # Cancel safety
+///
+/// Dropping the future stops accepting; connections already accepted go
+/// on, on their own tasks.
 pub async fn serve<S>(listener: TcpListener, service: S) -> std::io::Result<()>
 where
     S: Service<Request<Incoming>, Response = Response<EngineBody>, Error = Infallible>

@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use http::header::ORIGIN;
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Body;
@@ -120,22 +121,27 @@ impl<H: EngineHandler> Engine<H> {
     /// Whether `path` is this engine's: its configured path, with or
     /// without the trailing slash.
     pub fn serves_path(&self, path: &str) -> bool {
-        let own = self.state.config.path.as_str();
-        path == own || Some(path) == own.strip_suffix('/')
+        is_engine_path(&self.state.config.path, path)
     }
 
     /// Answers one request. A WebSocket request is answered with its
     /// `101` (or `200` over HTTP/2) and served on a task of its own.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future of a waiting poll (the client went away) ends
+    /// the session, as the protocol asks; dropping a POST's future may
+    /// lose the packets of its body not yet handed to the session.
     pub async fn handle<B>(&self, request: Request<B>) -> Response<EngineBody>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let request_headers = request.headers().clone();
+        let origin = request.headers().get(ORIGIN).cloned();
         let mut response = route(&self.state, request).await;
         cors::apply(
             &self.state.config.cors,
-            &request_headers,
+            origin.as_ref(),
             response.headers_mut(),
         );
         response
@@ -150,8 +156,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let config = &state.config;
-    let path = request.uri().path();
-    if path != config.path && Some(path) != config.path.strip_suffix('/') {
+    if !is_engine_path(&config.path, request.uri().path()) {
         return empty(StatusCode::NOT_FOUND);
     }
     if request.method() == Method::OPTIONS {
@@ -175,6 +180,11 @@ where
         }
         None => handshake(state, query, transport, request).await,
     }
+}
+
+/// Whether `path` is `own`, with or without its trailing slash.
+fn is_engine_path(own: &str, path: &str) -> bool {
+    path == own || Some(path) == own.strip_suffix('/')
 }
 
 /// The transport named in the query, if known and allowed.

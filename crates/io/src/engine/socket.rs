@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
 
 use super::close::{CloseReason, SendError};
 use super::handshake::{Handshake, TransportKind};
@@ -60,6 +61,9 @@ pub(crate) struct State {
     pub(crate) upgrade: UpgradeState,
     /// Set once the session ended.
     pub(crate) closing: Option<Closing>,
+    /// When the pong to the ping in flight is due, if one is; cleared by
+    /// the transport that reads the pong.
+    pub(crate) pong_due: Option<Instant>,
 }
 
 impl State {
@@ -119,6 +123,7 @@ impl<D> EngineSocket<D> {
                 posting: false,
                 upgrade: UpgradeState::None,
                 closing: None,
+                pong_due: None,
             }),
             changed: Notify::new(),
             inbound,
@@ -229,6 +234,27 @@ impl<D> EngineSocket<D> {
         true
     }
 
+    /// Whether the pong is overdue: the session is ending with "ping
+    /// timeout", even if the driver's timer has not fired yet. Checked when
+    /// a request comes, so that one arriving just after the deadline is
+    /// refused as it would be a moment later.
+    pub(crate) fn pong_overdue(&self) -> bool {
+        let overdue = self
+            .lock()
+            .pong_due
+            .is_some_and(|due| Instant::now() >= due);
+        if overdue {
+            self.terminate(CloseReason::PingTimeout, Some(Packet::Close), false);
+        }
+        overdue
+    }
+
+    /// Records that the client answered the ping (before the driver sees
+    /// the pong: it may be queued behind other packets).
+    pub(crate) fn pong_received(&self) {
+        self.lock().pong_due = None;
+    }
+
     /// Queues a control packet (ping, open) regardless of the bound.
     pub(crate) fn push_control(&self, packet: Packet) {
         self.lock().outbox.push_back(packet);
@@ -295,6 +321,23 @@ mod tests {
             socket.send("b".into()),
             Err(SendError::QueueFull { .. })
         ));
+    }
+
+    /// Heartbeat: a request after the pong's deadline finds the session
+    /// ended with "ping timeout", and a pong read in time clears it.
+    #[test]
+    fn overdue_pong_ends_the_session() {
+        let socket = socket(8);
+        socket.lock().pong_due = Some(Instant::now() + std::time::Duration::from_secs(60));
+        assert!(!socket.pong_overdue());
+        socket.pong_received();
+        assert!(!socket.pong_overdue());
+        socket.lock().pong_due = Some(Instant::now());
+        assert!(socket.pong_overdue());
+        assert_eq!(
+            socket.lock().closing.as_ref().map(|c| c.reason),
+            Some(CloseReason::PingTimeout)
+        );
     }
 
     /// Close: a closed session refuses sends, and closes once.

@@ -174,6 +174,9 @@ async fn hand_over<D>(socket: &EngineSocket<D>, message: Message) -> bool {
             false
         }
         Ok(packet @ (Packet::Message(_) | Packet::Pong(_) | Packet::Close)) => {
+            if matches!(packet, Packet::Pong(_)) {
+                socket.pong_received();
+            }
             socket.inbound.send(packet).await.is_ok()
         }
         // A v4 client never pings after the upgrade: Node calls it

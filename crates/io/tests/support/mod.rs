@@ -38,7 +38,12 @@ pub enum Seen {
     Close(String, CloseReason),
 }
 
-/// Echoes every message and records every callback.
+/// The message that makes the handler panic, to test that a failing
+/// handler loses its session and nothing else.
+pub const PANIC_MESSAGE: &str = "panic now";
+
+/// Echoes every message and records every callback; panics on
+/// [`PANIC_MESSAGE`].
 #[derive(Debug, Default)]
 pub struct Echo {
     /// The callbacks so far.
@@ -106,6 +111,10 @@ impl EngineHandler for EchoHandler {
     fn on_message(&self, socket: &Arc<EngineSocket<()>>, payload: Payload) {
         self.0
             .record(Seen::Message(socket.id().to_owned(), payload.clone()));
+        assert!(
+            payload != Payload::from(PANIC_MESSAGE),
+            "the handler panics as asked"
+        );
         let _ = socket.send(payload);
     }
 
