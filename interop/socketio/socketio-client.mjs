@@ -62,8 +62,15 @@ async function connected(socket) {
   return socket;
 }
 
+// Emits `event` and resolves with every argument of its acknowledgement (emitWithAck gives
+// only the first).
 function ack(socket, event, ...args) {
-  return withLimit(socket.timeout(CHECK_LIMIT).emitWithAck(event, ...args), `the ack of ${event}`);
+  return withLimit(
+    new Promise((resolve, reject) =>
+      socket.timeout(CHECK_LIMIT).emit(event, ...args, (error, ...reply) => (error ? reject(error) : resolve(reply))),
+    ),
+    `the ack of ${event}`,
+  );
 }
 
 // Buffers come back as Buffer (Node) whichever parser; compare them as bytes.
@@ -158,8 +165,13 @@ const checks = {
       s.on("room-message", (data) => seen[name].push(["room", data]));
       s.on("broadcast-message", (data) => seen[name].push(["all", data]));
     }
+    // One at a time: messages from different senders may cross.
+    const roomMessage = once(b, "room-message");
     a.emit("to-room", "red", "for red");
+    await roomMessage;
+    const broadcasts = Promise.all([once(a, "broadcast-message"), once(b, "broadcast-message")]);
     c.emit("broadcast", "for all");
+    await broadcasts;
     await sleep(QUIET);
     assert.deepEqual(seen.a, [["all", "for all"]]);
     assert.deepEqual(seen.b, [["room", "for red"], ["all", "for all"]]);
@@ -226,7 +238,7 @@ const checks = {
     const firstId = socket.id;
     const gone = once(socket, "disconnect");
     socket.io.engine.close();
-    assert.equal((await gone)[0], "transport close");
+    assert.equal((await gone)[0], "forced close");
     await once(socket, "connect");
     assert.notEqual(socket.id, firstId);
     assert.deepEqual(await ack(socket, "echo", "after"), ["after"]);
@@ -248,12 +260,15 @@ const checks = {
 
   async "upgrade from polling"() {
     const socket = connect("/");
-    await connected(socket);
-    assert.equal(socket.io.engine.transport.name, "polling");
-    await withLimit(
-      new Promise((resolve) => socket.io.engine.once("upgrade", resolve)),
-      "the upgrade",
+    // The engine exists once the manager opens; the upgrade cannot come before.
+    const opened = new Promise((resolve) =>
+      socket.io.once("open", () => {
+        const initial = socket.io.engine.transport.name;
+        socket.io.engine.once("upgrade", () => resolve(initial));
+      }),
     );
+    await connected(socket);
+    assert.equal(await withLimit(opened, "the upgrade"), "polling");
     assert.equal(socket.io.engine.transport.name, "websocket");
     assert.deepEqual(await ack(socket, "echo", "u"), ["u"]);
   },

@@ -161,9 +161,36 @@ impl Fields {
                 Some("id") => &mut fields.id,
                 _ => continue,
             };
-            *slot = Some(value);
+            // A field set to JavaScript's `undefined` is absent, as
+            // `JSON.stringify` would leave it out.
+            *slot = (!is_undefined(&value)).then(|| undefined_to_nil(value));
         }
         fields
+    }
+}
+
+/// JavaScript's `undefined` as `notepack.io` (the msgpack parser's
+/// codec) writes it: the extension of type 0 holding one zero byte. A
+/// client sends it for an option left unset, such as a CONNECT without
+/// `auth`.
+fn is_undefined(value: &Value) -> bool {
+    matches!(value, Value::Ext(0, data) if data.as_slice() == [0])
+}
+
+/// `value` with every `undefined` inside it made `null`, as
+/// `JSON.stringify` does in arrays.
+fn undefined_to_nil(value: Value) -> Value {
+    match value {
+        value if is_undefined(&value) => Value::Nil,
+        Value::Array(items) => Value::Array(items.into_iter().map(undefined_to_nil).collect()),
+        Value::Map(entries) => Value::Map(
+            entries
+                .into_iter()
+                .filter(|(_, v)| !is_undefined(v))
+                .map(|(k, v)| (k, undefined_to_nil(v)))
+                .collect(),
+        ),
+        value => value,
     }
 }
 
@@ -262,6 +289,42 @@ mod tests {
         let mut out = Vec::new();
         rmpv::encode::write_value(&mut out, &value).unwrap();
         out
+    }
+
+    /// A CONNECT without auth, as socket.io-client and notepack.io send
+    /// it: `data` is `undefined` (ext 0). It counts as absent; inside
+    /// arrays `undefined` is `null`, and in maps its key is left out.
+    #[test]
+    fn undefined_is_absent() {
+        let undefined = || Value::Ext(0, vec![0]);
+        let bytes = map(vec![
+            ("type", Value::from(0)),
+            ("nsp", Value::from("/")),
+            ("data", undefined()),
+        ]);
+        let packet = decode(&bytes).unwrap();
+        assert_eq!((packet.kind, packet.data), (PacketKind::Connect, None));
+        let bytes = map(vec![
+            ("type", Value::from(2)),
+            ("nsp", Value::from("/")),
+            (
+                "data",
+                Value::Array(vec![
+                    Value::from("ev"),
+                    undefined(),
+                    Value::Map(vec![(Value::from("a"), undefined())]),
+                ]),
+            ),
+        ]);
+        let packet = decode(&bytes).unwrap();
+        assert_eq!(
+            packet.data,
+            Some(Value::Array(vec![
+                Value::from("ev"),
+                Value::Nil,
+                Value::Map(Vec::new())
+            ]))
+        );
     }
 
     /// The JavaScript client's `options` key (and any other unknown key) is ignored.
