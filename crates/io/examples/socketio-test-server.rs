@@ -1,8 +1,15 @@
-//! The server the Engine.IO v4 protocol test suite runs against
-//! (`docs/engine.io-protocol/v4-test-suite/` in `socketio/socket.io`):
-//! `/engine.io/` with a 300 ms ping interval, a 200 ms ping timeout, a
-//! 1,000,000-byte max payload and CORS for any origin, echoing every
-//! message (text as text, binary as binary).
+//! The servers the Engine.IO v4 and Socket.IO v5 protocol test suites run
+//! against (`docs/engine.io-protocol/v4-test-suite/` and
+//! `docs/socket.io-protocol/v5-test-suite/` in `socketio/socket.io`), both
+//! with a 300 ms ping interval, a 200 ms ping timeout, a 1,000,000-byte
+//! max payload and CORS for any origin:
+//!
+//! - `/engine.io/`: Engine.IO, echoing every message (text as text,
+//!   binary as binary);
+//! - `/socket.io/`: Socket.IO with a 1 s connect timeout and the
+//!   namespaces `/` and `/custom`. Each new socket is sent `auth` with the
+//!   handshake's auth; on `/`, `message` is answered `message-back` with
+//!   the same arguments, and `message-with-ack` is acknowledged with them.
 //!
 //! ```text
 //! cargo run -p sockeye-io --example socketio-test-server -- [PORT]
@@ -25,6 +32,7 @@ use sockeye_io::engine::{
     CloseReason, Cors, CorsOrigins, Engine, EngineBody, EngineConfig, EngineHandler, EngineSocket,
     Payload, serve,
 };
+use sockeye_io::{Args, Client, DEFAULT_PATH, SocketIo, SocketIoConfig};
 use tower_service::Service;
 
 /// Echoes every message back to its sender.
@@ -42,12 +50,13 @@ impl EngineHandler for Echo {
     fn on_close(&self, _socket: &Arc<EngineSocket<()>>, _reason: CloseReason) {}
 }
 
-/// The services of the test server, by path: Engine.IO at `/engine.io/`.
-/// The Socket.IO service mounts here beside it.
+/// The services of the test server, by path.
 #[derive(Clone)]
 struct Routes {
-    /// The Engine.IO echo server.
+    /// The Engine.IO echo server, at `/engine.io/`.
     engine: Engine<Echo>,
+    /// The Socket.IO server, at `/socket.io/`.
+    socketio: Engine<Client>,
 }
 
 impl Service<Request<Incoming>> for Routes {
@@ -62,6 +71,9 @@ impl Service<Request<Incoming>> for Routes {
     fn call(&mut self, request: Request<Incoming>) -> Self::Future {
         if self.engine.serves_path(request.uri().path()) {
             return self.engine.call(request);
+        }
+        if self.socketio.serves_path(request.uri().path()) {
+            return self.socketio.call(request);
         }
         Box::pin(async {
             let mut not_found = Response::new(EngineBody::default());
@@ -85,6 +97,28 @@ fn engine_config() -> EngineConfig {
     }
 }
 
+/// The Socket.IO server the v5 suite expects.
+fn socketio() -> SocketIo {
+    let mut config = SocketIoConfig::default();
+    config.engine = EngineConfig {
+        path: DEFAULT_PATH.into(),
+        ..engine_config()
+    };
+    config.connect_timeout = Duration::from_secs(1);
+    let io = SocketIo::with_config(config);
+    io.ns("/", |socket| async move {
+        let _ = socket.emit("auth", socket.auth().clone());
+        socket.on_args("message", |socket, args: Args| async move {
+            let _ = socket.emit("message-back", args);
+        });
+        socket.on_args("message-with-ack", |_, args: Args| async move { args });
+    });
+    io.ns("/custom", |socket| async move {
+        let _ = socket.emit("auth", socket.auth().clone());
+    });
+    io
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let port = match std::env::args().nth(1) {
@@ -98,6 +132,7 @@ async fn main() -> std::io::Result<()> {
     };
     let routes = Routes {
         engine: Engine::new(engine_config(), Echo),
+        socketio: socketio().service(),
     };
     let v4 = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     // IPv6 may be off on the machine: then IPv4 alone serves `localhost`.
