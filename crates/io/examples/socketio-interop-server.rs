@@ -89,7 +89,11 @@ fn main_namespace(io: &SocketIo) {
                 let _ = socket.volatile().emit("volatile-message", data);
             });
             socket.on("ask", |socket, data: Value| async move {
-                match socket.timeout(ASK_TIMEOUT).emit_with_ack("question", data).await {
+                match socket
+                    .timeout(ASK_TIMEOUT)
+                    .emit_with_ack("question", data)
+                    .await
+                {
                     Ok(answer) => answer,
                     Err(e) => {
                         let mut args = Args::new();
@@ -102,7 +106,8 @@ fn main_namespace(io: &SocketIo) {
                 socket.disconnect();
             });
             socket.on("rooms", |socket, (): ()| async move {
-                let mut rooms: Vec<String> = socket.rooms().iter().map(ToString::to_string).collect();
+                let mut rooms: Vec<String> =
+                    socket.rooms().iter().map(ToString::to_string).collect();
                 rooms.sort();
                 rooms
             });
@@ -158,15 +163,13 @@ fn other_namespaces(io: &SocketIo) {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let port: u16 = args
-        .next()
-        .and_then(|arg| arg.parse().ok())
-        .unwrap_or(3000);
+    let port: u16 = args.next().and_then(|arg| arg.parse().ok()).unwrap_or(3000);
     let msgpack = args.any(|arg| arg == "--msgpack");
     let io = SocketIo::with_config(config(msgpack));
     main_namespace(&io);
     other_namespaces(&io);
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     println!("listening on 127.0.0.1:{port}");
     io.serve(listener).await
 }

@@ -1,7 +1,7 @@
 //! [`Args`]: the arguments of an event or an acknowledgement, and
 //! [`IntoArgs`]: what `emit` takes and an event handler returns.
 //!
-//! Arguments are dynamic values ([`Value`], MessagePack's data model, in
+//! Arguments are dynamic values ([`Value`], `MessagePack`'s data model, in
 //! which binary data is a value of its own): the JSON parser turns its
 //! binary placeholders into [`Value::Binary`] and back, so handlers see the
 //! same arguments whichever parser the client speaks. They convert to and
@@ -225,11 +225,17 @@ mod tests {
     #[test]
     fn acks_from_unit_args_and_values() {
         assert!(().into_args().unwrap().is_empty());
-        assert_eq!(Option::<u8>::None.into_args().unwrap().values(), [Value::Nil]);
+        assert_eq!(
+            Option::<u8>::None.into_args().unwrap().values(),
+            [Value::Nil]
+        );
         let mut two = Args::new();
         two.push(&1).unwrap();
         two.push("b").unwrap();
         assert_eq!(two.clone().into_args().unwrap(), two);
-        assert_eq!("x".to_owned().into_args().unwrap().values(), [Value::from("x")]);
+        assert_eq!(
+            "x".to_owned().into_args().unwrap().values(),
+            [Value::from("x")]
+        );
     }
 }

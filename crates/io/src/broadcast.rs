@@ -143,7 +143,7 @@ impl BroadcastOperator {
     /// arguments that do not serialize).
     pub fn emit(&self, event: &str, data: impl IntoArgs) -> Result<(), EmitError> {
         let packet = event_packet(&self.ns.name, event, data)?;
-        let payloads = encode(&self.ns.settings.parser, &packet)?;
+        let payloads = encode(self.ns.settings.parser, &packet)?;
         for socket in self.sockets() {
             if self.volatile && !socket.conn().is_writable() {
                 continue;
@@ -170,7 +170,7 @@ impl BroadcastOperator {
         let mut packet = event_packet(&self.ns.name, event, data)?;
         let id = self.ns.next_ack_id();
         packet.id = Some(id);
-        let payloads = encode(&self.ns.settings.parser, &packet)?;
+        let payloads = encode(self.ns.settings.parser, &packet)?;
         let timeout = self.timeout.unwrap_or(self.ns.settings.ack_timeout);
         let waits: Vec<_> = self
             .sockets()

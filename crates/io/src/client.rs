@@ -54,7 +54,7 @@ impl Client {
     /// Routes a packet as Node's server does: a CONNECT to a namespace not
     /// joined yet connects; any other packet goes to the namespace's
     /// socket; anything else (a packet for a namespace not joined, a
-    /// second CONNECT, a CONNECT_ERROR from the client) breaks the
+    /// second CONNECT, a `CONNECT_ERROR` from the client) breaks the
     /// protocol and closes the connection.
     fn on_packet(&self, conn: &Conn, packet: Packet) {
         let joined = conn.data().socket_in(&packet.nsp);
@@ -78,7 +78,12 @@ impl Client {
                 }
             }
             (kind, _) => {
-                tracing::debug!(session = conn.id(), ?kind, nsp = packet.nsp, "closing: packet out of place");
+                tracing::debug!(
+                    session = conn.id(),
+                    ?kind,
+                    nsp = packet.nsp,
+                    "closing: packet out of place"
+                );
                 self.disconnect_all(conn, DisconnectReason::ForcedServerClose);
                 conn.close();
             }
@@ -86,18 +91,17 @@ impl Client {
     }
 
     /// A CONNECT: to the namespace if it exists (or a dynamic namespace
-    /// makes it), or a CONNECT_ERROR "Invalid namespace".
+    /// makes it), or a `CONNECT_ERROR` "Invalid namespace".
     fn connect(&self, conn: &Conn, packet: Packet) {
         let auth = packet.data.unwrap_or_else(|| Value::Map(Vec::new()));
-        match self.registry.resolve(&packet.nsp, &auth) {
-            Some(ns) => ns.connect(Arc::clone(conn), auth),
-            None => {
-                let refusal = Packet::connect_error(packet.nsp, "Invalid namespace", None);
-                let sent = encode(&self.parser, &refusal).map(|payloads| conn.send_many(payloads));
-                if !matches!(sent, Ok(Ok(()))) {
-                    tracing::debug!(session = conn.id(), "invalid namespace answer not sent");
-                }
-            }
+        if let Some(ns) = self.registry.resolve(&packet.nsp, &auth) {
+            ns.connect(Arc::clone(conn), auth);
+            return;
+        }
+        let refusal = Packet::connect_error(packet.nsp, "Invalid namespace", None);
+        let sent = encode(self.parser, &refusal).map(|payloads| conn.send_many(payloads));
+        if !matches!(sent, Ok(Ok(()))) {
+            tracing::debug!(session = conn.id(), "invalid namespace answer not sent");
         }
     }
 

@@ -35,10 +35,11 @@ pub struct SocketIoConfig {
 
 impl Default for SocketIoConfig {
     fn default() -> SocketIoConfig {
-        let mut engine = EngineConfig::default();
-        engine.path = DEFAULT_PATH.into();
         SocketIoConfig {
-            engine,
+            engine: EngineConfig {
+                path: DEFAULT_PATH.into(),
+                ..EngineConfig::default()
+            },
             connect_timeout: Duration::from_secs(45),
             ack_timeout: Duration::from_secs(5),
             parser: Parser::default(),

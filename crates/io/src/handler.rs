@@ -60,7 +60,9 @@ fn acknowledge(socket: &Socket, ack: Option<u64>, result: impl IntoArgs) {
                 tracing::debug!(socket = %socket.id(), error = %e, "acknowledgement not sent");
             }
         }
-        Err(e) => tracing::warn!(socket = %socket.id(), error = %e, "acknowledgement not serializable"),
+        Err(e) => {
+            tracing::warn!(socket = %socket.id(), error = %e, "acknowledgement not serializable")
+        }
     }
 }
 

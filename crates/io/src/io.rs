@@ -42,13 +42,13 @@ impl SocketIo {
     /// A server with `config`.
     pub fn with_config(config: SocketIoConfig) -> SocketIo {
         let settings = Arc::new(Settings {
-            parser: config.parser.clone(),
+            parser: config.parser,
             ack_timeout: config.ack_timeout,
         });
         let registry = Arc::new(Registry::new(settings, None));
         let client = Client {
             registry: Arc::clone(&registry),
-            parser: config.parser.clone(),
+            parser: config.parser,
             connect_timeout: config.connect_timeout,
         };
         SocketIo {

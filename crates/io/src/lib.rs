@@ -1,4 +1,28 @@
-//! sockeye-io: a Socket.IO server on sockeye.
+//! sockeye-io: a Socket.IO server on sockeye, for the `socket.io-client`
+//! apps of every language as they are: Engine.IO v4 over WebSocket and
+//! HTTP long-polling, Socket.IO v5 with namespaces, rooms,
+//! acknowledgements both ways, binary data, the JSON and msgpack parsers.
+//!
+//! A chat that broadcasts each message to the other clients and
+//! acknowledges `echo` with its arguments:
+//!
+//! ```no_run
+//! use sockeye_io::{Args, SocketIo};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> std::io::Result<()> {
+//! let io = SocketIo::new();
+//! io.ns("/", |socket| async move {
+//!     socket.on("chat", |socket, text: String| async move {
+//!         let _ = socket.broadcast().emit("chat", text);
+//!     });
+//!     // What the handler gives is the acknowledgement.
+//!     socket.on_args("echo", |_, args: Args| async move { args });
+//! });
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! io.serve(listener).await // http://127.0.0.1:3000/socket.io/
+//! # }
+//! ```
 //!
 //! # Module map
 //!

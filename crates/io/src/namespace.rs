@@ -7,8 +7,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use rmpv::Value;
 
 use crate::adapter::Adapter;
-use crate::broadcast::{BroadcastOperator, Rooms};
 use crate::args::IntoArgs;
+use crate::broadcast::{BroadcastOperator, Rooms};
 use crate::error::{ConnectRefusal, EmitError};
 use crate::handler::{ConnectHandler, Middleware};
 use crate::ns_core::{NsCore, Settings};
@@ -199,7 +199,7 @@ impl Namespace {
 
     /// A client asked over `conn` to connect with `auth`: the middleware
     /// runs, then the socket connects (the client gets its id) and the
-    /// connection handler runs; or the client gets a CONNECT_ERROR.
+    /// connection handler runs; or the client gets a `CONNECT_ERROR`.
     pub(crate) fn connect(&self, conn: Conn, auth: Value) {
         let socket = Socket::new(Arc::clone(&self.core), conn, auth);
         let middleware = self
@@ -244,14 +244,10 @@ fn admit(socket: &Socket) -> bool {
     true
 }
 
-/// Sends the client a CONNECT_ERROR with the refusal.
+/// Sends the client a `CONNECT_ERROR` with the refusal.
 fn refuse(socket: &Socket, refusal: &ConnectRefusal) {
-    let packet = Packet::connect_error(
-        &*socket.ns().name,
-        &refusal.message,
-        refusal.data.clone(),
-    );
-    let sent = encode(&socket.ns().settings.parser, &packet)
+    let packet = Packet::connect_error(&*socket.ns().name, &refusal.message, refusal.data.clone());
+    let sent = encode(socket.ns().settings.parser, &packet)
         .and_then(|payloads| socket.send_payloads(payloads));
     if let Err(e) = sent {
         tracing::debug!(error = %e, "connect error not sent");

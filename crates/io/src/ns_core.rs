@@ -79,7 +79,9 @@ impl<S: Clone> NsCore<S> {
     /// The sockets with these ids that are still here.
     pub(crate) fn get_all(&self, sids: &[Sid]) -> Vec<S> {
         let members = self.members.read().unwrap_or_else(PoisonError::into_inner);
-        sids.iter().filter_map(|sid| members.get(sid).cloned()).collect()
+        sids.iter()
+            .filter_map(|sid| members.get(sid).cloned())
+            .collect()
     }
 
     pub(crate) fn len(&self) -> usize {

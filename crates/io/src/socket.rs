@@ -35,6 +35,9 @@ pub(crate) trait EventHandler: Send + Sync + 'static {
     fn call(&self, socket: Socket, args: Args, ack: Option<u64>);
 }
 
+/// An event handler and the event it handles.
+type Registered = (Box<str>, Arc<dyn EventHandler>);
+
 /// A disconnect handler, run once.
 type DisconnectFn = Box<dyn FnOnce(Socket, DisconnectReason) -> BoxFuture<()> + Send>;
 
@@ -54,7 +57,7 @@ struct SocketInner {
     conn: Conn,
     /// The CONNECT packet's payload (`{}` when it had none).
     auth: Value,
-    handlers: RwLock<Vec<(Box<str>, Arc<dyn EventHandler>)>>,
+    handlers: RwLock<Vec<Registered>>,
     on_disconnect: Mutex<Vec<DisconnectFn>>,
     /// Acknowledgements awaited from the client, by id.
     acks: Mutex<HashMap<u64, oneshot::Sender<Args>>>,
@@ -266,7 +269,7 @@ impl Socket {
         if !self.connected() && packet.kind != crate::parser::PacketKind::Connect {
             return Err(EmitError::Disconnected);
         }
-        let payloads = encode(&self.inner.ns.settings.parser, packet)?;
+        let payloads = encode(self.inner.ns.settings.parser, packet)?;
         self.send_payloads(payloads.iter().cloned())
     }
 
@@ -357,7 +360,10 @@ impl Socket {
             .adapter
             .join(&self.inner.id, &[self.inner.id.as_room()]);
         self.inner.ns.insert(self.inner.id.clone(), self.clone());
-        self.send_packet(&Packet::connect_sid(&*self.inner.ns.name, self.inner.id.as_str()))
+        self.send_packet(&Packet::connect_sid(
+            &*self.inner.ns.name,
+            self.inner.id.as_str(),
+        ))
     }
 
     /// An EVENT from the client: its handler runs, if it has one.
@@ -373,9 +379,10 @@ impl Socket {
             .iter()
             .find(|(name, _)| **name == *event)
             .map(|(_, handler)| Arc::clone(handler));
-        match handler {
-            Some(handler) => handler.call(self.clone(), args, packet.id),
-            None => tracing::trace!(socket = %self.inner.id, event, "no handler"),
+        if let Some(handler) = handler {
+            handler.call(self.clone(), args, packet.id);
+        } else {
+            tracing::trace!(socket = %self.inner.id, event, "no handler");
         }
     }
 
@@ -439,7 +446,11 @@ impl SocketTimeout<'_> {
 }
 
 /// An EVENT packet for `event` with `data`; refuses reserved names.
-pub(crate) fn event_packet(nsp: &str, event: &str, data: impl IntoArgs) -> Result<Packet, EmitError> {
+pub(crate) fn event_packet(
+    nsp: &str,
+    event: &str,
+    data: impl IntoArgs,
+) -> Result<Packet, EmitError> {
     if RESERVED_EVENTS.contains(&event) {
         return Err(EmitError::Reserved(event.to_owned()));
     }
@@ -449,7 +460,7 @@ pub(crate) fn event_packet(nsp: &str, event: &str, data: impl IntoArgs) -> Resul
 
 /// `packet` as the Engine.IO messages that carry it.
 pub(crate) fn encode(
-    parser: &crate::parser::Parser,
+    parser: crate::parser::Parser,
     packet: &Packet,
 ) -> Result<Vec<Payload>, EmitError> {
     let encoded = parser.encode(packet)?;

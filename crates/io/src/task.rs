@@ -2,7 +2,7 @@
 //! wait.
 
 use std::future::Future;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 
 /// Runs `future` at once, in the caller's task, as far as it goes without
 /// waiting; only a future that must wait is spawned. Most handlers finish
@@ -15,7 +15,7 @@ pub(crate) fn run(future: impl Future<Output = ()> + Send + 'static) {
     // left pending is spawned, and the runtime polls a new task at once,
     // registering its real waker then.
     let mut cx = Context::from_waker(Waker::noop());
-    if let Poll::Pending = future.as_mut().poll(&mut cx) {
+    if future.as_mut().poll(&mut cx).is_pending() {
         tokio::spawn(future);
     }
 }

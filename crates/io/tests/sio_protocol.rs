@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use sockeye::{ClientStream, Message, WebSocket};
 use sockeye_io::{Args, SocketIo, SocketIoConfig};
 use tokio::net::TcpListener;
@@ -52,7 +52,10 @@ async fn open(url: &str) -> WebSocket<ClientStream> {
 /// The next message that is not a ping, as text.
 async fn text(ws: &mut WebSocket<ClientStream>) -> String {
     loop {
-        match tokio::time::timeout(LIMIT, ws.next()).await.expect("in time") {
+        match tokio::time::timeout(LIMIT, ws.next())
+            .await
+            .expect("in time")
+        {
             Some(Ok(Message::Text(text))) if text.as_str() == "2" => {}
             Some(Ok(Message::Text(text))) => return text.as_str().to_owned(),
             other => panic!("expected a text message, got {other:?}"),
@@ -62,7 +65,10 @@ async fn text(ws: &mut WebSocket<ClientStream>) -> String {
 
 /// The next message, binary.
 async fn binary(ws: &mut WebSocket<ClientStream>) -> Bytes {
-    match tokio::time::timeout(LIMIT, ws.next()).await.expect("in time") {
+    match tokio::time::timeout(LIMIT, ws.next())
+        .await
+        .expect("in time")
+    {
         Some(Ok(Message::Binary(data))) => data,
         other => panic!("expected a binary message, got {other:?}"),
     }
@@ -133,7 +139,7 @@ async fn connect_to_custom_namespace() {
     assert_eq!(text(&mut ws).await, r#"42/custom,["auth",{"token":"abc"}]"#);
 }
 
-/// A namespace that does not exist: CONNECT_ERROR "Invalid namespace".
+/// A namespace that does not exist: `CONNECT_ERROR` "Invalid namespace".
 #[tokio::test]
 async fn unknown_namespace_is_refused() {
     let (url, _io) = reference_server(Duration::from_secs(45)).await;
