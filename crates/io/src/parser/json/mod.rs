@@ -17,4 +17,4 @@ mod header;
 mod write;
 
 pub use decode::Decoder;
-pub use encode::encode;
+pub use encode::{encode, encode_owned};
