@@ -138,6 +138,10 @@ fn push_integer(out: &mut String, n: &rmpv::Integer) {
 
 /// Writes a float in the shortest form that reads back to the same double. Non-finite
 /// numbers become `null`, as `JSON.stringify` writes them.
+///
+/// The digits are the ones JavaScript prints; the notation differs in places (`1e-5` where
+/// JavaScript writes `0.00001`, `2.0` where it writes `2`), which every JSON reader takes as
+/// the same number. Keeping the fraction on integral floats lets them decode as floats again.
 fn push_float(out: &mut String, f: f64) {
     use std::fmt::Write as _;
     if f.is_finite() {
