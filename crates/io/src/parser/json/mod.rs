@@ -14,6 +14,7 @@ mod attachments;
 mod decode;
 mod encode;
 mod header;
+mod surrogates;
 mod write;
 
 pub use decode::Decoder;
