@@ -153,6 +153,14 @@ proptest! {
         prop_assert_eq!(back, p);
     }
 
+    /// The owned encodings equal the borrowed ones, for both parsers.
+    #[test]
+    fn owned_encoding_matches_borrowed(p in packet(Wire::Json)) {
+        for parser in [Parser::Json, Parser::Msgpack] {
+            prop_assert_eq!(parser.encode_owned(p.clone()), parser.encode(&p));
+        }
+    }
+
     /// msgpack parser: encode → decode gives the packet back, any namespace string included.
     #[test]
     fn msgpack_round_trip(mut p in packet(Wire::Msgpack), nsp in any::<String>()) {

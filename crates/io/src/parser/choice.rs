@@ -31,6 +31,19 @@ impl Parser {
         }
     }
 
+    /// Encodes a packet it owns; the JSON parser then moves binary data into the attachments
+    /// instead of copying it.
+    ///
+    /// # Errors
+    ///
+    /// See [`json::encode`] and [`msgpack::encode`].
+    pub fn encode_owned(self, packet: Packet) -> Result<Encoded, EncodeError> {
+        match self {
+            Self::Json => json::encode_owned(packet),
+            Self::Msgpack => msgpack::encode(&packet),
+        }
+    }
+
     /// A decoder for one connection, with the default [`DecoderLimits`].
     #[must_use]
     pub fn decoder(self) -> Decoder {

@@ -11,6 +11,12 @@ use super::packet::{PacketKind, RESERVED_EVENTS};
 /// `socket.io-parser` enforces: CONNECT carries nothing or an object, DISCONNECT nothing,
 /// `CONNECT_ERROR` a string or an object, EVENT a non-empty array whose first element is a
 /// number or a string that is not a reserved event name, ACK an array (possibly empty).
+///
+/// Both parsers apply the same rules, which makes them a little stricter than the reference
+/// decoders in two places: `socket.io-parser` lets an EVENT, ACK or `CONNECT_ERROR` arrive
+/// with no payload at all (the protocol document says the payload is mandatory), and
+/// `socket.io-msgpack-parser` accepts any array as an EVENT's data, empty or with a reserved
+/// name.
 pub(crate) fn check_payload(kind: PacketKind, data: Option<&Value>) -> Result<(), ParseError> {
     let allowed = match (kind, data) {
         (PacketKind::Connect | PacketKind::Disconnect, None) => true,

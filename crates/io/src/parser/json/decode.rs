@@ -5,6 +5,7 @@ use rmpv::Value;
 
 use super::attachments::{count_placeholders, fill_placeholders};
 use super::header::parse_header;
+use super::surrogates::replace_lone_surrogates;
 use crate::parser::error::ParseError;
 use crate::parser::limits::DecoderLimits;
 use crate::parser::packet::Packet;
@@ -157,14 +158,21 @@ impl Pending {
 }
 
 /// The JSON payload as a value tree, `None` when the frame has no payload. Integers stay
-/// integers (`Value::Integer`), numbers with a fraction or an exponent become `Value::F64`.
+/// integers (`Value::Integer`), numbers with a fraction or an exponent become `Value::F64`,
+/// and a lone surrogate escape in a string reads as U+FFFD (see [`replace_lone_surrogates`]).
 fn parse_payload(payload: &str) -> Result<Option<Value>, ParseError> {
     if payload.is_empty() {
         return Ok(None);
     }
-    serde_json::from_str(payload)
-        .map(Some)
-        .map_err(ParseError::InvalidJson)
+    match serde_json::from_str(payload) {
+        Ok(value) => Ok(Some(value)),
+        Err(err) => match replace_lone_surrogates(payload) {
+            Some(fixed) => serde_json::from_str(&fixed)
+                .map(Some)
+                .map_err(ParseError::InvalidJson),
+            None => Err(ParseError::InvalidJson(err)),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -261,6 +269,24 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(p.data.unwrap()[1].is_map());
+    }
+
+    /// A lone surrogate escape, which a JavaScript string may hold, reads as U+FFFD instead
+    /// of failing the packet.
+    #[test]
+    fn lone_surrogate_escape_reads_as_replacement_character() {
+        let mut d = Decoder::default();
+        let p = d
+            .text(r#"2["a","x\ud83d","\ud83d\ude00"]"#)
+            .unwrap()
+            .unwrap();
+        let data = p.data.unwrap();
+        assert_eq!(data[1].as_str(), Some("x\u{fffd}"));
+        assert_eq!(data[2].as_str(), Some("\u{1f600}"));
+        assert!(matches!(
+            d.text(r#"2["a","\ud83d"#),
+            Err(ParseError::InvalidJson(_))
+        ));
     }
 
     /// JSON numbers: integers stay integers, fractions are floats.

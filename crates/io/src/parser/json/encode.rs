@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::write::{JsonWriter, count_binary};
+use super::write::{JsonWriter, count_binary, take_binaries};
 use crate::parser::error::EncodeError;
 use crate::parser::frame::{Encoded, Frame};
 use crate::parser::packet::{MAIN_NAMESPACE, Packet, PacketKind};
@@ -35,21 +35,49 @@ use crate::parser::packet::{MAIN_NAMESPACE, Packet, PacketKind};
 /// assert_eq!(encoded.attachments.len(), 2);
 /// ```
 pub fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
-    check_namespace(&packet.nsp)?;
     let binaries = packet.data.as_ref().map_or(0, count_binary);
+    let mut attachments = Vec::with_capacity(binaries);
+    let head = write_packet(packet, binaries, Some(&mut attachments))?;
+    Ok(Encoded {
+        head: Frame::Text(head),
+        attachments,
+    })
+}
+
+/// Encodes a packet it owns, as [`encode`] does, moving the binary data into the attachments
+/// instead of copying it.
+///
+/// # Errors
+///
+/// As [`encode`].
+pub fn encode_owned(mut packet: Packet) -> Result<Encoded, EncodeError> {
+    let mut attachments = Vec::new();
+    if let Some(data) = &mut packet.data {
+        take_binaries(data, &mut attachments);
+    }
+    let head = write_packet(&packet, attachments.len(), None)?;
+    Ok(Encoded {
+        head: Frame::Text(head),
+        attachments,
+    })
+}
+
+/// The text frame: header, then the payload with `binaries` placeholders.
+fn write_packet(
+    packet: &Packet,
+    binaries: usize,
+    attachments: Option<&mut Vec<Bytes>>,
+) -> Result<String, EncodeError> {
+    check_namespace(&packet.nsp)?;
     if binaries > 0 && !matches!(packet.kind, PacketKind::Event | PacketKind::Ack) {
         return Err(EncodeError::BinaryNotAllowed { kind: packet.kind });
     }
     let mut out = String::with_capacity(64);
     write_header(&mut out, packet, binaries);
-    let mut attachments: Vec<Bytes> = Vec::with_capacity(binaries);
     if let Some(data) = &packet.data {
-        JsonWriter::new(&mut out, &mut attachments).value(data)?;
+        JsonWriter::new(&mut out, attachments).value(data)?;
     }
-    Ok(Encoded {
-        head: Frame::Text(out),
-        attachments,
-    })
+    Ok(out)
 }
 
 fn check_namespace(nsp: &str) -> Result<(), EncodeError> {
@@ -137,6 +165,20 @@ mod tests {
                 kind: PacketKind::Connect
             })
         );
+    }
+
+    /// The owned encoding moves the attachments and writes the same frames.
+    #[test]
+    fn owned_encoding_is_the_same() {
+        let p = Packet::event(
+            "/a",
+            "x",
+            vec![
+                Value::Binary(vec![1]),
+                Value::Array(vec![Value::Binary(vec![2, 3])]),
+            ],
+        );
+        assert_eq!(encode_owned(p.clone()), encode(&p));
     }
 
     /// `BINARY_ACK`: type 6, count, then id.

@@ -14,7 +14,8 @@ mod attachments;
 mod decode;
 mod encode;
 mod header;
+mod surrogates;
 mod write;
 
 pub use decode::Decoder;
-pub use encode::encode;
+pub use encode::{encode, encode_owned};

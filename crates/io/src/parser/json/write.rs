@@ -6,16 +6,22 @@ use rmpv::Value;
 use crate::parser::error::EncodeError;
 
 /// Writes JSON for values into `out`, replacing each [`Value::Binary`] with a placeholder
-/// `{"_placeholder":true,"num":N}` and appending its bytes to `attachments` (N is its index
-/// there, so placeholders are numbered in document order, as `socket.io-parser` numbers them).
+/// `{"_placeholder":true,"num":N}`, numbered from 0 in document order as `socket.io-parser`
+/// numbers them, and appending a copy of its bytes to `attachments` when given (when not,
+/// the caller has taken them out already with [`take_binaries`]).
 pub(crate) struct JsonWriter<'a> {
     out: &'a mut String,
-    attachments: &'a mut Vec<Bytes>,
+    attachments: Option<&'a mut Vec<Bytes>>,
+    next_num: usize,
 }
 
 impl<'a> JsonWriter<'a> {
-    pub(crate) fn new(out: &'a mut String, attachments: &'a mut Vec<Bytes>) -> Self {
-        Self { out, attachments }
+    pub(crate) fn new(out: &'a mut String, attachments: Option<&'a mut Vec<Bytes>>) -> Self {
+        Self {
+            out,
+            attachments,
+            next_num: 0,
+        }
     }
 
     /// Writes one value and everything under it.
@@ -47,10 +53,12 @@ impl<'a> JsonWriter<'a> {
 
     fn placeholder(&mut self, bytes: &[u8]) {
         self.out.push_str(r#"{"_placeholder":true,"num":"#);
-        self.out
-            .push_str(itoa::Buffer::new().format(self.attachments.len()));
+        self.out.push_str(itoa::Buffer::new().format(self.next_num));
         self.out.push('}');
-        self.attachments.push(Bytes::copy_from_slice(bytes));
+        self.next_num += 1;
+        if let Some(attachments) = self.attachments.as_deref_mut() {
+            attachments.push(Bytes::copy_from_slice(bytes));
+        }
     }
 
     fn array(&mut self, items: &[Value]) -> Result<(), EncodeError> {
@@ -90,19 +98,26 @@ pub(crate) fn count_binary(value: &Value) -> usize {
     }
 }
 
+/// Moves every [`Value::Binary`] leaf's bytes into `out`, in the order [`JsonWriter`] numbers
+/// them, leaving empty binaries in their place. The bytes move without a copy.
+pub(crate) fn take_binaries(value: &mut Value, out: &mut Vec<Bytes>) {
+    match value {
+        Value::Binary(bytes) => out.push(Bytes::from(std::mem::take(bytes))),
+        Value::Array(items) => items.iter_mut().for_each(|v| take_binaries(v, out)),
+        Value::Map(entries) => entries.iter_mut().for_each(|(_, v)| take_binaries(v, out)),
+        _ => {}
+    }
+}
+
 /// Writes a map key. JSON keys are strings; a scalar key is written as the string
 /// JavaScript's `String(key)` gives it (`1` → `"1"`, `true` → `"true"`, nil → `"null"`), which
 /// is also what a JavaScript peer sees when msgpack decodes such a key into an object.
 fn push_key(out: &mut String, key: &Value) -> Result<(), EncodeError> {
     match key {
-        Value::String(_) => {
-            let mut attachments = Vec::new();
-            JsonWriter::new(out, &mut attachments).value(key)
-        }
+        Value::String(_) => JsonWriter::new(out, None).value(key),
         Value::Nil | Value::Boolean(_) | Value::Integer(_) | Value::F32(_) | Value::F64(_) => {
             let mut text = String::new();
-            let mut attachments = Vec::new();
-            JsonWriter::new(&mut text, &mut attachments).value(key)?;
+            JsonWriter::new(&mut text, None).value(key)?;
             push_string(out, &text);
             Ok(())
         }
@@ -123,6 +138,10 @@ fn push_integer(out: &mut String, n: &rmpv::Integer) {
 
 /// Writes a float in the shortest form that reads back to the same double. Non-finite
 /// numbers become `null`, as `JSON.stringify` writes them.
+///
+/// The digits are the ones JavaScript prints; the notation differs in places (`1e-5` where
+/// JavaScript writes `0.00001`, `2.0` where it writes `2`), which every JSON reader takes as
+/// the same number. Keeping the fraction on integral floats lets them decode as floats again.
 fn push_float(out: &mut String, f: f64) {
     use std::fmt::Write as _;
     if f.is_finite() {
@@ -178,7 +197,7 @@ mod tests {
     fn json(value: &Value) -> (String, Vec<Bytes>) {
         let mut out = String::new();
         let mut attachments = Vec::new();
-        JsonWriter::new(&mut out, &mut attachments)
+        JsonWriter::new(&mut out, Some(&mut attachments))
             .value(value)
             .unwrap();
         (out, attachments)
@@ -237,7 +256,7 @@ mod tests {
         let mut out = String::new();
         let mut attachments = Vec::new();
         assert_eq!(
-            JsonWriter::new(&mut out, &mut attachments).value(&bad),
+            JsonWriter::new(&mut out, Some(&mut attachments)).value(&bad),
             Err(EncodeError::UnsupportedKey)
         );
     }
@@ -259,7 +278,7 @@ mod tests {
         let mut out = String::new();
         let mut attachments = Vec::new();
         assert_eq!(
-            JsonWriter::new(&mut out, &mut attachments).value(&Value::Ext(1, vec![])),
+            JsonWriter::new(&mut out, Some(&mut attachments)).value(&Value::Ext(1, vec![])),
             Err(EncodeError::ExtensionValue)
         );
     }
