@@ -1,13 +1,85 @@
-//! sockeye-io: a Socket.IO server on sockeye.
+//! sockeye-io: a Socket.IO server on sockeye, for the `socket.io-client`
+//! apps of every language as they are: Engine.IO v4 over WebSocket and
+//! HTTP long-polling, Socket.IO v5 with namespaces, rooms,
+//! acknowledgements both ways, binary data, the JSON and msgpack parsers.
+//!
+//! A chat that broadcasts each message to the other clients and
+//! acknowledges `echo` with its arguments:
+//!
+//! ```no_run
+//! use sockeye_io::{Args, SocketIo};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> std::io::Result<()> {
+//! let io = SocketIo::new();
+//! io.ns("/", |socket| async move {
+//!     socket.on("chat", |socket, text: String| async move {
+//!         let _ = socket.broadcast().emit("chat", text);
+//!     });
+//!     // What the handler gives is the acknowledgement.
+//!     socket.on_args("echo", |_, args: Args| async move { args });
+//! });
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! io.serve(listener).await // http://127.0.0.1:3000/socket.io/
+//! # }
+//! ```
 //!
 //! # Module map
 //!
-//! - `engine/`: Engine.IO v4 (and v3): its packets and the polling
-//!   payload, sessions over WebSocket or HTTP long-polling, the heartbeat,
-//!   the upgrade from polling, and the HTTP service that serves them.
+//! Bottom up; each file uses only those above it in this list.
+//!
+//! - `engine/`: Engine.IO v4: its packets and the polling payload,
+//!   sessions over WebSocket or HTTP long-polling, the heartbeat, the
+//!   upgrade from polling, and the HTTP service that serves them.
 //! - `parser/`: Socket.IO v5 packets (CONNECT, DISCONNECT, EVENT, ACK,
-//!   CONNECT_ERROR, BINARY_EVENT, BINARY_ACK) with the default JSON parser
+//!   `CONNECT_ERROR`, `BINARY_EVENT`, `BINARY_ACK`) with the default JSON parser
 //!   and binary attachments, and the msgpack parser.
+//! - `value/`: event arguments as `rmpv::Value` trees, and their serde
+//!   conversions to and from the caller's types.
+//! - `sid.rs` ([`Sid`]): socket ids. `task.rs`: runs a handler in place,
+//!   spawning only what waits. `args.rs` ([`Args`], [`IntoArgs`]): event
+//!   arguments and serde. `error.rs`: refusals, disconnect reasons, emit
+//!   and ack errors. `adapter/` ([`Adapter`](adapter::Adapter),
+//!   [`LocalAdapter`](adapter::LocalAdapter)): rooms, the boundary for
+//!   adapters shared by several servers.
+//! - `config.rs` ([`SocketIoConfig`]). `conn.rs`: a session's decoder and
+//!   joined namespaces. `ns_core.rs`: what a namespace's sockets share.
+//! - `socket.rs` ([`Socket`]): one client in one namespace: emit, acks,
+//!   rooms, data, disconnect. `handler.rs`: typed event handlers
+//!   (`Socket::on`), connection handlers and middleware.
+//!   `broadcast.rs` ([`BroadcastOperator`]): emitting to many.
+//! - `namespace.rs` ([`Namespace`], [`DynamicNamespace`]): handlers,
+//!   middleware and connecting a socket. `registry.rs`: a server's
+//!   namespaces. `client.rs`: the Socket.IO layer as an Engine.IO handler:
+//!   decoding and routing packets. `io.rs` ([`SocketIo`]): the server.
 
+pub mod adapter;
+mod args;
+mod broadcast;
+mod client;
+mod config;
+mod conn;
 pub mod engine;
+mod error;
+mod handler;
+mod io;
+mod namespace;
+mod ns_core;
 pub mod parser;
+mod registry;
+mod sid;
+mod socket;
+mod task;
+pub mod value;
+
+pub use args::{Args, ArgsError, IntoArgs};
+pub use broadcast::{AckResponse, BroadcastOperator, Rooms};
+pub use client::Client;
+pub use config::{DEFAULT_PATH, SocketIoConfig};
+pub use conn::ConnState;
+pub use error::{AckError, ConnectRefusal, DisconnectReason, EmitError};
+pub use io::SocketIo;
+pub use namespace::{DynamicNamespace, Namespace};
+pub use sid::Sid;
+pub use socket::{Socket, SocketTimeout};
+pub use value::{Value, ValueError, from_value, to_value};

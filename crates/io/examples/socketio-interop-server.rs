@@ -1,0 +1,175 @@
+//! A Socket.IO server exercising every feature real clients are checked
+//! against (`interop/socketio/socketio-client.mjs`, and the Python one):
+//!
+//! - `/`: `echo` acknowledges with its arguments; `join` (room) and
+//!   `leave` (room) change rooms and acknowledge; `to-room` (room, data)
+//!   sends `room-message` to the others in the room; `broadcast` (data)
+//!   sends `broadcast-message` to every other socket; `volatile` (data)
+//!   sends `volatile-message` to the sender, volatile; `ask` (data) asks
+//!   the client `question` with an acknowledgement and acknowledges with
+//!   its answer, or with `{"error":"timeout"}` after 500 ms; `kick`
+//!   disconnects the sender from the namespace; `rooms` acknowledges with
+//!   the sender's rooms; `fetch` (room) acknowledges with the ids of the
+//!   sockets in the room; `auth` comes at connection with the handshake's
+//!   auth; `binary` acknowledges with a buffer inside an object.
+//! - `/admin`: refuses sockets whose auth `token` is not `"secret"`, with
+//!   the message `"not authorized"` and data `{"code":403}`.
+//! - `/dyn-<digits>`: dynamic namespaces, which greet with `hello` and
+//!   their name.
+//! - `/monitor`: gets `disconnected` {id, nsp, reason} for every socket of
+//!   `/` that disconnects.
+//!
+//! ```text
+//! cargo run -p sockeye-io --example socketio-interop-server -- PORT [--msgpack]
+//! ```
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use sockeye_io::engine::{Cors, CorsOrigins};
+use sockeye_io::parser::Parser;
+use sockeye_io::{Args, ConnectRefusal, SocketIo, SocketIoConfig, Value};
+
+/// How long `ask` waits for the client's answer.
+const ASK_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// What `disconnected` tells the monitor.
+#[derive(Serialize)]
+struct Disconnected {
+    id: String,
+    nsp: String,
+    reason: &'static str,
+}
+
+/// What `binary` acknowledges with.
+#[derive(Serialize)]
+struct Upload {
+    name: &'static str,
+    body: Bytes,
+}
+
+fn config(msgpack: bool) -> SocketIoConfig {
+    let mut config = SocketIoConfig::default();
+    config.engine.ping_interval = Duration::from_millis(500);
+    config.engine.ping_timeout = Duration::from_millis(500);
+    config.engine.cors = Cors {
+        origins: CorsOrigins::Any,
+        credentials: false,
+    };
+    if msgpack {
+        config.parser = Parser::Msgpack;
+    }
+    config
+}
+
+fn main_namespace(io: &SocketIo) {
+    let monitor = io.of("/monitor");
+    io.ns("/", move |socket| {
+        let monitor = monitor.clone();
+        async move {
+            let _ = socket.emit("auth", socket.auth().clone());
+            socket.on_args("echo", |_, args: Args| async move { args });
+            socket.on("join", |socket, room: String| async move {
+                socket.join(&room);
+            });
+            socket.on("leave", |socket, room: String| async move {
+                socket.leave(&room);
+            });
+            socket.on_args("to-room", |socket, mut args: Args| async move {
+                let room: String = args.take(0).unwrap_or_default();
+                let data: Value = args.take(1).unwrap_or(Value::Nil);
+                let _ = socket.to(room).emit("room-message", data);
+            });
+            socket.on("broadcast", |socket, data: Value| async move {
+                let _ = socket.broadcast().emit("broadcast-message", data);
+            });
+            socket.on("volatile", |socket, data: Value| async move {
+                let _ = socket.volatile().emit("volatile-message", data);
+            });
+            socket.on("ask", |socket, data: Value| async move {
+                match socket
+                    .timeout(ASK_TIMEOUT)
+                    .emit_with_ack("question", data)
+                    .await
+                {
+                    Ok(answer) => answer,
+                    Err(e) => {
+                        let mut args = Args::new();
+                        let _ = args.push(&serde_json::json!({ "error": e.to_string() }));
+                        args
+                    }
+                }
+            });
+            socket.on("kick", |socket, (): ()| async move {
+                socket.disconnect();
+            });
+            socket.on("rooms", |socket, (): ()| async move {
+                let mut rooms: Vec<String> =
+                    socket.rooms().iter().map(ToString::to_string).collect();
+                rooms.sort();
+                rooms
+            });
+            socket.on("binary", |_, (): ()| async move {
+                Upload {
+                    name: "a.bin",
+                    body: Bytes::from_static(&[0, 1, 2, 255]),
+                }
+            });
+            socket.on_disconnect(move |socket, reason| async move {
+                let _ = monitor.emit(
+                    "disconnected",
+                    Disconnected {
+                        id: socket.id().to_string(),
+                        nsp: socket.nsp().to_owned(),
+                        reason: reason.as_str(),
+                    },
+                );
+            });
+        }
+    });
+}
+
+fn other_namespaces(io: &SocketIo) {
+    io.of("/admin")
+        .with(|socket| async move {
+            let token = socket.auth().as_map().and_then(|fields| {
+                fields
+                    .iter()
+                    .find(|(key, _)| key.as_str() == Some("token"))
+                    .and_then(|(_, value)| value.as_str())
+            });
+            if token == Some("secret") {
+                Ok(())
+            } else {
+                Err(ConnectRefusal::new("not authorized")
+                    .with_data(&serde_json::json!({ "code": 403 }))
+                    .expect("json serializes"))
+            }
+        })
+        .on_connection(|socket| async move {
+            let _ = socket.emit("welcome", "admin");
+        });
+    io.dynamic_ns(|name, _auth| {
+        name.strip_prefix("/dyn-")
+            .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+    })
+    .on_connection(|socket| async move {
+        let _ = socket.emit("hello", socket.nsp().to_owned());
+    });
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let port: u16 = args.next().and_then(|arg| arg.parse().ok()).unwrap_or(3000);
+    let msgpack = args.any(|arg| arg == "--msgpack");
+    let io = SocketIo::with_config(config(msgpack));
+    main_namespace(&io);
+    other_namespaces(&io);
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+    println!("listening on 127.0.0.1:{port}");
+    io.serve(listener).await
+}

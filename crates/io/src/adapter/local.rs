@@ -1,0 +1,156 @@
+//! [`LocalAdapter`]: rooms in memory, for one server.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{PoisonError, RwLock};
+
+use super::{Adapter, Room};
+use crate::sid::Sid;
+
+/// Rooms in memory: the default adapter, for a single server.
+#[derive(Debug, Default)]
+pub struct LocalAdapter {
+    state: RwLock<Rooms>,
+}
+
+#[derive(Debug, Default)]
+struct Rooms {
+    /// Room -> its sockets.
+    members: HashMap<Room, HashSet<Sid>>,
+    /// Socket -> its rooms.
+    of: HashMap<Sid, HashSet<Room>>,
+}
+
+impl LocalAdapter {
+    /// An empty adapter.
+    pub fn new() -> LocalAdapter {
+        LocalAdapter::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Rooms> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Rooms> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Rooms {
+    fn remove_member(&mut self, room: &str, sid: &Sid) {
+        if let Some(members) = self.members.get_mut(room) {
+            members.remove(sid);
+            if members.is_empty() {
+                self.members.remove(room);
+            }
+        }
+    }
+}
+
+impl Adapter for LocalAdapter {
+    fn join(&self, sid: &Sid, rooms: &[Room]) {
+        let mut state = self.write();
+        let state = &mut *state;
+        let of = state.of.entry(sid.clone()).or_default();
+        for room in rooms {
+            if of.insert(room.clone()) {
+                state
+                    .members
+                    .entry(room.clone())
+                    .or_default()
+                    .insert(sid.clone());
+            }
+        }
+    }
+
+    fn leave(&self, sid: &Sid, room: &str) {
+        let mut state = self.write();
+        if let Some(of) = state.of.get_mut(sid)
+            && of.remove(room)
+        {
+            state.remove_member(room, sid);
+        }
+    }
+
+    fn leave_all(&self, sid: &Sid) {
+        let mut state = self.write();
+        if let Some(rooms) = state.of.remove(sid) {
+            for room in &rooms {
+                state.remove_member(room, sid);
+            }
+        }
+    }
+
+    fn rooms_of(&self, sid: &Sid) -> Vec<Room> {
+        self.read()
+            .of
+            .get(sid)
+            .map(|rooms| rooms.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn rooms(&self) -> Vec<Room> {
+        self.read().members.keys().cloned().collect()
+    }
+
+    fn select(&self, rooms: &[Room], except: &[Room]) -> Vec<Sid> {
+        let state = self.read();
+        let excluded = |sid: &Sid| {
+            except.iter().any(|room| {
+                state
+                    .members
+                    .get(room)
+                    .is_some_and(|members| members.contains(sid))
+            })
+        };
+        if rooms.is_empty() {
+            return state
+                .of
+                .keys()
+                .filter(|sid| !excluded(sid))
+                .cloned()
+                .collect();
+        }
+        let mut seen = HashSet::new();
+        for room in rooms {
+            for sid in state.members.get(room).into_iter().flatten() {
+                if !excluded(sid) {
+                    seen.insert(sid);
+                }
+            }
+        }
+        seen.into_iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(name: &str) -> Room {
+        name.into()
+    }
+
+    #[test]
+    fn select_unites_rooms_and_removes_excepted_ones() {
+        let adapter = LocalAdapter::new();
+        let (a, b, c) = (Sid::from("a"), Sid::from("b"), Sid::from("c"));
+        adapter.join(&a, &[room("a"), room("red")]);
+        adapter.join(&b, &[room("b"), room("red"), room("blue")]);
+        adapter.join(&c, &[room("c"), room("blue")]);
+        let mut red_or_blue = adapter.select(&[room("red"), room("blue")], &[]);
+        red_or_blue.sort();
+        assert_eq!(red_or_blue, [a.clone(), b.clone(), c.clone()]);
+        let mut not_blue = adapter.select(&[], &[room("blue")]);
+        not_blue.sort();
+        assert_eq!(not_blue, std::slice::from_ref(&a));
+        adapter.leave(&b, "red");
+        assert_eq!(
+            adapter.select(&[room("red")], &[]),
+            std::slice::from_ref(&a)
+        );
+        adapter.leave_all(&a);
+        assert!(adapter.select(&[room("red")], &[]).is_empty());
+        assert!(!adapter.rooms().contains(&room("red")));
+        assert_eq!(adapter.rooms_of(&c).len(), 2);
+    }
+}

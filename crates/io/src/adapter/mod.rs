@@ -1,0 +1,35 @@
+//! The adapter boundary: which sockets of a namespace are in which rooms.
+//!
+//! A namespace asks its [`Adapter`] which sockets a broadcast reaches and
+//! tells it of every join and leave. [`LocalAdapter`], the default, keeps
+//! that in memory for one server; an adapter shared by many servers
+//! (Redis, NATS) implements the same trait and also carries broadcasts and
+//! cluster requests to the other servers.
+
+mod local;
+
+pub use self::local::LocalAdapter;
+use crate::sid::Sid;
+
+/// A room's name. Every socket is also in the room named by its own id.
+pub type Room = std::sync::Arc<str>;
+
+/// Which sockets of one namespace are in which rooms.
+///
+/// Calls come from many tasks at once; an implementation keeps its own
+/// locks short (no call awaits).
+pub trait Adapter: Send + Sync + 'static {
+    /// `sid` joins `rooms` (a socket's first call adds it to the adapter).
+    fn join(&self, sid: &Sid, rooms: &[Room]);
+    /// `sid` leaves `room`.
+    fn leave(&self, sid: &Sid, room: &str);
+    /// `sid` leaves every room and is forgotten.
+    fn leave_all(&self, sid: &Sid);
+    /// The rooms `sid` is in.
+    fn rooms_of(&self, sid: &Sid) -> Vec<Room>;
+    /// Every room with at least one socket.
+    fn rooms(&self) -> Vec<Room>;
+    /// The sockets in any of `rooms` (every socket when `rooms` is empty)
+    /// and in none of `except`.
+    fn select(&self, rooms: &[Room], except: &[Room]) -> Vec<Sid>;
+}

@@ -1,0 +1,247 @@
+//! [`BroadcastOperator`]: emitting to many sockets of a namespace at once
+//! (all of them, some rooms, all but some rooms), encoded once for all,
+//! with or without acknowledgements; and acting on the sockets it selects
+//! (fetch, join, leave, disconnect).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::adapter::Room;
+use crate::args::{Args, IntoArgs};
+use crate::error::{AckError, EmitError};
+use crate::ns_core::NsCore;
+use crate::sid::Sid;
+use crate::socket::{Socket, encode, event_packet};
+
+/// Selects sockets of a namespace, then emits to them or acts on them.
+///
+/// Made by [`Namespace::to`](crate::Namespace::to),
+/// [`SocketIo::to`](crate::SocketIo::to), [`Socket::to`],
+/// [`Socket::broadcast`] and their siblings; each method narrows or
+/// changes the selection and gives it back.
+#[derive(Clone, Debug)]
+pub struct BroadcastOperator {
+    ns: Arc<NsCore<Socket>>,
+    rooms: Vec<Room>,
+    except: Vec<Room>,
+    volatile: bool,
+    timeout: Option<Duration>,
+}
+
+/// One socket's answer to a broadcast with acknowledgements.
+#[derive(Debug)]
+pub struct AckResponse {
+    /// Which socket answered (or did not).
+    pub socket: Sid,
+    /// Its acknowledgement's arguments, or why there is none.
+    pub result: Result<Args, AckError>,
+}
+
+/// One or more rooms: a `&str`, a `String`, a [`Sid`], or a list of them.
+pub trait Rooms {
+    /// The rooms, as names.
+    fn into_rooms(self) -> Vec<Room>;
+}
+
+impl Rooms for &str {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![self.into()]
+    }
+}
+
+impl Rooms for String {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![self.into()]
+    }
+}
+
+impl Rooms for &Sid {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![self.as_str().into()]
+    }
+}
+
+impl<R: AsRef<str>> Rooms for Vec<R> {
+    fn into_rooms(self) -> Vec<Room> {
+        self.iter().map(|r| r.as_ref().into()).collect()
+    }
+}
+
+impl<R: AsRef<str>, const N: usize> Rooms for [R; N] {
+    fn into_rooms(self) -> Vec<Room> {
+        self.iter().map(|r| r.as_ref().into()).collect()
+    }
+}
+
+impl BroadcastOperator {
+    /// Every socket of `ns`.
+    pub(crate) fn new(ns: Arc<NsCore<Socket>>) -> BroadcastOperator {
+        BroadcastOperator {
+            ns,
+            rooms: Vec::new(),
+            except: Vec::new(),
+            volatile: false,
+            timeout: None,
+        }
+    }
+
+    /// Only the sockets in `rooms` (added to those already named: a
+    /// socket in any of them is selected once).
+    #[must_use]
+    pub fn to(mut self, rooms: impl Rooms) -> BroadcastOperator {
+        self.rooms.extend(rooms.into_rooms());
+        self
+    }
+
+    /// Not the sockets in `rooms`.
+    #[must_use]
+    pub fn except(mut self, rooms: impl Rooms) -> BroadcastOperator {
+        self.except.extend(rooms.into_rooms());
+        self
+    }
+
+    /// The event may be lost: a socket whose connection cannot take it
+    /// now (packets already waiting to leave) does not get it. For
+    /// frequent updates where only the latest matters.
+    #[must_use]
+    pub fn volatile(mut self) -> BroadcastOperator {
+        self.volatile = true;
+        self
+    }
+
+    /// How long [`emit_with_ack`](Self::emit_with_ack) waits; the
+    /// configured `ack_timeout` otherwise.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> BroadcastOperator {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The sockets selected, on this server.
+    pub fn sockets(&self) -> Vec<Socket> {
+        let sids = self.ns.adapter.select(&self.rooms, &self.except);
+        self.ns.get_all(&sids)
+    }
+
+    /// The sockets selected. With an adapter shared by several servers
+    /// this would also ask the others; alone, it is [`sockets`](Self::sockets).
+    #[allow(clippy::unused_async)]
+    pub async fn fetch_sockets(&self) -> Vec<Socket> {
+        self.sockets()
+    }
+
+    /// Emits `event` with `data` to every socket selected: encoded once,
+    /// the same frames queued on each connection.
+    ///
+    /// A socket whose queue is full misses it (logged); the others still
+    /// get it.
+    ///
+    /// # Errors
+    ///
+    /// [`EmitError`] when the event cannot be encoded (a reserved name,
+    /// arguments that do not serialize).
+    pub fn emit(&self, event: &str, data: impl IntoArgs) -> Result<(), EmitError> {
+        let packet = event_packet(&self.ns.name, event, data)?;
+        let payloads = encode(self.ns.settings.parser, &packet)?;
+        for socket in self.sockets() {
+            if self.volatile && !socket.conn().is_writable() {
+                continue;
+            }
+            if let Err(e) = socket.send_payloads(payloads.iter().cloned()) {
+                tracing::debug!(socket = %socket.id(), error = %e, "broadcast not delivered");
+            }
+        }
+        Ok(())
+    }
+
+    /// Emits `event` to every socket selected, asking each for an
+    /// acknowledgement; the future gives every socket's answer (or why
+    /// there is none) once all answered or the timeout passed.
+    ///
+    /// # Errors
+    ///
+    /// [`EmitError`] when the event cannot be encoded.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        data: impl IntoArgs,
+    ) -> Result<impl Future<Output = Vec<AckResponse>> + Send + 'static, EmitError> {
+        let mut packet = event_packet(&self.ns.name, event, data)?;
+        let id = self.ns.next_ack_id();
+        packet.id = Some(id);
+        let payloads = encode(self.ns.settings.parser, &packet)?;
+        let timeout = self.timeout.unwrap_or(self.ns.settings.ack_timeout);
+        let waits: Vec<_> = self
+            .sockets()
+            .into_iter()
+            .map(|socket| {
+                let answer = socket.expect_ack(id);
+                let sent = socket.send_payloads(payloads.iter().cloned());
+                async move {
+                    let result = match sent {
+                        Ok(()) => socket.await_ack(id, answer, timeout).await,
+                        Err(e) => Err(AckError::Emit(e)),
+                    };
+                    AckResponse {
+                        socket: socket.id().clone(),
+                        result,
+                    }
+                }
+            })
+            .collect();
+        Ok(futures_util::future::join_all(waits))
+    }
+
+    /// Makes every socket selected join `rooms`.
+    pub fn join(&self, rooms: impl Rooms) {
+        let rooms = rooms.into_rooms();
+        for socket in self.sockets() {
+            self.ns.adapter.join(socket.id(), &rooms);
+        }
+    }
+
+    /// Makes every socket selected leave `rooms`.
+    pub fn leave(&self, rooms: impl Rooms) {
+        let rooms = rooms.into_rooms();
+        for socket in self.sockets() {
+            for room in &rooms {
+                self.ns.adapter.leave(socket.id(), room);
+            }
+        }
+    }
+
+    /// Disconnects every socket selected from the namespace.
+    pub fn disconnect(&self) {
+        for socket in self.sockets() {
+            socket.disconnect();
+        }
+    }
+}
+
+impl Socket {
+    /// The other sockets in `rooms` (not this one), as Node's
+    /// `socket.to(room)`.
+    pub fn to(&self, rooms: impl Rooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
+    }
+
+    /// Every other socket of the namespace, not those in `rooms`.
+    pub fn except(&self, rooms: impl Rooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// This socket alone, for an emit that may be lost: when its
+    /// connection cannot take the event at once, it is dropped (see
+    /// [`BroadcastOperator::volatile`]).
+    pub fn volatile(&self) -> BroadcastOperator {
+        BroadcastOperator::new(Arc::clone(self.ns()))
+            .to(self.id())
+            .volatile()
+    }
+
+    /// Every other socket of the namespace.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(Arc::clone(self.ns())).except(self.id())
+    }
+}

@@ -1,0 +1,143 @@
+//! [`Client`]: the Socket.IO layer as an Engine.IO handler. It decodes
+//! each session's packets, connects sockets to namespaces, routes events
+//! and acknowledgements to them, and disconnects them when the session
+//! ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmpv::Value;
+
+use crate::conn::ConnState;
+use crate::engine::{CloseReason, EngineHandler, EngineSocket, Payload};
+use crate::error::DisconnectReason;
+use crate::parser::{Packet, PacketKind, Parser};
+use crate::registry::Registry;
+use crate::socket::{Conn, encode};
+
+/// The Socket.IO layer as an Engine.IO handler: what
+/// [`SocketIo::service`](crate::SocketIo::service) serves. Made only by
+/// [`SocketIo`](crate::SocketIo).
+#[derive(Debug)]
+pub struct Client {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) parser: Parser,
+    pub(crate) connect_timeout: Duration,
+}
+
+impl EngineHandler for Client {
+    type Data = ConnState;
+
+    fn on_open(&self, conn: &Arc<EngineSocket<ConnState>>) {
+        conn.data().set_decoder(self.parser.decoder());
+        close_unless_connected(conn, self.connect_timeout);
+    }
+
+    fn on_message(&self, conn: &Arc<EngineSocket<ConnState>>, payload: Payload) {
+        match conn.data().decode(payload) {
+            Ok(Some(packet)) => self.on_packet(conn, packet),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!(session = conn.id(), error = %e, "closing: not a Socket.IO packet");
+                self.disconnect_all(conn, DisconnectReason::ForcedClose);
+                conn.close();
+            }
+        }
+    }
+
+    fn on_close(&self, conn: &Arc<EngineSocket<ConnState>>, reason: CloseReason) {
+        self.disconnect_all(conn, disconnect_reason(reason));
+    }
+}
+
+impl Client {
+    /// Routes a packet as Node's server does: a CONNECT to a namespace not
+    /// joined yet connects; any other packet goes to the namespace's
+    /// socket; anything else (a packet for a namespace not joined, a
+    /// second CONNECT, a `CONNECT_ERROR` from the client) breaks the
+    /// protocol and closes the connection.
+    fn on_packet(&self, conn: &Conn, packet: Packet) {
+        let joined = conn.data().socket_in(&packet.nsp);
+        match (packet.kind, joined) {
+            (PacketKind::Connect, None) => self.connect(conn, packet),
+            (PacketKind::Event | PacketKind::Ack | PacketKind::Disconnect, Some(sid)) => {
+                let Some(socket) = self
+                    .registry
+                    .get(&packet.nsp)
+                    .and_then(|ns| ns.get_socket(&sid))
+                else {
+                    return;
+                };
+                match packet.kind {
+                    PacketKind::Event => socket.on_event(packet),
+                    PacketKind::Ack => socket.on_ack(packet),
+                    _ => {
+                        conn.data().remove(&packet.nsp);
+                        socket.disconnected(DisconnectReason::ClientNamespaceDisconnect);
+                    }
+                }
+            }
+            (kind, _) => {
+                tracing::debug!(
+                    session = conn.id(),
+                    ?kind,
+                    nsp = packet.nsp,
+                    "closing: packet out of place"
+                );
+                self.disconnect_all(conn, DisconnectReason::ForcedServerClose);
+                conn.close();
+            }
+        }
+    }
+
+    /// A CONNECT: to the namespace if it exists (or a dynamic namespace
+    /// makes it), or a `CONNECT_ERROR` "Invalid namespace".
+    fn connect(&self, conn: &Conn, packet: Packet) {
+        let auth = packet.data.unwrap_or_else(|| Value::Map(Vec::new()));
+        if let Some(ns) = self.registry.resolve(&packet.nsp, &auth) {
+            ns.connect(Arc::clone(conn), auth);
+            return;
+        }
+        let refusal = Packet::connect_error(packet.nsp, "Invalid namespace", None);
+        let sent = encode(self.parser, &refusal).map(|payloads| conn.send_many(payloads));
+        if !matches!(sent, Ok(Ok(()))) {
+            tracing::debug!(session = conn.id(), "invalid namespace answer not sent");
+        }
+    }
+
+    /// Every socket of the session leaves its namespace for `reason`.
+    fn disconnect_all(&self, conn: &Conn, reason: DisconnectReason) {
+        for (nsp, sid) in conn.data().close() {
+            if let Some(socket) = self.registry.get(&nsp).and_then(|ns| ns.get_socket(&sid)) {
+                socket.disconnected(reason);
+            }
+        }
+    }
+}
+
+/// Closes the session if no namespace is joined within `timeout` (Node's
+/// `connectTimeout`). The wait holds the session weakly: it keeps nothing
+/// alive.
+fn close_unless_connected(conn: &Conn, timeout: Duration) {
+    let session = Arc::downgrade(conn);
+    tokio::spawn(async move {
+        tokio::time::sleep(timeout).await;
+        if let Some(conn) = session.upgrade()
+            && conn.data().is_empty()
+        {
+            tracing::debug!(session = conn.id(), "closing: no namespace joined in time");
+            conn.close();
+        }
+    });
+}
+
+/// The socket's reason for the session's end.
+fn disconnect_reason(reason: CloseReason) -> DisconnectReason {
+    match reason {
+        CloseReason::PingTimeout => DisconnectReason::PingTimeout,
+        CloseReason::TransportError => DisconnectReason::TransportError,
+        CloseReason::ParseError => DisconnectReason::ParseError,
+        CloseReason::ForcedClose => DisconnectReason::ForcedClose,
+        _ => DisconnectReason::TransportClose,
+    }
+}

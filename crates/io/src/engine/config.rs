@@ -1,0 +1,187 @@
+//! The settings of an Engine.IO server, each with its default and why.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+
+/// A refusal from [`EngineConfig::allow_request`]: the status and the
+/// Engine.IO error answered to the refused handshake.
+///
+/// [`Refusal::forbidden`] is Node's answer: 403 with
+/// `{"code":4,"message":"Forbidden"}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The HTTP status (403 by default).
+    pub status: StatusCode,
+    /// The `message` of the JSON body.
+    pub message: String,
+}
+
+impl Refusal {
+    /// 403 with the message `Forbidden`, as Node's engine.io answers.
+    pub fn forbidden() -> Self {
+        Refusal {
+            status: StatusCode::FORBIDDEN,
+            message: "Forbidden".to_owned(),
+        }
+    }
+
+    /// 403 with a message of the caller's.
+    pub fn with_message(message: impl Into<String>) -> Self {
+        Refusal {
+            status: StatusCode::FORBIDDEN,
+            message: message.into(),
+        }
+    }
+}
+
+impl Default for Refusal {
+    fn default() -> Self {
+        Refusal::forbidden()
+    }
+}
+
+/// The check run on each handshake request (a request without `sid`)
+/// before a session opens; `Err` refuses it.
+pub type AllowRequest =
+    Arc<dyn Fn(&http::request::Parts) -> Result<(), Refusal> + Send + Sync + 'static>;
+
+/// Which origins may read the answers from a browser (CORS).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No CORS headers: browsers on other origins cannot read the answers.
+    /// The default, as Node's engine.io without a `cors` option.
+    #[default]
+    None,
+    /// Every origin: `Access-Control-Allow-Origin: *`, or the request's own
+    /// origin when credentials are allowed (browsers refuse `*` then).
+    Any,
+    /// These origins exactly (`https://example.com`), echoed back with
+    /// `Vary: Origin`.
+    List(Vec<String>),
+}
+
+/// CORS settings: the allowed origins and whether credentials (cookies)
+/// may be sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cors {
+    /// The allowed origins. Default: [`CorsOrigins::None`].
+    pub origins: CorsOrigins,
+    /// Whether to answer `Access-Control-Allow-Credentials: true`.
+    /// Default: `false`, as the `cors` package Node uses.
+    pub credentials: bool,
+}
+
+/// The transports a server accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transports {
+    /// HTTP long-polling. Default: on.
+    pub polling: bool,
+    /// WebSocket. Default: on.
+    pub websocket: bool,
+}
+
+impl Default for Transports {
+    fn default() -> Self {
+        Transports {
+            polling: true,
+            websocket: true,
+        }
+    }
+}
+
+/// The settings of an [`Engine`](super::Engine).
+///
+/// Public fields with a [`Default`]; the defaults are Node engine.io's
+/// unless a field says otherwise, so that clients tuned for Node behave
+/// the same here.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use sockeye_io::engine::{CorsOrigins, EngineConfig};
+///
+/// let mut config = EngineConfig::default();
+/// config.ping_interval = Duration::from_millis(300);
+/// config.cors.origins = CorsOrigins::Any;
+/// assert_eq!(config.path, "/engine.io/");
+/// ```
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// How long after the open, and after each pong, the server sends a
+    /// ping. Default: 25 s (Node's `pingInterval`); clients learn it from
+    /// the handshake.
+    pub ping_interval: Duration,
+    /// How long the server waits for the pong before it closes the session
+    /// with "ping timeout". Default: 20 s (Node's `pingTimeout`).
+    pub ping_timeout: Duration,
+    /// The largest polling body (bytes) the server reads, and the largest
+    /// WebSocket message. Default: 1,000,000 (Node's `maxHttpBufferSize`),
+    /// announced to clients as `maxPayload`.
+    pub max_payload: usize,
+    /// How long a probed WebSocket may take to send `5` (upgrade) before it
+    /// is closed and the session stays on polling. Default: 10 s (Node's
+    /// `upgradeTimeout`).
+    pub upgrade_timeout: Duration,
+    /// The transports allowed. Default: both.
+    pub transports: Transports,
+    /// The request path served, with its trailing slash. Default:
+    /// `/engine.io/` (Node's `path`); the client's default as well.
+    pub path: String,
+    /// CORS answers. Default: none, as Node without a `cors` option.
+    pub cors: Cors,
+    /// Decides on each handshake; a refusal is answered with its status
+    /// and `{"code":4,"message":...}`. Default: `None`, every handshake is
+    /// allowed (Node's `allowRequest`).
+    pub allow_request: Option<AllowRequest>,
+    /// The most sessions open at once; handshakes beyond it are answered
+    /// 503. Default: 100,000: bounds the memory an attacker can make the
+    /// server hold through handshakes alone, far above what one process
+    /// usually serves. Node has no such bound.
+    pub max_sessions: usize,
+    /// The most packets queued for one session and not yet written out.
+    /// When full, [`EngineSocket::send`](super::EngineSocket::send) returns
+    /// [`SendError::QueueFull`](super::SendError::QueueFull) and queues
+    /// nothing: the caller decides (drop the message, close the session).
+    /// Default: 1024 packets: a client that stops reading cannot make the
+    /// server grow without bound (Node's queue is unbounded), while bursts
+    /// of a few hundred events, and their binary attachments, still fit.
+    pub max_buffered_packets: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+            max_payload: 1_000_000,
+            upgrade_timeout: Duration::from_secs(10),
+            transports: Transports::default(),
+            path: "/engine.io/".to_owned(),
+            cors: Cors::default(),
+            allow_request: None,
+            max_sessions: 100_000,
+            max_buffered_packets: 1024,
+        }
+    }
+}
+
+impl fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("ping_interval", &self.ping_interval)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("max_payload", &self.max_payload)
+            .field("upgrade_timeout", &self.upgrade_timeout)
+            .field("transports", &self.transports)
+            .field("path", &self.path)
+            .field("cors", &self.cors)
+            .field("allow_request", &self.allow_request.as_ref().map(|_| ".."))
+            .field("max_sessions", &self.max_sessions)
+            .field("max_buffered_packets", &self.max_buffered_packets)
+            .finish()
+    }
+}

@@ -1,0 +1,356 @@
+//! One Engine.IO session: its public handle, [`EngineSocket`], and the
+//! state its transports and its driver share.
+//!
+//! Everything that changes a session goes through one lock held for a few
+//! instructions, and every change is announced on one [`Notify`]; whoever
+//! waits (a pending poll, the WebSocket writer, the session's driver)
+//! arms its wait before it looks at the state, so no change is missed.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+
+use super::close::{CloseReason, SendError};
+use super::handshake::{Handshake, TransportKind};
+use super::packet::{Packet, Payload};
+
+/// Where an upgrade from polling to WebSocket stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UpgradeState {
+    /// No WebSocket is being tried.
+    None,
+    /// A WebSocket with this sid is open and has not sent `2probe` yet.
+    Probing,
+    /// `3probe` was answered: polls end at once (with `6` if nothing is
+    /// queued) so the client can pause polling and send `5`.
+    Probed,
+    /// `5` came: the session runs on the WebSocket for good.
+    Done,
+}
+
+/// How a session ended, for the transports still attached.
+#[derive(Clone, Debug)]
+pub(crate) struct Closing {
+    /// Why, for `on_close`.
+    pub(crate) reason: CloseReason,
+    /// The last packet for the client (`1` or `6`), taken by the first
+    /// transport that writes it; `None` when nothing more is sent.
+    pub(crate) farewell: Option<Packet>,
+    /// Whether the packets still queued go out before the farewell: a
+    /// server-side close sends what it was given first.
+    pub(crate) drain: bool,
+}
+
+/// The mutable part of a session.
+#[derive(Debug)]
+pub(crate) struct State {
+    /// Packets waiting for a transport, oldest first.
+    pub(crate) outbox: VecDeque<Packet>,
+    /// How many of them are messages (the bound applies to those only:
+    /// pings and the open packet always fit).
+    pub(crate) queued_messages: usize,
+    /// The transport in use.
+    pub(crate) transport: TransportKind,
+    /// Whether a polling GET is waiting.
+    pub(crate) polling: bool,
+    /// Whether a polling POST is being read.
+    pub(crate) posting: bool,
+    /// The upgrade in progress, if any.
+    pub(crate) upgrade: UpgradeState,
+    /// Set once the session ended.
+    pub(crate) closing: Option<Closing>,
+    /// When the pong to the ping in flight is due, if one is; cleared by
+    /// the transport that reads the pong.
+    pub(crate) pong_due: Option<Instant>,
+}
+
+impl State {
+    /// Takes every queued packet, oldest first.
+    pub(crate) fn take_outbox(&mut self) -> Vec<Packet> {
+        self.queued_messages = 0;
+        self.outbox.drain(..).collect()
+    }
+}
+
+/// One Engine.IO session, shared as `Arc<EngineSocket<D>>`.
+///
+/// `D` is the layer above's state for this session (Socket.IO keeps its
+/// per-connection state there), created with `D::default()` at the open.
+///
+/// Sending never waits: [`send`](Self::send) queues the payload and wakes
+/// the transport (the WebSocket writer, or a pending poll, or the next
+/// poll to come).
+#[derive(Debug)]
+pub struct EngineSocket<D> {
+    /// The session id.
+    id: Box<str>,
+    /// The layer above's state.
+    data: D,
+    /// The request that opened the session.
+    handshake: Handshake,
+    /// The bound on queued messages.
+    max_buffered: usize,
+    /// The shared state.
+    state: Mutex<State>,
+    /// Announces every change of `state`.
+    pub(crate) changed: Notify,
+    /// Packets from the client, to the session's driver.
+    pub(crate) inbound: mpsc::Sender<Packet>,
+}
+
+impl<D> EngineSocket<D> {
+    /// A new session on `transport`, whose driver reads `inbound`.
+    pub(crate) fn new(
+        id: Box<str>,
+        data: D,
+        handshake: Handshake,
+        transport: TransportKind,
+        max_buffered: usize,
+        inbound: mpsc::Sender<Packet>,
+    ) -> Self {
+        EngineSocket {
+            id,
+            data,
+            handshake,
+            max_buffered,
+            state: Mutex::new(State {
+                outbox: VecDeque::new(),
+                queued_messages: 0,
+                transport,
+                polling: false,
+                posting: false,
+                upgrade: UpgradeState::None,
+                closing: None,
+                pong_due: None,
+            }),
+            changed: Notify::new(),
+            inbound,
+        }
+    }
+
+    /// The session id (`sid`): 20 URL-safe characters from 120 random bits.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The layer above's state for this session.
+    pub fn data(&self) -> &D {
+        &self.data
+    }
+
+    /// The request that opened the session.
+    pub fn handshake(&self) -> &Handshake {
+        &self.handshake
+    }
+
+    /// The transport the session runs on now.
+    pub fn transport(&self) -> TransportKind {
+        self.lock().transport
+    }
+
+    /// Queues a message for the client.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Closed`] once the session ended;
+    /// [`SendError::QueueFull`] when the queue holds
+    /// [`EngineConfig::max_buffered_packets`](super::EngineConfig::max_buffered_packets)
+    /// messages already (nothing is queued then).
+    pub fn send(&self, payload: Payload) -> Result<(), SendError> {
+        self.send_many([payload])
+    }
+
+    /// Queues several messages, all of them or none, adjacent and in
+    /// order: Socket.IO sends an event and its binary attachments so.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send); on an error nothing is queued.
+    pub fn send_many(&self, payloads: impl IntoIterator<Item = Payload>) -> Result<(), SendError> {
+        let packets: Vec<Packet> = payloads.into_iter().map(Packet::Message).collect();
+        {
+            let mut state = self.lock();
+            if state.closing.is_some() {
+                return Err(SendError::Closed);
+            }
+            if state.queued_messages + packets.len() > self.max_buffered {
+                return Err(SendError::QueueFull {
+                    queued: state.queued_messages,
+                    limit: self.max_buffered,
+                });
+            }
+            state.queued_messages += packets.len();
+            state.outbox.extend(packets);
+        }
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// Closes the session from the server: what is queued goes out, then
+    /// a `1` packet, and the transport closes. `on_close` follows with
+    /// [`CloseReason::ForcedClose`]. Does nothing once closed.
+    pub fn close(&self) {
+        self.terminate(CloseReason::ForcedClose, Some(Packet::Close), true);
+    }
+
+    /// Whether a message sent now would leave at once: nothing waits in
+    /// the queue and the transport can write (a WebSocket, or a poll the
+    /// client has pending). Socket.IO's volatile emits skip a session that
+    /// is not writable, as Node's check `transport.writable`.
+    pub fn is_writable(&self) -> bool {
+        let state = self.lock();
+        state.closing.is_none()
+            && state.outbox.is_empty()
+            && (state.transport == TransportKind::WebSocket || state.polling)
+    }
+
+    /// Whether the session ended.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closing.is_some()
+    }
+
+    /// Ends the session once: records why and what the client is told last
+    /// (`farewell`), and wakes everyone. Returns whether this call ended it.
+    pub(crate) fn terminate(
+        &self,
+        reason: CloseReason,
+        farewell: Option<Packet>,
+        drain: bool,
+    ) -> bool {
+        {
+            let mut state = self.lock();
+            if state.closing.is_some() {
+                return false;
+            }
+            state.closing = Some(Closing {
+                reason,
+                farewell,
+                drain,
+            });
+        }
+        self.changed.notify_waiters();
+        true
+    }
+
+    /// Whether the pong is overdue: the session is ending with "ping
+    /// timeout", even if the driver's timer has not fired yet. Checked when
+    /// a request comes, so that one arriving just after the deadline is
+    /// refused as it would be a moment later.
+    pub(crate) fn pong_overdue(&self) -> bool {
+        let overdue = self
+            .lock()
+            .pong_due
+            .is_some_and(|due| Instant::now() >= due);
+        if overdue {
+            self.terminate(CloseReason::PingTimeout, Some(Packet::Close), false);
+        }
+        overdue
+    }
+
+    /// Records that the client answered the ping (before the driver sees
+    /// the pong: it may be queued behind other packets).
+    pub(crate) fn pong_received(&self) {
+        self.lock().pong_due = None;
+    }
+
+    /// Queues a control packet (ping, open) regardless of the bound.
+    pub(crate) fn push_control(&self, packet: Packet) {
+        self.lock().outbox.push_back(packet);
+        self.changed.notify_waiters();
+    }
+
+    /// Runs `f` on the state, then wakes everyone waiting on a change.
+    pub(crate) fn update<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let result = f(&mut self.lock());
+        self.changed.notify_waiters();
+        result
+    }
+
+    /// Locks the state. A poisoned lock (a panic while it was held, which
+    /// no code here does) still holds consistent data: every update is a
+    /// few field writes.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    fn socket(max: usize) -> EngineSocket<()> {
+        let (tx, _rx) = mpsc::channel(1);
+        let handshake = Handshake {
+            uri: http::Uri::from_static("/engine.io/"),
+            query: Vec::new(),
+            headers: http::HeaderMap::new(),
+            remote_addr: None,
+            protocol: 4,
+            issued: SystemTime::now(),
+        };
+        EngineSocket::new("sid".into(), (), handshake, TransportKind::Polling, max, tx)
+    }
+
+    /// `send_many` atomicity: all or none against the queue bound.
+    #[test]
+    fn send_many_queues_all_or_none() {
+        let socket = socket(3);
+        socket.send_many(["a".into(), "b".into()]).unwrap();
+        assert_eq!(
+            socket.send_many(["c".into(), "d".into()]),
+            Err(SendError::QueueFull {
+                queued: 2,
+                limit: 3
+            })
+        );
+        assert_eq!(socket.lock().outbox.len(), 2);
+        socket.send("c".into()).unwrap();
+        assert_eq!(socket.lock().outbox.len(), 3);
+    }
+
+    /// Queue bound: control packets do not count against it.
+    #[test]
+    fn control_packets_bypass_the_bound() {
+        let socket = socket(1);
+        socket.push_control(Packet::Ping(sockeye::Utf8Bytes::new()));
+        socket.send("a".into()).unwrap();
+        assert!(matches!(
+            socket.send("b".into()),
+            Err(SendError::QueueFull { .. })
+        ));
+    }
+
+    /// Heartbeat: a request after the pong's deadline finds the session
+    /// ended with "ping timeout", and a pong read in time clears it.
+    #[test]
+    fn overdue_pong_ends_the_session() {
+        let socket = socket(8);
+        socket.lock().pong_due = Some(Instant::now() + std::time::Duration::from_secs(60));
+        assert!(!socket.pong_overdue());
+        socket.pong_received();
+        assert!(!socket.pong_overdue());
+        socket.lock().pong_due = Some(Instant::now());
+        assert!(socket.pong_overdue());
+        assert_eq!(
+            socket.lock().closing.as_ref().map(|c| c.reason),
+            Some(CloseReason::PingTimeout)
+        );
+    }
+
+    /// Close: a closed session refuses sends, and closes once.
+    #[test]
+    fn closed_session_refuses_sends() {
+        let socket = socket(8);
+        socket.close();
+        assert!(socket.is_closed());
+        assert_eq!(socket.send("a".into()), Err(SendError::Closed));
+        assert!(!socket.terminate(CloseReason::ParseError, None, false));
+        assert_eq!(
+            socket.lock().closing.as_ref().map(|c| c.reason),
+            Some(CloseReason::ForcedClose)
+        );
+    }
+}

@@ -1,0 +1,255 @@
+//! [`Namespace`]: a group of sockets with its own connection handler,
+//! middleware and rooms; and the connection of a new socket to it.
+
+use std::future::Future;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use rmpv::Value;
+
+use crate::adapter::Adapter;
+use crate::args::IntoArgs;
+use crate::broadcast::{BroadcastOperator, Rooms};
+use crate::error::{ConnectRefusal, EmitError};
+use crate::handler::{ConnectHandler, Middleware};
+use crate::ns_core::{NsCore, Settings};
+use crate::parser::Packet;
+use crate::sid::Sid;
+use crate::socket::{Conn, Socket, encode};
+use crate::task::run;
+
+/// A namespace: `/` (the main one), `/chat`, or one made on demand by a
+/// dynamic namespace.
+///
+/// Cheap to clone: every clone is the same namespace.
+#[derive(Clone, Debug)]
+pub struct Namespace {
+    core: Arc<NsCore<Socket>>,
+    handlers: Arc<Handlers>,
+}
+
+/// A namespace's handlers; the children of a dynamic namespace share
+/// their parent's.
+#[derive(Default)]
+pub(crate) struct Handlers {
+    on_connection: RwLock<Option<Arc<dyn ConnectHandler>>>,
+    middleware: RwLock<Vec<Arc<dyn Middleware>>>,
+}
+
+impl Handlers {
+    fn set_on_connection<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        *self
+            .on_connection
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(handler));
+    }
+
+    fn add_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectRefusal>> + Send + 'static,
+    {
+        self.middleware
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::new(middleware));
+    }
+}
+
+/// A dynamic namespace: the handlers of every namespace it makes on
+/// demand (see [`SocketIo::dynamic_ns`](crate::SocketIo::dynamic_ns)).
+/// Its children share them, including those added later.
+#[derive(Clone, Debug)]
+pub struct DynamicNamespace {
+    handlers: Arc<Handlers>,
+}
+
+impl DynamicNamespace {
+    pub(crate) fn new(handlers: Arc<Handlers>) -> DynamicNamespace {
+        DynamicNamespace { handlers }
+    }
+
+    /// As [`Namespace::on_connection`], for every child.
+    pub fn on_connection<F, Fut>(&self, handler: F) -> &DynamicNamespace
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.handlers.set_on_connection(handler);
+        self
+    }
+
+    /// As [`Namespace::with`], for every child.
+    pub fn with<F, Fut>(&self, middleware: F) -> &DynamicNamespace
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectRefusal>> + Send + 'static,
+    {
+        self.handlers.add_middleware(middleware);
+        self
+    }
+}
+
+impl std::fmt::Debug for Handlers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handlers").finish_non_exhaustive()
+    }
+}
+
+impl Namespace {
+    /// A namespace called `name` with its own handlers, or with `handlers`
+    /// shared with a parent.
+    pub(crate) fn new(
+        name: Arc<str>,
+        settings: Arc<Settings>,
+        adapter: Arc<dyn Adapter>,
+        handlers: Option<Arc<Handlers>>,
+    ) -> Namespace {
+        Namespace {
+            core: Arc::new(NsCore::new(name, settings, adapter)),
+            handlers: handlers.unwrap_or_default(),
+        }
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// Runs `handler` for each socket once it connected: register its
+    /// event handlers there. Replaces an earlier handler.
+    ///
+    /// The handler runs in the task that read the CONNECT until it first
+    /// waits: handlers registered before any `.await` are in place before
+    /// the client's first event is read.
+    pub fn on_connection<F, Fut>(&self, handler: F) -> &Namespace
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.handlers.set_on_connection(handler);
+        self
+    }
+
+    /// Adds a middleware: before a socket connects, every middleware runs
+    /// in the order added; the first to refuse ends the connection to the
+    /// namespace with a `connect_error` on the client carrying its message
+    /// and data. [`Socket::auth`] and [`Socket::handshake`] tell who is
+    /// asking.
+    pub fn with<F, Fut>(&self, middleware: F) -> &Namespace
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectRefusal>> + Send + 'static,
+    {
+        self.handlers.add_middleware(middleware);
+        self
+    }
+
+    /// Every socket of the namespace, to narrow down and emit to.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(Arc::clone(&self.core))
+    }
+
+    /// The sockets in `rooms`.
+    pub fn to(&self, rooms: impl Rooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
+    }
+
+    /// Every socket but those in `rooms`.
+    pub fn except(&self, rooms: impl Rooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// Emits to every socket of the namespace.
+    ///
+    /// # Errors
+    ///
+    /// As [`BroadcastOperator::emit`].
+    pub fn emit(&self, event: &str, data: impl IntoArgs) -> Result<(), EmitError> {
+        self.broadcast().emit(event, data)
+    }
+
+    /// The sockets connected to the namespace on this server.
+    pub fn sockets(&self) -> Vec<Socket> {
+        self.broadcast().sockets()
+    }
+
+    /// The socket with this id, if it is connected here.
+    pub fn get_socket(&self, id: &Sid) -> Option<Socket> {
+        self.core.get(id)
+    }
+
+    /// How many sockets are connected.
+    pub fn len(&self) -> usize {
+        self.core.len()
+    }
+
+    /// Whether no socket is connected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every room with a socket in it (each socket's own room included).
+    pub fn rooms(&self) -> Vec<crate::adapter::Room> {
+        self.core.adapter.rooms()
+    }
+
+    /// A client asked over `conn` to connect with `auth`: the middleware
+    /// runs, then the socket connects (the client gets its id) and the
+    /// connection handler runs; or the client gets a `CONNECT_ERROR`.
+    pub(crate) fn connect(&self, conn: Conn, auth: Value) {
+        let socket = Socket::new(Arc::clone(&self.core), conn, auth);
+        let middleware = self
+            .handlers
+            .middleware
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let on_connection = self
+            .handlers
+            .on_connection
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        run(async move {
+            for step in middleware {
+                if let Err(refusal) = step.call(socket.clone()).await {
+                    refuse(&socket, &refusal);
+                    return;
+                }
+            }
+            if !admit(&socket) {
+                return;
+            }
+            if let Some(handler) = on_connection {
+                handler.call(socket).await;
+            }
+        });
+    }
+}
+
+/// Records the socket on its connection and in its namespace and tells
+/// the client its id; `false` if the connection is gone.
+fn admit(socket: &Socket) -> bool {
+    let nsp: Arc<str> = Arc::clone(&socket.ns().name);
+    if !socket.conn().data().add(nsp, socket.id().clone()) {
+        return false;
+    }
+    if let Err(e) = socket.mark_connected() {
+        tracing::debug!(socket = %socket.id(), error = %e, "connect answer not sent");
+    }
+    true
+}
+
+/// Sends the client a `CONNECT_ERROR` with the refusal.
+fn refuse(socket: &Socket, refusal: &ConnectRefusal) {
+    let packet = Packet::connect_error(&*socket.ns().name, &refusal.message, refusal.data.clone());
+    let sent = encode(socket.ns().settings.parser, &packet)
+        .and_then(|payloads| socket.send_payloads(payloads));
+    if let Err(e) = sent {
+        tracing::debug!(error = %e, "connect error not sent");
+    }
+}

@@ -1,0 +1,93 @@
+//! [`NsCore`]: what every socket of a namespace shares with it: its name,
+//! its settings, its adapter, its sockets and its acknowledgement ids.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use crate::adapter::Adapter;
+use crate::parser::Parser;
+use crate::sid::Sid;
+
+/// The settings a namespace's sockets use.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) parser: Parser,
+    pub(crate) ack_timeout: Duration,
+}
+
+/// A namespace's shared core. Generic over the socket type so that the
+/// socket, which points to its namespace, and the namespace, which holds
+/// its sockets, need not know each other's modules.
+pub(crate) struct NsCore<S> {
+    pub(crate) name: Arc<str>,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) adapter: Arc<dyn Adapter>,
+    members: RwLock<HashMap<Sid, S>>,
+    /// The next acknowledgement id: one counter per namespace, as in
+    /// Node, so that a broadcast's one id never meets a socket's own.
+    next_ack: AtomicU64,
+}
+
+impl<S> std::fmt::Debug for NsCore<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NsCore")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Clone> NsCore<S> {
+    pub(crate) fn new(name: Arc<str>, settings: Arc<Settings>, adapter: Arc<dyn Adapter>) -> Self {
+        NsCore {
+            name,
+            settings,
+            adapter,
+            members: RwLock::new(HashMap::new()),
+            next_ack: AtomicU64::new(0),
+        }
+    }
+
+    /// A fresh acknowledgement id.
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.next_ack.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn insert(&self, sid: Sid, socket: S) {
+        self.members
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(sid, socket);
+    }
+
+    pub(crate) fn remove(&self, sid: &Sid) -> Option<S> {
+        self.members
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(sid)
+    }
+
+    pub(crate) fn get(&self, sid: &Sid) -> Option<S> {
+        self.members
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(sid)
+            .cloned()
+    }
+
+    /// The sockets with these ids that are still here.
+    pub(crate) fn get_all(&self, sids: &[Sid]) -> Vec<S> {
+        let members = self.members.read().unwrap_or_else(PoisonError::into_inner);
+        sids.iter()
+            .filter_map(|sid| members.get(sid).cloned())
+            .collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.members
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}

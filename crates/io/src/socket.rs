@@ -1,0 +1,492 @@
+//! [`Socket`]: a client's connection to one namespace: its id, its
+//! handshake, its event handlers, emitting (with or without an
+//! acknowledgement), rooms, per-socket data and disconnection.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::Duration;
+
+use rmpv::Value;
+use tokio::sync::oneshot;
+
+use crate::adapter::Room;
+use crate::args::{Args, IntoArgs};
+use crate::conn::ConnState;
+use crate::engine::{EngineSocket, Handshake, Payload, SendError, TransportKind};
+use crate::error::{AckError, DisconnectReason, EmitError, RESERVED_EVENTS};
+use crate::ns_core::NsCore;
+use crate::parser::Packet;
+use crate::sid::Sid;
+use crate::task::run;
+
+/// The Engine.IO session a socket runs on.
+pub(crate) type Conn = Arc<EngineSocket<ConnState>>;
+
+/// A boxed future of a handler.
+pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// An event handler of a socket, as registered by `Socket::on`.
+pub(crate) trait EventHandler: Send + Sync + 'static {
+    /// Handles one event; `ack` is the id to acknowledge, if the client
+    /// asked for an acknowledgement.
+    fn call(&self, socket: Socket, args: Args, ack: Option<u64>);
+}
+
+/// An event handler and the event it handles.
+type Registered = (Box<str>, Arc<dyn EventHandler>);
+
+/// A disconnect handler, run once.
+type DisconnectFn = Box<dyn FnOnce(Socket, DisconnectReason) -> BoxFuture<()> + Send>;
+
+/// A client connected to a namespace.
+///
+/// Cheap to clone: every clone is the same socket. Handlers receive it,
+/// and it may be kept to emit later; once disconnected, emitting fails
+/// with [`EmitError::Disconnected`].
+#[derive(Clone)]
+pub struct Socket {
+    inner: Arc<SocketInner>,
+}
+
+struct SocketInner {
+    id: Sid,
+    ns: Arc<NsCore<Socket>>,
+    conn: Conn,
+    /// The CONNECT packet's payload (`{}` when it had none).
+    auth: Value,
+    handlers: RwLock<Vec<Registered>>,
+    on_disconnect: Mutex<Vec<DisconnectFn>>,
+    /// Acknowledgements awaited from the client, by id.
+    acks: Mutex<HashMap<u64, oneshot::Sender<Args>>>,
+    connected: AtomicBool,
+    /// Per-socket data of the application (Node's `socket.data`).
+    data: Mutex<http::Extensions>,
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.inner.id)
+            .field("nsp", &self.inner.ns.name)
+            .field("connected", &self.connected())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Socket {
+    /// A socket about to connect to `ns` over `conn`.
+    pub(crate) fn new(ns: Arc<NsCore<Socket>>, conn: Conn, auth: Value) -> Socket {
+        Socket {
+            inner: Arc::new(SocketInner {
+                id: Sid::random(),
+                ns,
+                conn,
+                auth,
+                handlers: RwLock::new(Vec::new()),
+                on_disconnect: Mutex::new(Vec::new()),
+                acks: Mutex::new(HashMap::new()),
+                connected: AtomicBool::new(false),
+                data: Mutex::new(http::Extensions::new()),
+            }),
+        }
+    }
+
+    /// The socket's id, distinct from the Engine.IO session's (protocol
+    /// v5). It is also the name of a room only this socket is in.
+    pub fn id(&self) -> &Sid {
+        &self.inner.id
+    }
+
+    /// The namespace's name, such as `/` or `/chat`.
+    pub fn nsp(&self) -> &str {
+        &self.inner.ns.name
+    }
+
+    /// The request that opened the connection: URI, query, headers, peer
+    /// address, time.
+    pub fn handshake(&self) -> &Handshake {
+        self.inner.conn.handshake()
+    }
+
+    /// What the client sent with its CONNECT (its `auth` option): an
+    /// empty map when it sent nothing.
+    pub fn auth(&self) -> &Value {
+        &self.inner.auth
+    }
+
+    /// The transport the connection uses now.
+    pub fn transport(&self) -> TransportKind {
+        self.inner.conn.transport()
+    }
+
+    /// Whether the socket is connected to its namespace.
+    pub fn connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn ns(&self) -> &Arc<NsCore<Socket>> {
+        &self.inner.ns
+    }
+
+    pub(crate) fn conn(&self) -> &Conn {
+        &self.inner.conn
+    }
+
+    // ---- handlers ----
+
+    /// Registers an event handler under `event`; a handler registered
+    /// again under the same name replaces the first.
+    pub(crate) fn add_handler(&self, event: &str, handler: Arc<dyn EventHandler>) {
+        let mut handlers = self
+            .inner
+            .handlers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        match handlers.iter_mut().find(|(name, _)| &**name == event) {
+            Some(slot) => slot.1 = handler,
+            None => handlers.push((event.into(), handler)),
+        }
+    }
+
+    /// Removes the handler of `event`.
+    pub fn off(&self, event: &str) {
+        self.inner
+            .handlers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|(name, _)| &**name != event);
+    }
+
+    /// Runs `handler` once when the socket disconnects, with the reason.
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: FnOnce(Socket, DisconnectReason) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let boxed: DisconnectFn = Box::new(move |socket, reason| Box::pin(handler(socket, reason)));
+        lock(&self.inner.on_disconnect).push(boxed);
+    }
+
+    // ---- sending ----
+
+    /// Emits `event` to this client with `data` as its arguments (see
+    /// [`IntoArgs`]: `()` for none, [`Args`] for several, any other
+    /// serializable value for one).
+    ///
+    /// # Errors
+    ///
+    /// [`EmitError`]: a reserved name, arguments that do not serialize, a
+    /// disconnected socket, or a full send queue (the client is not
+    /// reading).
+    pub fn emit(&self, event: &str, data: impl IntoArgs) -> Result<(), EmitError> {
+        let packet = event_packet(&self.inner.ns.name, event, data)?;
+        self.send_packet(&packet)
+    }
+
+    /// Emits `event` and waits for the client's acknowledgement, at most
+    /// the configured `ack_timeout` (see [`timeout`](Self::timeout)).
+    ///
+    /// # Errors
+    ///
+    /// [`AckError`]: the emit failed, no answer in time, or the socket
+    /// disconnected first.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        data: impl IntoArgs,
+    ) -> impl Future<Output = Result<Args, AckError>> + Send + 'static {
+        self.emit_with_ack_within(event, data, self.inner.ns.settings.ack_timeout)
+    }
+
+    /// Sets how long the next [`emit_with_ack`](SocketTimeout::emit_with_ack)
+    /// waits.
+    pub fn timeout(&self, timeout: Duration) -> SocketTimeout<'_> {
+        SocketTimeout {
+            socket: self,
+            timeout,
+        }
+    }
+
+    fn emit_with_ack_within(
+        &self,
+        event: &str,
+        data: impl IntoArgs,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Args, AckError>> + Send + 'static {
+        let sent = event_packet(&self.inner.ns.name, event, data).and_then(|mut packet| {
+            let id = self.inner.ns.next_ack_id();
+            packet.id = Some(id);
+            let answer = self.expect_ack(id);
+            self.send_packet(&packet).map(|()| (id, answer))
+        });
+        let socket = self.clone();
+        async move {
+            let (id, answer) = sent?;
+            socket.await_ack(id, answer, timeout).await
+        }
+    }
+
+    /// Registers a wait for the acknowledgement `id`.
+    pub(crate) fn expect_ack(&self, id: u64) -> oneshot::Receiver<Args> {
+        let (tx, rx) = oneshot::channel();
+        lock(&self.inner.acks).insert(id, tx);
+        rx
+    }
+
+    /// Waits for the acknowledgement `id` at most `timeout`; forgets it
+    /// either way.
+    pub(crate) async fn await_ack(
+        &self,
+        id: u64,
+        answer: oneshot::Receiver<Args>,
+        timeout: Duration,
+    ) -> Result<Args, AckError> {
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(args)) => Ok(args),
+            Ok(Err(_)) => Err(AckError::Disconnected),
+            Err(_) => {
+                lock(&self.inner.acks).remove(&id);
+                Err(AckError::Timeout)
+            }
+        }
+    }
+
+    /// Sends the acknowledgement `id` with `args`.
+    pub(crate) fn send_ack(&self, id: u64, args: Args) -> Result<(), EmitError> {
+        let packet = Packet::ack(&*self.inner.ns.name, id, args.into_values());
+        self.send_packet(&packet)
+    }
+
+    /// Encodes `packet` and queues its frames, all or none.
+    pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
+        if !self.connected() && packet.kind != crate::parser::PacketKind::Connect {
+            return Err(EmitError::Disconnected);
+        }
+        let payloads = encode(self.inner.ns.settings.parser, packet)?;
+        self.send_payloads(payloads.iter().cloned())
+    }
+
+    /// Queues frames already encoded (a broadcast's), all or none.
+    pub(crate) fn send_payloads(
+        &self,
+        payloads: impl IntoIterator<Item = Payload>,
+    ) -> Result<(), EmitError> {
+        self.inner.conn.send_many(payloads).map_err(|e| match e {
+            SendError::QueueFull { .. } => EmitError::QueueFull,
+            _ => EmitError::Disconnected,
+        })
+    }
+
+    // ---- rooms ----
+
+    /// Joins `room`.
+    pub fn join(&self, room: impl AsRef<str>) {
+        self.inner
+            .ns
+            .adapter
+            .join(&self.inner.id, &[room.as_ref().into()]);
+    }
+
+    /// Joins every room of `rooms`.
+    pub fn join_all<R: AsRef<str>>(&self, rooms: impl IntoIterator<Item = R>) {
+        let rooms: Vec<Room> = rooms.into_iter().map(|r| r.as_ref().into()).collect();
+        self.inner.ns.adapter.join(&self.inner.id, &rooms);
+    }
+
+    /// Leaves `room`.
+    pub fn leave(&self, room: impl AsRef<str>) {
+        self.inner.ns.adapter.leave(&self.inner.id, room.as_ref());
+    }
+
+    /// The rooms the socket is in, its own-id room included.
+    pub fn rooms(&self) -> Vec<Room> {
+        self.inner.ns.adapter.rooms_of(&self.inner.id)
+    }
+
+    // ---- data ----
+
+    /// Stores a value of type `T` with the socket (Node's `socket.data`),
+    /// replacing any earlier `T`.
+    pub fn set_data<T: Clone + Send + Sync + 'static>(&self, value: T) {
+        lock(&self.inner.data).insert(value);
+    }
+
+    /// The stored `T`, if any.
+    pub fn data<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        lock(&self.inner.data).get::<T>().cloned()
+    }
+
+    /// Removes and returns the stored `T`.
+    pub fn remove_data<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        lock(&self.inner.data).remove::<T>()
+    }
+
+    // ---- disconnection ----
+
+    /// Disconnects the socket from its namespace: the client gets a
+    /// DISCONNECT (its reason: "io server disconnect") and the connection
+    /// stays open for its other namespaces.
+    pub fn disconnect(&self) {
+        if self.connected() {
+            let _ = self.send_packet(&Packet::disconnect(&*self.inner.ns.name));
+        }
+        self.inner.conn.data().remove(&self.inner.ns.name);
+        self.disconnected(DisconnectReason::ServerNamespaceDisconnect);
+    }
+
+    /// Closes the whole connection: this socket disconnects as by
+    /// [`disconnect`](Self::disconnect), then the connection closes and
+    /// the client's other namespaces disconnect ("forced close").
+    pub fn close_connection(&self) {
+        self.disconnect();
+        self.inner.conn.close();
+    }
+
+    // ---- what the client sends ----
+
+    /// The socket is connected: it joins its own room, the client is told
+    /// its id.
+    pub(crate) fn mark_connected(&self) -> Result<(), EmitError> {
+        self.inner.connected.store(true, Ordering::Release);
+        self.inner
+            .ns
+            .adapter
+            .join(&self.inner.id, &[self.inner.id.as_room()]);
+        self.inner.ns.insert(self.inner.id.clone(), self.clone());
+        self.send_packet(&Packet::connect_sid(
+            &*self.inner.ns.name,
+            self.inner.id.as_str(),
+        ))
+    }
+
+    /// An EVENT from the client: its handler runs, if it has one.
+    pub(crate) fn on_event(&self, packet: Packet) {
+        let Some((event, args)) = split_event(packet.data) else {
+            return;
+        };
+        let handler = self
+            .inner
+            .handlers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(name, _)| **name == *event)
+            .map(|(_, handler)| Arc::clone(handler));
+        if let Some(handler) = handler {
+            handler.call(self.clone(), args, packet.id);
+        } else {
+            tracing::trace!(socket = %self.inner.id, event, "no handler");
+        }
+    }
+
+    /// An ACK from the client: the wait for it ends.
+    pub(crate) fn on_ack(&self, packet: Packet) {
+        let Some(id) = packet.id else { return };
+        let args = match packet.data {
+            Some(Value::Array(values)) => Args::from_values(values),
+            _ => Args::new(),
+        };
+        if let Some(waiting) = lock(&self.inner.acks).remove(&id) {
+            let _ = waiting.send(args);
+        }
+    }
+
+    /// The socket left its namespace for `reason`: it leaves its rooms,
+    /// pending acknowledgements fail, and the disconnect handlers run.
+    /// Only the first call does anything.
+    pub(crate) fn disconnected(&self, reason: DisconnectReason) {
+        if !self.inner.connected.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let ns = &self.inner.ns;
+        ns.adapter.leave_all(&self.inner.id);
+        ns.remove(&self.inner.id);
+        lock(&self.inner.acks).clear();
+        let handlers = std::mem::take(&mut *lock(&self.inner.on_disconnect));
+        for handler in handlers {
+            run(handler(self.clone(), reason));
+        }
+        // Handlers may hold this socket: drop them so nothing keeps it.
+        self.inner
+            .handlers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// [`Socket::timeout`]: an emit that waits for its acknowledgement at most
+/// this long.
+#[derive(Debug)]
+pub struct SocketTimeout<'a> {
+    socket: &'a Socket,
+    timeout: Duration,
+}
+
+impl SocketTimeout<'_> {
+    /// As [`Socket::emit_with_ack`], waiting at most the timeout given.
+    ///
+    /// # Errors
+    ///
+    /// As [`Socket::emit_with_ack`].
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        data: impl IntoArgs,
+    ) -> impl Future<Output = Result<Args, AckError>> + Send + 'static {
+        self.socket.emit_with_ack_within(event, data, self.timeout)
+    }
+}
+
+/// An EVENT packet for `event` with `data`; refuses reserved names.
+pub(crate) fn event_packet(
+    nsp: &str,
+    event: &str,
+    data: impl IntoArgs,
+) -> Result<Packet, EmitError> {
+    if RESERVED_EVENTS.contains(&event) {
+        return Err(EmitError::Reserved(event.to_owned()));
+    }
+    let args = data.into_args()?;
+    Ok(Packet::event(nsp, event, args.into_values()))
+}
+
+/// `packet` as the Engine.IO messages that carry it.
+pub(crate) fn encode(
+    parser: crate::parser::Parser,
+    packet: &Packet,
+) -> Result<Vec<Payload>, EmitError> {
+    let encoded = parser.encode(packet)?;
+    Ok(encoded
+        .into_frames()
+        .map(|frame| match frame {
+            crate::parser::Frame::Text(text) => Payload::Text(text.into()),
+            crate::parser::Frame::Binary(data) => Payload::Binary(data),
+        })
+        .collect())
+}
+
+/// An EVENT's data as its name and its arguments. The parser has checked
+/// that the name is there (a string, or a number taken as its digits).
+fn split_event(data: Option<Value>) -> Option<(String, Args)> {
+    let Some(Value::Array(mut values)) = data else {
+        return None;
+    };
+    if values.is_empty() {
+        return None;
+    }
+    let name = match values.remove(0) {
+        Value::String(name) => name.into_str()?,
+        Value::Integer(n) => n.to_string(),
+        Value::F64(n) => n.to_string(),
+        _ => return None,
+    };
+    Some((name, Args::from_values(values)))
+}

@@ -1,0 +1,170 @@
+//! The HTTP side of the engine: CORS, `allow_request`, the body limit,
+//! the bound on sessions, and paths that are not the engine's.
+
+mod support;
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use sockeye_io::engine::{Cors, CorsOrigins, Refusal};
+use support::{bounded, get, quiet_config, request, start};
+
+/// CORS preflight: OPTIONS is answered 204 with the allowed origin,
+/// methods and the headers asked for; other answers carry the origin too.
+#[tokio::test]
+async fn server_answers_cors_preflight() {
+    bounded(async {
+        let mut config = quiet_config();
+        config.cors = Cors {
+            origins: CorsOrigins::List(vec!["https://app.example".into()]),
+            credentials: true,
+        };
+        let server = start(config).await;
+        let target = server.target("EIO=4&transport=polling");
+        let headers = [
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "content-type"),
+        ];
+        let preflight = request(server.addr, "OPTIONS", &target, &headers, b"").await;
+        assert_eq!(preflight.status, 204);
+        assert_eq!(
+            preflight.header("access-control-allow-origin"),
+            Some("https://app.example")
+        );
+        assert_eq!(
+            preflight.header("access-control-allow-credentials"),
+            Some("true")
+        );
+        assert_eq!(
+            preflight.header("access-control-allow-headers"),
+            Some("content-type")
+        );
+        assert!(
+            preflight
+                .header("access-control-allow-methods")
+                .unwrap()
+                .contains("POST")
+        );
+        let handshake = request(server.addr, "GET", &target, &headers[..1], b"").await;
+        assert_eq!(handshake.status, 200);
+        assert_eq!(
+            handshake.header("access-control-allow-origin"),
+            Some("https://app.example")
+        );
+        let other = request(
+            server.addr,
+            "GET",
+            &target,
+            &[("origin", "https://evil.example")],
+            b"",
+        )
+        .await;
+        assert_eq!(other.header("access-control-allow-origin"), None);
+    })
+    .await;
+}
+
+/// Without CORS, OPTIONS is a handshake with the wrong method (400, code
+/// 2) and no CORS header is sent.
+#[tokio::test]
+async fn server_without_cors_refuses_preflight() {
+    bounded(async {
+        let server = start(quiet_config()).await;
+        let target = server.target("EIO=4&transport=polling");
+        let preflight = request(
+            server.addr,
+            "OPTIONS",
+            &target,
+            &[("origin", "https://a.example")],
+            b"",
+        )
+        .await;
+        assert_eq!(preflight.status, 400);
+        assert_eq!(preflight.header("access-control-allow-origin"), None);
+    })
+    .await;
+}
+
+/// `allow_request`: a refused handshake is 403 `{"code":4,"message":"Forbidden"}`
+/// or the refusal's own message; no session opens.
+#[tokio::test]
+async fn server_refuses_handshake_when_allow_request_says_no() {
+    bounded(async {
+        let mut config = quiet_config();
+        config.allow_request = Some(Arc::new(|parts: &http::request::Parts| {
+            match parts
+                .headers
+                .get("x-token")
+                .map(http::HeaderValue::as_bytes)
+            {
+                Some(b"good") => Ok(()),
+                Some(_) => Err(Refusal::with_message("bad token")),
+                None => Err(Refusal::forbidden()),
+            }
+        }));
+        let server = start(config).await;
+        let target = server.target("EIO=4&transport=polling");
+        let refused = get(server.addr, &target).await;
+        assert_eq!(refused.status, 403);
+        assert_eq!(refused.text(), r#"{"code":4,"message":"Forbidden"}"#);
+        let refused = request(server.addr, "GET", &target, &[("x-token", "bad")], b"").await;
+        assert_eq!(refused.text(), r#"{"code":4,"message":"bad token"}"#);
+        assert_eq!(server.engine.session_count(), 0);
+        let allowed = request(server.addr, "GET", &target, &[("x-token", "good")], b"").await;
+        assert_eq!(allowed.status, 200);
+    })
+    .await;
+}
+
+/// `max_payload`: a POST body over the limit is 413 and the session stays.
+#[tokio::test]
+async fn server_refuses_post_over_max_payload() {
+    bounded(async {
+        let mut config = quiet_config();
+        config.max_payload = 16;
+        let server = start(config).await;
+        let sid = server.open_polling().await;
+        let big = server.push(&sid, &[b'4'; 17]).await;
+        assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE.as_u16());
+        assert_eq!(server.push(&sid, b"4small").await.text(), "ok");
+        assert_eq!(server.poll(&sid).await.text(), "4small");
+    })
+    .await;
+}
+
+/// `max_sessions`: a handshake past the bound is 503.
+#[tokio::test]
+async fn server_refuses_handshake_past_max_sessions() {
+    bounded(async {
+        let mut config = quiet_config();
+        config.max_sessions = 1;
+        let server = start(config).await;
+        server.open_polling().await;
+        let refused = get(server.addr, &server.target("EIO=4&transport=polling")).await;
+        assert_eq!(refused.status, 503);
+    })
+    .await;
+}
+
+/// Paths: only the engine's path is served, with or without the trailing
+/// slash; anything else is 404.
+#[tokio::test]
+async fn server_serves_only_its_path() {
+    bounded(async {
+        let server = start(quiet_config()).await;
+        assert_eq!(
+            get(server.addr, "/other/?EIO=4&transport=polling")
+                .await
+                .status,
+            404
+        );
+        assert_eq!(
+            get(server.addr, "/engine.io?EIO=4&transport=polling")
+                .await
+                .status,
+            200
+        );
+    })
+    .await;
+}

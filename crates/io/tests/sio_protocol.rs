@@ -1,0 +1,259 @@
+//! Socket.IO v5 on the wire, over an Engine.IO WebSocket: the server the
+//! protocol's test suite describes (`/` and `/custom`, the `auth` echo,
+//! `message` -> `message-back`, acks echoed), driven by raw frames.
+//! Each test names the behaviour of the v5 document it checks.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use sockeye::{ClientStream, Message, WebSocket};
+use sockeye_io::{Args, SocketIo, SocketIoConfig};
+use tokio::net::TcpListener;
+
+/// How long any one wait may last.
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// A server set up as the v5 test suite expects, on a loopback port.
+async fn reference_server(connect_timeout: Duration) -> (String, SocketIo) {
+    let mut config = SocketIoConfig::default();
+    config.connect_timeout = connect_timeout;
+    config.engine.ping_interval = Duration::from_secs(60);
+    config.engine.ping_timeout = Duration::from_secs(60);
+    let io = SocketIo::with_config(config);
+    io.ns("/", |socket| async move {
+        let _ = socket.emit("auth", socket.auth().clone());
+        socket.on_args("message", |socket, args: Args| async move {
+            let _ = socket.emit("message-back", args);
+        });
+        socket.on_args("message-with-ack", |_, args: Args| async move { args });
+    });
+    io.ns("/custom", |socket| async move {
+        let _ = socket.emit("auth", socket.auth().clone());
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "ws://{}/socket.io/?EIO=4&transport=websocket",
+        listener.local_addr().unwrap()
+    );
+    let serving = io.clone();
+    tokio::spawn(async move { serving.serve(listener).await });
+    (url, io)
+}
+
+/// An Engine.IO session over a WebSocket, its open packet read.
+async fn open(url: &str) -> WebSocket<ClientStream> {
+    let mut ws = sockeye::connect(url).await.expect("websocket handshake");
+    let open = text(&mut ws).await;
+    assert!(open.starts_with("0{"), "{open}");
+    ws
+}
+
+/// The next message that is not a ping, as text.
+async fn text(ws: &mut WebSocket<ClientStream>) -> String {
+    loop {
+        match tokio::time::timeout(LIMIT, ws.next())
+            .await
+            .expect("in time")
+        {
+            Some(Ok(Message::Text(text))) if text.as_str() == "2" => {}
+            Some(Ok(Message::Text(text))) => return text.as_str().to_owned(),
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+}
+
+/// The next message, binary.
+async fn binary(ws: &mut WebSocket<ClientStream>) -> Bytes {
+    match tokio::time::timeout(LIMIT, ws.next())
+        .await
+        .expect("in time")
+    {
+        Some(Ok(Message::Binary(data))) => data,
+        other => panic!("expected a binary message, got {other:?}"),
+    }
+}
+
+async fn send(ws: &mut WebSocket<ClientStream>, text: &str) {
+    ws.send(Message::text(text.to_owned())).await.expect("send");
+}
+
+/// Whether the server ends the connection within the limit.
+async fn ends(ws: &mut WebSocket<ClientStream>) -> bool {
+    tokio::time::timeout(LIMIT, async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) => return true,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// The JSON after a packet's `prefix`.
+fn json_after(packet: &str, prefix: &str) -> serde_json::Value {
+    let rest = packet
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("{packet:?} does not start with {prefix:?}"));
+    serde_json::from_str(rest).unwrap_or_else(|e| panic!("{rest:?}: {e}"))
+}
+
+/// Connection to the main namespace: `40` is answered `40{"sid":...}`
+/// whose only key is `sid`, then the server's `auth` event with `{}`.
+#[tokio::test]
+async fn connect_to_main_namespace_answers_sid_only() {
+    let (url, _io) = reference_server(Duration::from_secs(45)).await;
+    let mut ws = open(&url).await;
+    send(&mut ws, "40").await;
+    let answer = json_after(&text(&mut ws).await, "40");
+    let keys: Vec<&String> = answer.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["sid"]);
+    assert_eq!(text(&mut ws).await, r#"42["auth",{}]"#);
+}
+
+/// CONNECT with an auth payload: the handshake's auth is what was sent.
+#[tokio::test]
+async fn connect_with_auth_payload() {
+    let (url, _io) = reference_server(Duration::from_secs(45)).await;
+    let mut ws = open(&url).await;
+    send(&mut ws, r#"40{"token":"123"}"#).await;
+    json_after(&text(&mut ws).await, "40");
+    assert_eq!(text(&mut ws).await, r#"42["auth",{"token":"123"}]"#);
+}
+
+/// A custom namespace, with and without auth.
+#[tokio::test]
+async fn connect_to_custom_namespace() {
+    let (url, _io) = reference_server(Duration::from_secs(45)).await;
+    let mut ws = open(&url).await;
+    send(&mut ws, "40/custom,").await;
+    let answer = json_after(&text(&mut ws).await, "40/custom,");
+    assert!(answer["sid"].is_string());
+    assert_eq!(text(&mut ws).await, r#"42/custom,["auth",{}]"#);
+
+    let mut ws = open(&url).await;
+    send(&mut ws, r#"40/custom,{"token":"abc"}"#).await;
+    json_after(&text(&mut ws).await, "40/custom,");
+    assert_eq!(text(&mut ws).await, r#"42/custom,["auth",{"token":"abc"}]"#);
+}
+
+/// A namespace that does not exist: `CONNECT_ERROR` "Invalid namespace".
+#[tokio::test]
+async fn unknown_namespace_is_refused() {
+    let (url, _io) = reference_server(Duration::from_secs(45)).await;
+    let mut ws = open(&url).await;
+    send(&mut ws, "40/random").await;
+    assert_eq!(
+        text(&mut ws).await,
+        r#"44/random,{"message":"Invalid namespace"}"#
+    );
+}
+
+/// No CONNECT within the connect timeout: the server closes.
+#[tokio::test]
+async fn session_without_namespace_is_closed_after_connect_timeout() {
+    let (url, _io) = reference_server(Duration::from_millis(300)).await;
+    let mut ws = open(&url).await;
+    assert!(ends(&mut ws).await);
+}
+
+/// Invalid packets close the connection, before and after the handshake.
+#[tokio::test]
+async fn invalid_packets_close_the_connection() {
+    let (url, _io) = reference_server(Duration::from_secs(45)).await;
+    let mut ws = open(&url).await;
+    send(&mut ws, "4abc").await;
+    assert!(ends(&mut ws).await, "4abc before connecting");
+    for bad in ["4abc", "42{}", r#"42abc["message"]"#] {
+        let mut ws = open(&url).await;
+        send(&mut ws, "40").await;
+        text(&mut ws).await;
+        text(&mut ws).await;
+        send(&mut ws, bad).await;
+        assert!(ends(&mut ws).await, "{bad} after connecting");
+    }
+}
+
+/// DISCONNECT leaves the namespace but not the connection: events on
+/// another namespace still work.
+#[tokio::test]
+async fn disconnect_from_one_namespace_keeps_the_session() {
+    let (url, io) = reference_server(Duration::from_secs(45)).await;
+    let mut ws = open(&url).await;
+    send(&mut ws, "40").await;
+    text(&mut ws).await;
+    text(&mut ws).await;
+    send(&mut ws, "40/custom,").await;
+    text(&mut ws).await;
+    text(&mut ws).await;
+    send(&mut ws, "41/custom,").await;
+    send(&mut ws, r#"42["message",1]"#).await;
+    assert_eq!(text(&mut ws).await, r#"42["message-back",1]"#);
+    assert_eq!(io.of("/custom").len(), 0);
+    assert_eq!(io.of("/").len(), 1);
+}
+
+/// Events with every JSON type come back as sent.
+#[tokio::test]
+async fn events_are_echoed() {
+    let (url, _io) = reference_server(Duration::from_secs(45)).await;
+    let mut ws = open(&url).await;
+    send(&mut ws, "40").await;
+    text(&mut ws).await;
+    text(&mut ws).await;
+    send(&mut ws, r#"42["message",1,"2",{"3":[true]},null,1.5,-7]"#).await;
+    assert_eq!(
+        text(&mut ws).await,
+        r#"42["message-back",1,"2",{"3":[true]},null,1.5,-7]"#
+    );
+}
+
+/// A binary event: its attachments come back with it, in order.
+#[tokio::test]
+async fn binary_events_are_echoed_with_their_attachments() {
+    let (url, _io) = reference_server(Duration::from_secs(45)).await;
+    let mut ws = open(&url).await;
+    send(&mut ws, "40").await;
+    text(&mut ws).await;
+    text(&mut ws).await;
+    send(
+        &mut ws,
+        r#"452-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
+    )
+    .await;
+    ws.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    ws.send(Message::binary(vec![4, 5, 6])).await.unwrap();
+    assert_eq!(
+        text(&mut ws).await,
+        r#"452-["message-back",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
+    );
+    assert_eq!(binary(&mut ws).await, [1, 2, 3][..]);
+    assert_eq!(binary(&mut ws).await, [4, 5, 6][..]);
+}
+
+/// An event asking for an ack gets the handler's return value as its ack.
+#[tokio::test]
+async fn acks_answer_with_the_handlers_value() {
+    let (url, _io) = reference_server(Duration::from_secs(45)).await;
+    let mut ws = open(&url).await;
+    send(&mut ws, "40").await;
+    text(&mut ws).await;
+    text(&mut ws).await;
+    send(&mut ws, r#"42456["message-with-ack",1,"2",{"3":[false]}]"#).await;
+    assert_eq!(text(&mut ws).await, r#"43456[1,"2",{"3":[false]}]"#);
+    send(
+        &mut ws,
+        r#"452-789["message-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
+    )
+    .await;
+    ws.send(Message::binary(vec![1])).await.unwrap();
+    ws.send(Message::binary(vec![2])).await.unwrap();
+    assert_eq!(
+        text(&mut ws).await,
+        r#"462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
+    );
+    assert_eq!(binary(&mut ws).await, [1][..]);
+    assert_eq!(binary(&mut ws).await, [2][..]);
+}
