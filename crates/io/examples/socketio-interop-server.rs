@@ -18,9 +18,13 @@
 //!   their name.
 //! - `/monitor`: gets `disconnected` {id, nsp, reason} for every socket of
 //!   `/` that disconnects.
+//! - With `--recovery`, connection state recovery is on (a 2-minute
+//!   window): `send-to` (socket id, count) emits `tick` 0..count to that
+//!   socket, connected or not, and acknowledges; `whoami` acknowledges with
+//!   the sender's id and whether it recovered.
 //!
 //! ```text
-//! cargo run -p sockeye-io --example socketio-interop-server -- PORT [--msgpack]
+//! cargo run -p sockeye-io --example socketio-interop-server -- PORT [--msgpack] [--recovery]
 //! ```
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -30,7 +34,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use sockeye_io::engine::{Cors, CorsOrigins};
 use sockeye_io::parser::Parser;
-use sockeye_io::{Args, ConnectRefusal, SocketIo, SocketIoConfig, Value};
+use sockeye_io::{Args, ConnectRefusal, RecoveryConfig, SocketIo, SocketIoConfig, Value};
 
 /// How long `ask` waits for the client's answer.
 const ASK_TIMEOUT: Duration = Duration::from_millis(500);
@@ -50,7 +54,20 @@ struct Upload {
     body: Bytes,
 }
 
-fn config(msgpack: bool) -> SocketIoConfig {
+/// Which options the command line turned on.
+struct Options {
+    msgpack: bool,
+    recovery: bool,
+}
+
+/// What `whoami` acknowledges with.
+#[derive(Serialize)]
+struct WhoAmI {
+    id: String,
+    recovered: bool,
+}
+
+fn config(options: &Options) -> SocketIoConfig {
     let mut config = SocketIoConfig::default();
     config.engine.ping_interval = Duration::from_millis(500);
     config.engine.ping_timeout = Duration::from_millis(500);
@@ -58,17 +75,38 @@ fn config(msgpack: bool) -> SocketIoConfig {
         origins: CorsOrigins::Any,
         credentials: false,
     };
-    if msgpack {
+    if options.msgpack {
         config.parser = Parser::Msgpack;
+    }
+    if options.recovery {
+        config.recovery = Some(RecoveryConfig::default());
     }
     config
 }
 
 fn main_namespace(io: &SocketIo) {
     let monitor = io.of("/monitor");
+    let main = io.of("/");
     io.ns("/", move |socket| {
         let monitor = monitor.clone();
+        let main = main.clone();
         async move {
+            socket.on_args("send-to", move |_, mut args: Args| {
+                let main = main.clone();
+                async move {
+                    let target: String = args.take(0).unwrap_or_default();
+                    let count: u32 = args.take(1).unwrap_or(0);
+                    for i in 0..count {
+                        let _ = main.to(target.as_str()).emit("tick", i);
+                    }
+                }
+            });
+            socket.on("whoami", |socket, (): ()| async move {
+                WhoAmI {
+                    id: socket.id().to_string(),
+                    recovered: socket.recovered(),
+                }
+            });
             let _ = socket.emit("auth", socket.auth().clone());
             socket.on_args("echo", |_, args: Args| async move { args });
             socket.on("join", |socket, room: String| async move {
@@ -164,8 +202,12 @@ fn other_namespaces(io: &SocketIo) {
 async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let port: u16 = args.next().and_then(|arg| arg.parse().ok()).unwrap_or(3000);
-    let msgpack = args.any(|arg| arg == "--msgpack");
-    let io = SocketIo::with_config(config(msgpack));
+    let flags: Vec<String> = args.collect();
+    let options = Options {
+        msgpack: flags.iter().any(|flag| flag == "--msgpack"),
+        recovery: flags.iter().any(|flag| flag == "--recovery"),
+    };
+    let io = SocketIo::with_config(config(&options));
     main_namespace(&io);
     other_namespaces(&io);
     let listener =

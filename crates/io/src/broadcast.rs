@@ -12,7 +12,7 @@ use crate::args::{Args, IntoArgs};
 use crate::error::{AckError, EmitError};
 use crate::ns_core::NsCore;
 use crate::sid::Sid;
-use crate::socket::{Socket, encode, event_packet};
+use crate::socket::{Socket, encode, event_packet, prepare_event};
 
 /// Selects sockets of a namespace, then emits to them or acts on them.
 ///
@@ -135,15 +135,22 @@ impl BroadcastOperator {
     /// the same frames queued on each connection.
     ///
     /// A socket whose queue is full misses it (logged); the others still
-    /// get it.
+    /// get it. With connection state recovery on (and not volatile), the
+    /// event is numbered and kept for the sockets that come back.
     ///
     /// # Errors
     ///
     /// [`EmitError`] when the event cannot be encoded (a reserved name,
     /// arguments that do not serialize).
     pub fn emit(&self, event: &str, data: impl IntoArgs) -> Result<(), EmitError> {
-        let packet = event_packet(&self.ns.name, event, data)?;
-        let payloads = encode(self.ns.settings.parser, &packet)?;
+        let payloads = prepare_event(
+            &self.ns,
+            event,
+            data,
+            &self.rooms,
+            &self.except,
+            !self.volatile,
+        )?;
         for socket in self.sockets() {
             if self.volatile && !socket.conn().is_writable() {
                 continue;

@@ -31,6 +31,50 @@ pub struct SocketIoConfig {
     /// default) or [`Parser::Msgpack`] (socket.io-msgpack-parser); the
     /// clients must use the same.
     pub parser: Parser,
+    /// Connection state recovery, off by default as in Node: a client
+    /// whose connection was lost and that comes back in time gets its
+    /// socket back (id, rooms, data) and the packets sent meanwhile.
+    pub recovery: Option<RecoveryConfig>,
+}
+
+/// How connection state recovery (Node's `connectionStateRecovery`)
+/// behaves.
+///
+/// With it on, the server keeps, per namespace, the session of each socket
+/// whose connection was lost (not of one that left on purpose) and the
+/// packets sent to the namespace, each event carrying an offset as its
+/// last argument (the client returns the last one it saw when it
+/// reconnects, as socket.io-client 4.6 and later do). Events that ask for
+/// an acknowledgement and volatile ones are neither numbered nor kept.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct RecoveryConfig {
+    /// How long a session and the packets it may miss are kept. Default
+    /// 2 min, as Node's `maxDisconnectionDuration`.
+    pub max_disconnection_duration: Duration,
+    /// Whether a recovered socket skips the namespace's middleware: it
+    /// passed it when it first connected. Default `true`, as Node.
+    pub skip_middlewares: bool,
+    /// How many sent packets a namespace keeps, oldest dropped first.
+    /// Default 10,000: two minutes of about 80 events a second; a client
+    /// that missed more than that connects afresh. Node bounds them by
+    /// age alone; this count caps the memory a busy namespace spends.
+    pub max_packets: usize,
+    /// How many lost sessions a namespace keeps, oldest dropped first.
+    /// Default 10,000: clients that never come back cost memory only
+    /// up to this many.
+    pub max_sessions: usize,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> RecoveryConfig {
+        RecoveryConfig {
+            max_disconnection_duration: Duration::from_secs(120),
+            skip_middlewares: true,
+            max_packets: 10_000,
+            max_sessions: 10_000,
+        }
+    }
 }
 
 impl Default for SocketIoConfig {
@@ -43,6 +87,7 @@ impl Default for SocketIoConfig {
             connect_timeout: Duration::from_secs(45),
             ack_timeout: Duration::from_secs(5),
             parser: Parser::default(),
+            recovery: None,
         }
     }
 }

@@ -44,6 +44,7 @@ impl SocketIo {
         let settings = Arc::new(Settings {
             parser: config.parser,
             ack_timeout: config.ack_timeout,
+            recovery: config.recovery,
         });
         let registry = Arc::new(Registry::new(settings, None));
         let client = Client {

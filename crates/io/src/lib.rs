@@ -75,7 +75,7 @@ pub mod value;
 pub use args::{Args, ArgsError, IntoArgs};
 pub use broadcast::{AckResponse, BroadcastOperator, Rooms};
 pub use client::Client;
-pub use config::{DEFAULT_PATH, SocketIoConfig};
+pub use config::{DEFAULT_PATH, RecoveryConfig, SocketIoConfig};
 pub use conn::ConnState;
 pub use error::{AckError, ConnectRefusal, DisconnectReason, EmitError};
 pub use io::SocketIo;

@@ -6,9 +6,10 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use rmpv::Value;
 
-use crate::adapter::Adapter;
+use crate::adapter::{Adapter, Session};
 use crate::args::IntoArgs;
 use crate::broadcast::{BroadcastOperator, Rooms};
+use crate::engine::Payload;
 use crate::error::{ConnectRefusal, EmitError};
 use crate::handler::{ConnectHandler, Middleware};
 use crate::ns_core::{NsCore, Settings};
@@ -201,13 +202,23 @@ impl Namespace {
     /// runs, then the socket connects (the client gets its id) and the
     /// connection handler runs; or the client gets a `CONNECT_ERROR`.
     pub(crate) fn connect(&self, conn: Conn, auth: Value) {
-        let socket = Socket::new(Arc::clone(&self.core), conn, auth);
-        let middleware = self
-            .handlers
-            .middleware
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let (session, missed) = self.restore(&auth).unzip();
+        let socket = Socket::new(Arc::clone(&self.core), conn, auth, session);
+        let skip_middleware = socket.recovered()
+            && self
+                .core
+                .settings
+                .recovery
+                .is_some_and(|recovery| recovery.skip_middlewares);
+        let middleware = if skip_middleware {
+            Vec::new()
+        } else {
+            self.handlers
+                .middleware
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        };
         let on_connection = self
             .handlers
             .on_connection
@@ -224,10 +235,33 @@ impl Namespace {
             if !admit(&socket) {
                 return;
             }
+            for payloads in missed.into_iter().flatten() {
+                if let Err(e) = socket.send_payloads(payloads) {
+                    tracing::debug!(socket = %socket.id(), error = %e, "missed packet not sent");
+                    break;
+                }
+            }
             if let Some(handler) = on_connection {
                 handler.call(socket).await;
             }
         });
+    }
+}
+
+impl Namespace {
+    /// With recovery on, the lost session a CONNECT's auth names (`pid`
+    /// and `offset`, as socket.io-client sends them) and what it missed.
+    fn restore(&self, auth: &Value) -> Option<(Session, Vec<Vec<Payload>>)> {
+        self.core.settings.recovery?;
+        let field = |name: &str| {
+            auth.as_map()?
+                .iter()
+                .find(|(key, _)| key.as_str() == Some(name))
+                .and_then(|(_, value)| value.as_str())
+        };
+        self.core
+            .adapter
+            .restore_session(field("pid")?, field("offset")?)
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use crate::adapter::Adapter;
+use crate::config::RecoveryConfig;
 use crate::parser::Parser;
 use crate::sid::Sid;
 
@@ -15,6 +16,7 @@ use crate::sid::Sid;
 pub(crate) struct Settings {
     pub(crate) parser: Parser,
     pub(crate) ack_timeout: Duration,
+    pub(crate) recovery: Option<RecoveryConfig>,
 }
 
 /// A namespace's shared core. Generic over the socket type so that the
@@ -28,6 +30,11 @@ pub(crate) struct NsCore<S> {
     /// The next acknowledgement id: one counter per namespace, as in
     /// Node, so that a broadcast's one id never meets a socket's own.
     next_ack: AtomicU64,
+    /// The next packet offset, for recovery.
+    next_offset: AtomicU64,
+    /// What every offset of this namespace starts with: random, so that an
+    /// offset from an earlier run of the server never matches.
+    offset_prefix: u32,
 }
 
 impl<S> std::fmt::Debug for NsCore<S> {
@@ -46,7 +53,15 @@ impl<S: Clone> NsCore<S> {
             adapter,
             members: RwLock::new(HashMap::new()),
             next_ack: AtomicU64::new(0),
+            next_offset: AtomicU64::new(0),
+            offset_prefix: rand::random(),
         }
+    }
+
+    /// A fresh packet offset, for recovery.
+    pub(crate) fn next_offset(&self) -> String {
+        let n = self.next_offset.fetch_add(1, Ordering::Relaxed);
+        format!("{:08x}-{n:x}", self.offset_prefix)
     }
 
     /// A fresh acknowledgement id.

@@ -6,7 +6,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use rmpv::Value;
 
-use crate::adapter::{Adapter, LocalAdapter};
+use crate::adapter::{Adapter, LocalAdapter, RecoveryLimits};
+use crate::config::RecoveryConfig;
 use crate::namespace::{DynamicNamespace, Handlers, Namespace};
 use crate::ns_core::Settings;
 
@@ -41,10 +42,8 @@ impl std::fmt::Debug for Registry {
 impl Registry {
     pub(crate) fn new(settings: Arc<Settings>, adapters: Option<AdapterFactory>) -> Registry {
         Registry {
+            adapters: adapters.unwrap_or_else(|| local_adapters(settings.recovery)),
             settings,
-            adapters: adapters.unwrap_or_else(|| {
-                Arc::new(|_: &str| Arc::new(LocalAdapter::new()) as Arc<dyn Adapter>)
-            }),
             named: RwLock::new(HashMap::new()),
             dynamic: RwLock::new(Vec::new()),
         }
@@ -123,6 +122,20 @@ impl Registry {
             .cloned()
             .collect()
     }
+}
+
+/// Makes a [`LocalAdapter`] per namespace, keeping what `recovery` asks.
+fn local_adapters(recovery: Option<RecoveryConfig>) -> AdapterFactory {
+    Arc::new(move |_: &str| -> Arc<dyn Adapter> {
+        match recovery {
+            Some(recovery) => Arc::new(LocalAdapter::with_recovery(RecoveryLimits {
+                max_age: recovery.max_disconnection_duration,
+                max_packets: recovery.max_packets,
+                max_sessions: recovery.max_sessions,
+            })),
+            None => Arc::new(LocalAdapter::new()),
+        }
+    })
 }
 
 /// A namespace name as clients send it: with its leading `/`.

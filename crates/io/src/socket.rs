@@ -12,7 +12,7 @@ use std::time::Duration;
 use rmpv::Value;
 use tokio::sync::oneshot;
 
-use crate::adapter::Room;
+use crate::adapter::{Room, SentPacket, Session};
 use crate::args::{Args, IntoArgs};
 use crate::conn::ConnState;
 use crate::engine::{EngineSocket, Handshake, Payload, SendError, TransportKind};
@@ -53,6 +53,12 @@ pub struct Socket {
 
 struct SocketInner {
     id: Sid,
+    /// With recovery on: the private id the client presents to come back.
+    pid: Option<Sid>,
+    /// Whether this socket came back with a lost one's state.
+    recovered: bool,
+    /// The rooms of a recovered socket, joined once it is connected.
+    rejoin: Mutex<Vec<Room>>,
     ns: Arc<NsCore<Socket>>,
     conn: Conn,
     /// The CONNECT packet's payload (`{}` when it had none).
@@ -81,11 +87,30 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Socket {
-    /// A socket about to connect to `ns` over `conn`.
-    pub(crate) fn new(ns: Arc<NsCore<Socket>>, conn: Conn, auth: Value) -> Socket {
+    /// A socket about to connect to `ns` over `conn`: a new one, or the
+    /// one of a lost `session` coming back.
+    pub(crate) fn new(
+        ns: Arc<NsCore<Socket>>,
+        conn: Conn,
+        auth: Value,
+        session: Option<Session>,
+    ) -> Socket {
+        let recovered = session.is_some();
+        let (id, pid, rooms, data) = match session {
+            Some(session) => (session.sid, Some(session.pid), session.rooms, session.data),
+            None => (
+                Sid::random(),
+                ns.settings.recovery.map(|_| Sid::random()),
+                Vec::new(),
+                http::Extensions::new(),
+            ),
+        };
         Socket {
             inner: Arc::new(SocketInner {
-                id: Sid::random(),
+                id,
+                pid,
+                recovered,
+                rejoin: Mutex::new(rooms),
                 ns,
                 conn,
                 auth,
@@ -93,9 +118,16 @@ impl Socket {
                 on_disconnect: Mutex::new(Vec::new()),
                 acks: Mutex::new(HashMap::new()),
                 connected: AtomicBool::new(false),
-                data: Mutex::new(http::Extensions::new()),
+                data: Mutex::new(data),
             }),
         }
+    }
+
+    /// Whether this socket is one whose connection was lost, come back
+    /// with its id, rooms and data, the packets it missed sent to it
+    /// (connection state recovery).
+    pub fn recovered(&self) -> bool {
+        self.inner.recovered
     }
 
     /// The socket's id, distinct from the Engine.IO session's (protocol
@@ -185,9 +217,22 @@ impl Socket {
     /// [`EmitError`]: a reserved name, arguments that do not serialize, a
     /// disconnected socket, or a full send queue (the client is not
     /// reading).
+    ///
+    /// With connection state recovery on, the event is numbered and kept,
+    /// so that the client gets it even if its connection is down now and
+    /// comes back in time; emitting to a socket whose connection was lost
+    /// is then not an error.
     pub fn emit(&self, event: &str, data: impl IntoArgs) -> Result<(), EmitError> {
-        let packet = event_packet(&self.inner.ns.name, event, data)?;
-        self.send_packet(&packet)
+        let ns = &self.inner.ns;
+        if ns.settings.recovery.is_none() {
+            let packet = event_packet(&ns.name, event, data)?;
+            return self.send_packet(&packet);
+        }
+        let payloads = prepare_event(ns, event, data, &[self.inner.id.as_room()], &[], true)?;
+        match self.send_payloads(payloads) {
+            Err(EmitError::Disconnected) => Ok(()),
+            sent => sent,
+        }
     }
 
     /// Emits `event` and waits for the client's acknowledgement, at most
@@ -351,18 +396,22 @@ impl Socket {
 
     // ---- what the client sends ----
 
-    /// The socket is connected: it joins its own room, the client is told
-    /// its id.
+    /// The socket is connected: it joins its own room (and a recovered
+    /// socket its old rooms), the client is told its id (and with recovery
+    /// on, its private id).
     pub(crate) fn mark_connected(&self) -> Result<(), EmitError> {
         self.inner.connected.store(true, Ordering::Release);
-        self.inner
-            .ns
-            .adapter
-            .join(&self.inner.id, &[self.inner.id.as_room()]);
+        let mut rooms = std::mem::take(&mut *lock(&self.inner.rejoin));
+        rooms.push(self.inner.id.as_room());
+        self.inner.ns.adapter.join(&self.inner.id, &rooms);
         self.inner.ns.insert(self.inner.id.clone(), self.clone());
-        self.send_packet(&Packet::connect_sid(
+        let mut answer = vec![(Value::from("sid"), Value::from(self.inner.id.as_str()))];
+        if let Some(pid) = &self.inner.pid {
+            answer.push((Value::from("pid"), Value::from(pid.as_str())));
+        }
+        self.send_packet(&Packet::connect(
             &*self.inner.ns.name,
-            self.inner.id.as_str(),
+            Some(Value::Map(answer)),
         ))
     }
 
@@ -406,6 +455,16 @@ impl Socket {
             return;
         }
         let ns = &self.inner.ns;
+        if let Some(pid) = &self.inner.pid
+            && reason.is_recoverable()
+        {
+            ns.adapter.persist_session(Session {
+                sid: self.inner.id.clone(),
+                pid: pid.clone(),
+                rooms: ns.adapter.rooms_of(&self.inner.id),
+                data: std::mem::take(&mut *lock(&self.inner.data)),
+            });
+        }
         ns.adapter.leave_all(&self.inner.id);
         ns.remove(&self.inner.id);
         lock(&self.inner.acks).clear();
@@ -456,6 +515,35 @@ pub(crate) fn event_packet(
     }
     let args = data.into_args()?;
     Ok(Packet::event(nsp, event, args.into_values()))
+}
+
+/// An EVENT for sockets of `ns` in `rooms` but not in `except`, encoded.
+/// With recovery on and `kept` (not volatile), it carries a fresh offset
+/// as its last argument and the adapter keeps it for sockets that come
+/// back.
+pub(crate) fn prepare_event(
+    ns: &NsCore<Socket>,
+    event: &str,
+    data: impl IntoArgs,
+    rooms: &[Room],
+    except: &[Room],
+    kept: bool,
+) -> Result<Vec<Payload>, EmitError> {
+    let mut packet = event_packet(&ns.name, event, data)?;
+    let offset = (kept && ns.settings.recovery.is_some()).then(|| ns.next_offset());
+    if let (Some(offset), Some(Value::Array(values))) = (&offset, &mut packet.data) {
+        values.push(Value::from(offset.as_str()));
+    }
+    let payloads = encode(ns.settings.parser, &packet)?;
+    if let Some(offset) = offset {
+        ns.adapter.record_packet(SentPacket {
+            offset: offset.into(),
+            rooms: rooms.to_vec(),
+            except: except.to_vec(),
+            payloads: payloads.clone(),
+        });
+    }
+    Ok(payloads)
 }
 
 /// `packet` as the Engine.IO messages that carry it.

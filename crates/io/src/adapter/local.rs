@@ -3,13 +3,16 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{PoisonError, RwLock};
 
-use super::{Adapter, Room};
+use super::{Adapter, RecoveryLimits, RecoveryStore, Room, SentPacket, Session};
+use crate::engine::Payload;
 use crate::sid::Sid;
 
-/// Rooms in memory: the default adapter, for a single server.
+/// Rooms in memory, and with connection state recovery on, sessions and
+/// sent packets: the default adapter, for a single server.
 #[derive(Debug, Default)]
 pub struct LocalAdapter {
     state: RwLock<Rooms>,
+    recovery: Option<RecoveryStore>,
 }
 
 #[derive(Debug, Default)]
@@ -21,9 +24,18 @@ struct Rooms {
 }
 
 impl LocalAdapter {
-    /// An empty adapter.
+    /// An empty adapter, without recovery.
     pub fn new() -> LocalAdapter {
         LocalAdapter::default()
+    }
+
+    /// An empty adapter keeping sessions and packets for recovery within
+    /// `limits`.
+    pub fn with_recovery(limits: RecoveryLimits) -> LocalAdapter {
+        LocalAdapter {
+            state: RwLock::default(),
+            recovery: Some(RecoveryStore::new(limits)),
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Rooms> {
@@ -119,6 +131,22 @@ impl Adapter for LocalAdapter {
             }
         }
         seen.into_iter().cloned().collect()
+    }
+
+    fn record_packet(&self, packet: SentPacket) {
+        if let Some(store) = &self.recovery {
+            store.record(packet);
+        }
+    }
+
+    fn persist_session(&self, session: Session) {
+        if let Some(store) = &self.recovery {
+            store.persist(session);
+        }
+    }
+
+    fn restore_session(&self, pid: &str, offset: &str) -> Option<(Session, Vec<Vec<Payload>>)> {
+        self.recovery.as_ref()?.restore(pid, offset)
     }
 }
 

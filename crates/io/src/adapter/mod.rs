@@ -1,14 +1,20 @@
-//! The adapter boundary: which sockets of a namespace are in which rooms.
+//! The adapter boundary: which sockets of a namespace are in which rooms,
+//! and what connection state recovery keeps.
 //!
 //! A namespace asks its [`Adapter`] which sockets a broadcast reaches and
-//! tells it of every join and leave. [`LocalAdapter`], the default, keeps
-//! that in memory for one server; an adapter shared by many servers
-//! (Redis, NATS) implements the same trait and also carries broadcasts and
-//! cluster requests to the other servers.
+//! tells it of every join and leave; with recovery on, it hands it every
+//! packet sent and the session of every socket whose connection was lost,
+//! and asks it for them when the client comes back. [`LocalAdapter`], the
+//! default, keeps all that in memory for one server; an adapter shared by
+//! many servers (Redis, NATS) implements the same trait and also carries
+//! broadcasts and cluster requests to the other servers.
 
 mod local;
+mod recovery;
 
 pub use self::local::LocalAdapter;
+pub use self::recovery::{RecoveryLimits, RecoveryStore, SentPacket, Session};
+use crate::engine::Payload;
 use crate::sid::Sid;
 
 /// A room's name. Every socket is also in the room named by its own id.
@@ -32,4 +38,13 @@ pub trait Adapter: Send + Sync + 'static {
     /// The sockets in any of `rooms` (every socket when `rooms` is empty)
     /// and in none of `except`.
     fn select(&self, rooms: &[Room], except: &[Room]) -> Vec<Sid>;
+
+    /// With recovery on: keeps a packet sent to sockets of the namespace.
+    fn record_packet(&self, packet: SentPacket);
+    /// With recovery on: keeps the session of a socket whose connection
+    /// was lost.
+    fn persist_session(&self, session: Session);
+    /// With recovery on: the session with private id `pid` and the frames
+    /// of the packets it missed after `offset`, if both are still kept.
+    fn restore_session(&self, pid: &str, offset: &str) -> Option<(Session, Vec<Vec<Payload>>)>;
 }
