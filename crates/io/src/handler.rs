@@ -51,6 +51,30 @@ where
     }
 }
 
+/// A handler for the events no other handler takes, given the event's
+/// name and its arguments.
+pub(crate) struct Fallback<F>(pub(crate) F);
+
+impl<F, Fut> EventHandler for Fallback<F>
+where
+    F: Fn(Socket, String, Args) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: IntoArgs,
+{
+    fn call(&self, socket: Socket, args: Args, ack: Option<u64>) {
+        let mut values = args.into_values();
+        if values.is_empty() {
+            return;
+        }
+        let name = match values.remove(0) {
+            rmpv::Value::String(name) => name.into_str().unwrap_or_default(),
+            _ => String::new(),
+        };
+        let future = (self.0)(socket.clone(), name, Args::from_values(values));
+        run(async move { acknowledge(&socket, ack, future.await) });
+    }
+}
+
 /// Sends a handler's result as the acknowledgement `ack`, if there is one.
 fn acknowledge(socket: &Socket, ack: Option<u64>, result: impl IntoArgs) {
     let Some(id) = ack else { return };
@@ -115,6 +139,19 @@ impl Socket {
         Fut::Output: IntoArgs,
     {
         self.add_handler(event, Arc::new(FirstArg(handler, PhantomData)));
+    }
+
+    /// Handles every event that has no handler of its own, given its name
+    /// and all its arguments (socketioxide's `on_fallback`; Node's `onAny`
+    /// sees every event). What the future gives is the acknowledgement, as
+    /// for [`on`](Self::on). Replaces an earlier fallback.
+    pub fn on_fallback<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, String, Args) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoArgs,
+    {
+        self.set_fallback(Arc::new(Fallback(handler)));
     }
 
     /// As [`on`](Self::on), given all of the event's arguments.

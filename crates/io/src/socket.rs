@@ -64,6 +64,9 @@ struct SocketInner {
     /// The CONNECT packet's payload (`{}` when it had none).
     auth: Value,
     handlers: RwLock<Vec<Registered>>,
+    /// What handles the events no handler is registered for; its
+    /// arguments start with the event's name.
+    fallback: RwLock<Option<Arc<dyn EventHandler>>>,
     on_disconnect: Mutex<Vec<DisconnectFn>>,
     /// Acknowledgements awaited from the client, by id.
     acks: Mutex<HashMap<u64, oneshot::Sender<Args>>>,
@@ -115,6 +118,7 @@ impl Socket {
                 conn,
                 auth,
                 handlers: RwLock::new(Vec::new()),
+                fallback: RwLock::new(None),
                 on_disconnect: Mutex::new(Vec::new()),
                 acks: Mutex::new(HashMap::new()),
                 connected: AtomicBool::new(false),
@@ -185,6 +189,15 @@ impl Socket {
             Some(slot) => slot.1 = handler,
             None => handlers.push((event.into(), handler)),
         }
+    }
+
+    /// Sets what handles events no handler is registered for.
+    pub(crate) fn set_fallback(&self, handler: Arc<dyn EventHandler>) {
+        *self
+            .inner
+            .fallback
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(handler);
     }
 
     /// Removes the handler of `event`.
@@ -430,6 +443,18 @@ impl Socket {
             .map(|(_, handler)| Arc::clone(handler));
         if let Some(handler) = handler {
             handler.call(self.clone(), args, packet.id);
+            return;
+        }
+        let fallback = self
+            .inner
+            .fallback
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(fallback) = fallback {
+            let mut values = args.into_values();
+            values.insert(0, Value::from(event));
+            fallback.call(self.clone(), Args::from_values(values), packet.id);
         } else {
             tracing::trace!(socket = %self.inner.id, event, "no handler");
         }
@@ -478,6 +503,11 @@ impl Socket {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
+        self.inner
+            .fallback
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
     }
 }
 

@@ -17,6 +17,7 @@ mod ending;
 mod exec;
 mod handshake;
 mod routes;
+mod socketio;
 mod static_files;
 mod tls;
 mod transport;
@@ -141,6 +142,14 @@ pub(crate) struct Args {
     /// has an `index.html`.
     #[arg(long = "static", value_name = "DIR")]
     static_dir: Option<PathBuf>,
+    /// Also serve Socket.IO clients at /socket.io/ (Engine.IO v4 over
+    /// WebSocket and HTTP long-polling, Socket.IO v5), for trying clients
+    /// out: every namespace exists; `message` is answered `message-back`
+    /// with the same arguments, and every event that asks for an
+    /// acknowledgement is acknowledged with its arguments. Browsers of
+    /// other origins need --allow-origin (CORS).
+    #[arg(long)]
+    socketio: bool,
     /// `--tls-cert`, `--tls-key`, `--tls-self-signed`.
     #[command(flatten)]
     pub(crate) tls: TlsArgs,
@@ -239,8 +248,20 @@ pub(crate) async fn run(args: Args) -> ExitCode {
                 return ExitCode::from(EXIT_USAGE);
             }
         },
+        None if args.socketio => Some(Files::without_dir(
+            !args.no_console,
+            args.limits.max_handshake_size,
+            args.limits.max_headers,
+        )),
         None => None,
     };
+    let files = files.map(|files| {
+        if args.socketio {
+            files.with_socketio(socketio::echo_server(&args.origins.allowed_origins()))
+        } else {
+            files
+        }
+    });
     let tls = match tls_acceptors(&args) {
         Ok(tls) => tls,
         Err(e) => {
@@ -275,6 +296,9 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     let mut serves = settings.site.routes.describe();
     if let Some(dir) = &args.static_dir {
         serves = format!("{serves}, and the files of {} to plain GETs", dir.display());
+    }
+    if args.socketio {
+        serves = format!("{serves}, and Socket.IO at /socket.io/");
     }
     announce(workers.addr(), threads, secure, !args.no_console, &serves);
     settings.site.routes.announce();

@@ -34,6 +34,8 @@ use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use sockeye::ServerBuilder;
+use sockeye_io::Client;
+use sockeye_io::engine::Engine;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
@@ -64,6 +66,8 @@ pub(super) struct Files {
     /// WebSocket handshake (`--max-handshake-size`, `--max-headers`).
     max_head: usize,
     max_headers: usize,
+    /// `--socketio`: the Socket.IO service, for the requests of its path.
+    socketio: Option<Engine<Client>>,
 }
 
 impl Files {
@@ -84,6 +88,7 @@ impl Files {
                 console,
                 max_head,
                 max_headers,
+                socketio: None,
             }),
             Err(e) => Err(format!(
                 "cannot serve --static {}: {}",
@@ -91,6 +96,27 @@ impl Files {
                 describe(&e)
             )),
         }
+    }
+}
+
+impl Files {
+    /// No files: hyper serves the connections for another reason
+    /// (`--socketio`), plain requests get the console or 404.
+    pub(super) fn without_dir(console: bool, max_head: usize, max_headers: usize) -> Self {
+        Files {
+            dir: None,
+            root: None,
+            console,
+            max_head,
+            max_headers,
+            socketio: None,
+        }
+    }
+
+    /// Socket.IO's requests go to `service`.
+    pub(super) fn with_socketio(mut self, service: Engine<Client>) -> Self {
+        self.socketio = Some(service);
+        self
     }
 }
 
@@ -241,6 +267,18 @@ impl Connection {
                 .unwrap_or_else(PoisonError::into_inner)
                 .take(),
         );
+        if let Some(socketio) = &self.files.socketio
+            && socketio.serves_path(request.uri().path())
+        {
+            // The peer's address, for the sockets' handshake.
+            request.extensions_mut().insert(self.peer);
+            let mut answer = socketio
+                .handle(request)
+                .await
+                .map(|body| body.map_err(|never| match never {}).boxed_unsync());
+            add_headers(&mut answer, &self.site.headers);
+            return answer;
+        }
         let mut answer = if sockeye::hyper::is_upgrade_request(&request) {
             self.upgrade(&mut request).await
         } else {
