@@ -60,6 +60,11 @@ pub struct RecoveryConfig {
     /// that missed more than that connects afresh. Node bounds them by
     /// age alone; this count caps the memory a busy namespace spends.
     pub max_packets: usize,
+    /// How many bytes of sent packets a namespace keeps, oldest dropped
+    /// first. Default 64 MiB: the packets' frames are kept as sent, and an
+    /// application that echoes what clients send must not let them fill
+    /// memory through it.
+    pub max_packet_bytes: usize,
     /// How many lost sessions a namespace keeps, oldest dropped first.
     /// Default 10,000: clients that never come back cost memory only
     /// up to this many.
@@ -72,6 +77,7 @@ impl Default for RecoveryConfig {
             max_disconnection_duration: Duration::from_secs(120),
             skip_middlewares: true,
             max_packets: 10_000,
+            max_packet_bytes: 64 << 20,
             max_sessions: 10_000,
         }
     }

@@ -131,6 +131,7 @@ fn local_adapters(recovery: Option<RecoveryConfig>) -> AdapterFactory {
             Some(recovery) => Arc::new(LocalAdapter::with_recovery(RecoveryLimits {
                 max_age: recovery.max_disconnection_duration,
                 max_packets: recovery.max_packets,
+                max_packet_bytes: recovery.max_packet_bytes,
                 max_sessions: recovery.max_sessions,
             })),
             None => Arc::new(LocalAdapter::new()),

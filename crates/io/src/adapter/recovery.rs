@@ -45,6 +45,8 @@ pub struct RecoveryLimits {
     pub max_age: Duration,
     /// How many packets are kept at most; the oldest go first.
     pub max_packets: usize,
+    /// How many bytes of packets are kept at most; the oldest go first.
+    pub max_packet_bytes: usize,
     /// How many sessions are kept at most; the oldest go first.
     pub max_sessions: usize,
 }
@@ -64,6 +66,8 @@ struct Stored {
     session_order: VecDeque<(Sid, Instant)>,
     /// Oldest first, with when each was sent.
     packets: VecDeque<(SentPacket, Instant)>,
+    /// The bytes of their frames.
+    packet_bytes: usize,
 }
 
 impl RecoveryStore {
@@ -83,6 +87,7 @@ impl RecoveryStore {
     pub fn record(&self, packet: SentPacket) {
         let now = Instant::now();
         let mut stored = self.lock();
+        stored.packet_bytes += packet.size();
         stored.packets.push_back((packet, now));
         self.expire(&mut stored, now);
     }
@@ -120,8 +125,11 @@ impl RecoveryStore {
     /// Drops what is too old or over the counts.
     fn expire(&self, stored: &mut Stored, now: Instant) {
         let expired = |at: Instant| now.duration_since(at) > self.limits.max_age;
-        while let Some((_, at)) = stored.packets.front() {
-            if expired(*at) || stored.packets.len() > self.limits.max_packets {
+        while let Some((packet, at)) = stored.packets.front() {
+            let over = stored.packets.len() > self.limits.max_packets
+                || stored.packet_bytes > self.limits.max_packet_bytes;
+            if expired(*at) || over {
+                stored.packet_bytes -= packet.size();
                 stored.packets.pop_front();
             } else {
                 break;
@@ -145,6 +153,13 @@ impl RecoveryStore {
     }
 }
 
+impl SentPacket {
+    /// The bytes of its frames.
+    fn size(&self) -> usize {
+        self.payloads.iter().map(Payload::len).sum()
+    }
+}
+
 /// Whether a packet sent to `packet.rooms` except `packet.except` reached a
 /// socket in `rooms`.
 fn reaches(packet: &SentPacket, rooms: &[Room]) -> bool {
@@ -160,6 +175,7 @@ mod tests {
         RecoveryStore::new(RecoveryLimits {
             max_age: Duration::from_secs(60),
             max_packets,
+            max_packet_bytes: usize::MAX,
             max_sessions,
         })
     }
@@ -234,10 +250,29 @@ mod tests {
     }
 
     #[test]
+    fn packet_bytes_are_bounded_oldest_first() {
+        let store = RecoveryStore::new(RecoveryLimits {
+            max_age: Duration::from_secs(60),
+            max_packets: 100,
+            max_packet_bytes: 2,
+            max_sessions: 100,
+        });
+        store.persist(session("p", &["s"]));
+        for offset in ["1", "2", "3"] {
+            store.record(packet(offset, &[], &[]));
+        }
+        assert_eq!(store.lock().packet_bytes, 2);
+        assert!(store.restore("p", "1").is_none(), "packet 1 is gone");
+        let (_, missed) = store.restore("p", "2").expect("kept");
+        assert_eq!(texts(&missed), ["3"]);
+    }
+
+    #[test]
     fn old_entries_expire() {
         let store = RecoveryStore::new(RecoveryLimits {
             max_age: Duration::ZERO,
             max_packets: 100,
+            max_packet_bytes: usize::MAX,
             max_sessions: 100,
         });
         store.record(packet("1", &[], &[]));
