@@ -5,8 +5,8 @@ A second, independent client implementation next to socket.io-client
 (``crates/io/examples/socketio-interop-server.rs``): connect with auth and
 refused, every argument type (bytes inside objects too), acks both ways with
 timeouts, rooms and broadcasts reaching the right clients only, volatile,
-static and dynamic namespaces, disconnect reasons on both sides, and each
-transport setting (polling then upgrade, WebSocket only, polling only).
+static and dynamic namespaces, disconnect reasons on both sides,
+reconnection after a dropped transport, and each transport setting (polling then upgrade, WebSocket only, polling only).
 
 Usage: python client.py URL [--msgpack]
 
@@ -64,9 +64,12 @@ class Peer:
     wait for one or assert that none came.
     """
 
-    def __init__(self, record=()):
+    def __init__(self, record=(), reconnection=False):
+        # Reconnection delays short enough for a check's time limit.
         self.sio = socketio.AsyncClient(
-            reconnection=False,
+            reconnection=reconnection,
+            reconnection_delay=0.05,
+            reconnection_delay_max=0.1,
             serializer="msgpack" if MSGPACK else "default",
         )
         self.seen = {}
@@ -120,16 +123,22 @@ class Peer:
         return [reply]
 
     async def close(self):
-        if self.sio.connected or self.sio.eio.state == "connected":
-            await self.sio.disconnect()
+        """Disconnects, stops any reconnection, and ends a session left open.
+
+        A session whose namespaces all failed is still connected at the
+        Engine.IO level.
+        """
+        await self.sio.shutdown()
+        if self.sio.eio.state == "connected":
+            await self.sio.eio.disconnect()
 
 
 open_peers = []
 
 
-def peer(record=()):
+def peer(record=(), reconnection=False):
     """A new client, disconnected when the running check ends."""
-    created = Peer(record)
+    created = Peer(record, reconnection)
     open_peers.append(created)
     return created
 
@@ -330,6 +339,26 @@ async def check_disconnect_reasons():
     expect_equal(by_id.get(dropped_id), "transport close", "engine close")
 
 
+async def check_reconnect():
+    """Requirement: the client reconnects after its transport drops.
+
+    The WebSocket is closed under the Engine.IO client, as a broken network
+    would; python-socketio sees a transport error and opens a new session,
+    in which the socket gets a new id and events flow again.
+    """
+    client = peer(reconnection=True)
+    connects = []
+    client.sio.on("connect", lambda: connects.append(client.sio.get_sid("/")))
+    await client.connect(transports=["websocket"])
+    first_id = client.sid()
+    await client.sio.eio.ws.close()
+    expect_equal(await client.wait_disconnect(), client.sio.reason.TRANSPORT_ERROR,
+                 "the client's reason")
+    await until(lambda: len(connects) >= 2, "the reconnection")
+    expect(connects[1] != first_id, "the socket kept its id after reconnecting")
+    expect_equal(await client.call("echo", "after"), ["after"], "echo after reconnecting")
+
+
 async def check_polling_only():
     """Requirement: the polling transport alone carries events and heartbeats."""
     client = await peer().connect(transports=["polling"])
@@ -377,6 +406,7 @@ CHECKS = [
     ("volatile events arrive on a writable connection", check_volatile),
     ("static and dynamic namespaces", check_namespaces),
     ("disconnect reasons on both sides", check_disconnect_reasons),
+    ("reconnects after a dropped transport", check_reconnect),
     ("polling only", check_polling_only),
     ("WebSocket only", check_websocket_only),
     ("upgrade from polling", check_upgrade),
