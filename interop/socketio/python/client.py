@@ -6,7 +6,8 @@ A second, independent client implementation next to socket.io-client
 refused, every argument type (bytes inside objects too), acks both ways with
 timeouts, rooms and broadcasts reaching the right clients only, volatile,
 static and dynamic namespaces, disconnect reasons on both sides,
-reconnection after a dropped transport, and each transport setting (polling then upgrade, WebSocket only, polling only).
+reconnection after a dropped transport, and each transport setting (polling
+then upgrade, WebSocket only, polling only).
 
 Usage: python client.py URL [--msgpack]
 
