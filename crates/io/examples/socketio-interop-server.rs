@@ -20,8 +20,11 @@
 //!   `/` that disconnects.
 //!
 //! ```text
-//! cargo run -p sockeye-io --example socketio-interop-server -- PORT [--msgpack]
+//! cargo run -p sockeye-io --example socketio-interop-server -- PORT [--msgpack] [--eio3]
 //! ```
+//!
+//! `--eio3` also serves socket.io-client 2.x (Engine.IO v3, Socket.IO
+//! protocol v4; `allow_eio3`), as `interop/socketio-v2/` checks.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -50,8 +53,9 @@ struct Upload {
     body: Bytes,
 }
 
-fn config(msgpack: bool) -> SocketIoConfig {
+fn config(msgpack: bool, eio3: bool) -> SocketIoConfig {
     let mut config = SocketIoConfig::default();
+    config.engine.allow_eio3 = eio3;
     config.engine.ping_interval = Duration::from_millis(500);
     config.engine.ping_timeout = Duration::from_millis(500);
     config.engine.cors = Cors {
@@ -164,8 +168,9 @@ fn other_namespaces(io: &SocketIo) {
 async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let port: u16 = args.next().and_then(|arg| arg.parse().ok()).unwrap_or(3000);
-    let msgpack = args.any(|arg| arg == "--msgpack");
-    let io = SocketIo::with_config(config(msgpack));
+    let flags: Vec<String> = args.collect();
+    let has = |flag: &str| flags.iter().any(|arg| arg == flag);
+    let io = SocketIo::with_config(config(has("--msgpack"), has("--eio3")));
     main_namespace(&io);
     other_namespaces(&io);
     let listener =

@@ -17,6 +17,7 @@ use crate::args::{Args, IntoArgs};
 use crate::conn::ConnState;
 use crate::engine::{EngineSocket, Handshake, Payload, SendError, TransportKind};
 use crate::error::{AckError, DisconnectReason, EmitError, RESERVED_EVENTS};
+use crate::legacy;
 use crate::ns_core::NsCore;
 use crate::parser::Packet;
 use crate::sid::Sid;
@@ -85,7 +86,7 @@ impl Socket {
     pub(crate) fn new(ns: Arc<NsCore<Socket>>, conn: Conn, auth: Value) -> Socket {
         Socket {
             inner: Arc::new(SocketInner {
-                id: Sid::random(),
+                id: legacy::socket_id(&conn, &ns.name),
                 ns,
                 conn,
                 auth,
@@ -99,7 +100,10 @@ impl Socket {
     }
 
     /// The socket's id, distinct from the Engine.IO session's (protocol
-    /// v5). It is also the name of a room only this socket is in.
+    /// v5). It is also the name of a room only this socket is in. For a
+    /// socket.io-client 2.x client (an Engine.IO v3 session) it is, as
+    /// Node makes it, the session id on `/` and `<nsp>#<session id>` on
+    /// other namespaces.
     pub fn id(&self) -> &Sid {
         &self.inner.id
     }
@@ -360,9 +364,10 @@ impl Socket {
             .adapter
             .join(&self.inner.id, &[self.inner.id.as_room()]);
         self.inner.ns.insert(self.inner.id.clone(), self.clone());
-        self.send_packet(&Packet::connect_sid(
-            &*self.inner.ns.name,
-            self.inner.id.as_str(),
+        self.send_packet(&legacy::connect_answer(
+            &self.inner.conn,
+            &self.inner.ns.name,
+            &self.inner.id,
         ))
     }
 

@@ -69,6 +69,7 @@ pub use handshake::{Handshake, TransportKind};
 pub use layer::{EngineLayer, EngineService};
 pub use packet::{Packet, PacketError, Payload};
 pub use payload::{SEPARATOR, join as join_payload, split as split_payload};
+pub(crate) use request::EngineQuery;
 pub use response::EngineBody;
 pub use serve::serve;
 pub use service::Engine;
