@@ -61,7 +61,7 @@ fn acknowledge(socket: &Socket, ack: Option<u64>, result: impl IntoArgs) {
             }
         }
         Err(e) => {
-            tracing::warn!(socket = %socket.id(), error = %e, "acknowledgement not serializable")
+            tracing::warn!(socket = %socket.id(), error = %e, "acknowledgement not serializable");
         }
     }
 }

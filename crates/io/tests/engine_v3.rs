@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use sockeye::{ClientStream, Message, WebSocket};
 use sockeye_io::engine::{CloseReason, EngineConfig, Payload};
 use support::{RawResponse, Seen, Server, bounded, get, quiet_config, request, sid_of, start};

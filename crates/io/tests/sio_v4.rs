@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use sockeye::{ClientStream, Message, WebSocket};
 use sockeye_io::{Args, ConnectRefusal, SocketIo, SocketIoConfig};
 use tokio::net::TcpListener;
@@ -70,7 +70,7 @@ async fn message(ws: &mut WebSocket<ClientStream>) -> Message {
 async fn text(ws: &mut WebSocket<ClientStream>) -> String {
     match message(ws).await {
         Message::Text(text) => text.as_str().to_owned(),
-        other => panic!("expected text, got {other:?}"),
+        other @ Message::Binary(_) => panic!("expected text, got {other:?}"),
     }
 }
 

@@ -260,7 +260,7 @@ pub(crate) fn to_frame(packet: &Packet) -> Message {
 pub(crate) fn from_frame(message: Message) -> Result<Packet, PacketError> {
     match message {
         Message::Binary(bytes) => decode_binary_item(&bytes),
-        text => Packet::from_frame(text),
+        text @ Message::Text(_) => Packet::from_frame(text),
     }
 }
 
