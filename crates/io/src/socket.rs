@@ -120,7 +120,9 @@ impl Socket {
     }
 
     /// What the client sent with its CONNECT (its `auth` option): an
-    /// empty map when it sent nothing.
+    /// empty map when it sent nothing. For a socket.io-client 2.x client
+    /// it is the query of its CONNECT (`/admin?token=abc`) as a map of
+    /// strings, as Node gives it.
     pub fn auth(&self) -> &Value {
         &self.inner.auth
     }
