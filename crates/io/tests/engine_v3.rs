@@ -85,6 +85,20 @@ async fn server_refuses_eio3_unless_allowed() {
     .await;
 }
 
+/// JSONP polling (`j=`) is not served: a v3 handshake asking for it is
+/// refused with code 3 ("Bad request") instead of answered as XHR.
+#[tokio::test]
+async fn server_refuses_jsonp_polling() {
+    bounded(async {
+        let server = start(v3_config()).await;
+        let response = get(server.addr, &server.target("EIO=3&transport=polling&j=0")).await;
+        assert_eq!(response.status, 400);
+        assert!(response.text().contains(r#""code":3"#), "{response:?}");
+        assert_eq!(server.engine.session_count(), 0);
+    })
+    .await;
+}
+
 /// v3 handshake (polling): `<length>:0{json}` where the length is the
 /// packet's, and the JSON has `sid`, `upgrades`, `pingInterval` and
 /// `pingTimeout` but no `maxPayload`; the session records protocol 3.

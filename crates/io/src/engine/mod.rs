@@ -33,7 +33,8 @@
 //!   too, as Node's `allowEIO3`: the client pings and the server answers,
 //!   the polling payloads and binary WebSocket frames take their v3 forms
 //!   (`v3`), and the handshake has no `maxPayload`. JSONP polling (`j=`),
-//!   which Node still serves to v3 clients, is not.
+//!   which Node still serves to v3 clients, is not: such a handshake gets
+//!   400 with code 3.
 //!
 //! Files: `packet` and `payload` (the wire formats), `config`, `close`,
 //! `handshake` (the public data types), `v3` (the Engine.IO v3 wire

@@ -325,6 +325,12 @@ where
     let Some(protocol) = protocol_of(query.get("EIO"), config.allow_eio3) else {
         return ErrorCode::UnsupportedProtocolVersion.response();
     };
+    if protocol == 3 && query.get("j").is_some() {
+        // JSONP polling, which Node still serves to v3 clients, is not
+        // served: refused plainly rather than answered in a format the
+        // client cannot read.
+        return ErrorCode::BadRequest.response();
+    }
     if state.sessions.len() >= config.max_sessions {
         return empty(StatusCode::SERVICE_UNAVAILABLE);
     }
