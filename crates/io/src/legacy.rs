@@ -89,3 +89,82 @@ pub(crate) fn socket_id<D>(conn: &EngineSocket<D>, nsp: &str) -> Sid {
         Sid::from(format!("{nsp}#{}", conn.id()).as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Handshake, TransportKind};
+    use std::time::{Duration, SystemTime};
+
+    fn session(protocol: u8) -> EngineSocket<()> {
+        let handshake = Handshake {
+            uri: http::Uri::from_static("/socket.io/"),
+            query: Vec::new(),
+            headers: http::HeaderMap::new(),
+            remote_addr: None,
+            protocol,
+            issued: SystemTime::now(),
+        };
+        let (tx, _rx) = tokio::sync::mpsc::channel(1);
+        EngineSocket::new(
+            "engine-sid".into(),
+            (),
+            handshake,
+            TransportKind::WebSocket,
+            8,
+            Duration::from_secs(45),
+            tx,
+        )
+    }
+
+    /// v4 CONNECT: the namespace's query becomes the auth, on v3 sessions
+    /// only and on CONNECT packets only.
+    #[test]
+    fn connect_query_becomes_auth_on_v3_only() {
+        let v3 = session(3);
+        let packet = connect_request(&v3, Packet::connect("/admin?token=a%2Bb&x", None));
+        assert_eq!(packet.nsp, "/admin");
+        assert_eq!(
+            packet.data,
+            Some(Value::Map(vec![
+                (Value::from("token"), Value::from("a+b")),
+                (Value::from("x"), Value::from("")),
+            ]))
+        );
+        let plain = connect_request(&v3, Packet::connect("/admin", None));
+        assert_eq!((plain.nsp.as_str(), plain.data), ("/admin", None));
+        let event = Packet::event("/a?b", "e", vec![]);
+        assert_eq!(connect_request(&v3, event.clone()), event);
+        let v5 = Packet::connect("/admin?token=a", None);
+        assert_eq!(connect_request(&session(4), v5.clone()), v5);
+    }
+
+    /// v4 ids and answers: the session id (`nsp#sid` off `/`), a CONNECT
+    /// without payload, and refusals as a string or the data; v5 keeps
+    /// random ids, `{sid}` and `{message, data}`.
+    #[test]
+    fn ids_and_answers_follow_the_session_version() {
+        let (v3, v5) = (session(3), session(4));
+        assert_eq!(socket_id(&v3, "/").as_str(), "engine-sid");
+        assert_eq!(socket_id(&v3, "/admin").as_str(), "/admin#engine-sid");
+        assert_ne!(socket_id(&v5, "/").as_str(), "engine-sid");
+        let sid = Sid::from("abc");
+        assert_eq!(connect_answer(&v3, "/", &sid).data, None);
+        assert_eq!(
+            connect_answer(&v5, "/", &sid),
+            Packet::connect_sid("/", "abc")
+        );
+        assert_eq!(
+            connect_error(&v3, "/", "no", None).data,
+            Some(Value::from("no"))
+        );
+        assert_eq!(
+            connect_error(&v3, "/", "no", Some(Value::from(403))).data,
+            Some(Value::from(403))
+        );
+        assert_eq!(
+            connect_error(&v5, "/", "no", None),
+            Packet::connect_error("/", "no", None)
+        );
+    }
+}
