@@ -24,8 +24,11 @@
 //!   the sender's id and whether it recovered.
 //!
 //! ```text
-//! cargo run -p sockeye-io --example socketio-interop-server -- PORT [--msgpack] [--recovery]
+//! cargo run -p sockeye-io --example socketio-interop-server -- PORT [--msgpack] [--recovery] [--eio3]
 //! ```
+//!
+//! `--eio3` also serves socket.io-client 2.x (Engine.IO v3, Socket.IO
+//! protocol v4; `allow_eio3`), as `interop/socketio-v2/` checks.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -58,6 +61,7 @@ struct Upload {
 struct Options {
     msgpack: bool,
     recovery: bool,
+    eio3: bool,
 }
 
 /// What `whoami` acknowledges with.
@@ -69,6 +73,7 @@ struct WhoAmI {
 
 fn config(options: &Options) -> SocketIoConfig {
     let mut config = SocketIoConfig::default();
+    config.engine.allow_eio3 = options.eio3;
     config.engine.ping_interval = Duration::from_millis(500);
     config.engine.ping_timeout = Duration::from_millis(500);
     config.engine.cors = Cors {
@@ -203,9 +208,11 @@ async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let port: u16 = args.next().and_then(|arg| arg.parse().ok()).unwrap_or(3000);
     let flags: Vec<String> = args.collect();
+    let has = |flag: &str| flags.iter().any(|arg| arg == flag);
     let options = Options {
-        msgpack: flags.iter().any(|flag| flag == "--msgpack"),
-        recovery: flags.iter().any(|flag| flag == "--recovery"),
+        msgpack: has("--msgpack"),
+        recovery: has("--recovery"),
+        eio3: has("--eio3"),
     };
     let io = SocketIo::with_config(config(&options));
     main_namespace(&io);

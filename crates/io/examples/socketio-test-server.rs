@@ -12,8 +12,11 @@
 //!   the same arguments, and `message-with-ack` is acknowledged with them.
 //!
 //! ```text
-//! cargo run -p sockeye-io --example socketio-test-server -- [PORT]
+//! cargo run -p sockeye-io --example socketio-test-server -- [PORT [--eio3]]
 //! ```
+//!
+//! `--eio3` also serves Engine.IO v3 (`allow_eio3`), for the v3 suite
+//! (`docs/engine.io-protocol/v3-test-suite/`).
 //!
 //! Listens on `127.0.0.1:PORT` and `[::1]:PORT` (default 3000): the suite
 //! connects to `localhost`, which may resolve to either.
@@ -84,8 +87,9 @@ impl Service<Request<Incoming>> for Routes {
 }
 
 /// The Engine.IO settings the test suite expects.
-fn engine_config() -> EngineConfig {
+fn engine_config(allow_eio3: bool) -> EngineConfig {
     EngineConfig {
+        allow_eio3,
         ping_interval: Duration::from_millis(300),
         ping_timeout: Duration::from_millis(200),
         max_payload: 1_000_000,
@@ -98,11 +102,11 @@ fn engine_config() -> EngineConfig {
 }
 
 /// The Socket.IO server the v5 suite expects.
-fn socketio() -> SocketIo {
+fn socketio(allow_eio3: bool) -> SocketIo {
     let mut config = SocketIoConfig::default();
     config.engine = EngineConfig {
         path: DEFAULT_PATH.into(),
-        ..engine_config()
+        ..engine_config(allow_eio3)
     };
     config.connect_timeout = Duration::from_secs(1);
     let io = SocketIo::with_config(config);
@@ -130,9 +134,10 @@ async fn main() -> std::io::Result<()> {
         })?,
         None => 3000,
     };
+    let allow_eio3 = std::env::args().skip(2).any(|arg| arg == "--eio3");
     let routes = Routes {
-        engine: Engine::new(engine_config(), Echo),
-        socketio: socketio().service(),
+        engine: Engine::new(engine_config(allow_eio3), Echo),
+        socketio: socketio(allow_eio3).service(),
     };
     let v4 = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     // IPv6 may be off on the machine: then IPv4 alone serves `localhost`.

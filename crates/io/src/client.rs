@@ -11,7 +11,8 @@ use rmpv::Value;
 use crate::conn::ConnState;
 use crate::engine::{CloseReason, EngineHandler, EngineSocket, Payload};
 use crate::error::DisconnectReason;
-use crate::parser::{Packet, PacketKind, Parser};
+use crate::legacy;
+use crate::parser::{MAIN_NAMESPACE, Packet, PacketKind, Parser};
 use crate::registry::Registry;
 use crate::socket::{Conn, encode};
 
@@ -31,6 +32,11 @@ impl EngineHandler for Client {
     fn on_open(&self, conn: &Arc<EngineSocket<ConnState>>) {
         conn.data().set_decoder(self.parser.decoder());
         close_unless_connected(conn, self.connect_timeout);
+        // Socket.IO protocol v4: the server connects the client to `/`
+        // unasked (see `legacy.rs`).
+        if conn.is_eio3() {
+            self.connect(conn, Packet::connect(MAIN_NAMESPACE, None));
+        }
     }
 
     fn on_message(&self, conn: &Arc<EngineSocket<ConnState>>, payload: Payload) {
@@ -57,6 +63,7 @@ impl Client {
     /// second CONNECT, a `CONNECT_ERROR` from the client) breaks the
     /// protocol and closes the connection.
     fn on_packet(&self, conn: &Conn, packet: Packet) {
+        let packet = legacy::connect_request(conn, packet);
         let joined = conn.data().socket_in(&packet.nsp);
         match (packet.kind, joined) {
             (PacketKind::Connect, None) => self.connect(conn, packet),
@@ -98,7 +105,7 @@ impl Client {
             ns.connect(Arc::clone(conn), auth);
             return;
         }
-        let refusal = Packet::connect_error(packet.nsp, "Invalid namespace", None);
+        let refusal = legacy::connect_error(conn, &packet.nsp, "Invalid namespace", None);
         let sent = encode(self.parser, &refusal).map(|payloads| conn.send_many(payloads));
         if !matches!(sent, Ok(Ok(()))) {
             tracing::debug!(session = conn.id(), "invalid namespace answer not sent");

@@ -14,7 +14,9 @@ pub const DEFAULT_PATH: &str = "/socket.io/";
 #[non_exhaustive]
 pub struct SocketIoConfig {
     /// The Engine.IO settings: path (default [`DEFAULT_PATH`]), heartbeat,
-    /// payload and queue limits, CORS, transports.
+    /// payload and queue limits, CORS, transports, and
+    /// [`allow_eio3`](EngineConfig::allow_eio3), which also serves
+    /// socket.io-client 2.x (Socket.IO protocol v4) to every namespace.
     pub engine: EngineConfig,
     /// How long a client has, once its Engine.IO session opened, to
     /// connect to a namespace before the session is closed. Default 45 s,

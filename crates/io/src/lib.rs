@@ -49,7 +49,9 @@
 //!   (`Socket::on`), connection handlers and middleware.
 //!   `broadcast.rs` ([`BroadcastOperator`]): emitting to many.
 //! - `namespace.rs` ([`Namespace`], [`DynamicNamespace`]): handlers,
-//!   middleware and connecting a socket. `registry.rs`: a server's
+//!   middleware and connecting a socket. `legacy.rs`: where Socket.IO
+//!   protocol v4 (socket.io-client 2.x, on Engine.IO v3 sessions) differs
+//!   from v5; the three files below it and `namespace.rs` call it. `registry.rs`: a server's
 //!   namespaces. `client.rs`: the Socket.IO layer as an Engine.IO handler:
 //!   decoding and routing packets. `io.rs` ([`SocketIo`]): the server.
 
@@ -63,6 +65,7 @@ pub mod engine;
 mod error;
 mod handler;
 mod io;
+mod legacy;
 mod namespace;
 mod ns_core;
 pub mod parser;

@@ -12,8 +12,8 @@ use crate::broadcast::{BroadcastOperator, Rooms};
 use crate::engine::Payload;
 use crate::error::{ConnectRefusal, EmitError};
 use crate::handler::{ConnectHandler, Middleware};
+use crate::legacy;
 use crate::ns_core::{NsCore, Settings};
-use crate::parser::Packet;
 use crate::sid::Sid;
 use crate::socket::{Conn, Socket, encode};
 use crate::task::run;
@@ -280,7 +280,12 @@ fn admit(socket: &Socket) -> bool {
 
 /// Sends the client a `CONNECT_ERROR` with the refusal.
 fn refuse(socket: &Socket, refusal: &ConnectRefusal) {
-    let packet = Packet::connect_error(&*socket.ns().name, &refusal.message, refusal.data.clone());
+    let packet = legacy::connect_error(
+        socket.conn(),
+        &socket.ns().name,
+        &refusal.message,
+        refusal.data.clone(),
+    );
     let sent = encode(socket.ns().settings.parser, &packet)
         .and_then(|payloads| socket.send_payloads(payloads));
     if let Err(e) = sent {

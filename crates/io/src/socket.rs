@@ -17,6 +17,7 @@ use crate::args::{Args, IntoArgs};
 use crate::conn::ConnState;
 use crate::engine::{EngineSocket, Handshake, Payload, SendError, TransportKind};
 use crate::error::{AckError, DisconnectReason, EmitError, RESERVED_EVENTS};
+use crate::legacy;
 use crate::ns_core::NsCore;
 use crate::parser::Packet;
 use crate::sid::Sid;
@@ -102,8 +103,11 @@ impl Socket {
         let (id, pid, rooms, data) = match session {
             Some(session) => (session.sid, Some(session.pid), session.rooms, session.data),
             None => (
-                Sid::random(),
-                ns.settings.recovery.map(|_| Sid::random()),
+                legacy::socket_id(&conn, &ns.name),
+                ns.settings
+                    .recovery
+                    .filter(|_| !conn.is_eio3())
+                    .map(|_| Sid::random()),
                 Vec::new(),
                 http::Extensions::new(),
             ),
@@ -135,7 +139,10 @@ impl Socket {
     }
 
     /// The socket's id, distinct from the Engine.IO session's (protocol
-    /// v5). It is also the name of a room only this socket is in.
+    /// v5). It is also the name of a room only this socket is in. For a
+    /// socket.io-client 2.x client (an Engine.IO v3 session) it is, as
+    /// Node makes it, the session id on `/` and `<nsp>#<session id>` on
+    /// other namespaces.
     pub fn id(&self) -> &Sid {
         &self.inner.id
     }
@@ -152,7 +159,9 @@ impl Socket {
     }
 
     /// What the client sent with its CONNECT (its `auth` option): an
-    /// empty map when it sent nothing.
+    /// empty map when it sent nothing. For a socket.io-client 2.x client
+    /// it is the query of its CONNECT (`/admin?token=abc`) as a map of
+    /// strings, as Node gives it.
     pub fn auth(&self) -> &Value {
         &self.inner.auth
     }
@@ -418,13 +427,11 @@ impl Socket {
         rooms.push(self.inner.id.as_room());
         self.inner.ns.adapter.join(&self.inner.id, &rooms);
         self.inner.ns.insert(self.inner.id.clone(), self.clone());
-        let mut answer = vec![(Value::from("sid"), Value::from(self.inner.id.as_str()))];
-        if let Some(pid) = &self.inner.pid {
-            answer.push((Value::from("pid"), Value::from(pid.as_str())));
-        }
-        self.send_packet(&Packet::connect(
-            &*self.inner.ns.name,
-            Some(Value::Map(answer)),
+        self.send_packet(&legacy::connect_answer(
+            &self.inner.conn,
+            &self.inner.ns.name,
+            &self.inner.id,
+            self.inner.pid.as_ref(),
         ))
     }
 

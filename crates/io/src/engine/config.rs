@@ -150,6 +150,15 @@ pub struct EngineConfig {
     /// server grow without bound (Node's queue is unbounded), while bursts
     /// of a few hundred events, and their binary attachments, still fit.
     pub max_buffered_packets: usize,
+    /// Whether Engine.IO v3 clients (`EIO=3`: socket.io-client 2.x, which
+    /// speaks Socket.IO protocol v4) are served, as Node's `allowEIO3`.
+    /// Default: `false`, as Node: v3 has the client ping instead of the
+    /// server, length-prefixed polling payloads that must be re-encoded
+    /// per session, and a binary polling format of its own, so serving it
+    /// costs a second code path on every transport and handshake; a server
+    /// whose clients are all current gains nothing from it. When off, `EIO=3`
+    /// is answered 400 with code 5 ("Unsupported protocol version").
+    pub allow_eio3: bool,
 }
 
 impl Default for EngineConfig {
@@ -165,6 +174,7 @@ impl Default for EngineConfig {
             allow_request: None,
             max_sessions: 100_000,
             max_buffered_packets: 1024,
+            allow_eio3: false,
         }
     }
 }
@@ -182,6 +192,7 @@ impl fmt::Debug for EngineConfig {
             .field("allow_request", &self.allow_request.as_ref().map(|_| ".."))
             .field("max_sessions", &self.max_sessions)
             .field("max_buffered_packets", &self.max_buffered_packets)
+            .field("allow_eio3", &self.allow_eio3)
             .finish()
     }
 }

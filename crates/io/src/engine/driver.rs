@@ -33,14 +33,21 @@ pub(crate) fn open<H: EngineHandler>(
     transport: TransportKind,
 ) -> Arc<EngineSocket<H::Data>> {
     let (inbound, packets) = mpsc::channel(INBOUND_CAPACITY);
+    let config = &engine.config;
+    let ping_window = config.ping_interval + config.ping_timeout;
     let socket = Arc::new(EngineSocket::new(
         new_sid(),
         H::Data::default(),
         handshake,
         transport,
-        engine.config.max_buffered_packets,
+        config.max_buffered_packets,
+        ping_window,
         inbound,
     ));
+    if socket.is_eio3() {
+        // v3: the client pings, the first time within the window.
+        socket.lock().pong_due = Some(Instant::now() + ping_window);
+    }
     socket.push_control(Packet::Open(open_json(engine, &socket, transport)));
     engine.sessions.insert(Arc::clone(&socket));
     engine.handler.on_open(&socket);
@@ -63,6 +70,16 @@ fn open_json<H: EngineHandler>(
         "[]"
     };
     // The sid is URL-safe base64: nothing in it needs JSON escaping.
+    if socket.is_eio3() {
+        // The v3 handshake has no `maxPayload`.
+        return Utf8Bytes::from(format!(
+            r#"{{"sid":"{}","upgrades":{},"pingInterval":{},"pingTimeout":{}}}"#,
+            socket.id(),
+            upgrades,
+            config.ping_interval.as_millis(),
+            config.ping_timeout.as_millis(),
+        ));
+    }
     Utf8Bytes::from(format!(
         r#"{{"sid":"{}","upgrades":{},"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
         socket.id(),
@@ -86,16 +103,39 @@ struct Heartbeat {
     interval: Duration,
     /// `ping_timeout`.
     timeout: Duration,
+    /// Engine.IO v3: the client pings and the server only watches that
+    /// the pings keep coming (`EngineSocket::pong_due` holds when the next
+    /// is due).
+    client_pings: bool,
 }
 
 impl Heartbeat {
     /// The heartbeat of a session opening now.
-    fn new(interval: Duration, timeout: Duration) -> Self {
+    fn new(interval: Duration, timeout: Duration, client_pings: bool) -> Self {
+        let wait = if client_pings {
+            interval + timeout
+        } else {
+            interval
+        };
         Heartbeat {
-            deadline: Instant::now() + interval,
+            deadline: Instant::now() + wait,
             awaiting_pong: false,
             interval,
             timeout,
+            client_pings,
+        }
+    }
+
+    /// The v3 deadline passed: the session ends unless a ping came
+    /// meanwhile and moved the deadline on (Node: "ping timeout" after
+    /// `ping_interval + ping_timeout` without a ping).
+    fn on_client_deadline<D>(&mut self, socket: &EngineSocket<D>) {
+        let due = socket.lock().pong_due;
+        match due {
+            Some(due) if due > Instant::now() => self.deadline = due,
+            _ => {
+                socket.terminate(CloseReason::PingTimeout, Some(Packet::Close), false);
+            }
         }
     }
 
@@ -103,7 +143,9 @@ impl Heartbeat {
     /// no answer. The pong's deadline counts from when the ping was due,
     /// not from when this timer fired, so a late timer gives no extra time.
     fn on_deadline<D>(&mut self, socket: &EngineSocket<D>) {
-        if self.awaiting_pong {
+        if self.client_pings {
+            self.on_client_deadline(socket);
+        } else if self.awaiting_pong {
             if socket.lock().pong_due.is_none() {
                 // A transport read the pong; it is on its way here.
                 self.on_pong();
@@ -140,7 +182,7 @@ async fn drive<H: EngineHandler>(
         socket: &socket,
     };
     let config = &engine.config;
-    let mut heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout);
+    let mut heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout, socket.is_eio3());
     let (reason, drain) = loop {
         let changed = socket.changed.notified();
         tokio::pin!(changed);

@@ -38,7 +38,8 @@ pub struct Handshake {
     /// The peer's address, when the server knows it (see
     /// [`serve`](super::serve), which records it).
     pub remote_addr: Option<SocketAddr>,
-    /// The Engine.IO protocol version asked for (`EIO`): 4.
+    /// The Engine.IO protocol version asked for (`EIO`): 4, or 3 when
+    /// [`EngineConfig::allow_eio3`](super::EngineConfig::allow_eio3) allows it.
     pub protocol: u8,
     /// When the session opened.
     pub issued: SystemTime,

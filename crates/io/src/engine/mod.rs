@@ -28,10 +28,17 @@
 //!   polling session without a waiting poll, the session stays reachable
 //!   for one heartbeat period (`ping_interval + ping_timeout`) so that the
 //!   next poll gets them.
-//! - Only `EIO=4` is served; other versions get 400 with code 5.
+//! - Only `EIO=4` is served by default; other versions get 400 with code
+//!   5. With [`EngineConfig::allow_eio3`], `EIO=3` sessions are served
+//!   too, as Node's `allowEIO3`: the client pings and the server answers,
+//!   the polling payloads and binary WebSocket frames take their v3 forms
+//!   (`v3`), and the handshake has no `maxPayload`. JSONP polling (`j=`),
+//!   which Node still serves to v3 clients, is not: such a handshake gets
+//!   400 with code 3.
 //!
 //! Files: `packet` and `payload` (the wire formats), `config`, `close`,
-//! `handshake` (the public data types), `socket` (a session's state),
+//! `handshake` (the public data types), `v3` (the Engine.IO v3 wire
+//! formats), `socket` (a session's state),
 //! `sessions`, `state`, `driver` (a session's task: dispatch and
 //! heartbeat), `polling` and `websocket` (the transports), `cors`,
 //! `request`, `response`, `service`, `layer` and `serve` (HTTP).
@@ -53,6 +60,7 @@ mod service;
 mod sessions;
 mod socket;
 mod state;
+mod v3;
 mod websocket;
 
 pub use close::{CloseReason, SendError};
@@ -62,6 +70,7 @@ pub use handshake::{Handshake, TransportKind};
 pub use layer::{EngineLayer, EngineService};
 pub use packet::{Packet, PacketError, Payload};
 pub use payload::{SEPARATOR, join as join_payload, split as split_payload};
+pub(crate) use request::EngineQuery;
 pub use response::EngineBody;
 pub use serve::serve;
 pub use service::Engine;

@@ -94,6 +94,10 @@ pub enum PacketError {
     /// A polling payload that is not UTF-8 text.
     #[error("payload is not utf-8")]
     InvalidUtf8,
+    /// An Engine.IO v3 polling payload whose length prefix is missing,
+    /// malformed, or runs past the end of the body.
+    #[error("invalid length in a v3 payload")]
+    InvalidLength,
 }
 
 impl Packet {
@@ -194,7 +198,7 @@ impl Packet {
 }
 
 /// Decodes a text packet: its type digit, then its data.
-fn decode_text(bytes: &Bytes) -> Result<Packet, PacketError> {
+pub(crate) fn decode_text(bytes: &Bytes) -> Result<Packet, PacketError> {
     let Some(&digit) = bytes.first() else {
         return Err(PacketError::Empty);
     };

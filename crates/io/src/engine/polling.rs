@@ -15,6 +15,7 @@ use super::packet::Packet;
 use super::payload;
 use super::response::{EngineBody, ErrorCode, with_body};
 use super::socket::{EngineSocket, State, UpgradeState};
+use super::v3;
 
 /// Why a request cannot use a session's polling transport.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +85,10 @@ pub(crate) async fn get<D>(socket: Arc<EngineSocket<D>>) -> Response<EngineBody>
     // Taking a farewell may be what the session's driver waits for.
     socket.changed.notify_waiters();
     match packets {
+        Some(packets) if socket.is_eio3() => {
+            let (body, content_type) = v3::encode_payload(&packets, socket.supports_binary());
+            with_body(StatusCode::OK, content_type, body)
+        }
         Some(packets) => with_body(
             StatusCode::OK,
             "text/plain; charset=UTF-8",
@@ -160,11 +165,13 @@ impl<D> Drop for PollGuard<'_, D> {
 /// Answers a POST: reads at most `max_payload` bytes (413 beyond, and the
 /// session stays), decodes every packet (400 and the session ends with
 /// "parse error" if one is bad), hands them to the session in order, and
-/// answers `ok`.
+/// answers `ok`. `binary` says the body came as
+/// `application/octet-stream`: an Engine.IO v3 client's binary payload.
 pub(crate) async fn post<D, B>(
     socket: Arc<EngineSocket<D>>,
     body: B,
     max_payload: usize,
+    binary: bool,
 ) -> Response<EngineBody>
 where
     B: Body<Data = Bytes>,
@@ -181,7 +188,12 @@ where
         Ok(body) => body,
         Err(answer) => return answer,
     };
-    let Ok(packets) = payload::split(&body) else {
+    let decoded = if socket.is_eio3() {
+        v3::decode_payload(&body, binary)
+    } else {
+        payload::split(&body)
+    };
+    let Ok(packets) = decoded else {
         socket.terminate(CloseReason::ParseError, Some(Packet::Close), false);
         return ErrorCode::BadRequest.response();
     };
@@ -195,6 +207,8 @@ where
                     break;
                 }
             }
+            // A v3 client pings and gets its pong on the next poll.
+            Packet::Ping(data) if socket.is_eio3() => socket.client_pinged(data),
             // A v4 client never pings: Node calls it "invalid heartbeat
             // direction" and ends the session.
             Packet::Ping(_) => {

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::header::ORIGIN;
+use http::header::{CONTENT_TYPE, ORIGIN};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Body;
@@ -33,8 +33,11 @@ use super::socket::{EngineSocket, UpgradeState};
 use super::state::EngineState;
 use super::websocket;
 
-/// The only Engine.IO protocol version served.
+/// The Engine.IO protocol version served.
 const PROTOCOL: &str = "4";
+
+/// The legacy version served when [`EngineConfig::allow_eio3`] is on.
+const PROTOCOL_V3: &str = "3";
 
 /// An Engine.IO v4 server: a tower [`Service`] answering the requests on
 /// its path (`/engine.io/` by default) and 404 to others. Cheap to clone:
@@ -173,12 +176,29 @@ where
             let Some(socket) = state.sessions.get(sid) else {
                 return ErrorCode::UnknownSid.response();
             };
-            if query.get("EIO") != Some(PROTOCOL) {
+            // Every request of a session asks for the session's version.
+            let version = if socket.is_eio3() {
+                PROTOCOL_V3
+            } else {
+                PROTOCOL
+            };
+            if query.get("EIO") != Some(version) {
                 return ErrorCode::UnsupportedProtocolVersion.response();
             }
             with_session(state, socket, transport, request).await
         }
         None => handshake(state, query, transport, request).await,
+    }
+}
+
+/// The protocol version a handshake asks for, if served: 4, or 3 when
+/// `allow_eio3`. Node takes a missing or unknown `EIO` for 3; here only
+/// `EIO=3` is, so a client that names no version is refused either way.
+fn protocol_of(eio: Option<&str>, allow_eio3: bool) -> Option<u8> {
+    match eio {
+        Some(PROTOCOL) => Some(4),
+        Some(PROTOCOL_V3) if allow_eio3 => Some(3),
+        _ => None,
     }
 }
 
@@ -213,7 +233,17 @@ where
         TransportKind::Polling => match *request.method() {
             Method::GET => polling::get(socket).await,
             Method::POST => {
-                polling::post(socket, request.into_body(), state.config.max_payload).await
+                let binary = request
+                    .headers()
+                    .get(CONTENT_TYPE)
+                    .is_some_and(|kind| kind == "application/octet-stream");
+                polling::post(
+                    socket,
+                    request.into_body(),
+                    state.config.max_payload,
+                    binary,
+                )
+                .await
             }
             _ => ErrorCode::BadRequest.response(),
         },
@@ -292,13 +322,19 @@ where
             &refusal.message,
         );
     }
-    if query.get("EIO") != Some(PROTOCOL) {
+    let Some(protocol) = protocol_of(query.get("EIO"), config.allow_eio3) else {
         return ErrorCode::UnsupportedProtocolVersion.response();
+    };
+    if protocol == 3 && query.get("j").is_some() {
+        // JSONP polling, which Node still serves to v3 clients, is not
+        // served: refused plainly rather than answered in a format the
+        // client cannot read.
+        return ErrorCode::BadRequest.response();
     }
     if state.sessions.len() >= config.max_sessions {
         return empty(StatusCode::SERVICE_UNAVAILABLE);
     }
-    let handshake = handshake_of(&parts, query);
+    let handshake = handshake_of(&parts, query, protocol);
     match transport {
         TransportKind::Polling => {
             let socket = driver::open(state, handshake, TransportKind::Polling);
@@ -337,13 +373,13 @@ where
 /// What a session keeps of its handshake request. The peer's address is
 /// the request's `SocketAddr` extension, which [`serve`](super::serve)
 /// adds.
-fn handshake_of(parts: &Parts, query: EngineQuery) -> Handshake {
+fn handshake_of(parts: &Parts, query: EngineQuery, protocol: u8) -> Handshake {
     Handshake {
         uri: parts.uri.clone(),
         query: query.pairs,
         headers: parts.headers.clone(),
         remote_addr: parts.extensions.get::<SocketAddr>().copied(),
-        protocol: 4,
+        protocol,
         issued: SystemTime::now(),
     }
 }

@@ -9,8 +9,9 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use sockeye::Utf8Bytes;
 use tokio::sync::{Notify, mpsc};
-use tokio::time::Instant;
+use tokio::time::{Duration, Instant};
 
 use super::close::{CloseReason, SendError};
 use super::handshake::{Handshake, TransportKind};
@@ -62,7 +63,9 @@ pub(crate) struct State {
     /// Set once the session ended.
     pub(crate) closing: Option<Closing>,
     /// When the pong to the ping in flight is due, if one is; cleared by
-    /// the transport that reads the pong.
+    /// the transport that reads the pong. For an Engine.IO v3 session,
+    /// where the client pings, when the client's next ping is due; pushed
+    /// back by the transport that reads each ping.
     pub(crate) pong_due: Option<Instant>,
 }
 
@@ -92,6 +95,9 @@ pub struct EngineSocket<D> {
     handshake: Handshake,
     /// The bound on queued messages.
     max_buffered: usize,
+    /// For an Engine.IO v3 session, how long the client may go without
+    /// pinging (`ping_interval + ping_timeout`, as Node).
+    ping_window: Duration,
     /// The shared state.
     state: Mutex<State>,
     /// Announces every change of `state`.
@@ -108,6 +114,7 @@ impl<D> EngineSocket<D> {
         handshake: Handshake,
         transport: TransportKind,
         max_buffered: usize,
+        ping_window: Duration,
         inbound: mpsc::Sender<Packet>,
     ) -> Self {
         EngineSocket {
@@ -115,6 +122,7 @@ impl<D> EngineSocket<D> {
             data,
             handshake,
             max_buffered,
+            ping_window,
             state: Mutex::new(State {
                 outbox: VecDeque::new(),
                 queued_messages: 0,
@@ -249,6 +257,31 @@ impl<D> EngineSocket<D> {
         overdue
     }
 
+    /// Whether the session speaks Engine.IO v3 (the client asked for
+    /// `EIO=3`, which [`EngineConfig::allow_eio3`](super::EngineConfig::allow_eio3)
+    /// allows).
+    pub fn is_eio3(&self) -> bool {
+        self.handshake.protocol == 3
+    }
+
+    /// Whether a v3 polling client takes binary payloads: it did not ask
+    /// for base64 with `b64` in its handshake query.
+    pub(crate) fn supports_binary(&self) -> bool {
+        self.handshake.query_value("b64").is_none()
+    }
+
+    /// An Engine.IO v3 client pinged: the pong is queued (ahead of the
+    /// bound, as every control packet) and the next ping is due within
+    /// the ping window.
+    pub(crate) fn client_pinged(&self, data: Utf8Bytes) {
+        {
+            let mut state = self.lock();
+            state.pong_due = Some(Instant::now() + self.ping_window);
+            state.outbox.push_back(Packet::Pong(data));
+        }
+        self.changed.notify_waiters();
+    }
+
     /// Records that the client answered the ping (before the driver sees
     /// the pong: it may be queued behind other packets).
     pub(crate) fn pong_received(&self) {
@@ -291,7 +324,15 @@ mod tests {
             protocol: 4,
             issued: SystemTime::now(),
         };
-        EngineSocket::new("sid".into(), (), handshake, TransportKind::Polling, max, tx)
+        EngineSocket::new(
+            "sid".into(),
+            (),
+            handshake,
+            TransportKind::Polling,
+            max,
+            Duration::from_secs(45),
+            tx,
+        )
     }
 
     /// `send_many` atomicity: all or none against the queue bound.

@@ -15,8 +15,9 @@ use tokio::time::{Duration, Instant};
 
 use super::close::CloseReason;
 use super::handshake::TransportKind;
-use super::packet::Packet;
+use super::packet::{Packet, PacketError};
 use super::socket::{EngineSocket, UpgradeState};
+use super::v3;
 
 /// How long the writer may go on after the session ended, to send its
 /// last packets and the Close frame to a client that reads slowly; past
@@ -111,7 +112,7 @@ where
         let Some(Ok(message)) = next else {
             return false;
         };
-        match Packet::from_frame(message) {
+        match decode(socket, message) {
             Ok(Packet::Ping(data)) if data == "probe" => {
                 let pong = Packet::Pong(Utf8Bytes::from_static("probe"));
                 if ws.send(pong.to_frame()).await.is_err() {
@@ -168,7 +169,7 @@ where
 /// Decodes one message and passes its packet on; false once the session
 /// ended.
 async fn hand_over<D>(socket: &EngineSocket<D>, message: Message) -> bool {
-    match Packet::from_frame(message) {
+    match decode(socket, message) {
         Err(_) => {
             socket.terminate(CloseReason::ParseError, None, false);
             false
@@ -179,6 +180,11 @@ async fn hand_over<D>(socket: &EngineSocket<D>, message: Message) -> bool {
             }
             socket.inbound.send(packet).await.is_ok()
         }
+        // A v3 client pings; the writer sends the pong.
+        Ok(Packet::Ping(data)) if socket.is_eio3() => {
+            socket.client_pinged(data);
+            true
+        }
         // A v4 client never pings after the upgrade: Node calls it
         // "invalid heartbeat direction" and ends the session.
         Ok(Packet::Ping(_)) => {
@@ -186,6 +192,15 @@ async fn hand_over<D>(socket: &EngineSocket<D>, message: Message) -> bool {
             false
         }
         Ok(Packet::Open(_) | Packet::Upgrade | Packet::Noop) => true,
+    }
+}
+
+/// Decodes a message in the session's protocol version.
+fn decode<D>(socket: &EngineSocket<D>, message: Message) -> Result<Packet, PacketError> {
+    if socket.is_eio3() {
+        v3::from_frame(message)
+    } else {
+        Packet::from_frame(message)
     }
 }
 
@@ -200,7 +215,11 @@ where
         tokio::pin!(changed);
         changed.as_mut().enable();
         let (packets, closing) = take_writable(socket);
-        if !packets.is_empty() && send_all(&mut writer, packets).await.is_err() {
+        if !packets.is_empty()
+            && send_all(&mut writer, packets, socket.is_eio3())
+                .await
+                .is_err()
+        {
             socket.terminate(CloseReason::TransportError, None, false);
             return;
         }
@@ -229,13 +248,23 @@ fn take_writable<D>(socket: &EngineSocket<D>) -> (Vec<Packet>, bool) {
     (packets, true)
 }
 
-/// Writes packets as frames, then flushes once.
-async fn send_all<S>(writer: &mut WebSocketWriter<S>, packets: Vec<Packet>) -> sockeye::Result<()>
+/// Writes packets as frames (in their v3 form for a v3 session), then
+/// flushes once.
+async fn send_all<S>(
+    writer: &mut WebSocketWriter<S>,
+    packets: Vec<Packet>,
+    eio3: bool,
+) -> sockeye::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     for packet in packets {
-        writer.feed(packet.to_frame()).await?;
+        let frame = if eio3 {
+            v3::to_frame(&packet)
+        } else {
+            packet.to_frame()
+        };
+        writer.feed(frame).await?;
     }
     writer.flush().await
 }
