@@ -1,7 +1,9 @@
 // The page-level checks of sockeye-io's Socket.IO server from socket.io-client's browser
 // bundle (window.io), the same list as socketio-client.mjs with ArrayBuffer and Uint8Array
 // for binary. test.mjs loads this page with ?server=URL and calls `runCheck(name)`, which
-// resolves with `{ ok: true }` or `{ ok: false, error }`; `CHECKS` lists the names.
+// resolves with `{ ok: true }` or `{ ok: false, error }`; `CHECKS` lists the names
+// (`FALLBACK_CHECKS` those for a page whose WebSockets fail, `RECOVERY_CHECKS` those for a
+// server with connection state recovery on).
 //
 // The server (crates/io/examples/socketio-interop-server.rs) listens on another port than
 // the page, so every request here is cross-origin and relies on the server's CORS answers.
@@ -318,10 +320,51 @@
     },
   };
 
+  // Run against a server started with --recovery: a client whose transport is closed under it
+  // comes back with `recovered` true, its id and rooms, and the events sent meanwhile, in
+  // order (as recovery.mjs checks from Node).
+  async function recovers(transports) {
+    const missed = 20;
+    const a = connect('/', { transports, reconnection: true, reconnectionDelay: 300, reconnectionDelayMax: 300 });
+    const b = connect('/', { transports });
+    // The greeting is numbered: the client then has an offset to come back with.
+    await Promise.all([once(a, 'auth'), connected(b)]);
+    expect(a.recovered === false, 'a first connection is not recovered');
+    const ticks = [];
+    a.on('tick', (i) => ticks.push(i));
+    await ack(a, 'join', 'red');
+    const firstId = a.id;
+    const lost = once(a, 'disconnect');
+    a.io.engine.close();
+    await lost;
+    await ack(b, 'send-to', firstId, missed);
+    const roomMessage = once(a, 'room-message');
+    b.emit('to-room', 'red', 'while away');
+    await once(a, 'connect');
+    expect(a.recovered === true, 'recovered');
+    expectSame(a.id, firstId, 'id');
+    expectSame((await roomMessage)[0], 'while away', 'room message');
+    await withLimit(
+      (async () => {
+        while (ticks.length < missed) await sleep(10);
+      })(),
+      'the missed ticks',
+    );
+    expectSame(ticks, Array.from({ length: missed }, (_, i) => i), 'ticks in order');
+    const [rooms] = await ack(a, 'rooms');
+    expect(rooms.includes('red'), `rooms ${rooms}`);
+  }
+
+  const recoveryChecks = {
+    'recovery over WebSocket': () => recovers(['websocket']),
+    'recovery over polling': () => recovers(['polling']),
+  };
+
   window.CHECKS = Object.keys(checks);
+  window.RECOVERY_CHECKS = Object.keys(recoveryChecks);
   window.FALLBACK_CHECKS = Object.keys(fallbackChecks);
   window.runCheck = async (name) => {
-    const body = checks[name] ?? fallbackChecks[name];
+    const body = checks[name] ?? fallbackChecks[name] ?? recoveryChecks[name];
     if (!body) return { ok: false, error: `no check named ${name}` };
     try {
       await withLimit(body(), name);

@@ -2,9 +2,10 @@
 // against sockeye-io's Socket.IO interop server: the page-level checks of checks.js with
 // the default bundle and then, on a page whose every WebSocket fails to connect, a forced
 // fallback to long-polling; with --msgpack (against a server started with --msgpack), the
-// page-level checks with the msgpack bundle instead.
+// page-level checks with the msgpack bundle instead; with --recovery (against a server
+// started with --recovery), the connection state recovery checks.
 //
-//   node browser/test.mjs --server URL [--msgpack] [--chromium PATH]
+//   node browser/test.mjs --server URL [--msgpack | --recovery] [--chromium PATH]
 //
 // The pages come from a loopback HTTP server of this script on its own port, so each
 // request to the Socket.IO server is cross-origin. Prints `ok NAME` or `FAILED NAME: WHY`
@@ -19,11 +20,12 @@ const { values: opts } = parseArgs({
   options: {
     server: { type: 'string' },
     msgpack: { type: 'boolean', default: false },
+    recovery: { type: 'boolean', default: false },
     chromium: { type: 'string', default: '/usr/bin/chromium' },
   },
 });
 if (!opts.server) {
-  console.error('usage: node browser/test.mjs --server URL [--msgpack] [--chromium PATH]');
+  console.error('usage: node browser/test.mjs --server URL [--msgpack | --recovery] [--chromium PATH]');
   process.exit(2);
 }
 
@@ -178,7 +180,9 @@ const page = (server, bundle) => `${origin}?bundle=${bundle}&server=${encodeURIC
 let browser;
 try {
   browser = await chromium.launch({ executablePath: opts.chromium, args: FLAGS });
-  if (opts.msgpack) {
+  if (opts.recovery) {
+    await runPage(browser, { label: 'recovery', pageUrl: page(opts.server, 'socket.io.min.js'), list: 'RECOVERY_CHECKS' });
+  } else if (opts.msgpack) {
     await runPage(browser, { label: 'msgpack parser', pageUrl: page(opts.server, 'socket.io.msgpack.min.js'), list: 'CHECKS' });
   } else {
     await runPage(browser, { label: 'default parser', pageUrl: page(opts.server, 'socket.io.min.js'), list: 'CHECKS' });
