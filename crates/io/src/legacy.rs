@@ -120,7 +120,10 @@ mod tests {
             (),
             handshake,
             TransportKind::WebSocket,
-            8,
+            crate::engine::QueueLimits {
+                packets: 8,
+                bytes: usize::MAX,
+            },
             Duration::from_secs(45),
             tx,
         )

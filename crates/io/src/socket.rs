@@ -346,7 +346,7 @@ impl Socket {
         payloads: impl IntoIterator<Item = Payload>,
     ) -> Result<(), EmitError> {
         self.inner.conn.send_many(payloads).map_err(|e| match e {
-            SendError::QueueFull { .. } => EmitError::QueueFull,
+            SendError::QueueFull { .. } | SendError::BytesFull { .. } => EmitError::QueueFull,
             _ => EmitError::Disconnected,
         })
     }

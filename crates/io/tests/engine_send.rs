@@ -60,6 +60,37 @@ async fn send_refuses_past_the_queue_bound() {
     .await;
 }
 
+/// Byte bound: past `max_buffered_bytes` a send fails and queues nothing;
+/// one message larger than the bound still goes when nothing waits.
+#[tokio::test]
+async fn send_refuses_past_the_byte_bound() {
+    bounded(async {
+        let mut config = quiet_config();
+        config.max_buffered_bytes = 10;
+        let server = start(config).await;
+        let sid = server.open_polling().await;
+        let socket = server.engine.socket(&sid).unwrap();
+        socket.send(Payload::from("123456")).unwrap();
+        assert_eq!(
+            socket.send(Payload::from("7890x")),
+            Err(SendError::BytesFull {
+                queued: 6,
+                limit: 10
+            })
+        );
+        socket.send(Payload::from("7890")).unwrap();
+        assert_eq!(server.poll(&sid).await.text(), "4123456\x1e47890");
+        let large = "x".repeat(100);
+        socket.send(Payload::Text(large.clone().into())).unwrap();
+        assert!(matches!(
+            socket.send(Payload::from("y")),
+            Err(SendError::BytesFull { .. })
+        ));
+        assert_eq!(server.poll(&sid).await.text(), format!("4{large}"));
+    })
+    .await;
+}
+
 /// A handler that panics loses its session: it is unregistered and
 /// further polls are refused; other sessions go on.
 #[tokio::test]

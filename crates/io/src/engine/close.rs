@@ -56,6 +56,15 @@ pub enum SendError {
         /// The bound.
         limit: usize,
     },
+    /// The outgoing queue would pass
+    /// [`EngineConfig::max_buffered_bytes`](super::EngineConfig::max_buffered_bytes).
+    #[error("outgoing queue full ({queued} of {limit} bytes)")]
+    BytesFull {
+        /// Bytes queued now.
+        queued: usize,
+        /// The bound.
+        limit: usize,
+    },
 }
 
 #[cfg(test)]

@@ -150,6 +150,15 @@ pub struct EngineConfig {
     /// server grow without bound (Node's queue is unbounded), while bursts
     /// of a few hundred events, and their binary attachments, still fit.
     pub max_buffered_packets: usize,
+    /// The most bytes of messages queued for one session and not yet
+    /// written out; when a send would pass it, it fails as for
+    /// `max_buffered_packets` ([`SendError::BytesFull`](super::SendError::BytesFull)).
+    /// One message larger than it still goes when nothing else waits.
+    /// Default: 8 MiB, eight messages of the largest size a client may
+    /// send (`max_payload`): an application that echoes what clients send
+    /// cannot be made to hold more than this for a client that does not
+    /// read.
+    pub max_buffered_bytes: usize,
     /// Whether Engine.IO v3 clients (`EIO=3`: socket.io-client 2.x, which
     /// speaks Socket.IO protocol v4) are served, as Node's `allowEIO3`.
     /// Default: `false`, as Node: v3 has the client ping instead of the
@@ -174,6 +183,7 @@ impl Default for EngineConfig {
             allow_request: None,
             max_sessions: 100_000,
             max_buffered_packets: 1024,
+            max_buffered_bytes: 8 << 20,
             allow_eio3: false,
         }
     }
@@ -192,6 +202,7 @@ impl fmt::Debug for EngineConfig {
             .field("allow_request", &self.allow_request.as_ref().map(|_| ".."))
             .field("max_sessions", &self.max_sessions)
             .field("max_buffered_packets", &self.max_buffered_packets)
+            .field("max_buffered_bytes", &self.max_buffered_bytes)
             .field("allow_eio3", &self.allow_eio3)
             .finish()
     }

@@ -16,7 +16,7 @@ use super::handler::EngineHandler;
 use super::handshake::{Handshake, TransportKind};
 use super::packet::Packet;
 use super::sessions::new_sid;
-use super::socket::EngineSocket;
+use super::socket::{EngineSocket, QueueLimits};
 use super::state::EngineState;
 
 /// Packets read from the client and not yet handled, per session. A
@@ -40,7 +40,10 @@ pub(crate) fn open<H: EngineHandler>(
         H::Data::default(),
         handshake,
         transport,
-        config.max_buffered_packets,
+        QueueLimits {
+            packets: config.max_buffered_packets,
+            bytes: config.max_buffered_bytes,
+        },
         ping_window,
         inbound,
     ));

@@ -75,3 +75,5 @@ pub use response::EngineBody;
 pub use serve::serve;
 pub use service::Engine;
 pub use socket::EngineSocket;
+#[cfg(test)]
+pub(crate) use socket::QueueLimits;

@@ -52,6 +52,8 @@ pub(crate) struct State {
     /// How many of them are messages (the bound applies to those only:
     /// pings and the open packet always fit).
     pub(crate) queued_messages: usize,
+    /// The bytes of their payloads.
+    pub(crate) queued_bytes: usize,
     /// The transport in use.
     pub(crate) transport: TransportKind,
     /// Whether a polling GET is waiting.
@@ -73,8 +75,18 @@ impl State {
     /// Takes every queued packet, oldest first.
     pub(crate) fn take_outbox(&mut self) -> Vec<Packet> {
         self.queued_messages = 0;
+        self.queued_bytes = 0;
         self.outbox.drain(..).collect()
     }
+}
+
+/// The bounds on what one session queues for its client.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct QueueLimits {
+    /// [`EngineConfig::max_buffered_packets`](super::EngineConfig::max_buffered_packets).
+    pub(crate) packets: usize,
+    /// [`EngineConfig::max_buffered_bytes`](super::EngineConfig::max_buffered_bytes).
+    pub(crate) bytes: usize,
 }
 
 /// One Engine.IO session, shared as `Arc<EngineSocket<D>>`.
@@ -93,8 +105,8 @@ pub struct EngineSocket<D> {
     data: D,
     /// The request that opened the session.
     handshake: Handshake,
-    /// The bound on queued messages.
-    max_buffered: usize,
+    /// The bounds on queued messages.
+    limits: QueueLimits,
     /// For an Engine.IO v3 session, how long the client may go without
     /// pinging (`ping_interval + ping_timeout`, as Node).
     ping_window: Duration,
@@ -113,7 +125,7 @@ impl<D> EngineSocket<D> {
         data: D,
         handshake: Handshake,
         transport: TransportKind,
-        max_buffered: usize,
+        limits: QueueLimits,
         ping_window: Duration,
         inbound: mpsc::Sender<Packet>,
     ) -> Self {
@@ -121,11 +133,12 @@ impl<D> EngineSocket<D> {
             id,
             data,
             handshake,
-            max_buffered,
+            limits,
             ping_window,
             state: Mutex::new(State {
                 outbox: VecDeque::new(),
                 queued_messages: 0,
+                queued_bytes: 0,
                 transport,
                 polling: false,
                 posting: false,
@@ -177,19 +190,33 @@ impl<D> EngineSocket<D> {
     ///
     /// As [`send`](Self::send); on an error nothing is queued.
     pub fn send_many(&self, payloads: impl IntoIterator<Item = Payload>) -> Result<(), SendError> {
-        let packets: Vec<Packet> = payloads.into_iter().map(Packet::Message).collect();
+        let mut bytes = 0;
+        let packets: Vec<Packet> = payloads
+            .into_iter()
+            .inspect(|payload| bytes += payload.len())
+            .map(Packet::Message)
+            .collect();
         {
             let mut state = self.lock();
             if state.closing.is_some() {
                 return Err(SendError::Closed);
             }
-            if state.queued_messages + packets.len() > self.max_buffered {
+            if state.queued_messages + packets.len() > self.limits.packets {
                 return Err(SendError::QueueFull {
                     queued: state.queued_messages,
-                    limit: self.max_buffered,
+                    limit: self.limits.packets,
+                });
+            }
+            // One message larger than the bound still goes when nothing
+            // waits: the bound is on what piles up.
+            if state.queued_bytes > 0 && state.queued_bytes + bytes > self.limits.bytes {
+                return Err(SendError::BytesFull {
+                    queued: state.queued_bytes,
+                    limit: self.limits.bytes,
                 });
             }
             state.queued_messages += packets.len();
+            state.queued_bytes += bytes;
             state.outbox.extend(packets);
         }
         self.changed.notify_waiters();
@@ -329,7 +356,10 @@ mod tests {
             (),
             handshake,
             TransportKind::Polling,
-            max,
+            QueueLimits {
+                packets: max,
+                bytes: usize::MAX,
+            },
             Duration::from_secs(45),
             tx,
         )
