@@ -147,6 +147,25 @@ async fn server_refuses_handshake_past_max_sessions() {
     .await;
 }
 
+/// `max_handshake_rate`: a burst past the rate is 503 with `Retry-After`,
+/// and sessions already open go on.
+#[tokio::test]
+async fn server_refuses_handshakes_past_the_rate() {
+    bounded(async {
+        let mut config = quiet_config();
+        config.max_handshake_rate = 2;
+        let server = start(config).await;
+        let first = server.open_polling().await;
+        server.open_polling().await;
+        let refused = get(server.addr, &server.target("EIO=4&transport=polling")).await;
+        assert_eq!(refused.status, 503);
+        assert_eq!(refused.header("retry-after"), Some("1"));
+        assert_eq!(server.push(&first, b"4still").await.text(), "ok");
+        assert_eq!(server.poll(&first).await.text(), "4still");
+    })
+    .await;
+}
+
 /// Paths: only the engine's path is served, with or without the trailing
 /// slash; anything else is 404.
 #[tokio::test]

@@ -142,6 +142,14 @@ pub struct EngineConfig {
     /// server hold through handshakes alone, far above what one process
     /// usually serves. Node has no such bound.
     pub max_sessions: usize,
+    /// The most new sessions opened a second, on average, with bursts of as
+    /// many at once; handshakes beyond it are answered 503 with
+    /// `Retry-After: 1` (clients retry with their reconnection delay). 0:
+    /// no bound. Default: 5,000: a flood of handshakes (each a session, a
+    /// task and timers) cannot take the server's time from the clients
+    /// already connected, while a reconnection storm of 10,000 clients
+    /// still gets through in about two seconds. Node has no such bound.
+    pub max_handshake_rate: u32,
     /// The most packets queued for one session and not yet written out.
     /// When full, [`EngineSocket::send`](super::EngineSocket::send) returns
     /// [`SendError::QueueFull`](super::SendError::QueueFull) and queues
@@ -182,6 +190,7 @@ impl Default for EngineConfig {
             cors: Cors::default(),
             allow_request: None,
             max_sessions: 100_000,
+            max_handshake_rate: 5_000,
             max_buffered_packets: 1024,
             max_buffered_bytes: 8 << 20,
             allow_eio3: false,
@@ -201,6 +210,7 @@ impl fmt::Debug for EngineConfig {
             .field("cors", &self.cors)
             .field("allow_request", &self.allow_request.as_ref().map(|_| ".."))
             .field("max_sessions", &self.max_sessions)
+            .field("max_handshake_rate", &self.max_handshake_rate)
             .field("max_buffered_packets", &self.max_buffered_packets)
             .field("max_buffered_bytes", &self.max_buffered_bytes)
             .field("allow_eio3", &self.allow_eio3)

@@ -41,7 +41,8 @@
 //! formats), `socket` (a session's state),
 //! `sessions`, `state`, `driver` (a session's task: dispatch and
 //! heartbeat), `polling` and `websocket` (the transports), `cors`,
-//! `request`, `response`, `service`, `layer` and `serve` (HTTP).
+//! `request`, `response`, `service`, `layer` and `serve` (HTTP), `rate`
+//! (the handshake rate).
 
 mod close;
 mod config;
@@ -53,6 +54,7 @@ mod layer;
 mod packet;
 mod payload;
 mod polling;
+mod rate;
 mod request;
 mod response;
 mod serve;

@@ -26,6 +26,7 @@ use super::driver;
 use super::handler::EngineHandler;
 use super::handshake::{Handshake, TransportKind};
 use super::polling;
+use super::rate::HandshakeRate;
 use super::request::EngineQuery;
 use super::response::{EngineBody, ErrorCode, empty, error_response};
 use super::sessions::Sessions;
@@ -91,11 +92,13 @@ impl<H: EngineHandler> Engine<H> {
     /// An engine with `config`, calling `handler`.
     pub fn new(config: EngineConfig, handler: H) -> Self {
         let websocket = ServerBuilder::new().max_message_size(config.max_payload);
+        let handshakes = HandshakeRate::new(config.max_handshake_rate);
         Engine {
             state: Arc::new(EngineState {
                 config,
                 handler,
                 sessions: Sessions::new(),
+                handshakes,
                 websocket,
             }),
         }
@@ -333,6 +336,14 @@ where
     }
     if state.sessions.len() >= config.max_sessions {
         return empty(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    if !state.handshakes.admit() {
+        let mut refused = empty(StatusCode::SERVICE_UNAVAILABLE);
+        refused.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
+        return refused;
     }
     let handshake = handshake_of(&parts, query, protocol);
     match transport {

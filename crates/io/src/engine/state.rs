@@ -3,6 +3,7 @@
 
 use super::config::EngineConfig;
 use super::handler::EngineHandler;
+use super::rate::HandshakeRate;
 use super::sessions::Sessions;
 
 /// The shared part of an [`Engine`](super::Engine), behind an `Arc`.
@@ -13,6 +14,8 @@ pub(crate) struct EngineState<H: EngineHandler> {
     pub(crate) handler: H,
     /// The open sessions.
     pub(crate) sessions: Sessions<H::Data>,
+    /// How fast new sessions may open.
+    pub(crate) handshakes: HandshakeRate,
     /// The WebSocket settings: `max_payload` as the message size limit.
     pub(crate) websocket: sockeye::ServerBuilder,
 }
