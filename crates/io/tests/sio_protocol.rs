@@ -257,3 +257,38 @@ async fn acks_answer_with_the_handlers_value() {
     assert_eq!(binary(&mut ws).await, [1][..]);
     assert_eq!(binary(&mut ws).await, [2][..]);
 }
+
+/// In axum: `SocketIo::layer` serves `/socket.io/` in front of the app's
+/// routes, which keep working.
+#[tokio::test]
+async fn socketio_mounts_in_axum_as_a_layer() {
+    let io = SocketIo::new();
+    io.ns("/", |socket| async move {
+        socket.on_args("message", |socket, args: Args| async move {
+            let _ = socket.emit("message-back", args);
+        });
+    });
+    let app = axum::Router::new()
+        .route("/hello", axum::routing::get(|| async { "hi" }))
+        .layer(io.layer());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut ws = open(&format!("ws://{addr}/socket.io/?EIO=4&transport=websocket")).await;
+    send(&mut ws, "40").await;
+    assert!(text(&mut ws).await.starts_with(r#"40{"sid":"#));
+    send(&mut ws, r#"42["message","via axum"]"#).await;
+    assert_eq!(text(&mut ws).await, r#"42["message-back","via axum"]"#);
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(
+        &mut tcp,
+        b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut answer = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut tcp, &mut answer)
+        .await
+        .unwrap();
+    assert!(answer.ends_with("hi"), "{answer}");
+}
