@@ -146,14 +146,3 @@ pub enum AckError {
     #[error("the socket disconnected before acknowledging")]
     Disconnected,
 }
-
-/// Event names a client may not be sent, nor send: Socket.IO uses them for
-/// its own events.
-pub(crate) const RESERVED_EVENTS: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];

@@ -16,10 +16,10 @@ use crate::adapter::{Room, SentPacket, Session};
 use crate::args::{Args, IntoArgs};
 use crate::conn::ConnState;
 use crate::engine::{EngineSocket, Handshake, Payload, SendError, TransportKind};
-use crate::error::{AckError, DisconnectReason, EmitError, RESERVED_EVENTS};
+use crate::error::{AckError, DisconnectReason, EmitError};
 use crate::legacy;
 use crate::ns_core::NsCore;
-use crate::parser::Packet;
+use crate::parser::{Packet, RESERVED_EVENTS};
 use crate::sid::Sid;
 use crate::task::run;
 

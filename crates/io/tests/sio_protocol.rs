@@ -3,16 +3,14 @@
 //! `message` -> `message-back`, acks echoed), driven by raw frames.
 //! Each test names the behaviour of the v5 document it checks.
 
+mod wire;
+
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::StreamExt;
-use sockeye::{ClientStream, Message, WebSocket};
+use sockeye::Message;
 use sockeye_io::{Args, SocketIo, SocketIoConfig};
 use tokio::net::TcpListener;
-
-/// How long any one wait may last.
-const LIMIT: Duration = Duration::from_secs(10);
+use wire::{binary, ends, json_after, open, send, serve, text};
 
 /// A server set up as the v5 test suite expects, on a loopback port.
 async fn reference_server(connect_timeout: Duration) -> (String, SocketIo) {
@@ -31,73 +29,7 @@ async fn reference_server(connect_timeout: Duration) -> (String, SocketIo) {
     io.ns("/custom", |socket| async move {
         let _ = socket.emit("auth", socket.auth().clone());
     });
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "ws://{}/socket.io/?EIO=4&transport=websocket",
-        listener.local_addr().unwrap()
-    );
-    let serving = io.clone();
-    tokio::spawn(async move { serving.serve(listener).await });
-    (url, io)
-}
-
-/// An Engine.IO session over a WebSocket, its open packet read.
-async fn open(url: &str) -> WebSocket<ClientStream> {
-    let mut ws = sockeye::connect(url).await.expect("websocket handshake");
-    let open = text(&mut ws).await;
-    assert!(open.starts_with("0{"), "{open}");
-    ws
-}
-
-/// The next message that is not a ping, as text.
-async fn text(ws: &mut WebSocket<ClientStream>) -> String {
-    loop {
-        match tokio::time::timeout(LIMIT, ws.next())
-            .await
-            .expect("in time")
-        {
-            Some(Ok(Message::Text(text))) if text.as_str() == "2" => {}
-            Some(Ok(Message::Text(text))) => return text.as_str().to_owned(),
-            other => panic!("expected a text message, got {other:?}"),
-        }
-    }
-}
-
-/// The next message, binary.
-async fn binary(ws: &mut WebSocket<ClientStream>) -> Bytes {
-    match tokio::time::timeout(LIMIT, ws.next())
-        .await
-        .expect("in time")
-    {
-        Some(Ok(Message::Binary(data))) => data,
-        other => panic!("expected a binary message, got {other:?}"),
-    }
-}
-
-async fn send(ws: &mut WebSocket<ClientStream>, text: &str) {
-    ws.send(Message::text(text.to_owned())).await.expect("send");
-}
-
-/// Whether the server ends the connection within the limit.
-async fn ends(ws: &mut WebSocket<ClientStream>) -> bool {
-    tokio::time::timeout(LIMIT, async {
-        loop {
-            match ws.next().await {
-                None | Some(Err(_)) => return true,
-                Some(Ok(_)) => {}
-            }
-        }
-    })
-    .await
-    .unwrap_or(false)
-}
-
-/// The JSON after a packet's `prefix`.
-fn json_after(packet: &str, prefix: &str) -> serde_json::Value {
-    let rest = packet
-        .strip_prefix(prefix)
-        .unwrap_or_else(|| panic!("{packet:?} does not start with {prefix:?}"));
-    serde_json::from_str(rest).unwrap_or_else(|e| panic!("{rest:?}: {e}"))
+    (serve(&io).await, io)
 }
 
 /// Connection to the main namespace: `40` is answered `40{"sid":...}`

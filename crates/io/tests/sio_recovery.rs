@@ -4,16 +4,14 @@
 //! events sent meanwhile, in order; one that left on purpose, or comes
 //! back with an unknown offset, connects afresh.
 
+mod wire;
+
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use serde_json::{Value as Json, json};
-use sockeye::{ClientStream, Message, WebSocket};
+use sockeye::{ClientStream, WebSocket};
 use sockeye_io::{RecoveryConfig, SocketIo, SocketIoConfig};
-use tokio::net::TcpListener;
-
-/// How long any one wait may last.
-const LIMIT: Duration = Duration::from_secs(10);
+use wire::{LIMIT, json_after, open, send, serve, text};
 
 /// A server with recovery on: `/` greets with `hello`, `join` joins a room
 /// and acknowledges, `note` stores a string as the socket's data, `whoami`
@@ -40,51 +38,13 @@ async fn server() -> (String, SocketIo) {
             })
         });
     });
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "ws://{}/socket.io/?EIO=4&transport=websocket",
-        listener.local_addr().unwrap()
-    );
-    let serving = io.clone();
-    tokio::spawn(async move { serving.serve(listener).await });
-    (url, io)
-}
-
-async fn open(url: &str) -> WebSocket<ClientStream> {
-    let mut ws = sockeye::connect(url).await.expect("websocket handshake");
-    assert!(text(&mut ws).await.starts_with("0{"));
-    ws
-}
-
-async fn text(ws: &mut WebSocket<ClientStream>) -> String {
-    loop {
-        match tokio::time::timeout(LIMIT, ws.next())
-            .await
-            .expect("in time")
-        {
-            Some(Ok(Message::Text(text))) if text.as_str() == "2" => {}
-            Some(Ok(Message::Text(text))) => return text.as_str().to_owned(),
-            other => panic!("expected a text message, got {other:?}"),
-        }
-    }
-}
-
-async fn send(ws: &mut WebSocket<ClientStream>, text: String) {
-    ws.send(Message::text(text)).await.expect("send");
-}
-
-/// The JSON after `prefix`.
-fn json_after(packet: &str, prefix: &str) -> Json {
-    let rest = packet
-        .strip_prefix(prefix)
-        .unwrap_or_else(|| panic!("{packet:?} does not start with {prefix:?}"));
-    serde_json::from_str(rest).unwrap()
+    (serve(&io).await, io)
 }
 
 /// Connects to `/` with `auth`; the CONNECT answer, then the `hello`
 /// event's arguments.
 async fn connect(ws: &mut WebSocket<ClientStream>, auth: &Json) -> (Json, Json) {
-    send(ws, format!("40{auth}")).await;
+    send(ws, &format!("40{auth}")).await;
     let answer = json_after(&text(ws).await, "40");
     let hello = json_after(&text(ws).await, "42");
     (answer, hello)
@@ -114,9 +74,9 @@ async fn a_lost_socket_comes_back_with_its_state_and_the_events_it_missed() {
     assert_eq!(answer.as_object().unwrap().len(), 2);
     assert_eq!(hello[0], "hello");
     let seen = offset(&hello);
-    send(&mut ws, r#"42["join","red"]"#.to_owned()).await;
-    send(&mut ws, r#"42["note","kept"]"#.to_owned()).await;
-    send(&mut ws, r#"421["whoami"]"#.to_owned()).await;
+    send(&mut ws, r#"42["join","red"]"#).await;
+    send(&mut ws, r#"42["note","kept"]"#).await;
+    send(&mut ws, r#"421["whoami"]"#).await;
     assert_eq!(json_after(&text(&mut ws).await, "431")[0]["note"], "kept");
 
     drop(ws); // the connection is lost, not closed by the client
@@ -136,7 +96,7 @@ async fn a_lost_socket_comes_back_with_its_state_and_the_events_it_missed() {
     let mut ws = open(&url).await;
     send(
         &mut ws,
-        format!("40{}", json!({"pid": pid, "offset": seen})),
+        &format!("40{}", json!({"pid": pid, "offset": seen})),
     )
     .await;
     let answer = json_after(&text(&mut ws).await, "40");
@@ -150,7 +110,7 @@ async fn a_lost_socket_comes_back_with_its_state_and_the_events_it_missed() {
     }
     assert_eq!(ticks, [1, 2, 3]);
     assert_eq!(json_after(&text(&mut ws).await, "42")[0], "hello");
-    send(&mut ws, r#"421["whoami"]"#.to_owned()).await;
+    send(&mut ws, r#"421["whoami"]"#).await;
     let me = json_after(&text(&mut ws).await, "431");
     assert_eq!(me[0]["recovered"], true);
     assert_eq!(me[0]["note"], "kept");
@@ -169,7 +129,7 @@ async fn a_socket_that_left_on_purpose_is_not_kept() {
     let (url, io) = server().await;
     let mut ws = open(&url).await;
     let (answer, hello) = connect(&mut ws, &json!({})).await;
-    send(&mut ws, "41".to_owned()).await;
+    send(&mut ws, "41").await;
     tokio::time::timeout(LIMIT, async {
         while !io.of("/").is_empty() {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -194,14 +154,7 @@ async fn without_recovery_nothing_is_numbered() {
     io.ns("/", |socket| async move {
         let _ = socket.emit("hello", ());
     });
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "ws://{}/socket.io/?EIO=4&transport=websocket",
-        listener.local_addr().unwrap()
-    );
-    let serving = io.clone();
-    tokio::spawn(async move { serving.serve(listener).await });
-    let mut ws = open(&url).await;
+    let mut ws = open(&serve(&io).await).await;
     let (answer, hello) = connect(&mut ws, &json!({})).await;
     assert_eq!(answer.as_object().unwrap().len(), 1);
     assert_eq!(hello, json!(["hello"]));
