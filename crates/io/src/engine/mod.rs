@@ -79,3 +79,4 @@ pub use service::Engine;
 pub use socket::EngineSocket;
 #[cfg(test)]
 pub(crate) use socket::QueueLimits;
+pub use v3::{decode_payload as decode_v3_payload, encode_payload as encode_v3_payload};

@@ -35,7 +35,7 @@ const MAX_LENGTH_DIGITS: usize = 20;
 /// Encodes the packets of one poll answer: the binary payload format when
 /// `supports_binary` and one of them is binary, text otherwise. Returns
 /// the body and its content type.
-pub(crate) fn encode_payload(packets: &[Packet], supports_binary: bool) -> (Bytes, &'static str) {
+pub fn encode_payload(packets: &[Packet], supports_binary: bool) -> (Bytes, &'static str) {
     let has_binary = packets
         .iter()
         .any(|p| matches!(p, Packet::Message(Payload::Binary(_))));
@@ -118,7 +118,7 @@ fn write_binary_length(out: &mut BytesMut, kind: u8, length: usize) {
 ///
 /// [`PacketError`] for a malformed length, a length past the body's end,
 /// or a bad packet.
-pub(crate) fn decode_payload(body: &Bytes, binary: bool) -> Result<Vec<Packet>, PacketError> {
+pub fn decode_payload(body: &Bytes, binary: bool) -> Result<Vec<Packet>, PacketError> {
     if binary {
         decode_binary_payload(body)
     } else {
