@@ -65,8 +65,10 @@ pub(crate) async fn get<D>(socket: Arc<EngineSocket<D>>) -> Response<EngineBody>
     };
     let packets = loop {
         let changed = socket.changed.notified();
-        tokio::pin!(changed);
+        let queued = socket.queued.notified();
+        tokio::pin!(changed, queued);
         changed.as_mut().enable();
+        queued.as_mut().enable();
         let ready = {
             let mut state = socket.lock();
             let ready = ready_packets(&mut state);
@@ -79,7 +81,10 @@ pub(crate) async fn get<D>(socket: Arc<EngineSocket<D>>) -> Response<EngineBody>
             guard.answered = true;
             break packets;
         }
-        changed.await;
+        tokio::select! {
+            () = changed => {}
+            () = queued => {}
+        }
     };
     drop(guard);
     // Taking a farewell may be what the session's driver waits for.

@@ -112,8 +112,12 @@ pub struct EngineSocket<D> {
     ping_window: Duration,
     /// The shared state.
     state: Mutex<State>,
-    /// Announces every change of `state`.
+    /// Announces every change of `state` but one: packets added to the
+    /// outbox.
     pub(crate) changed: Notify,
+    /// Announces packets added to the outbox, to the transport that writes
+    /// them alone: a send does not wake the reader or the driver.
+    pub(crate) queued: Notify,
     /// Packets from the client, to the session's driver.
     pub(crate) inbound: mpsc::Sender<Packet>,
 }
@@ -147,6 +151,7 @@ impl<D> EngineSocket<D> {
                 pong_due: None,
             }),
             changed: Notify::new(),
+            queued: Notify::new(),
             inbound,
         }
     }
@@ -219,7 +224,7 @@ impl<D> EngineSocket<D> {
             state.queued_bytes += bytes;
             state.outbox.extend(packets);
         }
-        self.changed.notify_waiters();
+        self.queued.notify_waiters();
         Ok(())
     }
 
@@ -306,7 +311,7 @@ impl<D> EngineSocket<D> {
             state.pong_due = Some(Instant::now() + self.ping_window);
             state.outbox.push_back(Packet::Pong(data));
         }
-        self.changed.notify_waiters();
+        self.queued.notify_waiters();
     }
 
     /// Records that the client answered the ping (before the driver sees
@@ -318,7 +323,7 @@ impl<D> EngineSocket<D> {
     /// Queues a control packet (ping, open) regardless of the bound.
     pub(crate) fn push_control(&self, packet: Packet) {
         self.lock().outbox.push_back(packet);
-        self.changed.notify_waiters();
+        self.queued.notify_waiters();
     }
 
     /// Runs `f` on the state, then wakes everyone waiting on a change.

@@ -212,8 +212,10 @@ where
 {
     loop {
         let changed = socket.changed.notified();
-        tokio::pin!(changed);
+        let queued = socket.queued.notified();
+        tokio::pin!(changed, queued);
         changed.as_mut().enable();
+        queued.as_mut().enable();
         let (packets, closing) = take_writable(socket);
         if !packets.is_empty()
             && send_all(&mut writer, packets, socket.is_eio3())
@@ -228,7 +230,10 @@ where
             let _ = writer.close(CloseCode::NORMAL, "").await;
             return;
         }
-        changed.await;
+        tokio::select! {
+            () = changed => {}
+            () = queued => {}
+        }
     }
 }
 
