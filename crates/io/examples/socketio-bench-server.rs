@@ -23,7 +23,7 @@ use sockeye_io::{Args, SocketIo, Value};
 const DEFAULT_PORT: u16 = 3000;
 
 /// Registers the events of `/`.
-fn bench_namespace(io: &SocketIo) {
+pub(crate) fn bench_namespace(io: &SocketIo) {
     let server = io.clone();
     io.ns("/", move |socket| {
         let server = server.clone();

@@ -92,7 +92,7 @@ pub(crate) struct Args {
 /// How long the Engine.IO and Socket.IO handshakes of one client may take,
 /// once its WebSocket is open: far more than a loaded server on loopback
 /// needs, so only a server that does not answer fails it.
-const HANDSHAKE_LIMIT: Duration = Duration::from_secs(30);
+const HANDSHAKE_LIMIT: Duration = Duration::from_secs(5);
 
 /// How long after the end of the measured window the last
 /// acknowledgements or deliveries may take.
