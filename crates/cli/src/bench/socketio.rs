@@ -196,7 +196,7 @@ impl Client {
         self.ws
             .feed(Message::text(text.into()))
             .await
-            .map_err(failed)
+            .map_err(|e| failed(&e))
     }
 
     /// Sends a text frame now.
@@ -204,7 +204,7 @@ impl Client {
         self.ws
             .send(Message::text(text.into()))
             .await
-            .map_err(failed)
+            .map_err(|e| failed(&e))
     }
 
     /// The next packet other than an Engine.IO ping, which is answered
@@ -213,7 +213,7 @@ impl Client {
         loop {
             let message = match self.ws.next().await {
                 Some(Ok(message)) => message,
-                Some(Err(e)) => return Err(failed(e)),
+                Some(Err(e)) => return Err(failed(&e)),
                 None => return Err("the server closed the connection".to_owned()),
             };
             let Some(text) = message.as_text() else {
@@ -228,8 +228,8 @@ impl Client {
     }
 }
 
-fn failed(e: sockeye::Error) -> String {
-    format!("connection failed: {}", describe(&e))
+fn failed(e: &sockeye::Error) -> String {
+    format!("connection failed: {}", describe(e))
 }
 
 /// The start of a packet, for an error message: enough to tell what it
@@ -516,7 +516,7 @@ async fn round_trips(
         outstanding.push_back((next_id, now));
         next_id += 1;
     }
-    client.ws.flush().await.map_err(failed)?;
+    client.ws.flush().await.map_err(|e| failed(&e))?;
     while !outstanding.is_empty() {
         let packet = client.next_packet().await?;
         let (id, body) = parse_ack(&packet)?;
