@@ -108,7 +108,7 @@ measure() {
     case "$scenario" in
     echo1) args=(-c 100 -n 1 -d "$DURATION" -w "$WARMUP") ;;
     echo16) args=(-c 100 -n 16 -d "$DURATION" -w "$WARMUP") ;;
-    bcast) args=(--broadcast -c "$BCAST_CLIENTS" --count "$COUNT" -n 2 -d "$DURATION" -w "$WARMUP") ;;
+    bcast) args=(--broadcast -c "$BCAST_CLIENTS" --count "$COUNT" -n 4 -d "$DURATION" -w "$WARMUP") ;;
     idle) args=(--idle -c "$IDLE_CLIENTS" --hold 2) ;;
     esac
     start_server "$name" || return 0
