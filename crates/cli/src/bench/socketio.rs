@@ -99,6 +99,10 @@ const HANDSHAKE_LIMIT: Duration = Duration::from_secs(5);
 /// since a thousand clients join while others are still connecting.
 const JOIN_LIMIT: Duration = Duration::from_secs(30);
 
+/// How long a client waits for the acknowledgement that follows its
+/// `join` before sending both again.
+const JOIN_RETRY: Duration = Duration::from_secs(1);
+
 /// How long after the end of the measured window the last
 /// acknowledgements or deliveries may take.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
@@ -482,21 +486,38 @@ async fn run_client(
 /// Joins `room` with the `join` event, then waits for the acknowledgement
 /// of an `echo` sent after it: a server handles one client's events in
 /// order, so the join is done by then.
+///
+/// Both are sent again, with a new ack id, when no acknowledgement comes
+/// within [`JOIN_RETRY`]: a server that runs its connection handler as a
+/// task of its own (socketioxide) may confirm the connection before the
+/// handler has registered the events, and drop what comes first. Joining
+/// twice is harmless.
 async fn join_room(client: &mut Client, room: &str) -> Result<(), String> {
     let room = serde_json::to_string(room).map_err(|e| e.to_string())?;
-    client.feed(format!("42[\"join\",{room}]")).await?;
-    client.send("420[\"echo\",\"joined\"]").await?;
-    let steps = async {
-        loop {
-            let packet = client.next_packet().await?;
-            if packet.starts_with("430[") {
-                return Ok(());
+    let deadline = Instant::now() + JOIN_LIMIT;
+    for id in 0_u64.. {
+        client.feed(format!("42[\"join\",{room}]")).await?;
+        client.send(format!("42{id}[\"echo\",\"joined\"]")).await?;
+        let ack = format!("43{id}[");
+        let wait_until = (Instant::now() + JOIN_RETRY).min(deadline);
+        let answered = tokio::time::timeout_at(wait_until.into(), async {
+            loop {
+                if client.next_packet().await?.starts_with(&ack) {
+                    return Ok::<(), String>(());
+                }
             }
+        })
+        .await;
+        match answered {
+            Ok(result) => return result,
+            Err(_) if Instant::now() >= deadline => break,
+            Err(_) => {}
         }
-    };
-    tokio::time::timeout(JOIN_LIMIT, steps)
-        .await
-        .map_err(|_| format!("joining the room took over {} s", JOIN_LIMIT.as_secs()))?
+    }
+    Err(format!(
+        "joining the room took over {} s",
+        JOIN_LIMIT.as_secs()
+    ))
 }
 
 /// Keeps `in_flight` `echo` events outstanding until `stop_at`, then waits
