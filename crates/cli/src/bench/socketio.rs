@@ -988,6 +988,9 @@ fn print_idle(
 mod tests {
     use super::*;
 
+    /// The endpoint URL: `http` becomes `ws`, the default path
+    /// `/socket.io/` and the Engine.IO v4 WebSocket query are added, and
+    /// what is not a URL is refused.
     #[test]
     fn urls_get_the_engine_io_path_and_query() {
         assert_eq!(
@@ -1007,6 +1010,8 @@ mod tests {
         assert!(socketio_url("http:///").is_err());
     }
 
+    /// An ACK packet of `/` (`43ID[...]`) gives its id; other packets, an
+    /// ACK without an id, or an id past `u64` are errors.
     #[test]
     fn acks_are_split_into_id_and_arguments() {
         assert_eq!(parse_ack("4312[\"x\"]"), Ok((12, "[\"x\"]")));
@@ -1015,6 +1020,8 @@ mod tests {
         assert!(parse_ack("4399999999999999999999[]").is_err());
     }
 
+    /// A `blast` delivery's argument starts with its send time, which the
+    /// receiver reads back; other events are errors.
     #[test]
     fn deliveries_carry_their_send_time() {
         let start = Instant::now();
@@ -1024,6 +1031,7 @@ mod tests {
         assert!(parse_delivery("42[\"blast\",\"abc\"]", start).is_err());
     }
 
+    /// The event argument is a JSON string of the size asked for.
     #[test]
     fn payloads_are_quoted_letters() {
         assert_eq!(quoted_payload(3), "\"abc\"");
