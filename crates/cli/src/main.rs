@@ -44,7 +44,7 @@
 //! | `origin.rs` | serve's and proxy's `--allow-origin` and `--same-origin` |
 //! | `insecure.rs` | `-k/--insecure` of connect and proxy: a TLS client configuration that takes any certificate |
 //! | `docs.rs` | `sockeye completions` and `sockeye man`: shell completions and manual pages from the same definition as `--help` |
-//! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs` and `fanout.rs` scenarios; `report.rs` and `procfs.rs` measure |
+//! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs`, `fanout.rs` and `socketio.rs` (Socket.IO) scenarios; `report.rs` and `procfs.rs` measure |
 //! | `bridge/` | `sockeye bridge A B`: `endpoint.rs` spellings; `websocket.rs`, `tcp.rs`, `unix.rs`, `udp.rs`, `stdio.rs`, `exec.rs` open them as a `conn.rs` `Conn` (`program.rs`: `exec:`'s process groups); `pair.rs` joins two |
 //!
 //! Inside `serve/`, a file imports only the files below it in this table
@@ -55,7 +55,7 @@
 //! ```text
 //! sockeye serve [ADDR]        server: echo, broadcast, a program per connection, routes, files (default 127.0.0.1:9001)
 //! sockeye connect URL         stdin out as messages, messages in as lines or JSON
-//! sockeye bench echo|idle|fanout   load generator: throughput, latency, memory
+//! sockeye bench echo|idle|fanout|socketio   load generator: throughput, latency, memory
 //! sockeye proxy LISTEN --to URL    reverse proxy to a ws:// or wss:// backend
 //! sockeye bridge A B          join two endpoints (WebSocket, TCP, Unix, UDP, stdio, a program)
 //! sockeye completions SHELL   shell completions; sockeye man DIR: manual pages

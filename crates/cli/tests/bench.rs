@@ -398,3 +398,178 @@ fn fanout_gives_up_when_nothing_is_delivered() {
     assert_eq!(json["deliveries_total"], 0);
     assert!(number(&json, "/published_total") > 0.0, "{json}");
 }
+
+/// sockeye-io's bench server, the one `benches/socketio/run.sh` measures,
+/// served in this process on its own thread.
+#[path = "../../io/examples/socketio-bench-server.rs"]
+#[expect(dead_code, reason = "the example's own main is not run here")]
+mod socketio_bench_server;
+
+/// A sockeye-io bench server on a loopback port; stops when dropped.
+struct SocketIoServer {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SocketIoServer {
+    fn start() -> Self {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("a loopback port");
+                addr_tx
+                    .send(listener.local_addr().expect("an address"))
+                    .expect("the test waits");
+                let io = sockeye_io::SocketIo::new();
+                socketio_bench_server::bench_namespace(&io);
+                tokio::select! {
+                    _ = io.serve(listener) => {}
+                    _ = stopped => {}
+                }
+            });
+        });
+        let addr = addr_rx
+            .recv_timeout(support::TIMEOUT)
+            .expect("the server starts");
+        SocketIoServer {
+            url: format!("http://{addr}"),
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for SocketIoServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Socket.IO round trips: `echo` events with acknowledgement ids are sent
+/// and their acknowledgements, which must carry the argument back, are
+/// counted and timed.
+#[test]
+fn socketio_counts_acknowledged_round_trips() {
+    let server = SocketIoServer::start();
+    let finished = run(&[
+        "bench",
+        "socketio",
+        &server.url,
+        "--clients",
+        "4",
+        "--in-flight",
+        "4",
+        "--duration",
+        "1",
+        "--warmup",
+        "0",
+    ]);
+    succeeded(&finished);
+    assert!(
+        finished.stdout.contains("round trips/s"),
+        "{}",
+        finished.stdout
+    );
+    let json = json_line(&finished);
+    assert_eq!(json["scenario"], "socketio-echo");
+    assert_eq!(json["opened"], 4);
+    assert_eq!(json["errors"], 0);
+    assert!(count(&json, "/events") > 0, "{json}");
+    assert!(number(&json, "/events_per_s") > 0.0, "{json}");
+    let p50 = number(&json, "/latency_us/p50");
+    assert!(
+        p50 > 0.0 && p50 <= number(&json, "/latency_us/p99"),
+        "{json}"
+    );
+}
+
+/// Socket.IO broadcast: clients join the room, the publisher's `blast`
+/// events make the server emit to it, and deliveries are counted on the
+/// clients.
+#[test]
+fn socketio_counts_broadcast_deliveries() {
+    let server = SocketIoServer::start();
+    let finished = run(&[
+        "bench",
+        "socketio",
+        &server.url,
+        "--broadcast",
+        "--clients",
+        "5",
+        "--count",
+        "3",
+        "--duration",
+        "1",
+        "--warmup",
+        "0",
+    ]);
+    succeeded(&finished);
+    let json = json_line(&finished);
+    assert_eq!(json["scenario"], "socketio-broadcast");
+    assert_eq!(json["opened"], 5);
+    assert_eq!(json["errors"], 0);
+    assert!(count(&json, "/events") > 0, "{json}");
+}
+
+/// Socket.IO idle clients: all complete both handshakes and are held; the
+/// server's memory is read before and after, here that of this process.
+#[test]
+fn socketio_idle_reports_memory_per_client() {
+    let server = SocketIoServer::start();
+    let pid = std::process::id().to_string();
+    let finished = run(&[
+        "bench",
+        "socketio",
+        &server.url,
+        "--idle",
+        "--clients",
+        "20",
+        "--hold",
+        "0.2",
+        "--server-pid",
+        &pid,
+    ]);
+    succeeded(&finished);
+    let json = json_line(&finished);
+    assert_eq!(json["scenario"], "socketio-idle");
+    assert_eq!(json["opened"], 20);
+    assert!(json["bytes_per_client"].is_number(), "{json}");
+}
+
+/// A plain WebSocket server is not a Socket.IO server: the bench says the
+/// Engine.IO handshake failed instead of counting echoes as round trips.
+#[test]
+fn socketio_against_a_plain_websocket_server_fails_clearly() {
+    let server = Serve::start(&[]);
+    let url = server.url("/");
+    let finished = run(&[
+        "bench",
+        "socketio",
+        &url,
+        "--clients",
+        "2",
+        "--duration",
+        "1",
+        "--warmup",
+        "0",
+    ]);
+    assert_ne!(finished.code(), Some(0), "{}", finished.stdout);
+    assert!(
+        finished.stderr.contains("Engine.IO") || finished.stderr.contains("Socket.IO"),
+        "{}",
+        finished.stderr
+    );
+}

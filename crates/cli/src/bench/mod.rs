@@ -10,6 +10,8 @@
 //! - `fanout`: one publisher and many receivers against a broadcasting
 //!   server (`sockeye serve --broadcast`), for deliveries per second,
 //!   publish-to-delivery latency and the CPU both sides use.
+//! - `socketio`: a Socket.IO server: event round trips with
+//!   acknowledgements, broadcast deliveries to a room, or idle clients.
 //!
 //! The connections are the `sockeye` client's own, driven by one
 //! current-thread runtime per worker thread (`--threads`, default 1, so the
@@ -27,6 +29,7 @@ mod fanout;
 mod idle;
 mod procfs;
 mod report;
+mod socketio;
 
 use std::fmt::Write as _;
 use std::future::Future;
@@ -52,6 +55,7 @@ Examples, after `sockeye serve &` (whose process ID the shell keeps in $!):
   sockeye bench echo -c 10 -s 64k -n 4 --binary    10 connections, four 64 KiB binary messages in flight each
   sockeye bench idle -c 1000 --server-pid $!       the server's memory per idle connection
   sockeye bench fanout -r 100 ws://127.0.0.1:9002/ against `sockeye serve 127.0.0.1:9002 --broadcast`
+  sockeye bench socketio -c 100 -n 16 http://127.0.0.1:3000   Socket.IO event round trips
 
 Each prints a summary and one JSON line on stdout; `sockeye bench SCENARIO --help` lists its options.")]
 pub(crate) struct Args {
@@ -80,6 +84,13 @@ enum Scenario {
     /// Each message carries its sequence number and send time, so receivers
     /// time it and count any the server skipped.
     Fanout(fanout::Args),
+    /// Socket.IO: event round trips, broadcast deliveries or idle clients.
+    ///
+    /// Speaks Engine.IO v4 and Socket.IO v5 (JSON parser) over WebSocket to
+    /// a server with the events of sockeye-io's `socketio-bench-server`
+    /// example: `echo` acknowledged with its arguments, `join` (room),
+    /// `blast` (room, count, payload).
+    Socketio(socketio::Args),
 }
 
 /// Options every scenario has.
@@ -114,6 +125,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         Scenario::Echo(args) => echo::run(args).await,
         Scenario::Idle(args) => idle::run(args).await,
         Scenario::Fanout(args) => fanout::run(args).await,
+        Scenario::Socketio(args) => socketio::run(args).await,
     }
 }
 
