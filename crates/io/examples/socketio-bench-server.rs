@@ -17,7 +17,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use sockeye_io::{Args, SocketIo, Value};
+use sockeye_io::{Args, SocketIo, SocketIoConfig, Value};
 
 /// The default port, when none is given.
 const DEFAULT_PORT: u16 = 3000;
@@ -58,7 +58,11 @@ async fn main() -> std::io::Result<()> {
         .nth(1)
         .and_then(|arg| arg.parse().ok())
         .unwrap_or(DEFAULT_PORT);
-    let io = SocketIo::new();
+    let mut config = SocketIoConfig::default();
+    // The peers measured beside it have no bound on how fast sessions
+    // open, and the idle scenario opens 10,000 at once.
+    config.engine.max_handshake_rate = 0;
+    let io = SocketIo::with_config(config);
     bench_namespace(&io);
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;

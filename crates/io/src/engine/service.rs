@@ -386,13 +386,35 @@ where
 /// adds.
 fn handshake_of(parts: &Parts, query: EngineQuery, protocol: u8) -> Handshake {
     Handshake {
-        uri: parts.uri.clone(),
+        uri: owned_uri(&parts.uri),
         query: query.pairs,
-        headers: parts.headers.clone(),
+        headers: owned_headers(&parts.headers),
         remote_addr: parts.extensions.get::<SocketAddr>().copied(),
         protocol,
         issued: SystemTime::now(),
     }
+}
+
+/// `uri` in memory of its own. hyper parses a request's target and header
+/// values as slices of the connection's read buffer (16 KiB and more);
+/// a session keeps its handshake for its whole life, and a slice would
+/// keep that whole buffer with it.
+fn owned_uri(uri: &http::Uri) -> http::Uri {
+    http::Uri::try_from(uri.to_string()).unwrap_or_else(|_| uri.clone())
+}
+
+/// `headers` in memory of their own, for the reason [`owned_uri`] says.
+fn owned_headers(headers: &http::HeaderMap) -> http::HeaderMap {
+    let mut owned = http::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let mut copy = http::HeaderValue::from_bytes(value.as_bytes())
+            .unwrap_or_else(|_| value.clone());
+        copy.set_sensitive(value.is_sensitive());
+        let name = http::HeaderName::from_bytes(name.as_str().as_bytes())
+            .unwrap_or_else(|_| name.clone());
+        owned.append(name, copy);
+    }
+    owned
 }
 
 impl<H, B> Service<Request<B>> for Engine<H>
