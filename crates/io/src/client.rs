@@ -127,7 +127,7 @@ impl Client {
 /// alive.
 fn close_unless_connected(conn: &Conn, timeout: Duration) {
     let session = Arc::downgrade(conn);
-    tokio::spawn(async move {
+    let timer = tokio::spawn(async move {
         tokio::time::sleep(timeout).await;
         if let Some(conn) = session.upgrade()
             && conn.data().is_empty()
@@ -136,6 +136,7 @@ fn close_unless_connected(conn: &Conn, timeout: Duration) {
             conn.close();
         }
     });
+    conn.data().set_connect_timer(timer.abort_handle());
 }
 
 /// The socket's reason for the session's end.

@@ -21,6 +21,9 @@ struct Inner {
     joined: Vec<(Arc<str>, Sid)>,
     /// The session closed: nothing joins any more.
     closed: bool,
+    /// The wait that closes the session if no namespace is joined in
+    /// time; stopped at the first join, so that it holds nothing after.
+    connect_timer: Option<tokio::task::AbortHandle>,
 }
 
 impl ConnState {
@@ -63,7 +66,15 @@ impl ConnState {
             return false;
         }
         inner.joined.push((nsp, sid));
+        if let Some(timer) = inner.connect_timer.take() {
+            timer.abort();
+        }
         true
+    }
+
+    /// Keeps the wait of the connect timeout, to stop it at the first join.
+    pub(crate) fn set_connect_timer(&self, timer: tokio::task::AbortHandle) {
+        self.lock().connect_timer = Some(timer);
     }
 
     /// Forgets the socket of `nsp`.
@@ -82,6 +93,9 @@ impl ConnState {
         let mut inner = self.lock();
         inner.closed = true;
         inner.decoder = None;
+        if let Some(timer) = inner.connect_timer.take() {
+            timer.abort();
+        }
         std::mem::take(&mut inner.joined)
     }
 }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, ORIGIN};
@@ -91,7 +91,11 @@ impl<H: EngineHandler> std::fmt::Debug for Engine<H> {
 impl<H: EngineHandler> Engine<H> {
     /// An engine with `config`, calling `handler`.
     pub fn new(config: EngineConfig, handler: H) -> Self {
-        let websocket = ServerBuilder::new().max_message_size(config.max_payload);
+        // Engine.IO's own heartbeat watches the client; WebSocket pings on
+        // top would only cost a timer per session.
+        let websocket = ServerBuilder::new()
+            .max_message_size(config.max_payload)
+            .keepalive(None, Duration::ZERO);
         let handshakes = HandshakeRate::new(config.max_handshake_rate);
         Engine {
             state: Arc::new(EngineState {

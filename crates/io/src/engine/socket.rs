@@ -76,7 +76,9 @@ impl State {
     pub(crate) fn take_outbox(&mut self) -> Vec<Packet> {
         self.queued_messages = 0;
         self.queued_bytes = 0;
-        self.outbox.drain(..).collect()
+        // The queue's memory goes with its packets: an idle session holds
+        // none.
+        std::mem::take(&mut self.outbox).into()
     }
 }
 
