@@ -411,11 +411,11 @@ fn owned_uri(uri: &http::Uri) -> http::Uri {
 fn owned_headers(headers: &http::HeaderMap) -> http::HeaderMap {
     let mut owned = http::HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
-        let mut copy = http::HeaderValue::from_bytes(value.as_bytes())
-            .unwrap_or_else(|_| value.clone());
+        let mut copy =
+            http::HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
         copy.set_sensitive(value.is_sensitive());
-        let name = http::HeaderName::from_bytes(name.as_str().as_bytes())
-            .unwrap_or_else(|_| name.clone());
+        let name =
+            http::HeaderName::from_bytes(name.as_str().as_bytes()).unwrap_or_else(|_| name.clone());
         owned.append(name, copy);
     }
     owned
