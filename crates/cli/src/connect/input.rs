@@ -10,9 +10,36 @@ pub(super) use super::outgoing::Outgoing;
 use super::{Args, jsonl};
 
 /// What is to be sent, read ahead of the connection: each connection's
-/// sender takes the receiver for its lifetime, so that it outlives one
+/// sender takes the inbox for its lifetime, so that it outlives one
 /// connection when reconnecting.
-pub(super) type Queue = std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<Outgoing>>>;
+pub(super) type Queue = std::sync::Arc<tokio::sync::Mutex<Inbox>>;
+
+/// The queue's receiving end, with the item being sent kept until it is
+/// sent: a connection lost (or a sender stopped) in the middle of a send
+/// leaves the item for the next connection, so nothing read is lost
+/// between connections. An item whose send completed just as its sender
+/// was stopped may go out twice.
+#[derive(Debug)]
+pub(super) struct Inbox {
+    items: mpsc::Receiver<Outgoing>,
+    sending: Option<Outgoing>,
+}
+
+impl Inbox {
+    /// The item to send next (the one whose send did not finish, if any),
+    /// kept until [`sent`](Self::sent); `None` once the input is done.
+    pub(super) async fn next(&mut self) -> Option<Outgoing> {
+        if self.sending.is_none() {
+            self.sending = Some(self.items.recv().await?);
+        }
+        self.sending.clone()
+    }
+
+    /// The item [`next`](Self::next) gave was sent.
+    pub(super) fn sent(&mut self) {
+        self.sending = None;
+    }
+}
 
 /// Starts reading the input the options name into a queue of `capacity`
 /// messages (then reading waits).
@@ -23,7 +50,10 @@ pub(super) fn start(args: &Args, capacity: usize) -> Queue {
         let result = source.feed(tx.clone()).await;
         let _ = tx.send(Outgoing::End(result)).await;
     });
-    std::sync::Arc::new(tokio::sync::Mutex::new(rx))
+    std::sync::Arc::new(tokio::sync::Mutex::new(Inbox {
+        items: rx,
+        sending: None,
+    }))
 }
 
 /// How stdin is cut into messages.

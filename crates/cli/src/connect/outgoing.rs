@@ -5,7 +5,7 @@ use bytes::Bytes;
 use sockeye::{CloseCode, Message};
 
 /// One thing to send.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) enum Outgoing {
     /// A data message.
     Message(Message),

@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use futures_util::SinkExt as _;
 use sockeye::{ClientStream, CloseCode, Incoming, WebSocket, WebSocketWriter};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::Args;
 use super::exit::Outcome;
-use super::input::{Outgoing, Queue};
+use super::input::{Inbox, Outgoing, Queue};
 use super::output::Printer;
 use crate::describe;
 
@@ -279,22 +278,32 @@ impl Drop for Sender {
 /// ended.
 async fn send_all(
     mut writer: WebSocketWriter<ClientStream>,
-    mut queue: tokio::sync::OwnedMutexGuard<mpsc::Receiver<Outgoing>>,
+    mut queue: tokio::sync::OwnedMutexGuard<Inbox>,
 ) -> Sent {
-    while let Some(outgoing) = queue.recv().await {
+    while let Some(outgoing) = queue.next().await {
+        // Kept in the inbox until sent: an end that is not a send (a
+        // refused ping or close, the input's end) counts as sent.
+        if !matches!(outgoing, Outgoing::Message(_) | Outgoing::Ping(_)) {
+            queue.sent();
+        }
         match outgoing {
             Outgoing::Message(message) => {
                 if writer.send(message).await.is_err() {
                     return Sent::Stopped;
                 }
+                queue.sent();
             }
             Outgoing::Ping(payload) => match writer.ping(payload) {
                 Ok(()) => {
                     if writer.flush().await.is_err() {
                         return Sent::Stopped;
                     }
+                    queue.sent();
                 }
-                Err(sockeye::Error::Usage(e)) => return Sent::BadInput(format!("ping: {e}")),
+                Err(sockeye::Error::Usage(e)) => {
+                    queue.sent();
+                    return Sent::BadInput(format!("ping: {e}"));
+                }
                 Err(_) => return Sent::Stopped,
             },
             Outgoing::Close(code, reason) => {
