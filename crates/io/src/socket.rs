@@ -337,7 +337,7 @@ impl Socket {
             return Err(EmitError::Disconnected);
         }
         let payloads = encode(self.inner.ns.settings.parser, packet)?;
-        self.send_payloads(payloads.iter().cloned())
+        self.send_payloads(payloads)
     }
 
     /// Queues frames already encoded (a broadcast's), all or none.
