@@ -114,7 +114,6 @@ mod tests {
             protocol,
             issued: SystemTime::now(),
         };
-        let (tx, _rx) = tokio::sync::mpsc::channel(1);
         EngineSocket::new(
             "engine-sid".into(),
             (),
@@ -125,7 +124,6 @@ mod tests {
                 bytes: usize::MAX,
             },
             Duration::from_secs(45),
-            tx,
         )
     }
 

@@ -1,218 +1,189 @@
-//! The driver of a session: the one task that opens it, calls the
-//! handler for what the client sent, runs the heartbeat and ends it.
+//! The driver of a session: its one task. It runs the heartbeat, and once
+//! the session is on a WebSocket it runs that too: it reads the client's
+//! packets and hands them to the handler on the spot, and writes what the
+//! session queued. When the session ends it calls `on_close`, says
+//! goodbye and unregisters the session.
 //!
-//! Every packet from the client, whichever transport read it, reaches the
-//! handler through this task's channel, so `on_message` calls never
-//! overlap and keep the client's order, and `on_close` comes last.
+//! A session opened on a WebSocket is driven by the task that accepted
+//! it; one opened on polling gets a task of its own at the handshake,
+//! which takes the WebSocket over when an upgrade completes.
 
+use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use sockeye::Utf8Bytes;
-use tokio::sync::mpsc;
-use tokio::time::{Duration, Instant};
+use tokio::time::{Duration, Instant, Sleep};
 
 use super::close::CloseReason;
 use super::handler::EngineHandler;
-use super::handshake::{Handshake, TransportKind};
-use super::packet::Packet;
-use super::sessions::new_sid;
-use super::socket::{EngineSocket, QueueLimits};
+use super::heartbeat::Heartbeat;
+use super::socket::EngineSocket;
 use super::state::EngineState;
+use super::websocket::{self, Ws};
 
-/// Packets read from the client and not yet handled, per session. A
-/// reader that gets this far ahead of the handler waits, so a fast client
-/// cannot fill the server's memory; 64 keeps a burst of small packets
-/// from making the reader wait at all.
-const INBOUND_CAPACITY: usize = 64;
-
-/// Opens a session on `transport`: registers it, queues the open packet,
-/// calls `on_open` and starts its driver task.
-pub(crate) fn open<H: EngineHandler>(
-    engine: &Arc<EngineState<H>>,
-    handshake: Handshake,
-    transport: TransportKind,
-) -> Arc<EngineSocket<H::Data>> {
-    let (inbound, packets) = mpsc::channel(INBOUND_CAPACITY);
-    let config = &engine.config;
-    let ping_window = config.ping_interval + config.ping_timeout;
-    let socket = Arc::new(EngineSocket::new(
-        new_sid(),
-        H::Data::default(),
-        handshake,
-        transport,
-        QueueLimits {
-            packets: config.max_buffered_packets,
-            bytes: config.max_buffered_bytes,
-        },
-        ping_window,
-        inbound,
-    ));
-    if socket.is_eio3() {
-        // v3: the client pings, the first time within the window.
-        socket.lock().pong_due = Some(Instant::now() + ping_window);
-    }
-    socket.push_control(Packet::Open(open_json(engine, &socket, transport)));
-    engine.sessions.insert(Arc::clone(&socket));
-    engine.handler.on_open(&socket);
-    tokio::spawn(drive(Arc::clone(engine), Arc::clone(&socket), packets));
-    socket
-}
-
-/// The handshake JSON: exactly `sid`, `upgrades`, `pingInterval`,
-/// `pingTimeout` and `maxPayload`, in Node's order. A session opened on
-/// WebSocket has nothing to upgrade to.
-fn open_json<H: EngineHandler>(
-    engine: &EngineState<H>,
-    socket: &EngineSocket<H::Data>,
-    transport: TransportKind,
-) -> Utf8Bytes {
-    let config = &engine.config;
-    let upgrades = if transport == TransportKind::Polling && config.transports.websocket {
-        r#"["websocket"]"#
-    } else {
-        "[]"
-    };
-    // The sid is URL-safe base64: nothing in it needs JSON escaping.
-    if socket.is_eio3() {
-        // The v3 handshake has no `maxPayload`.
-        return Utf8Bytes::from(format!(
-            r#"{{"sid":"{}","upgrades":{},"pingInterval":{},"pingTimeout":{}}}"#,
-            socket.id(),
-            upgrades,
-            config.ping_interval.as_millis(),
-            config.ping_timeout.as_millis(),
-        ));
-    }
-    Utf8Bytes::from(format!(
-        r#"{{"sid":"{}","upgrades":{},"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
-        socket.id(),
-        upgrades,
-        config.ping_interval.as_millis(),
-        config.ping_timeout.as_millis(),
-        config.max_payload,
-    ))
-}
-
-/// The heartbeat: a ping `ping_interval` after the open and after each
-/// pong, and the end of the session when no pong follows a ping within
-/// `ping_timeout` (as Node's `schedulePing`: no ping at the open).
-#[derive(Debug)]
-struct Heartbeat {
-    /// When to act next.
-    deadline: Instant,
-    /// Whether a ping is out and unanswered.
-    awaiting_pong: bool,
-    /// `ping_interval`.
-    interval: Duration,
-    /// `ping_timeout`.
-    timeout: Duration,
-    /// Engine.IO v3: the client pings and the server only watches that
-    /// the pings keep coming (`EngineSocket::pong_due` holds when the next
-    /// is due).
-    client_pings: bool,
-}
-
-impl Heartbeat {
-    /// The heartbeat of a session opening now.
-    fn new(interval: Duration, timeout: Duration, client_pings: bool) -> Self {
-        let wait = if client_pings {
-            interval + timeout
-        } else {
-            interval
-        };
-        Heartbeat {
-            deadline: Instant::now() + wait,
-            awaiting_pong: false,
-            interval,
-            timeout,
-            client_pings,
-        }
-    }
-
-    /// The v3 deadline passed: the session ends unless a ping came
-    /// meanwhile and moved the deadline on (Node: "ping timeout" after
-    /// `ping_interval + ping_timeout` without a ping).
-    fn on_client_deadline<D>(&mut self, socket: &EngineSocket<D>) {
-        let due = socket.lock().pong_due;
-        match due {
-            Some(due) if due > Instant::now() => self.deadline = due,
-            _ => {
-                socket.terminate(CloseReason::PingTimeout, Some(Packet::Close), false);
-            }
-        }
-    }
-
-    /// The deadline passed: ping, or end the session if the last ping got
-    /// no answer. The pong's deadline counts from when the ping was due,
-    /// not from when this timer fired, so a late timer gives no extra time.
-    fn on_deadline<D>(&mut self, socket: &EngineSocket<D>) {
-        if self.client_pings {
-            self.on_client_deadline(socket);
-        } else if self.awaiting_pong {
-            if socket.lock().pong_due.is_none() {
-                // A transport read the pong; it is on its way here.
-                self.on_pong();
-            } else {
-                socket.terminate(CloseReason::PingTimeout, Some(Packet::Close), false);
-            }
-        } else {
-            self.awaiting_pong = true;
-            self.deadline += self.timeout;
-            socket.lock().pong_due = Some(self.deadline);
-            socket.push_control(Packet::Ping(Utf8Bytes::new()));
-        }
-    }
-
-    /// A pong came: the next ping is due `ping_interval` from now.
-    fn on_pong(&mut self) {
-        if self.awaiting_pong {
-            self.awaiting_pong = false;
-            self.deadline = Instant::now() + self.interval;
-        }
-    }
-}
-
-/// Runs a session until it ends, then calls `on_close` and unregisters it.
+/// Runs a session until it ends, then calls `on_close`, says goodbye on
+/// its transport and unregisters it.
 ///
 /// `on_close` is called once, here, after the last `on_message`.
-async fn drive<H: EngineHandler>(
+pub(crate) async fn drive<H: EngineHandler>(
     engine: Arc<EngineState<H>>,
     socket: Arc<EngineSocket<H::Data>>,
-    mut packets: mpsc::Receiver<Packet>,
+    ws: Option<Ws>,
 ) {
     let _unregister = Unregister {
         engine: &engine,
         socket: &socket,
     };
-    let config = &engine.config;
-    let mut heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout, socket.is_eio3());
-    let (reason, drain) = loop {
-        let changed = socket.changed.notified();
-        tokio::pin!(changed);
-        changed.as_mut().enable();
-        if let Some(closing) = socket.lock().closing.as_ref() {
-            break (closing.reason, closing.drain);
-        }
-        tokio::select! {
-            biased;
-            () = &mut changed => {}
-            packet = packets.recv() => match packet {
-                Some(packet) => dispatch(&engine, &socket, &mut heartbeat, packet),
-                // The socket holds a sender while this task holds the
-                // socket, so the channel cannot end first.
-                None => {
-                    socket.terminate(CloseReason::TransportError, None, false);
-                }
-            },
-            () = tokio::time::sleep_until(heartbeat.deadline) => heartbeat.on_deadline(&socket),
-        }
-    };
-    engine.handler.on_close(&socket, reason);
-    if drain {
-        // A live client polls or reads at least once per heartbeat period:
-        // past it, the farewell would never be fetched.
-        wait_for_farewell(&socket, config.ping_interval + config.ping_timeout).await;
+    let mut running = Running::new(&engine, &socket, ws);
+    let (reason, drain) = poll_fn(|cx| running.poll(cx)).await;
+    let ws = running.ws.take();
+    drop(running);
+    let ws = ws.or_else(|| socket.lock().handover.take().map(|ws| *ws));
+    socket.dispatch_last(|| engine.handler.on_close(&socket, reason));
+    if ws.is_some() || !drain {
+        // Only a polling client still comes for the last packets by id.
+        engine.sessions.remove(socket.id());
     }
+    // On the heap: only a closing session needs this future's memory.
+    let window = engine.config.ping_interval + engine.config.ping_timeout;
+    Box::pin(say_goodbye(&socket, ws, drain, window)).await;
+}
+
+/// The last packets of a session that ended: over its WebSocket, or to the
+/// next poll.
+async fn say_goodbye<D>(socket: &EngineSocket<D>, ws: Option<Ws>, drain: bool, window: Duration) {
+    match ws {
+        Some(mut ws) => websocket::close(&mut ws, socket).await,
+        // A live client polls at least once per heartbeat period: past
+        // it, the farewell would never be fetched.
+        None if drain => wait_for_farewell(socket, window).await,
+        None => {}
+    }
+}
+
+/// A running session: what its driver holds between wake-ups.
+struct Running<'a, H: EngineHandler> {
+    /// The engine, for the handler.
+    engine: &'a EngineState<H>,
+    /// The session.
+    socket: &'a Arc<EngineSocket<H::Data>>,
+    /// The session's WebSocket, once it has one.
+    ws: Option<Ws>,
+    /// Whether the WebSocket could not take more bytes when last written
+    /// to: it wakes the driver when it can.
+    write_blocked: bool,
+    /// The heartbeat's state.
+    heartbeat: Heartbeat,
+    /// The heartbeat's timer. On the heap: the runtime's timer entry is
+    /// large, and a boxed future is `Unpin`.
+    timer: Pin<Box<Sleep>>,
+}
+
+impl<'a, H: EngineHandler> Running<'a, H> {
+    /// A session that starts running now.
+    fn new(
+        engine: &'a EngineState<H>,
+        socket: &'a Arc<EngineSocket<H::Data>>,
+        ws: Option<Ws>,
+    ) -> Self {
+        let config = &engine.config;
+        let heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout, socket.is_eio3());
+        let timer = Box::pin(tokio::time::sleep_until(heartbeat.deadline));
+        Running {
+            engine,
+            socket,
+            ws,
+            write_blocked: false,
+            heartbeat,
+            timer,
+        }
+    }
+
+    /// Does what is ready: reads and hands on the client's packets, runs
+    /// the heartbeat, writes what is queued. Ready with the reason (and
+    /// whether to drain the queue) once the session ended.
+    ///
+    /// Its own sends (the handler's answers, the heartbeat's pings) must
+    /// not wake the task again: the waker is taken away while it works,
+    /// and put back before a last look at what may have come meanwhile.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<(CloseReason, bool)> {
+        drop(self.socket.driver.take());
+        loop {
+            if let Some(ws) = self.ws.as_mut() {
+                // An end of the reading ended the session: the look below
+                // sees it.
+                let _ = websocket::poll_read(ws, cx, self.engine, self.socket);
+            }
+            let ticked = self.tick(cx);
+            if let Some(ws) = self.ws.as_mut() {
+                match websocket::poll_write(ws, cx, self.socket) {
+                    Ok(blocked) => self.write_blocked = blocked,
+                    Err(()) => {
+                        self.socket
+                            .terminate(CloseReason::TransportError, None, false);
+                    }
+                }
+            }
+            self.socket.driver.register(cx.waker());
+            match self.look() {
+                Look::Ended(reason, drain) => return Poll::Ready((reason, drain)),
+                // A timer reset must be polled again to wake the task.
+                Look::Again => drop(self.socket.driver.take()),
+                Look::Idle if ticked => drop(self.socket.driver.take()),
+                Look::Idle => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Runs the heartbeat when its time came; true if it did (its timer
+    /// then counts to the next deadline, which moved on unless the session
+    /// ended).
+    fn tick(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        self.heartbeat.on_deadline(self.socket);
+        self.timer.as_mut().reset(self.heartbeat.deadline);
+        true
+    }
+
+    /// Looks at the shared state for what the others changed: the end of
+    /// the session, a pong another transport read, a WebSocket handed
+    /// over, packets queued.
+    fn look(&mut self) -> Look {
+        let mut state = self.socket.lock();
+        if let Some(closing) = state.closing.as_ref() {
+            return Look::Ended(closing.reason, closing.drain);
+        }
+        let mut again = false;
+        if self.heartbeat.awaiting_pong && state.pong_due.is_none() {
+            self.heartbeat.on_pong();
+            self.timer.as_mut().reset(self.heartbeat.deadline);
+            again = true;
+        }
+        if self.ws.is_none()
+            && let Some(ws) = state.handover.take()
+        {
+            self.ws = Some(*ws);
+            self.write_blocked = false;
+            again = true;
+        }
+        if self.ws.is_some() && !self.write_blocked && !state.outbox.is_empty() {
+            again = true;
+        }
+        if again { Look::Again } else { Look::Idle }
+    }
+}
+
+/// What a look at the shared state found.
+enum Look {
+    /// The session ended, for this reason; whether to drain the queue.
+    Ended(CloseReason, bool),
+    /// There is work to do now.
+    Again,
+    /// Nothing until the next wake-up.
+    Idle,
 }
 
 /// Ends and unregisters a session when its driver stops, however it stops:
@@ -232,27 +203,8 @@ impl<H: EngineHandler> Drop for Unregister<'_, H> {
     }
 }
 
-/// Hands one packet from the client to the handler or the heartbeat.
-fn dispatch<H: EngineHandler>(
-    engine: &EngineState<H>,
-    socket: &Arc<EngineSocket<H::Data>>,
-    heartbeat: &mut Heartbeat,
-    packet: Packet,
-) {
-    match packet {
-        Packet::Message(payload) => engine.handler.on_message(socket, payload),
-        Packet::Pong(_) => heartbeat.on_pong(),
-        // The client leaves: a pending poll ends with a noop, as Node does.
-        Packet::Close => {
-            socket.terminate(CloseReason::TransportClose, Some(Packet::Noop), false);
-        }
-        // The transports keep every other packet to themselves.
-        Packet::Open(_) | Packet::Ping(_) | Packet::Upgrade | Packet::Noop => {}
-    }
-}
-
-/// Waits until a transport took the closing session's last packets, or
-/// `limit` passed.
+/// Waits until a poll took the closing session's last packets, or `limit`
+/// passed.
 async fn wait_for_farewell<D>(socket: &EngineSocket<D>, limit: Duration) {
     let deadline = Instant::now() + limit;
     loop {

@@ -12,13 +12,15 @@ use super::socket::EngineSocket;
 ///
 /// For one session: `on_open` comes first; `on_message` calls never
 /// overlap and come in the order the client sent the messages, whichever
-/// transport carried them (during an upgrade too: they all pass through
-/// the session's one driver task); `on_close` comes once, last, and no
-/// `on_message` follows it. Different sessions run concurrently.
+/// transport carried them (during an upgrade too: a session's calls are
+/// made under a lock of its own, and the client sends on the WebSocket
+/// only once its last POST was answered); `on_close` comes once, last,
+/// and no `on_message` follows it. Different sessions run concurrently.
 ///
-/// The callbacks run on the engine's tasks and must not block: hand slow
-/// work to a task of its own. Sending from inside a callback is fine
-/// ([`EngineSocket::send`] never waits).
+/// The callbacks run on the engine's tasks (a WebSocket session's own
+/// task, or the task answering a POST) and must not block: hand slow work
+/// to a task of its own. Sending from inside a callback is fine
+/// ([`EngineSocket::send`] never waits); so is closing the session.
 pub trait EngineHandler: Send + Sync + 'static {
     /// The layer above's state per session, created with `Default`.
     type Data: Default + Send + Sync + 'static;

@@ -38,9 +38,11 @@
 //!
 //! Files: `packet` and `payload` (the wire formats), `config`, `close`,
 //! `handshake` (the public data types), `v3` (the Engine.IO v3 wire
-//! formats), `socket` (a session's state),
-//! `sessions`, `state`, `driver` (a session's task: dispatch and
-//! heartbeat), `polling` and `websocket` (the transports), `cors`,
+//! formats), `socket` (a session's state), `opening`, `sessions`,
+//! `state`, `driver` (a session's one task: the heartbeat, and the
+//! reading and writing of its WebSocket), `heartbeat`, `inbound` (what
+//! becomes of a packet from the client), `polling` and `websocket` (the
+//! transports), `cors`,
 //! `request`, `response`, `service`, `layer` and `serve` (HTTP), `rate`
 //! (the handshake rate).
 
@@ -50,7 +52,10 @@ mod cors;
 mod driver;
 mod handler;
 mod handshake;
+mod heartbeat;
+mod inbound;
 mod layer;
+mod opening;
 mod packet;
 mod payload;
 mod polling;

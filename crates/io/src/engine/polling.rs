@@ -10,11 +10,14 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Body;
 
 use super::close::CloseReason;
+use super::handler::EngineHandler;
 use super::handshake::TransportKind;
+use super::inbound::{Delivered, deliver};
 use super::packet::Packet;
 use super::payload;
 use super::response::{EngineBody, ErrorCode, with_body};
 use super::socket::{EngineSocket, State, UpgradeState};
+use super::state::EngineState;
 use super::v3;
 
 /// Why a request cannot use a session's polling transport.
@@ -169,16 +172,18 @@ impl<D> Drop for PollGuard<'_, D> {
 
 /// Answers a POST: reads at most `max_payload` bytes (413 beyond, and the
 /// session stays), decodes every packet (400 and the session ends with
-/// "parse error" if one is bad), hands them to the session in order, and
-/// answers `ok`. `binary` says the body came as
+/// "parse error" if one is bad), hands them on in order (the handler is
+/// called from here), and answers `ok`. `binary` says the body came as
 /// `application/octet-stream`: an Engine.IO v3 client's binary payload.
-pub(crate) async fn post<D, B>(
-    socket: Arc<EngineSocket<D>>,
+pub(crate) async fn post<H, B>(
+    engine: &EngineState<H>,
+    socket: Arc<EngineSocket<H::Data>>,
     body: B,
     max_payload: usize,
     binary: bool,
 ) -> Response<EngineBody>
 where
+    H: EngineHandler,
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
@@ -203,24 +208,10 @@ where
         return ErrorCode::BadRequest.response();
     };
     for packet in packets {
-        match packet {
-            Packet::Message(_) | Packet::Pong(_) | Packet::Close => {
-                if matches!(packet, Packet::Pong(_)) {
-                    socket.pong_received();
-                }
-                if socket.inbound.send(packet).await.is_err() {
-                    break;
-                }
-            }
-            // A v3 client pings and gets its pong on the next poll.
-            Packet::Ping(data) if socket.is_eio3() => socket.client_pinged(data),
-            // A v4 client never pings: Node calls it "invalid heartbeat
-            // direction" and ends the session.
-            Packet::Ping(_) => {
-                socket.terminate(CloseReason::TransportError, Some(Packet::Close), false);
-                return ErrorCode::BadRequest.response();
-            }
-            Packet::Open(_) | Packet::Upgrade | Packet::Noop => {}
+        match deliver(engine, &socket, packet, TransportKind::Polling) {
+            Delivered::Taken => {}
+            Delivered::Ended => break,
+            Delivered::Refused => return ErrorCode::BadRequest.response(),
         }
     }
     with_body(StatusCode::OK, "text/html", Bytes::from_static(b"ok"))

@@ -25,6 +25,7 @@ use super::cors;
 use super::driver;
 use super::handler::EngineHandler;
 use super::handshake::{Handshake, TransportKind};
+use super::opening;
 use super::polling;
 use super::rate::HandshakeRate;
 use super::request::EngineQuery;
@@ -245,6 +246,7 @@ where
                     .get(CONTENT_TYPE)
                     .is_some_and(|kind| kind == "application/octet-stream");
                 polling::post(
+                    state,
                     socket,
                     request.into_body(),
                     state.config.max_payload,
@@ -352,7 +354,8 @@ where
     let handshake = handshake_of(&parts, query, protocol);
     match transport {
         TransportKind::Polling => {
-            let socket = driver::open(state, handshake, TransportKind::Polling);
+            let socket = opening::open(state, handshake, TransportKind::Polling);
+            tokio::spawn(driver::drive(Arc::clone(state), Arc::clone(&socket), None));
             polling::get(socket).await
         }
         TransportKind::WebSocket => {
@@ -378,8 +381,8 @@ where
     let state = Arc::clone(state);
     tokio::spawn(async move {
         if let Ok(ws) = upgrade.await {
-            let socket = driver::open(&state, handshake, TransportKind::WebSocket);
-            websocket::run(&socket, ws).await;
+            let socket = opening::open(&state, handshake, TransportKind::WebSocket);
+            driver::drive(state, socket, Some(ws)).await;
         }
     });
     response

@@ -2,20 +2,24 @@
 //! state its transports and its driver share.
 //!
 //! Everything that changes a session goes through one lock held for a few
-//! instructions, and every change is announced on one [`Notify`]; whoever
-//! waits (a pending poll, the WebSocket writer, the session's driver)
-//! arms its wait before it looks at the state, so no change is missed.
+//! instructions. The session's driver task (which also runs its WebSocket)
+//! is woken through one [`AtomicWaker`]; a pending poll and an upgrade's
+//! probe wait on [`Notify`]s, arming their wait before they look at the
+//! state, so no change is missed.
 
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use futures_util::task::AtomicWaker;
 use sockeye::Utf8Bytes;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio::time::{Duration, Instant};
 
 use super::close::{CloseReason, SendError};
 use super::handshake::{Handshake, TransportKind};
 use super::packet::{Packet, Payload};
+use super::websocket::Ws;
 
 /// Where an upgrade from polling to WebSocket stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,9 +73,28 @@ pub(crate) struct State {
     /// where the client pings, when the client's next ping is due; pushed
     /// back by the transport that reads each ping.
     pub(crate) pong_due: Option<Instant>,
+    /// A WebSocket that completed the upgrade, for the driver to take
+    /// over.
+    pub(crate) handover: Option<Box<Ws>>,
 }
 
 impl State {
+    /// Takes the oldest queued packet. The queue's memory goes with its
+    /// last packet: an idle session holds none.
+    pub(crate) fn pop_outbox(&mut self) -> Option<Packet> {
+        let Some(packet) = self.outbox.pop_front() else {
+            if self.outbox.capacity() > 0 {
+                self.outbox = VecDeque::new();
+            }
+            return None;
+        };
+        if let Packet::Message(payload) = &packet {
+            self.queued_messages -= 1;
+            self.queued_bytes -= payload.len();
+        }
+        Some(packet)
+    }
+
     /// Takes every queued packet, oldest first.
     pub(crate) fn take_outbox(&mut self) -> Vec<Packet> {
         self.queued_messages = 0;
@@ -114,18 +137,22 @@ pub struct EngineSocket<D> {
     ping_window: Duration,
     /// The shared state.
     state: Mutex<State>,
-    /// Announces every change of `state` but one: packets added to the
-    /// outbox.
+    /// Held while the handler is called for this session, so that its
+    /// calls never overlap whichever transport read the packet.
+    dispatch: Mutex<()>,
+    /// Wakes the session's driver: on every change, and on packets queued
+    /// once the session runs on a WebSocket (which the driver writes).
+    pub(crate) driver: AtomicWaker,
+    /// Announces every change of `state` but one, to a pending poll and an
+    /// upgrade's probe: packets added to the outbox.
     pub(crate) changed: Notify,
-    /// Announces packets added to the outbox, to the transport that writes
-    /// them alone: a send does not wake the reader or the driver.
+    /// Announces packets added to the outbox of a polling session, to its
+    /// pending poll alone.
     pub(crate) queued: Notify,
-    /// Packets from the client, to the session's driver.
-    pub(crate) inbound: mpsc::Sender<Packet>,
 }
 
 impl<D> EngineSocket<D> {
-    /// A new session on `transport`, whose driver reads `inbound`.
+    /// A new session on `transport`.
     pub(crate) fn new(
         id: Box<str>,
         data: D,
@@ -133,7 +160,6 @@ impl<D> EngineSocket<D> {
         transport: TransportKind,
         limits: QueueLimits,
         ping_window: Duration,
-        inbound: mpsc::Sender<Packet>,
     ) -> Self {
         EngineSocket {
             id,
@@ -151,10 +177,12 @@ impl<D> EngineSocket<D> {
                 upgrade: UpgradeState::None,
                 closing: None,
                 pong_due: None,
+                handover: None,
             }),
+            dispatch: Mutex::new(()),
+            driver: AtomicWaker::new(),
             changed: Notify::new(),
             queued: Notify::new(),
-            inbound,
         }
     }
 
@@ -197,36 +225,44 @@ impl<D> EngineSocket<D> {
     ///
     /// As [`send`](Self::send); on an error nothing is queued.
     pub fn send_many(&self, payloads: impl IntoIterator<Item = Payload>) -> Result<(), SendError> {
-        let mut bytes = 0;
-        let packets: Vec<Packet> = payloads
-            .into_iter()
-            .inspect(|payload| bytes += payload.len())
-            .map(Packet::Message)
-            .collect();
-        {
+        let transport = {
             let mut state = self.lock();
             if state.closing.is_some() {
                 return Err(SendError::Closed);
             }
-            if state.queued_messages + packets.len() > self.limits.packets {
-                return Err(SendError::QueueFull {
+            // Queued in place, then taken back if past a bound: no list of
+            // its own per call.
+            let before = state.outbox.len();
+            let (mut count, mut bytes) = (0, 0);
+            for payload in payloads {
+                count += 1;
+                bytes += payload.len();
+                state.outbox.push_back(Packet::Message(payload));
+            }
+            let refused = if state.queued_messages + count > self.limits.packets {
+                Some(SendError::QueueFull {
                     queued: state.queued_messages,
                     limit: self.limits.packets,
-                });
-            }
-            // One message larger than the bound still goes when nothing
-            // waits: the bound is on what piles up.
-            if state.queued_bytes > 0 && state.queued_bytes + bytes > self.limits.bytes {
-                return Err(SendError::BytesFull {
+                })
+            } else if state.queued_bytes > 0 && state.queued_bytes + bytes > self.limits.bytes {
+                // One message larger than the bound still goes when nothing
+                // waits: the bound is on what piles up.
+                Some(SendError::BytesFull {
                     queued: state.queued_bytes,
                     limit: self.limits.bytes,
-                });
+                })
+            } else {
+                None
+            };
+            if let Some(refused) = refused {
+                state.outbox.truncate(before);
+                return Err(refused);
             }
-            state.queued_messages += packets.len();
+            state.queued_messages += count;
             state.queued_bytes += bytes;
-            state.outbox.extend(packets);
-        }
-        self.queued.notify_waiters();
+            state.transport
+        };
+        self.announce_queued(transport);
         Ok(())
     }
 
@@ -272,7 +308,7 @@ impl<D> EngineSocket<D> {
                 drain,
             });
         }
-        self.changed.notify_waiters();
+        self.announce_change();
         true
     }
 
@@ -308,31 +344,81 @@ impl<D> EngineSocket<D> {
     /// bound, as every control packet) and the next ping is due within
     /// the ping window.
     pub(crate) fn client_pinged(&self, data: Utf8Bytes) {
-        {
+        let transport = {
             let mut state = self.lock();
             state.pong_due = Some(Instant::now() + self.ping_window);
             state.outbox.push_back(Packet::Pong(data));
-        }
-        self.queued.notify_waiters();
+            state.transport
+        };
+        self.announce_queued(transport);
     }
 
-    /// Records that the client answered the ping (before the driver sees
-    /// the pong: it may be queued behind other packets).
+    /// Records that the client answered the ping, and tells the driver,
+    /// whose next ping counts from now.
     pub(crate) fn pong_received(&self) {
         self.lock().pong_due = None;
+        self.driver.wake();
     }
 
     /// Queues a control packet (ping, open) regardless of the bound.
     pub(crate) fn push_control(&self, packet: Packet) {
-        self.lock().outbox.push_back(packet);
-        self.queued.notify_waiters();
+        let transport = {
+            let mut state = self.lock();
+            state.outbox.push_back(packet);
+            state.transport
+        };
+        self.announce_queued(transport);
     }
 
     /// Runs `f` on the state, then wakes everyone waiting on a change.
     pub(crate) fn update<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let result = f(&mut self.lock());
-        self.changed.notify_waiters();
+        self.announce_change();
         result
+    }
+
+    /// Calls the handler through `call` unless the session ended, never
+    /// two calls at once; false when it had ended. The check is made under
+    /// the same lock as the call, so once the driver called `on_close`
+    /// (through [`dispatch_last`](Self::dispatch_last)) no message follows
+    /// it.
+    ///
+    /// A handler that panics loses its session (ended as a transport
+    /// error), not the task it runs on: that may be the task answering an
+    /// HTTP request, which still gets its answer.
+    pub(crate) fn dispatch(&self, call: impl FnOnce()) -> bool {
+        let _turn = self.dispatch.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.is_closed() {
+            return false;
+        }
+        if std::panic::catch_unwind(AssertUnwindSafe(call)).is_err() {
+            self.terminate(CloseReason::TransportError, None, false);
+            return false;
+        }
+        true
+    }
+
+    /// Runs `call` (the handler's `on_close`) under the dispatch lock, after
+    /// any call to the handler already under way.
+    pub(crate) fn dispatch_last(&self, call: impl FnOnce()) {
+        let _turn = self.dispatch.lock().unwrap_or_else(PoisonError::into_inner);
+        call();
+    }
+
+    /// Wakes whoever writes packets just queued: the driver of a session on
+    /// a WebSocket, or the pending poll of one on polling (which, during an
+    /// upgrade, the driver does not write yet).
+    fn announce_queued(&self, transport: TransportKind) {
+        match transport {
+            TransportKind::WebSocket => self.driver.wake(),
+            TransportKind::Polling => self.queued.notify_waiters(),
+        }
+    }
+
+    /// Wakes everyone who waits on a change of the state.
+    fn announce_change(&self) {
+        self.changed.notify_waiters();
+        self.driver.wake();
     }
 
     /// Locks the state. A poisoned lock (a panic while it was held, which
@@ -349,7 +435,6 @@ mod tests {
     use std::time::SystemTime;
 
     fn socket(max: usize) -> EngineSocket<()> {
-        let (tx, _rx) = mpsc::channel(1);
         let handshake = Handshake {
             uri: http::Uri::from_static("/engine.io/"),
             query: Vec::new(),
@@ -368,7 +453,6 @@ mod tests {
                 bytes: usize::MAX,
             },
             Duration::from_secs(45),
-            tx,
         )
     }
 

@@ -1,23 +1,32 @@
-//! The WebSocket transport: a session opened on a WebSocket, and the
-//! upgrade of a polling session to one (`docs/engine.io-protocol/v4-current.md`,
-//! "Upgrade").
-//!
-//! Each WebSocket runs a reader and a writer side by side: the reader
-//! hands packets to the session's driver, the writer sends what the
-//! session queued and closes the connection when the session ends.
+//! The WebSocket transport (`docs/engine.io-protocol/v4-current.md`,
+//! "WebSocket" and "Upgrade"): the probe of a polling session's upgrade,
+//! and the reading and writing steps the session's driver takes on its
+//! WebSocket.
 
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use futures_util::{SinkExt, StreamExt};
-use sockeye::{CloseCode, Message, Utf8Bytes, WebSocket, WebSocketReader, WebSocketWriter};
-use tokio::io::{AsyncRead, AsyncWrite};
+use sockeye::hyper::UpgradedIo;
+use sockeye::{CloseCode, Message, Utf8Bytes, WebSocket};
 use tokio::time::{Duration, Instant};
 
 use super::close::CloseReason;
+use super::handler::EngineHandler;
 use super::handshake::TransportKind;
+use super::inbound::{Delivered, deliver};
 use super::packet::{Packet, PacketError};
 use super::socket::{EngineSocket, UpgradeState};
+use super::state::EngineState;
 use super::v3;
+
+/// A session's WebSocket, as the HTTP side accepts it.
+pub(crate) type Ws = WebSocket<UpgradedIo>;
+
+/// How many messages the driver reads and hands on in one turn before it
+/// lets the runtime's other tasks run: a client that sends without pause
+/// must not starve the others on the same worker.
+const READ_BUDGET: usize = 64;
 
 /// How long the writer may go on after the session ended, to send its
 /// last packets and the Close frame to a client that reads slowly; past
@@ -26,50 +35,23 @@ use super::v3;
 /// reading does not hold the connection for long.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
-/// Runs a session's WebSocket until the session or the connection ends.
-pub(crate) async fn run<D, S>(socket: &Arc<EngineSocket<D>>, ws: WebSocket<S>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let (reader, writer) = ws.split();
-    let writing = async {
-        tokio::select! {
-            () = write_loop(socket, writer) => {}
-            () = async {
-                until_closed(socket).await;
-                tokio::time::sleep(CLOSE_GRACE).await;
-            } => {}
-        }
-    };
-    tokio::join!(read_loop(socket, reader), writing);
-}
-
-/// Waits until the session ended.
-async fn until_closed<D>(socket: &EngineSocket<D>) {
-    loop {
-        let changed = socket.changed.notified();
-        tokio::pin!(changed);
-        changed.as_mut().enable();
-        if socket.is_closed() {
-            return;
-        }
-        changed.await;
-    }
-}
-
-/// Takes a polling session over to `ws` if the client probes it and
+/// Hands `ws` to a polling session's driver if the client probes it and
 /// sends `5` within `timeout`; otherwise closes `ws` and the session stays
 /// on polling. The session must have been marked
 /// [`UpgradeState::Probing`] for this WebSocket.
-pub(crate) async fn upgrade<D, S>(
-    socket: &Arc<EngineSocket<D>>,
-    mut ws: WebSocket<S>,
-    timeout: Duration,
-) where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+pub(crate) async fn upgrade<D>(socket: &Arc<EngineSocket<D>>, mut ws: Ws, timeout: Duration) {
     if probe(socket, &mut ws, timeout).await {
-        run(socket, ws).await;
+        // The driver takes it over, unless the session ended meanwhile.
+        let unwanted = socket.update(|state| {
+            if state.closing.is_some() {
+                return Some(ws);
+            }
+            state.handover = Some(Box::new(ws));
+            None
+        });
+        if let Some(ws) = unwanted {
+            refuse(ws).await;
+        }
     } else {
         socket.update(|state| {
             if state.upgrade != UpgradeState::Done {
@@ -82,20 +64,14 @@ pub(crate) async fn upgrade<D, S>(
 
 /// Closes a WebSocket that may not join its session (one is already
 /// upgrading or upgraded), as Node does: accepted, then closed.
-pub(crate) async fn refuse<S>(mut ws: WebSocket<S>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+pub(crate) async fn refuse(mut ws: Ws) {
     let _ = ws.close(CloseCode::NORMAL, "").await;
 }
 
 /// The probe: `2probe` is answered `3probe`, then `5` completes the
 /// upgrade. Anything else, the end of the connection or of the session,
 /// or the timeout, fails it.
-async fn probe<D, S>(socket: &EngineSocket<D>, ws: &mut WebSocket<S>, timeout: Duration) -> bool
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+async fn probe<D>(socket: &EngineSocket<D>, ws: &mut Ws, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         let changed = socket.changed.notified();
@@ -135,64 +111,39 @@ where
     }
 }
 
-/// Reads packets and hands them to the session until either ends.
-async fn read_loop<D, S>(socket: &EngineSocket<D>, mut reader: WebSocketReader<S>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    loop {
-        let changed = socket.changed.notified();
-        tokio::pin!(changed);
-        changed.as_mut().enable();
-        if socket.is_closed() {
-            return;
-        }
-        let next = tokio::select! {
-            biased;
-            () = &mut changed => continue,
-            next = reader.next() => next,
-        };
-        let Some(read) = next else {
-            socket.terminate(CloseReason::TransportClose, None, false);
-            return;
-        };
-        let Ok(message) = read else {
-            socket.terminate(CloseReason::TransportError, None, false);
-            return;
-        };
-        if !hand_over(socket, message).await {
-            return;
-        }
-    }
-}
-
-/// Decodes one message and passes its packet on; false once the session
-/// ended.
-async fn hand_over<D>(socket: &EngineSocket<D>, message: Message) -> bool {
-    match decode(socket, message) {
-        Err(_) => {
-            socket.terminate(CloseReason::ParseError, None, false);
-            false
-        }
-        Ok(packet @ (Packet::Message(_) | Packet::Pong(_) | Packet::Close)) => {
-            if matches!(packet, Packet::Pong(_)) {
-                socket.pong_received();
+/// Reads what the client sent and hands each packet on, until nothing
+/// more is there (`Pending`, the task woken when more comes) or the
+/// session ended (`Ready`). After [`READ_BUDGET`] messages it yields,
+/// waking the task to go on.
+pub(crate) fn poll_read<H: EngineHandler>(
+    ws: &mut Ws,
+    cx: &mut Context<'_>,
+    engine: &EngineState<H>,
+    socket: &Arc<EngineSocket<H::Data>>,
+) -> Poll<()> {
+    for _ in 0..READ_BUDGET {
+        let message = match ws.poll_next_unpin(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Some(Ok(message))) => message,
+            Poll::Ready(None) => {
+                socket.terminate(CloseReason::TransportClose, None, false);
+                return Poll::Ready(());
             }
-            socket.inbound.send(packet).await.is_ok()
+            Poll::Ready(Some(Err(_))) => {
+                socket.terminate(CloseReason::TransportError, None, false);
+                return Poll::Ready(());
+            }
+        };
+        let Ok(packet) = decode(socket, message) else {
+            socket.terminate(CloseReason::ParseError, None, false);
+            return Poll::Ready(());
+        };
+        if deliver(engine, socket, packet, TransportKind::WebSocket) != Delivered::Taken {
+            return Poll::Ready(());
         }
-        // A v3 client pings; the writer sends the pong.
-        Ok(Packet::Ping(data)) if socket.is_eio3() => {
-            socket.client_pinged(data);
-            true
-        }
-        // A v4 client never pings after the upgrade: Node calls it
-        // "invalid heartbeat direction" and ends the session.
-        Ok(Packet::Ping(_)) => {
-            socket.terminate(CloseReason::TransportError, None, false);
-            false
-        }
-        Ok(Packet::Open(_) | Packet::Upgrade | Packet::Noop) => true,
     }
+    cx.waker().wake_by_ref();
+    Poll::Pending
 }
 
 /// Decodes a message in the session's protocol version.
@@ -204,72 +155,72 @@ fn decode<D>(socket: &EngineSocket<D>, message: Message) -> Result<Packet, Packe
     }
 }
 
-/// Sends what the session queues; when it ends, sends the last packets of
-/// a server-side close and closes the connection.
-async fn write_loop<D, S>(socket: &EngineSocket<D>, mut writer: WebSocketWriter<S>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    loop {
-        let changed = socket.changed.notified();
-        let queued = socket.queued.notified();
-        tokio::pin!(changed, queued);
-        changed.as_mut().enable();
-        queued.as_mut().enable();
-        let (packets, closing) = take_writable(socket);
-        if !packets.is_empty()
-            && send_all(&mut writer, packets, socket.is_eio3())
-                .await
-                .is_err()
-        {
-            socket.terminate(CloseReason::TransportError, None, false);
-            return;
+/// Writes what the session queued into `ws` and flushes; `Ok(true)` when
+/// `ws` could not take it all now (it wakes the task when it can; the rest
+/// stays queued, under the session's bound), `Err` when the connection
+/// failed.
+pub(crate) fn poll_write<D>(
+    ws: &mut Ws,
+    cx: &mut Context<'_>,
+    socket: &EngineSocket<D>,
+) -> Result<bool, ()> {
+    let eio3 = socket.is_eio3();
+    // `poll_ready` flushes when the connection's write buffer is full and
+    // is pending while it stays so: then nothing more is taken.
+    let blocked = match ws.poll_ready_unpin(cx) {
+        Poll::Ready(Ok(())) => {
+            let mut state = socket.lock();
+            while let Some(packet) = state.pop_outbox() {
+                ws.start_send_unpin(frame(&packet, eio3)).map_err(drop)?;
+            }
+            false
         }
-        if closing {
-            socket.changed.notify_waiters();
-            let _ = writer.close(CloseCode::NORMAL, "").await;
-            return;
-        }
-        tokio::select! {
-            () = changed => {}
-            () = queued => {}
-        }
+        Poll::Ready(Err(_)) => return Err(()),
+        Poll::Pending => true,
+    };
+    match ws.poll_flush_unpin(cx) {
+        Poll::Ready(Err(_)) => Err(()),
+        Poll::Ready(Ok(())) => Ok(blocked),
+        Poll::Pending => Ok(true),
     }
 }
 
-/// The packets to write now, and whether the session ended (then they are
-/// its last: the queue and the `1` of a server-side close).
-fn take_writable<D>(socket: &EngineSocket<D>) -> (Vec<Packet>, bool) {
+/// A packet as a WebSocket message, in its v3 form for a v3 session.
+fn frame(packet: &Packet, eio3: bool) -> Message {
+    if eio3 {
+        v3::to_frame(packet)
+    } else {
+        packet.to_frame()
+    }
+}
+
+/// Ends the WebSocket of a session that ended: sends the packets still
+/// queued and the farewell if the session drains, then the Close frame,
+/// and waits for the client's, for at most [`CLOSE_GRACE`].
+pub(crate) async fn close<D>(ws: &mut Ws, socket: &EngineSocket<D>) {
+    let packets = last_packets(socket);
+    let eio3 = socket.is_eio3();
+    let closing = async {
+        for packet in &packets {
+            ws.feed(frame(packet, eio3)).await?;
+        }
+        ws.close(CloseCode::NORMAL, "").await
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, closing).await;
+}
+
+/// The last packets of a session that ended: the queue and the farewell
+/// of a server-side close, nothing otherwise.
+fn last_packets<D>(socket: &EngineSocket<D>) -> Vec<Packet> {
     let mut state = socket.lock();
     let Some(closing) = state.closing.as_mut() else {
-        return (state.take_outbox(), false);
+        return Vec::new();
     };
     if !closing.drain {
-        return (Vec::new(), true);
+        return Vec::new();
     }
     let farewell = closing.farewell.take();
     let mut packets = state.take_outbox();
     packets.extend(farewell);
-    (packets, true)
-}
-
-/// Writes packets as frames (in their v3 form for a v3 session), then
-/// flushes once.
-async fn send_all<S>(
-    writer: &mut WebSocketWriter<S>,
-    packets: Vec<Packet>,
-    eio3: bool,
-) -> sockeye::Result<()>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    for packet in packets {
-        let frame = if eio3 {
-            v3::to_frame(&packet)
-        } else {
-            packet.to_frame()
-        };
-        writer.feed(frame).await?;
-    }
-    writer.flush().await
+    packets
 }
