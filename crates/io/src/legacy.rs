@@ -103,17 +103,10 @@ pub(crate) fn socket_id<D>(conn: &EngineSocket<D>, nsp: &str) -> Sid {
 mod tests {
     use super::*;
     use crate::engine::{Handshake, TransportKind};
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
 
     fn session(protocol: u8) -> EngineSocket<()> {
-        let handshake = Handshake {
-            uri: http::Uri::from_static("/socket.io/"),
-            query: Vec::new(),
-            headers: http::HeaderMap::new(),
-            remote_addr: None,
-            protocol,
-            issued: SystemTime::now(),
-        };
+        let handshake = Handshake::new("/socket.io/", &http::HeaderMap::new(), None, protocol);
         EngineSocket::new(
             "engine-sid".into(),
             (),

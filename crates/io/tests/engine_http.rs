@@ -187,3 +187,46 @@ async fn server_serves_only_its_path() {
     })
     .await;
 }
+
+/// The handshake: a session keeps its request's target, decoded query,
+/// headers (in order, any case) and peer address.
+#[tokio::test]
+async fn session_keeps_its_handshake_request() {
+    bounded(async {
+        let server = start(quiet_config()).await;
+        let response = request(
+            server.addr,
+            "GET",
+            &server.target("EIO=4&transport=polling&token=a%20b&room=x"),
+            &[("X-Token", "secret"), ("x-many", "one"), ("x-many", "two")],
+            b"",
+        )
+        .await;
+        assert_eq!(response.status, 200, "handshake: {response:?}");
+        let sid = support::sid_of(&response.text()[1..]);
+        let socket = server.engine.socket(&sid).expect("the session is open");
+        let handshake = socket.handshake();
+        assert_eq!(handshake.path(), "/engine.io/");
+        assert_eq!(handshake.query_value("token").as_deref(), Some("a b"));
+        assert_eq!(handshake.query_value("room").as_deref(), Some("x"));
+        assert_eq!(handshake.header("x-token"), Some("secret"));
+        assert_eq!(
+            handshake.header("host"),
+            Some(server.addr.to_string().as_str())
+        );
+        let many: Vec<_> = handshake
+            .headers()
+            .filter(|(name, _)| *name == "x-many")
+            .map(|(_, value)| value.to_vec())
+            .collect();
+        assert_eq!(many, [b"one".to_vec(), b"two".to_vec()]);
+        assert_eq!(handshake.header_map().get_all("x-many").iter().count(), 2);
+        assert!(
+            handshake
+                .remote_addr
+                .is_some_and(|addr| addr.ip().is_loopback())
+        );
+        assert_eq!(handshake.protocol, 4);
+    })
+    .await;
+}

@@ -29,7 +29,7 @@ use super::websocket::{self, Ws};
 pub(crate) async fn drive<H: EngineHandler>(
     engine: Arc<EngineState<H>>,
     socket: Arc<EngineSocket<H::Data>>,
-    ws: Option<Ws>,
+    ws: Option<Box<Ws>>,
 ) {
     let _unregister = Unregister {
         engine: &engine,
@@ -39,7 +39,7 @@ pub(crate) async fn drive<H: EngineHandler>(
     let (reason, drain) = poll_fn(|cx| running.poll(cx)).await;
     let ws = running.ws.take();
     drop(running);
-    let ws = ws.or_else(|| socket.lock().handover.take().map(|ws| *ws));
+    let ws = ws.or_else(|| socket.lock().handover.take());
     socket.dispatch_last(|| engine.handler.on_close(&socket, reason));
     if ws.is_some() || !drain {
         // Only a polling client still comes for the last packets by id.
@@ -52,7 +52,12 @@ pub(crate) async fn drive<H: EngineHandler>(
 
 /// The last packets of a session that ended: over its WebSocket, or to the
 /// next poll.
-async fn say_goodbye<D>(socket: &EngineSocket<D>, ws: Option<Ws>, drain: bool, window: Duration) {
+async fn say_goodbye<D>(
+    socket: &EngineSocket<D>,
+    ws: Option<Box<Ws>>,
+    drain: bool,
+    window: Duration,
+) {
     match ws {
         Some(mut ws) => websocket::close(&mut ws, socket).await,
         // A live client polls at least once per heartbeat period: past
@@ -68,8 +73,9 @@ struct Running<'a, H: EngineHandler> {
     engine: &'a EngineState<H>,
     /// The session.
     socket: &'a Arc<EngineSocket<H::Data>>,
-    /// The session's WebSocket, once it has one.
-    ws: Option<Ws>,
+    /// The session's WebSocket, once it has one. On the heap, so that the
+    /// futures that hold it before and after it runs stay small.
+    ws: Option<Box<Ws>>,
     /// Whether the WebSocket could not take more bytes when last written
     /// to: it wakes the driver when it can.
     write_blocked: bool,
@@ -85,7 +91,7 @@ impl<'a, H: EngineHandler> Running<'a, H> {
     fn new(
         engine: &'a EngineState<H>,
         socket: &'a Arc<EngineSocket<H::Data>>,
-        ws: Option<Ws>,
+        ws: Option<Box<Ws>>,
     ) -> Self {
         let config = &engine.config;
         let heartbeat = Heartbeat::new(config.ping_interval, config.ping_timeout, socket.is_eio3());
@@ -165,7 +171,7 @@ impl<'a, H: EngineHandler> Running<'a, H> {
         if self.ws.is_none()
             && let Some(ws) = state.handover.take()
         {
-            self.ws = Some(*ws);
+            self.ws = Some(ws);
             self.write_blocked = false;
             again = true;
         }

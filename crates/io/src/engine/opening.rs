@@ -13,17 +13,15 @@ use super::sessions::new_sid;
 use super::socket::{EngineSocket, QueueLimits};
 use super::state::EngineState;
 
-/// Opens a session on `transport`: registers it, queues the open packet
-/// and calls `on_open`. The caller runs its driver
-/// ([`drive`](super::driver::drive)).
-pub(crate) fn open<H: EngineHandler>(
-    engine: &Arc<EngineState<H>>,
+/// A new session on `transport`, not open yet: nobody knows of it until
+/// [`start`].
+pub(crate) fn create<H: EngineHandler>(
+    engine: &EngineState<H>,
     handshake: Handshake,
     transport: TransportKind,
 ) -> Arc<EngineSocket<H::Data>> {
     let config = &engine.config;
-    let ping_window = config.ping_interval + config.ping_timeout;
-    let socket = Arc::new(EngineSocket::new(
+    Arc::new(EngineSocket::new(
         new_sid(),
         H::Data::default(),
         handshake,
@@ -32,16 +30,26 @@ pub(crate) fn open<H: EngineHandler>(
             packets: config.max_buffered_packets,
             bytes: config.max_buffered_bytes,
         },
-        ping_window,
-    ));
+        config.ping_interval + config.ping_timeout,
+    ))
+}
+
+/// Opens a session [`create`] made: queues the open packet, registers it
+/// and calls `on_open`. The caller then runs its driver
+/// ([`drive`](super::driver::drive)).
+pub(crate) fn start<H: EngineHandler>(
+    engine: &EngineState<H>,
+    socket: &Arc<EngineSocket<H::Data>>,
+    transport: TransportKind,
+) {
+    let config = &engine.config;
     if socket.is_eio3() {
         // v3: the client pings, the first time within the window.
-        socket.lock().pong_due = Some(Instant::now() + ping_window);
+        socket.lock().pong_due = Some(Instant::now() + config.ping_interval + config.ping_timeout);
     }
-    socket.push_control(Packet::Open(open_json(engine, &socket, transport)));
-    engine.sessions.insert(Arc::clone(&socket));
-    engine.handler.on_open(&socket);
-    socket
+    socket.push_control(Packet::Open(open_json(engine, socket, transport)));
+    engine.sessions.insert(Arc::clone(socket));
+    engine.handler.on_open(socket);
 }
 
 /// The handshake JSON: exactly `sid`, `upgrades`, `pingInterval`,

@@ -1,5 +1,7 @@
 //! The Engine.IO query parameters of a request: `EIO`, `transport`, `sid`.
 
+use std::borrow::Cow;
+
 /// The query of an Engine.IO request, percent-decoded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct EngineQuery {
@@ -10,14 +12,8 @@ pub(crate) struct EngineQuery {
 impl EngineQuery {
     /// Parses a query string (`a=1&b=%20`); `+` is a space, as in forms.
     pub(crate) fn parse(query: Option<&str>) -> Self {
-        let pairs = query
-            .unwrap_or("")
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| {
-                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                (percent_decode(key), percent_decode(value))
-            })
+        let pairs = query_pairs(query.unwrap_or(""))
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
             .collect();
         EngineQuery { pairs }
     }
@@ -31,9 +27,25 @@ impl EngineQuery {
     }
 }
 
+/// The pairs of a query string, percent-decoded; a key without `=` has
+/// an empty value.
+pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+}
+
 /// Decodes `%XX` escapes and `+`; a broken escape stays as written, and
-/// bytes that do not form UTF-8 become U+FFFD.
-fn percent_decode(input: &str) -> String {
+/// bytes that do not form UTF-8 become U+FFFD. Borrows when there is
+/// nothing to decode.
+pub(crate) fn percent_decode(input: &str) -> Cow<'_, str> {
+    if !input.bytes().any(|byte| byte == b'%' || byte == b'+') {
+        return Cow::Borrowed(input);
+    }
     let bytes = input.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;
@@ -56,7 +68,7 @@ fn percent_decode(input: &str) -> String {
         }
         index += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 #[cfg(test)]

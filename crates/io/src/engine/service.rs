@@ -9,12 +9,12 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, ORIGIN};
+use http::header::{CONTENT_TYPE, HOST, ORIGIN};
 use http::request::Parts;
-use http::{Method, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Body;
 use sockeye::ServerBuilder;
 use sockeye::hyper::is_upgrade_request;
@@ -351,10 +351,11 @@ where
         );
         return refused;
     }
-    let handshake = handshake_of(&parts, query, protocol);
+    let handshake = handshake_of(&parts, protocol);
     match transport {
         TransportKind::Polling => {
-            let socket = opening::open(state, handshake, TransportKind::Polling);
+            let socket = opening::create(state, handshake, TransportKind::Polling);
+            opening::start(state, &socket, TransportKind::Polling);
             tokio::spawn(driver::drive(Arc::clone(state), Arc::clone(&socket), None));
             polling::get(socket).await
         }
@@ -379,49 +380,41 @@ where
         Err(refused) => return refused.into_response(),
     };
     let state = Arc::clone(state);
+    // Made now, so that the task waiting for the upgrade holds a pointer
+    // rather than the handshake; opened (and `on_open` called) once the
+    // connection is up.
+    let socket = opening::create(&state, handshake, TransportKind::WebSocket);
     tokio::spawn(async move {
         if let Ok(ws) = upgrade.await {
-            let socket = opening::open(&state, handshake, TransportKind::WebSocket);
-            driver::drive(state, socket, Some(ws)).await;
+            opening::start(&state, &socket, TransportKind::WebSocket);
+            driver::drive(state, socket, Some(Box::new(ws))).await;
         }
     });
     response
 }
 
-/// What a session keeps of its handshake request. The peer's address is
-/// the request's `SocketAddr` extension, which [`serve`](super::serve)
-/// adds.
-fn handshake_of(parts: &Parts, query: EngineQuery, protocol: u8) -> Handshake {
-    Handshake {
-        uri: owned_uri(&parts.uri),
-        query: query.pairs,
-        headers: owned_headers(&parts.headers),
-        remote_addr: parts.extensions.get::<SocketAddr>().copied(),
-        protocol,
-        issued: SystemTime::now(),
+/// What a session keeps of its handshake request (a copy: see
+/// [`Handshake`]). The peer's address is the request's `SocketAddr`
+/// extension, which [`serve`](super::serve) adds. Over HTTP/2 the host is
+/// the URI's authority, kept as a `host` header.
+fn handshake_of(parts: &Parts, protocol: u8) -> Handshake {
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |target| target.as_str());
+    let remote_addr = parts.extensions.get::<SocketAddr>().copied();
+    let authority = parts
+        .uri
+        .authority()
+        .filter(|_| !parts.headers.contains_key(HOST));
+    match authority.and_then(|authority| HeaderValue::from_str(authority.as_str()).ok()) {
+        Some(host) => {
+            let mut headers = parts.headers.clone();
+            headers.insert(HOST, host);
+            Handshake::new(target, &headers, remote_addr, protocol)
+        }
+        None => Handshake::new(target, &parts.headers, remote_addr, protocol),
     }
-}
-
-/// `uri` in memory of its own. hyper parses a request's target and header
-/// values as slices of the connection's read buffer (16 KiB and more);
-/// a session keeps its handshake for its whole life, and a slice would
-/// keep that whole buffer with it.
-fn owned_uri(uri: &http::Uri) -> http::Uri {
-    http::Uri::try_from(uri.to_string()).unwrap_or_else(|_| uri.clone())
-}
-
-/// `headers` in memory of their own, for the reason [`owned_uri`] says.
-fn owned_headers(headers: &http::HeaderMap) -> http::HeaderMap {
-    let mut owned = http::HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let mut copy =
-            http::HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
-        copy.set_sensitive(value.is_sensitive());
-        let name =
-            http::HeaderName::from_bytes(name.as_str().as_bytes()).unwrap_or_else(|_| name.clone());
-        owned.append(name, copy);
-    }
-    owned
 }
 
 impl<H, B> Service<Request<B>> for Engine<H>

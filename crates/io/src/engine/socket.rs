@@ -432,17 +432,9 @@ impl<D> EngineSocket<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::SystemTime;
 
     fn socket(max: usize) -> EngineSocket<()> {
-        let handshake = Handshake {
-            uri: http::Uri::from_static("/engine.io/"),
-            query: Vec::new(),
-            headers: http::HeaderMap::new(),
-            remote_addr: None,
-            protocol: 4,
-            issued: SystemTime::now(),
-        };
+        let handshake = Handshake::new("/engine.io/", &http::HeaderMap::new(), None, 4);
         EngineSocket::new(
             "sid".into(),
             (),
