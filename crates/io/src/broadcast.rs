@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::adapter::Room;
 use crate::args::{Args, IntoArgs};
+use crate::engine::Payload;
 use crate::error::{AckError, EmitError};
 use crate::ns_core::NsCore;
 use crate::sid::Sid;
@@ -151,15 +152,29 @@ impl BroadcastOperator {
             &self.except,
             !self.volatile,
         )?;
-        for socket in self.sockets() {
-            if self.volatile && !socket.conn().is_writable() {
-                continue;
-            }
-            if let Err(e) = socket.send_payloads(payloads.iter().cloned()) {
-                tracing::debug!(socket = %socket.id(), error = %e, "broadcast not delivered");
-            }
-        }
+        // Walked in place: no list of recipients per emit.
+        self.ns.with_members(|members| {
+            self.ns
+                .adapter
+                .for_each_selected(&self.rooms, &self.except, &mut |sid| {
+                    if let Some(socket) = members.get(sid) {
+                        self.deliver(socket, &payloads);
+                    }
+                });
+        });
         Ok(())
+    }
+
+    /// Queues an emit's frames on one socket (unless it is volatile and
+    /// the socket cannot take it now). A socket whose queue is full misses
+    /// it.
+    fn deliver(&self, socket: &Socket, payloads: &[Payload]) {
+        if self.volatile && !socket.conn().is_writable() {
+            return;
+        }
+        if let Err(e) = socket.send_payloads(payloads.iter().cloned()) {
+            tracing::debug!(socket = %socket.id(), error = %e, "broadcast not delivered");
+        }
     }
 
     /// Emits `event` to every socket selected, asking each for an

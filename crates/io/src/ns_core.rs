@@ -99,6 +99,12 @@ impl<S: Clone> NsCore<S> {
             .collect()
     }
 
+    /// Runs `f` on the sockets by id, under the read lock: `f` must not
+    /// add or remove sockets.
+    pub(crate) fn with_members<R>(&self, f: impl FnOnce(&HashMap<Sid, S>) -> R) -> R {
+        f(&self.members.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.members
             .read()

@@ -133,6 +133,31 @@ impl Adapter for LocalAdapter {
         seen.into_iter().cloned().collect()
     }
 
+    fn for_each_selected(&self, rooms: &[Room], except: &[Room], visit: &mut dyn FnMut(&Sid)) {
+        let [room] = rooms else {
+            // Several rooms may share members: `select` counts each once.
+            // No rooms means every socket, which `select` walks too.
+            for sid in self.select(rooms, except) {
+                visit(&sid);
+            }
+            return;
+        };
+        let state = self.read();
+        let excluded = |sid: &Sid| {
+            except.iter().any(|room| {
+                state
+                    .members
+                    .get(room)
+                    .is_some_and(|members| members.contains(sid))
+            })
+        };
+        for sid in state.members.get(room).into_iter().flatten() {
+            if !excluded(sid) {
+                visit(sid);
+            }
+        }
+    }
+
     fn record_packet(&self, packet: SentPacket) {
         if let Some(store) = &self.recovery {
             store.record(packet);

@@ -38,6 +38,16 @@ pub trait Adapter: Send + Sync + 'static {
     /// The sockets in any of `rooms` (every socket when `rooms` is empty)
     /// and in none of `except`.
     fn select(&self, rooms: &[Room], except: &[Room]) -> Vec<Sid>;
+    /// Calls `visit` once with each socket [`select`](Self::select) would
+    /// give, in no particular order. A broadcast goes through here, so an
+    /// adapter that can walk its rooms in place (as [`LocalAdapter`] does)
+    /// spares every emit a list of its recipients. `visit` must not call
+    /// the adapter.
+    fn for_each_selected(&self, rooms: &[Room], except: &[Room], visit: &mut dyn FnMut(&Sid)) {
+        for sid in self.select(rooms, except) {
+            visit(&sid);
+        }
+    }
 
     /// With recovery on: keeps a packet sent to sockets of the namespace.
     fn record_packet(&self, packet: SentPacket);

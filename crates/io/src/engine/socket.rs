@@ -48,6 +48,12 @@ pub(crate) struct Closing {
     pub(crate) drain: bool,
 }
 
+/// How many packets' room an emptied outbox keeps (a few hundred bytes):
+/// enough for the bursts of a busy session (an event with its attachments,
+/// several emits in a row) to queue without allocating, small enough to
+/// matter little on an idle one.
+const KEPT_OUTBOX: usize = 16;
+
 /// The mutable part of a session.
 #[derive(Debug)]
 pub(crate) struct State {
@@ -79,11 +85,13 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Takes the oldest queued packet. The queue's memory goes with its
-    /// last packet: an idle session holds none.
+    /// Takes the oldest queued packet. A queue that grew past
+    /// [`KEPT_OUTBOX`] packets gives its memory back with its last packet;
+    /// a smaller one keeps it for the next packets, which then need no
+    /// allocation.
     pub(crate) fn pop_outbox(&mut self) -> Option<Packet> {
         let Some(packet) = self.outbox.pop_front() else {
-            if self.outbox.capacity() > 0 {
+            if self.outbox.capacity() > KEPT_OUTBOX {
                 self.outbox = VecDeque::new();
             }
             return None;
