@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::adapter::Room;
 use crate::args::{Args, IntoArgs};
-use crate::engine::Payload;
+use crate::engine::PreparedPayload;
 use crate::error::{AckError, EmitError};
 use crate::ns_core::NsCore;
 use crate::sid::Sid;
@@ -152,7 +152,10 @@ impl BroadcastOperator {
             &self.except,
             !self.volatile,
         )?;
-        // Walked in place: no list of recipients per emit.
+        // Each frame encoded once for every WebSocket; the room walked in
+        // place: no list of recipients per emit.
+        let payloads: Vec<PreparedPayload> =
+            payloads.into_iter().map(PreparedPayload::new).collect();
         self.ns.with_members(|members| {
             self.ns
                 .adapter
@@ -168,11 +171,11 @@ impl BroadcastOperator {
     /// Queues an emit's frames on one socket (unless it is volatile and
     /// the socket cannot take it now). A socket whose queue is full misses
     /// it.
-    fn deliver(&self, socket: &Socket, payloads: &[Payload]) {
+    fn deliver(&self, socket: &Socket, payloads: &[PreparedPayload]) {
         if self.volatile && !socket.conn().is_writable() {
             return;
         }
-        if let Err(e) = socket.send_payloads(payloads.iter().cloned()) {
+        if let Err(e) = socket.send_prepared(payloads) {
             tracing::debug!(socket = %socket.id(), error = %e, "broadcast not delivered");
         }
     }

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use crate::adapter::{Room, SentPacket, Session};
 use crate::args::{Args, IntoArgs};
 use crate::conn::ConnState;
-use crate::engine::{EngineSocket, Handshake, Payload, SendError, TransportKind};
+use crate::engine::{EngineSocket, Handshake, Payload, PreparedPayload, SendError, TransportKind};
 use crate::error::{AckError, DisconnectReason, EmitError};
 use crate::legacy;
 use crate::ns_core::NsCore;
@@ -349,6 +349,17 @@ impl Socket {
             SendError::QueueFull { .. } | SendError::BytesFull { .. } => EmitError::QueueFull,
             _ => EmitError::Disconnected,
         })
+    }
+
+    /// Queues frames a broadcast encoded once for all its sockets.
+    pub(crate) fn send_prepared(&self, messages: &[PreparedPayload]) -> Result<(), EmitError> {
+        self.inner
+            .conn
+            .send_prepared(messages)
+            .map_err(|e| match e {
+                SendError::QueueFull { .. } | SendError::BytesFull { .. } => EmitError::QueueFull,
+                _ => EmitError::Disconnected,
+            })
     }
 
     // ---- rooms ----

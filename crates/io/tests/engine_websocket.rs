@@ -171,3 +171,27 @@ async fn server_closes_websocket_on_message_over_max_payload() {
     })
     .await;
 }
+
+/// The client closes its WebSocket (a Close frame, as engine.io-client's
+/// `close()` does): the closing handshake completes and the session ends as
+/// "transport close", not as an error, with and without packets queued.
+#[tokio::test]
+async fn client_close_frame_ends_session_as_transport_close() {
+    bounded(async {
+        let server = start(quiet_config()).await;
+        for queued in [false, true] {
+            let (mut ws, sid) = open(&server).await;
+            if queued {
+                // The echo queues an answer the client will not read.
+                ws.send(Message::text("4unread")).await.unwrap();
+            }
+            ws.close(sockeye::CloseCode::NORMAL, "").await.unwrap();
+            assert_eq!(
+                server.echo.close_reason(&sid).await,
+                CloseReason::TransportClose,
+                "with a packet queued: {queued}"
+            );
+        }
+    })
+    .await;
+}

@@ -123,7 +123,7 @@ impl<'a, H: EngineHandler> Running<'a, H> {
             }
             let ticked = self.tick(cx);
             if let Some(ws) = self.ws.as_mut() {
-                match websocket::poll_write(ws, cx, self.socket) {
+                match websocket::poll_write(ws, cx, self.socket, self.write_blocked) {
                     Ok(blocked) => self.write_blocked = blocked,
                     Err(()) => {
                         self.socket

@@ -11,7 +11,9 @@
 //!   it on a listener.
 //! - [`EngineHandler`] is what the layer above gives: `on_open`,
 //!   `on_message`, `on_close`, with the ordering guarantees it documents.
-//! - [`EngineSocket`] is one session: `send`, `send_many`, `close`.
+//! - [`EngineSocket`] is one session: `send`, `send_many`, `close`;
+//!   `send_prepared` queues a [`PreparedPayload`], a message whose
+//!   WebSocket frame a broadcast encodes once for all its sessions.
 //!
 //! # Behaviour worth knowing
 //!
@@ -41,7 +43,8 @@
 //! formats), `socket` (a session's state), `opening`, `sessions`,
 //! `state`, `driver` (a session's one task: the heartbeat, and the
 //! reading and writing of its WebSocket), `heartbeat`, `inbound` (what
-//! becomes of a packet from the client), `polling` and `websocket` (the
+//! becomes of a packet from the client), `prepared` (messages shared by
+//! many sessions, and the queue's entries), `polling` and `websocket` (the
 //! transports), `cors`,
 //! `request`, `response`, `service`, `layer` and `serve` (HTTP), `rate`
 //! (the handshake rate).
@@ -59,6 +62,7 @@ mod opening;
 mod packet;
 mod payload;
 mod polling;
+mod prepared;
 mod rate;
 mod request;
 mod response;
@@ -77,6 +81,7 @@ pub use handshake::{Handshake, TransportKind};
 pub use layer::{EngineLayer, EngineService};
 pub use packet::{Packet, PacketError, Payload};
 pub use payload::{SEPARATOR, join as join_payload, split as split_payload};
+pub use prepared::PreparedPayload;
 pub(crate) use request::EngineQuery;
 pub use response::EngineBody;
 pub use serve::serve;

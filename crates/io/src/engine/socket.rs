@@ -19,6 +19,7 @@ use tokio::time::{Duration, Instant};
 use super::close::{CloseReason, SendError};
 use super::handshake::{Handshake, TransportKind};
 use super::packet::{Packet, Payload};
+use super::prepared::{Outgoing, PreparedPayload};
 use super::websocket::Ws;
 
 /// Where an upgrade from polling to WebSocket stands.
@@ -58,7 +59,7 @@ const KEPT_OUTBOX: usize = 16;
 #[derive(Debug)]
 pub(crate) struct State {
     /// Packets waiting for a transport, oldest first.
-    pub(crate) outbox: VecDeque<Packet>,
+    pub(crate) outbox: VecDeque<Outgoing>,
     /// How many of them are messages (the bound applies to those only:
     /// pings and the open packet always fit).
     pub(crate) queued_messages: usize,
@@ -89,18 +90,18 @@ impl State {
     /// [`KEPT_OUTBOX`] packets gives its memory back with its last packet;
     /// a smaller one keeps it for the next packets, which then need no
     /// allocation.
-    pub(crate) fn pop_outbox(&mut self) -> Option<Packet> {
-        let Some(packet) = self.outbox.pop_front() else {
+    pub(crate) fn pop_outbox(&mut self) -> Option<Outgoing> {
+        let Some(entry) = self.outbox.pop_front() else {
             if self.outbox.capacity() > KEPT_OUTBOX {
                 self.outbox = VecDeque::new();
             }
             return None;
         };
-        if let Packet::Message(payload) = &packet {
+        if let Some(len) = entry.message_len() {
             self.queued_messages -= 1;
-            self.queued_bytes -= payload.len();
+            self.queued_bytes -= len;
         }
-        Some(packet)
+        Some(entry)
     }
 
     /// Takes every queued packet, oldest first.
@@ -109,7 +110,10 @@ impl State {
         self.queued_bytes = 0;
         // The queue's memory goes with its packets: an idle session holds
         // none.
-        std::mem::take(&mut self.outbox).into()
+        std::mem::take(&mut self.outbox)
+            .into_iter()
+            .map(Outgoing::into_packet)
+            .collect()
     }
 }
 
@@ -233,6 +237,26 @@ impl<D> EngineSocket<D> {
     ///
     /// As [`send`](Self::send); on an error nothing is queued.
     pub fn send_many(&self, payloads: impl IntoIterator<Item = Payload>) -> Result<(), SendError> {
+        self.enqueue(
+            payloads
+                .into_iter()
+                .map(|payload| Outgoing::Packet(Packet::Message(payload))),
+        )
+    }
+
+    /// Queues messages shared with other sessions, as
+    /// [`send_many`](Self::send_many) does: a WebSocket session writes
+    /// their frames as they were encoded once for all.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send); on an error nothing is queued.
+    pub fn send_prepared(&self, messages: &[PreparedPayload]) -> Result<(), SendError> {
+        self.enqueue(messages.iter().cloned().map(Outgoing::Prepared))
+    }
+
+    /// Queues messages, all or none, and wakes whoever writes them.
+    fn enqueue(&self, messages: impl Iterator<Item = Outgoing>) -> Result<(), SendError> {
         let transport = {
             let mut state = self.lock();
             if state.closing.is_some() {
@@ -242,10 +266,10 @@ impl<D> EngineSocket<D> {
             // its own per call.
             let before = state.outbox.len();
             let (mut count, mut bytes) = (0, 0);
-            for payload in payloads {
+            for message in messages {
                 count += 1;
-                bytes += payload.len();
-                state.outbox.push_back(Packet::Message(payload));
+                bytes += message.message_len().unwrap_or_default();
+                state.outbox.push_back(message);
             }
             let refused = if state.queued_messages + count > self.limits.packets {
                 Some(SendError::QueueFull {
@@ -355,7 +379,7 @@ impl<D> EngineSocket<D> {
         let transport = {
             let mut state = self.lock();
             state.pong_due = Some(Instant::now() + self.ping_window);
-            state.outbox.push_back(Packet::Pong(data));
+            state.outbox.push_back(Outgoing::Packet(Packet::Pong(data)));
             state.transport
         };
         self.announce_queued(transport);
@@ -372,7 +396,7 @@ impl<D> EngineSocket<D> {
     pub(crate) fn push_control(&self, packet: Packet) {
         let transport = {
             let mut state = self.lock();
-            state.outbox.push_back(packet);
+            state.outbox.push_back(Outgoing::Packet(packet));
             state.transport
         };
         self.announce_queued(transport);

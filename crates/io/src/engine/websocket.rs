@@ -16,6 +16,7 @@ use super::handler::EngineHandler;
 use super::handshake::TransportKind;
 use super::inbound::{Delivered, deliver};
 use super::packet::{Packet, PacketError};
+use super::prepared::Outgoing;
 use super::socket::{EngineSocket, UpgradeState};
 use super::state::EngineState;
 use super::v3;
@@ -157,24 +158,36 @@ fn decode<D>(socket: &EngineSocket<D>, message: Message) -> Result<Packet, Packe
 
 /// Writes what the session queued into `ws` and flushes; `Ok(true)` when
 /// `ws` could not take it all now (it wakes the task when it can; the rest
-/// stays queued, under the session's bound), `Err` when the connection
-/// failed.
+/// stays queued, under the session's bound) or is closing (the reading
+/// side then ends the session), `Err` when the connection failed.
+/// `flushing` says the last call left bytes unwritten.
 pub(crate) fn poll_write<D>(
     ws: &mut Ws,
     cx: &mut Context<'_>,
     socket: &EngineSocket<D>,
+    flushing: bool,
 ) -> Result<bool, ()> {
+    if !flushing && socket.lock().outbox.is_empty() {
+        return Ok(false);
+    }
     let eio3 = socket.is_eio3();
     // `poll_ready` flushes when the connection's write buffer is full and
     // is pending while it stays so: then nothing more is taken.
     let blocked = match ws.poll_ready_unpin(cx) {
         Poll::Ready(Ok(())) => {
             let mut state = socket.lock();
-            while let Some(packet) = state.pop_outbox() {
-                ws.start_send_unpin(frame(&packet, eio3)).map_err(drop)?;
+            while let Some(entry) = state.pop_outbox() {
+                let sent = match entry {
+                    Outgoing::Prepared(prepared) if !eio3 => ws.feed_prepared(prepared.frame()),
+                    entry => ws.start_send_unpin(frame(&entry.into_packet(), eio3)),
+                };
+                sent.map_err(drop)?;
             }
             false
         }
+        // The client's Close came: what is queued stays unsent, and the
+        // reading side ends the session as the client closing it.
+        Poll::Ready(Err(sockeye::Error::Closed)) => return Ok(true),
         Poll::Ready(Err(_)) => return Err(()),
         Poll::Pending => true,
     };
