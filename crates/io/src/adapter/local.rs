@@ -48,6 +48,15 @@ impl LocalAdapter {
 }
 
 impl Rooms {
+    /// Whether `sid` is in any of `rooms`.
+    fn in_any(&self, sid: &Sid, rooms: &[Room]) -> bool {
+        rooms.iter().any(|room| {
+            self.members
+                .get(room)
+                .is_some_and(|members| members.contains(sid))
+        })
+    }
+
     fn remove_member(&mut self, room: &str, sid: &Sid) {
         if let Some(members) = self.members.get_mut(room) {
             members.remove(sid);
@@ -106,14 +115,7 @@ impl Adapter for LocalAdapter {
 
     fn select(&self, rooms: &[Room], except: &[Room]) -> Vec<Sid> {
         let state = self.read();
-        let excluded = |sid: &Sid| {
-            except.iter().any(|room| {
-                state
-                    .members
-                    .get(room)
-                    .is_some_and(|members| members.contains(sid))
-            })
-        };
+        let excluded = |sid: &Sid| state.in_any(sid, except);
         if rooms.is_empty() {
             return state
                 .of
@@ -143,14 +145,7 @@ impl Adapter for LocalAdapter {
             return;
         };
         let state = self.read();
-        let excluded = |sid: &Sid| {
-            except.iter().any(|room| {
-                state
-                    .members
-                    .get(room)
-                    .is_some_and(|members| members.contains(sid))
-            })
-        };
+        let excluded = |sid: &Sid| state.in_any(sid, except);
         for sid in state.members.get(room).into_iter().flatten() {
             if !excluded(sid) {
                 visit(sid);

@@ -132,8 +132,8 @@ pub(crate) struct QueueLimits {
 /// per-connection state there), created with `D::default()` at the open.
 ///
 /// Sending never waits: [`send`](Self::send) queues the payload and wakes
-/// the transport (the WebSocket writer, or a pending poll, or the next
-/// poll to come).
+/// the transport (the session's task, which writes its WebSocket, or a
+/// pending poll, or the next poll to come).
 #[derive(Debug)]
 pub struct EngineSocket<D> {
     /// The session id.

@@ -29,8 +29,9 @@ pub(crate) type Ws = WebSocket<UpgradedIo>;
 /// must not starve the others on the same worker.
 const READ_BUDGET: usize = 64;
 
-/// How long the writer may go on after the session ended, to send its
-/// last packets and the Close frame to a client that reads slowly; past
+/// How long a session's WebSocket may go on after the session ended, to
+/// send its last packets and the Close frame to a client that reads
+/// slowly and answer its Close; past
 /// it the connection is dropped. Long enough for a healthy client to take
 /// the last of a full queue, short enough that a client that stopped
 /// reading does not hold the connection for long.
