@@ -6,7 +6,7 @@ mod support;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use sockeye::{ClientStream, Message, WebSocket};
-use sockeye_io::engine::{CloseReason, Payload};
+use sockeye_io::engine::{CloseReason, Payload, SendError};
 use support::{Server, bounded, quiet_config, sid_of, start};
 
 /// Connects and reads the open packet; returns the socket and the sid.
@@ -192,6 +192,40 @@ async fn client_close_frame_ends_session_as_transport_close() {
                 "with a packet queued: {queued}"
             );
         }
+    })
+    .await;
+}
+
+/// A client that stops reading: what the server sends fills the kernel's
+/// buffers, the connection's write buffer and the session's queue, and
+/// then sends are refused rather than piling up in the server's memory.
+#[tokio::test]
+async fn client_that_does_not_read_gets_sends_refused() {
+    bounded(async {
+        let mut config = quiet_config();
+        config.max_buffered_bytes = 1 << 20;
+        let server = start(config).await;
+        let (ws, sid) = open(&server).await;
+        let socket = server.engine.socket(&sid).expect("the session is open");
+        let chunk = Payload::Binary(Bytes::from(vec![7_u8; 64 * 1024]));
+        let mut accepted = 0_u32;
+        let refused = loop {
+            match socket.send(chunk.clone()) {
+                Ok(()) => accepted += 1,
+                Err(refused) => break refused,
+            }
+            assert!(
+                accepted < 1000,
+                "64 MiB accepted for a client that reads nothing"
+            );
+            // The session's task writes meanwhile, as far as it can.
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        };
+        assert!(
+            matches!(refused, SendError::BytesFull { .. }),
+            "{refused:?} after {accepted} sends"
+        );
+        drop(ws);
     })
     .await;
 }
