@@ -7,9 +7,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::adapter::Room;
+use crate::adapter::{BroadcastFlags, BroadcastOptions, Room};
 use crate::args::{Args, IntoArgs};
-use crate::engine::PreparedPayload;
+use crate::engine::{Payload, PreparedPayload};
 use crate::error::{AckError, EmitError};
 use crate::ns_core::NsCore;
 use crate::sid::Sid;
@@ -27,6 +27,7 @@ pub struct BroadcastOperator {
     rooms: Vec<Room>,
     except: Vec<Room>,
     volatile: bool,
+    local: bool,
     timeout: Option<Duration>,
 }
 
@@ -83,7 +84,30 @@ impl BroadcastOperator {
             rooms: Vec::new(),
             except: Vec::new(),
             volatile: false,
+            local: false,
             timeout: None,
+        }
+    }
+
+    /// The namespace.
+    pub(crate) fn ns(&self) -> &Arc<NsCore<Socket>> {
+        &self.ns
+    }
+
+    /// Whether only this server's sockets are concerned.
+    pub(crate) fn is_local(&self) -> bool {
+        self.local
+    }
+
+    /// The selection as the adapter's cluster methods take it.
+    pub(crate) fn options(&self) -> BroadcastOptions {
+        BroadcastOptions {
+            rooms: self.rooms.clone(),
+            except: self.except.clone(),
+            flags: BroadcastFlags {
+                volatile: self.volatile,
+                local: self.local,
+            },
         }
     }
 
@@ -119,21 +143,23 @@ impl BroadcastOperator {
         self
     }
 
+    /// This server's sockets only: with an adapter shared by several
+    /// servers, nothing goes to the others (Node's `local` flag).
+    #[must_use]
+    pub fn local(mut self) -> BroadcastOperator {
+        self.local = true;
+        self
+    }
+
     /// The sockets selected, on this server.
     pub fn sockets(&self) -> Vec<Socket> {
         let sids = self.ns.adapter.select(&self.rooms, &self.except);
         self.ns.get_all(&sids)
     }
 
-    /// The sockets selected. With an adapter shared by several servers
-    /// this would also ask the others; alone, it is [`sockets`](Self::sockets).
-    #[allow(clippy::unused_async)]
-    pub async fn fetch_sockets(&self) -> Vec<Socket> {
-        self.sockets()
-    }
-
     /// Emits `event` with `data` to every socket selected: encoded once,
-    /// the same frames queued on each connection.
+    /// the same frames queued on each connection; then, unless local, the
+    /// adapter carries it to the other servers.
     ///
     /// A socket whose queue is full misses it (logged); the others still
     /// get it. With connection state recovery on (and not volatile), the
@@ -144,7 +170,7 @@ impl BroadcastOperator {
     /// [`EmitError`] when the event cannot be encoded (a reserved name,
     /// arguments that do not serialize).
     pub fn emit(&self, event: &str, data: impl IntoArgs) -> Result<(), EmitError> {
-        let payloads = prepare_event(
+        let (packet, payloads) = prepare_event(
             &self.ns,
             event,
             data,
@@ -152,32 +178,16 @@ impl BroadcastOperator {
             &self.except,
             !self.volatile,
         )?;
-        // Each frame encoded once for every WebSocket; the room walked in
-        // place: no list of recipients per emit.
-        let payloads: Vec<PreparedPayload> =
-            payloads.into_iter().map(PreparedPayload::new).collect();
-        self.ns.with_members(|members| {
-            self.ns
-                .adapter
-                .for_each_selected(&self.rooms, &self.except, &mut |sid| {
-                    if let Some(socket) = members.get(sid) {
-                        self.deliver(socket, &payloads);
-                    }
-                });
-        });
+        self.deliver_all(payloads);
+        if !self.local {
+            self.ns.adapter.broadcast(&packet, &self.options());
+        }
         Ok(())
     }
 
-    /// Queues an emit's frames on one socket (unless it is volatile and
-    /// the socket cannot take it now). A socket whose queue is full misses
-    /// it.
-    fn deliver(&self, socket: &Socket, payloads: &[PreparedPayload]) {
-        if self.volatile && !socket.conn().is_writable() {
-            return;
-        }
-        if let Err(e) = socket.send_prepared(payloads) {
-            tracing::debug!(socket = %socket.id(), error = %e, "broadcast not delivered");
-        }
+    /// Queues `payloads` on every socket selected here.
+    fn deliver_all(&self, payloads: Vec<Payload>) {
+        deliver(&self.ns, &self.rooms, &self.except, self.volatile, payloads);
     }
 
     /// Emits `event` to every socket selected, asking each for an
@@ -218,15 +228,20 @@ impl BroadcastOperator {
         Ok(futures_util::future::join_all(waits))
     }
 
-    /// Makes every socket selected join `rooms`.
+    /// Makes every socket selected join `rooms`, on every server unless
+    /// local.
     pub fn join(&self, rooms: impl Rooms) {
         let rooms = rooms.into_rooms();
         for socket in self.sockets() {
             self.ns.adapter.join(socket.id(), &rooms);
         }
+        if !self.local {
+            self.ns.adapter.remote_join(&self.options(), &rooms);
+        }
     }
 
-    /// Makes every socket selected leave `rooms`.
+    /// Makes every socket selected leave `rooms`, on every server unless
+    /// local.
     pub fn leave(&self, rooms: impl Rooms) {
         let rooms = rooms.into_rooms();
         for socket in self.sockets() {
@@ -234,12 +249,35 @@ impl BroadcastOperator {
                 self.ns.adapter.leave(socket.id(), room);
             }
         }
+        if !self.local {
+            self.ns.adapter.remote_leave(&self.options(), &rooms);
+        }
     }
 
-    /// Disconnects every socket selected from the namespace.
+    /// Disconnects every socket selected from the namespace, on every
+    /// server unless local.
     pub fn disconnect(&self) {
+        self.disconnect_sockets(false);
+    }
+
+    /// Disconnects every socket selected and closes its connection (the
+    /// client's other namespaces with it), on every server unless local.
+    pub fn disconnect_and_close(&self) {
+        self.disconnect_sockets(true);
+    }
+
+    /// Disconnects the sockets selected, closing their connections when
+    /// `close`.
+    fn disconnect_sockets(&self, close: bool) {
         for socket in self.sockets() {
-            socket.disconnect();
+            if close {
+                socket.close_connection();
+            } else {
+                socket.disconnect();
+            }
+        }
+        if !self.local {
+            self.ns.adapter.remote_disconnect(&self.options(), close);
         }
     }
 }
@@ -269,4 +307,32 @@ impl Socket {
     pub fn broadcast(&self) -> BroadcastOperator {
         BroadcastOperator::new(Arc::clone(self.ns())).except(self.id())
     }
+}
+
+/// Queues `payloads` on every socket of `ns` in any of `rooms` (all when
+/// empty) and none of `except`: each frame encoded once for every
+/// WebSocket, the rooms walked in place (no list of recipients per emit).
+/// A volatile emit skips a socket that cannot take it now; a socket whose
+/// queue is full misses it.
+pub(crate) fn deliver(
+    ns: &NsCore<Socket>,
+    rooms: &[Room],
+    except: &[Room],
+    volatile: bool,
+    payloads: Vec<Payload>,
+) {
+    let payloads: Vec<PreparedPayload> = payloads.into_iter().map(PreparedPayload::new).collect();
+    ns.with_members(|members| {
+        ns.adapter.for_each_selected(rooms, except, &mut |sid| {
+            let Some(socket) = members.get(sid) else {
+                return;
+            };
+            if volatile && !socket.conn().is_writable() {
+                return;
+            }
+            if let Err(e) = socket.send_prepared(&payloads) {
+                tracing::debug!(socket = %socket.id(), error = %e, "broadcast not delivered");
+            }
+        });
+    });
 }

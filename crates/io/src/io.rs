@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use rmpv::Value;
 
-use crate::args::IntoArgs;
+use crate::adapter::Adapter;
+use crate::args::{Args, IntoArgs};
 use crate::broadcast::{BroadcastOperator, Rooms};
 use crate::client::Client;
 use crate::config::SocketIoConfig;
@@ -14,7 +15,8 @@ use crate::engine::{Engine, EngineLayer};
 use crate::error::{DisconnectReason, EmitError};
 use crate::namespace::{DynamicNamespace, Namespace};
 use crate::ns_core::Settings;
-use crate::registry::Registry;
+use crate::registry::{AdapterFactory, Registry};
+use crate::remote::RemoteSocket;
 use crate::socket::Socket;
 
 /// A Socket.IO server.
@@ -39,14 +41,30 @@ impl SocketIo {
         SocketIo::with_config(SocketIoConfig::default())
     }
 
+    /// A server with `config` whose namespaces use the adapters `adapters`
+    /// makes (given each namespace's name), instead of the in-memory
+    /// [`LocalAdapter`](crate::adapter::LocalAdapter): an adapter shared
+    /// by several servers makes them one cluster.
+    pub fn with_adapter<F>(config: SocketIoConfig, adapters: F) -> SocketIo
+    where
+        F: Fn(&str) -> Arc<dyn Adapter> + Send + Sync + 'static,
+    {
+        SocketIo::build(config, Some(Arc::new(adapters)))
+    }
+
     /// A server with `config`.
     pub fn with_config(config: SocketIoConfig) -> SocketIo {
+        SocketIo::build(config, None)
+    }
+
+    /// A server with `config` and `adapters`, or in-memory adapters.
+    fn build(config: SocketIoConfig, adapters: Option<AdapterFactory>) -> SocketIo {
         let settings = Arc::new(Settings {
             parser: config.parser,
             ack_timeout: config.ack_timeout,
             recovery: config.recovery,
         });
-        let registry = Arc::new(Registry::new(settings, None));
+        let registry = Arc::new(Registry::new(settings, adapters));
         let client = Client {
             registry: Arc::clone(&registry),
             parser: config.parser,
@@ -113,18 +131,27 @@ impl SocketIo {
 
     /// The sockets of `/` on every server (this one alone, without a
     /// shared adapter).
-    pub async fn fetch_sockets(&self) -> Vec<Socket> {
+    pub async fn fetch_sockets(&self) -> Vec<RemoteSocket> {
         self.broadcast().fetch_sockets().await
     }
 
-    /// Emits to the other servers of a cluster; with no shared adapter
-    /// there are none, and nothing is sent.
+    /// Sends `event` to the other servers of the cluster, on `/` (see
+    /// [`Namespace::server_side_emit`]).
     ///
     /// # Errors
     ///
     /// [`EmitError`] when the arguments do not serialize.
     pub fn server_side_emit(&self, event: &str, data: impl IntoArgs) -> Result<(), EmitError> {
-        crate::socket::event_packet("/", event, data).map(|_| ())
+        self.of("/").server_side_emit(event, data)
+    }
+
+    /// Runs `handler` for each server-side `event` another server sends on
+    /// `/` (see [`Namespace::on_server_side`]).
+    pub fn on_server_side<F>(&self, event: &str, handler: F)
+    where
+        F: Fn(Args) + Send + Sync + 'static,
+    {
+        self.of("/").on_server_side(event, handler);
     }
 
     /// Disconnects every socket of every namespace ("server shutting

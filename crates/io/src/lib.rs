@@ -36,18 +36,21 @@
 //!   and binary attachments, and the msgpack parser.
 //! - `value/`: event arguments as `rmpv::Value` trees, and their serde
 //!   conversions to and from the caller's types.
-//! - `sid.rs` ([`Sid`]): socket ids. `task.rs`: runs a handler in place,
+//! - `sid.rs` ([`Sid`]): socket ids. `named.rs`: short lists by name. `task.rs`: runs a handler in place,
 //!   spawning only what waits. `args.rs` ([`Args`], [`IntoArgs`]): event
 //!   arguments and serde. `error.rs`: refusals, disconnect reasons, emit
 //!   and ack errors. `adapter/` ([`Adapter`](adapter::Adapter),
-//!   [`LocalAdapter`](adapter::LocalAdapter)): rooms, the boundary for
-//!   adapters shared by several servers.
+//!   [`LocalAdapter`](adapter::LocalAdapter)): rooms, recovery, and the
+//!   boundary for adapters shared by several servers.
 //! - `config.rs` ([`SocketIoConfig`]). `conn.rs`: a session's decoder and
 //!   joined namespaces. `ns_core.rs`: what a namespace's sockets share.
 //! - `socket.rs` ([`Socket`]): one client in one namespace: emit, acks,
 //!   rooms, data, disconnect. `handler.rs`: typed event handlers
 //!   (`Socket::on`), connection handlers and middleware.
 //!   `broadcast.rs` ([`BroadcastOperator`]): emitting to many.
+//!   `remote.rs` ([`RemoteSocket`]): a socket `fetch_sockets()` found, on
+//!   any server. `local_side.rs`: what other servers of a cluster ask of
+//!   this one's namespace, done through its adapter.
 //! - `namespace.rs` ([`Namespace`], [`DynamicNamespace`]): handlers,
 //!   middleware and connecting a socket. `legacy.rs`: where Socket.IO
 //!   protocol v4 (socket.io-client 2.x, on Engine.IO v3 sessions) differs
@@ -66,10 +69,13 @@ mod error;
 mod handler;
 mod io;
 mod legacy;
+mod local_side;
+mod named;
 mod namespace;
 mod ns_core;
 pub mod parser;
 mod registry;
+mod remote;
 mod sid;
 mod socket;
 mod task;
@@ -83,6 +89,7 @@ pub use conn::ConnState;
 pub use error::{AckError, ConnectRefusal, DisconnectReason, EmitError};
 pub use io::SocketIo;
 pub use namespace::{DynamicNamespace, Namespace};
+pub use remote::RemoteSocket;
 pub use sid::Sid;
 pub use socket::{Socket, SocketTimeout};
 pub use value::{Value, ValueError, from_value, to_value};

@@ -6,14 +6,15 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use rmpv::Value;
 
-use crate::adapter::{Adapter, Session};
-use crate::args::IntoArgs;
+use crate::adapter::{Adapter, LocalSide, Session};
+use crate::args::{Args, IntoArgs};
 use crate::broadcast::{BroadcastOperator, Rooms};
 use crate::engine::Payload;
 use crate::error::{ConnectRefusal, EmitError};
 use crate::handler::{ConnectHandler, Middleware};
 use crate::legacy;
 use crate::ns_core::{NsCore, Settings};
+use crate::remote::RemoteSocket;
 use crate::sid::Sid;
 use crate::socket::{Conn, Socket, encode};
 use crate::task::run;
@@ -118,6 +119,50 @@ impl Namespace {
     /// The namespace's name.
     pub fn name(&self) -> &str {
         &self.core.name
+    }
+
+    /// Gives the adapter this server's side of the namespace.
+    pub(crate) fn bind_adapter(&self) {
+        let local: Arc<dyn LocalSide> = Arc::clone(&self.core) as Arc<dyn LocalSide>;
+        self.core.adapter.bind(Arc::downgrade(&local));
+    }
+
+    /// Runs `handler` with the arguments of each `event` that another
+    /// server of the cluster sends with
+    /// [`server_side_emit`](Self::server_side_emit) (Node's `io.on(event)`
+    /// on a server). Replaces an earlier handler of the same event. It runs
+    /// on the adapter's task and must not block.
+    pub fn on_server_side<F>(&self, event: &str, handler: F) -> &Namespace
+    where
+        F: Fn(Args) + Send + Sync + 'static,
+    {
+        self.core.on_server_side(event, Arc::new(handler));
+        self
+    }
+
+    /// Sends `event` to the other servers of the cluster, whose
+    /// [`on_server_side`](Self::on_server_side) handlers get it (this
+    /// server's do not). Without an adapter shared by several servers
+    /// there are none, and nothing is sent.
+    ///
+    /// # Errors
+    ///
+    /// [`EmitError`] when the arguments do not serialize.
+    pub fn server_side_emit(&self, event: &str, data: impl IntoArgs) -> Result<(), EmitError> {
+        let packet = crate::socket::event_packet(&self.core.name, event, data)?;
+        self.core.adapter.server_side_emit(&packet);
+        Ok(())
+    }
+
+    /// How many servers share the namespace, this one included (1 without
+    /// an adapter shared by several servers).
+    pub async fn server_count(&self) -> usize {
+        self.core.adapter.server_count().await
+    }
+
+    /// The sockets of the namespace on every server of the cluster.
+    pub async fn fetch_sockets(&self) -> Vec<RemoteSocket> {
+        self.broadcast().fetch_sockets().await
     }
 
     /// Runs `handler` for each socket once it connected: register its

@@ -7,11 +7,17 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use crate::adapter::Adapter;
+use crate::args::Args;
 use crate::config::RecoveryConfig;
+use crate::named::{self, Named};
 use crate::parser::Parser;
 use crate::sid::Sid;
 
 /// The settings a namespace's sockets use.
+/// A handler of an event another server of the cluster sent
+/// (`server_side_emit`): called with the event's arguments.
+pub(crate) type ServerSideHandler = Arc<dyn Fn(Args) + Send + Sync>;
+
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
     pub(crate) parser: Parser,
@@ -27,6 +33,9 @@ pub(crate) struct NsCore<S> {
     pub(crate) settings: Arc<Settings>,
     pub(crate) adapter: Arc<dyn Adapter>,
     members: RwLock<HashMap<Sid, S>>,
+    /// The handlers of events other servers send (`on_server_side`), by
+    /// event name. Few: a list.
+    server_side: RwLock<Named<ServerSideHandler>>,
     /// The next acknowledgement id: one counter per namespace, as in
     /// Node, so that a broadcast's one id never meets a socket's own.
     next_ack: AtomicU64,
@@ -52,6 +61,7 @@ impl<S: Clone> NsCore<S> {
             settings,
             adapter,
             members: RwLock::new(HashMap::new()),
+            server_side: RwLock::new(Vec::new()),
             next_ack: AtomicU64::new(0),
             next_offset: AtomicU64::new(0),
             offset_prefix: rand::random(),
@@ -103,6 +113,25 @@ impl<S: Clone> NsCore<S> {
     /// add or remove sockets.
     pub(crate) fn with_members<R>(&self, f: impl FnOnce(&HashMap<Sid, S>) -> R) -> R {
         f(&self.members.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Registers the handler of server-side event `event`, replacing an
+    /// earlier one.
+    pub(crate) fn on_server_side(&self, event: &str, handler: ServerSideHandler) {
+        let mut handlers = self
+            .server_side
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        named::set(&mut handlers, event, handler);
+    }
+
+    /// The handler of server-side event `event`, if any.
+    pub(crate) fn server_side_handler(&self, event: &str) -> Option<ServerSideHandler> {
+        let handlers = self
+            .server_side
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        named::get(&handlers, event).map(Arc::clone)
     }
 
     pub(crate) fn len(&self) -> usize {

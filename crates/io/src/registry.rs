@@ -22,7 +22,7 @@ struct Dynamic {
     handlers: Arc<Handlers>,
 }
 
-/// Makes the adapter of each new namespace.
+/// Makes the adapter of each new namespace, given its name.
 pub(crate) type AdapterFactory = Arc<dyn Fn(&str) -> Arc<dyn Adapter> + Send + Sync>;
 
 /// The namespaces of one server.
@@ -108,7 +108,9 @@ impl Registry {
             .entry(Arc::clone(&name))
             .or_insert_with(|| {
                 let adapter = (self.adapters)(&name);
-                Namespace::new(name, Arc::clone(&self.settings), adapter, handlers)
+                let ns = Namespace::new(name, Arc::clone(&self.settings), adapter, handlers);
+                ns.bind_adapter();
+                ns
             })
             .clone()
     }

@@ -12,12 +12,13 @@ use std::time::Duration;
 use rmpv::Value;
 use tokio::sync::oneshot;
 
-use crate::adapter::{Room, SentPacket, Session};
+use crate::adapter::{Room, SentPacket, Session, SocketInfo};
 use crate::args::{Args, IntoArgs};
 use crate::conn::ConnState;
 use crate::engine::{EngineSocket, Handshake, Payload, PreparedPayload, SendError, TransportKind};
 use crate::error::{AckError, DisconnectReason, EmitError};
 use crate::legacy;
+use crate::named;
 use crate::ns_core::NsCore;
 use crate::parser::{Packet, RESERVED_EVENTS};
 use crate::sid::Sid;
@@ -194,10 +195,7 @@ impl Socket {
             .handlers
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        match handlers.iter_mut().find(|(name, _)| &**name == event) {
-            Some(slot) => slot.1 = handler,
-            None => handlers.push((event.into(), handler)),
-        }
+        named::set(&mut handlers, event, handler);
     }
 
     /// Sets what handles events no handler is registered for.
@@ -250,7 +248,7 @@ impl Socket {
             let packet = event_packet(&ns.name, event, data)?;
             return self.send_packet(&packet);
         }
-        let payloads = prepare_event(ns, event, data, &[self.inner.id.as_room()], &[], true)?;
+        let (_, payloads) = prepare_event(ns, event, data, &[self.inner.id.as_room()], &[], true)?;
         match self.send_payloads(payloads) {
             Err(EmitError::Disconnected) => Ok(()),
             sent => sent,
@@ -363,6 +361,17 @@ impl Socket {
     }
 
     // ---- rooms ----
+
+    /// The socket as a cluster describes it.
+    pub(crate) fn info(&self) -> SocketInfo {
+        SocketInfo {
+            id: self.inner.id.clone(),
+            nsp: Arc::clone(&self.inner.ns.name),
+            rooms: self.rooms(),
+            handshake: self.handshake().clone(),
+            auth: self.auth().clone(),
+        }
+    }
 
     /// Joins `room`.
     pub fn join(&self, room: impl AsRef<str>) {
@@ -576,7 +585,7 @@ pub(crate) fn prepare_event(
     rooms: &[Room],
     except: &[Room],
     kept: bool,
-) -> Result<Vec<Payload>, EmitError> {
+) -> Result<(Packet, Vec<Payload>), EmitError> {
     let mut packet = event_packet(&ns.name, event, data)?;
     let offset = (kept && ns.settings.recovery.is_some()).then(|| ns.next_offset());
     if let (Some(offset), Some(Value::Array(values))) = (&offset, &mut packet.data) {
@@ -591,7 +600,7 @@ pub(crate) fn prepare_event(
             payloads: payloads.clone(),
         });
     }
-    Ok(payloads)
+    Ok((packet, payloads))
 }
 
 /// `packet` as the Engine.IO messages that carry it.
@@ -611,7 +620,7 @@ pub(crate) fn encode(
 
 /// An EVENT's data as its name and its arguments. The parser has checked
 /// that the name is there (a string, or a number taken as its digits).
-fn split_event(data: Option<Value>) -> Option<(String, Args)> {
+pub(crate) fn split_event(data: Option<Value>) -> Option<(String, Args)> {
     let Some(Value::Array(mut values)) = data else {
         return None;
     };

@@ -1,20 +1,37 @@
 //! The adapter boundary: which sockets of a namespace are in which rooms,
-//! and what connection state recovery keeps.
+//! what connection state recovery keeps, and what goes to the other
+//! servers of a cluster.
 //!
 //! A namespace asks its [`Adapter`] which sockets a broadcast reaches and
 //! tells it of every join and leave; with recovery on, it hands it every
 //! packet sent and the session of every socket whose connection was lost,
 //! and asks it for them when the client comes back. [`LocalAdapter`], the
-//! default, keeps all that in memory for one server; an adapter shared by
-//! many servers (Redis, NATS) implements the same trait and also carries
-//! broadcasts and cluster requests to the other servers.
+//! default, keeps all that in memory for one server.
+//!
+//! An adapter shared by many servers (Redis, NATS) implements the same
+//! trait and its cluster methods: the namespace does every operation on
+//! its own sockets itself and then hands it to the adapter
+//! ([`broadcast`](Adapter::broadcast), [`remote_join`](Adapter::remote_join),
+//! [`fetch_remote_sockets`](Adapter::fetch_remote_sockets), ...) to carry to
+//! the others; what the others send, the adapter performs here through the
+//! [`LocalSide`] it is given by [`bind`](Adapter::bind). Their defaults are
+//! those of one server alone. A server uses the adapters that
+//! [`SocketIo::with_adapter`](crate::SocketIo::with_adapter) makes.
+//!
+//! Files: `local` (the in-memory adapter), `recovery` (its store),
+//! `cluster` (the types the cluster methods speak in).
 
+mod cluster;
 mod local;
 mod recovery;
 
+use std::sync::Weak;
+
+pub use self::cluster::{BroadcastFlags, BroadcastOptions, ClusterFuture, LocalSide, SocketInfo};
 pub use self::local::LocalAdapter;
 pub use self::recovery::{RecoveryLimits, RecoveryStore, SentPacket, Session};
 use crate::engine::Payload;
+use crate::parser::Packet;
 use crate::sid::Sid;
 
 /// A room's name. Every socket is also in the room named by its own id.
@@ -57,4 +74,54 @@ pub trait Adapter: Send + Sync + 'static {
     /// With recovery on: the session with private id `pid` and the frames
     /// of the packets it missed after `offset`, if both are still kept.
     fn restore_session(&self, pid: &str, offset: &str) -> Option<(Session, Vec<Vec<Payload>>)>;
+
+    /// Cluster: takes this server's side of the namespace, to act on its
+    /// sockets when other servers ask. Called once, when the namespace is
+    /// made.
+    fn bind(&self, local: Weak<dyn LocalSide>) {
+        let _ = local;
+    }
+
+    /// Cluster: this server delivered `packet` (an EVENT) to its own
+    /// sockets that `opts` selects; carry it to the other servers, which
+    /// deliver it to theirs. Not called for a broadcast with the local
+    /// flag.
+    fn broadcast(&self, packet: &Packet, opts: &BroadcastOptions) {
+        let _ = (packet, opts);
+    }
+
+    /// Cluster: make the sockets `opts` selects on the other servers join
+    /// `rooms` (this server's did).
+    fn remote_join(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        let _ = (opts, rooms);
+    }
+
+    /// Cluster: make the sockets `opts` selects on the other servers leave
+    /// `rooms` (this server's did).
+    fn remote_leave(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        let _ = (opts, rooms);
+    }
+
+    /// Cluster: disconnect the sockets `opts` selects on the other servers
+    /// (closing their connections when `close`); this server's were.
+    fn remote_disconnect(&self, opts: &BroadcastOptions, close: bool) {
+        let _ = (opts, close);
+    }
+
+    /// Cluster: the sockets `opts` selects on the other servers.
+    fn fetch_remote_sockets(&self, opts: &BroadcastOptions) -> ClusterFuture<Vec<SocketInfo>> {
+        let _ = opts;
+        Box::pin(std::future::ready(Vec::new()))
+    }
+
+    /// Cluster: an event for the other servers' server-side handlers
+    /// (`packet` is an EVENT of this namespace).
+    fn server_side_emit(&self, packet: &Packet) {
+        let _ = packet;
+    }
+
+    /// Cluster: how many servers share the namespace, this one included.
+    fn server_count(&self) -> ClusterFuture<usize> {
+        Box::pin(std::future::ready(1))
+    }
 }

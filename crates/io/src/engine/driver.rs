@@ -18,9 +18,9 @@ use tokio::time::{Duration, Instant, Sleep};
 use super::close::CloseReason;
 use super::handler::EngineHandler;
 use super::heartbeat::Heartbeat;
-use super::socket::EngineSocket;
+use super::socket::{EngineSocket, Ws};
 use super::state::EngineState;
-use super::websocket::{self, Ws};
+use super::websocket;
 
 /// Runs a session until it ends, then calls `on_close`, says goodbye on
 /// its transport and unregisters it.

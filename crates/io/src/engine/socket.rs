@@ -20,7 +20,9 @@ use super::close::{CloseReason, SendError};
 use super::handshake::{Handshake, TransportKind};
 use super::packet::{Packet, Payload};
 use super::prepared::{Outgoing, PreparedPayload};
-use super::websocket::Ws;
+
+/// A session's WebSocket, as the HTTP side accepts it.
+pub(crate) type Ws = sockeye::WebSocket<sockeye::hyper::UpgradedIo>;
 
 /// Where an upgrade from polling to WebSocket stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::{SinkExt, StreamExt};
-use sockeye::hyper::UpgradedIo;
-use sockeye::{CloseCode, Message, Utf8Bytes, WebSocket};
+use sockeye::{CloseCode, Message, Utf8Bytes};
 use tokio::time::{Duration, Instant};
 
 use super::close::CloseReason;
@@ -17,12 +16,9 @@ use super::handshake::TransportKind;
 use super::inbound::{Delivered, deliver};
 use super::packet::{Packet, PacketError};
 use super::prepared::Outgoing;
-use super::socket::{EngineSocket, UpgradeState};
+use super::socket::{EngineSocket, UpgradeState, Ws};
 use super::state::EngineState;
 use super::v3;
-
-/// A session's WebSocket, as the HTTP side accepts it.
-pub(crate) type Ws = WebSocket<UpgradedIo>;
 
 /// How many messages the driver reads and hands on in one turn before it
 /// lets the runtime's other tasks run: a client that sends without pause

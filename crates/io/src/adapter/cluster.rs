@@ -1,0 +1,85 @@
+//! The half of the adapter boundary that concerns the other servers of a
+//! cluster: what an operation targets ([`BroadcastOptions`]), what a
+//! socket looks like from another server ([`SocketInfo`]), and what an
+//! adapter may do to this server's namespace when another server asks
+//! ([`LocalSide`]).
+//!
+//! The shapes follow Node's `socket.io-adapter`, whose cluster adapters
+//! (Redis, Redis Streams, the cluster adapter) carry exactly these: a
+//! broadcast is the unencoded packet with `{rooms, except, flags}`, and
+//! the cluster requests name their targets the same way.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::Room;
+use crate::engine::Handshake;
+use crate::parser::Packet;
+use crate::sid::Sid;
+use crate::value::Value;
+
+/// A future an adapter gives back for a cluster request.
+pub type ClusterFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Which sockets of a namespace an operation targets, on every server:
+/// those in any of `rooms` (all when empty) and in none of `except`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BroadcastOptions {
+    /// The rooms; none means every socket.
+    pub rooms: Vec<Room>,
+    /// The rooms whose sockets are left out.
+    pub except: Vec<Room>,
+    /// How the operation goes.
+    pub flags: BroadcastFlags,
+}
+
+/// How a broadcast goes (Node's `BroadcastFlags`, as far as a server here
+/// acts on them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BroadcastFlags {
+    /// A socket that cannot take the event at once does not get it.
+    pub volatile: bool,
+    /// This server's sockets only: nothing goes to the other servers.
+    pub local: bool,
+}
+
+/// A socket as any server of the cluster describes it (what Node's
+/// `fetchSockets()` answers with).
+#[derive(Clone, Debug)]
+pub struct SocketInfo {
+    /// Its id.
+    pub id: Sid,
+    /// Its namespace.
+    pub nsp: Arc<str>,
+    /// The rooms it is in, its own included.
+    pub rooms: Vec<Room>,
+    /// The request that opened its connection.
+    pub handshake: Handshake,
+    /// The auth payload of its CONNECT.
+    pub auth: Value,
+}
+
+/// This server's side of a namespace, for an adapter that carries the
+/// other servers' broadcasts and requests to it: each call acts on this
+/// server's sockets only, as if made here with the local flag.
+///
+/// An adapter gets it once, through [`Adapter::bind`](super::Adapter::bind),
+/// as a weak reference: it goes away with the namespace.
+pub trait LocalSide: Send + Sync {
+    /// Delivers `packet` (an EVENT of this namespace) to the sockets
+    /// `opts` selects here.
+    fn broadcast(&self, packet: &Packet, opts: &BroadcastOptions);
+    /// Makes the sockets `opts` selects here join `rooms`.
+    fn join(&self, opts: &BroadcastOptions, rooms: &[Room]);
+    /// Makes the sockets `opts` selects here leave `rooms`.
+    fn leave(&self, opts: &BroadcastOptions, rooms: &[Room]);
+    /// Disconnects the sockets `opts` selects here (and closes their
+    /// connections when `close`).
+    fn disconnect(&self, opts: &BroadcastOptions, close: bool);
+    /// Describes the sockets `opts` selects here.
+    fn sockets(&self, opts: &BroadcastOptions) -> Vec<SocketInfo>;
+    /// Runs this server's handlers of a server-side event (`packet` is an
+    /// EVENT: its name, then its arguments).
+    fn server_side_event(&self, packet: &Packet);
+}
