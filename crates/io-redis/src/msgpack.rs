@@ -19,11 +19,6 @@ use crate::error::{Result, WireError};
 /// is refused here exactly when a client's would be.
 pub const MAX_DEPTH: usize = sockeye_io::parser::MAX_DEPTH;
 
-/// The largest magnitude at which every integer is a JavaScript number
-/// (`Number.MAX_SAFE_INTEGER + 1`): integral floats up to it go out as
-/// integers, as notepack writes them.
-const SAFE_INTEGER: f64 = 9_007_199_254_740_992.0;
-
 /// Appends `value` to `buf` as notepack writes the JavaScript value it
 /// stands for.
 ///
@@ -67,23 +62,50 @@ pub(crate) fn write_value(buf: &mut ByteBuf, value: &Value) {
     }
 }
 
-/// A JavaScript number: an integer when it is one, else a float 64
-/// (`-0` is `>= 0` in JavaScript, so it goes out as `0`).
+/// A JavaScript number as notepack writes it: a float 64 unless it is
+/// finite and integral; then the smallest integer form up to 32 bits, and
+/// beyond that a 64-bit integer made of two 32-bit halves, each taken
+/// modulo 2^32 as JavaScript's bit operators take them. That is exact up
+/// to 2^64 and wraps above it (notepack writes `1e300` as `uint 64` 0);
+/// the same bytes come out here, so both sides read the same number.
+/// `-0` is `>= 0` in JavaScript, so it goes out as `0`.
 #[expect(
     clippy::cast_possible_truncation,
-    reason = "the value is integral and within ±2^53, so it fits an i64 exactly"
+    clippy::cast_sign_loss,
+    reason = "each cast is of an integral value checked to fit its type"
 )]
 fn write_number(buf: &mut ByteBuf, f: f64) {
-    if f.is_finite() && f.fract() == 0.0 && f.abs() <= SAFE_INTEGER {
-        let i = f as i64;
-        if i >= 0 {
-            ok(rmp::encode::write_uint(buf, i.unsigned_abs()));
-        } else {
-            ok(rmp::encode::write_sint(buf, i));
-        }
-    } else {
+    const TWO_32: f64 = 4_294_967_296.0;
+    if !f.is_finite() || f.fract() != 0.0 {
         ok(rmp::encode::write_f64(buf, f));
+    } else if (0.0..TWO_32).contains(&f) {
+        ok(rmp::encode::write_uint(buf, f as u64));
+    } else if (-TWO_32 / 2.0..0.0).contains(&f) {
+        ok(rmp::encode::write_sint(buf, f as i64));
+    } else {
+        // notepack: `hi = (value / 2^32) >> 0` for uint 64,
+        // `hi = Math.floor(value / 2^32)` for int 64; `lo = value >>> 0`.
+        let (marker, hi) = if f >= 0.0 {
+            (0xcf, uint32((f / TWO_32).trunc()))
+        } else {
+            (0xd3, uint32((f / TWO_32).floor()))
+        };
+        let mut bytes = [marker, 0, 0, 0, 0, 0, 0, 0, 0];
+        bytes[1..5].copy_from_slice(&hi.to_be_bytes());
+        bytes[5..].copy_from_slice(&uint32(f).to_be_bytes());
+        ok(rmp::encode::RmpWrite::write_bytes(buf, &bytes));
     }
+}
+
+/// JavaScript's `ToUint32` of an integral, finite number: its value
+/// modulo 2^32 (`rem_euclid` on doubles is exact).
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "rem_euclid leaves an integer in [0, 2^32)"
+)]
+fn uint32(f: f64) -> u32 {
+    f.rem_euclid(4_294_967_296.0) as u32
 }
 
 /// Appends a string's bytes with its smallest `str` header.
@@ -168,6 +190,15 @@ mod tests {
         assert_eq!(bytes(&Value::from(-1)), [0xff]);
         assert_eq!(bytes(&Value::F64(1.5))[0], 0xcb);
         assert_eq!(bytes(&Value::F64(f64::NAN))[0], 0xcb);
+        assert_eq!(bytes(&Value::F64(1e300)), [0xcf, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            bytes(&Value::F64(-1_099_511_627_776.0)),
+            bytes(&Value::from(-1_099_511_627_776_i64))
+        );
+        assert_eq!(
+            bytes(&Value::F64(4_294_967_296.0)),
+            bytes(&Value::from(1_u64 << 32))
+        );
         assert_eq!(bytes(&Value::from("a".repeat(40)))[..2], [0xd9, 40]);
     }
 
