@@ -127,9 +127,10 @@ fn len32(len: usize) -> u32 {
 
 /// Reads exactly one msgpack value, nested at most [`MAX_DEPTH`] deep.
 ///
-/// rmpv reserves no more than the bytes present justify, so a huge
-/// declared length with nothing behind it fails without allocating it;
-/// the decoded tree is at most a few dozen times the input's size.
+/// rmpv never reserves for a declared array or map length and reserves at
+/// most 64 KiB ahead for a string or binary, so a huge declared length
+/// with nothing behind it fails without allocating it. Each input byte
+/// yields at most one `Value` (a few dozen bytes) of decoded tree.
 pub(crate) fn read_value(bytes: &[u8]) -> Result<Value> {
     let mut rest = bytes;
     // rmpv counts a container and its elements as two levels each.
@@ -212,7 +213,10 @@ mod tests {
             read_value(&[0x92, 0x01]),
             Err(WireError::Msgpack(_))
         ));
-        assert!(read_value(&[0xdf, 0xff, 0xff, 0xff, 0xff]).is_err());
+        // map 32, array 32, str 32 and bin 32 of 2^32 - 1, then nothing.
+        for marker in [0xdf, 0xdd, 0xdb, 0xc6] {
+            assert!(read_value(&[marker, 0xff, 0xff, 0xff, 0xff]).is_err());
+        }
         assert!(read_value(&[]).is_err());
     }
 }
