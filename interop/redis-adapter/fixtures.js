@@ -183,6 +183,17 @@ msgpack("response_broadcast_ack", {
   packet: { status: "ok", bin: Buffer.from([4, 5]) },
 });
 
+// --- numbers: JavaScript doubles at the edges of each form --------------
+
+const numbers = [
+  5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.1 + 0.2, 1e-6,
+  9.99e-7, -1e-7, 123456789012345680000, 999999999999999900000,
+  1e21, 2 ** 53, 2 ** 53 + 2, 2 ** 63, 2 ** 64, 2 ** 64 + 4096 * 2, -(2 ** 63),
+  -(2 ** 64), 4294967295.5, -2147483648.5, 1 / 3, -1 / 3, 100, 1e15 + 0.5,
+];
+json("numbers", numbers);
+msgpack("numbers", numbers);
+
 // --- channels, as the adapter's constructor names them --------------------
 
 const key = "socket.io";

@@ -501,3 +501,73 @@ fn channel_names_match_node() {
     );
     assert_eq!(ours, text);
 }
+
+/// The doubles of the `numbers` fixture, written as the script writes
+/// them (both languages round decimal literals the same way).
+fn numbers() -> Vec<Value> {
+    let two = 2f64;
+    [
+        5e-324,
+        2.225_073_858_507_201_4e-308,
+        1.797_693_134_862_315_7e308,
+        0.1 + 0.2,
+        1e-6,
+        9.99e-7,
+        -1e-7,
+        123_456_789_012_345_680_000.0,
+        999_999_999_999_999_900_000.0,
+        1e21,
+        two.powi(53),
+        two.powi(53) + 2.0,
+        two.powi(63),
+        two.powi(64),
+        two.powi(64) + 8192.0,
+        -two.powi(63),
+        -two.powi(64),
+        4_294_967_295.5,
+        -2_147_483_648.5,
+        1.0 / 3.0,
+        -1.0 / 3.0,
+        100.0,
+        1e15 + 0.5,
+    ]
+    .into_iter()
+    .map(Value::F64)
+    .collect()
+}
+
+/// §3b: numbers at the edges of each form, as `JSON.stringify` writes
+/// them (in a server-side emit's data) and as notepack writes them (in a
+/// broadcast's), past 2^53 and 2^64 included.
+#[test]
+fn numbers_match_node_in_both_codecs() {
+    let numbers = numbers();
+    // JSON: the fixture is the bare array, a server-side emit's `data`.
+    let request = Request::ServerSideEmit {
+        uid: UID.into(),
+        request_id: None,
+        data: numbers.clone(),
+    }
+    .encode();
+    let text = String::from_utf8(request).unwrap();
+    let array = text
+        .strip_prefix(r#"{"uid":"Ab3_-z","type":6,"data":"#)
+        .and_then(|rest| rest.strip_suffix('}'))
+        .unwrap();
+    assert_eq!(
+        array,
+        std::str::from_utf8(fixture!("numbers.json")).unwrap()
+    );
+
+    // msgpack: the fixture is the bare array (an `array 16` header, then
+    // the items); in a broadcast the same items follow the event's name.
+    let bytes = fixture!("numbers.msgpack");
+    assert_eq!(bytes[..3], [0xdc, 0, u8::try_from(numbers.len()).unwrap()]);
+    let packet = Packet::event("/", "n", numbers);
+    let broadcast = Broadcast::encode(UID, &packet, &Opts::default());
+    let name = broadcast
+        .windows(2)
+        .position(|w| w == [0xa1, b'n'])
+        .unwrap();
+    assert!(broadcast[name + 2..].starts_with(&bytes[3..]));
+}
