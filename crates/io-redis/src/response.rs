@@ -152,7 +152,9 @@ impl Response {
     /// A response with `type` 8 or 9 says what it is. Any other is read as
     /// the answer to the request `pending` says is waiting under its
     /// `requestId`; `Ok(None)` when none is (another server's request,
-    /// or one that timed out), as the adapter ignores those.
+    /// or one that timed out), as the adapter ignores those. A reply to
+    /// `SOCKETS`, `ALL_ROOMS` or `REMOTE_FETCH` without its list reads as
+    /// an empty one: Node counts it as a server's answer all the same.
     ///
     /// # Errors
     ///
@@ -173,13 +175,15 @@ impl Response {
                 None => return Ok(None),
             },
         };
+        // Node counts a reply without its list as a server that has
+        // nothing, so that the request still completes: so does this.
         let list = |key: &'static str| match fields::get(entries, key) {
-            Some(Value::Array(items)) => Ok(items.as_slice()),
-            _ => Err(WireError::Shape(key)),
+            Some(Value::Array(items)) => items.as_slice(),
+            _ => &[],
         };
         Ok(Some(match kind {
             RequestKind::Sockets => Self::Sockets {
-                sockets: list("sockets")?
+                sockets: list("sockets")
                     .iter()
                     .map(|s| {
                         s.as_str()
@@ -190,14 +194,17 @@ impl Response {
                 request_id,
             },
             RequestKind::AllRooms => Self::AllRooms {
-                rooms: fields::rooms(entries, "rooms")?,
+                rooms: match fields::get(entries, "rooms") {
+                    Some(Value::Array(_)) => fields::rooms(entries, "rooms")?,
+                    _ => Vec::new(),
+                },
                 request_id,
             },
             RequestKind::RemoteJoin | RequestKind::RemoteLeave | RequestKind::RemoteDisconnect => {
                 Self::Done { request_id }
             }
             RequestKind::RemoteFetch => Self::RemoteFetch {
-                sockets: list("sockets")?
+                sockets: list("sockets")
                     .iter()
                     .map(RemoteSocket::read)
                     .collect::<Result<_>>()?,

@@ -413,6 +413,41 @@ fn responses_match_node() {
     );
 }
 
+/// A reply without its list is an empty answer, which Node counts too;
+/// a list of the wrong things is refused.
+#[test]
+fn replies_without_their_list_are_empty_answers() {
+    let bare = fixture!("response_done.json");
+    for (kind, empty) in [
+        (
+            RequestKind::Sockets,
+            Response::Sockets {
+                request_id: REQ.into(),
+                sockets: vec![],
+            },
+        ),
+        (
+            RequestKind::AllRooms,
+            Response::AllRooms {
+                request_id: REQ.into(),
+                rooms: vec![],
+            },
+        ),
+        (
+            RequestKind::RemoteFetch,
+            Response::RemoteFetch {
+                request_id: REQ.into(),
+                sockets: vec![],
+            },
+        ),
+    ] {
+        assert_eq!(Response::decode(bare, |_| Some(kind)).unwrap(), Some(empty));
+    }
+    let wrong = br#"{"requestId":"r9_Xq-","sockets":[1]}"#;
+    assert!(Response::decode(wrong, |_| Some(RequestKind::Sockets)).is_err());
+    assert!(Response::decode(wrong, |_| Some(RequestKind::RemoteFetch)).is_err());
+}
+
 /// The socket of the `REMOTE_FETCH` fixture, as sockeye-io knows it.
 fn socket_info() -> SocketInfo {
     let mut headers = HeaderMap::new();
