@@ -6,6 +6,12 @@
 //! value is a Node `Buffer` (`{"type":"Buffer","data":[...]}`), a number
 //! follows `Number.prototype.toString` (`1`, not `1.0`; `1e+21`), a
 //! non-finite number and an `Ext` are `null`. Map keys keep their order.
+//!
+//! `serde_json` writes the strings (its escapes are `JSON.stringify`'s) and
+//! reads everything; the rest is written here because `serde_json`'s own
+//! output differs from Node's: it writes `2.0` and `1e21` where Node
+//! writes `2` and `1e+21`, and its `Value` sorts object keys unless a
+//! crate feature, which would change sockeye-io too, is turned on.
 
 use std::fmt::Write as _;
 
