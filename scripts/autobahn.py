@@ -407,7 +407,9 @@ def start_server(host: str, startup: float, server_log: Path) -> tuple[subproces
         argv = command(template, addr=addr, host=host, port=str(port), url=f"ws://{addr}")
         log(f"starting server under test: {shlex.join(argv)}")
         server = spawn(argv, server_log)
-        if wait_tcp(host, port, startup, server):
+        # Whoever took the port answers too: the server must still be running a moment after
+        # the port first accepted (one that could not bind it exits at once).
+        if wait_tcp(host, port, startup, server) and wait_for(server, 0.5) is None:
             return server, addr, True
         in_use = "in use" in server_log.read_text(errors="replace").lower()
         if fixed or server.poll() is None or not in_use or attempt == 3:
