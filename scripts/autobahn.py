@@ -391,22 +391,45 @@ def check(outdir: Path, allow_unimplemented: list[str], expected_cases: int | No
 # --------------------------------------------------------------------------- modes
 
 
+def start_server(host: str, startup: float, server_log: Path) -> tuple[subprocess.Popen, str, bool]:
+    """Start the server under test on a free port (AUTOBAHN_PORT, else one found free).
+
+    Returns the process, its address and whether it accepts connections. A port found
+    free may be taken by another process before the server binds it (the test command runs
+    other checks at the same time): a server that exits saying its address is in use is
+    started again on another port.
+    """
+    fixed = int(env_num("AUTOBAHN_PORT", 0))
+    template = os.environ.get("AUTOBAHN_SERVER_CMD") or DEFAULT_SERVER_CMD
+    for attempt in range(1, 4):
+        port = fixed or free_port(host)
+        addr = f"{host}:{port}"
+        argv = command(template, addr=addr, host=host, port=str(port), url=f"ws://{addr}")
+        log(f"starting server under test: {shlex.join(argv)}")
+        server = spawn(argv, server_log)
+        # Whoever took the port answers too: the server must still be running a moment after
+        # the port first accepted (one that could not bind it exits at once).
+        if wait_tcp(host, port, startup, server) and wait_for(server, 0.5) is None:
+            return server, addr, True
+        in_use = "in use" in server_log.read_text(errors="replace").lower()
+        if fixed or server.poll() is None or not in_use or attempt == 3:
+            return server, addr, False
+        log(f"port {port} was taken before the server bound it; trying another")
+        stop(server)
+    raise AssertionError("unreachable")
+
+
 def run_server(args: argparse.Namespace, outdir: Path) -> list[str]:
     host = "127.0.0.1"
-    port = int(env_num("AUTOBAHN_PORT", 0)) or free_port(host)
-    addr = f"{host}:{port}"
-    template = os.environ.get("AUTOBAHN_SERVER_CMD") or DEFAULT_SERVER_CMD
-    argv = command(template, addr=addr, host=host, port=str(port), url=f"ws://{addr}")
     startup = env_num("AUTOBAHN_STARTUP_TIMEOUT", 20)
     run_timeout = env_num("AUTOBAHN_RUN_TIMEOUT", 900)
     problems: list[str] = []
 
     fresh_dir(outdir)
     server_log = outdir / "logs" / "server.log"
-    log(f"starting server under test: {shlex.join(argv)}")
-    server = spawn(argv, server_log)
+    server, addr, accepting = start_server(host, startup, server_log)
     try:
-        if not wait_tcp(host, port, startup, server):
+        if not accepting:
             if server.poll() is not None:
                 note(problems, f"the server exited with status {server.returncode} before accepting connections")
             else:
