@@ -153,8 +153,7 @@ impl BroadcastOperator {
 
     /// The sockets selected, on this server.
     pub fn sockets(&self) -> Vec<Socket> {
-        let sids = self.ns.adapter.select(&self.rooms, &self.except);
-        self.ns.get_all(&sids)
+        selected(&self.ns, &self.rooms, &self.except)
     }
 
     /// Emits `event` with `data` to every socket selected: encoded once,
@@ -232,9 +231,7 @@ impl BroadcastOperator {
     /// local.
     pub fn join(&self, rooms: impl Rooms) {
         let rooms = rooms.into_rooms();
-        for socket in self.sockets() {
-            self.ns.adapter.join(socket.id(), &rooms);
-        }
+        join_selected(&self.ns, &self.rooms, &self.except, &rooms);
         if !self.local {
             self.ns.adapter.remote_join(&self.options(), &rooms);
         }
@@ -244,11 +241,7 @@ impl BroadcastOperator {
     /// local.
     pub fn leave(&self, rooms: impl Rooms) {
         let rooms = rooms.into_rooms();
-        for socket in self.sockets() {
-            for room in &rooms {
-                self.ns.adapter.leave(socket.id(), room);
-            }
-        }
+        leave_selected(&self.ns, &self.rooms, &self.except, &rooms);
         if !self.local {
             self.ns.adapter.remote_leave(&self.options(), &rooms);
         }
@@ -269,13 +262,7 @@ impl BroadcastOperator {
     /// Disconnects the sockets selected, closing their connections when
     /// `close`.
     fn disconnect_sockets(&self, close: bool) {
-        for socket in self.sockets() {
-            if close {
-                socket.close_connection();
-            } else {
-                socket.disconnect();
-            }
-        }
+        disconnect_selected(&self.ns, &self.rooms, &self.except, close);
         if !self.local {
             self.ns.adapter.remote_disconnect(&self.options(), close);
         }
@@ -335,4 +322,44 @@ pub(crate) fn deliver(
             }
         });
     });
+}
+
+/// The sockets of `ns` on this server in any of `rooms` (all when empty)
+/// and in none of `except`.
+pub(crate) fn selected(ns: &NsCore<Socket>, rooms: &[Room], except: &[Room]) -> Vec<Socket> {
+    let sids = ns.adapter.select(rooms, except);
+    ns.get_all(&sids)
+}
+
+/// Makes the sockets [`selected`] names join `joined`.
+pub(crate) fn join_selected(ns: &NsCore<Socket>, rooms: &[Room], except: &[Room], joined: &[Room]) {
+    for socket in selected(ns, rooms, except) {
+        ns.adapter.join(socket.id(), joined);
+    }
+}
+
+/// Makes the sockets [`selected`] names leave `left`.
+pub(crate) fn leave_selected(ns: &NsCore<Socket>, rooms: &[Room], except: &[Room], left: &[Room]) {
+    for socket in selected(ns, rooms, except) {
+        for room in left {
+            ns.adapter.leave(socket.id(), room);
+        }
+    }
+}
+
+/// Disconnects the sockets [`selected`] names from the namespace, closing
+/// their connections when `close`.
+pub(crate) fn disconnect_selected(
+    ns: &NsCore<Socket>,
+    rooms: &[Room],
+    except: &[Room],
+    close: bool,
+) {
+    for socket in selected(ns, rooms, except) {
+        if close {
+            socket.close_connection();
+        } else {
+            socket.disconnect();
+        }
+    }
 }

@@ -3,16 +3,10 @@
 //! ([`LocalSide`] for the namespace's core).
 
 use crate::adapter::{BroadcastOptions, LocalSide, Room, SocketInfo};
-use crate::broadcast::deliver;
+use crate::broadcast::{deliver, disconnect_selected, join_selected, leave_selected, selected};
 use crate::ns_core::NsCore;
 use crate::parser::Packet;
 use crate::socket::{Socket, encode, split_event};
-
-/// The namespace's own sockets that `opts` selects.
-fn selected(ns: &NsCore<Socket>, opts: &BroadcastOptions) -> Vec<Socket> {
-    let sids = ns.adapter.select(&opts.rooms, &opts.except);
-    ns.get_all(&sids)
-}
 
 impl LocalSide for NsCore<Socket> {
     fn broadcast(&self, packet: &Packet, opts: &BroadcastOptions) {
@@ -32,31 +26,22 @@ impl LocalSide for NsCore<Socket> {
     }
 
     fn join(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        for socket in selected(self, opts) {
-            self.adapter.join(socket.id(), rooms);
-        }
+        join_selected(self, &opts.rooms, &opts.except, rooms);
     }
 
     fn leave(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        for socket in selected(self, opts) {
-            for room in rooms {
-                self.adapter.leave(socket.id(), room);
-            }
-        }
+        leave_selected(self, &opts.rooms, &opts.except, rooms);
     }
 
     fn disconnect(&self, opts: &BroadcastOptions, close: bool) {
-        for socket in selected(self, opts) {
-            if close {
-                socket.close_connection();
-            } else {
-                socket.disconnect();
-            }
-        }
+        disconnect_selected(self, &opts.rooms, &opts.except, close);
     }
 
     fn sockets(&self, opts: &BroadcastOptions) -> Vec<SocketInfo> {
-        selected(self, opts).iter().map(Socket::info).collect()
+        selected(self, &opts.rooms, &opts.except)
+            .iter()
+            .map(Socket::info)
+            .collect()
     }
 
     fn server_side_event(&self, packet: &Packet) {
