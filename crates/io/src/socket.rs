@@ -20,7 +20,7 @@ use crate::error::{AckError, DisconnectReason, EmitError};
 use crate::legacy;
 use crate::named;
 use crate::ns_core::NsCore;
-use crate::parser::{Packet, RESERVED_EVENTS};
+use crate::parser::{Frame, Packet, PacketKind, PacketRef, RESERVED_EVENTS};
 use crate::sid::Sid;
 use crate::task::run;
 
@@ -325,17 +325,27 @@ impl Socket {
 
     /// Sends the acknowledgement `id` with `args`.
     pub(crate) fn send_ack(&self, id: u64, args: Args) -> Result<(), EmitError> {
-        let packet = Packet::ack(&*self.inner.ns.name, id, args.into_values());
-        self.send_packet(&packet)
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        let data = Value::Array(args.into_values());
+        let ack = PacketRef {
+            kind: PacketKind::Ack,
+            nsp: &self.inner.ns.name,
+            id: Some(id),
+            data: Some(&data),
+        };
+        let encoded = self.inner.ns.settings.parser.encode_ref(ack)?;
+        self.send_payloads(encoded.into_frames().map(payload_of))
     }
 
     /// Encodes `packet` and queues its frames, all or none.
     pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
-        if !self.connected() && packet.kind != crate::parser::PacketKind::Connect {
+        if !self.connected() && packet.kind != PacketKind::Connect {
             return Err(EmitError::Disconnected);
         }
-        let payloads = encode(self.inner.ns.settings.parser, packet)?;
-        self.send_payloads(payloads)
+        let encoded = self.inner.ns.settings.parser.encode(packet)?;
+        self.send_payloads(encoded.into_frames().map(payload_of))
     }
 
     /// Queues frames already encoded (a broadcast's), all or none.
@@ -609,13 +619,15 @@ pub(crate) fn encode(
     packet: &Packet,
 ) -> Result<Vec<Payload>, EmitError> {
     let encoded = parser.encode(packet)?;
-    Ok(encoded
-        .into_frames()
-        .map(|frame| match frame {
-            crate::parser::Frame::Text(text) => Payload::Text(text.into()),
-            crate::parser::Frame::Binary(data) => Payload::Binary(data),
-        })
-        .collect())
+    Ok(encoded.into_frames().map(payload_of).collect())
+}
+
+/// An encoded frame as the Engine.IO message that carries it.
+fn payload_of(frame: Frame) -> Payload {
+    match frame {
+        Frame::Text(text) => Payload::Text(text.into()),
+        Frame::Binary(data) => Payload::Binary(data),
+    }
 }
 
 /// An EVENT's data as its name and its arguments. The parser has checked

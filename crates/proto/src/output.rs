@@ -6,13 +6,14 @@ use std::io::IoSlice;
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, apply_mask};
+use crate::spare;
 
 /// Payloads shorter than this are copied next to their header, so many small
 /// frames leave in one contiguous chunk; longer ones are queued by reference
 /// and go out with vectored writes, never copied (unless a client must mask a
 /// shared buffer). 1 KiB is where a copy starts to cost more than an extra
 /// iovec on these machines' loopback.
-const COPY_THRESHOLD: usize = 1024;
+pub(crate) const COPY_THRESHOLD: usize = 1024;
 
 /// Bytes ready to be written to the peer, in order.
 ///
@@ -49,7 +50,7 @@ impl Output {
         let head_len = header.encode(&mut head);
         self.len += head_len + payload.len();
         if payload.len() < COPY_THRESHOLD {
-            self.tail.reserve(head_len + payload.len());
+            self.reserve_tail(head_len + payload.len());
             self.tail.extend_from_slice(&head[..head_len]);
             let start = self.tail.len();
             self.tail.extend_from_slice(&payload);
@@ -75,6 +76,30 @@ impl Output {
         }
     }
 
+    /// Queues one frame shorter than [`COPY_THRESHOLD`] whose payload is
+    /// `parts` one after the other, copied next to its header and masked
+    /// there if the header carries a key.
+    pub(crate) fn push_small_frame<'a>(
+        &mut self,
+        header: &FrameHeader,
+        parts: impl Iterator<Item = &'a [u8]>,
+    ) {
+        let mut head = [0; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        let payload_len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
+        debug_assert!(payload_len < COPY_THRESHOLD);
+        self.len += head_len + payload_len;
+        self.reserve_tail(head_len + payload_len);
+        self.tail.extend_from_slice(&head[..head_len]);
+        let start = self.tail.len();
+        for part in parts {
+            self.tail.extend_from_slice(part);
+        }
+        if let Some(key) = header.masking_key {
+            apply_mask(&mut self.tail[start..], key, 0);
+        }
+    }
+
     /// Appends bytes already encoded as frames (see
     /// [`Connection::send_raw`](crate::Connection::send_raw)).
     pub(crate) fn push_encoded(&mut self, frames: Bytes) {
@@ -83,6 +108,7 @@ impl Output {
         }
         self.len += frames.len();
         if frames.len() < COPY_THRESHOLD {
+            self.reserve_tail(frames.len());
             self.tail.extend_from_slice(&frames);
         } else {
             if !self.tail.is_empty() {
@@ -90,6 +116,17 @@ impl Output {
             }
             self.chunks.push_back(frames);
         }
+    }
+}
+
+impl Output {
+    /// Makes room for `additional` bytes in the tail, starting from a spare
+    /// buffer when the tail has none.
+    fn reserve_tail(&mut self, additional: usize) {
+        if self.tail.capacity() == 0 {
+            self.tail = spare::take();
+        }
+        self.tail.reserve(additional);
     }
 }
 
@@ -123,9 +160,10 @@ impl Buf for Output {
             }
         }
         if self.len == 0 {
-            // An idle connection keeps no write buffer.
+            // An idle connection keeps no write buffer: a small one goes
+            // back to this thread's spares for the next write.
             self.chunks = VecDeque::new();
-            self.tail = BytesMut::new();
+            spare::put(std::mem::take(&mut self.tail));
         }
     }
 

@@ -1166,6 +1166,30 @@ fn sends_compressed_messages_with_rsv1(role: Role) {
     }
 }
 
+/// PMD-04: a text message given in parts is compressed as the parts
+/// joined would be.
+fn compresses_a_message_given_in_parts(role: Role) {
+    let mut c = end(role);
+    let text = json(40);
+    let (head, rest) = text.split_at(1);
+    c.send_text_parts(&[head, rest]).expect("open");
+    let frames = sent_frames(&mut c);
+    assert_eq!(frames.len(), 1);
+    assert_eq!((frames[0].rsv, frames[0].opcode), (RSV1, op::TEXT));
+    assert_eq!(
+        RefInflate::new(15)
+            .message(&frames[0].payload)
+            .expect("inflates"),
+        text.as_bytes()
+    );
+}
+
+#[test]
+fn pmd_04_a_message_in_parts_is_compressed_by_either_role() {
+    compresses_a_message_given_in_parts(Role::Client);
+    compresses_a_message_given_in_parts(Role::Server);
+}
+
 #[test]
 fn pmd_04_client_sets_rsv1_on_compressed_messages() {
     sends_compressed_messages_with_rsv1(Role::Client);

@@ -9,7 +9,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use sockeye::{Message, Utf8Bytes};
 
 /// The data of a `message` packet: text or binary.
@@ -124,7 +124,7 @@ impl Packet {
     pub fn from_frame(message: Message) -> Result<Packet, PacketError> {
         match message {
             Message::Binary(bytes) => Ok(Packet::Message(Payload::Binary(bytes))),
-            Message::Text(text) => decode_text(&text.into_bytes()),
+            Message::Text(text) => decode_text(text.into_bytes()),
         }
     }
 
@@ -158,7 +158,7 @@ impl Packet {
                 .map_err(|_| PacketError::InvalidBase64)?;
             return Ok(Packet::Message(Payload::Binary(Bytes::from(data))));
         }
-        decode_text(item)
+        decode_text(item.clone())
     }
 
     /// Appends this packet to a long-polling payload being built (without
@@ -198,11 +198,13 @@ impl Packet {
 }
 
 /// Decodes a text packet: its type digit, then its data.
-pub(crate) fn decode_text(bytes: &Bytes) -> Result<Packet, PacketError> {
+pub(crate) fn decode_text(mut bytes: Bytes) -> Result<Packet, PacketError> {
     let Some(&digit) = bytes.first() else {
         return Err(PacketError::Empty);
     };
-    let data = || Utf8Bytes::try_from(bytes.slice(1..)).map_err(|_| PacketError::InvalidUtf8);
+    // The digit is dropped in place: no second handle on the bytes.
+    bytes.advance(1);
+    let data = || Utf8Bytes::try_from(bytes).map_err(|_| PacketError::InvalidUtf8);
     Ok(match digit {
         b'0' => Packet::Open(data()?),
         b'1' => Packet::Close,

@@ -191,7 +191,7 @@ fn decode_text_item(item: &Bytes) -> Result<Packet, PacketError> {
                 .map_err(|_| PacketError::InvalidBase64),
             _ => Err(PacketError::UnknownType),
         },
-        None => decode_text(item),
+        None => decode_text(item.clone()),
     }
 }
 
@@ -217,7 +217,7 @@ fn decode_binary_payload(body: &Bytes) -> Result<Vec<Packet>, PacketError> {
             .ok_or(PacketError::InvalidLength)?;
         let item = body.slice(start..end);
         packets.push(match kind {
-            0 => decode_text(&item)?,
+            0 => decode_text(item)?,
             1 => decode_binary_item(&item)?,
             _ => return Err(PacketError::UnknownType),
         });

@@ -14,7 +14,7 @@ use super::close::CloseReason;
 use super::handler::EngineHandler;
 use super::handshake::TransportKind;
 use super::inbound::{Delivered, deliver};
-use super::packet::{Packet, PacketError};
+use super::packet::{Packet, PacketError, Payload};
 use super::prepared::Outgoing;
 use super::socket::{EngineSocket, UpgradeState, Ws};
 use super::state::EngineState;
@@ -24,6 +24,9 @@ use super::v3;
 /// lets the runtime's other tasks run: a client that sends without pause
 /// must not starve the others on the same worker.
 const READ_BUDGET: usize = 64;
+
+/// The type digit of a `message` packet (Engine.IO v4, "Packet types").
+const MESSAGE_DIGIT: &str = "4";
 
 /// How long a session's WebSocket may go on after the session ended, to
 /// send its last packets and the Close frame to a client that reads
@@ -176,6 +179,11 @@ pub(crate) fn poll_write<D>(
             while let Some(entry) = state.pop_outbox() {
                 let sent = match entry {
                     Outgoing::Prepared(prepared) if !eio3 => ws.feed_prepared(prepared.frame()),
+                    // The type digit and the text go straight into the
+                    // connection's write buffer, not joined first.
+                    Outgoing::Packet(Packet::Message(Payload::Text(text))) if !eio3 => {
+                        ws.feed_text_parts(&[MESSAGE_DIGIT, text.as_str()])
+                    }
                     entry => ws.start_send_unpin(frame(&entry.into_packet(), eio3)),
                 };
                 sent.map_err(drop)?;

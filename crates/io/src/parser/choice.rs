@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::error::{EncodeError, ParseError};
 use super::frame::Encoded;
 use super::limits::DecoderLimits;
-use super::packet::Packet;
+use super::packet::{Packet, PacketRef};
 use super::{json, msgpack};
 
 /// Which wire form Socket.IO packets take on a server: both ends must use the same one.
@@ -25,9 +25,18 @@ impl Parser {
     ///
     /// See [`json::encode`] and [`msgpack::encode`].
     pub fn encode(self, packet: &Packet) -> Result<Encoded, EncodeError> {
+        self.encode_ref(packet.into())
+    }
+
+    /// Encodes a packet given by reference to its parts, as [`encode`](Self::encode) does.
+    ///
+    /// # Errors
+    ///
+    /// See [`json::encode`] and [`msgpack::encode`].
+    pub fn encode_ref(self, packet: PacketRef<'_>) -> Result<Encoded, EncodeError> {
         match self {
-            Self::Json => json::encode(packet),
-            Self::Msgpack => msgpack::encode(packet),
+            Self::Json => json::encode_ref(packet),
+            Self::Msgpack => msgpack::encode_ref(packet),
         }
     }
 

@@ -37,4 +37,4 @@ pub use choice::{Decoder, Parser};
 pub use error::{EncodeError, ParseError};
 pub use frame::{Encoded, Frame};
 pub use limits::{DecoderLimits, MAX_DEPTH};
-pub use packet::{MAIN_NAMESPACE, Packet, PacketKind, RESERVED_EVENTS};
+pub use packet::{MAIN_NAMESPACE, Packet, PacketKind, PacketRef, RESERVED_EVENTS};

@@ -14,7 +14,7 @@ use rmpv::Value;
 use crate::parser::error::{EncodeError, ParseError};
 use crate::parser::frame::{Encoded, Frame};
 use crate::parser::limits::MAX_DEPTH;
-use crate::parser::packet::{Packet, PacketKind};
+use crate::parser::packet::{Packet, PacketKind, PacketRef};
 use crate::parser::payload::check_payload;
 
 /// Encodes a packet as one msgpack map in a binary frame.
@@ -36,6 +36,15 @@ use crate::parser::payload::check_payload;
 /// assert!(encoded.attachments.is_empty());
 /// ```
 pub fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
+    encode_ref(packet.into())
+}
+
+/// Encodes a packet given by reference to its parts, as [`encode`] does.
+///
+/// # Errors
+///
+/// As [`encode`].
+pub fn encode_ref(packet: PacketRef<'_>) -> Result<Encoded, EncodeError> {
     let mut buf = ByteBuf::with_capacity(32);
     let fields = 2 + u32::from(packet.data.is_some()) + u32::from(packet.id.is_some());
     ok(rmp::encode::write_map_len(&mut buf, fields));
@@ -45,8 +54,8 @@ pub fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
         u64::from(packet.kind.code()),
     ));
     write_str(&mut buf, "nsp")?;
-    write_str(&mut buf, &packet.nsp)?;
-    if let Some(data) = &packet.data {
+    write_str(&mut buf, packet.nsp)?;
+    if let Some(data) = packet.data {
         write_str(&mut buf, "data")?;
         write_value(&mut buf, data)?;
     }

@@ -119,6 +119,44 @@ pub struct Packet {
     pub data: Option<Value>,
 }
 
+/// A packet by reference to its parts: what the encoders read, so that a
+/// caller that holds the parts elsewhere (a socket's namespace name, an
+/// ack's arguments) encodes without building an owned [`Packet`].
+///
+/// # Examples
+///
+/// ```
+/// use rmpv::Value;
+/// use sockeye_io::parser::{Frame, PacketKind, PacketRef, Parser};
+///
+/// let args = Value::Array(vec![Value::from("ok")]);
+/// let ack = PacketRef { kind: PacketKind::Ack, nsp: "/", id: Some(7), data: Some(&args) };
+/// let encoded = Parser::Json.encode_ref(ack).unwrap();
+/// assert_eq!(encoded.head, Frame::Text(r#"37["ok"]"#.into()));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PacketRef<'a> {
+    /// What the packet does.
+    pub kind: PacketKind,
+    /// The namespace.
+    pub nsp: &'a str,
+    /// The acknowledgement id.
+    pub id: Option<u64>,
+    /// The payload.
+    pub data: Option<&'a Value>,
+}
+
+impl<'a> From<&'a Packet> for PacketRef<'a> {
+    fn from(packet: &'a Packet) -> Self {
+        Self {
+            kind: packet.kind,
+            nsp: &packet.nsp,
+            id: packet.id,
+            data: packet.data.as_ref(),
+        }
+    }
+}
+
 impl Packet {
     /// A `CONNECT` packet; `data` is the client's auth object or the server's `{"sid": ...}`.
     #[must_use]

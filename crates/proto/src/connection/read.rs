@@ -24,9 +24,9 @@ impl Connection {
     pub fn receive(&mut self, data: &[u8]) {
         if self.reading() {
             if self.recv.buf.is_empty() {
-                // Room for as much again: the rest of a frame cut by the
-                // read usually fits without moving what arrived.
-                self.recv.buf.reserve(2 * data.len());
+                self.recv
+                    .buf
+                    .reserve(first_room(data, self.config.strict_length_encoding));
             }
             self.recv.buf.extend_from_slice(data);
         }
@@ -160,7 +160,7 @@ impl Connection {
                 return Ok(None);
             }
             self.recv.frame = None;
-            let payload = self.recv.buf.split_to(frame.len);
+            let payload = take_front(&mut self.recv.buf, frame.len);
             let message = if self.recv.compressed {
                 self.inflate_frame(&payload, frame.fin)?
             } else {
@@ -242,5 +242,31 @@ impl Connection {
             self.queue_close(&frame);
         }
         self.abort_reading();
+    }
+}
+
+/// The room to make in an empty read buffer for `data`: exactly its length
+/// when it is one whole frame (the usual request or reply), so the message
+/// can keep the buffer itself without a second allocation; else as much
+/// again, as the rest of a frame cut by the read usually fits without
+/// moving what arrived.
+fn first_room(data: &[u8], strict_length: bool) -> usize {
+    match FrameHeader::decode(data, strict_length) {
+        Ok(Some((header, header_len)))
+            if usize::try_from(header.payload_len).ok() == Some(data.len() - header_len) =>
+        {
+            data.len()
+        }
+        _ => 2 * data.len(),
+    }
+}
+
+/// The first `len` bytes of `buf`: the buffer itself when that is all of
+/// it (no shared header allocated for a split), a split otherwise.
+fn take_front(buf: &mut BytesMut, len: usize) -> BytesMut {
+    if buf.len() == len {
+        std::mem::take(buf)
+    } else {
+        buf.split_to(len)
     }
 }

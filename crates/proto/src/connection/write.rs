@@ -9,7 +9,7 @@ use crate::close_code::CloseCode;
 use crate::error::UsageError;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use crate::message::{Message, Utf8Bytes};
-use crate::output::Output;
+use crate::output::{COPY_THRESHOLD, Output};
 use crate::role::Role;
 
 /// Above this many queued output bytes, Pongs are held back and coalesced
@@ -85,6 +85,37 @@ impl Connection {
             self.push_frame(end == payload.len(), opcode, rsv, payload.slice(start..end));
             start = end;
         }
+    }
+
+    /// Queues a text message given in parts, as [`send`](Self::send) does
+    /// with the parts joined: a protocol that prefixes each message (a type
+    /// digit, a channel name) sends it without joining the parts first. A
+    /// short message, uncompressed and unfragmented, is copied part by part
+    /// next to its header; any other is joined, then sent as `send` does.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_text_parts(&mut self, parts: &[&str]) -> Result<(), UsageError> {
+        self.check_open()?;
+        let len: usize = parts.iter().map(|part| part.len()).sum();
+        let fragmented = self
+            .config
+            .max_send_frame_size
+            .is_some_and(|size| size > 0 && len > size);
+        if len >= COPY_THRESHOLD || self.deflate.is_some() || fragmented {
+            return self.send_message(Message::Text(parts.concat().into()), true);
+        }
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: OpCode::Text,
+            masking_key: self.masking_key(),
+            payload_len: len as u64,
+        };
+        self.out
+            .push_small_frame(&header, parts.iter().map(|part| part.as_bytes()));
+        Ok(())
     }
 
     /// Queues bytes already encoded as complete frames, as-is.
@@ -244,19 +275,23 @@ impl Connection {
     /// Encodes a frame header, masked from a client, and queues it with
     /// its payload.
     fn push_frame(&mut self, fin: bool, opcode: OpCode, rsv: u8, payload: Bytes) {
-        let masking_key = match self.role {
-            // R-MK-01, R-MK-05: a fresh key from a CSPRNG for every frame.
-            Role::Client => Some(rand::random::<[u8; 4]>()),
-            Role::Server => None,
-        };
         let header = FrameHeader {
             fin,
             rsv,
             opcode,
-            masking_key,
+            masking_key: self.masking_key(),
             payload_len: payload.len() as u64,
         };
         self.out.push_frame(&header, payload);
+    }
+
+    /// The masking key of the next frame: none from a server.
+    fn masking_key(&self) -> Option<[u8; 4]> {
+        match self.role {
+            // R-MK-01, R-MK-05: a fresh key from a CSPRNG for every frame.
+            Role::Client => Some(rand::random::<[u8; 4]>()),
+            Role::Server => None,
+        }
     }
 }
 

@@ -18,6 +18,7 @@ thread_local! {
     // and stays valid while a thread is torn down.
     static LIVE: Cell<i64> = const { Cell::new(0) };
     static PEAK: Cell<i64> = const { Cell::new(0) };
+    static CALLS: Cell<u64> = const { Cell::new(0) };
 }
 
 fn as_i64(n: usize) -> i64 {
@@ -25,6 +26,7 @@ fn as_i64(n: usize) -> i64 {
 }
 
 fn grow(n: usize) {
+    let _ = CALLS.try_with(|calls| calls.set(calls.get() + 1));
     let _ = LIVE.try_with(|live| {
         let now = live.get().wrapping_add(as_i64(n));
         live.set(now);
@@ -92,4 +94,13 @@ pub(crate) fn peak_during<R>(f: impl FnOnce() -> R) -> (R, u64) {
     let result = f();
     let peak = PEAK.with(Cell::get);
     (result, u64::try_from(peak - start).unwrap_or(0))
+}
+
+/// Runs `f` and returns its result with how many allocations (and
+/// reallocations) this thread made meanwhile.
+#[allow(dead_code)]
+pub(crate) fn allocations_during<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    let start = CALLS.with(Cell::get);
+    let result = f();
+    (result, CALLS.with(Cell::get) - start)
 }

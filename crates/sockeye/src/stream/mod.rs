@@ -420,6 +420,20 @@ where
         Ok(self.conn.send_raw(message.frame.clone())?)
     }
 
+    /// Queues a text message given in parts, as `start_send` queues the
+    /// parts joined; it leaves with the next flush or read. For a protocol
+    /// that prefixes every message (a type digit, a channel): a short
+    /// message is copied part by part into the write buffer, with no joined
+    /// copy made first. As with `start_send`, call `poll_ready` first.
+    ///
+    /// # Errors
+    ///
+    /// As `start_send`: the connection is closing or closed.
+    pub fn feed_text_parts(&mut self, parts: &[&str]) -> Result<()> {
+        self.active = true;
+        Ok(self.conn.send_text_parts(parts)?)
+    }
+
     /// Receives the next message; `None` once the connection closed cleanly.
     ///
     /// # Cancel safety

@@ -1,11 +1,13 @@
 //! Packet → text frame and binary attachments.
 
+use std::cell::RefCell;
+
 use bytes::Bytes;
 
 use super::write::{JsonWriter, count_binary, take_binaries};
 use crate::parser::error::EncodeError;
 use crate::parser::frame::{Encoded, Frame};
-use crate::parser::packet::{MAIN_NAMESPACE, Packet, PacketKind};
+use crate::parser::packet::{MAIN_NAMESPACE, Packet, PacketKind, PacketRef};
 
 /// Encodes a packet in the default parser's wire form.
 ///
@@ -35,7 +37,16 @@ use crate::parser::packet::{MAIN_NAMESPACE, Packet, PacketKind};
 /// assert_eq!(encoded.attachments.len(), 2);
 /// ```
 pub fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
-    let binaries = packet.data.as_ref().map_or(0, count_binary);
+    encode_ref(packet.into())
+}
+
+/// Encodes a packet given by reference to its parts, as [`encode`] does.
+///
+/// # Errors
+///
+/// As [`encode`].
+pub fn encode_ref(packet: PacketRef<'_>) -> Result<Encoded, EncodeError> {
+    let binaries = packet.data.map_or(0, count_binary);
     let mut attachments = Vec::with_capacity(binaries);
     let head = write_packet(packet, binaries, Some(&mut attachments))?;
     Ok(Encoded {
@@ -55,29 +66,53 @@ pub fn encode_owned(mut packet: Packet) -> Result<Encoded, EncodeError> {
     if let Some(data) = &mut packet.data {
         take_binaries(data, &mut attachments);
     }
-    let head = write_packet(&packet, attachments.len(), None)?;
+    let head = write_packet((&packet).into(), attachments.len(), None)?;
     Ok(Encoded {
         head: Frame::Text(head),
         attachments,
     })
 }
 
+/// The largest text a thread keeps its encoding buffer at, in bytes:
+/// larger packets are rare, and their buffer is not held after.
+const MAX_KEPT_SCRATCH: usize = 64 << 10;
+
+thread_local! {
+    /// Each thread's buffer to encode in: the text is written here, then
+    /// copied once into a string of exactly its size (which a
+    /// [`Bytes`] then takes over without another allocation).
+    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
 /// The text frame: header, then the payload with `binaries` placeholders.
 fn write_packet(
-    packet: &Packet,
+    packet: PacketRef<'_>,
     binaries: usize,
     attachments: Option<&mut Vec<Bytes>>,
 ) -> Result<String, EncodeError> {
-    check_namespace(&packet.nsp)?;
+    check_namespace(packet.nsp)?;
     if binaries > 0 && !matches!(packet.kind, PacketKind::Event | PacketKind::Ack) {
         return Err(EncodeError::BinaryNotAllowed { kind: packet.kind });
     }
-    let mut out = String::with_capacity(64);
-    write_header(&mut out, packet, binaries);
-    if let Some(data) = &packet.data {
-        JsonWriter::new(&mut out, attachments).value(data)?;
-    }
-    Ok(out)
+    let write = |out: &mut String| {
+        write_header(out, packet, binaries);
+        if let Some(data) = packet.data {
+            JsonWriter::new(out, attachments).value(data)?;
+        }
+        Ok(())
+    };
+    SCRATCH.with(|scratch| {
+        let Ok(mut out) = scratch.try_borrow_mut() else {
+            let mut out = String::with_capacity(64);
+            return write(&mut out).map(|()| out);
+        };
+        out.clear();
+        let written = write(&mut out).map(|()| out.as_str().to_owned());
+        if out.capacity() > MAX_KEPT_SCRATCH {
+            *out = String::new();
+        }
+        written
+    })
 }
 
 fn check_namespace(nsp: &str) -> Result<(), EncodeError> {
@@ -88,7 +123,7 @@ fn check_namespace(nsp: &str) -> Result<(), EncodeError> {
     }
 }
 
-fn write_header(out: &mut String, packet: &Packet, binaries: usize) {
+fn write_header(out: &mut String, packet: PacketRef<'_>, binaries: usize) {
     let mut digits = itoa::Buffer::new();
     let code = match (packet.kind, binaries) {
         (PacketKind::Event, 1..) => 5,
@@ -101,7 +136,7 @@ fn write_header(out: &mut String, packet: &Packet, binaries: usize) {
         out.push('-');
     }
     if packet.nsp != MAIN_NAMESPACE {
-        out.push_str(&packet.nsp);
+        out.push_str(packet.nsp);
         out.push(',');
     }
     if let Some(id) = packet.id {

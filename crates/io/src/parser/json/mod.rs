@@ -18,4 +18,4 @@ mod surrogates;
 mod write;
 
 pub use decode::Decoder;
-pub use encode::{encode, encode_owned};
+pub use encode::{encode, encode_owned, encode_ref};
