@@ -9,12 +9,12 @@ use std::time::Duration;
 use rmpv::Value;
 
 use crate::conn::ConnState;
-use crate::engine::{CloseReason, EngineHandler, EngineSocket, Payload};
+use crate::engine::{CloseReason, EngineHandler, Payload};
 use crate::error::DisconnectReason;
 use crate::legacy;
 use crate::parser::{MAIN_NAMESPACE, Packet, PacketKind, Parser};
 use crate::registry::Registry;
-use crate::socket::{Conn, encode};
+use crate::socket::{Conn, Socket, encode};
 
 /// The Socket.IO layer as an Engine.IO handler: what
 /// [`SocketIo::service`](crate::SocketIo::service) serves. Made only by
@@ -27,9 +27,9 @@ pub struct Client {
 }
 
 impl EngineHandler for Client {
-    type Data = ConnState;
+    type Data = ConnState<Socket>;
 
-    fn on_open(&self, conn: &Arc<EngineSocket<ConnState>>) {
+    fn on_open(&self, conn: &Conn) {
         conn.data().set_decoder(self.parser.decoder());
         close_unless_connected(conn, self.connect_timeout);
         // Socket.IO protocol v4: the server connects the client to `/`
@@ -39,20 +39,20 @@ impl EngineHandler for Client {
         }
     }
 
-    fn on_message(&self, conn: &Arc<EngineSocket<ConnState>>, payload: Payload) {
+    fn on_message(&self, conn: &Conn, payload: Payload) {
         match conn.data().decode(payload) {
             Ok(Some(packet)) => self.on_packet(conn, packet),
             Ok(None) => {}
             Err(e) => {
                 tracing::debug!(session = conn.id(), error = %e, "closing: not a Socket.IO packet");
-                self.disconnect_all(conn, DisconnectReason::ForcedClose);
+                disconnect_all(conn, DisconnectReason::ForcedClose);
                 conn.close();
             }
         }
     }
 
-    fn on_close(&self, conn: &Arc<EngineSocket<ConnState>>, reason: CloseReason) {
-        self.disconnect_all(conn, disconnect_reason(reason));
+    fn on_close(&self, conn: &Conn, reason: CloseReason) {
+        disconnect_all(conn, disconnect_reason(reason));
     }
 }
 
@@ -67,14 +67,11 @@ impl Client {
         let joined = conn.data().socket_in(&packet.nsp);
         match (packet.kind, joined) {
             (PacketKind::Connect, None) => self.connect(conn, packet),
-            (PacketKind::Event | PacketKind::Ack | PacketKind::Disconnect, Some(sid)) => {
-                let Some(socket) = self
-                    .registry
-                    .get(&packet.nsp)
-                    .and_then(|ns| ns.get_socket(&sid))
-                else {
+            (PacketKind::Event | PacketKind::Ack | PacketKind::Disconnect, Some(socket)) => {
+                // One that left its namespace meanwhile hears nothing more.
+                if !socket.connected() {
                     return;
-                };
+                }
                 match packet.kind {
                     PacketKind::Event => socket.on_event(packet),
                     PacketKind::Ack => socket.on_ack(packet),
@@ -91,7 +88,7 @@ impl Client {
                     nsp = packet.nsp,
                     "closing: packet out of place"
                 );
-                self.disconnect_all(conn, DisconnectReason::ForcedServerClose);
+                disconnect_all(conn, DisconnectReason::ForcedServerClose);
                 conn.close();
             }
         }
@@ -111,14 +108,12 @@ impl Client {
             tracing::debug!(session = conn.id(), "invalid namespace answer not sent");
         }
     }
+}
 
-    /// Every socket of the session leaves its namespace for `reason`.
-    fn disconnect_all(&self, conn: &Conn, reason: DisconnectReason) {
-        for (nsp, sid) in conn.data().close() {
-            if let Some(socket) = self.registry.get(&nsp).and_then(|ns| ns.get_socket(&sid)) {
-                socket.disconnected(reason);
-            }
-        }
+/// Every socket of the session leaves its namespace for `reason`.
+fn disconnect_all(conn: &Conn, reason: DisconnectReason) {
+    for (_, socket) in conn.data().close() {
+        socket.disconnected(reason);
     }
 }
 

@@ -1,24 +1,28 @@
 //! [`ConnState`]: what the Socket.IO layer keeps per Engine.IO session:
-//! the packet decoder and the namespaces the client joined on it.
+//! the packet decoder and the namespaces the client joined on it, each with
+//! its socket, so that a packet reaches its socket without a lookup.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::engine::Payload;
 use crate::parser::{Decoder, Packet, ParseError};
-use crate::sid::Sid;
 
-/// The Socket.IO state of one Engine.IO session.
-#[derive(Debug, Default)]
-pub struct ConnState {
-    inner: Mutex<Inner>,
+/// The Socket.IO state of one Engine.IO session, whose sockets are `S`.
+///
+/// The sockets held here hold the session in turn: each leaves the list
+/// when it leaves its namespace, and the list is emptied when the session
+/// closes, which ends the cycle.
+#[derive(Debug)]
+pub struct ConnState<S> {
+    inner: Mutex<Inner<S>>,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
+#[derive(Debug)]
+struct Inner<S> {
     /// Set when the session opens, with the configured parser.
     decoder: Option<Decoder>,
-    /// The namespaces joined, each with its socket's id. Few: a list.
-    joined: Vec<(Arc<str>, Sid)>,
+    /// The namespaces joined, each with its socket. Few: a list.
+    joined: Vec<(Arc<str>, S)>,
     /// The session closed: nothing joins any more.
     closed: bool,
     /// The wait that closes the session if no namespace is joined in
@@ -26,8 +30,21 @@ struct Inner {
     connect_timer: Option<tokio::task::AbortHandle>,
 }
 
-impl ConnState {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+impl<S> Default for ConnState<S> {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                decoder: None,
+                joined: Vec::new(),
+                closed: false,
+                connect_timer: None,
+            }),
+        }
+    }
+}
+
+impl<S: Clone> ConnState<S> {
+    fn lock(&self) -> MutexGuard<'_, Inner<S>> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -50,22 +67,22 @@ impl ConnState {
     }
 
     /// The socket connected to `nsp` on this session, if any.
-    pub(crate) fn socket_in(&self, nsp: &str) -> Option<Sid> {
+    pub(crate) fn socket_in(&self, nsp: &str) -> Option<S> {
         self.lock()
             .joined
             .iter()
             .find(|(name, _)| &**name == nsp)
-            .map(|(_, sid)| sid.clone())
+            .map(|(_, socket)| socket.clone())
     }
 
-    /// Records that `sid` joined `nsp`; `false` if the session closed
+    /// Records that `socket` joined `nsp`; `false` if the session closed
     /// meanwhile (the socket must not stay).
-    pub(crate) fn add(&self, nsp: Arc<str>, sid: Sid) -> bool {
+    pub(crate) fn add(&self, nsp: Arc<str>, socket: S) -> bool {
         let mut inner = self.lock();
         if inner.closed {
             return false;
         }
-        inner.joined.push((nsp, sid));
+        inner.joined.push((nsp, socket));
         if let Some(timer) = inner.connect_timer.take() {
             timer.abort();
         }
@@ -89,7 +106,7 @@ impl ConnState {
 
     /// Closes: every joined namespace with its socket, and nothing more
     /// may join.
-    pub(crate) fn close(&self) -> Vec<(Arc<str>, Sid)> {
+    pub(crate) fn close(&self) -> Vec<(Arc<str>, S)> {
         let mut inner = self.lock();
         inner.closed = true;
         inner.decoder = None;

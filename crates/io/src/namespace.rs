@@ -314,7 +314,7 @@ impl Namespace {
 /// the client its id; `false` if the connection is gone.
 fn admit(socket: &Socket) -> bool {
     let nsp: Arc<str> = Arc::clone(&socket.ns().name);
-    if !socket.conn().data().add(nsp, socket.id().clone()) {
+    if !socket.conn().data().add(nsp, socket.clone()) {
         return false;
     }
     if let Err(e) = socket.mark_connected() {

@@ -25,7 +25,7 @@ use crate::sid::Sid;
 use crate::task::run;
 
 /// The Engine.IO session a socket runs on.
-pub(crate) type Conn = Arc<EngineSocket<ConnState>>;
+pub(crate) type Conn = Arc<EngineSocket<ConnState<Socket>>>;
 
 /// A boxed future of a handler.
 pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
