@@ -41,7 +41,7 @@ impl EngineHandler for Client {
 
     fn on_message(&self, conn: &Conn, payload: Payload) {
         match conn.data().decode(payload) {
-            Ok(Some(packet)) => self.on_packet(conn, packet),
+            Ok(Some((packet, joined))) => self.on_packet(conn, packet, joined),
             Ok(None) => {}
             Err(e) => {
                 tracing::debug!(session = conn.id(), error = %e, "closing: not a Socket.IO packet");
@@ -62,9 +62,17 @@ impl Client {
     /// socket; anything else (a packet for a namespace not joined, a
     /// second CONNECT, a `CONNECT_ERROR` from the client) breaks the
     /// protocol and closes the connection.
-    fn on_packet(&self, conn: &Conn, packet: Packet) {
-        let packet = legacy::connect_request(conn, packet);
-        let joined = conn.data().socket_in(&packet.nsp);
+    /// `joined` is the socket of the packet's namespace on this session.
+    fn on_packet(&self, conn: &Conn, packet: Packet, joined: Option<Socket>) {
+        let (packet, joined) = if packet.kind == PacketKind::Connect {
+            // A v3 client's CONNECT carries its query in the namespace's
+            // name: the namespace is the name without it.
+            let packet = legacy::connect_request(conn, packet);
+            let joined = conn.data().socket_in(&packet.nsp);
+            (packet, joined)
+        } else {
+            (packet, joined)
+        };
         match (packet.kind, joined) {
             (PacketKind::Connect, None) => self.connect(conn, packet),
             (PacketKind::Event | PacketKind::Ack | PacketKind::Disconnect, Some(socket)) => {

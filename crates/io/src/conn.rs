@@ -43,9 +43,24 @@ impl<S> Default for ConnState<S> {
     }
 }
 
+impl<S: Clone> Inner<S> {
+    /// The socket connected to `nsp` on this session, if any.
+    fn socket_in(&self, nsp: &str) -> Option<S> {
+        self.joined
+            .iter()
+            .find(|(name, _)| &**name == nsp)
+            .map(|(_, socket)| socket.clone())
+    }
+}
+
 impl<S: Clone> ConnState<S> {
     fn lock(&self) -> MutexGuard<'_, Inner<S>> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The socket connected to `nsp` on this session, if any.
+    pub(crate) fn socket_in(&self, nsp: &str) -> Option<S> {
+        self.lock().socket_in(nsp)
     }
 
     /// Starts decoding with `decoder`.
@@ -54,25 +69,24 @@ impl<S: Clone> ConnState<S> {
     }
 
     /// Feeds an Engine.IO message to the decoder: a whole packet, once
-    /// its attachments (if any) have all come.
-    pub(crate) fn decode(&self, payload: Payload) -> Result<Option<Packet>, ParseError> {
+    /// its attachments (if any) have all come, with the socket connected
+    /// to its namespace on this session, if any.
+    pub(crate) fn decode(
+        &self,
+        payload: Payload,
+    ) -> Result<Option<(Packet, Option<S>)>, ParseError> {
         let mut inner = self.lock();
         let Some(decoder) = inner.decoder.as_mut() else {
             return Ok(None);
         };
-        match payload {
+        let packet = match payload {
             Payload::Text(text) => decoder.text(&text),
             Payload::Binary(data) => decoder.binary(data),
-        }
-    }
-
-    /// The socket connected to `nsp` on this session, if any.
-    pub(crate) fn socket_in(&self, nsp: &str) -> Option<S> {
-        self.lock()
-            .joined
-            .iter()
-            .find(|(name, _)| &**name == nsp)
-            .map(|(_, socket)| socket.clone())
+        }?;
+        Ok(packet.map(|packet| {
+            let socket = inner.socket_in(&packet.nsp);
+            (packet, socket)
+        }))
     }
 
     /// Records that `socket` joined `nsp`; `false` if the session closed

@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use futures_util::task::AtomicWaker;
@@ -151,6 +152,9 @@ pub struct EngineSocket<D> {
     ping_window: Duration,
     /// The shared state.
     state: Mutex<State>,
+    /// Set, under the state's lock, when `closing` is: whether the session
+    /// ended, read without the lock on every packet.
+    closed: AtomicBool,
     /// Held while the handler is called for this session, so that its
     /// calls never overlap whichever transport read the packet.
     dispatch: Mutex<()>,
@@ -193,6 +197,7 @@ impl<D> EngineSocket<D> {
                 pong_due: None,
                 handover: None,
             }),
+            closed: AtomicBool::new(false),
             dispatch: Mutex::new(()),
             driver: AtomicWaker::new(),
             changed: Notify::new(),
@@ -320,7 +325,7 @@ impl<D> EngineSocket<D> {
 
     /// Whether the session ended.
     pub fn is_closed(&self) -> bool {
-        self.lock().closing.is_some()
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Ends the session once: records why and what the client is told last
@@ -341,6 +346,7 @@ impl<D> EngineSocket<D> {
                 farewell,
                 drain,
             });
+            self.closed.store(true, Ordering::Release);
         }
         self.announce_change();
         true

@@ -167,15 +167,17 @@ pub(crate) fn poll_write<D>(
     socket: &EngineSocket<D>,
     flushing: bool,
 ) -> Result<bool, ()> {
-    if !flushing && socket.lock().outbox.is_empty() {
-        return Ok(false);
-    }
     let eio3 = socket.is_eio3();
     // `poll_ready` flushes when the connection's write buffer is full and
-    // is pending while it stays so: then nothing more is taken.
+    // is pending while it stays so: then nothing more is taken. It is
+    // asked first, so that one look at the queue both finds it empty (the
+    // common case once a reply went out) and takes what is there.
     let blocked = match ws.poll_ready_unpin(cx) {
         Poll::Ready(Ok(())) => {
             let mut state = socket.lock();
+            if !flushing && state.outbox.is_empty() {
+                return Ok(false);
+            }
             while let Some(entry) = state.pop_outbox() {
                 let sent = match entry {
                     Outgoing::Prepared(prepared) if !eio3 => ws.feed_prepared(prepared.frame()),
