@@ -217,6 +217,35 @@ impl Client {
             .map_err(|e| failed(&e))
     }
 
+    /// Queues an `echo` event with acknowledgement id `id` and `payload`
+    /// (JSON), written in place: no string is built for it.
+    async fn feed_echo(&mut self, id: u64, payload: &str) -> Result<(), String> {
+        std::future::poll_fn(|cx| self.ws.poll_ready_unpin(cx))
+            .await
+            .map_err(|e| failed(&e))?;
+        let mut digits = itoa::Buffer::new();
+        self.ws
+            .feed_text_parts(&["42", digits.format(id), "[\"echo\",", payload, "]"])
+            .map_err(|e| failed(&e))
+    }
+
+    /// The next packet other than an Engine.IO ping, as a text message.
+    async fn next_message(&mut self) -> Result<Message, String> {
+        loop {
+            let message = match self.ws.next().await {
+                Some(Ok(message)) => message,
+                Some(Err(e)) => return Err(failed(&e)),
+                None => return Err("the server closed the connection".to_owned()),
+            };
+            match message.as_text() {
+                None => return Err("the server sent a binary frame to a JSON client".to_owned()),
+                Some("2") => self.feed("3").await?,
+                Some("1") => return Err("the server closed the Engine.IO session".to_owned()),
+                Some(_) => return Ok(message),
+            }
+        }
+    }
+
     /// The next packet other than an Engine.IO ping, which is answered
     /// with a pong on the way.
     async fn next_packet(&mut self) -> Result<String, String> {
@@ -537,16 +566,14 @@ async fn round_trips(
     let mut next_id: u64 = 0;
     let now = Instant::now();
     for _ in 0..plan.in_flight {
-        client
-            .feed(format!("42{next_id}[\"echo\",{}]", plan.payload))
-            .await?;
+        client.feed_echo(next_id, &plan.payload).await?;
         outstanding.push_back((next_id, now));
         next_id += 1;
     }
     client.ws.flush().await.map_err(|e| failed(&e))?;
     while !outstanding.is_empty() {
-        let packet = client.next_packet().await?;
-        let (id, body) = parse_ack(&packet)?;
+        let message = client.next_message().await?;
+        let (id, body) = parse_ack(message.as_text().unwrap_or_default())?;
         if body != expected {
             return Err(format!(
                 "the acknowledgement of echo {id} carries {}",
@@ -566,9 +593,7 @@ async fn round_trips(
             if phases.measures(now) {
                 local.record(nanos_between(sent, now));
             }
-            client
-                .feed(format!("42{next_id}[\"echo\",{}]", plan.payload))
-                .await?;
+            client.feed_echo(next_id, &plan.payload).await?;
             outstanding.push_back((next_id, now));
             next_id += 1;
         }
