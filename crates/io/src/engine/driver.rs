@@ -11,6 +11,7 @@
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use tokio::time::{Duration, Instant, Sleep};
@@ -111,10 +112,13 @@ impl<'a, H: EngineHandler> Running<'a, H> {
     /// whether to drain the queue) once the session ended.
     ///
     /// Its own sends (the handler's answers, the heartbeat's pings) must
-    /// not wake the task again: the waker is taken away while it works,
-    /// and put back before a last look at what may have come meanwhile.
+    /// not wake the task again: while it works, `driving` says so to
+    /// whoever would wake it, and it clears the flag before a last look at
+    /// what may have come meanwhile. The waker stays registered, so a turn
+    /// clones none.
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<(CloseReason, bool)> {
-        drop(self.socket.driver.take());
+        let driving = &self.socket.driving;
+        driving.store(true, Ordering::SeqCst);
         loop {
             if let Some(ws) = self.ws.as_mut() {
                 // An end of the reading ended the session: the look below
@@ -132,11 +136,12 @@ impl<'a, H: EngineHandler> Running<'a, H> {
                 }
             }
             self.socket.driver.register(cx.waker());
+            driving.store(false, Ordering::SeqCst);
             match self.look() {
                 Look::Ended(reason, drain) => return Poll::Ready((reason, drain)),
                 // A timer reset must be polled again to wake the task.
-                Look::Again => drop(self.socket.driver.take()),
-                Look::Idle if ticked => drop(self.socket.driver.take()),
+                Look::Again => driving.store(true, Ordering::SeqCst),
+                Look::Idle if ticked => driving.store(true, Ordering::SeqCst),
                 Look::Idle => return Poll::Pending,
             }
         }

@@ -160,7 +160,11 @@ pub struct EngineSocket<D> {
     dispatch: Mutex<()>,
     /// Wakes the session's driver: on every change, and on packets queued
     /// once the session runs on a WebSocket (which the driver writes).
+    /// Its waker stays registered between turns; see [`Self::wake_driver`].
     pub(crate) driver: AtomicWaker,
+    /// Set while the driver works: it looks at the state before it waits,
+    /// so it need not be woken meanwhile (its own sends, above all).
+    pub(crate) driving: AtomicBool,
     /// Announces every change of `state` but one, to a pending poll and an
     /// upgrade's probe: packets added to the outbox.
     pub(crate) changed: Notify,
@@ -200,6 +204,7 @@ impl<D> EngineSocket<D> {
             closed: AtomicBool::new(false),
             dispatch: Mutex::new(()),
             driver: AtomicWaker::new(),
+            driving: AtomicBool::new(false),
             changed: Notify::new(),
             queued: Notify::new(),
         }
@@ -397,7 +402,7 @@ impl<D> EngineSocket<D> {
     /// whose next ping counts from now.
     pub(crate) fn pong_received(&self) {
         self.lock().pong_due = None;
-        self.driver.wake();
+        self.wake_driver();
     }
 
     /// Queues a control packet (ping, open) regardless of the bound.
@@ -450,7 +455,7 @@ impl<D> EngineSocket<D> {
     /// upgrade, the driver does not write yet).
     fn announce_queued(&self, transport: TransportKind) {
         match transport {
-            TransportKind::WebSocket => self.driver.wake(),
+            TransportKind::WebSocket => self.wake_driver(),
             TransportKind::Polling => self.queued.notify_waiters(),
         }
     }
@@ -458,7 +463,18 @@ impl<D> EngineSocket<D> {
     /// Wakes everyone who waits on a change of the state.
     fn announce_change(&self) {
         self.changed.notify_waiters();
-        self.driver.wake();
+        self.wake_driver();
+    }
+
+    /// Wakes the driver, unless it is working: then the look it takes at
+    /// the state before it waits finds the change. (The change was made
+    /// under the state's lock before this is called, and the driver clears
+    /// `driving` before it takes that lock for its look, so one of the two
+    /// sees the other.)
+    fn wake_driver(&self) {
+        if !self.driving.load(Ordering::SeqCst) {
+            self.driver.wake();
+        }
     }
 
     /// Locks the state. A poisoned lock (a panic while it was held, which
