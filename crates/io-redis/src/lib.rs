@@ -1,12 +1,50 @@
-//! sockeye-io-redis: the wire format of Node's `@socket.io/redis-adapter`
-//! 8.3 (classic pub/sub mode, `createAdapter`), so that sockeye-io servers
-//! and Node `socket.io` 4.8 servers on one Redis can form one cluster.
+//! sockeye-io-redis: a Redis pub/sub adapter for sockeye-io that speaks
+//! the wire format of Node's `@socket.io/redis-adapter` 8.3 (classic
+//! pub/sub mode, `createAdapter`), so that sockeye-io servers and Node
+//! `socket.io` 4.8 servers on one Redis form one cluster.
 //!
-//! This crate holds the messages only; it opens no connection. Each
-//! message is encoded byte for byte as Node's adapter publishes it and
+//! ```no_run
+//! use sockeye_io::{SocketIo, SocketIoConfig};
+//! use sockeye_io_redis::{RedisAdapterConfig, RedisAdapters};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let adapters = RedisAdapters::new("redis://127.0.0.1:6379", RedisAdapterConfig::default())?;
+//! let factory = adapters.clone();
+//! let io = SocketIo::with_adapter(SocketIoConfig::default(), move |nsp| factory.make(nsp));
+//! io.ns("/", |socket| async move { socket.join("lobby"); });
+//! // Reaches the sockets in "lobby" on every server, Node's included.
+//! io.to("lobby").emit("news", "hello")?;
+//! let everywhere = io.fetch_sockets().await;
+//! # let _ = everywhere; Ok(()) }
+//! ```
+//!
+//! Each message is encoded byte for byte as Node's adapter publishes it and
 //! decoded from what Node publishes, with malformed input refused by a
 //! [`WireError`] (never a panic, and no allocation beyond a small multiple
 //! of the input).
+//!
+//! # Limits and faults
+//!
+//! Every limit is a field of [`RedisAdapterConfig`], whose docs give its
+//! default and why:
+//!
+//! - A request to the other servers (`fetch_sockets()`, all rooms) waits
+//!   up to 5 s (Node's `requestsTimeout`) for one answer per other server,
+//!   counted by `PUBSUB NUMSUB` as Node counts; then it gives what arrived.
+//! - At most 256 requests per namespace wait at once; one more is not sent
+//!   and answers with this server's sockets alone.
+//! - Up to 4096 messages wait to be published; beyond, they are dropped.
+//! - A lost broker is connected to again after 100 ms, doubling up to 5 s.
+//!   Meanwhile each server works alone: its own sockets get its broadcasts,
+//!   requests answer with its own sockets, and what could not be published
+//!   is counted ([`RedisAdapters::stats`]) and logged. Pub/sub keeps
+//!   nothing: what was published while a server was away is lost to it.
+//!
+//! Not yet: answering a server-side emit that wants acks, and broadcasts
+//! with the clients' acks across servers (Node's `BROADCAST`,
+//! `BROADCAST_CLIENT_COUNT`, `BROADCAST_ACK`): a Node server asking this
+//! one for them times out. Sharded pub/sub (`createShardedAdapter`) is not
+//! spoken.
 //!
 //! A broadcast from this server, as a Node server receives it:
 //!
@@ -36,6 +74,8 @@
 //!
 //! Bottom up; each file uses only those above it in this list.
 //!
+//! The wire format:
+//!
 //! - `error.rs` ([`WireError`]): why a message was refused.
 //! - `uid.rs` ([`uid`]): node and request ids, as `uid2(6)`.
 //!   `channels.rs` ([`Channels`]): the channel names.
@@ -52,34 +92,60 @@
 //! - `request.rs` ([`Request`]) and `response.rs` ([`Response`]): every
 //!   request type and its answer.
 //!
+//! The adapter:
+//!
+//! - `config.rs` ([`RedisAdapterConfig`]): settings and limits.
+//!   `stats.rs` ([`AdapterStats`]): faults counted. `backoff.rs`: waits
+//!   between connection attempts.
+//! - `link.rs`: the command connection, made again when lost.
+//!   `publisher.rs`: the bounded queue of messages to publish.
+//!   `subscriber.rs`: one namespace's subscription, made again when lost.
+//!   `pending.rs`: requests waiting for answers, bounded.
+//! - `adapter.rs` ([`RedisAdapter`]): one namespace's adapter.
+//!   `factory.rs` ([`RedisAdapters`], [`SetupError`]): the adapters of a
+//!   server's namespaces, for `SocketIo::with_adapter`.
+//!
 //! The facts behind each message are in the project's Socket.IO notes,
 //! section 3b; the tests compare against bytes Node produced
 //! (`interop/redis-adapter/`).
 
+mod adapter;
+mod backoff;
 mod broadcast;
 mod channels;
 mod codec;
+mod config;
 mod date;
 mod error;
+mod factory;
 mod fields;
 mod handshake;
 mod json;
 mod kind;
+mod link;
 mod msgpack;
 mod opts;
 mod packet;
+mod pending;
+mod publisher;
 mod request;
 mod response;
+mod stats;
+mod subscriber;
 mod uid;
 
+pub use adapter::RedisAdapter;
 pub use broadcast::Broadcast;
 pub use channels::{Channels, DEFAULT_KEY};
 pub use codec::Codec;
+pub use config::RedisAdapterConfig;
 pub use error::{Result, WireError};
+pub use factory::{RedisAdapters, SetupError};
 pub use handshake::{NodeHandshake, RemoteSocket};
 pub use kind::RequestKind;
 pub use msgpack::MAX_DEPTH;
 pub use opts::{Flags, Opts};
 pub use request::Request;
 pub use response::Response;
+pub use stats::AdapterStats;
 pub use uid::{EMITTER_UID, UID_LEN, uid};

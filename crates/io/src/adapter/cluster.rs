@@ -58,6 +58,10 @@ pub struct SocketInfo {
     pub handshake: Handshake,
     /// The auth payload of its CONNECT.
     pub auth: Value,
+    /// The application's data for it that other servers see (Node's
+    /// `socket.data`): the [`Value`] stored with
+    /// [`Socket::set_data`](crate::Socket::set_data), `Nil` when none is.
+    pub data: Value,
 }
 
 /// This server's side of a namespace, for an adapter that carries the

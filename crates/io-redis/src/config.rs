@@ -1,0 +1,82 @@
+//! [`RedisAdapterConfig`]: the adapter's settings and limits, each with
+//! its default and the reason for it.
+
+use std::time::Duration;
+
+use crate::channels::DEFAULT_KEY;
+
+/// How the Redis adapter talks to the broker and to the other servers.
+///
+/// The defaults are those of Node's `@socket.io/redis-adapter` where it
+/// has one (`key`, `requestsTimeout`, `publishOnSpecificResponseChannel`),
+/// so that a sockeye-io server joins a Node cluster left at its defaults.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use sockeye_io_redis::RedisAdapterConfig;
+///
+/// let config = RedisAdapterConfig {
+///     request_timeout: Duration::from_secs(2),
+///     ..RedisAdapterConfig::default()
+/// };
+/// assert_eq!(config.key, "socket.io");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedisAdapterConfig {
+    /// The prefix of every channel name (Node's `key`). Default
+    /// `"socket.io"`, Node's: servers meet only on the same key.
+    pub key: String,
+    /// How long a request to the other servers (fetching sockets, the
+    /// rooms, a server-side emit's replies) waits for their answers; what
+    /// arrived by then is used. Default 5 s, Node's `requestsTimeout`.
+    pub request_timeout: Duration,
+    /// How many requests of one namespace may wait for answers at once; one
+    /// more is not sent, and answers as if this server were alone. Default
+    /// 256: each holds the answers received so far until they are all in
+    /// or the request times out, so a stalled cluster or broker must not
+    /// let a busy server pile them up without end; 256 in flight for 5 s
+    /// each is about 50 per second, far above what an application asks of
+    /// a cluster.
+    pub max_in_flight: usize,
+    /// How many messages may wait to be published; one more is dropped and
+    /// counted ([`AdapterStats::unpublished`](crate::AdapterStats)).
+    /// Default 4096: a burst of broadcasts rides out a short stall of the
+    /// broker (a few hundred KiB at most for typical events) without
+    /// holding memory in proportion to an outage.
+    pub publish_queue: usize,
+    /// The first wait before connecting again after the broker was lost or
+    /// refused a connection; each failure doubles it up to
+    /// [`reconnect_max`](Self::reconnect_max). Default 100 ms: a broker
+    /// that restarts is back within a few tries.
+    pub reconnect_min: Duration,
+    /// The longest wait between two connection attempts. Default 5 s: a
+    /// broker down for long is not hammered, and a server is back in the
+    /// cluster at most that long after the broker is.
+    pub reconnect_max: Duration,
+    /// How long connecting to the broker, or one command on it, may take.
+    /// Default 2 s: on a healthy network a connection or a command takes
+    /// milliseconds; longer means the broker is gone.
+    pub command_timeout: Duration,
+    /// Answer a request on the asking server's own response channel
+    /// instead of the shared one (Node's
+    /// `publishOnSpecificResponseChannel`). Default `false`, Node's. Both
+    /// are always listened to, so servers may differ on it.
+    pub publish_on_specific_response_channel: bool,
+}
+
+impl Default for RedisAdapterConfig {
+    fn default() -> Self {
+        Self {
+            key: DEFAULT_KEY.to_owned(),
+            request_timeout: Duration::from_secs(5),
+            max_in_flight: 256,
+            publish_queue: 4096,
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(5),
+            command_timeout: Duration::from_secs(2),
+            publish_on_specific_response_channel: false,
+        }
+    }
+}
