@@ -1,0 +1,190 @@
+//! A sockeye-io server in a Redis cluster, for the mixed-cluster check
+//! against Node (`interop/redis-adapter/cluster.mjs`): each client asks it,
+//! through the acknowledged event `op`, to act on the whole cluster, and
+//! reads the answer.
+//!
+//! At connection, a client's auth `{name, rooms}` names it and puts it in
+//! `rooms`; its data (Node's `socket.data`) becomes `{name, server}`.
+//! `op` takes `{op, ...}`:
+//!
+//! - `broadcast` `{to, except, event, data}`: emits `event` with `data`
+//!   to the sockets in `to` (all when empty) and not in `except`;
+//! - `fetch` `{to}`: answers with the sockets in `to` on every server,
+//!   each as `{id, rooms, data, url, auth}`;
+//! - `join` / `leave` `{to, room}`: the sockets in `to` join or leave
+//!   `room`; `disconnect` `{to, close}`: they are disconnected;
+//! - `server-side-emit` `{event, data}`: a server-side emit;
+//!   `heard`: answers with the server-side events received, as
+//!   `[event, ...args]`;
+//! - `server-count`: answers with the servers counted; `all-rooms`: with
+//!   every room of the cluster, sorted.
+//!
+//! ```text
+//! cargo run -p sockeye-io-redis --example redis-cluster-server -- PORT REDIS_URL [NAME]
+//! ```
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::{Value as Json, json};
+use sockeye_io::{BroadcastOperator, SocketIo, SocketIoConfig, from_value, to_value};
+use sockeye_io_redis::{RedisAdapterConfig, RedisAdapters};
+
+/// The strings of `request[key]` (none when it is missing).
+fn strings(request: &Json, key: &str) -> Vec<String> {
+    request[key]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The sockets of `/` that `request`'s `to` and `except` select.
+fn target(io: &SocketIo, request: &Json) -> BroadcastOperator {
+    let mut op = io.broadcast();
+    let to = strings(request, "to");
+    if !to.is_empty() {
+        op = op.to(to);
+    }
+    let except = strings(request, "except");
+    if !except.is_empty() {
+        op = op.except(except);
+    }
+    op
+}
+
+/// Carries out one `op` request; its answer.
+async fn op(
+    io: &SocketIo,
+    adapters: &RedisAdapters,
+    heard: &Mutex<Vec<Json>>,
+    request: Json,
+) -> Json {
+    let text = |key: &str| request[key].as_str().unwrap_or_default().to_owned();
+    match request["op"].as_str().unwrap_or_default() {
+        "broadcast" => {
+            let sent = target(io, &request).emit(&text("event"), request["data"].clone());
+            json!(sent.is_ok())
+        }
+        "fetch" => {
+            let sockets = target(io, &request).fetch_sockets().await;
+            Json::Array(
+                sockets
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "id": s.id().as_str(),
+                            "rooms": s.rooms().iter().map(ToString::to_string).collect::<Vec<_>>(),
+                            "data": from_value::<Json>(s.data().clone()).unwrap_or(Json::Null),
+                            "url": s.handshake().target(),
+                            "auth": from_value::<Json>(s.auth().clone()).unwrap_or(Json::Null),
+                        })
+                    })
+                    .collect(),
+            )
+        }
+        "join" => {
+            target(io, &request).join(text("room"));
+            json!(true)
+        }
+        "leave" => {
+            target(io, &request).leave(text("room"));
+            json!(true)
+        }
+        "disconnect" => {
+            if request["close"].as_bool() == Some(true) {
+                target(io, &request).disconnect_and_close();
+            } else {
+                target(io, &request).disconnect();
+            }
+            json!(true)
+        }
+        "server-side-emit" => json!(
+            io.server_side_emit(&text("event"), request["data"].clone())
+                .is_ok()
+        ),
+        "heard" => Json::Array(heard.lock().unwrap_or_else(PoisonError::into_inner).clone()),
+        "server-count" => match adapters.adapter("/") {
+            Some(adapter) => json!(adapter.server_count().await),
+            None => Json::Null,
+        },
+        "all-rooms" => match adapters.adapter("/") {
+            Some(adapter) => {
+                let mut rooms: Vec<String> = adapter
+                    .all_rooms()
+                    .await
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                rooms.sort_unstable();
+                json!(rooms)
+            }
+            None => Json::Null,
+        },
+        other => json!({ "error": format!("unknown op {other:?}") }),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: redis-cluster-server PORT REDIS_URL [NAME]";
+    let port: u16 = args.next().ok_or(usage)?.parse()?;
+    let url = args.next().ok_or(usage)?;
+    let name = args.next().unwrap_or_else(|| format!("sockeye-{port}"));
+
+    let adapters = RedisAdapters::new(&url, RedisAdapterConfig::default())?;
+    let factory = adapters.clone();
+    let io = SocketIo::with_adapter(SocketIoConfig::default(), move |nsp| factory.make(nsp));
+
+    let heard: Arc<Mutex<Vec<Json>>> = Arc::default();
+    for event in ["hello", "bye"] {
+        let heard = Arc::clone(&heard);
+        io.on_server_side(event, move |args| {
+            let mut entry = vec![json!(event)];
+            entry.extend(
+                args.into_values()
+                    .into_iter()
+                    .map(|v| from_value::<Json>(v).unwrap_or(Json::Null)),
+            );
+            heard
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Json::Array(entry));
+        });
+    }
+
+    let server = io.clone();
+    io.ns("/", move |socket| {
+        let io = server.clone();
+        let adapters = adapters.clone();
+        let heard = Arc::clone(&heard);
+        let name = name.clone();
+        async move {
+            let auth = from_value::<Json>(socket.auth().clone()).unwrap_or(Json::Null);
+            for room in strings(&auth, "rooms") {
+                socket.join(room);
+            }
+            let data = json!({ "name": auth["name"], "server": name });
+            if let Ok(data) = to_value(&data) {
+                socket.set_data(data);
+            }
+            socket.on("op", move |_, request: Json| {
+                let io = io.clone();
+                let adapters = adapters.clone();
+                let heard = Arc::clone(&heard);
+                async move { op(&io, &adapters, &heard, request).await }
+            });
+        }
+    });
+
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+    println!("listening on {}", listener.local_addr()?);
+    io.serve(listener).await?;
+    Ok(())
+}
