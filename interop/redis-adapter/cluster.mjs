@@ -4,7 +4,7 @@
 // each (two on Node's), and checks made from a sockeye server and from the
 // Node one: broadcasts (all, to a room, except a room), fetchSockets (ids,
 // rooms, data, handshake), remote join / leave / disconnect,
-// serverSideEmit, the server count and all rooms.
+// serverSideEmit with and without acks, the server count and all rooms.
 //
 // Starts redis-server (REDIS_SERVER, default `redis-server`) on a free
 // loopback port with no persistence, and the sockeye servers from
@@ -101,6 +101,7 @@ async function nodeServer(port, url) {
   for (const event of ["hello", "bye"]) {
     io.on(event, (...args) => heard.push([event, ...args]));
   }
+  io.on("ask", (arg, callback) => callback({ server: "node", got: arg }));
   const target = (req) => {
     let op = io.of("/");
     if (req.to && req.to.length) op = op.to(req.to);
@@ -140,6 +141,12 @@ async function nodeServer(port, url) {
         case "server-side-emit":
           io.serverSideEmit(req.event, req.data);
           return ack(true);
+        case "server-side-emit-with-ack":
+          try {
+            return ack({ replies: await io.serverSideEmitWithAck(req.event, req.data), complete: true });
+          } catch (e) {
+            return ack({ replies: e.responses || [], complete: false });
+          }
         case "heard":
           return ack(heard);
         case "server-count":
@@ -298,6 +305,15 @@ async function main() {
       const has = got.some((e) => same(e, ["hello", origin]));
       check(`${origin}: serverSideEmit ${fromSelf ? "stays off" : "reaches"} ${names.get(c.id)}'s server`, has !== fromSelf, got);
     }
+
+    // serverSideEmitWithAck: one reply from each other server.
+    const asked = await op(via, { op: "server-side-emit-with-ack", event: "ask", data: origin });
+    const others = origin === "node" ? ["sockeye-1", "sockeye-2"] : ["node", "sockeye-2"];
+    check(`${origin}: serverSideEmitWithAck gets each other server's reply`,
+      asked.complete === true &&
+        same(sorted(asked.replies.map((r) => r.server)), sorted(others)) &&
+        asked.replies.every((r) => r.got === origin),
+      asked);
 
     // allRooms.
     const rooms = await op(via, { op: "all-rooms" });

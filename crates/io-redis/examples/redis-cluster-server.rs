@@ -15,7 +15,9 @@
 //!   `room`; `disconnect` `{to, close}`: they are disconnected;
 //! - `server-side-emit` `{event, data}`: a server-side emit;
 //!   `heard`: answers with the server-side events received, as
-//!   `[event, ...args]`;
+//!   `[event, ...args]`; `server-side-emit-with-ack` `{event, data}`:
+//!   answers with `{replies, complete}` from the other servers, whose
+//!   handler of `ask` replies `{server, got}`;
 //! - `server-count`: answers with the servers counted; `all-rooms`: with
 //!   every room of the cluster, sorted.
 //!
@@ -107,6 +109,23 @@ async fn op(
             io.server_side_emit(&text("event"), request["data"].clone())
                 .is_ok()
         ),
+        "server-side-emit-with-ack" => {
+            match io
+                .of("/")
+                .server_side_emit_with_ack(&text("event"), request["data"].clone())
+                .await
+            {
+                Ok(answer) => json!({
+                    "replies": answer
+                        .replies
+                        .into_iter()
+                        .map(|v| from_value::<Json>(v).unwrap_or(Json::Null))
+                        .collect::<Vec<_>>(),
+                    "complete": answer.complete,
+                }),
+                Err(e) => json!({ "error": e.to_string() }),
+            }
+        }
         "heard" => Json::Array(heard.lock().unwrap_or_else(PoisonError::into_inner).clone()),
         "server-count" => match adapters.adapter("/") {
             Some(adapter) => json!(adapter.server_count().await),
@@ -157,6 +176,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .push(Json::Array(entry));
         });
     }
+
+    let me = name.clone();
+    io.of("/").on_server_side_with_ack("ask", move |args| {
+        let reply = json!({
+            "server": me,
+            "got": args.into_values().into_iter().next().and_then(|v| from_value::<Json>(v).ok()),
+        });
+        async move { to_value(&reply).unwrap_or(sockeye_io::Value::Nil) }
+    });
 
     let server = io.clone();
     io.ns("/", move |socket| {

@@ -4,8 +4,8 @@
 use std::sync::{Arc, OnceLock, Weak};
 
 use sockeye_io::adapter::{
-    Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, Room, SentPacket, Session,
-    SocketInfo,
+    Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, Room, SentPacket,
+    ServerSideReplies, ServerSideReply, Session, SocketInfo,
 };
 use sockeye_io::engine::Payload;
 use sockeye_io::parser::Packet;
@@ -40,15 +40,16 @@ use crate::uid::{UID_LEN, uid};
 /// | a broadcast | `[uid, packet, opts]` on `key#nsp#` (`key#nsp#room#` for one room) |
 /// | join, leave, disconnect | `REMOTE_JOIN`, `REMOTE_LEAVE`, `REMOTE_DISCONNECT` requests |
 /// | `fetch_sockets()` | a `REMOTE_FETCH` request, waiting for every other server's answer |
-/// | a server-side emit | a `SERVER_SIDE_EMIT` request |
+/// | a server-side emit | a `SERVER_SIDE_EMIT` request (with a `requestId` when it wants replies) |
 /// | the server count | `PUBSUB NUMSUB key-request#nsp#` |
 ///
-/// It answers `SOCKETS`, `ALL_ROOMS` and `REMOTE_FETCH`, and acts on
-/// `REMOTE_JOIN`, `REMOTE_LEAVE`, `REMOTE_DISCONNECT` and
-/// `SERVER_SIDE_EMIT`. Not yet: replies to a server-side emit that wants
-/// acks, and broadcasts that want the clients' acks (`BROADCAST`): a Node
-/// server asking them gets no answer from this one, and its request times
-/// out.
+/// It answers `SOCKETS`, `ALL_ROOMS`, `REMOTE_FETCH` and `SERVER_SIDE_EMIT`
+/// with acks (through the handler given to
+/// [`Namespace::on_server_side_with_ack`](sockeye_io::Namespace::on_server_side_with_ack)),
+/// and acts on `REMOTE_JOIN`, `REMOTE_LEAVE`, `REMOTE_DISCONNECT` and
+/// `SERVER_SIDE_EMIT`. Not yet: broadcasts that want the clients' acks
+/// (`BROADCAST`): a Node server asking for them gets no answer from this
+/// one, and its request times out.
 #[derive(Debug)]
 pub struct RedisAdapter {
     inner: Arc<Inner>,
@@ -134,7 +135,7 @@ impl RedisAdapter {
     /// timeout.
     pub async fn all_rooms(&self) -> Vec<Room> {
         let mut rooms = self.inner.rooms.rooms();
-        let answers = Arc::clone(&self.inner)
+        let (answers, _) = Arc::clone(&self.inner)
             .request(RequestKind::AllRooms, |uid, request_id| Request::AllRooms {
                 uid,
                 request_id,
@@ -182,22 +183,23 @@ impl Inner {
 
     /// Sends the request `make` builds (given this node's id and a new
     /// request id) to the other servers and waits for each one's answer,
-    /// up to the request timeout; gives what arrived.
+    /// up to the request timeout; gives what arrived, and whether it was
+    /// every other server's answer.
     async fn request(
         self: Arc<Self>,
         kind: RequestKind,
         make: impl FnOnce(String, String) -> Request,
-    ) -> Vec<Response> {
+    ) -> (Vec<Response>, bool) {
         let others = self.server_count().await - 1;
         if others == 0 {
-            return Vec::new();
+            return (Vec::new(), true);
         }
         let request_id = uid(UID_LEN);
         let Some(done) = self.pending.open(&request_id, kind, others) else {
             Counters::bump(&self.counters.refused_requests);
             tracing::warn!(nsp = %self.nsp, ?kind, limit = self.config.max_in_flight,
                 "redis adapter: too many requests in flight; this one is not sent");
-            return Vec::new();
+            return (Vec::new(), false);
         };
         let request = make(self.uid.clone(), request_id.clone());
         self.publisher
@@ -209,7 +211,7 @@ impl Inner {
             tracing::warn!(nsp = %self.nsp, ?kind, expected = others, received = answers.len(),
                 "redis adapter: timeout reached while waiting for the other servers' answers");
         }
-        answers
+        (answers, complete)
     }
 
     /// Publishes a request that wants no answer.
@@ -221,12 +223,17 @@ impl Inner {
     /// Answers the server `to` (on the shared response channel unless
     /// configured otherwise, as Node does).
     fn respond(&self, to: &str, response: &Response) {
-        let channel = if self.config.publish_on_specific_response_channel {
+        self.publisher
+            .publish(self.response_channel(to), response.encode());
+    }
+
+    /// Where answers to the server `to` go.
+    fn response_channel(&self, to: &str) -> String {
+        if self.config.publish_on_specific_response_channel {
             self.channels.response_to(to)
         } else {
             self.channels.response().to_owned()
-        };
-        self.publisher.publish(channel, response.encode());
+        }
     }
 
     fn malformed(&self, what: &str, error: &crate::error::WireError) {
@@ -325,12 +332,10 @@ impl Inner {
                 );
             }
             Request::ServerSideEmit {
-                request_id, data, ..
+                uid,
+                request_id,
+                data,
             } => {
-                if request_id.is_some() {
-                    tracing::debug!(nsp = %self.nsp,
-                        "redis adapter: a server-side emit wants acks, which this server does not give");
-                }
                 let mut items = data.into_iter();
                 let Some(Value::String(name)) = items.next() else {
                     return;
@@ -338,7 +343,20 @@ impl Inner {
                 let Some(name) = name.into_str() else {
                     return;
                 };
-                local.server_side_event(&Packet::event(&*self.nsp, &name, items.collect()));
+                let packet = Packet::event(&*self.nsp, &name, items.collect());
+                let Some(request_id) = request_id else {
+                    return local.server_side_event(&packet);
+                };
+                let publisher = Arc::clone(&self.publisher);
+                let channel = self.response_channel(&uid);
+                let reply = ServerSideReply::new(move |data| {
+                    let response = Response::ServerSideEmit {
+                        request_id,
+                        data: Some(data),
+                    };
+                    publisher.publish(channel, response.encode());
+                });
+                local.server_side_event_with_ack(&packet, reply);
             }
             Request::Broadcast { .. } => {
                 tracing::debug!(nsp = %self.nsp,
@@ -450,7 +468,7 @@ impl Adapter for RedisAdapter {
         let opts = Opts::from(opts);
         Box::pin(async move {
             let nsp = Arc::clone(&inner.nsp);
-            let answers = inner
+            let (answers, _) = inner
                 .request(RequestKind::RemoteFetch, |uid, request_id| {
                     Request::RemoteFetch {
                         uid,
@@ -476,6 +494,33 @@ impl Adapter for RedisAdapter {
             Ok(request) => self.inner.tell(&request),
             Err(e) => self.inner.malformed("server-side emit", &e),
         }
+    }
+
+    fn server_side_emit_with_ack(&self, packet: &Packet) -> ClusterFuture<ServerSideReplies> {
+        let inner = Arc::clone(&self.inner);
+        let data = match &packet.data {
+            Some(Value::Array(data)) => data.clone(),
+            _ => Vec::new(),
+        };
+        Box::pin(async move {
+            let (answers, complete) = inner
+                .request(RequestKind::ServerSideEmit, |uid, request_id| {
+                    Request::ServerSideEmit {
+                        uid,
+                        request_id: Some(request_id),
+                        data,
+                    }
+                })
+                .await;
+            let replies = answers
+                .into_iter()
+                .filter_map(|answer| match answer {
+                    Response::ServerSideEmit { data, .. } => Some(data.unwrap_or(Value::Nil)),
+                    _ => None,
+                })
+                .collect();
+            ServerSideReplies { replies, complete }
+        })
     }
 
     fn server_count(&self) -> ClusterFuture<usize> {

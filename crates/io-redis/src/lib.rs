@@ -40,11 +40,10 @@
 //!   is counted ([`RedisAdapters::stats`]) and logged. Pub/sub keeps
 //!   nothing: what was published while a server was away is lost to it.
 //!
-//! Not yet: answering a server-side emit that wants acks, and broadcasts
-//! with the clients' acks across servers (Node's `BROADCAST`,
-//! `BROADCAST_CLIENT_COUNT`, `BROADCAST_ACK`): a Node server asking this
-//! one for them times out. Sharded pub/sub (`createShardedAdapter`) is not
-//! spoken.
+//! Not yet: broadcasts with the clients' acks across servers (Node's
+//! `BROADCAST`, `BROADCAST_CLIENT_COUNT`, `BROADCAST_ACK`): a Node server
+//! asking this one for them times out. Sharded pub/sub
+//! (`createShardedAdapter`) is not spoken.
 //!
 //! A broadcast from this server, as a Node server receives it:
 //!

@@ -127,6 +127,15 @@ async fn server_side_events_all_rooms_and_the_server_count_span_the_cluster() {
                 .unwrap()
                 .push(format!("{:?}", args.into_values()));
         });
+        io.of("/")
+            .on_server_side_with_ack("double", |args| async move {
+                let n = args
+                    .into_values()
+                    .first()
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                Value::from(n * 2)
+            });
     })
     .await;
     await_servers(&adapters_a, 2).await;
@@ -143,6 +152,25 @@ async fn server_side_events_all_rooms_and_the_server_count_span_the_cluster() {
     }
     assert_eq!(heard.lock().unwrap().as_slice(), ["[Integer(PosInt(5))]"]);
 
+    // With acks: the other server's handler replies; the sender's own
+    // handlers are not asked.
+    let answer = io_a
+        .of("/")
+        .server_side_emit_with_ack("double", 21)
+        .await
+        .unwrap();
+    assert!(answer.complete);
+    assert_eq!(answer.replies, [Value::from(42)]);
+    // A server with no handler for the event does not reply: the request
+    // ends at its timeout, with what came.
+    let answer = io_a
+        .of("/")
+        .server_side_emit_with_ack("nobody-listens", 1)
+        .await
+        .unwrap();
+    assert!(!answer.complete && answer.replies.is_empty());
+    assert_eq!(adapters_a.stats().timed_out_requests, 1);
+
     let (_a, a_id) = connect(&url_a).await;
     let (_b, b_id) = connect(&url_b).await;
     let adapter = adapters_a.adapter("/").unwrap();
@@ -152,7 +180,7 @@ async fn server_side_events_all_rooms_and_the_server_count_span_the_cluster() {
     expected.sort_unstable();
     assert_eq!(rooms, expected);
     assert_eq!(adapter.server_count().await, 2);
-    assert_eq!(adapters_a.stats().timed_out_requests, 0);
+    assert_eq!(adapters_a.stats().timed_out_requests, 1);
 }
 
 #[tokio::test]

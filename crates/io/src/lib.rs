@@ -76,6 +76,7 @@ mod ns_core;
 pub mod parser;
 mod registry;
 mod remote;
+mod server_side;
 mod sid;
 mod socket;
 mod task;

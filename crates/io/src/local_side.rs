@@ -2,7 +2,7 @@
 //! servers of the cluster ask of it, done on its own sockets
 //! ([`LocalSide`] for the namespace's core).
 
-use crate::adapter::{BroadcastOptions, LocalSide, Room, SocketInfo};
+use crate::adapter::{BroadcastOptions, LocalSide, Room, ServerSideReply, SocketInfo};
 use crate::broadcast::{deliver, disconnect_selected, join_selected, leave_selected, selected};
 use crate::ns_core::NsCore;
 use crate::parser::Packet;
@@ -49,7 +49,16 @@ impl LocalSide for NsCore<Socket> {
             return;
         };
         if let Some(handler) = self.server_side_handler(&event) {
-            handler(args);
+            handler(args, None);
+        }
+    }
+
+    fn server_side_event_with_ack(&self, packet: &Packet, reply: ServerSideReply) {
+        let Some((event, args)) = split_event(packet.data.clone()) else {
+            return;
+        };
+        if let Some(handler) = self.server_side_handler(&event) {
+            handler(args, Some(reply));
         }
     }
 }

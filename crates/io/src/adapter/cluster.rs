@@ -86,4 +86,46 @@ pub trait LocalSide: Send + Sync {
     /// Runs this server's handlers of a server-side event (`packet` is an
     /// EVENT: its name, then its arguments).
     fn server_side_event(&self, packet: &Packet);
+    /// Runs this server's handler of a server-side event whose sender wants
+    /// a reply, which the handler gives through `reply`. A handler that
+    /// gives none (or no handler) leaves the sender waiting until its
+    /// timeout, as with Node. By default, no reply is given.
+    fn server_side_event_with_ack(&self, packet: &Packet, reply: ServerSideReply) {
+        let _ = reply;
+        self.server_side_event(packet);
+    }
+}
+
+/// How a server-side handler answers an event whose sender wants replies
+/// (Node's callback, the last argument of the handler): called at most
+/// once, with the handler's reply.
+pub struct ServerSideReply(Box<dyn FnOnce(Value) + Send>);
+
+impl ServerSideReply {
+    /// A reply that hands the handler's answer to `send`.
+    pub fn new(send: impl FnOnce(Value) + Send + 'static) -> Self {
+        Self(Box::new(send))
+    }
+
+    /// Answers with `value`.
+    pub fn send(self, value: Value) {
+        (self.0)(value);
+    }
+}
+
+impl std::fmt::Debug for ServerSideReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerSideReply").finish_non_exhaustive()
+    }
+}
+
+/// What the other servers replied to a server-side event sent with
+/// [`Namespace::server_side_emit_with_ack`](crate::Namespace::server_side_emit_with_ack).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServerSideReplies {
+    /// One reply per server that answered, in the order they came.
+    pub replies: Vec<Value>,
+    /// Whether every other server answered before the adapter's request
+    /// timeout (Node's callback gets an error otherwise).
+    pub complete: bool,
 }

@@ -27,7 +27,10 @@ mod recovery;
 
 use std::sync::Weak;
 
-pub use self::cluster::{BroadcastFlags, BroadcastOptions, ClusterFuture, LocalSide, SocketInfo};
+pub use self::cluster::{
+    BroadcastFlags, BroadcastOptions, ClusterFuture, LocalSide, ServerSideReplies, ServerSideReply,
+    SocketInfo,
+};
 pub use self::local::LocalAdapter;
 pub use self::recovery::{RecoveryLimits, RecoveryStore, SentPacket, Session};
 use crate::engine::Payload;
@@ -118,6 +121,18 @@ pub trait Adapter: Send + Sync + 'static {
     /// (`packet` is an EVENT of this namespace).
     fn server_side_emit(&self, packet: &Packet) {
         let _ = packet;
+    }
+
+    /// Cluster: an event for the other servers' server-side handlers that
+    /// wants each one's reply; resolves with the replies once every other
+    /// server gave one, or at the adapter's request timeout with those that
+    /// came. Alone, there is nobody to ask: no replies, complete.
+    fn server_side_emit_with_ack(&self, packet: &Packet) -> ClusterFuture<ServerSideReplies> {
+        let _ = packet;
+        Box::pin(std::future::ready(ServerSideReplies {
+            replies: Vec::new(),
+            complete: true,
+        }))
     }
 
     /// Cluster: how many servers share the namespace, this one included.
