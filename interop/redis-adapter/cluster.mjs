@@ -4,7 +4,8 @@
 // each (two on Node's), and checks made from a sockeye server and from the
 // Node one: broadcasts (all, to a room, except a room), fetchSockets (ids,
 // rooms, data, handshake), remote join / leave / disconnect,
-// serverSideEmit with and without acks, the server count and all rooms.
+// serverSideEmit with and without acks, a broadcast with acks from Node,
+// the server count and all rooms.
 //
 // Starts redis-server (REDIS_SERVER, default `redis-server`) on a free
 // loopback port with no persistence, and the sockeye servers from
@@ -147,6 +148,12 @@ async function nodeServer(port, url) {
           } catch (e) {
             return ack({ replies: e.responses || [], complete: false });
           }
+        case "broadcast-with-ack":
+          try {
+            return ack({ replies: await target(req).timeout(WAIT_MS / 2).emitWithAck(req.event, req.data), complete: true });
+          } catch (e) {
+            return ack({ replies: e.responses || [], complete: false, error: String(e) });
+          }
         case "heard":
           return ack(heard);
         case "server-count":
@@ -171,6 +178,7 @@ function client(port, name, rooms) {
       auth: { name, rooms },
     });
     socket.received = [];
+    socket.on("ack-me", (arg, callback) => callback({ name, got: arg }));
     socket.onAny((event, ...args) => socket.received.push([event, ...args]));
     socket.once("connect", () => resolve(socket));
     socket.once("connect_error", reject);
@@ -319,6 +327,20 @@ async function main() {
     const rooms = await op(via, { op: "all-rooms" });
     const expected = sorted(new Set(["room1", "room2", ...all.map((c) => c.id)]));
     check(`${origin}: allRooms covers the cluster`, same(rooms, expected), rooms);
+  }
+
+  // A broadcast with acks from Node: sockeye's sockets are counted and
+  // their acks come back through Redis.
+  for (const [to, expected] of [
+    [[], ["c1", "c2", "c3", "c4"]],
+    [["room1"], ["c1", "c3"]],
+  ]) {
+    const answer = await op(c3, { op: "broadcast-with-ack", to, event: "ack-me", data: "q" });
+    check(`node: emitWithAck to ${to.length ? to.join(",") : "all"} gets every client's ack`,
+      answer.complete === true &&
+        same(sorted(answer.replies.map((r) => r.name)), expected) &&
+        answer.replies.every((r) => r.got === "q"),
+      answer);
   }
 
   // Remote disconnect, each way: Node disconnects a sockeye server's

@@ -2,6 +2,7 @@
 //! of a cluster of sockeye-io and Node socket.io servers on Redis.
 
 use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
 
 use sockeye_io::adapter::{
     Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, Room, SentPacket,
@@ -47,9 +48,11 @@ use crate::uid::{UID_LEN, uid};
 /// with acks (through the handler given to
 /// [`Namespace::on_server_side_with_ack`](sockeye_io::Namespace::on_server_side_with_ack)),
 /// and acts on `REMOTE_JOIN`, `REMOTE_LEAVE`, `REMOTE_DISCONNECT` and
-/// `SERVER_SIDE_EMIT`. Not yet: broadcasts that want the clients' acks
-/// (`BROADCAST`): a Node server asking for them gets no answer from this
-/// one, and its request times out.
+/// `SERVER_SIDE_EMIT`. A broadcast with acks from another server
+/// (`BROADCAST`) reaches this server's sockets, and it answers with their
+/// count and then each one's ack (`BROADCAST_CLIENT_COUNT`,
+/// `BROADCAST_ACK`). Not yet: sending a broadcast with acks to the other
+/// servers (`emit_with_ack` gives this server's sockets' acks only).
 #[derive(Debug)]
 pub struct RedisAdapter {
     inner: Arc<Inner>,
@@ -335,34 +338,94 @@ impl Inner {
                 uid,
                 request_id,
                 data,
-            } => {
-                let mut items = data.into_iter();
-                let Some(Value::String(name)) = items.next() else {
-                    return;
-                };
-                let Some(name) = name.into_str() else {
-                    return;
-                };
-                let packet = Packet::event(&*self.nsp, &name, items.collect());
-                let Some(request_id) = request_id else {
-                    return local.server_side_event(&packet);
-                };
-                let publisher = Arc::clone(&self.publisher);
-                let channel = self.response_channel(&uid);
-                let reply = ServerSideReply::new(move |data| {
-                    let response = Response::ServerSideEmit {
-                        request_id,
-                        data: Some(data),
-                    };
-                    publisher.publish(channel, response.encode());
-                });
-                local.server_side_event_with_ack(&packet, reply);
-            }
-            Request::Broadcast { .. } => {
-                tracing::debug!(nsp = %self.nsp,
-                    "redis adapter: a broadcast with acks is not answered by this server");
-            }
+            } => self.on_server_side_emit(&*local, &uid, request_id, data),
+            Request::Broadcast {
+                uid,
+                request_id,
+                packet,
+                opts,
+            } => self.on_broadcast_with_ack(&*local, &uid, request_id, &packet, &opts),
         }
+    }
+
+    /// A server-side event from another server; with a request id, the
+    /// handler's reply goes back to it.
+    fn on_server_side_emit(
+        &self,
+        local: &dyn LocalSide,
+        uid: &str,
+        request_id: Option<String>,
+        data: Vec<Value>,
+    ) {
+        let mut items = data.into_iter();
+        let Some(Value::String(name)) = items.next() else {
+            return;
+        };
+        let Some(name) = name.into_str() else {
+            return;
+        };
+        let packet = Packet::event(&*self.nsp, &name, items.collect());
+        let Some(request_id) = request_id else {
+            return local.server_side_event(&packet);
+        };
+        let publisher = Arc::clone(&self.publisher);
+        let channel = self.response_channel(uid);
+        let reply = ServerSideReply::new(move |data| {
+            let response = Response::ServerSideEmit {
+                request_id,
+                data: Some(data),
+            };
+            publisher.publish(channel, response.encode());
+        });
+        local.server_side_event_with_ack(&packet, reply);
+    }
+
+    /// Another server's broadcast with acks: delivered here with an ack id;
+    /// the count of sockets, then each one's ack, go back to it.
+    fn on_broadcast_with_ack(
+        &self,
+        local: &dyn LocalSide,
+        uid: &str,
+        request_id: String,
+        packet: &Packet,
+        opts: &Opts,
+    ) {
+        if packet.nsp != *self.nsp {
+            return;
+        }
+        let timeout = opts
+            .flags
+            .timeout
+            .map_or(self.config.request_timeout, Duration::from_millis)
+            .min(self.config.max_ack_wait);
+        let channel = self.response_channel(uid);
+        let (publisher, id, to) = (
+            Arc::clone(&self.publisher),
+            request_id.clone(),
+            channel.clone(),
+        );
+        let on_count = Box::new(move |count: usize| {
+            let response = Response::BroadcastClientCount {
+                request_id: id,
+                client_count: count as u64,
+            };
+            publisher.publish(to, response.encode());
+        });
+        let publisher = Arc::clone(&self.publisher);
+        let on_ack = Arc::new(move |packet: Value| {
+            let response = Response::BroadcastAck {
+                request_id: request_id.clone(),
+                packet,
+            };
+            publisher.publish(channel.clone(), response.encode());
+        });
+        local.broadcast_with_ack(
+            packet,
+            &opts.to_broadcast_options(),
+            timeout,
+            on_count,
+            on_ack,
+        );
     }
 
     /// A response to one of this server's requests (or another's, which is

@@ -59,6 +59,13 @@ pub struct RedisAdapterConfig {
     /// Default 2 s: on a healthy network a connection or a command takes
     /// milliseconds; longer means the broker is gone.
     pub command_timeout: Duration,
+    /// How long this server waits for its clients' acknowledgements of
+    /// another server's broadcast with acks: the sender's timeout (its
+    /// `flags.timeout`, the request timeout when it gives none), at most
+    /// this. Default 2 min: a sender, or a broker, cannot hold this
+    /// server's ack waits longer, while any timeout an application really
+    /// gives a broadcast fits.
+    pub max_ack_wait: Duration,
     /// Answer a request on the asking server's own response channel
     /// instead of the shared one (Node's
     /// `publishOnSpecificResponseChannel`). Default `false`, Node's. Both
@@ -76,6 +83,7 @@ impl Default for RedisAdapterConfig {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
             command_timeout: Duration::from_secs(2),
+            max_ack_wait: Duration::from_secs(120),
             publish_on_specific_response_channel: false,
         }
     }

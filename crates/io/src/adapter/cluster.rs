@@ -12,6 +12,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::Room;
 use crate::engine::Handshake;
@@ -86,6 +87,23 @@ pub trait LocalSide: Send + Sync {
     /// Runs this server's handlers of a server-side event (`packet` is an
     /// EVENT: its name, then its arguments).
     fn server_side_event(&self, packet: &Packet);
+    /// Delivers `packet` (an EVENT of this namespace, without an ack id)
+    /// to the sockets `opts` selects here, asking each for an
+    /// acknowledgement, for another server's broadcast with acks: calls
+    /// `on_count` with how many sockets it went to, then `on_ack` with the
+    /// first argument of each acknowledgement that comes within `timeout`.
+    /// By default nothing is delivered and the count is 0.
+    fn broadcast_with_ack(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+        on_count: Box<dyn FnOnce(usize) + Send>,
+        on_ack: Arc<dyn Fn(Value) + Send + Sync>,
+    ) {
+        let _ = (packet, opts, timeout, on_ack);
+        on_count(0);
+    }
     /// Runs this server's handler of a server-side event whose sender wants
     /// a reply, which the handler gives through `reply`. A handler that
     /// gives none (or no handler) leaves the sender waiting until its
