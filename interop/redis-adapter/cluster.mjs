@@ -4,8 +4,8 @@
 // each (two on Node's), and checks made from a sockeye server and from the
 // Node one: broadcasts (all, to a room, except a room), fetchSockets (ids,
 // rooms, data, handshake), remote join / leave / disconnect,
-// serverSideEmit with and without acks, a broadcast with acks from Node,
-// the server count and all rooms.
+// serverSideEmit with and without acks, broadcasts with acks, the server
+// count and all rooms.
 //
 // Starts redis-server (REDIS_SERVER, default `redis-server`) on a free
 // loopback port with no persistence, and the sockeye servers from
@@ -329,18 +329,20 @@ async function main() {
     check(`${origin}: allRooms covers the cluster`, same(rooms, expected), rooms);
   }
 
-  // A broadcast with acks from Node: sockeye's sockets are counted and
-  // their acks come back through Redis.
-  for (const [to, expected] of [
-    [[], ["c1", "c2", "c3", "c4"]],
-    [["room1"], ["c1", "c3"]],
-  ]) {
-    const answer = await op(c3, { op: "broadcast-with-ack", to, event: "ack-me", data: "q" });
-    check(`node: emitWithAck to ${to.length ? to.join(",") : "all"} gets every client's ack`,
-      answer.complete === true &&
-        same(sorted(answer.replies.map((r) => r.name)), expected) &&
-        answer.replies.every((r) => r.got === "q"),
-      answer);
+  // A broadcast with acks, from Node and from sockeye: every server's
+  // sockets are counted and their acks come back through Redis.
+  for (const [origin, via] of origins) {
+    for (const [to, expected] of [
+      [[], ["c1", "c2", "c3", "c4"]],
+      [["room1"], ["c1", "c3"]],
+    ]) {
+      const answer = await op(via, { op: "broadcast-with-ack", to, event: "ack-me", data: "q" });
+      check(`${origin}: emitWithAck to ${to.length ? to.join(",") : "all"} gets every client's ack`,
+        answer.complete === true &&
+          same(sorted(answer.replies.map((r) => r.name)), expected) &&
+          answer.replies.every((r) => r.got === "q"),
+        answer);
+    }
   }
 
   // Remote disconnect, each way: Node disconnects a sockeye server's

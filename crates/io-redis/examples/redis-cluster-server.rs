@@ -9,6 +9,9 @@
 //!
 //! - `broadcast` `{to, except, event, data}`: emits `event` with `data`
 //!   to the sockets in `to` (all when empty) and not in `except`;
+//! - `broadcast-with-ack` `{to, except, event, data}`: the same, asking
+//!   for acks; answers with `{replies, complete}`, this server's sockets'
+//!   first ack arguments and then the other servers';
 //! - `fetch` `{to}`: answers with the sockets in `to` on every server,
 //!   each as `{id, rooms, data, url, auth}`;
 //! - `join` / `leave` `{to, room}`: the sockets in `to` join or leave
@@ -59,6 +62,60 @@ fn target(io: &SocketIo, request: &Json) -> BroadcastOperator {
     op
 }
 
+/// `broadcast-with-ack`: every socket's first ack argument, this
+/// server's first, and whether all answered in time.
+async fn broadcast_with_ack(io: &SocketIo, request: &Json) -> Json {
+    let text = |key: &str| request[key].as_str().unwrap_or_default().to_owned();
+    let op = target(io, request).timeout(std::time::Duration::from_secs(3));
+    match op.emit_with_ack_everywhere(&text("event"), request["data"].clone()) {
+        Ok(answers) => {
+            let answers = answers.await;
+            let mut complete = answers.remote.complete;
+            let mut replies = Vec::new();
+            for answer in answers.local {
+                match answer.result {
+                    Ok(args) => replies.push(
+                        args.into_values()
+                            .into_iter()
+                            .next()
+                            .and_then(|v| from_value::<Json>(v).ok())
+                            .unwrap_or(Json::Null),
+                    ),
+                    Err(_) => complete = false,
+                }
+            }
+            replies.extend(
+                answers
+                    .remote
+                    .acks
+                    .into_iter()
+                    .map(|v| from_value::<Json>(v).unwrap_or(Json::Null)),
+            );
+            json!({ "replies": replies, "complete": complete })
+        }
+        Err(e) => json!({ "error": e.to_string() }),
+    }
+}
+
+/// `fetch`: the sockets selected on every server, described.
+async fn fetch(io: &SocketIo, request: &Json) -> Json {
+    let sockets = target(io, request).fetch_sockets().await;
+    Json::Array(
+        sockets
+            .iter()
+            .map(|s| {
+                json!({
+                    "id": s.id().as_str(),
+                    "rooms": s.rooms().iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "data": from_value::<Json>(s.data().clone()).unwrap_or(Json::Null),
+                    "url": s.handshake().target(),
+                    "auth": from_value::<Json>(s.auth().clone()).unwrap_or(Json::Null),
+                })
+            })
+            .collect(),
+    )
+}
+
 /// Carries out one `op` request; its answer.
 async fn op(
     io: &SocketIo,
@@ -72,23 +129,8 @@ async fn op(
             let sent = target(io, &request).emit(&text("event"), request["data"].clone());
             json!(sent.is_ok())
         }
-        "fetch" => {
-            let sockets = target(io, &request).fetch_sockets().await;
-            Json::Array(
-                sockets
-                    .iter()
-                    .map(|s| {
-                        json!({
-                            "id": s.id().as_str(),
-                            "rooms": s.rooms().iter().map(ToString::to_string).collect::<Vec<_>>(),
-                            "data": from_value::<Json>(s.data().clone()).unwrap_or(Json::Null),
-                            "url": s.handshake().target(),
-                            "auth": from_value::<Json>(s.auth().clone()).unwrap_or(Json::Null),
-                        })
-                    })
-                    .collect(),
-            )
-        }
+        "broadcast-with-ack" => broadcast_with_ack(io, &request).await,
+        "fetch" => fetch(io, &request).await,
         "join" => {
             target(io, &request).join(text("room"));
             json!(true)

@@ -5,8 +5,8 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use sockeye_io::adapter::{
-    Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, Room, SentPacket,
-    ServerSideReplies, ServerSideReply, Session, SocketInfo,
+    Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, RemoteAcks, Room,
+    SentPacket, ServerSideReplies, ServerSideReply, Session, SocketInfo,
 };
 use sockeye_io::engine::Payload;
 use sockeye_io::parser::Packet;
@@ -39,6 +39,7 @@ use crate::uid::{UID_LEN, uid};
 /// | from this server | published as |
 /// |---|---|
 /// | a broadcast | `[uid, packet, opts]` on `key#nsp#` (`key#nsp#room#` for one room) |
+/// | a broadcast with acks | a `BROADCAST` request (msgpack), gathering each server's client count and its clients' acks |
 /// | join, leave, disconnect | `REMOTE_JOIN`, `REMOTE_LEAVE`, `REMOTE_DISCONNECT` requests |
 /// | `fetch_sockets()` | a `REMOTE_FETCH` request, waiting for every other server's answer |
 /// | a server-side emit | a `SERVER_SIDE_EMIT` request (with a `requestId` when it wants replies) |
@@ -51,8 +52,9 @@ use crate::uid::{UID_LEN, uid};
 /// `SERVER_SIDE_EMIT`. A broadcast with acks from another server
 /// (`BROADCAST`) reaches this server's sockets, and it answers with their
 /// count and then each one's ack (`BROADCAST_CLIENT_COUNT`,
-/// `BROADCAST_ACK`). Not yet: sending a broadcast with acks to the other
-/// servers (`emit_with_ack` gives this server's sockets' acks only).
+/// `BROADCAST_ACK`); its own, sent with
+/// [`emit_with_ack_everywhere`](sockeye_io::BroadcastOperator::emit_with_ack_everywhere),
+/// is a `BROADCAST` request whose counts and acks it gathers.
 #[derive(Debug)]
 pub struct RedisAdapter {
     inner: Arc<Inner>,
@@ -193,6 +195,17 @@ impl Inner {
         kind: RequestKind,
         make: impl FnOnce(String, String) -> Request,
     ) -> (Vec<Response>, bool) {
+        let timeout = self.config.request_timeout;
+        self.request_within(kind, timeout, make).await
+    }
+
+    /// As [`request`](Self::request), waiting up to `timeout`.
+    async fn request_within(
+        self: Arc<Self>,
+        kind: RequestKind,
+        timeout: Duration,
+        make: impl FnOnce(String, String) -> Request,
+    ) -> (Vec<Response>, bool) {
         let others = self.server_count().await - 1;
         if others == 0 {
             return (Vec::new(), true);
@@ -207,7 +220,7 @@ impl Inner {
         let request = make(self.uid.clone(), request_id.clone());
         self.publisher
             .publish(self.channels.request().to_owned(), request.encode());
-        let _ = tokio::time::timeout(self.config.request_timeout, done).await;
+        let _ = tokio::time::timeout(timeout, done).await;
         let (answers, complete) = self.pending.close(&request_id);
         if !complete {
             Counters::bump(&self.counters.timed_out_requests);
@@ -500,6 +513,38 @@ impl Adapter for RedisAdapter {
         let channel = self.inner.channels.broadcast_to(&opts.rooms);
         let bytes = Broadcast::encode(&self.inner.uid, packet, &Opts::from(opts));
         self.inner.publisher.publish(channel, bytes);
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+    ) -> ClusterFuture<RemoteAcks> {
+        let inner = Arc::clone(&self.inner);
+        let packet = packet.clone();
+        let mut opts = Opts::from(opts);
+        opts.flags.timeout = Some(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        Box::pin(async move {
+            let (answers, complete) = inner
+                .request_within(RequestKind::Broadcast, timeout, |uid, request_id| {
+                    Request::Broadcast {
+                        uid,
+                        request_id,
+                        packet,
+                        opts,
+                    }
+                })
+                .await;
+            let acks = answers
+                .into_iter()
+                .filter_map(|answer| match answer {
+                    Response::BroadcastAck { packet, .. } => Some(packet),
+                    _ => None,
+                })
+                .collect();
+            RemoteAcks { acks, complete }
+        })
     }
 
     fn remote_join(&self, opts: &BroadcastOptions, rooms: &[Room]) {

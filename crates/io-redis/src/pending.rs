@@ -9,7 +9,19 @@ use tokio::sync::oneshot;
 use crate::kind::RequestKind;
 use crate::response::Response;
 
+/// The most acknowledgements one broadcast with acks keeps: each is held
+/// until the broadcast completes, and however many clients the other
+/// servers claim, a broker cannot make this server hold more. A million
+/// covers a broadcast to every client of a large cluster.
+pub(crate) const MAX_ACKS: u64 = 1 << 20;
+
 /// The requests waiting for answers, by request id.
+///
+/// Most requests complete with one answer per other server. A broadcast
+/// with acks ([`RequestKind::Broadcast`]) completes when every other
+/// server said how many clients it sent to (its
+/// [`BroadcastClientCount`](Response::BroadcastClientCount)) and that many
+/// acknowledgements came; only those are kept.
 #[derive(Debug)]
 pub(crate) struct Pending {
     table: Mutex<HashMap<String, Entry>>,
@@ -19,9 +31,13 @@ pub(crate) struct Pending {
 #[derive(Debug)]
 struct Entry {
     kind: RequestKind,
-    /// How many answers complete it.
+    /// How many answers (servers) complete it.
     expected: usize,
     answers: Vec<Response>,
+    /// A broadcast with acks: the servers that gave their client count.
+    servers: usize,
+    /// A broadcast with acks: the clients they count, all told.
+    clients: u64,
     /// Told when the last expected answer is in.
     done: Option<oneshot::Sender<()>>,
 }
@@ -59,6 +75,8 @@ impl Pending {
                 kind,
                 expected,
                 answers: Vec::new(),
+                servers: 0,
+                clients: 0,
                 done: Some(tx),
             },
         );
@@ -77,11 +95,26 @@ impl Pending {
         let Some(entry) = table.get_mut(response.request_id()) else {
             return;
         };
-        if entry.answers.len() >= entry.expected {
-            return;
+        match (entry.kind, &response) {
+            (RequestKind::Broadcast, Response::BroadcastClientCount { client_count, .. }) => {
+                if entry.servers < entry.expected {
+                    entry.servers += 1;
+                    entry.clients = entry.clients.saturating_add(*client_count).min(MAX_ACKS);
+                }
+            }
+            (RequestKind::Broadcast, Response::BroadcastAck { .. }) => {
+                if (entry.answers.len() as u64) < entry.clients {
+                    entry.answers.push(response);
+                }
+            }
+            (RequestKind::Broadcast, _) => {}
+            _ => {
+                if entry.answers.len() < entry.expected {
+                    entry.answers.push(response);
+                }
+            }
         }
-        entry.answers.push(response);
-        if entry.answers.len() >= entry.expected {
+        if entry.is_complete() {
             if let Some(done) = entry.done.take() {
                 let _ = done.send(());
             }
@@ -93,10 +126,22 @@ impl Pending {
     pub(crate) fn close(&self, id: &str) -> (Vec<Response>, bool) {
         match self.table().remove(id) {
             Some(entry) => {
-                let complete = entry.answers.len() >= entry.expected;
+                let complete = entry.is_complete();
                 (entry.answers, complete)
             }
             None => (Vec::new(), false),
+        }
+    }
+}
+
+impl Entry {
+    /// Whether every answer it waits for is in.
+    fn is_complete(&self) -> bool {
+        match self.kind {
+            RequestKind::Broadcast => {
+                self.servers >= self.expected && self.answers.len() as u64 >= self.clients
+            }
+            _ => self.answers.len() >= self.expected,
         }
     }
 }
@@ -124,6 +169,35 @@ mod tests {
         let (answers, complete) = pending.close("a");
         assert_eq!((answers.len(), complete), (2, true));
         assert_eq!(pending.kind_of("a"), None);
+    }
+
+    #[test]
+    fn a_broadcast_with_acks_completes_with_every_count_and_that_many_acks() {
+        let pending = Pending::new(1);
+        let mut rx = pending.open("b", RequestKind::Broadcast, 2).unwrap();
+        let count = |n| Response::BroadcastClientCount {
+            request_id: "b".into(),
+            client_count: n,
+        };
+        let ack = || Response::BroadcastAck {
+            request_id: "b".into(),
+            packet: rmpv::Value::Nil,
+        };
+        pending.answer(count(1));
+        pending.answer(ack());
+        assert!(rx.try_recv().is_err(), "one server has not counted yet");
+        pending.answer(ack());
+        pending.answer(count(1));
+        assert!(
+            rx.try_recv().is_err(),
+            "a second ack arrived before its count: dropped"
+        );
+        pending.answer(ack());
+        assert!(rx.try_recv().is_ok());
+        pending.answer(ack());
+        pending.answer(count(5));
+        let (answers, complete) = pending.close("b");
+        assert_eq!((answers.len(), complete), (2, true));
     }
 
     #[test]

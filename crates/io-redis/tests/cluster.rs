@@ -230,3 +230,72 @@ async fn a_server_goes_on_alone_while_the_broker_restarts() {
     assert!(adapters_a.stats().reconnects > 0);
     assert!(adapters_b.stats().reconnects > 0);
 }
+
+/// Answers the next event `ws` gets, which must ask for an ack, with
+/// `reply`.
+async fn ack_next(ws: &mut sockeye::WebSocket<sockeye::ClientStream>, reply: &str) {
+    let event = text(ws).await;
+    let rest = event.strip_prefix("42").expect("an EVENT");
+    let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    assert!(!id.is_empty(), "{event} asks for no ack");
+    send(ws, &format!("43{id}[{reply}]")).await;
+}
+
+#[tokio::test]
+async fn a_broadcast_with_acks_gathers_every_servers_clients_answers() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let (io_a, adapters_a, url_a) = server(&broker, quick_config(), |_| {}).await;
+    let (_io_b, adapters_b, url_b) = server(&broker, quick_config(), |_| {}).await;
+    await_servers(&adapters_a, 2).await;
+    await_servers(&adapters_b, 2).await;
+    let (mut a, _) = connect(&url_a).await;
+    let (mut b1, _) = connect(&url_b).await;
+    let (mut b2, _) = connect(&url_b).await;
+
+    let answers = io_a
+        .broadcast()
+        .timeout(Duration::from_secs(5))
+        .emit_with_ack_everywhere("ask", 1)
+        .unwrap();
+    let answers = tokio::spawn(answers);
+    ack_next(&mut a, "\"a\"").await;
+    ack_next(&mut b1, "\"b1\"").await;
+    ack_next(&mut b2, "\"b2\"").await;
+    let answers = answers.await.unwrap();
+    assert_eq!(answers.local.len(), 1);
+    assert_eq!(
+        answers.local[0]
+            .result
+            .as_ref()
+            .unwrap()
+            .clone()
+            .into_values(),
+        [Value::from("a")]
+    );
+    assert!(answers.remote.complete);
+    let mut remote: Vec<String> = answers
+        .remote
+        .acks
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    remote.sort_unstable();
+    assert_eq!(remote, ["b1", "b2"]);
+
+    // A client that does not answer: the wait ends at the timeout, not
+    // complete, with the answers that came.
+    let answers = io_a
+        .broadcast()
+        .timeout(Duration::from_millis(500))
+        .emit_with_ack_everywhere("ask", 2)
+        .unwrap();
+    let answers = tokio::spawn(answers);
+    ack_next(&mut a, "\"a\"").await;
+    ack_next(&mut b1, "\"b1\"").await;
+    let _ignored = text(&mut b2).await;
+    let answers = tokio::time::timeout(LIMIT, answers).await.unwrap().unwrap();
+    assert!(!answers.remote.complete);
+    assert_eq!(answers.remote.acks, [Value::from("b1")]);
+}

@@ -254,4 +254,11 @@ async fn server_side_events_with_acks_reply_through_the_local_side() {
         .await
         .unwrap();
     assert!(replies.complete && replies.replies.is_empty());
+    // Nor has a broadcast with acks anyone else to reach.
+    let acks = alone
+        .broadcast()
+        .emit_with_ack_everywhere("hi", 1)
+        .unwrap()
+        .await;
+    assert!(acks.local.is_empty() && acks.remote.complete && acks.remote.acks.is_empty());
 }

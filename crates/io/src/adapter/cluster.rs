@@ -137,6 +137,18 @@ impl std::fmt::Debug for ServerSideReply {
     }
 }
 
+/// The other servers' sockets' acknowledgements of a broadcast with acks
+/// ([`Adapter::broadcast_with_ack`](super::Adapter::broadcast_with_ack)).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RemoteAcks {
+    /// The first argument of each acknowledgement, in the order they came
+    /// (the other servers do not say which socket gave which).
+    pub acks: Vec<Value>,
+    /// Whether every other server said how many sockets it sent to, and
+    /// all of those answered, before the timeout.
+    pub complete: bool,
+}
+
 /// What the other servers replied to a server-side event sent with
 /// [`Namespace::server_side_emit_with_ack`](crate::Namespace::server_side_emit_with_ack).
 #[derive(Clone, Debug, Default, PartialEq)]

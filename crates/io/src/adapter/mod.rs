@@ -28,8 +28,8 @@ mod recovery;
 use std::sync::Weak;
 
 pub use self::cluster::{
-    BroadcastFlags, BroadcastOptions, ClusterFuture, LocalSide, ServerSideReplies, ServerSideReply,
-    SocketInfo,
+    BroadcastFlags, BroadcastOptions, ClusterFuture, LocalSide, RemoteAcks, ServerSideReplies,
+    ServerSideReply, SocketInfo,
 };
 pub use self::local::LocalAdapter;
 pub use self::recovery::{RecoveryLimits, RecoveryStore, SentPacket, Session};
@@ -91,6 +91,24 @@ pub trait Adapter: Send + Sync + 'static {
     /// flag.
     fn broadcast(&self, packet: &Packet, opts: &BroadcastOptions) {
         let _ = (packet, opts);
+    }
+
+    /// Cluster: this server sent `packet` (an EVENT, without an ack id)
+    /// with acks to its own sockets that `opts` selects; carry it to the
+    /// other servers and gather their sockets' acknowledgements, until
+    /// every other server said how many sockets it sent to and all of them
+    /// answered, or `timeout`. Alone: none, complete.
+    fn broadcast_with_ack(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        timeout: std::time::Duration,
+    ) -> ClusterFuture<RemoteAcks> {
+        let _ = (packet, opts, timeout);
+        Box::pin(std::future::ready(RemoteAcks {
+            acks: Vec::new(),
+            complete: true,
+        }))
     }
 
     /// Cluster: make the sockets `opts` selects on the other servers join
