@@ -127,6 +127,7 @@ async function nodeServer(port, url) {
               data: s.data,
               url: s.handshake.url,
               auth: s.handshake.auth,
+              handshake: s.handshake,
             })),
           );
         }
@@ -288,6 +289,23 @@ async function main() {
           typeof s.url === "string" && s.url.startsWith("/socket.io/?") && s.url.includes("EIO=4") &&
           same(s.auth, { name, rooms: [room] }),
         s);
+    }
+    if (origin === "node") {
+      // Node's whole handshake shape, as a Node server sees a sockeye
+      // server's socket.
+      for (const c of [c1, c2]) {
+        const h = found.find((x) => x.id === c.id).handshake;
+        check(`node: fetchSockets gives ${names.get(c.id)}'s handshake in Node's shape`,
+          h !== undefined &&
+            typeof h.headers === "object" && typeof h.headers.host === "string" &&
+            h.headers.host.startsWith("127.0.0.1:") &&
+            typeof h.time === "string" && !Number.isNaN(Date.parse(h.time)) &&
+            typeof h.issued === "number" && Math.abs(Date.now() - h.issued) < 600_000 &&
+            h.address === "127.0.0.1" && h.secure === false && h.xdomain === false &&
+            h.query && h.query.EIO === "4" && h.query.transport === "websocket" &&
+            same(h.auth, { name: names.get(c.id), rooms: [c === c1 ? "room1" : "room2"] }),
+          h);
+      }
     }
     const inRoom2 = await op(via, { op: "fetch", to: ["room2"] });
     check(`${origin}: fetchSockets in room2`, same(sorted(inRoom2.map((s) => s.id)), sorted([c2.id, c4.id])), inRoom2);

@@ -59,6 +59,12 @@ pub struct RedisAdapterConfig {
     /// Default 2 s: on a healthy network a connection or a command takes
     /// milliseconds; longer means the broker is gone.
     pub command_timeout: Duration,
+    /// How long a subscription may stay quiet before this server pings the
+    /// broker on it; no answer within the command timeout counts as a lost
+    /// connection. Default 15 s: a connection cut without a word (a network
+    /// partition, a paused broker) is noticed within about 17 s, for one
+    /// small command per quiet namespace every 15 s.
+    pub keepalive: Duration,
     /// How long this server waits for its clients' acknowledgements of
     /// another server's broadcast with acks: the sender's timeout (its
     /// `flags.timeout`, the request timeout when it gives none), at most
@@ -83,6 +89,7 @@ impl Default for RedisAdapterConfig {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
             command_timeout: Duration::from_secs(2),
+            keepalive: Duration::from_secs(15),
             max_ack_wait: Duration::from_secs(120),
             publish_on_specific_response_channel: false,
         }

@@ -34,16 +34,22 @@
 //! - At most 256 requests per namespace wait at once; one more is not sent
 //!   and answers with this server's sockets alone.
 //! - Up to 4096 messages wait to be published; beyond, they are dropped.
+//! - Another server's broadcast with acks is waited on for its timeout, at
+//!   most 2 min; one of this server's keeps at most 2^20 acks.
+//! - A quiet subscription pings the broker every 15 s, so that a
+//!   connection cut without a word is noticed.
 //! - A lost broker is connected to again after 100 ms, doubling up to 5 s.
 //!   Meanwhile each server works alone: its own sockets get its broadcasts,
 //!   requests answer with its own sockets, and what could not be published
 //!   is counted ([`RedisAdapters::stats`]) and logged. Pub/sub keeps
 //!   nothing: what was published while a server was away is lost to it.
 //!
-//! Not yet: broadcasts with the clients' acks across servers (Node's
-//! `BROADCAST`, `BROADCAST_CLIENT_COUNT`, `BROADCAST_ACK`): a Node server
-//! asking this one for them times out. Sharded pub/sub
-//! (`createShardedAdapter`) is not spoken.
+//! What crosses servers: broadcasts (with or without acks), remote join,
+//! leave and disconnect, `fetch_sockets()`, server-side events (with or
+//! without replies), all rooms and the server count. Not yet: sharded
+//! pub/sub (`createShardedAdapter`, `SSUBSCRIBE`/`SPUBLISH`), Redis
+//! Cluster (`NUMSUB` summed over masters), and a `parser` other than
+//! notepack's msgpack.
 //!
 //! A broadcast from this server, as a Node server receives it:
 //!

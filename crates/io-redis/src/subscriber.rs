@@ -23,7 +23,9 @@ pub(crate) trait Listener: Send + Sync + 'static {
 /// broadcast pattern; `SUBSCRIBE` to the request channel and both response
 /// channels) and hands each message to `listener`, until the listener is
 /// gone. A lost connection is made again after the backoff's wait; what
-/// was published meanwhile is lost to this server, as pub/sub goes.
+/// was published meanwhile is lost to this server, as pub/sub goes. A
+/// connection quiet for [`keepalive`](RedisAdapterConfig::keepalive) is
+/// pinged, so that one cut without a word is noticed too.
 pub(crate) async fn run<L: Listener>(
     client: Client,
     channels: Channels,
@@ -35,18 +37,33 @@ pub(crate) async fn run<L: Listener>(
     let mut again = false;
     loop {
         match subscribe(&client, &channels, &config).await {
-            Ok(mut pubsub) => {
+            Ok(pubsub) => {
                 if again {
                     Counters::bump(&counters.reconnects);
                     tracing::info!(channel = %channels.request(), "redis adapter: subscribed again");
                 }
                 backoff.reset();
-                let mut messages = pubsub.on_message();
-                while let Some(message) = messages.next().await {
-                    let Some(listener) = listener.upgrade() else {
-                        return;
-                    };
-                    listener.on_message(message.get_channel_name(), message.get_payload_bytes());
+                let (mut sink, mut messages) = pubsub.split();
+                let mut keepalive = tokio::time::interval(config.keepalive);
+                keepalive.reset();
+                loop {
+                    tokio::select! {
+                        message = messages.next() => {
+                            let Some(message) = message else { break };
+                            let Some(listener) = listener.upgrade() else {
+                                return;
+                            };
+                            listener.on_message(message.get_channel_name(), message.get_payload_bytes());
+                            keepalive.reset();
+                        }
+                        _ = keepalive.tick() => {
+                            let ping = sink.ping::<redis::Value>();
+                            if !matches!(tokio::time::timeout(config.command_timeout, ping).await, Ok(Ok(_))) {
+                                tracing::warn!(channel = %channels.request(), "redis adapter: the broker did not answer a ping");
+                                break;
+                            }
+                        }
+                    }
                 }
                 tracing::warn!(channel = %channels.request(), "redis adapter: the subscription was lost");
             }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use sockeye_io::Value;
 use sockeye_io::adapter::Room;
+use sockeye_io_redis::RedisAdapterConfig;
 use support::{
     Broker, LIMIT, await_servers, connect, hears_within, quick_config, send, server, text,
 };
@@ -298,4 +299,43 @@ async fn a_broadcast_with_acks_gathers_every_servers_clients_answers() {
     let answers = tokio::time::timeout(LIMIT, answers).await.unwrap().unwrap();
     assert!(!answers.remote.complete);
     assert_eq!(answers.remote.acks, [Value::from("b1")]);
+}
+
+#[tokio::test]
+async fn a_broker_that_stops_answering_is_noticed_and_subscribed_to_again() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let config = RedisAdapterConfig {
+        keepalive: Duration::from_millis(200),
+        command_timeout: Duration::from_millis(300),
+        ..quick_config()
+    };
+    let (io_a, adapters_a, _url_a) = server(&broker, config.clone(), |_| {}).await;
+    let (_io_b, adapters_b, url_b) = server(&broker, config, |_| {}).await;
+    await_servers(&adapters_a, 2).await;
+    await_servers(&adapters_b, 2).await;
+    let (mut b, _) = connect(&url_b).await;
+
+    broker.signal("-STOP");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    broker.signal("-CONT");
+    let deadline = Instant::now() + LIMIT;
+    while adapters_b.stats().reconnects == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the silent subscription was never made again"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    await_servers(&adapters_b, 2).await;
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        io_a.emit("again", 1).unwrap();
+        if let Some(heard) = hears_within(&mut b, Duration::from_millis(200)).await {
+            assert_eq!(heard, r#"42["again",1]"#);
+            break;
+        }
+        assert!(Instant::now() < deadline, "b never heard from a again");
+    }
 }

@@ -83,6 +83,17 @@ impl Broker {
         }
     }
 
+    /// Pauses (`SIGSTOP`) or resumes (`SIGCONT`) the server process, by
+    /// its PID: a broker that stays connected but answers nothing.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
     /// Starts it again after [`stop`](Self::stop), on the same port.
     pub fn restart(&mut self) {
         self.stop();
