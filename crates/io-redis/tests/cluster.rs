@@ -339,3 +339,36 @@ async fn a_broker_that_stops_answering_is_noticed_and_subscribed_to_again() {
         assert!(Instant::now() < deadline, "b never heard from a again");
     }
 }
+
+#[tokio::test]
+async fn servers_started_before_the_broker_join_the_cluster_when_it_comes() {
+    let Some(mut broker) = Broker::start() else {
+        return;
+    };
+    broker.stop();
+    let (io_a, adapters_a, url_a) = server(&broker, quick_config(), |_| {}).await;
+    let (_io_b, adapters_b, url_b) = server(&broker, quick_config(), |_| {}).await;
+    let (mut a, _) = connect(&url_a).await;
+    let (mut b, _) = connect(&url_b).await;
+    // Alone meanwhile, without waiting on the broker.
+    io_a.emit("alone", 1).unwrap();
+    assert_eq!(text(&mut a).await, r#"42["alone",1]"#);
+    let started = Instant::now();
+    assert_eq!(io_a.fetch_sockets().await.len(), 1);
+    assert!(started.elapsed() < LIMIT);
+
+    broker.restart();
+    await_servers(&adapters_a, 2).await;
+    await_servers(&adapters_b, 2).await;
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        io_a.emit("together", 2).unwrap();
+        assert_eq!(text(&mut a).await, r#"42["together",2]"#);
+        if let Some(heard) = hears_within(&mut b, Duration::from_millis(200)).await {
+            assert_eq!(heard, r#"42["together",2]"#);
+            break;
+        }
+        assert!(Instant::now() < deadline, "b never heard from a");
+    }
+    assert_eq!(io_a.fetch_sockets().await.len(), 2);
+}
