@@ -1,6 +1,7 @@
 //! [`RedisAdapter`]: one namespace's adapter, which makes this server one
 //! of a cluster of sockeye-io and Node socket.io servers on Redis.
 
+use std::collections::HashSet;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -146,10 +147,11 @@ impl RedisAdapter {
                 request_id,
             })
             .await;
+        let mut known: HashSet<Room> = rooms.iter().cloned().collect();
         for answer in answers {
             if let Response::AllRooms { rooms: theirs, .. } = answer {
                 for room in theirs {
-                    if !rooms.contains(&room) {
+                    if known.insert(room.clone()) {
                         rooms.push(room);
                     }
                 }
@@ -262,8 +264,13 @@ impl Inner {
     fn on_broadcast(&self, room: &str, payload: &[u8]) {
         // Node drops a one-room broadcast for a room it does not hold before
         // decoding it; so does this.
-        if !room.is_empty() && self.rooms.select(&[Room::from(room)], &[]).is_empty() {
-            return;
+        if !room.is_empty() {
+            let mut held = false;
+            self.rooms
+                .for_each_selected(&[Room::from(room)], &[], &mut |_| held = true);
+            if !held {
+                return;
+            }
         }
         let broadcast = match Broadcast::decode(payload) {
             Ok(broadcast) => broadcast,
