@@ -5,7 +5,7 @@
 // Node one: broadcasts (all, to a room, except a room), fetchSockets (ids,
 // rooms, data, handshake), remote join / leave / disconnect,
 // serverSideEmit with and without acks, broadcasts with acks, the server
-// count and all rooms.
+// count and all rooms; and Node's redis-emitter publishing into it.
 //
 // Starts redis-server (REDIS_SERVER, default `redis-server`) on a free
 // loopback port with no persistence, and the sockeye servers from
@@ -18,6 +18,7 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
+import { Emitter } from "@socket.io/redis-emitter";
 import { createClient } from "redis";
 import { io as connectClient } from "socket.io-client";
 
@@ -362,6 +363,33 @@ async function main() {
         answer);
     }
   }
+
+  // Node's redis-emitter, a process without clients, publishes into the
+  // cluster: events, server-side events and room operations reach every
+  // server.
+  const emitterClient = createClient({ url });
+  await emitterClient.connect();
+  const emitter = new Emitter(emitterClient);
+  emitter.emit("from-emitter", { n: 1 });
+  emitter.to("room2").emit("emitter-room2", 2);
+  for (const c of all) {
+    check(`emitter: an emit reaches ${names.get(c.id)}`, same(await heard(c, "from-emitter"), [{ n: 1 }]));
+  }
+  for (const c of [c2, c4]) {
+    check(`emitter: an emit to room2 reaches ${names.get(c.id)}`, same(await heard(c, "emitter-room2"), [2]));
+  }
+  await sleep(QUIET_MS);
+  check("emitter: an emit to room2 stays off c1 and c3", count(c1, "emitter-room2") + count(c3, "emitter-room2") === 0);
+  emitter.serverSideEmit("bye", "emitter");
+  for (const c of [c1, c2, c3]) {
+    const got = await until(() => op(c, { op: "heard" }), (h) => h.some((e) => same(e, ["bye", "emitter"])));
+    check(`emitter: serverSideEmit reaches ${names.get(c.id)}'s server`, got.some((e) => same(e, ["bye", "emitter"])), got);
+  }
+  emitter.in("room1").socketsJoin("emitter-joined");
+  const joinedByEmitter = await until(() => op(c2, { op: "fetch", to: ["emitter-joined"] }), (xs) => xs.length === 2);
+  check("emitter: socketsJoin puts room1 in a room on every server",
+    same(sorted(joinedByEmitter.map((s) => s.id)), sorted([c1.id, c3.id])), joinedByEmitter);
+  await emitterClient.quit();
 
   // Remote disconnect, each way: Node disconnects a sockeye server's
   // socket, a sockeye server disconnects one of Node's.
