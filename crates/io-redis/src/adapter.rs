@@ -10,7 +10,7 @@ use sockeye_io::adapter::{
     SentPacket, ServerSideReplies, ServerSideReply, Session, SocketInfo,
 };
 use sockeye_io::engine::Payload;
-use sockeye_io::parser::Packet;
+use sockeye_io::parser::{Packet, PacketKind};
 use sockeye_io::{Sid, Value};
 use tokio::task::AbortHandle;
 
@@ -272,16 +272,31 @@ impl Inner {
                 return;
             }
         }
-        let broadcast = match Broadcast::decode(payload) {
+        let mut broadcast = match Broadcast::decode(payload) {
             Ok(broadcast) => broadcast,
             Err(e) => return self.malformed("broadcast", &e),
         };
-        if broadcast.uid == self.uid || broadcast.packet.nsp != *self.nsp {
+        if broadcast.uid == self.uid || !self.is_event_here(&mut broadcast.packet) {
             return;
         }
         if let Some(local) = self.local() {
             local.broadcast(&broadcast.packet, &broadcast.opts.to_broadcast_options());
         }
+    }
+
+    /// Whether `packet`, from another server, is an event of this
+    /// namespace; its ack id, if any, is dropped. Only events are
+    /// broadcast: another server must not make this server's clients see a
+    /// CONNECT, a DISCONNECT or an ack they never asked for.
+    fn is_event_here(&self, packet: &mut Packet) -> bool {
+        packet.id = None;
+        if packet.kind != PacketKind::Event {
+            Counters::bump(&self.counters.malformed);
+            tracing::debug!(nsp = %self.nsp, kind = ?packet.kind,
+                "redis adapter: a broadcast of a packet that is no event is dropped");
+            return false;
+        }
+        packet.nsp == *self.nsp
     }
 
     /// A request from another server.
@@ -364,7 +379,7 @@ impl Inner {
                 request_id,
                 packet,
                 opts,
-            } => self.on_broadcast_with_ack(&*local, &uid, request_id, &packet, &opts),
+            } => self.on_broadcast_with_ack(&*local, &uid, request_id, packet, &opts),
         }
     }
 
@@ -407,10 +422,10 @@ impl Inner {
         local: &dyn LocalSide,
         uid: &str,
         request_id: String,
-        packet: &Packet,
+        mut packet: Packet,
         opts: &Opts,
     ) {
-        if packet.nsp != *self.nsp {
+        if !self.is_event_here(&mut packet) {
             return;
         }
         let timeout = opts
@@ -440,7 +455,7 @@ impl Inner {
             publisher.publish(channel.clone(), response.encode());
         });
         local.broadcast_with_ack(
-            packet,
+            &packet,
             &opts.to_broadcast_options(),
             timeout,
             on_count,

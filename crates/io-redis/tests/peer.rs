@@ -8,8 +8,8 @@ mod support;
 
 use futures_util::StreamExt;
 use redis::AsyncCommands;
-use sockeye_io::parser::Packet;
-use sockeye_io_redis::{Flags, Opts, Request, Response};
+use sockeye_io::parser::{Packet, PacketKind};
+use sockeye_io_redis::{Broadcast, Flags, Opts, Request, Response};
 use support::{Broker, LIMIT, await_servers, connect, quick_config, send, server, text};
 
 #[tokio::test]
@@ -35,6 +35,16 @@ async fn a_broadcast_with_acks_from_another_server_is_counted_then_acked() {
     ] {
         let _: i64 = conn.publish(channel, &b"\xc1\xff{"[..]).await.unwrap();
     }
+
+    // A broadcast of a DISCONNECT: dropped (and counted), the client stays.
+    let disconnect = Packet {
+        kind: PacketKind::Disconnect,
+        nsp: "/".into(),
+        id: None,
+        data: None,
+    };
+    let bytes = Broadcast::encode("peer01", &disconnect, &Opts::default());
+    let _: i64 = conn.publish("socket.io#/#", bytes).await.unwrap();
 
     let request = Request::Broadcast {
         uid: "peer01".into(),
@@ -84,5 +94,5 @@ async fn a_broadcast_with_acks_from_another_server_is_counted_then_acked() {
             },
         ]
     );
-    assert_eq!(adapters.stats().malformed, 3);
+    assert_eq!(adapters.stats().malformed, 4);
 }
