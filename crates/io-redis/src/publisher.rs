@@ -2,6 +2,7 @@
 //! that publishes them in order.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::mpsc;
 
@@ -27,6 +28,9 @@ type Message = (String, Vec<u8>);
 pub(crate) struct Publisher {
     queue: mpsc::Sender<Message>,
     counters: Arc<Counters>,
+    /// Whether the last message offered found the queue full: a full
+    /// queue is logged once, not once per message.
+    full: AtomicBool,
 }
 
 impl Publisher {
@@ -40,15 +44,29 @@ impl Publisher {
     ) -> Self {
         let (queue, rx) = mpsc::channel(capacity.max(1));
         runtime.spawn(run(link, rx, Arc::clone(&counters)));
-        Self { queue, counters }
+        Self {
+            queue,
+            counters,
+            full: AtomicBool::new(false),
+        }
     }
 
     /// Queues `bytes` for `channel`.
     pub(crate) fn publish(&self, channel: String, bytes: Vec<u8>) {
-        if let Err(e) = self.queue.try_send((channel, bytes)) {
-            Counters::bump(&self.counters.unpublished);
-            let (channel, _) = e.into_inner();
-            tracing::warn!(%channel, "redis adapter: the publish queue is full; a message is dropped");
+        match self.queue.try_send((channel, bytes)) {
+            Ok(()) => {
+                if self.full.swap(false, Ordering::Relaxed) {
+                    tracing::info!("redis adapter: the publish queue takes messages again");
+                }
+            }
+            Err(e) => {
+                Counters::bump(&self.counters.unpublished);
+                if !self.full.swap(true, Ordering::Relaxed) {
+                    let (channel, _) = e.into_inner();
+                    tracing::warn!(%channel,
+                        "redis adapter: the publish queue is full; messages are dropped (counted) until it drains");
+                }
+            }
         }
     }
 }
@@ -57,35 +75,42 @@ impl Publisher {
 /// every sender is gone.
 async fn run(link: Arc<Link>, mut rx: mpsc::Receiver<Message>, counters: Arc<Counters>) {
     let mut batch = Vec::with_capacity(BATCH);
+    // Messages dropped since the last one published: an outage is logged
+    // when it starts and when it ends, with its count, not per message.
+    let mut dropped: u64 = 0;
     while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let Some(mut conn) = link.connection().await else {
-            drop_batch(&counters, &mut batch);
-            continue;
-        };
-        let mut pipe = redis::pipe();
-        for (channel, bytes) in &batch {
-            pipe.publish(channel, bytes.as_slice()).ignore();
-        }
-        let sent: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
-        match sent {
-            Ok(()) => batch.clear(),
-            Err(e) => {
-                link.lost(&e).await;
-                drop_batch(&counters, &mut batch);
+        let sent = match link.connection().await {
+            Some(mut conn) => {
+                let mut pipe = redis::pipe();
+                for (channel, bytes) in &batch {
+                    pipe.publish(channel, bytes.as_slice()).ignore();
+                }
+                let sent: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
+                if let Err(e) = &sent {
+                    link.lost(e).await;
+                }
+                sent.is_ok()
             }
+            None => false,
+        };
+        let n = batch.len() as u64;
+        batch.clear();
+        if sent {
+            if dropped > 0 {
+                tracing::info!(
+                    dropped,
+                    "redis adapter: publishing again after dropping messages"
+                );
+                dropped = 0;
+            }
+        } else {
+            counters.unpublished.fetch_add(n, Ordering::Relaxed);
+            if dropped == 0 {
+                tracing::warn!(
+                    "redis adapter: the broker cannot be reached; messages are dropped (counted) until it can"
+                );
+            }
+            dropped = dropped.saturating_add(n);
         }
     }
-}
-
-/// Counts and forgets messages that could not be published.
-fn drop_batch(counters: &Counters, batch: &mut Vec<Message>) {
-    let n = batch.len() as u64;
-    counters
-        .unpublished
-        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-    tracing::warn!(
-        messages = n,
-        "redis adapter: the broker cannot be reached; messages dropped"
-    );
-    batch.clear();
 }
