@@ -391,6 +391,15 @@ async function main() {
     same(sorted(joinedByEmitter.map((s) => s.id)), sorted([c1.id, c3.id])), joinedByEmitter);
   await emitterClient.quit();
 
+  // Every message Node's adapter and emitter sent was understood, and
+  // nothing was lost or timed out.
+  for (const c of [c1, c2]) {
+    const stats = await op(c, { op: "stats" });
+    check(`${names.get(c.id)}'s sockeye server refused, lost and timed out nothing`,
+      stats.malformed === 0 && stats.unpublished === 0 && stats.timed_out_requests === 0 && stats.refused_requests === 0,
+      stats);
+  }
+
   // Remote disconnect, each way: Node disconnects a sockeye server's
   // socket, a sockeye server disconnects one of Node's.
   const reason = (c) => new Promise((resolve) => c.once("disconnect", resolve));

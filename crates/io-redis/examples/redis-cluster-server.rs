@@ -22,7 +22,8 @@
 //!   answers with `{replies, complete}` from the other servers, whose
 //!   handler of `ask` replies `{server, got}`;
 //! - `server-count`: answers with the servers counted; `all-rooms`: with
-//!   every room of the cluster, sorted.
+//!   every room of the cluster, sorted; `stats`: with the adapter's
+//!   fault counts.
 //!
 //! ```text
 //! cargo run -p sockeye-io-redis --example redis-cluster-server -- PORT REDIS_URL [NAME]
@@ -169,23 +170,28 @@ async fn op(
             }
         }
         "heard" => Json::Array(heard.lock().unwrap_or_else(PoisonError::into_inner).clone()),
-        "server-count" => match adapters.adapter("/") {
-            Some(adapter) => json!(adapter.server_count().await),
-            None => Json::Null,
-        },
-        "all-rooms" => match adapters.adapter("/") {
-            Some(adapter) => {
-                let mut rooms: Vec<String> = adapter
-                    .all_rooms()
-                    .await
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect();
-                rooms.sort_unstable();
-                json!(rooms)
-            }
-            None => Json::Null,
-        },
+        "server-count" => json!(io.of("/").server_count().await),
+        "stats" => {
+            let stats = adapters.stats();
+            json!({
+                "unpublished": stats.unpublished,
+                "reconnects": stats.reconnects,
+                "malformed": stats.malformed,
+                "refused_requests": stats.refused_requests,
+                "timed_out_requests": stats.timed_out_requests,
+            })
+        }
+        "all-rooms" => {
+            let mut rooms: Vec<String> = io
+                .of("/")
+                .all_rooms()
+                .await
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            rooms.sort_unstable();
+            json!(rooms)
+        }
         other => json!({ "error": format!("unknown op {other:?}") }),
     }
 }

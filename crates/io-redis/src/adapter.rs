@@ -135,31 +135,6 @@ impl RedisAdapter {
         &self.inner.uid
     }
 
-    /// Every room with a socket on any server of the cluster (Node's
-    /// `adapter.allRooms()`), this server's included: an `ALL_ROOMS`
-    /// request, waiting for each other server's answer up to the request
-    /// timeout.
-    pub async fn all_rooms(&self) -> Vec<Room> {
-        let mut rooms = self.inner.rooms.rooms();
-        let (answers, _) = Arc::clone(&self.inner)
-            .request(RequestKind::AllRooms, |uid, request_id| Request::AllRooms {
-                uid,
-                request_id,
-            })
-            .await;
-        let mut known: HashSet<Room> = rooms.iter().cloned().collect();
-        for answer in answers {
-            if let Response::AllRooms { rooms: theirs, .. } = answer {
-                for room in theirs {
-                    if known.insert(room.clone()) {
-                        rooms.push(room);
-                    }
-                }
-            }
-        }
-        rooms
-    }
-
     /// How many servers share the namespace, this one included (`PUBSUB
     /// NUMSUB` of the request channel, as Node counts); 1 when the broker
     /// cannot say.
@@ -650,6 +625,32 @@ impl Adapter for RedisAdapter {
                 })
                 .collect();
             ServerSideReplies { replies, complete }
+        })
+    }
+
+    /// An `ALL_ROOMS` request, waiting for each other server's answer up
+    /// to the request timeout, merged with this server's rooms.
+    fn all_rooms(&self) -> ClusterFuture<Vec<Room>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let mut rooms = inner.rooms.rooms();
+            let (answers, _) = Arc::clone(&inner)
+                .request(RequestKind::AllRooms, |uid, request_id| Request::AllRooms {
+                    uid,
+                    request_id,
+                })
+                .await;
+            let mut known: HashSet<Room> = rooms.iter().cloned().collect();
+            for answer in answers {
+                if let Response::AllRooms { rooms: theirs, .. } = answer {
+                    for room in theirs {
+                        if known.insert(room.clone()) {
+                            rooms.push(room);
+                        }
+                    }
+                }
+            }
+            rooms
         })
     }
 

@@ -122,9 +122,8 @@ impl RedisAdapters {
         adapter
     }
 
-    /// The adapter made for namespace `nsp`, while its namespace lives:
-    /// for what the [`Adapter`] trait does not carry
-    /// ([`RedisAdapter::all_rooms`], [`RedisAdapter::server_count`]).
+    /// The adapter made for namespace `nsp`, while its namespace lives
+    /// (its node id, [`RedisAdapter::server_count`]).
     pub fn adapter(&self, nsp: &str) -> Option<Arc<RedisAdapter>> {
         let made = self
             .shared

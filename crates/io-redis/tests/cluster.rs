@@ -174,13 +174,12 @@ async fn server_side_events_all_rooms_and_the_server_count_span_the_cluster() {
 
     let (_a, a_id) = connect(&url_a).await;
     let (_b, b_id) = connect(&url_b).await;
-    let adapter = adapters_a.adapter("/").unwrap();
-    let mut rooms = adapter.all_rooms().await;
+    let mut rooms = io_a.of("/").all_rooms().await;
     rooms.sort_unstable();
     let mut expected = vec![Room::from(a_id.as_str()), Room::from(b_id.as_str())];
     expected.sort_unstable();
     assert_eq!(rooms, expected);
-    assert_eq!(adapter.server_count().await, 2);
+    assert_eq!(io_a.of("/").server_count().await, 2);
     assert_eq!(adapters_a.stats().timed_out_requests, 1);
 }
 

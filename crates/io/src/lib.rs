@@ -63,6 +63,7 @@ mod args;
 mod broadcast;
 mod client;
 mod cluster_ack;
+mod cluster_rooms;
 mod config;
 mod conn;
 pub mod engine;

@@ -153,6 +153,13 @@ pub trait Adapter: Send + Sync + 'static {
         }))
     }
 
+    /// Cluster: every room with a socket on any server of the cluster,
+    /// this one's included (Node's `adapter.allRooms()`). Alone: this
+    /// server's [`rooms`](Self::rooms).
+    fn all_rooms(&self) -> ClusterFuture<Vec<Room>> {
+        Box::pin(std::future::ready(self.rooms()))
+    }
+
     /// Cluster: how many servers share the namespace, this one included.
     fn server_count(&self) -> ClusterFuture<usize> {
         Box::pin(std::future::ready(1))
