@@ -5,7 +5,8 @@
 // Node one: broadcasts (all, to a room, except a room), fetchSockets (ids,
 // rooms, data, handshake), remote join / leave / disconnect,
 // serverSideEmit with and without acks, broadcasts with acks, the server
-// count and all rooms; and Node's redis-emitter publishing into it.
+// count and all rooms; the broker killed and started again mid-run; and
+// Node's redis-emitter publishing into it.
 //
 // Starts redis-server (REDIS_SERVER, default `redis-server`) on a free
 // loopback port with no persistence, and the sockeye servers from
@@ -97,6 +98,8 @@ function start(command, args, ready) {
 async function nodeServer(port, url) {
   const pub = createClient({ url });
   const sub = pub.duplicate();
+  // The broker is killed mid-run on purpose: the clients reconnect.
+  for (const c of [pub, sub]) c.on("error", () => {});
   await Promise.all([pub.connect(), sub.connect()]);
   const io = new Server(port, { adapter: createAdapter(pub, sub) });
   const heard = [];
@@ -222,11 +225,13 @@ async function main() {
   const sockeye = process.env.SOCKEYE_SERVER;
   if (!sockeye) throw new Error("set SOCKEYE_SERVER to the redis-cluster-server binary");
   const redisPort = await freePort();
-  await start(
-    process.env.REDIS_SERVER || "redis-server",
-    ["--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--port", String(redisPort)],
-    "Ready to accept connections",
-  );
+  const startRedis = () =>
+    start(
+      process.env.REDIS_SERVER || "redis-server",
+      ["--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--port", String(redisPort)],
+      "Ready to accept connections",
+    );
+  let redis = await startRedis();
   const url = `redis://127.0.0.1:${redisPort}`;
   const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
   await start(sockeye, [String(p1), url, "sockeye-1"], "listening on");
@@ -364,10 +369,45 @@ async function main() {
     }
   }
 
+  // The broker killed (SIGKILL) and started again mid-run: every server
+  // lives on; a sockeye server's own clients still get its broadcasts,
+  // the others miss them, and it counts exactly those as unpublished; once
+  // the broker is back, the cluster is whole again.
+  const before = await op(c1, { op: "stats" });
+  const killed = new Promise((resolve) => redis.once("exit", resolve));
+  redis.kill("SIGKILL");
+  await killed;
+  const LOST = 5;
+  for (let i = 0; i < LOST; i++) {
+    await op(c1, { op: "broadcast", event: "during-outage", data: i });
+  }
+  const ownGot = await until(async () => count(c1, "during-outage"), (n) => n === LOST);
+  check("outage: sockeye-1's own client gets all its broadcasts", ownGot === LOST, ownGot);
+  const counted = await until(async () => (await op(c1, { op: "stats" })).unpublished - before.unpublished, (n) => n >= LOST);
+  redis = await startRedis();
+  for (const c of [c1, c2, c3]) {
+    const n = await until(() => op(c, { op: "server-count" }), (n) => n === 3);
+    check(`outage: ${names.get(c.id)}'s server counts three servers again`, n === 3, n);
+  }
+  const after = await until(async () => {
+    await op(c1, { op: "broadcast", event: "after-outage", data: 1 });
+    return [c2, c3, c4].every((c) => count(c, "after-outage") > 0);
+  }, (ok) => ok);
+  check("outage: sockeye-1's broadcasts reach every server again", after);
+  const seenElsewhere = [c2, c3, c4].reduce((n, c) => n + count(c, "during-outage"), 0);
+  check("outage: the broadcasts lost are the ones counted", seenElsewhere === 0 && counted === LOST,
+    { seenElsewhere, counted });
+  const nodeAfter = await until(async () => {
+    await op(c3, { op: "broadcast", event: "node-after-outage", data: 1 });
+    return [c1, c2].every((c) => count(c, "node-after-outage") > 0);
+  }, (ok) => ok);
+  check("outage: Node's broadcasts reach the sockeye servers again", nodeAfter);
+
   // Node's redis-emitter, a process without clients, publishes into the
   // cluster: events, server-side events and room operations reach every
   // server.
   const emitterClient = createClient({ url });
+  emitterClient.on("error", () => {});
   await emitterClient.connect();
   const emitter = new Emitter(emitterClient);
   emitter.emit("from-emitter", { n: 1 });
@@ -391,12 +431,14 @@ async function main() {
     same(sorted(joinedByEmitter.map((s) => s.id)), sorted([c1.id, c3.id])), joinedByEmitter);
   await emitterClient.quit();
 
-  // Every message Node's adapter and emitter sent was understood, and
-  // nothing was lost or timed out.
+  // Every message Node's adapter and emitter sent was understood, nothing
+  // timed out, and nothing was lost but the outage's broadcasts.
   for (const c of [c1, c2]) {
     const stats = await op(c, { op: "stats" });
-    check(`${names.get(c.id)}'s sockeye server refused, lost and timed out nothing`,
-      stats.malformed === 0 && stats.unpublished === 0 && stats.timed_out_requests === 0 && stats.refused_requests === 0,
+    const lost = c === c1 ? LOST : 0;
+    check(`${names.get(c.id)}'s sockeye server refused and timed out nothing, and lost ${lost}`,
+      stats.malformed === 0 && stats.unpublished === lost && stats.timed_out_requests === 0 &&
+        stats.refused_requests === 0 && stats.reconnects > 0,
       stats);
   }
 
