@@ -26,15 +26,19 @@
 //!   fault counts.
 //!
 //! ```text
-//! cargo run -p sockeye-io-redis --example redis-cluster-server -- PORT REDIS_URL [NAME]
+//! cargo run -p sockeye-io-redis --example redis-cluster-server -- PORT REDIS_URL [NAME] [--sharded]
 //! ```
+//!
+//! With `--sharded`, it speaks Node's sharded adapter
+//! (`createShardedAdapter`, dynamic subscriptions) instead of the classic
+//! one.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{Value as Json, json};
 use sockeye_io::{BroadcastOperator, SocketIo, SocketIoConfig, from_value, to_value};
-use sockeye_io_redis::{RedisAdapterConfig, RedisAdapters};
+use sockeye_io_redis::{Mode, RedisAdapterConfig, RedisAdapters, SubscriptionMode};
 
 /// The strings of `request[key]` (none when it is missing).
 fn strings(request: &Json, key: &str) -> Vec<String> {
@@ -199,12 +203,21 @@ async fn op(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: redis-cluster-server PORT REDIS_URL [NAME]";
+    let usage = "usage: redis-cluster-server PORT REDIS_URL [NAME] [--sharded]";
     let port: u16 = args.next().ok_or(usage)?.parse()?;
     let url = args.next().ok_or(usage)?;
     let name = args.next().unwrap_or_else(|| format!("sockeye-{port}"));
+    let mode = match args.next().as_deref() {
+        Some("--sharded") => Mode::Sharded(SubscriptionMode::Dynamic),
+        None => Mode::Classic,
+        Some(_) => return Err(usage.into()),
+    };
 
-    let adapters = RedisAdapters::new(&url, RedisAdapterConfig::default())?;
+    let config = RedisAdapterConfig {
+        mode,
+        ..RedisAdapterConfig::default()
+    };
+    let adapters = RedisAdapters::new(&url, config)?;
     let factory = adapters.clone();
     let io = SocketIo::with_adapter(SocketIoConfig::default(), move |nsp| factory.make(nsp));
 

@@ -157,7 +157,7 @@ impl Inner {
 
     async fn server_count(&self) -> usize {
         self.link
-            .numsub(self.channels.request())
+            .numsub(self.channels.request(), false)
             .await
             .unwrap_or(1)
             .max(1)

@@ -72,11 +72,45 @@ pub struct RedisAdapterConfig {
     /// server's ack waits longer, while any timeout an application really
     /// gives a broadcast fits.
     pub max_ack_wait: Duration,
+    /// Which of Node's adapters to speak. Default
+    /// [`Mode::Classic`], Node's `createAdapter`: every server of a
+    /// cluster must speak the same one.
+    pub mode: Mode,
     /// Answer a request on the asking server's own response channel
     /// instead of the shared one (Node's
     /// `publishOnSpecificResponseChannel`). Default `false`, Node's. Both
     /// are always listened to, so servers may differ on it.
     pub publish_on_specific_response_channel: bool,
+}
+
+/// Which of Node's Redis adapters the servers of a cluster speak.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mode {
+    /// Classic pub/sub (`createAdapter`): `PUBLISH`, `PSUBSCRIBE` and
+    /// `SUBSCRIBE`, the request and response channels.
+    #[default]
+    Classic,
+    /// Sharded pub/sub (`createShardedAdapter`, Redis 7): `SPUBLISH` and
+    /// `SSUBSCRIBE`, `socket.io-adapter`'s cluster messages.
+    Sharded(SubscriptionMode),
+}
+
+/// How many channels a namespace listens to in sharded mode (Node's
+/// `subscriptionMode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubscriptionMode {
+    /// The namespace's channel and this server's own: broadcasts to one
+    /// room reach every server.
+    Static,
+    /// Also one channel per room held here, but a socket's own room:
+    /// a broadcast to one room reaches only the servers that hold it.
+    /// Node's default.
+    #[default]
+    Dynamic,
+    /// Also one channel per socket's own room.
+    DynamicPrivate,
 }
 
 impl Default for RedisAdapterConfig {
@@ -91,6 +125,7 @@ impl Default for RedisAdapterConfig {
             command_timeout: Duration::from_secs(2),
             keepalive: Duration::from_secs(15),
             max_ack_wait: Duration::from_secs(120),
+            mode: Mode::Classic,
             publish_on_specific_response_channel: false,
         }
     }

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use sockeye_io::adapter::Adapter;
 
 use crate::adapter::{Parts, RedisAdapter};
-use crate::config::RedisAdapterConfig;
+use crate::config::{Mode, RedisAdapterConfig};
 use crate::link::Link;
 use crate::publisher::Publisher;
+use crate::sharded::{ShardParts, ShardedRedisAdapter};
 use crate::stats::{AdapterStats, Counters};
 
 /// Why [`RedisAdapters`] could not be made.
@@ -55,6 +56,8 @@ pub struct RedisAdapters {
 #[derive(Debug)]
 struct Shared {
     client: redis::Client,
+    /// The same broker over RESP3, which sharded subscriptions need.
+    resp3: redis::Client,
     link: Arc<Link>,
     publisher: Arc<Publisher>,
     config: Arc<RedisAdapterConfig>,
@@ -73,6 +76,9 @@ impl RedisAdapters {
     /// [`SetupError::NoRuntime`] outside a tokio runtime.
     pub fn new(url: &str, config: RedisAdapterConfig) -> Result<Self, SetupError> {
         let client = redis::Client::open(url).map_err(SetupError::Url)?;
+        let mut info = client.get_connection_info().clone();
+        info.redis.protocol = redis::ProtocolVersion::RESP3;
+        let resp3 = redis::Client::open(info).map_err(SetupError::Url)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| SetupError::NoRuntime)?;
         let config = Arc::new(config);
         let counters = Arc::new(Counters::default());
@@ -83,6 +89,10 @@ impl RedisAdapters {
         ));
         let publisher = Arc::new(Publisher::new(
             Arc::clone(&link),
+            match config.mode {
+                Mode::Sharded(_) => "SPUBLISH",
+                _ => "PUBLISH",
+            },
             config.publish_queue,
             Arc::clone(&counters),
             &runtime,
@@ -90,6 +100,7 @@ impl RedisAdapters {
         Ok(Self {
             shared: Arc::new(Shared {
                 client,
+                resp3,
                 link,
                 publisher,
                 config,
@@ -105,6 +116,20 @@ impl RedisAdapters {
     /// factory returns. It subscribes at once.
     pub fn make(&self, nsp: &str) -> Arc<dyn Adapter> {
         let shared = &self.shared;
+        if let Mode::Sharded(mode) = shared.config.mode {
+            return Arc::new(ShardedRedisAdapter::new(
+                nsp,
+                ShardParts {
+                    client: shared.resp3.clone(),
+                    link: Arc::clone(&shared.link),
+                    publisher: Arc::clone(&shared.publisher),
+                    config: Arc::clone(&shared.config),
+                    mode,
+                    counters: Arc::clone(&shared.counters),
+                    runtime: shared.runtime.clone(),
+                },
+            ));
+        }
         let adapter = Arc::new(RedisAdapter::new(
             nsp,
             Parts {
@@ -122,8 +147,9 @@ impl RedisAdapters {
         adapter
     }
 
-    /// The adapter made for namespace `nsp`, while its namespace lives
-    /// (its node id, [`RedisAdapter::server_count`]).
+    /// The classic-mode adapter made for namespace `nsp`, while its
+    /// namespace lives (its node id, [`RedisAdapter::server_count`]);
+    /// `None` in sharded mode.
     pub fn adapter(&self, nsp: &str) -> Option<Arc<RedisAdapter>> {
         let made = self
             .shared

@@ -46,10 +46,13 @@
 //!
 //! What crosses servers: broadcasts (with or without acks), remote join,
 //! leave and disconnect, `fetch_sockets()`, server-side events (with or
-//! without replies), all rooms and the server count. Not yet: sharded
-//! pub/sub (`createShardedAdapter`, `SSUBSCRIBE`/`SPUBLISH`), Redis
-//! Cluster (`NUMSUB` summed over masters), and a `parser` other than
-//! notepack's msgpack.
+//! without replies), all rooms and the server count. With
+//! [`Mode::Sharded`], the same travels over Redis 7's sharded pub/sub
+//! (`SSUBSCRIBE`/`SPUBLISH`) as Node's `createShardedAdapter` sends it
+//! ([`ShardedRedisAdapter`]; all rooms are this server's there, as Node's
+//! sharded adapter has no such request). Not yet: Redis Cluster (counts
+//! summed over masters, one connection per shard), and a `parser` other
+//! than notepack's msgpack.
 //!
 //! A broadcast from this server, as a Node server receives it:
 //!
@@ -106,7 +109,11 @@
 //!   `publisher.rs`: the bounded queue of messages to publish.
 //!   `subscriber.rs`: one namespace's subscription, made again when lost.
 //!   `pending.rs`: requests waiting for answers, bounded.
+//! - `cluster_message.rs`: the sharded adapter's `{type, data, uid, nsp}`.
+//!   `shard_subscriber.rs`: one namespace's sharded subscription (RESP3),
+//!   with a channel per room in the dynamic modes.
 //! - `adapter.rs` ([`RedisAdapter`]): one namespace's adapter.
+//!   `sharded.rs` ([`ShardedRedisAdapter`]): the same in sharded mode.
 //!   `factory.rs` ([`RedisAdapters`], [`SetupError`]): the adapters of a
 //!   server's namespaces, for `SocketIo::with_adapter`.
 //!
@@ -118,6 +125,7 @@ mod adapter;
 mod backoff;
 mod broadcast;
 mod channels;
+mod cluster_message;
 mod codec;
 mod config;
 mod date;
@@ -135,6 +143,8 @@ mod pending;
 mod publisher;
 mod request;
 mod response;
+mod shard_subscriber;
+mod sharded;
 mod stats;
 mod subscriber;
 mod uid;
@@ -143,7 +153,7 @@ pub use adapter::RedisAdapter;
 pub use broadcast::Broadcast;
 pub use channels::{Channels, DEFAULT_KEY};
 pub use codec::Codec;
-pub use config::RedisAdapterConfig;
+pub use config::{Mode, RedisAdapterConfig, SubscriptionMode};
 pub use error::{Result, WireError};
 pub use factory::{RedisAdapters, SetupError};
 pub use handshake::{NodeHandshake, RemoteSocket};
@@ -152,5 +162,6 @@ pub use msgpack::MAX_DEPTH;
 pub use opts::{Flags, Opts};
 pub use request::Request;
 pub use response::Response;
+pub use sharded::ShardedRedisAdapter;
 pub use stats::AdapterStats;
 pub use uid::{EMITTER_UID, UID_LEN, uid};

@@ -106,13 +106,13 @@ impl Link {
         state.retry_at = Some(Instant::now() + wait);
     }
 
-    /// `PUBSUB NUMSUB channel`: how many connections listen to `channel`
-    /// (how Node's adapter counts the servers of a namespace); `None` when
-    /// the broker cannot say.
-    pub(crate) async fn numsub(&self, channel: &str) -> Option<usize> {
+    /// `PUBSUB NUMSUB channel` (`SHARDNUMSUB` when `sharded`): how many
+    /// connections listen to `channel` (how Node's adapters count the
+    /// servers of a namespace); `None` when the broker cannot say.
+    pub(crate) async fn numsub(&self, channel: &str, sharded: bool) -> Option<usize> {
         let mut conn = self.connection().await?;
         let reply: redis::RedisResult<(String, usize)> = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
+            .arg(if sharded { "SHARDNUMSUB" } else { "NUMSUB" })
             .arg(channel)
             .query_async(&mut conn)
             .await;

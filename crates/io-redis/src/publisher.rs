@@ -34,16 +34,18 @@ pub(crate) struct Publisher {
 }
 
 impl Publisher {
-    /// A publisher on `link` with room for `capacity` waiting messages; its
-    /// task runs on `runtime` until the publisher is dropped.
+    /// A publisher on `link` with room for `capacity` waiting messages,
+    /// publishing with `command` (`PUBLISH`, or `SPUBLISH` for sharded
+    /// pub/sub); its task runs on `runtime` until the publisher is dropped.
     pub(crate) fn new(
         link: Arc<Link>,
+        command: &'static str,
         capacity: usize,
         counters: Arc<Counters>,
         runtime: &tokio::runtime::Handle,
     ) -> Self {
         let (queue, rx) = mpsc::channel(capacity.max(1));
-        runtime.spawn(run(link, rx, Arc::clone(&counters)));
+        runtime.spawn(run(link, command, rx, Arc::clone(&counters)));
         Self {
             queue,
             counters,
@@ -73,7 +75,12 @@ impl Publisher {
 
 /// Publishes what is queued, up to [`BATCH`] messages per pipeline, until
 /// every sender is gone.
-async fn run(link: Arc<Link>, mut rx: mpsc::Receiver<Message>, counters: Arc<Counters>) {
+async fn run(
+    link: Arc<Link>,
+    command: &'static str,
+    mut rx: mpsc::Receiver<Message>,
+    counters: Arc<Counters>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     // Messages dropped since the last one published: an outage is logged
     // when it starts and when it ends, with its count, not per message.
@@ -83,7 +90,10 @@ async fn run(link: Arc<Link>, mut rx: mpsc::Receiver<Message>, counters: Arc<Cou
             Some(mut conn) => {
                 let mut pipe = redis::pipe();
                 for (channel, bytes) in &batch {
-                    pipe.publish(channel, bytes.as_slice()).ignore();
+                    pipe.cmd(command)
+                        .arg(channel)
+                        .arg(bytes.as_slice())
+                        .ignore();
                 }
                 let sent: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
                 if let Err(e) = &sent {

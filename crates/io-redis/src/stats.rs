@@ -19,6 +19,9 @@ pub struct AdapterStats {
     pub reconnects: u64,
     /// Messages received that could not be decoded, and were dropped.
     pub malformed: u64,
+    /// Messages received that were dropped because too many were waiting
+    /// to be handled (sharded mode).
+    pub overflowed: u64,
     /// Requests not sent because [`max_in_flight`] were already waiting.
     ///
     /// [`max_in_flight`]: crate::RedisAdapterConfig::max_in_flight
@@ -33,6 +36,7 @@ pub(crate) struct Counters {
     pub(crate) unpublished: AtomicU64,
     pub(crate) reconnects: AtomicU64,
     pub(crate) malformed: AtomicU64,
+    pub(crate) overflowed: AtomicU64,
     pub(crate) refused_requests: AtomicU64,
     pub(crate) timed_out_requests: AtomicU64,
 }
@@ -50,6 +54,7 @@ impl Counters {
             unpublished: get(&self.unpublished),
             reconnects: get(&self.reconnects),
             malformed: get(&self.malformed),
+            overflowed: get(&self.overflowed),
             refused_requests: get(&self.refused_requests),
             timed_out_requests: get(&self.timed_out_requests),
         }

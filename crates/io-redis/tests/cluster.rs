@@ -31,10 +31,10 @@ async fn broadcasts_reach_every_server_once_and_follow_rooms() {
     let Some(broker) = Broker::start() else {
         return;
     };
-    let (io_a, adapters_a, url_a) = server(&broker, quick_config(), |_| {}).await;
-    let (_io_b, adapters_b, url_b) = server(&broker, quick_config(), |_| {}).await;
-    await_servers(&adapters_a, 2).await;
-    await_servers(&adapters_b, 2).await;
+    let (io_a, _, url_a) = server(&broker, quick_config(), |_| {}).await;
+    let (io_b, _, url_b) = server(&broker, quick_config(), |_| {}).await;
+    await_servers(&io_a, 2).await;
+    await_servers(&io_b, 2).await;
     let (mut a, _a_id) = connect(&url_a).await;
     let (mut b, b_id) = connect(&url_b).await;
 
@@ -67,15 +67,15 @@ async fn fetch_sockets_describes_the_other_servers_sockets_and_acts_on_them() {
     let Some(broker) = Broker::start() else {
         return;
     };
-    let (io_a, adapters_a, _url_a) = server(&broker, quick_config(), |_| {}).await;
-    let (io_b, adapters_b, url_b) = server(&broker, quick_config(), |io| {
+    let (io_a, _, _url_a) = server(&broker, quick_config(), |_| {}).await;
+    let (io_b, _, url_b) = server(&broker, quick_config(), |io| {
         io.ns("/", |socket| async move {
             socket.set_data(Value::Map(vec![(Value::from("user"), Value::from("ann"))]));
         });
     })
     .await;
-    await_servers(&adapters_a, 2).await;
-    await_servers(&adapters_b, 2).await;
+    await_servers(&io_a, 2).await;
+    await_servers(&io_b, 2).await;
     let (mut b, b_id) = connect(&url_b).await;
     // The connection handler sets the data: wait for it.
     let deadline = Instant::now() + LIMIT;
@@ -122,7 +122,7 @@ async fn server_side_events_all_rooms_and_the_server_count_span_the_cluster() {
     let heard: Arc<Mutex<Vec<String>>> = Arc::default();
     let log = Arc::clone(&heard);
     let (io_a, adapters_a, url_a) = server(&broker, quick_config(), |_| {}).await;
-    let (_io_b, adapters_b, url_b) = server(&broker, quick_config(), move |io| {
+    let (io_b, _, url_b) = server(&broker, quick_config(), move |io| {
         io.on_server_side("ping", move |args| {
             log.lock()
                 .unwrap()
@@ -139,8 +139,8 @@ async fn server_side_events_all_rooms_and_the_server_count_span_the_cluster() {
             });
     })
     .await;
-    await_servers(&adapters_a, 2).await;
-    await_servers(&adapters_b, 2).await;
+    await_servers(&io_a, 2).await;
+    await_servers(&io_b, 2).await;
 
     io_a.server_side_emit("ping", 5).unwrap();
     let deadline = Instant::now() + LIMIT;
@@ -189,9 +189,9 @@ async fn a_server_goes_on_alone_while_the_broker_restarts() {
         return;
     };
     let (io_a, adapters_a, url_a) = server(&broker, quick_config(), |_| {}).await;
-    let (_io_b, adapters_b, url_b) = server(&broker, quick_config(), |_| {}).await;
-    await_servers(&adapters_a, 2).await;
-    await_servers(&adapters_b, 2).await;
+    let (io_b, adapters_b, url_b) = server(&broker, quick_config(), |_| {}).await;
+    await_servers(&io_a, 2).await;
+    await_servers(&io_b, 2).await;
     let (mut a, _) = connect(&url_a).await;
     let (mut b, _) = connect(&url_b).await;
 
@@ -213,8 +213,8 @@ async fn a_server_goes_on_alone_while_the_broker_restarts() {
     assert_eq!(hears_within(&mut b, QUIET).await, None);
 
     broker.restart();
-    await_servers(&adapters_a, 2).await;
-    await_servers(&adapters_b, 2).await;
+    await_servers(&io_a, 2).await;
+    await_servers(&io_b, 2).await;
     // The publishing connection comes back after its backoff: keep
     // emitting until one gets through.
     let deadline = Instant::now() + LIMIT;
@@ -246,10 +246,10 @@ async fn a_broadcast_with_acks_gathers_every_servers_clients_answers() {
     let Some(broker) = Broker::start() else {
         return;
     };
-    let (io_a, adapters_a, url_a) = server(&broker, quick_config(), |_| {}).await;
-    let (_io_b, adapters_b, url_b) = server(&broker, quick_config(), |_| {}).await;
-    await_servers(&adapters_a, 2).await;
-    await_servers(&adapters_b, 2).await;
+    let (io_a, _, url_a) = server(&broker, quick_config(), |_| {}).await;
+    let (io_b, _, url_b) = server(&broker, quick_config(), |_| {}).await;
+    await_servers(&io_a, 2).await;
+    await_servers(&io_b, 2).await;
     let (mut a, _) = connect(&url_a).await;
     let (mut b1, _) = connect(&url_b).await;
     let (mut b2, _) = connect(&url_b).await;
@@ -310,10 +310,10 @@ async fn a_broker_that_stops_answering_is_noticed_and_subscribed_to_again() {
         command_timeout: Duration::from_millis(300),
         ..quick_config()
     };
-    let (io_a, adapters_a, _url_a) = server(&broker, config.clone(), |_| {}).await;
-    let (_io_b, adapters_b, url_b) = server(&broker, config, |_| {}).await;
-    await_servers(&adapters_a, 2).await;
-    await_servers(&adapters_b, 2).await;
+    let (io_a, _, _url_a) = server(&broker, config.clone(), |_| {}).await;
+    let (io_b, adapters_b, url_b) = server(&broker, config, |_| {}).await;
+    await_servers(&io_a, 2).await;
+    await_servers(&io_b, 2).await;
     let (mut b, _) = connect(&url_b).await;
 
     broker.signal("-STOP");
@@ -327,7 +327,7 @@ async fn a_broker_that_stops_answering_is_noticed_and_subscribed_to_again() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    await_servers(&adapters_b, 2).await;
+    await_servers(&io_b, 2).await;
     let deadline = Instant::now() + LIMIT;
     loop {
         io_a.emit("again", 1).unwrap();
@@ -345,8 +345,8 @@ async fn servers_started_before_the_broker_join_the_cluster_when_it_comes() {
         return;
     };
     broker.stop();
-    let (io_a, adapters_a, url_a) = server(&broker, quick_config(), |_| {}).await;
-    let (_io_b, adapters_b, url_b) = server(&broker, quick_config(), |_| {}).await;
+    let (io_a, _, url_a) = server(&broker, quick_config(), |_| {}).await;
+    let (io_b, _, url_b) = server(&broker, quick_config(), |_| {}).await;
     let (mut a, _) = connect(&url_a).await;
     let (mut b, _) = connect(&url_b).await;
     // Alone meanwhile, without waiting on the broker.
@@ -357,8 +357,8 @@ async fn servers_started_before_the_broker_join_the_cluster_when_it_comes() {
     assert!(started.elapsed() < LIMIT);
 
     broker.restart();
-    await_servers(&adapters_a, 2).await;
-    await_servers(&adapters_b, 2).await;
+    await_servers(&io_a, 2).await;
+    await_servers(&io_b, 2).await;
     let deadline = Instant::now() + LIMIT;
     loop {
         io_a.emit("together", 2).unwrap();

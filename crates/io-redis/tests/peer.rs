@@ -17,8 +17,8 @@ async fn a_broadcast_with_acks_from_another_server_is_counted_then_acked() {
     let Some(broker) = Broker::start() else {
         return;
     };
-    let (_io, adapters, url) = server(&broker, quick_config(), |_| {}).await;
-    await_servers(&adapters, 1).await;
+    let (io, adapters, url) = server(&broker, quick_config(), |_| {}).await;
+    await_servers(&io, 1).await;
     let (mut ws, _) = connect(&url).await;
 
     let client = redis::Client::open(broker.url()).unwrap();

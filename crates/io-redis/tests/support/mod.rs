@@ -151,11 +151,11 @@ pub async fn server(
     (io, adapters, url)
 }
 
-/// Waits until `adapters` count `n` servers on `/` (each subscribed).
-pub async fn await_servers(adapters: &RedisAdapters, n: usize) {
-    let adapter = adapters.adapter("/").expect("the adapter of /");
+/// Waits until `io` counts `n` servers on `/` (each subscribed).
+pub async fn await_servers(io: &SocketIo, n: usize) {
+    let ns = io.of("/");
     let deadline = Instant::now() + LIMIT;
-    while adapter.server_count().await != n {
+    while ns.server_count().await != n {
         assert!(
             Instant::now() < deadline,
             "the servers did not all subscribe"
