@@ -313,6 +313,20 @@ async function main() {
         count(c, wrong) === 0 && count(c, tag("all")) === 1, c.received.map(([e]) => e));
     }
 
+    // To one socket, by its own room: sockeye ids have 22 characters,
+    // Node's 20, which the sharded adapter tells apart.
+    for (const c of all) {
+      await op(via, { op: "broadcast", to: [c.id], event: tag("direct"), data: names.get(c.id) });
+    }
+    for (const c of all) {
+      const a = await heard(c, tag("direct"));
+      check(`${origin}: a broadcast to ${names.get(c.id)}'s own room reaches it`, same(a, [names.get(c.id)]), a);
+    }
+    await sleep(QUIET_MS);
+    for (const c of all) {
+      check(`${origin}: ${names.get(c.id)} gets only its own direct broadcast`, count(c, tag("direct")) === 1);
+    }
+
     // fetchSockets.
     const found = await op(via, { op: "fetch" });
     check(`${origin}: fetchSockets finds every socket`, same(sorted(found.map((s) => s.id)), sorted(all.map((c) => c.id))),

@@ -104,9 +104,11 @@ pub enum SubscriptionMode {
     /// The namespace's channel and this server's own: broadcasts to one
     /// room reach every server.
     Static,
-    /// Also one channel per room held here, but a socket's own room:
-    /// a broadcast to one room reaches only the servers that hold it.
-    /// Node's default.
+    /// Also one channel per room held here whose name does not look like
+    /// a Node socket id (20 characters): a broadcast to one room reaches
+    /// only the servers that hold it. Node's default. sockeye-io's socket
+    /// ids (22 characters) get one too, since Node's servers send to them
+    /// on their own channels.
     #[default]
     Dynamic,
     /// Also one channel per socket's own room.

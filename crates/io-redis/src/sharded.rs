@@ -167,11 +167,19 @@ impl Inner {
         self.local.get().and_then(Weak::upgrade)
     }
 
-    /// Whether `room` (not `sid`'s own) has a channel of its own here.
-    fn has_own_channel(&self, room: &str, sid: &Sid) -> bool {
+    /// Whether `room` has a channel of its own.
+    ///
+    /// In the dynamic mode, Node publishes a broadcast to one room on the
+    /// room's channel unless the name looks like a Node socket id (20
+    /// characters), and its servers listen to the rooms that are not
+    /// their own sockets'. sockeye-io's socket ids have 22 characters, so
+    /// a Node server sends a broadcast to one of them on its own channel:
+    /// here every room but those that look like Node's ids has one, its
+    /// sockets' own rooms included.
+    fn has_own_channel(&self, room: &str) -> bool {
         match self.mode {
             SubscriptionMode::Static => false,
-            SubscriptionMode::Dynamic => room != sid.as_str(),
+            SubscriptionMode::Dynamic => !looks_like_a_socket_id(room),
             SubscriptionMode::DynamicPrivate => true,
         }
     }
@@ -198,22 +206,22 @@ impl Inner {
         }
     }
 
-    /// `sid` is now in `rooms` (it was not before): rooms made here get
+    /// A socket is now in `rooms` (it was not before): rooms made here get
     /// their channel.
-    fn rooms_joined(&self, sid: &Sid, rooms: &[Room]) {
+    fn rooms_joined(&self, rooms: &[Room]) {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         for room in rooms {
             let count = counts.entry(room.clone()).or_insert(0);
             *count += 1;
-            if *count == 1 && self.has_own_channel(room, sid) {
+            if *count == 1 && self.has_own_channel(room) {
                 self.change(RoomChange::Subscribe(self.room_channel(room)));
             }
         }
     }
 
-    /// `sid` left `rooms` (it was in them): rooms emptied here lose their
-    /// channel.
-    fn rooms_left(&self, sid: &Sid, rooms: &[Room]) {
+    /// A socket left `rooms` (it was in them): rooms emptied here lose
+    /// their channel.
+    fn rooms_left(&self, rooms: &[Room]) {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         for room in rooms {
             let Some(count) = counts.get_mut(room) else {
@@ -222,7 +230,7 @@ impl Inner {
             *count -= 1;
             if *count == 0 {
                 counts.remove(room);
-                if self.has_own_channel(room, sid) {
+                if self.has_own_channel(room) {
                     self.change(RoomChange::Unsubscribe(self.room_channel(room)));
                 }
             }
@@ -549,21 +557,21 @@ impl Adapter for ShardedRedisAdapter {
             .cloned()
             .collect();
         self.inner.rooms.join(sid, rooms);
-        self.inner.rooms_joined(sid, &new);
+        self.inner.rooms_joined(&new);
     }
 
     fn leave(&self, sid: &Sid, room: &str) {
         let held = self.inner.rooms.rooms_of(sid);
         self.inner.rooms.leave(sid, room);
         if let Some(room) = held.into_iter().find(|r| &**r == room) {
-            self.inner.rooms_left(sid, &[room]);
+            self.inner.rooms_left(&[room]);
         }
     }
 
     fn leave_all(&self, sid: &Sid) {
         let held = self.inner.rooms.rooms_of(sid);
         self.inner.rooms.leave_all(sid);
-        self.inner.rooms_left(sid, &held);
+        self.inner.rooms_left(&held);
     }
 
     fn rooms_of(&self, sid: &Sid) -> Vec<Room> {

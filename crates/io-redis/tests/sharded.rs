@@ -54,6 +54,13 @@ async fn sharded_servers_share_broadcasts_rooms_sockets_and_acks() {
     assert_eq!(text(&mut b).await, r#"42["hello",1]"#);
     assert_eq!(hears_within(&mut a, QUIET).await, None);
 
+    // To b alone, by its own room: on that room's channel, which b's
+    // server holds.
+    let only_b = sockeye_io::Sid::from(b_id.as_str());
+    io_a.to(&only_b).emit("direct", 3).unwrap();
+    assert_eq!(text(&mut b).await, r#"42["direct",3]"#);
+    assert_eq!(hears_within(&mut a, QUIET).await, None);
+
     // b joins a room on its server, asked from a: the room gets a channel
     // of its own on b's server, where a's broadcast to it goes.
     let found = io_a.fetch_sockets().await;
