@@ -26,7 +26,7 @@ use crate::publisher::Publisher;
 use crate::request::Request;
 use crate::response::Response;
 use crate::stats::Counters;
-use crate::subscriber::{self, Listener};
+use crate::subscription::{self, Listener};
 use crate::uid::{UID_LEN, uid};
 
 /// The adapter of one namespace, made by
@@ -88,6 +88,7 @@ impl std::fmt::Debug for Inner {
 
 /// What a [`RedisAdapter`] is made of, from its factory.
 pub(crate) struct Parts {
+    /// A client speaking RESP3, for the subscription.
     pub(crate) client: redis::Client,
     pub(crate) link: Arc<Link>,
     pub(crate) publisher: Arc<Publisher>,
@@ -114,11 +115,21 @@ impl RedisAdapter {
             config: Arc::clone(&parts.config),
             counters: Arc::clone(&parts.counters),
         });
+        let subscribed = Arc::new(subscription::Channels {
+            fixed: vec![
+                ("PSUBSCRIBE", channels.pattern()),
+                ("SUBSCRIBE", channels.request().to_owned()),
+                ("SUBSCRIBE", channels.response().to_owned()),
+                ("SUBSCRIBE", channels.own_response().to_owned()),
+            ],
+            rooms: std::sync::Mutex::default(),
+        });
         let subscription = parts
             .runtime
-            .spawn(subscriber::run(
+            .spawn(subscription::run(
                 parts.client,
-                channels,
+                subscribed,
+                None,
                 Arc::downgrade(&inner),
                 parts.config,
                 parts.counters,

@@ -26,10 +26,11 @@ pub enum SetupError {
     NoRuntime,
 }
 
-/// Makes the [`RedisAdapter`] of each namespace of a server: one
-/// connection for publishing and commands, shared, and one subscription
-/// per namespace (so that `PUBSUB NUMSUB` counts each server once per
-/// namespace, as with Node's adapter).
+/// Makes the [`RedisAdapter`] (or, in sharded mode, the
+/// [`ShardedRedisAdapter`]) of each namespace of a server: one connection
+/// for publishing and commands, shared, and one subscription per
+/// namespace on a RESP3 connection of its own (so that `PUBSUB NUMSUB`
+/// counts each server once per namespace, as with Node's adapter).
 ///
 /// Nothing connects until a namespace is made; a broker that is down then
 /// is tried again with backoff, and the server meanwhile works alone.
@@ -55,8 +56,7 @@ pub struct RedisAdapters {
 
 #[derive(Debug)]
 struct Shared {
-    client: redis::Client,
-    /// The same broker over RESP3, which sharded subscriptions need.
+    /// The broker over RESP3, on which subscriptions push their messages.
     resp3: redis::Client,
     link: Arc<Link>,
     publisher: Arc<Publisher>,
@@ -99,7 +99,6 @@ impl RedisAdapters {
         ));
         Ok(Self {
             shared: Arc::new(Shared {
-                client,
                 resp3,
                 link,
                 publisher,
@@ -133,7 +132,7 @@ impl RedisAdapters {
         let adapter = Arc::new(RedisAdapter::new(
             nsp,
             Parts {
-                client: shared.client.clone(),
+                client: shared.resp3.clone(),
                 link: Arc::clone(&shared.link),
                 publisher: Arc::clone(&shared.publisher),
                 config: Arc::clone(&shared.config),

@@ -33,7 +33,8 @@
 //!   counted by `PUBSUB NUMSUB` as Node counts; then it gives what arrived.
 //! - At most 256 requests per namespace wait at once; one more is not sent
 //!   and answers with this server's sockets alone.
-//! - Up to 4096 messages wait to be published; beyond, they are dropped.
+//! - Up to 4096 messages wait to be published, and as many received wait
+//!   to be handled; beyond, they are dropped and counted.
 //! - Another server's broadcast with acks is waited on for its timeout, at
 //!   most 2 min; one of this server's keeps at most 2^20 acks.
 //! - A quiet subscription pings the broker every 15 s, so that a
@@ -107,11 +108,10 @@
 //!   between connection attempts.
 //! - `link.rs`: the command connection, made again when lost.
 //!   `publisher.rs`: the bounded queue of messages to publish.
-//!   `subscriber.rs`: one namespace's subscription, made again when lost.
+//!   `subscription.rs`: one namespace's subscription (RESP3, a bounded
+//!   queue of messages received), made again when lost.
 //!   `pending.rs`: requests waiting for answers, bounded.
 //! - `cluster_message.rs`: the sharded adapter's `{type, data, uid, nsp}`.
-//!   `shard_subscriber.rs`: one namespace's sharded subscription (RESP3),
-//!   with a channel per room in the dynamic modes.
 //! - `adapter.rs` ([`RedisAdapter`]): one namespace's adapter.
 //!   `sharded.rs` ([`ShardedRedisAdapter`]): the same in sharded mode.
 //!   `factory.rs` ([`RedisAdapters`], [`SetupError`]): the adapters of a
@@ -143,10 +143,9 @@ mod pending;
 mod publisher;
 mod request;
 mod response;
-mod shard_subscriber;
 mod sharded;
 mod stats;
-mod subscriber;
+mod subscription;
 mod uid;
 
 pub use adapter::RedisAdapter;

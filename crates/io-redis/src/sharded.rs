@@ -29,9 +29,8 @@ use crate::packet::{packet_value, read_packet};
 use crate::pending::Pending;
 use crate::publisher::Publisher;
 use crate::response::Response;
-use crate::shard_subscriber::{self, RoomChange, ShardChannels};
 use crate::stats::Counters;
-use crate::subscriber::Listener;
+use crate::subscription::{self, Channels, Listener, RoomChange};
 use crate::uid::{UID_LEN, uid};
 
 /// How many room channel changes may wait for the subscription task; past
@@ -68,7 +67,7 @@ pub(crate) struct Inner {
     /// How many sockets are in each room here, to know when one is made
     /// or emptied (and its channel subscribed or left).
     counts: Mutex<HashMap<Room, usize>>,
-    channels: Arc<ShardChannels>,
+    channels: Arc<Channels>,
     changes: mpsc::Sender<RoomChange>,
     local: OnceLock<Weak<dyn LocalSide>>,
     link: Arc<Link>,
@@ -105,8 +104,11 @@ impl ShardedRedisAdapter {
         let me = uid(UID_LEN);
         let channel = format!("{}#{nsp}#", parts.config.key);
         let own_channel = format!("{channel}{me}#");
-        let channels = Arc::new(ShardChannels {
-            fixed: vec![channel.clone(), own_channel.clone()],
+        let channels = Arc::new(Channels {
+            fixed: vec![
+                ("SSUBSCRIBE", channel.clone()),
+                ("SSUBSCRIBE", own_channel.clone()),
+            ],
             rooms: Mutex::default(),
         });
         let (changes, changes_rx) = mpsc::channel(ROOM_CHANGES);
@@ -129,10 +131,10 @@ impl ShardedRedisAdapter {
         });
         let subscription = parts
             .runtime
-            .spawn(shard_subscriber::run(
+            .spawn(subscription::run(
                 parts.client,
                 channels,
-                changes_rx,
+                Some(changes_rx),
                 Arc::downgrade(&inner),
                 parts.config,
                 parts.counters,

@@ -19,8 +19,8 @@ pub struct AdapterStats {
     pub reconnects: u64,
     /// Messages received that could not be decoded, and were dropped.
     pub malformed: u64,
-    /// Messages received that were dropped because too many were waiting
-    /// to be handled (sharded mode).
+    /// Messages received that were dropped because too many (4096) were
+    /// already waiting to be handled.
     pub overflowed: u64,
     /// Requests not sent because [`max_in_flight`] were already waiting.
     ///

@@ -1,6 +1,7 @@
-//! The sharded subscription of one namespace (`SSUBSCRIBE`, Redis 7): its
-//! fixed channels and one per room it holds, on a RESP3 connection of its
-//! own, subscribed again with backoff whenever it is lost.
+//! The subscription of one namespace: its channels (and in sharded
+//! dynamic modes, one per room it holds) on a RESP3 connection of its own,
+//! whose messages wait in a bounded queue, subscribed again with backoff
+//! whenever it is lost.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -14,14 +15,19 @@ use tokio::sync::mpsc;
 use crate::backoff::Backoff;
 use crate::config::RedisAdapterConfig;
 use crate::stats::Counters;
-use crate::subscriber::Listener;
+
+/// What receives the messages of a subscription.
+pub(crate) trait Listener: Send + Sync + 'static {
+    /// A message arrived on `channel`.
+    fn on_message(&self, channel: &str, payload: &[u8]);
+}
 
 /// How many messages received may wait for the namespace's task; one more
 /// is dropped and counted as lost: the broker cannot make a slow server
 /// hold its messages without end.
 const RECEIVED_QUEUE: usize = 4096;
 
-/// A change to the room channels, from the adapter.
+/// A change to the room channels (sharded), from the adapter.
 #[derive(Debug)]
 pub(crate) enum RoomChange {
     /// Listen to this channel too.
@@ -30,23 +36,27 @@ pub(crate) enum RoomChange {
     Unsubscribe(String),
 }
 
-/// The channels a sharded subscription holds: the namespace's fixed ones
-/// and, in the dynamic modes, one per room it holds (the adapter keeps the
-/// set; a new connection subscribes to all of it).
+/// The channels a subscription holds: the namespace's fixed ones, each
+/// with its command (`SUBSCRIBE`, `PSUBSCRIBE` or `SSUBSCRIBE`), and in
+/// the sharded dynamic modes one per room it holds (`SSUBSCRIBE`; the
+/// adapter keeps the set, and a new connection subscribes to all of it).
 #[derive(Debug)]
-pub(crate) struct ShardChannels {
-    pub(crate) fixed: Vec<String>,
+pub(crate) struct Channels {
+    pub(crate) fixed: Vec<(&'static str, String)>,
     pub(crate) rooms: Mutex<HashSet<String>>,
 }
 
 /// Listens on `channels` and hands each message to `listener`, until the
-/// listener is gone; room changes come through `changes`. `client` must
-/// speak RESP3 (its URL ends in `?protocol=resp3`), which sharded
-/// subscriptions on a shared connection need.
+/// listener is gone; room changes come through `changes`, if any. `client`
+/// must speak RESP3, whose pushes carry the messages. A lost connection
+/// is made again after the backoff's wait; what was published meanwhile
+/// is lost to this server, as pub/sub goes. A connection quiet for
+/// [`keepalive`](RedisAdapterConfig::keepalive) is pinged, so that one
+/// cut without a word is noticed too.
 pub(crate) async fn run<L: Listener>(
     client: Client,
-    channels: Arc<ShardChannels>,
-    mut changes: mpsc::Receiver<RoomChange>,
+    channels: Arc<Channels>,
+    mut changes: Option<mpsc::Receiver<RoomChange>>,
     listener: Weak<L>,
     config: Arc<RedisAdapterConfig>,
     counters: Arc<Counters>,
@@ -66,7 +76,7 @@ pub(crate) async fn run<L: Listener>(
             Ok(mut conn) => {
                 if again {
                     Counters::bump(&counters.reconnects);
-                    tracing::info!(channel = %channels.fixed[0], "redis adapter: subscribed again (sharded)");
+                    tracing::info!(channel = %name(&channels), "redis adapter: subscribed again");
                 }
                 backoff.reset();
                 let mut keepalive = tokio::time::interval(config.keepalive);
@@ -75,21 +85,21 @@ pub(crate) async fn run<L: Listener>(
                     tokio::select! {
                         info = received.recv() => {
                             let Some(info) = info else { break };
-                            match info.kind {
-                                PushKind::SMessage | PushKind::Message => {
-                                    let Some(listener) = listener.upgrade() else { return };
-                                    if let [redis::Value::BulkString(channel), redis::Value::BulkString(payload)] = info.data.as_slice() {
-                                        if let Ok(channel) = std::str::from_utf8(channel) {
-                                            listener.on_message(channel, payload);
-                                        }
-                                    }
-                                    keepalive.reset();
+                            let message = match (&info.kind, info.data.as_slice()) {
+                                (PushKind::Message | PushKind::SMessage, [channel, payload])
+                                | (PushKind::PMessage, [_, channel, payload]) => (channel, payload),
+                                (PushKind::Disconnection, _) => break,
+                                _ => continue,
+                            };
+                            let Some(listener) = listener.upgrade() else { return };
+                            if let (redis::Value::BulkString(channel), redis::Value::BulkString(payload)) = message {
+                                if let Ok(channel) = std::str::from_utf8(channel) {
+                                    listener.on_message(channel, payload);
                                 }
-                                PushKind::Disconnection => break,
-                                _ => {}
                             }
+                            keepalive.reset();
                         }
-                        change = changes.recv() => {
+                        change = next_change(&mut changes) => {
                             let Some(change) = change else { return };
                             let (command, channel) = match change {
                                 RoomChange::Subscribe(channel) => ("SSUBSCRIBE", channel),
@@ -103,16 +113,16 @@ pub(crate) async fn run<L: Listener>(
                             let ping_cmd = redis::cmd("PING");
                             let ping = ping_cmd.query_async::<redis::Value>(&mut conn);
                             if !matches!(tokio::time::timeout(config.command_timeout, ping).await, Ok(Ok(_))) {
-                                tracing::warn!(channel = %channels.fixed[0], "redis adapter: the broker did not answer a ping");
+                                tracing::warn!(channel = %name(&channels), "redis adapter: the broker did not answer a ping");
                                 break;
                             }
                         }
                     }
                 }
-                tracing::warn!(channel = %channels.fixed[0], "redis adapter: the sharded subscription was lost");
+                tracing::warn!(channel = %name(&channels), "redis adapter: the subscription was lost");
             }
             Err(error) => {
-                tracing::warn!(%error, channel = %channels.fixed[0], "redis adapter: cannot subscribe (sharded)");
+                tracing::warn!(%error, channel = %name(&channels), "redis adapter: cannot subscribe");
             }
         }
         again = true;
@@ -123,11 +133,27 @@ pub(crate) async fn run<L: Listener>(
     }
 }
 
+/// The next room change; never, without a source of them.
+async fn next_change(changes: &mut Option<mpsc::Receiver<RoomChange>>) -> Option<RoomChange> {
+    match changes {
+        Some(changes) => changes.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The subscription's first channel, to name it in logs.
+fn name(channels: &Channels) -> &str {
+    channels
+        .fixed
+        .first()
+        .map_or("", |(_, channel)| channel.as_str())
+}
+
 /// A RESP3 connection whose pushes go to `push`, subscribed to every
 /// channel of `channels`.
 async fn connect(
     client: &Client,
-    channels: &ShardChannels,
+    channels: &Channels,
     config: &RedisAdapterConfig,
     push: impl Fn(PushInfo) -> Result<(), ()> + Send + Sync + 'static,
 ) -> RedisResult<MultiplexedConnection> {
@@ -147,8 +173,14 @@ async fn connect(
         .collect();
     // One channel per command: in a Redis Cluster, the channels of one
     // SSUBSCRIBE must share a slot.
-    for channel in channels.fixed.iter().chain(&rooms) {
-        command_within(&mut conn, config, "SSUBSCRIBE", channel).await?;
+    let room_commands = rooms.iter().map(|room| ("SSUBSCRIBE", room));
+    for (command, channel) in channels
+        .fixed
+        .iter()
+        .map(|(command, channel)| (*command, channel))
+        .chain(room_commands)
+    {
+        command_within(&mut conn, config, command, channel).await?;
     }
     Ok(conn)
 }
