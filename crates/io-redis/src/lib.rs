@@ -25,6 +25,10 @@
 //!
 //! # Limits and faults
 //!
+//! The broker must be Redis 6 or later: subscriptions use RESP3, whose
+//! pushes let the adapter bound what it holds (Redis 7 for sharded
+//! mode).
+//!
 //! Every limit is a field of [`RedisAdapterConfig`], whose docs give its
 //! default and why:
 //!
