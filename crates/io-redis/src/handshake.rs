@@ -255,6 +255,7 @@ impl RemoteSocket {
             rooms: self.rooms.clone(),
             handshake: self.handshake.to_handshake(),
             auth: self.handshake.auth.clone(),
+            data: self.data.clone(),
         }
     }
 

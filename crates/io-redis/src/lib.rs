@@ -1,12 +1,63 @@
-//! sockeye-io-redis: the wire format of Node's `@socket.io/redis-adapter`
-//! 8.3 (classic pub/sub mode, `createAdapter`), so that sockeye-io servers
-//! and Node `socket.io` 4.8 servers on one Redis can form one cluster.
+//! sockeye-io-redis: a Redis pub/sub adapter for sockeye-io that speaks
+//! the wire format of Node's `@socket.io/redis-adapter` 8.3 (classic
+//! pub/sub mode, `createAdapter`), so that sockeye-io servers and Node
+//! `socket.io` 4.8 servers on one Redis form one cluster.
 //!
-//! This crate holds the messages only; it opens no connection. Each
-//! message is encoded byte for byte as Node's adapter publishes it and
+//! ```no_run
+//! use sockeye_io::{SocketIo, SocketIoConfig};
+//! use sockeye_io_redis::{RedisAdapterConfig, RedisAdapters};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let adapters = RedisAdapters::new("redis://127.0.0.1:6379", RedisAdapterConfig::default())?;
+//! let factory = adapters.clone();
+//! let io = SocketIo::with_adapter(SocketIoConfig::default(), move |nsp| factory.make(nsp));
+//! io.ns("/", |socket| async move { socket.join("lobby"); });
+//! // Reaches the sockets in "lobby" on every server, Node's included.
+//! io.to("lobby").emit("news", "hello")?;
+//! let everywhere = io.fetch_sockets().await;
+//! # let _ = everywhere; Ok(()) }
+//! ```
+//!
+//! Each message is encoded byte for byte as Node's adapter publishes it and
 //! decoded from what Node publishes, with malformed input refused by a
 //! [`WireError`] (never a panic, and no allocation beyond a small multiple
 //! of the input).
+//!
+//! # Limits and faults
+//!
+//! The broker must be Redis 6 or later: subscriptions use RESP3, whose
+//! pushes let the adapter bound what it holds (Redis 7 for sharded
+//! mode).
+//!
+//! Every limit is a field of [`RedisAdapterConfig`], whose docs give its
+//! default and why:
+//!
+//! - A request to the other servers (`fetch_sockets()`, all rooms) waits
+//!   up to 5 s (Node's `requestsTimeout`) for one answer per other server,
+//!   counted by `PUBSUB NUMSUB` as Node counts; then it gives what arrived.
+//! - At most 256 requests per namespace wait at once; one more is not sent
+//!   and answers with this server's sockets alone.
+//! - Up to 4096 messages wait to be published, and as many received wait
+//!   to be handled; beyond, they are dropped and counted.
+//! - Another server's broadcast with acks is waited on for its timeout, at
+//!   most 2 min; one of this server's keeps at most 2^20 acks.
+//! - A quiet subscription pings the broker every 15 s, so that a
+//!   connection cut without a word is noticed.
+//! - A lost broker is connected to again after 100 ms, doubling up to 5 s.
+//!   Meanwhile each server works alone: its own sockets get its broadcasts,
+//!   requests answer with its own sockets, and what could not be published
+//!   is counted ([`RedisAdapters::stats`]) and logged. Pub/sub keeps
+//!   nothing: what was published while a server was away is lost to it.
+//!
+//! What crosses servers: broadcasts (with or without acks), remote join,
+//! leave and disconnect, `fetch_sockets()`, server-side events (with or
+//! without replies), all rooms and the server count. With
+//! [`Mode::Sharded`], the same travels over Redis 7's sharded pub/sub
+//! (`SSUBSCRIBE`/`SPUBLISH`) as Node's `createShardedAdapter` sends it
+//! ([`ShardedRedisAdapter`]; all rooms are this server's there, as Node's
+//! sharded adapter has no such request). Not yet: Redis Cluster (counts
+//! summed over masters, one connection per shard), and a `parser` other
+//! than notepack's msgpack.
 //!
 //! A broadcast from this server, as a Node server receives it:
 //!
@@ -36,6 +87,8 @@
 //!
 //! Bottom up; each file uses only those above it in this list.
 //!
+//! The wire format:
+//!
 //! - `error.rs` ([`WireError`]): why a message was refused.
 //! - `uid.rs` ([`uid`]): node and request ids, as `uid2(6)`.
 //!   `channels.rs` ([`Channels`]): the channel names.
@@ -52,34 +105,66 @@
 //! - `request.rs` ([`Request`]) and `response.rs` ([`Response`]): every
 //!   request type and its answer.
 //!
+//! The adapter:
+//!
+//! - `config.rs` ([`RedisAdapterConfig`]): settings and limits.
+//!   `stats.rs` ([`AdapterStats`]): faults counted. `backoff.rs`: waits
+//!   between connection attempts.
+//! - `link.rs`: the command connection, made again when lost.
+//!   `publisher.rs`: the bounded queue of messages to publish.
+//!   `subscription.rs`: one namespace's subscription (RESP3, a bounded
+//!   queue of messages received), made again when lost.
+//!   `pending.rs`: requests waiting for answers, bounded.
+//! - `cluster_message.rs`: the sharded adapter's `{type, data, uid, nsp}`.
+//! - `adapter.rs` ([`RedisAdapter`]): one namespace's adapter.
+//!   `sharded.rs` ([`ShardedRedisAdapter`]): the same in sharded mode.
+//!   `factory.rs` ([`RedisAdapters`], [`SetupError`]): the adapters of a
+//!   server's namespaces, for `SocketIo::with_adapter`.
+//!
 //! The facts behind each message are in the project's Socket.IO notes,
 //! section 3b; the tests compare against bytes Node produced
 //! (`interop/redis-adapter/`).
 
+mod adapter;
+mod backoff;
 mod broadcast;
 mod channels;
+mod cluster_message;
 mod codec;
+mod config;
 mod date;
 mod error;
+mod factory;
 mod fields;
 mod handshake;
 mod json;
 mod kind;
+mod link;
 mod msgpack;
 mod opts;
 mod packet;
+mod pending;
+mod publisher;
 mod request;
 mod response;
+mod sharded;
+mod stats;
+mod subscription;
 mod uid;
 
+pub use adapter::RedisAdapter;
 pub use broadcast::Broadcast;
 pub use channels::{Channels, DEFAULT_KEY};
 pub use codec::Codec;
+pub use config::{Mode, RedisAdapterConfig, SubscriptionMode};
 pub use error::{Result, WireError};
+pub use factory::{RedisAdapters, SetupError};
 pub use handshake::{NodeHandshake, RemoteSocket};
 pub use kind::RequestKind;
 pub use msgpack::MAX_DEPTH;
 pub use opts::{Flags, Opts};
 pub use request::Request;
 pub use response::Response;
+pub use sharded::ShardedRedisAdapter;
+pub use stats::AdapterStats;
 pub use uid::{EMITTER_UID, UID_LEN, uid};

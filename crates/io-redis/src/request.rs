@@ -11,6 +11,7 @@ use crate::fields;
 use crate::kind::RequestKind;
 use crate::opts::Opts;
 use crate::packet::{packet_value, read_packet};
+use crate::uid::EMITTER_UID;
 
 /// A request on `{key}-request#{nsp}#`, of any type.
 ///
@@ -230,7 +231,9 @@ impl Request {
     ///
     /// The per-socket forms of join, leave and disconnect (`sid`, `room`)
     /// that adapters before 7.0 sent are refused: Node 8.x never sends
-    /// them.
+    /// them. A request without a `uid` is an emitter's
+    /// ([`EMITTER_UID`](crate::EMITTER_UID)), as `@socket.io/redis-emitter`
+    /// sends its join, leave and disconnect.
     ///
     /// # Errors
     ///
@@ -241,7 +244,12 @@ impl Request {
         let entries = fields::map(&value, "request")?;
         let code = fields::uint(entries, "type")?;
         let kind = RequestKind::from_code(code).ok_or(WireError::UnknownType(code))?;
-        let uid = fields::string(entries, "uid")?;
+        // `@socket.io/redis-emitter` sends its join, leave and disconnect
+        // requests without a uid: they come from an emitter.
+        let uid = match fields::get(entries, "uid") {
+            None => EMITTER_UID.to_owned(),
+            Some(_) => fields::string(entries, "uid")?,
+        };
         let request_id = || fields::string(entries, "requestId");
         let opts = || Opts::read(fields::get(entries, "opts").ok_or(WireError::Shape("opts"))?);
         Ok(match kind {
@@ -302,5 +310,21 @@ impl Request {
                 return Err(WireError::UnknownType(code));
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_without_a_uid_is_an_emitters() {
+        // As @socket.io/redis-emitter 5.1 publishes `socketsJoin("b")` to
+        // room "a".
+        let bytes = br#"{"type":2,"opts":{"rooms":["a"],"except":[]},"rooms":["b"]}"#;
+        let request = Request::decode(bytes).unwrap();
+        assert_eq!(request.uid(), EMITTER_UID);
+        assert!(matches!(request, Request::RemoteJoin { rooms, .. } if rooms == [Room::from("b")]));
+        assert!(Request::decode(br#"{"uid":7,"type":1,"requestId":"r"}"#).is_err());
     }
 }

@@ -478,6 +478,7 @@ fn socket_info() -> SocketInfo {
         rooms: rooms(&["sid1", "room1"]),
         handshake,
         auth: map(vec![("token", Value::from("x"))]),
+        data: map(vec![("user", Value::from("ann"))]),
     }
 }
 
@@ -488,7 +489,7 @@ fn socket_info() -> SocketInfo {
 fn remote_fetch_response_matches_node() {
     let bytes = fixture!("response_remote_fetch.json");
     let info = socket_info();
-    let socket = RemoteSocket::new(&info, map(vec![("user", Value::from("ann"))]), false);
+    let socket = RemoteSocket::new(&info, info.data.clone(), false);
     let response = Response::RemoteFetch {
         request_id: REQ.to_owned(),
         sockets: vec![socket],
@@ -506,6 +507,7 @@ fn remote_fetch_response_matches_node() {
     assert_eq!(back.id, info.id);
     assert_eq!(back.rooms, info.rooms);
     assert_eq!(back.auth, info.auth);
+    assert_eq!(back.data, info.data);
     assert_eq!(back.handshake.target(), info.handshake.target());
     assert_eq!(back.handshake.issued, info.handshake.issued);
     assert_eq!(back.handshake.header("x-many"), Some("one, two"));

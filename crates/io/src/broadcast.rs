@@ -95,6 +95,10 @@ impl BroadcastOperator {
     }
 
     /// Whether only this server's sockets are concerned.
+    pub(crate) fn ack_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(self.ns.settings.ack_timeout)
+    }
+
     pub(crate) fn is_local(&self) -> bool {
         self.local
     }

@@ -121,6 +121,11 @@ impl Namespace {
         &self.core.name
     }
 
+    /// The namespace's shared core.
+    pub(crate) fn core(&self) -> &Arc<NsCore<Socket>> {
+        &self.core
+    }
+
     /// Gives the adapter this server's side of the namespace.
     pub(crate) fn bind_adapter(&self) {
         let local: Arc<dyn LocalSide> = Arc::clone(&self.core) as Arc<dyn LocalSide>;
@@ -136,7 +141,8 @@ impl Namespace {
     where
         F: Fn(Args) + Send + Sync + 'static,
     {
-        self.core.on_server_side(event, Arc::new(handler));
+        self.core
+            .on_server_side(event, Arc::new(move |args, _| handler(args)));
         self
     }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use crate::adapter::Adapter;
+use crate::adapter::{Adapter, ServerSideReply};
 use crate::args::Args;
 use crate::config::RecoveryConfig;
 use crate::named::{self, Named};
@@ -15,8 +15,9 @@ use crate::sid::Sid;
 
 /// The settings a namespace's sockets use.
 /// A handler of an event another server of the cluster sent
-/// (`server_side_emit`): called with the event's arguments.
-pub(crate) type ServerSideHandler = Arc<dyn Fn(Args) + Send + Sync>;
+/// (`server_side_emit`): called with the event's arguments, and the way to
+/// reply when the sender wants one.
+pub(crate) type ServerSideHandler = Arc<dyn Fn(Args, Option<ServerSideReply>) + Send + Sync>;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {

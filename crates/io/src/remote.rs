@@ -58,6 +58,13 @@ impl RemoteSocket {
         &self.info.auth
     }
 
+    /// The application's data for it (Node's `socket.data`): the
+    /// [`Value`] its server stored with
+    /// [`Socket::set_data`](crate::Socket::set_data), `Nil` when none.
+    pub fn data(&self) -> &Value {
+        &self.info.data
+    }
+
     /// The socket alone, wherever it is.
     fn only(&self) -> BroadcastOperator {
         BroadcastOperator::new(Arc::clone(&self.ns)).to(&self.info.id)

@@ -380,6 +380,7 @@ impl Socket {
             rooms: self.rooms(),
             handshake: self.handshake().clone(),
             auth: self.auth().clone(),
+            data: self.data::<Value>().unwrap_or(Value::Nil),
         }
     }
 

@@ -218,3 +218,47 @@ async fn adapter_carries_operations_and_acts_through_its_local_side() {
         "nothing went back out"
     );
 }
+
+/// A server-side event that wants a reply: the handler registered with
+/// `on_server_side_with_ack` answers through the `LocalSide`'s reply; a
+/// plain one is still called without. Alone, `server_side_emit_with_ack`
+/// has nobody to ask.
+#[tokio::test]
+async fn server_side_events_with_acks_reply_through_the_local_side() {
+    let adapter = Arc::new(Recording::default());
+    let shared = Arc::clone(&adapter);
+    let io = SocketIo::with_adapter(SocketIoConfig::default(), move |_| {
+        Arc::clone(&shared) as Arc<dyn Adapter>
+    });
+    let ns = io.of("/");
+    ns.on_server_side_with_ack("sum", |args: Args| async move {
+        let total: i64 = args.into_values().iter().filter_map(Value::as_i64).sum();
+        Value::from(total)
+    });
+    let local = adapter.local();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    local.server_side_event_with_ack(
+        &Packet::event("/", "sum", vec![2.into(), 3.into()]),
+        sockeye_io::adapter::ServerSideReply::new(move |value| {
+            let _ = tx.send(value);
+        }),
+    );
+    assert_eq!(rx.await.unwrap(), Value::from(5));
+    // Without a wish for replies, the same handler runs and answers nobody.
+    local.server_side_event(&Packet::event("/", "sum", vec![1.into()]));
+
+    let alone = SocketIo::new();
+    let replies = alone
+        .of("/")
+        .server_side_emit_with_ack("sum", 1)
+        .await
+        .unwrap();
+    assert!(replies.complete && replies.replies.is_empty());
+    // Nor has a broadcast with acks anyone else to reach.
+    let acks = alone
+        .broadcast()
+        .emit_with_ack_everywhere("hi", 1)
+        .unwrap()
+        .await;
+    assert!(acks.local.is_empty() && acks.remote.complete && acks.remote.acks.is_empty());
+}

@@ -12,6 +12,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::Room;
 use crate::engine::Handshake;
@@ -58,6 +59,10 @@ pub struct SocketInfo {
     pub handshake: Handshake,
     /// The auth payload of its CONNECT.
     pub auth: Value,
+    /// The application's data for it that other servers see (Node's
+    /// `socket.data`): the [`Value`] stored with
+    /// [`Socket::set_data`](crate::Socket::set_data), `Nil` when none is.
+    pub data: Value,
 }
 
 /// This server's side of a namespace, for an adapter that carries the
@@ -82,4 +87,75 @@ pub trait LocalSide: Send + Sync {
     /// Runs this server's handlers of a server-side event (`packet` is an
     /// EVENT: its name, then its arguments).
     fn server_side_event(&self, packet: &Packet);
+    /// Delivers `packet` (an EVENT of this namespace, without an ack id)
+    /// to the sockets `opts` selects here, asking each for an
+    /// acknowledgement, for another server's broadcast with acks: calls
+    /// `on_count` with how many sockets it went to, then `on_ack` with the
+    /// first argument of each acknowledgement that comes within `timeout`.
+    /// By default nothing is delivered and the count is 0.
+    fn broadcast_with_ack(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+        on_count: Box<dyn FnOnce(usize) + Send>,
+        on_ack: Arc<dyn Fn(Value) + Send + Sync>,
+    ) {
+        let _ = (packet, opts, timeout, on_ack);
+        on_count(0);
+    }
+    /// Runs this server's handler of a server-side event whose sender wants
+    /// a reply, which the handler gives through `reply`. A handler that
+    /// gives none (or no handler) leaves the sender waiting until its
+    /// timeout, as with Node. By default, no reply is given.
+    fn server_side_event_with_ack(&self, packet: &Packet, reply: ServerSideReply) {
+        let _ = reply;
+        self.server_side_event(packet);
+    }
+}
+
+/// How a server-side handler answers an event whose sender wants replies
+/// (Node's callback, the last argument of the handler): called at most
+/// once, with the handler's reply.
+pub struct ServerSideReply(Box<dyn FnOnce(Value) + Send>);
+
+impl ServerSideReply {
+    /// A reply that hands the handler's answer to `send`.
+    pub fn new(send: impl FnOnce(Value) + Send + 'static) -> Self {
+        Self(Box::new(send))
+    }
+
+    /// Answers with `value`.
+    pub fn send(self, value: Value) {
+        (self.0)(value);
+    }
+}
+
+impl std::fmt::Debug for ServerSideReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerSideReply").finish_non_exhaustive()
+    }
+}
+
+/// The other servers' sockets' acknowledgements of a broadcast with acks
+/// ([`Adapter::broadcast_with_ack`](super::Adapter::broadcast_with_ack)).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RemoteAcks {
+    /// The first argument of each acknowledgement, in the order they came
+    /// (the other servers do not say which socket gave which).
+    pub acks: Vec<Value>,
+    /// Whether every other server said how many sockets it sent to, and
+    /// all of those answered, before the timeout.
+    pub complete: bool,
+}
+
+/// What the other servers replied to a server-side event sent with
+/// [`Namespace::server_side_emit_with_ack`](crate::Namespace::server_side_emit_with_ack).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServerSideReplies {
+    /// One reply per server that answered, in the order they came.
+    pub replies: Vec<Value>,
+    /// Whether every other server answered before the adapter's request
+    /// timeout (Node's callback gets an error otherwise).
+    pub complete: bool,
 }

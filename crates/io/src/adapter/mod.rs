@@ -27,7 +27,10 @@ mod recovery;
 
 use std::sync::Weak;
 
-pub use self::cluster::{BroadcastFlags, BroadcastOptions, ClusterFuture, LocalSide, SocketInfo};
+pub use self::cluster::{
+    BroadcastFlags, BroadcastOptions, ClusterFuture, LocalSide, RemoteAcks, ServerSideReplies,
+    ServerSideReply, SocketInfo,
+};
 pub use self::local::LocalAdapter;
 pub use self::recovery::{RecoveryLimits, RecoveryStore, SentPacket, Session};
 use crate::engine::Payload;
@@ -90,6 +93,24 @@ pub trait Adapter: Send + Sync + 'static {
         let _ = (packet, opts);
     }
 
+    /// Cluster: this server sent `packet` (an EVENT, without an ack id)
+    /// with acks to its own sockets that `opts` selects; carry it to the
+    /// other servers and gather their sockets' acknowledgements, until
+    /// every other server said how many sockets it sent to and all of them
+    /// answered, or `timeout`. Alone: none, complete.
+    fn broadcast_with_ack(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        timeout: std::time::Duration,
+    ) -> ClusterFuture<RemoteAcks> {
+        let _ = (packet, opts, timeout);
+        Box::pin(std::future::ready(RemoteAcks {
+            acks: Vec::new(),
+            complete: true,
+        }))
+    }
+
     /// Cluster: make the sockets `opts` selects on the other servers join
     /// `rooms` (this server's did).
     fn remote_join(&self, opts: &BroadcastOptions, rooms: &[Room]) {
@@ -118,6 +139,25 @@ pub trait Adapter: Send + Sync + 'static {
     /// (`packet` is an EVENT of this namespace).
     fn server_side_emit(&self, packet: &Packet) {
         let _ = packet;
+    }
+
+    /// Cluster: an event for the other servers' server-side handlers that
+    /// wants each one's reply; resolves with the replies once every other
+    /// server gave one, or at the adapter's request timeout with those that
+    /// came. Alone, there is nobody to ask: no replies, complete.
+    fn server_side_emit_with_ack(&self, packet: &Packet) -> ClusterFuture<ServerSideReplies> {
+        let _ = packet;
+        Box::pin(std::future::ready(ServerSideReplies {
+            replies: Vec::new(),
+            complete: true,
+        }))
+    }
+
+    /// Cluster: every room with a socket on any server of the cluster,
+    /// this one's included (Node's `adapter.allRooms()`). Alone: this
+    /// server's [`rooms`](Self::rooms).
+    fn all_rooms(&self) -> ClusterFuture<Vec<Room>> {
+        Box::pin(std::future::ready(self.rooms()))
     }
 
     /// Cluster: how many servers share the namespace, this one included.
