@@ -567,7 +567,10 @@ where
                 return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
             }
             let out = self.conn.output();
-            let n = if self.io.is_write_vectored() {
+            // One contiguous chunk (small frames coalesce into one) goes
+            // with a plain write, which costs the kernel less than a
+            // vectored one.
+            let n = if self.io.is_write_vectored() && out.chunk().len() < out.remaining() {
                 let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
                 let count = out.chunks_vectored(&mut slices);
                 ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]))?
