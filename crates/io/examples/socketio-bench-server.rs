@@ -9,7 +9,8 @@
 //!
 //! Idle clients only connect to `/`, which needs nothing more. Settings are
 //! the defaults, as for the peers: JSON parser, 25 s / 20 s ping, no
-//! WebSocket compression.
+//! WebSocket compression. The runtime is tokio's single-threaded one, as
+//! for socketioxide beside it: the benchmark gives each server one core.
 //!
 //! ```text
 //! cargo run --release -p sockeye-io --example socketio-bench-server -- PORT
@@ -52,7 +53,7 @@ fn blast(server: &SocketIo, args: Args) {
     }
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
     let port: u16 = std::env::args()
         .nth(1)

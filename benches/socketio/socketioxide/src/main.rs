@@ -3,7 +3,9 @@
 //! `echo` acknowledged with its argument, `join` (room), and `blast`
 //! (room, count, payload) which emits `blast` with the payload to the room
 //! `count` times. Default settings otherwise: JSON parser, 25 s / 20 s
-//! ping, no WebSocket compression (socketioxide has none).
+//! ping, no WebSocket compression (socketioxide has none). The runtime is
+//! tokio's single-threaded one, as for sockeye-io's bench server: the
+//! benchmark gives each server one core.
 //!
 //! Usage: `socketioxide-bench-server PORT` (listens on 127.0.0.1 only).
 
@@ -28,7 +30,7 @@ async fn on_connect(socket: SocketRef) {
     );
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
     let port: u16 = std::env::args()
         .nth(1)

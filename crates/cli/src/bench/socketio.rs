@@ -470,8 +470,35 @@ async fn worker(
             run_client(&mut client, &plan, phases, &tally, &local).await;
         });
     }
-    while tasks.join_next().await.is_some() {}
+    let all_done = async { while tasks.join_next().await.is_some() {} };
+    tokio::select! {
+        () = all_done => {}
+        () = drain_deadline(phases) => {
+            // One timer for the whole worker rather than one polled with
+            // every client's every event.
+            for _ in 0..tasks.len() {
+                tally.failed(format!(
+                    "acknowledgements or deliveries still missing {} s after the end",
+                    DRAIN_LIMIT.as_secs()
+                ));
+            }
+            tasks.shutdown().await;
+        }
+    }
     local.report()
+}
+
+/// Waits until [`DRAIN_LIMIT`] after the end of the load; forever if the
+/// load never starts (the clients then end by themselves).
+async fn drain_deadline(mut phases: watch::Receiver<Option<Phases>>) {
+    let stop_at = match phases.wait_for(Option::is_some).await {
+        Ok(phases) => phases.map(|phases| phases.stop_at),
+        Err(_) => None,
+    };
+    match stop_at {
+        Some(stop_at) => tokio::time::sleep_until((stop_at + DRAIN_LIMIT).into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Runs one client: joins the room for a broadcast, waits for the start,
@@ -496,20 +523,14 @@ async fn run_client(
         Err(_) => return,
     };
     let Some(phases) = phases else { return };
-    let deadline = phases.stop_at + DRAIN_LIMIT;
-    let work = async {
-        match &plan.broadcast {
-            Some(broadcast) => receive_deliveries(client, broadcast, phases, local).await,
-            None => round_trips(client, plan, phases, local).await,
-        }
+    // The worker stops clients still at work [`DRAIN_LIMIT`] after the end.
+    let work = match &plan.broadcast {
+        Some(broadcast) => receive_deliveries(client, broadcast, phases, local).await,
+        None => round_trips(client, plan, phases, local).await,
     };
-    match tokio::time::timeout_at(deadline.into(), work).await {
-        Ok(Ok(())) => close(&mut client.ws).await,
-        Ok(Err(why)) => tally.failed(why),
-        Err(_) => tally.failed(format!(
-            "acknowledgements or deliveries still missing {} s after the end",
-            DRAIN_LIMIT.as_secs()
-        )),
+    match work {
+        Ok(()) => close(&mut client.ws).await,
+        Err(why) => tally.failed(why),
     }
 }
 
