@@ -60,6 +60,31 @@ impl Utf8Bytes {
     pub fn into_bytes(self) -> Bytes {
         self.0
     }
+
+    /// The text from byte `start` on, in place: O(1), with no copy and no
+    /// second handle on the bytes (so no allocation even where cloning a
+    /// [`Bytes`] would make one). `Err` gives the text back unchanged when
+    /// `start` is past its end or inside a character.
+    ///
+    /// ```
+    /// use sockeye_proto::Utf8Bytes;
+    ///
+    /// let text = Utf8Bytes::from("4héllo".to_owned());
+    /// assert_eq!(text.into_tail(1).unwrap(), "héllo");
+    /// let text = Utf8Bytes::from("é".to_owned());
+    /// assert!(text.into_tail(1).is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The text itself, when `start` is no character boundary.
+    pub fn into_tail(mut self, start: usize) -> Result<Utf8Bytes, Utf8Bytes> {
+        if !self.as_str().is_char_boundary(start) {
+            return Err(self);
+        }
+        bytes::Buf::advance(&mut self.0, start);
+        Ok(self)
+    }
 }
 
 impl Deref for Utf8Bytes {

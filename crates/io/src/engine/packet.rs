@@ -124,7 +124,7 @@ impl Packet {
     pub fn from_frame(message: Message) -> Result<Packet, PacketError> {
         match message {
             Message::Binary(bytes) => Ok(Packet::Message(Payload::Binary(bytes))),
-            Message::Text(text) => decode_text(text.into_bytes()),
+            Message::Text(text) => decode_text_frame(text),
         }
     }
 
@@ -199,12 +199,32 @@ impl Packet {
 
 /// Decodes a text packet: its type digit, then its data.
 pub(crate) fn decode_text(mut bytes: Bytes) -> Result<Packet, PacketError> {
-    let Some(&digit) = bytes.first() else {
+    let digit = bytes.first().copied();
+    decode_typed(digit, || {
+        // The digit is dropped in place: no second handle on the bytes.
+        bytes.advance(1);
+        Utf8Bytes::try_from(bytes).map_err(|_| PacketError::InvalidUtf8)
+    })
+}
+
+/// Decodes a text WebSocket message, as [`decode_text`] does; its text was
+/// checked when it was read, so it is not checked again.
+fn decode_text_frame(text: Utf8Bytes) -> Result<Packet, PacketError> {
+    let digit = text.as_bytes().first().copied();
+    decode_typed(digit, || {
+        text.into_tail(1).map_err(|_| PacketError::InvalidUtf8)
+    })
+}
+
+/// The packet of type `digit`, with the data `data` gives (asked only of
+/// the types that carry data).
+fn decode_typed(
+    digit: Option<u8>,
+    data: impl FnOnce() -> Result<Utf8Bytes, PacketError>,
+) -> Result<Packet, PacketError> {
+    let Some(digit) = digit else {
         return Err(PacketError::Empty);
     };
-    // The digit is dropped in place: no second handle on the bytes.
-    bytes.advance(1);
-    let data = || Utf8Bytes::try_from(bytes).map_err(|_| PacketError::InvalidUtf8);
     Ok(match digit {
         b'0' => Packet::Open(data()?),
         b'1' => Packet::Close,
