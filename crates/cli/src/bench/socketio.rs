@@ -229,7 +229,8 @@ impl Client {
             .map_err(|e| failed(&e))
     }
 
-    /// The next packet other than an Engine.IO ping, as a text message.
+    /// The next packet other than an Engine.IO ping (answered with a pong
+    /// on the way), as a text message.
     async fn next_message(&mut self) -> Result<Message, String> {
         loop {
             let message = match self.ws.next().await {
@@ -246,24 +247,10 @@ impl Client {
         }
     }
 
-    /// The next packet other than an Engine.IO ping, which is answered
-    /// with a pong on the way.
+    /// The next packet other than an Engine.IO ping, as a string.
     async fn next_packet(&mut self) -> Result<String, String> {
-        loop {
-            let message = match self.ws.next().await {
-                Some(Ok(message)) => message,
-                Some(Err(e)) => return Err(failed(&e)),
-                None => return Err("the server closed the connection".to_owned()),
-            };
-            let Some(text) = message.as_text() else {
-                return Err("the server sent a binary frame to a JSON client".to_owned());
-            };
-            match text {
-                "2" => self.feed("3").await?,
-                "1" => return Err("the server closed the Engine.IO session".to_owned()),
-                _ => return Ok(text.to_owned()),
-            }
-        }
+        let message = self.next_message().await?;
+        Ok(message.as_text().unwrap_or_default().to_owned())
     }
 }
 
