@@ -4,6 +4,11 @@
 
 use simdutf8::compat::from_utf8;
 
+/// Below this many bytes, input that is all ASCII is accepted from a plain
+/// ASCII check (`simdutf8` itself falls back to the standard library's
+/// check below 64 bytes).
+const SHORT_INPUT: usize = 64;
+
 /// Validates a text message piece by piece.
 ///
 /// Holds at most 3 bytes: the start of a code point cut by a piece boundary.
@@ -36,6 +41,14 @@ impl Validator {
                 }
                 Err(_) => return Err(Invalid),
             }
+        }
+        // Short ASCII (most small text messages) needs no more than a
+        // word-at-a-time look; longer input goes to the vectorised check,
+        // which is faster from there on.
+        // (No code point is pending here: one cut before was completed
+        // above, or this returned.)
+        if input.len() < SHORT_INPUT && input.is_ascii() {
+            return Ok(());
         }
         match from_utf8(input) {
             Ok(_) => {}
