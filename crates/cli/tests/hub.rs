@@ -414,3 +414,98 @@ fn unknown_adapters_are_refused() {
         );
     }
 }
+
+/// A `redis-server` of the test's own on a free loopback port, without
+/// persistence; killed by its PID when dropped. `None` when it is not
+/// installed and `SOCKEYE_REQUIRE_REDIS` is unset.
+struct Broker {
+    _child: ChildGuard,
+    port: u16,
+}
+
+impl Broker {
+    fn start() -> Option<Broker> {
+        let installed = std::process::Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok();
+        if !installed {
+            assert!(
+                std::env::var_os("SOCKEYE_REQUIRE_REDIS").is_none(),
+                "redis-server is not installed, and SOCKEYE_REQUIRE_REDIS is set"
+            );
+            eprintln!("SKIPPED: redis-server is not installed");
+            return None;
+        }
+        let port = support::unused_addr().port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+            .args(["--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let child = ChildGuard::new(child);
+        let deadline = Instant::now() + LIMIT;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            thread::sleep(Duration::from_millis(20));
+        }
+        Some(Broker {
+            _child: child,
+            port,
+        })
+    }
+}
+
+/// Two hubs on one Redis, classic then sharded: an API call to one
+/// reaches the other's Socket.IO clients and SSE subscribers, and lists
+/// the other's sockets.
+#[tokio::test]
+async fn two_hubs_on_redis_are_one_cluster() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    for query in ["", "?sharded=true"] {
+        let url = format!("redis://127.0.0.1:{}{query}", broker.port);
+        let a = Hub::start(&["--api-key", KEY, "--adapter", &url, "--recovery", "0"]);
+        let b = Hub::start(&["--api-key", KEY, "--adapter", &url, "--recovery", "0"]);
+        let (mut client, _) = b.client(None).await;
+        assert_eq!(client.call(1, "join", &json!("news")).await, ok());
+        let (mut events, mut seen) = sse(b.addr, "rooms=news", None);
+
+        // A sees B's socket once the two have met on the broker.
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let (status, body) = a.http("GET", "/api/sockets?room=news", Some(KEY), "");
+            assert_eq!(status, 200);
+            if body.contains("\"news\"") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{url}: A never saw B's socket: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Broadcasts to a room travel as soon as B listens to it: until
+        // then (sharded mode subscribes per room), an emit may be lost.
+        let mut n = 0;
+        let got = loop {
+            n += 1;
+            a.emit(&json!({ "rooms": ["news"], "event": "update", "args": [n] }));
+            if let Some(text) = client.next(Duration::from_millis(200)).await {
+                break text;
+            }
+            assert!(n < 25, "{url}: no emit from A reached B's client");
+        };
+        assert_eq!(got, format!(r#"42["update",{n}]"#), "{url}");
+        read_until(&mut events, &mut seen, &format!("data: [{n}]\n\n"));
+        let (_, metrics) = a.http("GET", "/metrics", None, "");
+        assert!(
+            metrics.contains("sockeye_hub_broker_unpublished_total 0"),
+            "{metrics}"
+        );
+    }
+}
