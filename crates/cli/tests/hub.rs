@@ -379,6 +379,13 @@ fn sse_subscribers_get_room_events_and_resume() {
         seen.contains("id: 1\nevent: update\ndata: [1]\n\n"),
         "{seen}"
     );
+    // A disconnect of the room ends the stream.
+    let (status, body) = hub.http("POST", "/api/disconnect", Some(KEY), r#"{"room":"news"}"#);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"ok":true,"sse_closed":1}"#)
+    );
+    read_until(&mut tcp, &mut seen, "0\r\n\r\n");
     drop(tcp);
 
     hub.emit(&json!({ "rooms": ["news"], "event": "update", "args": [2] }));

@@ -6,7 +6,9 @@
 //!   "event": "name", "args": [..]}`: to the rooms' clients (the whole
 //!   namespace for none) on every hub, and their SSE subscribers;
 //! - `POST /api/disconnect` `{"namespace": "/", "id": SID}` or
-//!   `{"namespace": "/", "room": R}`: those sockets, on every hub;
+//!   `{"namespace": "/", "room": R}`: those sockets, on every hub, and
+//!   for a room, this hub's SSE subscribers to it (their browsers
+//!   reconnect and resume from the room's history);
 //! - `GET /api/rooms?namespace=/`: the rooms of the namespace's sockets on
 //!   every hub (sockets' own rooms left out);
 //! - `GET /api/sockets?namespace=/&room=R`: the sockets, with their rooms,
@@ -242,8 +244,13 @@ fn disconnect(hub: &Hub, d: &Disconnect) -> Response<Bytes> {
         (None, Some(room)) => room.clone(),
         _ => return error(StatusCode::BAD_REQUEST, "give either id or room"),
     };
-    hub.io.of(&d.namespace).to(target).disconnect();
-    answer(StatusCode::OK, &json!({ "ok": true }))
+    hub.io.of(&d.namespace).to(target.clone()).disconnect();
+    let sse = if d.room.is_some() {
+        hub.sse.close_room(&d.namespace, &target)
+    } else {
+        0
+    };
+    answer(StatusCode::OK, &json!({ "ok": true, "sse_closed": sse }))
 }
 
 async fn rooms(hub: &Hub, ns: &str) -> Response<Bytes> {

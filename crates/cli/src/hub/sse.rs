@@ -187,6 +187,22 @@ impl SseHub {
         }
     }
 
+    /// Ends the streams of the subscribers of `ns` listening to `room`
+    /// (browsers reconnect, resuming from the history); how many.
+    pub(crate) fn close_room(&self, ns: &str, room: &str) -> usize {
+        let mut inner = self.lock();
+        let before = inner.subscribers.len();
+        inner
+            .subscribers
+            .retain(|_, sub| !(sub.ns == ns && sub.rooms.iter().any(|r| r == room)));
+        let closed = before - inner.subscribers.len();
+        drop(inner);
+        for _ in 0..closed {
+            metrics::drop_one(&self.metrics.sse_subscribers);
+        }
+        closed
+    }
+
     /// Subscribes to `rooms` of `ns`, replaying the events after
     /// `last_id` that the rooms' histories still hold.
     pub(crate) fn subscribe(
