@@ -516,3 +516,77 @@ async fn two_hubs_on_redis_are_one_cluster() {
         );
     }
 }
+
+/// `--jwt-public-key`: RS256 with an RSA key, `EdDSA` with an Ed25519 key;
+/// a token of the other algorithm is refused.
+#[tokio::test]
+async fn public_keys_check_rs256_and_eddsa_tokens() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hub/");
+    let rsa =
+        EncodingKey::from_rsa_pem(&std::fs::read(format!("{fixtures}rsa-private.pem")).unwrap())
+            .unwrap();
+    let ed =
+        EncodingKey::from_ed_pem(&std::fs::read(format!("{fixtures}ed25519-private.pem")).unwrap())
+            .unwrap();
+    let claims = json!({ "sub": "ann", "exp": now() + 60, "rooms": ["a"] });
+    let rs256 =
+        jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::RS256), &claims, &rsa).unwrap();
+    let eddsa =
+        jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::EdDSA), &claims, &ed).unwrap();
+    for (public, good, other) in [
+        ("rsa-public.pem", &rs256, &eddsa),
+        ("ed25519-public.pem", &eddsa, &rs256),
+    ] {
+        let key = format!("{fixtures}{public}");
+        let hub = Hub::start(&["--jwt-public-key", &key]);
+        let (mut client, answer) = hub.client(Some(good)).await;
+        assert!(answer.starts_with(r#"40{"sid":"#), "{public}: {answer}");
+        assert_eq!(client.call(1, "join", &json!("a")).await, ok());
+        let (_, answer) = hub.client(Some(other)).await;
+        assert!(
+            answer.starts_with("44{") && answer.contains("algorithm"),
+            "{public}: {answer}"
+        );
+    }
+}
+
+/// `--config`: namespaces and publishable events from the file, a flag
+/// over the file's value.
+#[tokio::test]
+async fn the_config_file_sets_namespaces_and_events() {
+    let dir = std::env::temp_dir().join(format!("sockeye-hub-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("hub.toml");
+    std::fs::write(
+        &path,
+        "api_key = \"from-file\"\nrecovery_secs = 0\n[[namespace]]\nname = \"/chat\"\npublish = [\"say\"]\n",
+    )
+    .unwrap();
+    let hub = Hub::start(&["--config", path.to_str().unwrap(), "--api-key", KEY]);
+    let (status, _) = hub.http("GET", "/api/rooms?namespace=/chat", Some(KEY), "");
+    assert_eq!(status, 200);
+    let (status, _) = hub.http("GET", "/api/rooms?namespace=/chat", Some("from-file"), "");
+    assert_eq!(status, 401);
+    let (status, _) = hub.http("GET", "/api/rooms?namespace=/", Some(KEY), "");
+    assert_eq!(status, 400);
+
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", hub.addr);
+    let mut a = Client {
+        ws: sockeye::connect(&url).await.unwrap(),
+    };
+    let mut b = Client {
+        ws: sockeye::connect(&url).await.unwrap(),
+    };
+    for client in [&mut a, &mut b] {
+        assert!(client.text().await.starts_with("0{"));
+        client.send("40/chat,").await;
+        assert!(client.text().await.starts_with(r#"40/chat,{"sid":"#));
+        client.send(r#"42/chat,1["join","room"]"#).await;
+        assert_eq!(client.text().await, r#"43/chat,1[{"ok":true}]"#);
+    }
+    a.send(r#"42/chat,2["publish",{"room":"room","event":"say","args":["hi"]}]"#)
+        .await;
+    assert_eq!(a.text().await, r#"43/chat,2[{"ok":true}]"#);
+    assert_eq!(b.text().await, r#"42/chat,["say","hi"]"#);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
