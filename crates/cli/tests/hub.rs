@@ -590,3 +590,40 @@ async fn the_config_file_sets_namespaces_and_events() {
     assert_eq!(b.text().await, r#"42/chat,["say","hi"]"#);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--max-connections`: a connection over the limit is closed at once;
+/// once one ends, another is served.
+#[test]
+fn connections_over_the_limit_are_closed() {
+    let hub = Hub::start(&["--max-connections", "1"]);
+    let held = TcpStream::connect(hub.addr).unwrap();
+    // The held one is being served before the next comes.
+    thread::sleep(Duration::from_millis(200));
+    let mut over = TcpStream::connect(hub.addr).unwrap();
+    over.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut buf = [0; 16];
+    assert_eq!(over.read(&mut buf).unwrap_or(0), 0, "not closed");
+    drop(held);
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let mut tcp = TcpStream::connect(hub.addr).unwrap();
+        tcp.set_read_timeout(Some(LIMIT)).unwrap();
+        write!(
+            tcp,
+            "GET /metrics HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = tcp.read_to_string(&mut answer);
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slot never came back");
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        hub.log().contains("--max-connections reached"),
+        "{}",
+        hub.log()
+    );
+}
