@@ -147,8 +147,12 @@ fn main() -> ExitCode {
         _ => {}
     }
     // Chosen before the first line is written: `serve --log-format json`
-    // makes every line of the log a JSON object.
-    let json = matches!(&cli.command, Command::Serve(args) if args.json_log());
+    // and `hub --log-format json` make every line of the log a JSON object.
+    let json = match &cli.command {
+        Command::Serve(args) => args.json_log(),
+        Command::Hub(args) => args.json_log(),
+        _ => false,
+    };
     let log = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

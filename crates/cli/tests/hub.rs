@@ -255,6 +255,7 @@ async fn api_emits_reach_the_rooms_clients() {
         "{metrics}"
     );
     assert!(metrics.contains("sockeye_hub_connections 2"), "{metrics}");
+    assert!(metrics.contains("sockeye_hub_rooms 1\n"), "{metrics}");
 }
 
 /// JWT: no token, a bad signature and an expired token are refused with

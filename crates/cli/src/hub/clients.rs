@@ -119,6 +119,9 @@ pub(crate) fn serve_namespace(hub: &Hub, ns: &Namespace) {
 fn connected(hub: &Hub, socket: &Socket) {
     let grant = socket.data::<Shared>().unwrap_or_default();
     metrics::bump(&hub.metrics.connections);
+    if socket.recovered() {
+        metrics::bump(&hub.metrics.recovered);
+    }
     let cancel = CancellationToken::new();
     let on_gone = cancel.clone();
     let gauge = Arc::clone(&hub.metrics);

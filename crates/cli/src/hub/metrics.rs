@@ -30,6 +30,9 @@ pub(crate) struct Metrics {
     pub(crate) api_errors: AtomicU64,
     /// Sockets disconnected at their token's expiry.
     pub(crate) expired: AtomicU64,
+    /// Sockets that came back with their state (connection state
+    /// recovery).
+    pub(crate) recovered: AtomicU64,
 }
 
 /// Adds one to `counter`.
@@ -81,7 +84,7 @@ impl Metrics {
         line(
             "rooms",
             "gauge",
-            "Rooms held on this hub.",
+            "Rooms held on this hub (sockets' own rooms left out).",
             u64::try_from(extra.rooms).unwrap_or(u64::MAX),
         );
         line(
@@ -143,6 +146,12 @@ impl Metrics {
             "counter",
             "Sockets disconnected at their token's expiry.",
             get(&self.expired),
+        );
+        line(
+            "recovered_total",
+            "counter",
+            "Sockets that came back with their state (recovery).",
+            get(&self.recovered),
         );
         for (name, help, value) in &extra.broker {
             line(name, "counter", help, *value);

@@ -105,8 +105,28 @@ pub(crate) struct Args {
     /// key (RSA or Ed25519).
     #[arg(long, value_name = "FILE")]
     jwt_public_key: Option<PathBuf>,
+    /// How the log is written: text lines, or one JSON object a line
+    /// (for log collectors).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(flatten)]
     tls: TlsArgs,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Text lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+impl Args {
+    /// Whether the whole log is JSON.
+    pub(crate) fn json_log(&self) -> bool {
+        self.log_format == LogFormat::Json
+    }
 }
 
 /// Runs the hub until Ctrl-C or SIGTERM.

@@ -127,7 +127,11 @@ impl Hub {
             .settings
             .namespaces
             .iter()
-            .map(|ns| self.io.of(&ns.name).rooms().len())
+            .map(|ns| {
+                let ns = self.io.of(&ns.name);
+                // Each socket's own room is not counted.
+                ns.rooms().len().saturating_sub(ns.len())
+            })
             .sum();
         let broker = match &self.adapters {
             None => Vec::new(),
