@@ -560,7 +560,7 @@ async fn the_config_file_sets_namespaces_and_events() {
     let path = dir.join("hub.toml");
     std::fs::write(
         &path,
-        "api_key = \"from-file\"\nrecovery_secs = 0\n[[namespace]]\nname = \"/chat\"\npublish = [\"say\"]\n",
+        "api_key = \"from-file\"\nrecovery_secs = 0\n[[namespace]]\nname = \"/chat\"\npublish = [\"say\"]\npublish_rooms = [\"ro*\"]\n",
     )
     .unwrap();
     let hub = Hub::start(&["--config", path.to_str().unwrap(), "--api-key", KEY]);
@@ -589,6 +589,14 @@ async fn the_config_file_sets_namespaces_and_events() {
         .await;
     assert_eq!(a.text().await, r#"43/chat,2[{"ok":true}]"#);
     assert_eq!(b.text().await, r#"42/chat,["say","hi"]"#);
+    // A room outside `publish_rooms`, though the client may join it.
+    a.send(r#"42/chat,3["publish",{"room":"elsewhere","event":"say","args":[]}]"#)
+        .await;
+    let refused = a.text().await;
+    assert!(
+        refused.starts_with(r#"43/chat,3[{"error":"room not open"#),
+        "{refused}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

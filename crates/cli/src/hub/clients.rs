@@ -7,7 +7,8 @@
 //!   token's `rooms` claim names (any room when the hub runs open);
 //! - `publish` (`{"room": R, "event": E, "args": [..]}`), acknowledged the
 //!   same way: E must be one of the namespace's publishable events and R
-//!   a room the client may join; the hub emits E with the args to R's
+//!   a room the client may join (and one of the namespace's
+//!   `publish_rooms` patterns, when it has any); the hub emits E with the args to R's
 //!   other members on every hub, and to R's SSE subscribers;
 //! - `refresh` (a new token with the same `sub`), acknowledged the same
 //!   way: the new token's rooms and expiry replace the old ones;
@@ -22,7 +23,7 @@ use serde_json::{Value as Json, json};
 use sockeye_io::{ConnectRefusal, Namespace, Socket};
 use tokio_util::sync::CancellationToken;
 
-use super::auth::Claims;
+use super::auth::{Claims, room_matches};
 use super::metrics;
 use super::state::{Delivery, Hub};
 
@@ -195,14 +196,24 @@ fn publish_event(hub: &Hub, grant: &Shared, socket: &Socket, publish: &Publish) 
         hub,
         serde_json::to_string(&publish.args).map_or(0, |s| s.len()),
     );
-    let allowed = hub
+    let Some(ns) = hub
         .settings
         .namespaces
         .iter()
         .find(|n| n.name == socket.nsp())
-        .is_some_and(|n| n.publish.contains(&publish.event));
-    if !allowed {
+    else {
         return refused("event not publishable in this namespace");
+    };
+    if !ns.publish.contains(&publish.event) {
+        return refused("event not publishable in this namespace");
+    }
+    let room_open = ns.publish_rooms.is_empty()
+        || ns
+            .publish_rooms
+            .iter()
+            .any(|p| room_matches(p, &publish.room));
+    if !room_open {
+        return refused("room not open to publishing in this namespace");
     }
     if !grant.allows(&publish.room) {
         return refused("room not allowed by the token");

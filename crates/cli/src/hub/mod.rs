@@ -55,6 +55,7 @@ Client protocol (socket.io-client 4):
   emit('join', room, ack)          rooms the token's `rooms` claim names (exact, or `prefix*`); any when open
   emit('leave', room, ack)
   emit('publish', {room, event, args}, ack)   events named by --publish, to rooms the client may join
+                                   (and that --publish-room allows, when given)
   emit('refresh', token, ack)      a new token for the same `sub`; at `exp` the hub emits token-expired and disconnects
 HTTP on the same port:
   POST /api/emit, POST /api/disconnect, GET /api/rooms, GET /api/sockets   (Authorization: Bearer KEY)
@@ -70,7 +71,8 @@ pub(crate) struct Args {
     /// Address to listen on [default: 127.0.0.1:9100].
     addr: Option<String>,
     /// A TOML file with the settings (the flags' names with `_`, and
-    /// `[[namespace]]` tables with `name` and `publish`); flags win.
+    /// `[[namespace]]` tables with `name`, `publish` and `publish_rooms`); flags
+    /// win.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// The broker hubs share: redis://HOST:PORT (pub/sub) or
@@ -84,6 +86,10 @@ pub(crate) struct Args {
     /// (repeatable) [default: none].
     #[arg(long = "publish", value_name = "EVENT")]
     publish: Vec<String>,
+    /// Rooms clients may publish to, exact or `prefix*`, in every
+    /// namespace (repeatable) [default: any room the client may join].
+    #[arg(long = "publish-room", value_name = "PATTERN")]
+    publish_rooms: Vec<String>,
     /// Connection state recovery window in seconds, 0 for none [default:
     /// 120, Node's].
     #[arg(long, value_name = "SECS")]
@@ -158,6 +164,7 @@ async fn start(args: Args) -> Result<ExitCode, String> {
             max_payload: args.max_payload,
             namespaces: args.namespaces,
             publish: args.publish,
+            publish_rooms: args.publish_rooms,
         },
     )?;
     let auth = match (&settings.jwt_secret, &settings.jwt_public_key) {

@@ -48,6 +48,10 @@ pub(crate) struct NamespaceSettings {
     /// may join; none by default (clients only listen).
     #[serde(default)]
     pub(crate) publish: Vec<String>,
+    /// The rooms clients may publish to, as exact names or `prefix*`;
+    /// empty (the default): any room the client may join.
+    #[serde(default)]
+    pub(crate) publish_rooms: Vec<String>,
 }
 
 /// What the hub runs with, file and flags merged.
@@ -86,6 +90,7 @@ pub(crate) struct Overrides {
     pub(crate) max_payload: Option<usize>,
     pub(crate) namespaces: Vec<String>,
     pub(crate) publish: Vec<String>,
+    pub(crate) publish_rooms: Vec<String>,
 }
 
 /// Reads `path` as the hub's TOML settings.
@@ -101,7 +106,8 @@ pub(crate) fn parse(text: &str) -> Result<FileSettings, String> {
 }
 
 /// `file` with `flags` over it. `--namespace` replaces the file's
-/// namespaces; `--publish` adds events to every namespace. Without any
+/// namespaces; `--publish` and `--publish-room` add events and room
+/// patterns to every namespace. Without any
 /// namespace, `/` alone.
 pub(crate) fn merge(file: FileSettings, flags: Overrides) -> Result<Settings, String> {
     let mut namespaces = if flags.namespaces.is_empty() {
@@ -113,6 +119,7 @@ pub(crate) fn merge(file: FileSettings, flags: Overrides) -> Result<Settings, St
             .map(|name| NamespaceSettings {
                 name: name.clone(),
                 publish: Vec::new(),
+                publish_rooms: Vec::new(),
             })
             .collect()
     };
@@ -120,6 +127,7 @@ pub(crate) fn merge(file: FileSettings, flags: Overrides) -> Result<Settings, St
         namespaces.push(NamespaceSettings {
             name: "/".into(),
             publish: Vec::new(),
+            publish_rooms: Vec::new(),
         });
     }
     for ns in &mut namespaces {
@@ -129,6 +137,11 @@ pub(crate) fn merge(file: FileSettings, flags: Overrides) -> Result<Settings, St
         for event in &flags.publish {
             if !ns.publish.contains(event) {
                 ns.publish.push(event.clone());
+            }
+        }
+        for pattern in &flags.publish_rooms {
+            if !ns.publish_rooms.contains(pattern) {
+                ns.publish_rooms.push(pattern.clone());
             }
         }
         if let Some(reserved) = ns.publish.iter().find(|e| RESERVED.contains(&e.as_str())) {
@@ -175,7 +188,7 @@ mod tests {
     #[test]
     fn flags_win_over_the_file() {
         let file = parse(
-            "adapter = \"redis://a:1\"\nrecovery_secs = 30\n[[namespace]]\nname = \"/chat\"\npublish = [\"msg\"]\n",
+            "adapter = \"redis://a:1\"\nrecovery_secs = 30\n[[namespace]]\nname = \"/chat\"\npublish = [\"msg\"]\npublish_rooms = [\"room:*\"]\n",
         )
         .unwrap();
         let flags = Overrides {
@@ -188,6 +201,7 @@ mod tests {
         assert_eq!(settings.recovery, Some(Duration::from_secs(30)));
         assert_eq!(settings.namespaces[0].name, "/chat");
         assert_eq!(settings.namespaces[0].publish, ["msg", "typing"]);
+        assert_eq!(settings.namespaces[0].publish_rooms, ["room:*"]);
         assert_eq!(settings.max_payload, DEFAULT_MAX_PAYLOAD);
     }
 
