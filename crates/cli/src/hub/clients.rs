@@ -118,7 +118,20 @@ pub(crate) fn serve_namespace(hub: &Hub, ns: &Namespace) {
 
 /// A socket's handlers, and its expiry task.
 fn connected(hub: &Hub, socket: &Socket) {
-    let grant = socket.data::<Shared>().unwrap_or_default();
+    let grant = match socket.data::<Shared>() {
+        Some(grant) => grant,
+        None if hub.auth.is_none() => Shared::default(),
+        // With auth on, a socket that did not pass it gets nothing: an
+        // empty grant would allow every room.
+        None => {
+            tracing::warn!(
+                id = socket.id().as_str(),
+                "a socket without a grant: disconnected"
+            );
+            socket.disconnect();
+            return;
+        }
+    };
     metrics::bump(&hub.metrics.connections);
     if socket.recovered() {
         metrics::bump(&hub.metrics.recovered);
