@@ -636,3 +636,49 @@ fn connections_over_the_limit_are_closed() {
         hub.log()
     );
 }
+
+/// Connection state recovery with auth on: a client whose connection
+/// dropped comes back with its token, its session id and offset, and
+/// gets its socket (id, rooms) and the event sent meanwhile (its token is
+/// checked again: a refused attempt would use the session up, as in
+/// Node).
+#[tokio::test]
+async fn a_dropped_client_recovers_its_socket_and_missed_events() {
+    let hub = Hub::start(&["--api-key", KEY, "--jwt-secret", SECRET]);
+    let token = token(SECRET, "ann", now() + 60, &["news"]);
+    let (mut client, answer) = hub.client(Some(&token)).await;
+    let open: serde_json::Value = serde_json::from_str(&answer[2..]).unwrap();
+    let (sid, pid) = (open["sid"].clone(), open["pid"].clone());
+    assert!(pid.is_string(), "{answer}");
+    assert_eq!(client.call(1, "join", &json!("news")).await, ok());
+    hub.emit(&json!({ "rooms": ["news"], "event": "update", "args": [1] }));
+    let first: Vec<serde_json::Value> = serde_json::from_str(&client.text().await[2..]).unwrap();
+    let offset = first.last().unwrap().clone();
+    // The connection drops without a word.
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    hub.emit(&json!({ "rooms": ["news"], "event": "update", "args": [2] }));
+
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", hub.addr);
+    let mut back = Client {
+        ws: sockeye::connect(&url).await.unwrap(),
+    };
+    assert!(back.text().await.starts_with("0{"));
+    back.send(&format!(
+        "40{}",
+        json!({ "token": token, "pid": pid, "offset": offset })
+    ))
+    .await;
+    let answer = back.text().await;
+    let reopened: serde_json::Value = serde_json::from_str(&answer[2..]).unwrap();
+    assert_eq!(reopened["sid"], sid, "{answer}");
+    let missed = back.text().await;
+    assert!(missed.starts_with(r#"42["update",2,"#), "{missed}");
+    hub.emit(&json!({ "rooms": ["news"], "event": "update", "args": [3] }));
+    assert!(back.text().await.starts_with(r#"42["update",3,"#));
+    let (_, metrics) = hub.http("GET", "/metrics", None, "");
+    assert!(
+        metrics.contains("sockeye_hub_recovered_total 1"),
+        "{metrics}"
+    );
+}
