@@ -682,3 +682,22 @@ async fn a_dropped_client_recovers_its_socket_and_missed_events() {
         "{metrics}"
     );
 }
+
+/// `--tls-self-signed`: Socket.IO over `wss://` on the same port (the
+/// Engine.IO open packet comes back through `sockeye connect -k`).
+#[test]
+fn tls_serves_socketio_over_wss() {
+    let hub = Hub::start(&["--tls-self-signed"]);
+    assert!(hub.log().contains("listening on wss://"), "{}", hub.log());
+    let url = format!(
+        "wss://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket",
+        hub.addr.port()
+    );
+    let mut command = sockeye();
+    command.args(["connect", "-k", &url]);
+    let mut running = support::Running::spawn(command);
+    let line = running.next_stdout_line().expect("the open packet");
+    assert!(line.starts_with(r#"0{"sid":"#), "{line}");
+    running.close_stdin();
+    running.finish();
+}
