@@ -44,6 +44,7 @@
 //! | `origin.rs` | serve's and proxy's `--allow-origin` and `--same-origin` |
 //! | `insecure.rs` | `-k/--insecure` of connect and proxy: a TLS client configuration that takes any certificate |
 //! | `docs.rs` | `sockeye completions` and `sockeye man`: shell completions and manual pages from the same definition as `--help` |
+//! | `hub/` | `sockeye hub`: a standalone Socket.IO server with JWT auth, an HTTP API, Server-Sent Events and metrics (its files in its `mod.rs`) |
 //! | `bench/` | `sockeye bench`: `echo.rs`, `idle.rs`, `fanout.rs` and `socketio.rs` (Socket.IO) scenarios; `report.rs` and `procfs.rs` measure |
 //! | `bridge/` | `sockeye bridge A B`: `endpoint.rs` spellings; `websocket.rs`, `tcp.rs`, `unix.rs`, `udp.rs`, `stdio.rs`, `exec.rs` open them as a `conn.rs` `Conn` (`program.rs`: `exec:`'s process groups); `pair.rs` joins two |
 //!
@@ -57,6 +58,7 @@
 //! sockeye connect URL         stdin out as messages, messages in as lines or JSON
 //! sockeye bench echo|idle|fanout|socketio   load generator: throughput, latency, memory
 //! sockeye proxy LISTEN --to URL    reverse proxy to a ws:// or wss:// backend
+//! sockeye hub [ADDR]          standalone Socket.IO hub: JWT, HTTP API, SSE, metrics, Redis cluster
 //! sockeye bridge A B          join two endpoints (WebSocket, TCP, Unix, UDP, stdio, a program)
 //! sockeye completions SHELL   shell completions; sockeye man DIR: manual pages
 //! ```
@@ -74,6 +76,7 @@ mod bridge;
 mod connect;
 mod connection_args;
 mod docs;
+mod hub;
 mod insecure;
 mod limits;
 mod listen;
@@ -126,6 +129,10 @@ enum Command {
     /// Join two endpoints message by message, socat-style: WebSocket, TCP,
     /// Unix and UDP sockets, stdio or a program, connecting or listening.
     Bridge(bridge::Args),
+    /// Run a standalone Socket.IO hub for backends in any language: JWT
+    /// auth, rooms, an HTTP API to publish, Server-Sent Events, metrics,
+    /// and a Redis adapter to make several hubs one cluster.
+    Hub(hub::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(docs::CompletionsArgs),
     /// Write the manual pages (sockeye.1 and one per subcommand) into a folder.
@@ -140,8 +147,12 @@ fn main() -> ExitCode {
         _ => {}
     }
     // Chosen before the first line is written: `serve --log-format json`
-    // makes every line of the log a JSON object.
-    let json = matches!(&cli.command, Command::Serve(args) if args.json_log());
+    // and `hub --log-format json` make every line of the log a JSON object.
+    let json = match &cli.command {
+        Command::Serve(args) => args.json_log(),
+        Command::Hub(args) => args.json_log(),
+        _ => false,
+    };
     let log = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -171,6 +182,7 @@ fn main() -> ExitCode {
             Command::Bench(args) => bench::run(args).await,
             Command::Proxy(args) => proxy::run(args).await,
             Command::Bridge(args) => bridge::run(args).await,
+            Command::Hub(args) => hub::run(args).await,
             Command::Completions(_) | Command::Man(_) => ExitCode::SUCCESS,
         }
     });

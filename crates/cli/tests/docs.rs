@@ -15,6 +15,8 @@ fn bash_completions_parse_and_name_every_subcommand() {
         "serve",
         "connect",
         "bench",
+        "hub",
+        "--jwt-secret",
         "--max-message-size",
         "--protocol",
     ] {
@@ -62,6 +64,7 @@ fn man_writes_a_page_per_subcommand() {
         "sockeye-serve",
         "sockeye-connect",
         "sockeye-bench",
+        "sockeye-hub",
     ] {
         let page = std::fs::read_to_string(dir.join(format!("{name}.1")))
             .unwrap_or_else(|e| panic!("{name}.1: {e}"));

@@ -1,0 +1,161 @@
+//! The hub's counters, and `/metrics` in Prometheus' text format.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters and gauges, shared by every part of the hub.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    /// Socket.IO sockets connected now.
+    pub(crate) connections: AtomicU64,
+    /// Connections refused by auth.
+    pub(crate) refused: AtomicU64,
+    /// Events received from clients.
+    pub(crate) packets_in: AtomicU64,
+    /// Bytes of those events' arguments, as JSON.
+    pub(crate) bytes_in: AtomicU64,
+    /// Events the hub emitted (relayed publishes and API emits).
+    pub(crate) packets_out: AtomicU64,
+    /// Bytes of those events' arguments, as JSON.
+    pub(crate) bytes_out: AtomicU64,
+    /// SSE subscribers connected now.
+    pub(crate) sse_subscribers: AtomicU64,
+    /// Events written to SSE subscribers.
+    pub(crate) sse_events: AtomicU64,
+    /// SSE subscribers dropped for not reading.
+    pub(crate) sse_dropped: AtomicU64,
+    /// HTTP API calls answered.
+    pub(crate) api_calls: AtomicU64,
+    /// HTTP API calls refused (401, 400).
+    pub(crate) api_errors: AtomicU64,
+    /// Sockets disconnected at their token's expiry.
+    pub(crate) expired: AtomicU64,
+    /// Sockets that came back with their state (connection state
+    /// recovery).
+    pub(crate) recovered: AtomicU64,
+}
+
+/// Adds one to `counter`.
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Adds `n` to `counter`.
+pub(crate) fn add(counter: &AtomicU64, n: usize) {
+    counter.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+}
+
+/// Takes one from the gauge `counter`.
+pub(crate) fn drop_one(counter: &AtomicU64) {
+    counter.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// What the adapter adds: the number of rooms, and broker faults.
+#[derive(Debug, Default)]
+pub(crate) struct Extra {
+    /// Rooms held on this hub, over all namespaces.
+    pub(crate) rooms: usize,
+    /// `(name, help, value)` of the adapter's counters.
+    pub(crate) broker: Vec<(&'static str, &'static str, u64)>,
+}
+
+impl Metrics {
+    /// The text `/metrics` answers.
+    pub(crate) fn render(&self, extra: &Extra) -> String {
+        let mut out = String::new();
+        let mut line = |name: &str, kind: &str, help: &str, value: u64| {
+            let _ = writeln!(out, "# HELP sockeye_hub_{name} {help}");
+            let _ = writeln!(out, "# TYPE sockeye_hub_{name} {kind}");
+            let _ = writeln!(out, "sockeye_hub_{name} {value}");
+        };
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        line(
+            "connections",
+            "gauge",
+            "Socket.IO sockets connected.",
+            get(&self.connections),
+        );
+        line(
+            "connections_refused_total",
+            "counter",
+            "Connections refused by auth.",
+            get(&self.refused),
+        );
+        line(
+            "rooms",
+            "gauge",
+            "Rooms held on this hub (sockets' own rooms left out).",
+            u64::try_from(extra.rooms).unwrap_or(u64::MAX),
+        );
+        line(
+            "packets_in_total",
+            "counter",
+            "Events received from clients.",
+            get(&self.packets_in),
+        );
+        line(
+            "bytes_in_total",
+            "counter",
+            "Bytes of received events' arguments, as JSON.",
+            get(&self.bytes_in),
+        );
+        line(
+            "packets_out_total",
+            "counter",
+            "Events emitted by the hub.",
+            get(&self.packets_out),
+        );
+        line(
+            "bytes_out_total",
+            "counter",
+            "Bytes of emitted events' arguments, as JSON.",
+            get(&self.bytes_out),
+        );
+        line(
+            "sse_subscribers",
+            "gauge",
+            "Server-Sent Events subscribers connected.",
+            get(&self.sse_subscribers),
+        );
+        line(
+            "sse_events_total",
+            "counter",
+            "Events written to SSE subscribers.",
+            get(&self.sse_events),
+        );
+        line(
+            "sse_dropped_total",
+            "counter",
+            "SSE subscribers dropped for not reading.",
+            get(&self.sse_dropped),
+        );
+        line(
+            "api_calls_total",
+            "counter",
+            "HTTP API calls answered.",
+            get(&self.api_calls),
+        );
+        line(
+            "api_errors_total",
+            "counter",
+            "HTTP API calls refused.",
+            get(&self.api_errors),
+        );
+        line(
+            "expired_total",
+            "counter",
+            "Sockets disconnected at their token's expiry.",
+            get(&self.expired),
+        );
+        line(
+            "recovered_total",
+            "counter",
+            "Sockets that came back with their state (recovery).",
+            get(&self.recovered),
+        );
+        for (name, help, value) in &extra.broker {
+            line(name, "counter", help, *value);
+        }
+        out
+    }
+}
