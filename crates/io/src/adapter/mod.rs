@@ -37,6 +37,10 @@ use crate::engine::Payload;
 use crate::parser::Packet;
 use crate::sid::Sid;
 
+/// What [`Adapter::restore_session`] finds: the session and, in order, the
+/// frames of each packet it missed; `None` when either is no longer kept.
+pub type Restored = Option<(Session, Vec<Vec<Payload>>)>;
+
 /// A room's name. Every socket is also in the room named by its own id.
 pub type Room = std::sync::Arc<str>;
 
@@ -75,8 +79,13 @@ pub trait Adapter: Send + Sync + 'static {
     /// was lost.
     fn persist_session(&self, session: Session);
     /// With recovery on: the session with private id `pid` and the frames
-    /// of the packets it missed after `offset`, if both are still kept.
-    fn restore_session(&self, pid: &str, offset: &str) -> Option<(Session, Vec<Vec<Payload>>)>;
+    /// of the packets it missed after `offset`, if both are still kept;
+    /// the session is taken out. A store in memory answers at once (a
+    /// ready future); one in a broker answers when the broker does. The
+    /// namespace waits for it at most
+    /// [`RecoveryConfig::restore_timeout`](crate::RecoveryConfig::restore_timeout),
+    /// then connects the client afresh.
+    fn restore_session(&self, pid: &str, offset: &str) -> ClusterFuture<Restored>;
 
     /// Cluster: takes this server's side of the namespace, to act on its
     /// sockets when other servers ask. Called once, when the namespace is
