@@ -149,6 +149,7 @@ mod request;
 mod response;
 mod sharded;
 mod stats;
+pub mod streams;
 mod subscription;
 mod uid;
 
