@@ -10,6 +10,7 @@ use rmpv::Value;
 use crate::adapter::{Adapter, ClusterFuture, LocalSide, Restored};
 use crate::args::{Args, IntoArgs};
 use crate::broadcast::{BroadcastOperator, Rooms};
+use crate::engine::Payload;
 use crate::error::{ConnectRefusal, EmitError};
 use crate::handler::{ConnectHandler, Middleware};
 use crate::legacy;
@@ -298,14 +299,8 @@ impl Namespace {
                     return;
                 }
             }
-            if !admit(&socket) {
+            if !admit(&socket, missed.unwrap_or_default()) {
                 return;
-            }
-            for payloads in missed.into_iter().flatten() {
-                if let Err(e) = socket.send_payloads(payloads) {
-                    tracing::debug!(socket = %socket.id(), error = %e, "missed packet not sent");
-                    break;
-                }
             }
             if let Some(handler) = on_connection {
                 handler.call(socket).await;
@@ -335,13 +330,14 @@ impl Namespace {
 }
 
 /// Records the socket on its connection and in its namespace and tells
-/// the client its id; `false` if the connection is gone.
-fn admit(socket: &Socket) -> bool {
+/// the client its id (a recovered one then gets the packets it `missed`);
+/// `false` if the connection is gone.
+fn admit(socket: &Socket, missed: Vec<Vec<Payload>>) -> bool {
     let nsp: Arc<str> = Arc::clone(&socket.ns().name);
     if !socket.conn().data().add(nsp, socket.clone()) {
         return false;
     }
-    if let Err(e) = socket.mark_connected() {
+    if let Err(e) = socket.mark_connected(missed) {
         tracing::debug!(socket = %socket.id(), error = %e, "connect answer not sent");
     }
     true

@@ -8,10 +8,15 @@
 //! ([`StoredSession`]: `base64(msgpack({sid, pid, rooms, data}))` under
 //! `sio:session:{pid}`).
 
+mod adapter;
+mod config;
 mod entry;
 mod offset;
+mod reply;
 mod session;
 
+pub use self::adapter::{RedisStreamsAdapter, RedisStreamsAdapters};
+pub use self::config::RedisStreamsConfig;
 pub use self::entry::{BROADCAST, DEFAULT_MAX_LEN, DEFAULT_STREAM_NAME, StreamEntry};
 pub use self::offset::{NotStreamId, StreamId};
 pub use self::session::{DEFAULT_SESSION_KEY_PREFIX, StoredSession};

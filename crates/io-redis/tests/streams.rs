@@ -1,0 +1,184 @@
+//! The Redis Streams adapter on a `redis-server` of the test's own:
+//! broadcasts reach every server in the stream's order, with the entry id
+//! as their offset, and a client whose server died (its runtime dropped
+//! mid-run, so it never saw the connection end) recovers on another server
+//! with every packet it missed, in order. Skipped, saying so, when
+//! `redis-server` is not installed and `SOCKEYE_REQUIRE_REDIS` is unset.
+
+mod support;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use sockeye_io::{RecoveryConfig, SocketIo, SocketIoConfig};
+use sockeye_io_redis::streams::{RedisStreamsAdapters, RedisStreamsConfig};
+use support::{Broker, LIMIT, hears_within, quick_config, send, text};
+use tokio::net::TcpListener;
+
+fn config() -> RedisStreamsConfig {
+    RedisStreamsConfig {
+        link: quick_config(),
+        block: Duration::from_millis(200),
+        max_disconnection_duration: Duration::from_secs(60),
+        ..RedisStreamsConfig::default()
+    }
+}
+
+fn recovery() -> SocketIoConfig {
+    let mut config = SocketIoConfig::default();
+    config.recovery = Some(RecoveryConfig::default());
+    config
+}
+
+/// A server on the current runtime: it and its WebSocket URL.
+async fn server(broker: &Broker) -> (SocketIo, String) {
+    let adapters = RedisStreamsAdapters::new(&broker.url(), config()).expect("adapters");
+    let io = SocketIo::with_adapter(recovery(), move |nsp| adapters.make(nsp));
+    io.of("/");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!(
+        "ws://{}/socket.io/?EIO=4&transport=websocket",
+        listener.local_addr().expect("address")
+    );
+    let serving = io.clone();
+    tokio::spawn(async move { serving.serve(listener).await });
+    (io, url)
+}
+
+/// A server on a runtime of its own, on its own thread; it dies (every
+/// task dropped, no disconnect seen, its broker connections cut) when the
+/// returned sender is dropped.
+fn doomed_server(broker_url: String) -> (String, mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let (url_tx, url_rx) = mpsc::channel();
+    let (kill_tx, kill_rx) = mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let adapters = RedisStreamsAdapters::new(&broker_url, config()).expect("adapters");
+            let io = SocketIo::with_adapter(recovery(), move |nsp| adapters.make(nsp));
+            io.of("/");
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let url = format!(
+                "ws://{}/socket.io/?EIO=4&transport=websocket",
+                listener.local_addr().expect("address")
+            );
+            tokio::spawn(async move { io.serve(listener).await });
+            url_tx.send(url).expect("url");
+        });
+        let _ = kill_rx.recv();
+        runtime.shutdown_background();
+    });
+    (url_rx.recv().expect("url"), kill_tx, thread)
+}
+
+/// `42["n",k,"offset"]` as `(k, offset)`.
+fn numbered(message: &str) -> (u64, String) {
+    let body: serde_json::Value =
+        serde_json::from_str(message.strip_prefix("42").expect("an EVENT")).expect("json");
+    assert_eq!(body[0], "n", "{message}");
+    (
+        body[1].as_u64().expect("a number"),
+        body[2].as_str().expect("an offset").to_owned(),
+    )
+}
+
+/// Connects with `auth`; the CONNECT answer's sid and pid.
+async fn connect(
+    url: &str,
+    auth: &str,
+) -> (sockeye::WebSocket<sockeye::ClientStream>, String, String) {
+    let mut ws = sockeye::connect(url).await.expect("websocket handshake");
+    assert!(text(&mut ws).await.starts_with("0{"));
+    send(&mut ws, &format!("40{auth}")).await;
+    let reply = text(&mut ws).await;
+    let body: serde_json::Value =
+        serde_json::from_str(reply.strip_prefix("40").expect("a CONNECT")).expect("json");
+    (
+        ws,
+        body["sid"].as_str().expect("sid").to_owned(),
+        body["pid"].as_str().expect("pid").to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_whose_server_died_recovers_on_another_with_all_it_missed() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let (io_b, url_b) = server(&broker).await;
+    let (url_a, kill_a, thread_a) = doomed_server(broker.url());
+    let (mut on_b, _, _) = connect(&url_b, "").await;
+    let (mut on_a, sid, pid) = connect(&url_a, "").await;
+    // The reader of a new server starts at the stream's end: wait until
+    // A's has, by sending until a packet arrives.
+    let mut first = None;
+    for _ in 0..50 {
+        io_b.emit("n", 0).unwrap();
+        if let Some(message) = hears_within(&mut on_a, Duration::from_millis(100)).await {
+            first = Some(message);
+            break;
+        }
+    }
+    let mut last = numbered(&first.expect("A hears B's broadcasts")).1;
+    // Drain the other probes.
+    while let Some(message) = hears_within(&mut on_a, Duration::from_millis(300)).await {
+        last = numbered(&message).1;
+    }
+    for k in 1..=5 {
+        io_b.emit("n", k).unwrap();
+    }
+    let mut seen_b = Vec::new();
+    while seen_b.last() != Some(&5) {
+        let (k, offset) = numbered(&text(&mut on_b).await);
+        assert!(offset.split_once('-').is_some(), "a stream id: {offset}");
+        seen_b.push(k);
+    }
+    for k in 1..=5 {
+        let (got, offset) = numbered(&text(&mut on_a).await);
+        assert_eq!(got, k);
+        last = offset;
+    }
+
+    // A dies without a word; B goes on broadcasting meanwhile.
+    drop(kill_a);
+    thread_a.join().expect("A's thread");
+    drop(on_a);
+    for k in 6..=40 {
+        io_b.emit("n", k).unwrap();
+    }
+    let (mut back, back_sid, _) =
+        connect(&url_b, &format!(r#"{{"pid":"{pid}","offset":"{last}"}}"#)).await;
+    assert_eq!(back_sid, sid, "recovered with its id");
+    for k in 6..=40 {
+        assert_eq!(numbered(&text(&mut back).await).0, k, "in order, none lost");
+    }
+    io_b.emit("n", 41).unwrap();
+    assert_eq!(numbered(&text(&mut back).await).0, 41, "live again, once");
+    assert_eq!(
+        hears_within(&mut back, Duration::from_millis(300)).await,
+        None
+    );
+
+    let _ = LIMIT;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_offset_or_session_connects_afresh() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let (_io, url) = server(&broker).await;
+    let (_ws, sid, pid) = connect(&url, "").await;
+    for auth in [
+        format!(r#"{{"pid":"{pid}","offset":"not-an-id"}}"#),
+        format!(r#"{{"pid":"{pid}","offset":"1-0"}}"#),
+        r#"{"pid":"nobody","offset":"1-0"}"#.to_owned(),
+    ] {
+        let (_, other, _) = connect(&url, &auth).await;
+        assert_ne!(other, sid, "{auth}");
+    }
+}
