@@ -471,6 +471,11 @@ impl Socket {
         }
         let mut rooms = std::mem::take(&mut *lock(&self.inner.rejoin));
         rooms.push(self.inner.id.as_room());
+        if recovered {
+            // In the namespace before its rooms: what the adapter hands it
+            // as it joins (what arrived since its restore) must find it.
+            self.inner.ns.insert(self.inner.id.clone(), self.clone());
+        }
         self.inner.ns.adapter.join(&self.inner.id, &rooms);
         if let Some(pid) = &self.inner.pid {
             self.inner.ns.adapter.session_opened(&Session {
@@ -480,10 +485,10 @@ impl Socket {
                 data: http::Extensions::new(),
             });
         }
-        self.inner.ns.insert(self.inner.id.clone(), self.clone());
         if recovered {
             Ok(())
         } else {
+            self.inner.ns.insert(self.inner.id.clone(), self.clone());
             self.send_packet(&answer)
         }
     }
