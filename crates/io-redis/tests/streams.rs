@@ -182,3 +182,69 @@ async fn an_unknown_offset_or_session_connects_afresh() {
         assert_ne!(other, sid, "{auth}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_cut_off_resumes_where_it_was_and_misses_nothing() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let (io_a, url_a) = server(&broker).await;
+    let (_io_b, url_b) = server(&broker).await;
+    let (mut on_a, _, _) = connect(&url_a, "").await;
+    let (mut on_b, _, _) = connect(&url_b, "").await;
+    // Both readers follow the stream once a probe reaches both clients.
+    let mut probes = 0;
+    loop {
+        probes += 1;
+        assert!(probes < 50, "the readers never followed the stream");
+        io_a.emit("n", 0).unwrap();
+        let a = hears_within(&mut on_a, Duration::from_millis(100)).await;
+        let b = hears_within(&mut on_b, Duration::from_millis(100)).await;
+        if a.is_some() && b.is_some() {
+            break;
+        }
+    }
+    while hears_within(&mut on_a, Duration::from_millis(300))
+        .await
+        .is_some()
+    {}
+    while hears_within(&mut on_b, Duration::from_millis(300))
+        .await
+        .is_some()
+    {}
+
+    // Cut every reading connection (`XREAD`), then broadcast at once:
+    // the entries are written, and read when the readers are back.
+    let client = redis::Client::open(broker.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let readers: Vec<String> = list
+        .lines()
+        .filter(|line| line.contains("cmd=xread"))
+        .filter_map(|line| line.split(' ').find_map(|f| f.strip_prefix("id=")))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(readers.len(), 2, "{list}");
+    for id in &readers {
+        let _: redis::Value = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    for k in 1..=20 {
+        io_a.emit("n", k).unwrap();
+    }
+    for ws in [&mut on_a, &mut on_b] {
+        for k in 1..=20 {
+            assert_eq!(numbered(&text(ws).await).0, k, "in order, none lost");
+        }
+        assert_eq!(hears_within(ws, Duration::from_millis(300)).await, None);
+    }
+}
