@@ -16,10 +16,14 @@ use support::{Broker, LIMIT, hears_within, quick_config, send, text};
 use tokio::net::TcpListener;
 
 fn config() -> RedisStreamsConfig {
+    config_for(Duration::from_secs(60))
+}
+
+fn config_for(kept: Duration) -> RedisStreamsConfig {
     RedisStreamsConfig {
         link: quick_config(),
         block: Duration::from_millis(200),
-        max_disconnection_duration: Duration::from_secs(60),
+        max_disconnection_duration: kept,
         ..RedisStreamsConfig::default()
     }
 }
@@ -49,6 +53,13 @@ async fn server(broker: &Broker) -> (SocketIo, String) {
 /// task dropped, no disconnect seen, its broker connections cut) when the
 /// returned sender is dropped.
 fn doomed_server(broker_url: String) -> (String, mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    doomed_server_with(broker_url, config())
+}
+
+fn doomed_server_with(
+    broker_url: String,
+    config: RedisStreamsConfig,
+) -> (String, mpsc::Sender<()>, std::thread::JoinHandle<()>) {
     let (url_tx, url_rx) = mpsc::channel();
     let (kill_tx, kill_rx) = mpsc::channel::<()>();
     let thread = std::thread::spawn(move || {
@@ -58,7 +69,7 @@ fn doomed_server(broker_url: String) -> (String, mpsc::Sender<()>, std::thread::
             .build()
             .expect("runtime");
         runtime.block_on(async {
-            let adapters = RedisStreamsAdapters::new(&broker_url, config()).expect("adapters");
+            let adapters = RedisStreamsAdapters::new(&broker_url, config).expect("adapters");
             let io = SocketIo::with_adapter(recovery(), move |nsp| adapters.make(nsp));
             io.of("/");
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -247,4 +258,38 @@ async fn a_reader_cut_off_resumes_where_it_was_and_misses_nothing() {
         }
         assert_eq!(hears_within(ws, Duration::from_millis(300)).await, None);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_lives_while_connected_and_expires_after_its_server_died() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let kept = Duration::from_secs(3);
+    let (url, kill, thread) = doomed_server_with(broker.url(), config_for(kept));
+    let (_ws, _, pid) = connect(&url, "").await;
+    let client = redis::Client::open(broker.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("sio:session:{pid}");
+    let ttl = |conn: &mut redis::aio::MultiplexedConnection| {
+        let mut conn = conn.clone();
+        let key = key.clone();
+        async move {
+            redis::cmd("PTTL")
+                .arg(&key)
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    // Written at connect, and renewed past its first lifetime.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(ttl(&mut conn).await > 0, "kept from connect");
+    tokio::time::sleep(kept + Duration::from_secs(1)).await;
+    assert!(ttl(&mut conn).await > 0, "renewed while connected");
+    // Its server dies: nobody renews it, and it expires.
+    drop(kill);
+    thread.join().expect("the server's thread");
+    tokio::time::sleep(kept + Duration::from_millis(500)).await;
+    assert_eq!(ttl(&mut conn).await, -2, "gone");
 }

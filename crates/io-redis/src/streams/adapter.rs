@@ -40,6 +40,13 @@ const DISCONNECT_SOCKETS: u64 = 6;
 /// that held packets never pile up.
 const PENDING_FOR: Duration = Duration::from_secs(30);
 
+/// How many restored sockets of a namespace may wait to join at once; one
+/// more connects afresh. 10,000: a whole server's clients coming back at
+/// once after their server died, each holding what arrives while it
+/// joins (milliseconds' worth), without letting restores pile up memory
+/// without end.
+const MAX_PENDING: usize = 10_000;
+
 /// Makes the [`RedisStreamsAdapter`] of each namespace of a server: one
 /// command connection, one writer task that keeps this server's entries
 /// in order, and one reader task that follows the stream (`XREAD`) for
@@ -597,6 +604,10 @@ async fn restore(inner: &Inner, pid: &str, offset: &str) -> Restored {
                 }
                 let mut pending = lock(&inner.pending);
                 pending.retain(|_, held| held.since.elapsed() < PENDING_FOR);
+                if pending.len() >= MAX_PENDING {
+                    tracing::warn!(nsp = %inner.nsp, "redis streams adapter: too many restores at once; connecting afresh");
+                    return None;
+                }
                 pending.insert(
                     sid.clone(),
                     Pending {
@@ -860,7 +871,9 @@ fn dispatch(shared: &Shared, id: &str, fields: &[(String, Vec<u8>)]) {
 }
 
 /// Renews the sessions of connected sockets every third of their
-/// lifetime, so that they outlive their server by that lifetime at most.
+/// lifetime (`PEXPIRE`, pipelined a thousand at a time), so that they
+/// outlive their server by that lifetime at most. A session another
+/// server took meanwhile (its client came back there) is not brought back.
 async fn renew_loop(shared: Weak<Shared>) {
     loop {
         let Some(strong) = shared.upgrade() else {
@@ -872,18 +885,32 @@ async fn renew_loop(shared: Weak<Shared>) {
         let Some(strong) = shared.upgrade() else {
             return;
         };
-        let namespaces: Vec<Arc<Inner>> = lock(&strong.namespaces)
+        let config = Arc::clone(&strong.config);
+        let keys: Vec<String> = lock(&strong.namespaces)
             .values()
             .filter_map(Weak::upgrade)
+            .flat_map(|inner| {
+                lock(&inner.tracked)
+                    .values()
+                    .map(|pid| StoredSession::key(&config.session_key_prefix, pid.as_str()))
+                    .collect::<Vec<_>>()
+            })
             .collect();
-        drop(strong);
-        for inner in namespaces {
-            let tracked: Vec<(Sid, Sid)> = lock(&inner.tracked)
-                .iter()
-                .map(|(sid, pid)| (sid.clone(), pid.clone()))
-                .collect();
-            for (sid, pid) in tracked {
-                inner.write_session(&sid, &pid);
+        let ttl = u64::try_from(config.max_disconnection_duration.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        for chunk in keys.chunks(1000) {
+            let Some(mut conn) = strong.link.connection().await else {
+                break;
+            };
+            let mut pipe = redis::pipe();
+            for key in chunk {
+                pipe.cmd("PEXPIRE").arg(key).arg(ttl).ignore();
+            }
+            let done: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
+            if let Err(e) = done {
+                strong.link.lost(&e).await;
+                break;
             }
         }
     }
