@@ -9,6 +9,8 @@
 //     loopback TCP proxy to sockeye server A; server B broadcasts numbered events; A is killed
 //     with SIGKILL mid-stream and the proxy then routes new connections to B. Every client must
 //     reconnect with `recovered` true and hold every number exactly once, in order.
+// (c) The same with 20 clients of a third sockeye server, which come back on the Node server:
+//     a session a sockeye server keeps is one Node's adapter restores.
 //
 // Every process it starts is stopped by its PID; the run stops itself after LIMIT_MS.
 import { spawn } from "node:child_process";
@@ -245,6 +247,54 @@ nodeIo.on("connection", (socket) => {
   check("no packet lost", lost === 0, { lost });
   check("no packet twice", duplicated === 0, { duplicated });
   check("no packet out of order", reordered === 0, { reordered });
+  for (const c of clients) c.socket.disconnect();
+  control.disconnect();
+  front.close();
+}
+
+// ---- (c) a client of a dead sockeye server recovers on the Node server
+
+{
+  const portC = await freePort();
+  const serverC = await start(SOCKEYE, [String(portC), url], "listening on");
+  const front = proxy(portC);
+  const frontPort = await front.listen();
+  const count = 20;
+  const clients = [];
+  for (let i = 0; i < count; i++) {
+    const s = client(frontPort);
+    const c = { socket: s, numbers: [], recovered: null, once: false };
+    s.on("n", (n) => c.numbers.push(n));
+    s.on("connect", () => {
+      if (c.once) c.recovered = s.recovered;
+      c.once = true;
+    });
+    clients.push(c);
+  }
+  check(`${count} clients connected to sockeye server C`, await until(() => clients.every((c) => c.once), 20_000));
+  await sleep(1000);
+  const control = client(portB);
+  await connected(control);
+  const total = 200;
+  control.emit("numbers", { count: total, every_ms: 10 });
+  await until(() => clients[0].numbers.length >= total / 4, 20_000);
+  serverC.kill("SIGKILL");
+  front.target = portN;
+  front.cut();
+  await until(() => clients.every((c) => c.numbers.length >= total), 20_000);
+  await sleep(300);
+  let recovered = 0;
+  let lost = 0;
+  let reordered = 0;
+  for (const c of clients) {
+    if (c.recovered === true) recovered++;
+    const seen = new Set(c.numbers);
+    for (let n = 1; n <= total; n++) if (!seen.has(n)) lost++;
+    for (let i = 1; i < c.numbers.length; i++) if (c.numbers[i] <= c.numbers[i - 1]) reordered++;
+  }
+  console.log(`on the Node server: clients recovered: ${recovered}/${count}, packets lost: ${lost}, reordered or twice: ${reordered}`);
+  check("clients of a killed sockeye server recover on the Node server", recovered === count, { recovered });
+  check("and miss nothing", lost === 0 && reordered === 0, { lost, reordered });
   for (const c of clients) c.socket.disconnect();
   control.disconnect();
   front.close();
