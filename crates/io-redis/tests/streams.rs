@@ -293,3 +293,66 @@ async fn a_session_lives_while_connected_and_expires_after_its_server_died() {
     tokio::time::sleep(kept + Duration::from_millis(500)).await;
     assert_eq!(ttl(&mut conn).await, -2, "gone");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_broker_local_delivery_goes_on_and_counts_what_was_not_written() {
+    let Some(mut broker) = Broker::start() else {
+        return;
+    };
+    let adapters = RedisStreamsAdapters::new(&broker.url(), config()).expect("adapters");
+    let stats = adapters.clone();
+    let io = SocketIo::with_adapter(recovery(), move |nsp| adapters.make(nsp));
+    io.of("/");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!(
+        "ws://{}/socket.io/?EIO=4&transport=websocket",
+        listener.local_addr().expect("address")
+    );
+    let serving = io.clone();
+    tokio::spawn(async move { serving.serve(listener).await });
+    let (mut ws, _, _) = connect(&url, "").await;
+    // Through the stream first: the reader follows it once a probe comes back.
+    let mut probes = 0;
+    loop {
+        probes += 1;
+        assert!(probes < 50, "the reader never followed the stream");
+        io.emit("n", 0).unwrap();
+        if hears_within(&mut ws, Duration::from_millis(100))
+            .await
+            .is_some()
+        {
+            break;
+        }
+    }
+    while hears_within(&mut ws, Duration::from_millis(300))
+        .await
+        .is_some()
+    {}
+
+    broker.stop();
+    io.emit("n", 1).unwrap();
+    let message = text(&mut ws).await;
+    assert_eq!(message, r#"42["n",1]"#, "delivered here, without an offset");
+    assert!(stats.stats().unpublished >= 1, "{:?}", stats.stats());
+
+    broker.restart();
+    let mut tries = 0;
+    let back = loop {
+        tries += 1;
+        assert!(tries < 100, "never back through the stream");
+        io.emit("n", 2).unwrap();
+        let message = text(&mut ws).await;
+        if message != r#"42["n",2]"# {
+            break message;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (k, offset) = numbered(&back);
+    assert_eq!(k, 2);
+    assert!(
+        offset
+            .parse::<sockeye_io_redis::streams::StreamId>()
+            .is_ok(),
+        "{offset}"
+    );
+}
