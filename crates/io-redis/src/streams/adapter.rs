@@ -109,8 +109,13 @@ enum Write {
         fields: Vec<(&'static str, String)>,
         fallback: Option<(Weak<Inner>, Packet, BroadcastOptions)>,
     },
-    /// `SET key value PX ttl`.
-    Set { key: String, value: String },
+    /// `SET key value PX ttl`; with `kept`, only over a session still
+    /// there (`XX`), so that one another server took is not brought back.
+    Set {
+        key: String,
+        value: String,
+        kept: bool,
+    },
     /// `DEL key`.
     Del { key: String },
 }
@@ -248,8 +253,9 @@ impl Inner {
         });
     }
 
-    /// Writes the session of tracked socket `sid` as it is now.
-    fn write_session(&self, sid: &Sid, pid: &Sid) {
+    /// Writes the session of tracked socket `sid` as it is now (`kept`:
+    /// only over the one stored).
+    fn write_session(&self, sid: &Sid, pid: &Sid, kept: bool) {
         let Some(shared) = self.shared.upgrade() else {
             return;
         };
@@ -262,13 +268,14 @@ impl Inner {
         self.queue(Write::Set {
             key: StoredSession::key(&shared.config.session_key_prefix, pid.as_str()),
             value: stored.encode(),
+            kept,
         });
     }
 
     fn rewrite_if_tracked(&self, sid: &Sid) {
         let pid = lock(&self.tracked).get(sid).cloned();
         if let Some(pid) = pid {
-            self.write_session(sid, &pid);
+            self.write_session(sid, &pid, true);
         }
     }
 
@@ -463,7 +470,7 @@ impl Adapter for RedisStreamsAdapter {
 
     fn session_opened(&self, session: &Session) {
         lock(&self.inner.tracked).insert(session.sid.clone(), session.pid.clone());
-        self.inner.write_session(&session.sid, &session.pid);
+        self.inner.write_session(&session.sid, &session.pid, false);
     }
 
     fn persist_session(&self, session: Session) {
@@ -480,6 +487,7 @@ impl Adapter for RedisStreamsAdapter {
         self.inner.queue(Write::Set {
             key: StoredSession::key(&shared.config.session_key_prefix, session.pid.as_str()),
             value: stored.encode(),
+            kept: false,
         });
     }
 
@@ -753,9 +761,12 @@ async fn write_loop(shared: Weak<Shared>, mut queued: mpsc::Receiver<Write>) {
                 }
                 cmd
             }
-            Write::Set { key, value } => {
+            Write::Set { key, value, kept } => {
                 let mut cmd = redis::cmd("SET");
                 cmd.arg(key).arg(value).arg("PX").arg(ttl);
+                if *kept {
+                    cmd.arg("XX");
+                }
                 cmd
             }
             Write::Del { key } => {
