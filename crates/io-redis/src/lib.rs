@@ -124,8 +124,9 @@
 //!   `@socket.io/redis-streams-adapter` 0.3, with connection state recovery
 //!   across servers: `offset.rs`, `entry.rs`, `session.rs` (its wire
 //!   format), `reply.rs` (stream replies read), `config.rs`
-//!   ([`RedisStreamsConfig`](streams::RedisStreamsConfig)), `adapter.rs`
-//!   ([`RedisStreamsAdapters`](streams::RedisStreamsAdapters)).
+//!   ([`RedisStreamsConfig`](streams::RedisStreamsConfig)), `state.rs`,
+//!   `restore.rs`, `tasks.rs` (its state, restores, writer and reader),
+//!   `adapter.rs` ([`RedisStreamsAdapters`](streams::RedisStreamsAdapters)).
 //!
 //! # The Streams adapter's limits
 //!

@@ -1,19 +1,34 @@
-//! The wire format of Node's `@socket.io/redis-streams-adapter` 0.3
-//! (notes §3d): what one stream entry holds, what an offset is, and a
-//! persisted session as Node writes it.
+//! The Redis Streams adapter, wire-compatible with Node's
+//! `@socket.io/redis-streams-adapter` 0.3 (notes §3d), with connection
+//! state recovery across servers.
 //!
-//! Files, bottom up: `offset.rs` ([`StreamId`]: an entry id, `ms-seq`,
-//! which is also the offset a client is given); `entry.rs`
-//! ([`StreamEntry`]: the fields `{uid, nsp, type, data}`); `session.rs`
-//! ([`StoredSession`]: `base64(msgpack({sid, pid, rooms, data}))` under
-//! `sio:session:{pid}`).
+//! Files, bottom up (each uses only those before it):
+//!
+//! - The wire format: `offset.rs` ([`StreamId`]: an entry id, `ms-seq`,
+//!   which is also the offset a client is given); `entry.rs`
+//!   ([`StreamEntry`]: the fields `{uid, nsp, type, data}`); `session.rs`
+//!   ([`StoredSession`]: `base64(msgpack({sid, pid, rooms, data}))` under
+//!   `sio:session:{pid}`); `reply.rs`: entries read out of `XREAD` and
+//!   `XRANGE` replies.
+//! - `config.rs` ([`RedisStreamsConfig`]): settings and limits.
+//! - `state.rs`: the server's and each namespace's state, and what a
+//!   namespace does with an entry read.
+//! - `restore.rs`: a session taken out of Redis, what it missed read from
+//!   the stream, and the hand-over to the live reader.
+//! - `tasks.rs`: the writer, the reader and the renewal of sessions.
+//! - `adapter.rs` ([`RedisStreamsAdapters`], [`RedisStreamsAdapter`]): the
+//!   factory and the [`Adapter`](sockeye_io::adapter::Adapter) of each
+//!   namespace.
 
 mod adapter;
 mod config;
 mod entry;
 mod offset;
 mod reply;
+mod restore;
 mod session;
+mod state;
+mod tasks;
 
 pub use self::adapter::{RedisStreamsAdapter, RedisStreamsAdapters};
 pub use self::config::RedisStreamsConfig;
