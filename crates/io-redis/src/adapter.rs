@@ -6,10 +6,9 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use sockeye_io::adapter::{
-    Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, RemoteAcks, Room,
+    Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, RemoteAcks, Restored, Room,
     SentPacket, ServerSideReplies, ServerSideReply, Session, SocketInfo,
 };
-use sockeye_io::engine::Payload;
 use sockeye_io::parser::{Packet, PacketKind};
 use sockeye_io::{Sid, Value};
 use tokio::task::AbortHandle;
@@ -509,7 +508,7 @@ impl Adapter for RedisAdapter {
         self.inner.rooms.persist_session(session);
     }
 
-    fn restore_session(&self, pid: &str, offset: &str) -> Option<(Session, Vec<Vec<Payload>>)> {
+    fn restore_session(&self, pid: &str, offset: &str) -> ClusterFuture<Restored> {
         self.inner.rooms.restore_session(pid, offset)
     }
 

@@ -120,6 +120,34 @@
 //!   `sharded.rs` ([`ShardedRedisAdapter`]): the same in sharded mode.
 //!   `factory.rs` ([`RedisAdapters`], [`SetupError`]): the adapters of a
 //!   server's namespaces, for `SocketIo::with_adapter`.
+//! - `streams/` ([`streams`]): the Redis Streams adapter, as Node's
+//!   `@socket.io/redis-streams-adapter` 0.3, with connection state recovery
+//!   across servers: `offset.rs`, `entry.rs`, `session.rs` (its wire
+//!   format), `reply.rs` (stream replies read), `config.rs`
+//!   ([`RedisStreamsConfig`](streams::RedisStreamsConfig)), `state.rs`,
+//!   `restore.rs`, `tasks.rs` (its state, restores, writer and reader),
+//!   `adapter.rs` ([`RedisStreamsAdapters`](streams::RedisStreamsAdapters)).
+//!
+//! # The Streams adapter's limits
+//!
+//! With [`streams::RedisStreamsAdapters`] and recovery on, every broadcast
+//! of the cluster is ordered by one stream, and a server delivers even its
+//! own when it reads it back, with the entry id as the offset, so that
+//! every client sees one order. Sessions are written when a socket
+//! connects and when its rooms change, renewed every third of
+//! `max_disconnection_duration` (2 min) while it is connected: a client
+//! recovers through any server, whether its own died, is slow to notice,
+//! or is fine (Node's issues #26, #27, #48). The stream keeps about
+//! 10,000 entries (`MAXLEN ~`); a restore reads at most 10,000 past the
+//! offset and otherwise connects the client afresh; a CONNECT waits for
+//! the restore at most `RecoveryConfig::restore_timeout` (5 s). Up to 4096
+//! writes wait for the broker; a broadcast that cannot be written is
+//! delivered to this server's sockets at once, without an offset, and
+//! counted. A reader cut off from the broker resumes after the last entry
+//! it read. Not carried yet: broadcasts with acks, `fetch_sockets()`,
+//! server-side events and the server count (Node's 0.3 sends these over
+//! pub/sub); this server answers them alone. Packets sent to one socket
+//! carry no offset.
 //!
 //! The facts behind each message are in the project's Socket.IO notes,
 //! section 3b; the tests compare against bytes Node produced
@@ -149,6 +177,7 @@ mod request;
 mod response;
 mod sharded;
 mod stats;
+pub mod streams;
 mod subscription;
 mod uid;
 

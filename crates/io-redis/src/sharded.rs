@@ -9,10 +9,9 @@ use std::time::Duration;
 use rmpv::Value;
 use sockeye_io::Sid;
 use sockeye_io::adapter::{
-    Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, RemoteAcks, Room,
+    Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, RemoteAcks, Restored, Room,
     SentPacket, ServerSideReplies, ServerSideReply, Session, SocketInfo,
 };
-use sockeye_io::engine::Payload;
 use sockeye_io::parser::{Packet, PacketKind};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
@@ -600,7 +599,7 @@ impl Adapter for ShardedRedisAdapter {
         self.inner.rooms.persist_session(session);
     }
 
-    fn restore_session(&self, pid: &str, offset: &str) -> Option<(Session, Vec<Vec<Payload>>)> {
+    fn restore_session(&self, pid: &str, offset: &str) -> ClusterFuture<Restored> {
         self.inner.rooms.restore_session(pid, offset)
     }
 

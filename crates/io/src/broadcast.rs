@@ -173,6 +173,16 @@ impl BroadcastOperator {
     /// [`EmitError`] when the event cannot be encoded (a reserved name,
     /// arguments that do not serialize).
     pub fn emit(&self, event: &str, data: impl IntoArgs) -> Result<(), EmitError> {
+        if !self.local
+            && self.ns.settings.recovery.is_some()
+            && self.ns.adapter.sequences_broadcasts()
+        {
+            // The adapter orders it, gives it its offset (unless volatile)
+            // and delivers it here as well.
+            let packet = event_packet(&self.ns.name, event, data)?;
+            self.ns.adapter.sequence_broadcast(&packet, &self.options());
+            return Ok(());
+        }
         let (packet, payloads) = prepare_event(
             &self.ns,
             event,

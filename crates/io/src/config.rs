@@ -71,6 +71,12 @@ pub struct RecoveryConfig {
     /// Default 10,000: clients that never come back cost memory only
     /// up to this many.
     pub max_sessions: usize,
+    /// How long a CONNECT waits for the adapter to find a lost session
+    /// (a broker-backed store asks its broker). Default 5 s, as the Redis
+    /// adapters' request timeout: past it the client connects afresh
+    /// (`recovered` false) rather than hanging on a broker that does not
+    /// answer. The in-memory store answers at once.
+    pub restore_timeout: Duration,
 }
 
 impl Default for RecoveryConfig {
@@ -81,6 +87,7 @@ impl Default for RecoveryConfig {
             max_packets: 10_000,
             max_packet_bytes: 64 << 20,
             max_sessions: 10_000,
+            restore_timeout: Duration::from_secs(5),
         }
     }
 }

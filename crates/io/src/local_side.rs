@@ -9,6 +9,7 @@ use rmpv::Value;
 
 use crate::adapter::{BroadcastOptions, LocalSide, Room, ServerSideReply, SocketInfo};
 use crate::broadcast::{deliver, disconnect_selected, join_selected, leave_selected, selected};
+use crate::engine::Payload;
 use crate::ns_core::NsCore;
 use crate::parser::Packet;
 use crate::socket::{Socket, encode, split_event};
@@ -28,6 +29,12 @@ impl LocalSide for NsCore<Socket> {
                 tracing::debug!(nsp = %self.name, error = %e, "a broadcast from another server could not be encoded");
             }
         }
+    }
+
+    fn encode(&self, packet: &Packet) -> Option<Vec<Payload>> {
+        encode(self.settings.parser, packet)
+            .inspect_err(|e| tracing::debug!(nsp = %self.name, error = %e, "a restored packet could not be encoded"))
+            .ok()
     }
 
     fn join(&self, opts: &BroadcastOptions, rooms: &[Room]) {

@@ -3,10 +3,11 @@
 
 use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use rmpv::Value;
 
-use crate::adapter::{Adapter, LocalSide, Session};
+use crate::adapter::{Adapter, ClusterFuture, LocalSide, Restored};
 use crate::args::{Args, IntoArgs};
 use crate::broadcast::{BroadcastOperator, Rooms};
 use crate::engine::Payload;
@@ -249,48 +250,57 @@ impl Namespace {
         self.core.adapter.rooms()
     }
 
-    /// A client asked over `conn` to connect with `auth`: the middleware
-    /// runs, then the socket connects (the client gets its id) and the
-    /// connection handler runs; or the client gets a `CONNECT_ERROR`.
+    /// A client asked over `conn` to connect with `auth`: with recovery on
+    /// and a session named, the adapter looks for it (waiting at most the
+    /// recovery's `restore_timeout`); then the middleware runs, then the
+    /// socket connects (the client gets its id, a recovered one gets what
+    /// it missed) and the connection handler runs; or the client gets a
+    /// `CONNECT_ERROR`. A store in memory answers at once, so nothing waits
+    /// then.
     pub(crate) fn connect(&self, conn: Conn, auth: Value) {
-        let (session, missed) = self.restore(&auth).unzip();
-        let socket = Socket::new(Arc::clone(&self.core), conn, auth, session);
-        let skip_middleware = socket.recovered()
-            && self
-                .core
-                .settings
-                .recovery
-                .is_some_and(|recovery| recovery.skip_middlewares);
-        let middleware = if skip_middleware {
-            Vec::new()
-        } else {
-            self.handlers
-                .middleware
+        let restoring = self.restore(&auth);
+        let core = Arc::clone(&self.core);
+        let handlers = Arc::clone(&self.handlers);
+        run(async move {
+            let restored = match restoring {
+                Some((restoring, limit)) => tokio::time::timeout(limit, restoring)
+                    .await
+                    .unwrap_or_else(|_| {
+                        tracing::warn!(nsp = %core.name, "session lookup timed out; connecting afresh");
+                        None
+                    }),
+                None => None,
+            };
+            let (session, missed) = restored.unzip();
+            let socket = Socket::new(core, conn, auth, session);
+            let skip_middleware = socket.recovered()
+                && socket
+                    .ns()
+                    .settings
+                    .recovery
+                    .is_some_and(|recovery| recovery.skip_middlewares);
+            let middleware = if skip_middleware {
+                Vec::new()
+            } else {
+                handlers
+                    .middleware
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+            };
+            let on_connection = handlers
+                .on_connection
                 .read()
                 .unwrap_or_else(PoisonError::into_inner)
-                .clone()
-        };
-        let on_connection = self
-            .handlers
-            .on_connection
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        run(async move {
+                .clone();
             for step in middleware {
                 if let Err(refusal) = step.call(socket.clone()).await {
                     refuse(&socket, &refusal);
                     return;
                 }
             }
-            if !admit(&socket) {
+            if !admit(&socket, missed.unwrap_or_default()) {
                 return;
-            }
-            for payloads in missed.into_iter().flatten() {
-                if let Err(e) = socket.send_payloads(payloads) {
-                    tracing::debug!(socket = %socket.id(), error = %e, "missed packet not sent");
-                    break;
-                }
             }
             if let Some(handler) = on_connection {
                 handler.call(socket).await;
@@ -300,30 +310,34 @@ impl Namespace {
 }
 
 impl Namespace {
-    /// With recovery on, the lost session a CONNECT's auth names (`pid`
-    /// and `offset`, as socket.io-client sends them) and what it missed.
-    fn restore(&self, auth: &Value) -> Option<(Session, Vec<Vec<Payload>>)> {
-        self.core.settings.recovery?;
+    /// With recovery on, the lookup of the lost session a CONNECT's auth
+    /// names (`pid` and `offset`, as socket.io-client sends them) and what
+    /// it missed, with how long to wait for it.
+    fn restore(&self, auth: &Value) -> Option<(ClusterFuture<Restored>, Duration)> {
+        let recovery = self.core.settings.recovery?;
         let field = |name: &str| {
             auth.as_map()?
                 .iter()
                 .find(|(key, _)| key.as_str() == Some(name))
                 .and_then(|(_, value)| value.as_str())
         };
-        self.core
+        let lookup = self
+            .core
             .adapter
-            .restore_session(field("pid")?, field("offset")?)
+            .restore_session(field("pid")?, field("offset")?);
+        Some((lookup, recovery.restore_timeout))
     }
 }
 
 /// Records the socket on its connection and in its namespace and tells
-/// the client its id; `false` if the connection is gone.
-fn admit(socket: &Socket) -> bool {
+/// the client its id (a recovered one then gets the packets it `missed`);
+/// `false` if the connection is gone.
+fn admit(socket: &Socket, missed: Vec<Vec<Payload>>) -> bool {
     let nsp: Arc<str> = Arc::clone(&socket.ns().name);
     if !socket.conn().data().add(nsp, socket.clone()) {
         return false;
     }
-    if let Err(e) = socket.mark_connected() {
+    if let Err(e) = socket.mark_connected(missed) {
         tracing::debug!(socket = %socket.id(), error = %e, "connect answer not sent");
     }
     true

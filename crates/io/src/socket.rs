@@ -449,21 +449,48 @@ impl Socket {
 
     // ---- what the client sends ----
 
-    /// The socket is connected: it joins its own room (and a recovered
-    /// socket its old rooms), the client is told its id (and with recovery
-    /// on, its private id).
-    pub(crate) fn mark_connected(&self) -> Result<(), EmitError> {
+    /// The socket is connected: it joins its rooms and the namespace, and
+    /// the client gets its id. A recovered socket gets its CONNECT answer
+    /// and then `missed` (the packets it missed, in order) before it joins
+    /// its rooms, so that a broadcast that reaches it once it has joined
+    /// comes after them.
+    pub(crate) fn mark_connected(&self, missed: Vec<Vec<Payload>>) -> Result<(), EmitError> {
         self.inner.connected.store(true, Ordering::Release);
-        let mut rooms = std::mem::take(&mut *lock(&self.inner.rejoin));
-        rooms.push(self.inner.id.as_room());
-        self.inner.ns.adapter.join(&self.inner.id, &rooms);
-        self.inner.ns.insert(self.inner.id.clone(), self.clone());
-        self.send_packet(&legacy::connect_answer(
+        let answer = legacy::connect_answer(
             &self.inner.conn,
             &self.inner.ns.name,
             &self.inner.id,
             self.inner.pid.as_ref(),
-        ))
+        );
+        let recovered = self.recovered();
+        if recovered {
+            self.send_packet(&answer)?;
+            for payloads in missed {
+                self.send_payloads(payloads)?;
+            }
+        }
+        let mut rooms = std::mem::take(&mut *lock(&self.inner.rejoin));
+        rooms.push(self.inner.id.as_room());
+        if recovered {
+            // In the namespace before its rooms: what the adapter hands it
+            // as it joins (what arrived since its restore) must find it.
+            self.inner.ns.insert(self.inner.id.clone(), self.clone());
+        }
+        self.inner.ns.adapter.join(&self.inner.id, &rooms);
+        if let Some(pid) = &self.inner.pid {
+            self.inner.ns.adapter.session_opened(&Session {
+                sid: self.inner.id.clone(),
+                pid: pid.clone(),
+                rooms: self.inner.ns.adapter.rooms_of(&self.inner.id),
+                data: http::Extensions::new(),
+            });
+        }
+        if recovered {
+            Ok(())
+        } else {
+            self.inner.ns.insert(self.inner.id.clone(), self.clone());
+            self.send_packet(&answer)
+        }
     }
 
     /// An EVENT from the client: its handler runs, if it has one.
@@ -598,7 +625,10 @@ pub(crate) fn prepare_event(
     kept: bool,
 ) -> Result<(Packet, Vec<Payload>), EmitError> {
     let mut packet = event_packet(&ns.name, event, data)?;
-    let offset = (kept && ns.settings.recovery.is_some()).then(|| ns.next_offset());
+    // An adapter that sequences broadcasts gives offsets itself; a packet
+    // that does not go through it carries none.
+    let offset = (kept && ns.settings.recovery.is_some() && !ns.adapter.sequences_broadcasts())
+        .then(|| ns.next_offset());
     if let (Some(offset), Some(Value::Array(values))) = (&offset, &mut packet.data) {
         values.push(Value::from(offset.as_str()));
     }

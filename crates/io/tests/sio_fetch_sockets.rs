@@ -8,9 +8,9 @@ mod wire;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use sockeye_io::adapter::{
-    Adapter, BroadcastOptions, LocalAdapter, LocalSide, Room, SentPacket, Session, SocketInfo,
+    Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, Restored, Room, SentPacket,
+    Session, SocketInfo,
 };
-use sockeye_io::engine::Payload;
 use sockeye_io::parser::Packet;
 use sockeye_io::{Args, Sid, SocketIo, SocketIoConfig, Value};
 use wire::{ends, json_after, open, send, serve, text};
@@ -123,8 +123,8 @@ impl Adapter for Recording {
     }
     fn record_packet(&self, _: SentPacket) {}
     fn persist_session(&self, _: Session) {}
-    fn restore_session(&self, _: &str, _: &str) -> Option<(Session, Vec<Vec<Payload>>)> {
-        None
+    fn restore_session(&self, _: &str, _: &str) -> ClusterFuture<Restored> {
+        Box::pin(std::future::ready(None))
     }
     fn bind(&self, local: Weak<dyn LocalSide>) {
         *self.local.lock().unwrap_or_else(PoisonError::into_inner) = Some(local);

@@ -87,6 +87,10 @@ pub trait LocalSide: Send + Sync {
     /// Runs this server's handlers of a server-side event (`packet` is an
     /// EVENT: its name, then its arguments).
     fn server_side_event(&self, packet: &Packet);
+    /// `packet` as the frames this namespace's sockets are sent (its
+    /// parser's encoding), for an adapter that hands a restored session
+    /// the packets it missed; `None` when it cannot be encoded.
+    fn encode(&self, packet: &Packet) -> Option<Vec<crate::engine::Payload>>;
     /// Delivers `packet` (an EVENT of this namespace, without an ack id)
     /// to the sockets `opts` selects here, asking each for an
     /// acknowledgement, for another server's broadcast with acks: calls

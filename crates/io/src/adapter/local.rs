@@ -3,8 +3,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{PoisonError, RwLock};
 
-use super::{Adapter, RecoveryLimits, RecoveryStore, Room, SentPacket, Session};
-use crate::engine::Payload;
+use super::{
+    Adapter, ClusterFuture, RecoveryLimits, RecoveryStore, Restored, Room, SentPacket, Session,
+};
 use crate::sid::Sid;
 
 /// Rooms in memory, and with connection state recovery on, sessions and
@@ -165,8 +166,12 @@ impl Adapter for LocalAdapter {
         }
     }
 
-    fn restore_session(&self, pid: &str, offset: &str) -> Option<(Session, Vec<Vec<Payload>>)> {
-        self.recovery.as_ref()?.restore(pid, offset)
+    fn restore_session(&self, pid: &str, offset: &str) -> ClusterFuture<Restored> {
+        let restored = self
+            .recovery
+            .as_ref()
+            .and_then(|store| store.restore(pid, offset));
+        Box::pin(std::future::ready(restored))
     }
 }
 

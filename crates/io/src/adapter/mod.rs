@@ -37,6 +37,10 @@ use crate::engine::Payload;
 use crate::parser::Packet;
 use crate::sid::Sid;
 
+/// What [`Adapter::restore_session`] finds: the session and, in order, the
+/// frames of each packet it missed; `None` when either is no longer kept.
+pub type Restored = Option<(Session, Vec<Vec<Payload>>)>;
+
 /// A room's name. Every socket is also in the room named by its own id.
 pub type Room = std::sync::Arc<str>;
 
@@ -75,8 +79,46 @@ pub trait Adapter: Send + Sync + 'static {
     /// was lost.
     fn persist_session(&self, session: Session);
     /// With recovery on: the session with private id `pid` and the frames
-    /// of the packets it missed after `offset`, if both are still kept.
-    fn restore_session(&self, pid: &str, offset: &str) -> Option<(Session, Vec<Vec<Payload>>)>;
+    /// of the packets it missed after `offset`, if both are still kept;
+    /// the session is taken out. A store in memory answers at once (a
+    /// ready future); one in a broker answers when the broker does. The
+    /// namespace waits for it at most
+    /// [`RecoveryConfig::restore_timeout`](crate::RecoveryConfig::restore_timeout),
+    /// then connects the client afresh.
+    fn restore_session(&self, pid: &str, offset: &str) -> ClusterFuture<Restored>;
+
+    /// With recovery on: a socket with a private id connected (or came
+    /// back); `session` is its id, private id and rooms (its data is not
+    /// given). An adapter whose sessions live in a broker keeps it there
+    /// now, so that the client can come back through another server even
+    /// if this one dies without a word; the in-memory store needs nothing.
+    fn session_opened(&self, session: &Session) {
+        let _ = session;
+    }
+
+    /// Whether the adapter orders the namespace's broadcasts across the
+    /// cluster and gives them their recovery offsets (a log such as a
+    /// Redis stream). With recovery on, a broadcast that is neither
+    /// volatile nor local is then not delivered here by the namespace:
+    /// [`broadcast`](Self::broadcast) gets it without an offset, and the
+    /// adapter delivers it to this server's sockets too, through its
+    /// [`LocalSide`], in the cluster's order and with its offset (or at
+    /// once, without one, when the log cannot be reached). Packets sent to
+    /// one socket then carry no offset. Default `false`.
+    fn sequences_broadcasts(&self) -> bool {
+        false
+    }
+
+    /// With recovery on, for an adapter that
+    /// [sequences broadcasts](Self::sequences_broadcasts): `packet` (an
+    /// EVENT without an offset) goes to the sockets `opts` selects on every
+    /// server, this one's included, which the adapter reaches through its
+    /// [`LocalSide`]. An adapter that sequences must deliver here too; the
+    /// default, for one that does not (never called then), carries it to
+    /// the others as [`broadcast`](Self::broadcast) does.
+    fn sequence_broadcast(&self, packet: &Packet, opts: &BroadcastOptions) {
+        self.broadcast(packet, opts);
+    }
 
     /// Cluster: takes this server's side of the namespace, to act on its
     /// sockets when other servers ask. Called once, when the namespace is
