@@ -13,12 +13,12 @@ use crate::named::{self, Named};
 use crate::parser::Parser;
 use crate::sid::Sid;
 
-/// The settings a namespace's sockets use.
 /// A handler of an event another server of the cluster sent
 /// (`server_side_emit`): called with the event's arguments, and the way to
 /// reply when the sender wants one.
 pub(crate) type ServerSideHandler = Arc<dyn Fn(Args, Option<ServerSideReply>) + Send + Sync>;
 
+/// The settings a namespace's sockets use.
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
     pub(crate) parser: Parser,
