@@ -5,12 +5,12 @@ use std::collections::HashSet;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
+use sockeye_io::Value;
 use sockeye_io::adapter::{
-    Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, RemoteAcks, Restored, Room,
-    SentPacket, ServerSideReplies, ServerSideReply, Session, SocketInfo,
+    Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, RemoteAcks, Room,
+    ServerSideReplies, ServerSideReply, SocketInfo,
 };
 use sockeye_io::parser::{Packet, PacketKind};
-use sockeye_io::{Sid, Value};
 use tokio::task::AbortHandle;
 
 use crate::broadcast::Broadcast;
@@ -472,44 +472,8 @@ impl Listener for Inner {
 }
 
 impl Adapter for RedisAdapter {
-    fn join(&self, sid: &Sid, rooms: &[Room]) {
-        self.inner.rooms.join(sid, rooms);
-    }
-
-    fn leave(&self, sid: &Sid, room: &str) {
-        self.inner.rooms.leave(sid, room);
-    }
-
-    fn leave_all(&self, sid: &Sid) {
-        self.inner.rooms.leave_all(sid);
-    }
-
-    fn rooms_of(&self, sid: &Sid) -> Vec<Room> {
-        self.inner.rooms.rooms_of(sid)
-    }
-
-    fn rooms(&self) -> Vec<Room> {
-        self.inner.rooms.rooms()
-    }
-
-    fn select(&self, rooms: &[Room], except: &[Room]) -> Vec<Sid> {
-        self.inner.rooms.select(rooms, except)
-    }
-
-    fn for_each_selected(&self, rooms: &[Room], except: &[Room], visit: &mut dyn FnMut(&Sid)) {
-        self.inner.rooms.for_each_selected(rooms, except, visit);
-    }
-
-    fn record_packet(&self, packet: SentPacket) {
-        self.inner.rooms.record_packet(packet);
-    }
-
-    fn persist_session(&self, session: Session) {
-        self.inner.rooms.persist_session(session);
-    }
-
-    fn restore_session(&self, pid: &str, offset: &str) -> ClusterFuture<Restored> {
-        self.inner.rooms.restore_session(pid, offset)
+    fn local_rooms(&self) -> &LocalAdapter {
+        &self.inner.rooms
     }
 
     fn bind(&self, local: Weak<dyn LocalSide>) {

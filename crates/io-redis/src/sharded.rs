@@ -9,8 +9,8 @@ use std::time::Duration;
 use rmpv::Value;
 use sockeye_io::Sid;
 use sockeye_io::adapter::{
-    Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, RemoteAcks, Restored, Room,
-    SentPacket, ServerSideReplies, ServerSideReply, Session, SocketInfo,
+    Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, RemoteAcks, Room,
+    ServerSideReplies, ServerSideReply, SocketInfo,
 };
 use sockeye_io::parser::{Packet, PacketKind};
 use tokio::sync::mpsc;
@@ -550,6 +550,9 @@ impl Listener for Inner {
 }
 
 impl Adapter for ShardedRedisAdapter {
+    fn local_rooms(&self) -> &LocalAdapter {
+        &self.inner.rooms
+    }
     fn join(&self, sid: &Sid, rooms: &[Room]) {
         let held = self.inner.rooms.rooms_of(sid);
         let new: Vec<Room> = rooms
@@ -573,34 +576,6 @@ impl Adapter for ShardedRedisAdapter {
         let held = self.inner.rooms.rooms_of(sid);
         self.inner.rooms.leave_all(sid);
         self.inner.rooms_left(&held);
-    }
-
-    fn rooms_of(&self, sid: &Sid) -> Vec<Room> {
-        self.inner.rooms.rooms_of(sid)
-    }
-
-    fn rooms(&self) -> Vec<Room> {
-        self.inner.rooms.rooms()
-    }
-
-    fn select(&self, rooms: &[Room], except: &[Room]) -> Vec<Sid> {
-        self.inner.rooms.select(rooms, except)
-    }
-
-    fn for_each_selected(&self, rooms: &[Room], except: &[Room], visit: &mut dyn FnMut(&Sid)) {
-        self.inner.rooms.for_each_selected(rooms, except, visit);
-    }
-
-    fn record_packet(&self, packet: SentPacket) {
-        self.inner.rooms.record_packet(packet);
-    }
-
-    fn persist_session(&self, session: Session) {
-        self.inner.rooms.persist_session(session);
-    }
-
-    fn restore_session(&self, pid: &str, offset: &str) -> ClusterFuture<Restored> {
-        self.inner.rooms.restore_session(pid, offset)
     }
 
     fn bind(&self, local: Weak<dyn LocalSide>) {

@@ -103,23 +103,8 @@ impl Recording {
 }
 
 impl Adapter for Recording {
-    fn join(&self, sid: &Sid, rooms: &[Room]) {
-        self.rooms.join(sid, rooms);
-    }
-    fn leave(&self, sid: &Sid, room: &str) {
-        self.rooms.leave(sid, room);
-    }
-    fn leave_all(&self, sid: &Sid) {
-        self.rooms.leave_all(sid);
-    }
-    fn rooms_of(&self, sid: &Sid) -> Vec<Room> {
-        self.rooms.rooms_of(sid)
-    }
-    fn rooms(&self) -> Vec<Room> {
-        self.rooms.rooms()
-    }
-    fn select(&self, rooms: &[Room], except: &[Room]) -> Vec<Sid> {
-        self.rooms.select(rooms, except)
+    fn local_rooms(&self) -> &LocalAdapter {
+        &self.rooms
     }
     fn record_packet(&self, _: SentPacket) {}
     fn persist_session(&self, _: Session) {}

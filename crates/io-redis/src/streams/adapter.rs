@@ -125,6 +125,9 @@ pub struct RedisStreamsAdapter {
 }
 
 impl Adapter for RedisStreamsAdapter {
+    fn local_rooms(&self) -> &LocalAdapter {
+        &self.inner.rooms
+    }
     fn join(&self, sid: &Sid, rooms: &[Room]) {
         let pending = lock(&self.inner.pending).contains_key(sid);
         if !(pending && self.inner.join_pending(sid, rooms)) {
@@ -148,22 +151,6 @@ impl Adapter for RedisStreamsAdapter {
                 key: StoredSession::key(&shared.config.session_key_prefix, pid.as_str()),
             });
         }
-    }
-
-    fn rooms_of(&self, sid: &Sid) -> Vec<Room> {
-        self.inner.rooms.rooms_of(sid)
-    }
-
-    fn rooms(&self) -> Vec<Room> {
-        self.inner.rooms.rooms()
-    }
-
-    fn select(&self, rooms: &[Room], except: &[Room]) -> Vec<Sid> {
-        self.inner.rooms.select(rooms, except)
-    }
-
-    fn for_each_selected(&self, rooms: &[Room], except: &[Room], visit: &mut dyn FnMut(&Sid)) {
-        self.inner.rooms.for_each_selected(rooms, except, visit);
     }
 
     fn record_packet(&self, packet: SentPacket) {

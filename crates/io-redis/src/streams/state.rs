@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use rmpv::Value;
 use sockeye_io::Sid;
-use sockeye_io::adapter::{Adapter, BroadcastOptions, LocalAdapter, LocalSide, Room};
+use sockeye_io::adapter::{BroadcastOptions, LocalAdapter, LocalSide, Room};
 use sockeye_io::parser::{Packet, PacketKind};
 use tokio::sync::mpsc;
 

@@ -69,7 +69,16 @@ impl Rooms {
 }
 
 impl Adapter for LocalAdapter {
-    fn join(&self, sid: &Sid, rooms: &[Room]) {
+    fn local_rooms(&self) -> &LocalAdapter {
+        self
+    }
+}
+
+/// The room and recovery operations themselves, which [`Adapter`]'s
+/// provided methods call through [`Adapter::local_rooms`].
+impl LocalAdapter {
+    /// As [`Adapter::join`].
+    pub fn join(&self, sid: &Sid, rooms: &[Room]) {
         let mut state = self.write();
         let state = &mut *state;
         let of = state.of.entry(sid.clone()).or_default();
@@ -84,7 +93,8 @@ impl Adapter for LocalAdapter {
         }
     }
 
-    fn leave(&self, sid: &Sid, room: &str) {
+    /// As [`Adapter::leave`].
+    pub fn leave(&self, sid: &Sid, room: &str) {
         let mut state = self.write();
         if let Some(of) = state.of.get_mut(sid)
             && of.remove(room)
@@ -93,7 +103,8 @@ impl Adapter for LocalAdapter {
         }
     }
 
-    fn leave_all(&self, sid: &Sid) {
+    /// As [`Adapter::leave_all`].
+    pub fn leave_all(&self, sid: &Sid) {
         let mut state = self.write();
         if let Some(rooms) = state.of.remove(sid) {
             for room in &rooms {
@@ -102,7 +113,8 @@ impl Adapter for LocalAdapter {
         }
     }
 
-    fn rooms_of(&self, sid: &Sid) -> Vec<Room> {
+    /// As [`Adapter::rooms_of`].
+    pub fn rooms_of(&self, sid: &Sid) -> Vec<Room> {
         self.read()
             .of
             .get(sid)
@@ -110,11 +122,13 @@ impl Adapter for LocalAdapter {
             .unwrap_or_default()
     }
 
-    fn rooms(&self) -> Vec<Room> {
+    /// As [`Adapter::rooms`].
+    pub fn rooms(&self) -> Vec<Room> {
         self.read().members.keys().cloned().collect()
     }
 
-    fn select(&self, rooms: &[Room], except: &[Room]) -> Vec<Sid> {
+    /// As [`Adapter::select`].
+    pub fn select(&self, rooms: &[Room], except: &[Room]) -> Vec<Sid> {
         let state = self.read();
         let excluded = |sid: &Sid| state.in_any(sid, except);
         if rooms.is_empty() {
@@ -136,7 +150,8 @@ impl Adapter for LocalAdapter {
         seen.into_iter().cloned().collect()
     }
 
-    fn for_each_selected(&self, rooms: &[Room], except: &[Room], visit: &mut dyn FnMut(&Sid)) {
+    /// As [`Adapter::for_each_selected`].
+    pub fn for_each_selected(&self, rooms: &[Room], except: &[Room], visit: &mut dyn FnMut(&Sid)) {
         let [room] = rooms else {
             // Several rooms may share members: `select` counts each once.
             // No rooms means every socket, which `select` walks too.
@@ -154,19 +169,22 @@ impl Adapter for LocalAdapter {
         }
     }
 
-    fn record_packet(&self, packet: SentPacket) {
+    /// As [`Adapter::record_packet`].
+    pub fn record_packet(&self, packet: SentPacket) {
         if let Some(store) = &self.recovery {
             store.record(packet);
         }
     }
 
-    fn persist_session(&self, session: Session) {
+    /// As [`Adapter::persist_session`].
+    pub fn persist_session(&self, session: Session) {
         if let Some(store) = &self.recovery {
             store.persist(session);
         }
     }
 
-    fn restore_session(&self, pid: &str, offset: &str) -> ClusterFuture<Restored> {
+    /// As [`Adapter::restore_session`].
+    pub fn restore_session(&self, pid: &str, offset: &str) -> ClusterFuture<Restored> {
         let restored = self
             .recovery
             .as_ref()

@@ -49,35 +49,56 @@ pub type Room = std::sync::Arc<str>;
 /// Calls come from many tasks at once; an implementation keeps its own
 /// locks short (no call awaits).
 pub trait Adapter: Send + Sync + 'static {
+    /// The rooms of this server's sockets, and its recovery store: what
+    /// the room and recovery methods below act on unless an adapter
+    /// overrides them. An adapter for a cluster keeps a [`LocalAdapter`]
+    /// for them (as Node's cluster adapters extend its in-memory one) and
+    /// overrides only what it does more.
+    fn local_rooms(&self) -> &LocalAdapter;
+
     /// `sid` joins `rooms` (a socket's first call adds it to the adapter).
-    fn join(&self, sid: &Sid, rooms: &[Room]);
+    fn join(&self, sid: &Sid, rooms: &[Room]) {
+        self.local_rooms().join(sid, rooms);
+    }
     /// `sid` leaves `room`.
-    fn leave(&self, sid: &Sid, room: &str);
+    fn leave(&self, sid: &Sid, room: &str) {
+        self.local_rooms().leave(sid, room);
+    }
     /// `sid` leaves every room and is forgotten.
-    fn leave_all(&self, sid: &Sid);
+    fn leave_all(&self, sid: &Sid) {
+        self.local_rooms().leave_all(sid);
+    }
     /// The rooms `sid` is in.
-    fn rooms_of(&self, sid: &Sid) -> Vec<Room>;
+    fn rooms_of(&self, sid: &Sid) -> Vec<Room> {
+        self.local_rooms().rooms_of(sid)
+    }
     /// Every room with at least one socket.
-    fn rooms(&self) -> Vec<Room>;
+    fn rooms(&self) -> Vec<Room> {
+        self.local_rooms().rooms()
+    }
     /// The sockets in any of `rooms` (every socket when `rooms` is empty)
     /// and in none of `except`.
-    fn select(&self, rooms: &[Room], except: &[Room]) -> Vec<Sid>;
+    fn select(&self, rooms: &[Room], except: &[Room]) -> Vec<Sid> {
+        self.local_rooms().select(rooms, except)
+    }
     /// Calls `visit` once with each socket [`select`](Self::select) would
     /// give, in no particular order. A broadcast goes through here, so an
     /// adapter that can walk its rooms in place (as [`LocalAdapter`] does)
     /// spares every emit a list of its recipients. `visit` must not call
     /// the adapter.
     fn for_each_selected(&self, rooms: &[Room], except: &[Room], visit: &mut dyn FnMut(&Sid)) {
-        for sid in self.select(rooms, except) {
-            visit(&sid);
-        }
+        self.local_rooms().for_each_selected(rooms, except, visit);
     }
 
     /// With recovery on: keeps a packet sent to sockets of the namespace.
-    fn record_packet(&self, packet: SentPacket);
+    fn record_packet(&self, packet: SentPacket) {
+        self.local_rooms().record_packet(packet);
+    }
     /// With recovery on: keeps the session of a socket whose connection
     /// was lost.
-    fn persist_session(&self, session: Session);
+    fn persist_session(&self, session: Session) {
+        self.local_rooms().persist_session(session);
+    }
     /// With recovery on: the session with private id `pid` and the frames
     /// of the packets it missed after `offset`, if both are still kept;
     /// the session is taken out. A store in memory answers at once (a
@@ -85,7 +106,9 @@ pub trait Adapter: Send + Sync + 'static {
     /// namespace waits for it at most
     /// [`RecoveryConfig::restore_timeout`](crate::RecoveryConfig::restore_timeout),
     /// then connects the client afresh.
-    fn restore_session(&self, pid: &str, offset: &str) -> ClusterFuture<Restored>;
+    fn restore_session(&self, pid: &str, offset: &str) -> ClusterFuture<Restored> {
+        self.local_rooms().restore_session(pid, offset)
+    }
 
     /// With recovery on: a socket with a private id connected (or came
     /// back); `session` is its id, private id and rooms (its data is not
