@@ -325,26 +325,27 @@ impl Socket {
 
     /// Sends the acknowledgement `id` with `args`.
     pub(crate) fn send_ack(&self, id: u64, args: Args) -> Result<(), EmitError> {
-        if !self.connected() {
-            return Err(EmitError::Disconnected);
-        }
         let data = Value::Array(args.into_values());
-        let ack = PacketRef {
+        self.send_packet_ref(PacketRef {
             kind: PacketKind::Ack,
             nsp: &self.inner.ns.name,
             id: Some(id),
             data: Some(&data),
-        };
-        let encoded = self.inner.ns.settings.parser.encode_ref(ack)?;
-        self.send_payloads(encoded.into_frames().map(payload_of))
+        })
     }
 
     /// Encodes `packet` and queues its frames, all or none.
     pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
+        self.send_packet_ref(packet.into())
+    }
+
+    /// Encodes a packet given by its parts and queues its frames, all or
+    /// none; only a CONNECT answer goes before the socket is connected.
+    fn send_packet_ref(&self, packet: PacketRef<'_>) -> Result<(), EmitError> {
         if !self.connected() && packet.kind != PacketKind::Connect {
             return Err(EmitError::Disconnected);
         }
-        let encoded = self.inner.ns.settings.parser.encode(packet)?;
+        let encoded = self.inner.ns.settings.parser.encode_ref(packet)?;
         self.send_payloads(encoded.into_frames().map(payload_of))
     }
 

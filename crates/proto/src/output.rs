@@ -46,18 +46,12 @@ impl Output {
     /// Queues one frame: its header, then its payload, masked if the header
     /// carries a key.
     pub(crate) fn push_frame(&mut self, header: &FrameHeader, payload: Bytes) {
-        let mut head = [0; MAX_HEADER_LEN];
-        let head_len = header.encode(&mut head);
-        self.len += head_len + payload.len();
         if payload.len() < COPY_THRESHOLD {
-            self.reserve_tail(head_len + payload.len());
-            self.tail.extend_from_slice(&head[..head_len]);
-            let start = self.tail.len();
-            self.tail.extend_from_slice(&payload);
-            if let Some(key) = header.masking_key {
-                apply_mask(&mut self.tail[start..], key, 0);
-            }
+            self.push_small_frame(header, std::iter::once(&payload[..]));
         } else {
+            let mut head = [0; MAX_HEADER_LEN];
+            let head_len = header.encode(&mut head);
+            self.len += head_len + payload.len();
             self.tail.extend_from_slice(&head[..head_len]);
             self.chunks.push_back(self.tail.split().freeze());
             let payload = match header.masking_key {
@@ -100,6 +94,15 @@ impl Output {
         }
     }
 
+    /// Makes room for `additional` bytes in the tail, starting from a spare
+    /// buffer when the tail has none.
+    fn reserve_tail(&mut self, additional: usize) {
+        if self.tail.capacity() == 0 {
+            self.tail = spare::take();
+        }
+        self.tail.reserve(additional);
+    }
+
     /// Appends bytes already encoded as frames (see
     /// [`Connection::send_raw`](crate::Connection::send_raw)).
     pub(crate) fn push_encoded(&mut self, frames: Bytes) {
@@ -116,17 +119,6 @@ impl Output {
             }
             self.chunks.push_back(frames);
         }
-    }
-}
-
-impl Output {
-    /// Makes room for `additional` bytes in the tail, starting from a spare
-    /// buffer when the tail has none.
-    fn reserve_tail(&mut self, additional: usize) {
-        if self.tail.capacity() == 0 {
-            self.tail = spare::take();
-        }
-        self.tail.reserve(additional);
     }
 }
 
