@@ -4,7 +4,8 @@
 // all with connection state recovery on.
 //
 // (a) The mixed cluster: broadcasts and a room's broadcasts, from a sockeye server and from the
-//     Node one, reach the clients of both (socket.io-client on each).
+//     Node one, reach the clients of both (socket.io-client on each); fetchSockets and
+//     serverSideEmit with acks (over pub/sub, as the adapter's 0.3 sends them) from both sides.
 // (b) Recovery across servers: CLIENTS (200) socket.io-clients (WebSocket) connect through a
 //     loopback TCP proxy to sockeye server A; server B broadcasts numbered events; A is killed
 //     with SIGKILL mid-stream and the proxy then routes new connections to B. Every client must
@@ -154,6 +155,7 @@ const nodeIo = new Server(portN, {
 nodeIo.on("connection", (socket) => {
   for (const room of socket.handshake.auth.rooms ?? []) socket.join(room);
 });
+nodeIo.on("whoami", (cb) => cb("node"));
 
 // ---- (a) the mixed cluster
 
@@ -194,6 +196,21 @@ nodeIo.on("connection", (socket) => {
     const offsets = heard.get(n).filter(([e]) => e === "hello").map(([, , o]) => o);
     check(`the client on ${n} gets a stream id as offset with every broadcast`, offsets.length === 2 && offsets.every(isId), offsets);
   }
+
+  // Requests that wait for answers, over pub/sub, from either side.
+  const everyone = [onA.id, onB.id, onN.id].sort();
+  const fromNode = (await nodeIo.fetchSockets()).map((s) => s.id).sort();
+  check("node: fetchSockets finds the sockets of every server", JSON.stringify(fromNode) === JSON.stringify(everyone), fromNode);
+  const fromSockeye = (await onA.timeout(10_000).emitWithAck("fetch")).sort();
+  check("sockeye: fetchSockets finds the sockets of every server", JSON.stringify(fromSockeye) === JSON.stringify(everyone), fromSockeye);
+  const nodeAsked = (await nodeIo.serverSideEmitWithAck("whoami")).sort();
+  check("node: serverSideEmitWithAck gets both sockeye servers' replies",
+    JSON.stringify(nodeAsked) === JSON.stringify([`sockeye:${portA}`, `sockeye:${portB}`].sort()), nodeAsked);
+  const sockeyeAsked = await onA.timeout(10_000).emitWithAck("ask");
+  check("sockeye: serverSideEmitWithAck gets the other servers' replies, Node's included",
+    sockeyeAsked.complete === true &&
+      JSON.stringify([...sockeyeAsked.replies].sort()) === JSON.stringify(["node", `sockeye:${portB}`].sort()),
+    sockeyeAsked);
   for (const s of [onA, onB, onN]) s.disconnect();
 }
 

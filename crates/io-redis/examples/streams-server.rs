@@ -8,7 +8,12 @@
 //!   in `to` (all when empty), cluster-wide;
 //! - `numbers` `{count, every_ms}`: emits `n` with 1, 2, ... `count` to
 //!   every socket of the cluster, one every `every_ms` milliseconds
-//!   (bounded: at most 100,000 numbers, at least 1 ms apart).
+//!   (bounded: at most 100,000 numbers, at least 1 ms apart);
+//! - `fetch`: answers the ids of every socket of the cluster;
+//! - `ask`: sends the server-side event `whoami` to the other servers
+//!   and answers `{replies, complete}`.
+//!
+//! It answers `whoami` with `sockeye:PORT`.
 //!
 //! ```text
 //! cargo run -p sockeye-io-redis --example streams-server -- PORT REDIS_URL
@@ -18,6 +23,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use serde_json::Value as Json;
+use serde_json::json;
 use sockeye_io::{RecoveryConfig, SocketIo, SocketIoConfig, from_value};
 use sockeye_io_redis::streams::{RedisStreamsAdapters, RedisStreamsConfig};
 
@@ -45,6 +51,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = SocketIoConfig::default();
     config.recovery = Some(RecoveryConfig::default());
     let io = SocketIo::with_adapter(config, move |nsp| adapters.make(nsp));
+    io.of("/")
+        .on_server_side_with_ack("whoami", move |_| async move {
+            sockeye_io::Value::from(format!("sockeye:{port}"))
+        });
     let server = io.clone();
     io.ns("/", move |socket| {
         let io = server.clone();
@@ -53,6 +63,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             for room in strings(&auth, "rooms") {
                 socket.join(room);
             }
+            let fetch_io = io.clone();
+            socket.on("fetch", move |_, _: Json| {
+                let io = fetch_io.clone();
+                async move {
+                    let ids: Vec<String> = io
+                        .fetch_sockets()
+                        .await
+                        .iter()
+                        .map(|s| s.id().as_str().to_owned())
+                        .collect();
+                    json!(ids)
+                }
+            });
+            let ask_io = io.clone();
+            socket.on("ask", move |_, _: Json| {
+                let io = ask_io.clone();
+                async move {
+                    match io.of("/").server_side_emit_with_ack("whoami", ()).await {
+                        Ok(answer) => json!({
+                            "replies": answer
+                                .replies
+                                .into_iter()
+                                .map(|v| from_value::<Json>(v).unwrap_or(Json::Null))
+                                .collect::<Vec<_>>(),
+                            "complete": answer.complete,
+                        }),
+                        Err(e) => json!({ "error": e.to_string() }),
+                    }
+                }
+            });
             let to_io = io.clone();
             socket.on("emit", move |_, request: Json| {
                 let io = to_io.clone();

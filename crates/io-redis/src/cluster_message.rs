@@ -84,16 +84,26 @@ impl ClusterMessage {
         } else {
             Codec::Json
         };
-        codec.encode(&fields::object(vec![
+        codec.encode(&self.object())
+    }
+
+    /// The message in msgpack, whatever it carries: the Streams adapter's
+    /// pub/sub side reads nothing else (Node's 0.3 decodes every message
+    /// there with `@msgpack/msgpack`).
+    pub(crate) fn encode_msgpack(&self) -> Vec<u8> {
+        Codec::Msgpack.encode(&self.object())
+    }
+
+    /// `{type, data, uid, nsp}`, in Node's key order.
+    fn object(&self) -> Value {
+        fields::object(vec![
             ("type", Value::from(self.kind as u64)),
             ("data", self.data.clone()),
             ("uid", Value::from(self.uid.as_str())),
             ("nsp", Value::from(self.nsp.as_str())),
-        ]))
+        ])
     }
 
-    /// Decodes a message, JSON or msgpack by its first byte. `Ok(None)` for
-    /// a type this server does not act on (heartbeats, an adapter closing).
     pub(crate) fn decode(bytes: &[u8]) -> Result<Option<Self>> {
         let value = Codec::decode(bytes)?;
         let entries = fields::map(&value, "message")?;

@@ -124,6 +124,8 @@ impl RedisAdapters {
                     publisher: Arc::clone(&shared.publisher),
                     config: Arc::clone(&shared.config),
                     mode,
+                    sharded: true,
+                    msgpack_only: false,
                     counters: Arc::clone(&shared.counters),
                     runtime: shared.runtime.clone(),
                 },

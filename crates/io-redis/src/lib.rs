@@ -144,10 +144,10 @@
 //! writes wait for the broker; a broadcast that cannot be written is
 //! delivered to this server's sockets at once, without an offset, and
 //! counted. A reader cut off from the broker resumes after the last entry
-//! it read. Not carried yet: broadcasts with acks, `fetch_sockets()`,
-//! server-side events and the server count (Node's 0.3 sends these over
-//! pub/sub); this server answers them alone. Packets sent to one socket
-//! carry no offset.
+//! it read. Broadcasts with acks, `fetch_sockets()`, server-side events
+//! and the server count go over pub/sub, as Node's 0.3 sends them
+//! (`k#n#` and `k#n#uid#`, msgpack). Packets sent to one socket carry no
+//! offset.
 //!
 //! The facts behind each message are in the project's Socket.IO notes,
 //! section 3b; the tests compare against bytes Node produced

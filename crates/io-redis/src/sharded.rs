@@ -62,6 +62,10 @@ pub(crate) struct Inner {
     channel: String,
     own_channel: String,
     mode: SubscriptionMode,
+    /// Sharded pub/sub, or plain (see [`ShardParts::sharded`]).
+    sharded: bool,
+    /// Every message in msgpack (see [`ShardParts::msgpack_only`]).
+    msgpack_only: bool,
     rooms: LocalAdapter,
     /// How many sockets are in each room here, to know when one is made
     /// or emptied (and its channel subscribed or left).
@@ -93,6 +97,14 @@ pub(crate) struct ShardParts {
     pub(crate) publisher: Arc<Publisher>,
     pub(crate) config: Arc<RedisAdapterConfig>,
     pub(crate) mode: SubscriptionMode,
+    /// Whether the channels are Redis 7's sharded ones (`SSUBSCRIBE`,
+    /// `SHARDNUMSUB`) or plain pub/sub (`SUBSCRIBE`, `NUMSUB`), as the
+    /// Streams adapter uses by default; the publisher must match.
+    pub(crate) sharded: bool,
+    /// Whether every message is written in msgpack (the Streams adapter's
+    /// pub/sub side) instead of JSON unless it carries binary (the
+    /// sharded adapter's).
+    pub(crate) msgpack_only: bool,
     pub(crate) counters: Arc<Counters>,
     pub(crate) runtime: tokio::runtime::Handle,
 }
@@ -103,10 +115,15 @@ impl ShardedRedisAdapter {
         let me = uid(UID_LEN);
         let channel = format!("{}#{nsp}#", parts.config.key);
         let own_channel = format!("{channel}{me}#");
+        let subscribe = if parts.sharded {
+            "SSUBSCRIBE"
+        } else {
+            "SUBSCRIBE"
+        };
         let channels = Arc::new(Channels {
             fixed: vec![
-                ("SSUBSCRIBE", channel.clone()),
-                ("SSUBSCRIBE", own_channel.clone()),
+                (subscribe, channel.clone()),
+                (subscribe, own_channel.clone()),
             ],
             rooms: Mutex::default(),
         });
@@ -117,6 +134,8 @@ impl ShardedRedisAdapter {
             channel,
             own_channel,
             mode: parts.mode,
+            sharded: parts.sharded,
+            msgpack_only: parts.msgpack_only,
             rooms: LocalAdapter::new(),
             counts: Mutex::default(),
             channels: Arc::clone(&channels),
@@ -154,6 +173,16 @@ impl ShardedRedisAdapter {
 impl Drop for ShardedRedisAdapter {
     fn drop(&mut self) {
         self.subscription.abort();
+    }
+}
+
+/// `message`'s bytes: msgpack with `msgpack_only`, else JSON unless it
+/// carries binary.
+fn encode(message: &ClusterMessage, msgpack_only: bool) -> Vec<u8> {
+    if msgpack_only {
+        message.encode_msgpack()
+    } else {
+        message.encode()
     }
 }
 
@@ -240,7 +269,7 @@ impl Inner {
 
     async fn server_count(&self) -> usize {
         self.link
-            .numsub(&self.channel, true)
+            .numsub(&self.channel, self.sharded)
             .await
             .unwrap_or(1)
             .max(1)
@@ -254,7 +283,8 @@ impl Inner {
             uid: self.uid.clone(),
             nsp: self.nsp.to_string(),
         };
-        self.publisher.publish(channel, message.encode());
+        self.publisher
+            .publish(channel, encode(&message, self.msgpack_only));
     }
 
     /// Publishes a message of this server on the namespace's channel.
@@ -420,6 +450,7 @@ impl Inner {
         let publisher = Arc::clone(&self.publisher);
         let (uid, nsp) = (self.uid.clone(), self.nsp.to_string());
         let channel = format!("{}{from}#", self.channel);
+        let msgpack_only = self.msgpack_only;
         let reply = ServerSideReply::new(move |answer| {
             let message = ClusterMessage {
                 kind: MessageType::ServerSideEmitResponse,
@@ -430,7 +461,7 @@ impl Inner {
                 uid,
                 nsp,
             };
-            publisher.publish(channel, message.encode());
+            publisher.publish(channel, encode(&message, msgpack_only));
         });
         local.server_side_event_with_ack(&packet, reply);
     }
@@ -459,6 +490,7 @@ impl Inner {
             uid: self.uid.clone(),
             nsp: self.nsp.to_string(),
         };
+        let msgpack_only = self.msgpack_only;
         let count_message = message(MessageType::BroadcastClientCount, Value::Nil);
         let ack_message = message(MessageType::BroadcastAck, Value::Nil);
         let (publisher, id, to) = (
@@ -472,7 +504,7 @@ impl Inner {
                 ("requestId", Value::from(id)),
                 ("clientCount", Value::from(count as u64)),
             ]);
-            publisher.publish(to, message.encode());
+            publisher.publish(to, encode(&message, msgpack_only));
         });
         let publisher = Arc::clone(&self.publisher);
         let on_ack = Arc::new(move |answer: Value| {
@@ -481,7 +513,7 @@ impl Inner {
                 ("requestId", Value::from(request_id.as_str())),
                 ("packet", answer),
             ]);
-            publisher.publish(channel.clone(), message.encode());
+            publisher.publish(channel.clone(), encode(&message, msgpack_only));
         });
         local.broadcast_with_ack(packet, opts, timeout, on_count, on_ack);
     }

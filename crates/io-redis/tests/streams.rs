@@ -356,3 +356,67 @@ async fn without_the_broker_local_delivery_goes_on_and_counts_what_was_not_writt
         "{offset}"
     );
 }
+
+/// `server`, with a handler for the server-side event `double` (which
+/// answers twice its number).
+async fn server_that_doubles(broker: &Broker) -> (SocketIo, String) {
+    let (io, url) = server(broker).await;
+    io.of("/")
+        .on_server_side_with_ack("double", |args| async move {
+            let n = args
+                .into_values()
+                .first()
+                .and_then(sockeye_io::Value::as_i64)
+                .unwrap_or(0);
+            sockeye_io::Value::from(n * 2)
+        });
+    (io, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_wait_for_answers_cross_servers_over_pub_sub() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let (io_a, url_a) = server_that_doubles(&broker).await;
+    let (io_b, url_b) = server_that_doubles(&broker).await;
+    support::await_servers(&io_a, 2).await;
+    support::await_servers(&io_b, 2).await;
+    let (mut a, _, _) = connect(&url_a, "").await;
+    let (mut b, b_id, _) = connect(&url_b, "").await;
+
+    let found = io_a.fetch_sockets().await;
+    assert_eq!(found.len(), 2, "both servers' sockets");
+    let b_found = found
+        .iter()
+        .find(|s| s.id().as_str() == b_id)
+        .expect("b's socket, from the other server");
+
+    let answer = io_a
+        .of("/")
+        .server_side_emit_with_ack("double", 21)
+        .await
+        .expect("server-side emit");
+    assert!(answer.complete);
+    assert_eq!(answer.replies, [sockeye_io::Value::from(42)]);
+
+    let answers = io_a
+        .broadcast()
+        .timeout(Duration::from_secs(5))
+        .emit_with_ack_everywhere("ask", 1)
+        .expect("broadcast with acks");
+    let answers = tokio::spawn(answers);
+    for (ws, reply) in [(&mut a, "\"a\""), (&mut b, "\"b\"")] {
+        let event = text(ws).await;
+        let rest = event.strip_prefix("42").expect("an EVENT");
+        let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        send(ws, &format!("43{id}[{reply}]")).await;
+    }
+    let answers = answers.await.expect("acks");
+    assert!(answers.remote.complete);
+    assert_eq!(answers.remote.acks, [sockeye_io::Value::from("b")]);
+
+    b_found.disconnect(false);
+    assert_eq!(text(&mut b).await, "41");
+    assert_eq!(hears_within(&mut a, Duration::from_millis(200)).await, None);
+}

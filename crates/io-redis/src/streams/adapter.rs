@@ -1,17 +1,21 @@
 //! [`RedisStreamsAdapters`] and [`RedisStreamsAdapter`]: broadcasts and
 //! room operations through one Redis stream, as Node's
-//! `@socket.io/redis-streams-adapter` writes and reads them, and sessions
-//! kept in Redis so that a client recovers on any server.
+//! `@socket.io/redis-streams-adapter` writes and reads them, sessions
+//! kept in Redis so that a client recovers on any server, and the
+//! requests that need answers (fetching sockets, server-side events,
+//! broadcasts with acks, the server count) over pub/sub, as Node's 0.3
+//! sends them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
 
 use rmpv::Value;
 use sockeye_io::Sid;
 use sockeye_io::adapter::{
-    Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, Restored, Room, SentPacket,
-    Session,
+    Adapter, BroadcastOptions, ClusterFuture, LocalAdapter, LocalSide, RemoteAcks, Restored, Room,
+    SentPacket, ServerSideReplies, Session, SocketInfo,
 };
 use sockeye_io::parser::Packet;
 use tokio::sync::mpsc;
@@ -22,11 +26,14 @@ use super::restore::restore;
 use super::session::StoredSession;
 use super::state::{DISCONNECT_SOCKETS, Inner, SOCKETS_JOIN, SOCKETS_LEAVE, Shared, Write, lock};
 use super::tasks::{read_loop, renew_loop, write_loop};
+use crate::config::{RedisAdapterConfig, SubscriptionMode};
 use crate::factory::SetupError;
 use crate::fields;
 use crate::link::Link;
 use crate::opts::Opts;
 use crate::packet::packet_value;
+use crate::publisher::Publisher;
+use crate::sharded::{ShardParts, ShardedRedisAdapter};
 use crate::stats::{AdapterStats, Counters};
 use crate::uid::{UID_LEN, uid};
 
@@ -40,6 +47,13 @@ use crate::uid::{UID_LEN, uid};
 /// broadcast of the cluster, its entry id is the offset clients get, and
 /// a client whose server died comes back through any other with every
 /// packet it missed, in order.
+///
+/// What waits for answers does not go through the stream: each namespace
+/// also listens on `k#n#` and `k#n#uid#` (key `k` from
+/// [`link`](RedisStreamsConfig::link), Node's `channelPrefix`) with plain
+/// pub/sub, or sharded with
+/// [`use_sharded_pub_sub`](RedisStreamsConfig::use_sharded_pub_sub), and
+/// counts servers by the subscribers of `k#n#`.
 ///
 /// ```no_run
 /// use sockeye_io::{RecoveryConfig, SocketIo, SocketIoConfig};
@@ -57,6 +71,19 @@ use crate::uid::{UID_LEN, uid};
 #[derive(Clone, Debug)]
 pub struct RedisStreamsAdapters {
     shared: Arc<Shared>,
+    requests: Arc<Requests>,
+}
+
+/// What each namespace's pub/sub side is made of: the requests that wait
+/// for answers, as Node's 0.3 sends them.
+#[derive(Debug)]
+struct Requests {
+    /// The broker over RESP3, on which subscriptions push their messages.
+    resp3: redis::Client,
+    publisher: Arc<Publisher>,
+    config: Arc<RedisAdapterConfig>,
+    sharded: bool,
+    runtime: tokio::runtime::Handle,
 }
 
 impl RedisStreamsAdapters {
@@ -70,6 +97,9 @@ impl RedisStreamsAdapters {
     /// [`SetupError::NoRuntime`] outside a tokio runtime.
     pub fn new(url: &str, config: RedisStreamsConfig) -> Result<Self, SetupError> {
         let client = redis::Client::open(url).map_err(SetupError::Url)?;
+        let mut info = client.get_connection_info().clone();
+        info.redis.protocol = redis::ProtocolVersion::RESP3;
+        let resp3 = redis::Client::open(info).map_err(SetupError::Url)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| SetupError::NoRuntime)?;
         let counters = Arc::new(Counters::default());
         let link_config = Arc::new(config.link.clone());
@@ -78,7 +108,26 @@ impl RedisStreamsAdapters {
             Arc::clone(&link_config),
             Arc::clone(&counters),
         ));
-        let reader = Link::new(client, link_config, Arc::clone(&counters));
+        let reader = Link::new(client, Arc::clone(&link_config), Arc::clone(&counters));
+        let sharded_pub_sub = config.use_sharded_pub_sub;
+        let publisher = Arc::new(Publisher::new(
+            Arc::clone(&link),
+            if sharded_pub_sub {
+                "SPUBLISH"
+            } else {
+                "PUBLISH"
+            },
+            link_config.publish_queue,
+            Arc::clone(&counters),
+            &runtime,
+        ));
+        let requests = Arc::new(Requests {
+            resp3,
+            publisher,
+            config: link_config,
+            sharded: sharded_pub_sub,
+            runtime: runtime.clone(),
+        });
         let (writes, queued) = mpsc::channel(config.write_queue.max(1));
         let shared = Arc::new(Shared {
             config: Arc::new(config),
@@ -92,7 +141,7 @@ impl RedisStreamsAdapters {
         runtime.spawn(write_loop(Arc::downgrade(&shared), queued));
         runtime.spawn(read_loop(Arc::downgrade(&shared), reader));
         runtime.spawn(renew_loop(Arc::downgrade(&shared)));
-        Ok(Self { shared })
+        Ok(Self { shared, requests })
     }
 
     /// The adapter of namespace `nsp`.
@@ -107,7 +156,22 @@ impl RedisStreamsAdapters {
             pending: Mutex::new(HashMap::new()),
         });
         lock(&self.shared.namespaces).insert(nsp.to_owned(), Arc::downgrade(&inner));
-        Arc::new(RedisStreamsAdapter { inner })
+        let requests = &self.requests;
+        let requests = ShardedRedisAdapter::new(
+            nsp,
+            ShardParts {
+                client: requests.resp3.clone(),
+                link: Arc::clone(&self.shared.link),
+                publisher: Arc::clone(&requests.publisher),
+                config: Arc::clone(&requests.config),
+                mode: SubscriptionMode::Static,
+                sharded: requests.sharded,
+                msgpack_only: true,
+                counters: Arc::clone(&self.shared.counters),
+                runtime: requests.runtime.clone(),
+            },
+        );
+        Arc::new(RedisStreamsAdapter { inner, requests })
     }
 
     /// Faults counted so far: writes not made, reconnections, malformed
@@ -118,10 +182,13 @@ impl RedisStreamsAdapters {
 }
 
 /// One namespace's adapter: its rooms here, its entries in the stream,
-/// its sessions in Redis.
+/// its sessions in Redis, its requests over pub/sub.
 #[derive(Debug)]
 pub struct RedisStreamsAdapter {
     inner: Arc<Inner>,
+    /// The pub/sub side, for what waits for answers; its rooms are unused
+    /// (the stream's side holds them).
+    requests: ShardedRedisAdapter,
 }
 
 impl Adapter for RedisStreamsAdapter {
@@ -202,6 +269,7 @@ impl Adapter for RedisStreamsAdapter {
     }
 
     fn bind(&self, local: Weak<dyn LocalSide>) {
+        self.requests.bind(local.clone());
         let _ = self.inner.local.set(local);
     }
 
@@ -235,5 +303,30 @@ impl Adapter for RedisStreamsAdapter {
             ("close", Value::from(close)),
         ]);
         self.inner.add(DISCONNECT_SOCKETS, data, None);
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+    ) -> ClusterFuture<RemoteAcks> {
+        self.requests.broadcast_with_ack(packet, opts, timeout)
+    }
+
+    fn fetch_remote_sockets(&self, opts: &BroadcastOptions) -> ClusterFuture<Vec<SocketInfo>> {
+        self.requests.fetch_remote_sockets(opts)
+    }
+
+    fn server_side_emit(&self, packet: &Packet) {
+        self.requests.server_side_emit(packet);
+    }
+
+    fn server_side_emit_with_ack(&self, packet: &Packet) -> ClusterFuture<ServerSideReplies> {
+        self.requests.server_side_emit_with_ack(packet)
+    }
+
+    fn server_count(&self) -> ClusterFuture<usize> {
+        self.requests.server_count()
     }
 }

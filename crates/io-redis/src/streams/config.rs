@@ -53,8 +53,18 @@ pub struct RedisStreamsConfig {
     /// adapter is for servers with recovery on; set `false` on a server
     /// without it, whose clients expect no offset.
     pub offsets: bool,
-    /// The connection's settings: reconnection backoff (100 ms doubling
-    /// to 5 s) and command timeout (2 s); the other fields are unused.
+    /// Whether the requests that wait for answers go over Redis 7's
+    /// sharded pub/sub (`SPUBLISH`, `SSUBSCRIBE`, `SHARDNUMSUB`; Node's
+    /// `useShardedPubSub`) instead of plain pub/sub. Default `false`,
+    /// Node's.
+    pub use_sharded_pub_sub: bool,
+    /// The connections' settings: reconnection backoff (100 ms doubling
+    /// to 5 s) and command timeout (2 s); and for the requests over
+    /// pub/sub, the channels' prefix [`key`](RedisAdapterConfig::key)
+    /// (Node's `channelPrefix`, `"socket.io"`), the request timeout (5 s),
+    /// the requests in flight (256), the publishing queue (4096) and the
+    /// longest wait for another server's acks (2 min). Its `mode` is
+    /// unused: see [`use_sharded_pub_sub`](Self::use_sharded_pub_sub).
     pub link: RedisAdapterConfig,
 }
 
@@ -70,6 +80,7 @@ impl Default for RedisStreamsConfig {
             restore_max_entries: DEFAULT_MAX_LEN,
             write_queue: 4096,
             offsets: true,
+            use_sharded_pub_sub: false,
             link: RedisAdapterConfig::default(),
         }
     }
