@@ -412,7 +412,7 @@ fn sse_subscribers_get_room_events_and_resume() {
 /// Adapters other than Redis are refused, naming what exists.
 #[test]
 fn unknown_adapters_are_refused() {
-    for url in ["nats://127.0.0.1:4222", "redis-streams://127.0.0.1:6379"] {
+    for url in ["kafka://127.0.0.1:9092", "memcached://127.0.0.1:11211"] {
         let finished = support::run(&["hub", "127.0.0.1:0", "--adapter", url]);
         assert_eq!(finished.code(), Some(2));
         let line = finished.one_stderr_line();
@@ -515,6 +515,87 @@ async fn two_hubs_on_redis_are_one_cluster() {
             metrics.contains("sockeye_hub_broker_unpublished_total 0"),
             "{metrics}"
         );
+    }
+}
+
+/// Two hubs on a Redis stream: a client of a hub that dies (SIGKILL)
+/// comes back through the other with its socket and what it missed, and
+/// the other's `/metrics` counts the recovery, a miss, and the broker's
+/// round trip.
+#[tokio::test]
+async fn a_client_of_a_dead_hub_recovers_through_another_on_redis_streams() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let url = format!("redis-streams://127.0.0.1:{}", broker.port);
+    let a = Hub::start(&["--api-key", KEY, "--adapter", &url]);
+    let b = Hub::start(&["--api-key", KEY, "--adapter", &url]);
+    let (mut client, answer) = a.client(None).await;
+    let open: serde_json::Value = serde_json::from_str(&answer[2..]).unwrap();
+    let (sid, pid) = (open["sid"].clone(), open["pid"].clone());
+    assert_eq!(client.call(1, "join", &json!("news")).await, ok());
+
+    // B sees A's socket once the two have met on the broker (a request
+    // over pub/sub).
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let (status, body) = b.http("GET", "/api/sockets?room=news", Some(KEY), "");
+        assert_eq!(status, 200);
+        if body.contains(sid.as_str().unwrap()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B never saw A's socket: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.emit(&json!({ "rooms": ["news"], "event": "update", "args": [1] }));
+    let first: Vec<serde_json::Value> = serde_json::from_str(&client.text().await[2..]).unwrap();
+    assert_eq!(first[..2], [json!("update"), json!(1)]);
+    let offset = first.last().unwrap().clone();
+    assert!(
+        offset.as_str().is_some_and(|o| o.contains('-')),
+        "a stream id as offset: {offset}"
+    );
+
+    drop(a);
+    drop(client);
+    b.emit(&json!({ "rooms": ["news"], "event": "update", "args": [2] }));
+    let reconnect = format!("ws://{}/socket.io/?EIO=4&transport=websocket", b.addr);
+    let mut back = Client {
+        ws: sockeye::connect(&reconnect).await.unwrap(),
+    };
+    assert!(back.text().await.starts_with("0{"));
+    back.send(&format!("40{}", json!({ "pid": pid, "offset": offset })))
+        .await;
+    let answer = back.text().await;
+    let reopened: serde_json::Value = serde_json::from_str(&answer[2..]).unwrap();
+    assert_eq!(reopened["sid"], sid, "{answer}");
+    let missed = back.text().await;
+    assert!(missed.starts_with(r#"42["update",2,"#), "{missed}");
+
+    // A client that does not ask to recover is no miss; one naming a
+    // session nobody knows connects afresh and is one.
+    let (_fresh, answer) = b.client(None).await;
+    assert!(answer.starts_with("40"), "{answer}");
+    let mut stranger = Client {
+        ws: sockeye::connect(&reconnect).await.unwrap(),
+    };
+    assert!(stranger.text().await.starts_with("0{"));
+    stranger
+        .send(&format!(
+            "40{}",
+            json!({ "pid": "unknown-session", "offset": "1-0" })
+        ))
+        .await;
+    let answer = stranger.text().await;
+    assert!(!answer.contains(sid.as_str().unwrap()), "{answer}");
+    let (_, metrics) = b.http("GET", "/metrics", None, "");
+    for line in [
+        "sockeye_hub_recovered_total 1\n",
+        "sockeye_hub_recovery_misses_total 1\n",
+        "sockeye_hub_broker_up 1\n",
+        "sockeye_hub_broker_round_trip_seconds 0.",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
     }
 }
 

@@ -164,4 +164,11 @@ impl RedisAdapters {
     pub fn stats(&self) -> AdapterStats {
         self.shared.counters.snapshot()
     }
+
+    /// The time of one `PING` to the broker and back, on the connection
+    /// the adapters publish on; `None` when the broker cannot be reached
+    /// within [`command_timeout`](RedisAdapterConfig::command_timeout).
+    pub async fn round_trip(&self) -> Option<std::time::Duration> {
+        self.shared.link.round_trip().await
+    }
 }

@@ -2,7 +2,7 @@
 //! servers), made again with backoff whenever it is lost.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client};
@@ -118,6 +118,21 @@ impl Link {
             .await;
         match reply {
             Ok((_, count)) => Some(count),
+            Err(e) => {
+                self.lost(&e).await;
+                None
+            }
+        }
+    }
+
+    /// The time of one `PING` to the broker and back; `None` when the
+    /// broker cannot be reached (within the command timeout).
+    pub(crate) async fn round_trip(&self) -> Option<Duration> {
+        let mut conn = self.connection().await?;
+        let start = Instant::now();
+        let reply: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
+        match reply {
+            Ok(_) => Some(start.elapsed()),
             Err(e) => {
                 self.lost(&e).await;
                 None

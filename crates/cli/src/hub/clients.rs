@@ -117,6 +117,17 @@ pub(crate) fn serve_namespace(hub: &Hub, ns: &Namespace) {
 }
 
 /// A socket's handlers, and its expiry task.
+/// Whether the socket's CONNECT named a session to recover (`pid` and
+/// `offset` in its auth payload, as socket.io-client sends them).
+fn asked_to_recover(socket: &Socket) -> bool {
+    let auth = socket.auth();
+    let has = |name: &str| {
+        auth.as_map()
+            .is_some_and(|entries| entries.iter().any(|(k, _)| k.as_str() == Some(name)))
+    };
+    has("pid") && has("offset")
+}
+
 fn connected(hub: &Hub, socket: &Socket) {
     let grant = match socket.data::<Shared>() {
         Some(grant) => grant,
@@ -135,6 +146,8 @@ fn connected(hub: &Hub, socket: &Socket) {
     metrics::bump(&hub.metrics.connections);
     if socket.recovered() {
         metrics::bump(&hub.metrics.recovered);
+    } else if asked_to_recover(socket) {
+        metrics::bump(&hub.metrics.not_recovered);
     }
     let cancel = CancellationToken::new();
     let on_gone = cancel.clone();

@@ -56,7 +56,7 @@ async fn route(hub: Hub, request: Request<Incoming>) -> Result<Response<Body>, I
             SseAnswer::Refused(response) => response,
         },
         (&Method::GET, "/metrics") => {
-            let text = hub.metrics.render(&hub.extra_metrics());
+            let text = hub.metrics.render(&hub.extra_metrics().await);
             let mut response = Response::new(Bytes::from(text));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,

@@ -31,8 +31,12 @@ pub(crate) struct Metrics {
     /// Sockets disconnected at their token's expiry.
     pub(crate) expired: AtomicU64,
     /// Sockets that came back with their state (connection state
-    /// recovery).
+    /// recovery): recovery hits.
     pub(crate) recovered: AtomicU64,
+    /// Sockets whose client asked to recover (its CONNECT named a
+    /// session and an offset) but connected afresh: recovery misses (the
+    /// session expired, was unknown, or its packets were gone).
+    pub(crate) not_recovered: AtomicU64,
 }
 
 /// Adds one to `counter`.
@@ -57,6 +61,9 @@ pub(crate) struct Extra {
     pub(crate) rooms: usize,
     /// `(name, help, value)` of the adapter's counters.
     pub(crate) broker: Vec<(&'static str, &'static str, u64)>,
+    /// With an adapter, one round trip to the broker timed now (`None`
+    /// inside when it could not be reached); `None` without one.
+    pub(crate) round_trip: Option<Option<std::time::Duration>>,
 }
 
 impl Metrics {
@@ -150,11 +157,34 @@ impl Metrics {
         line(
             "recovered_total",
             "counter",
-            "Sockets that came back with their state (recovery).",
+            "Sockets that came back with their state (recovery hits).",
             get(&self.recovered),
+        );
+        line(
+            "recovery_misses_total",
+            "counter",
+            "Sockets that asked to recover but connected afresh.",
+            get(&self.not_recovered),
         );
         for (name, help, value) in &extra.broker {
             line(name, "counter", help, *value);
+        }
+        if let Some(round_trip) = extra.round_trip {
+            line(
+                "broker_up",
+                "gauge",
+                "1 when the broker answered a PING at this scrape, else 0.",
+                u64::from(round_trip.is_some()),
+            );
+            if let Some(time) = round_trip {
+                let _ = writeln!(
+                    out,
+                    "# HELP sockeye_hub_broker_round_trip_seconds A PING to the broker and back, at this scrape.\n\
+                     # TYPE sockeye_hub_broker_round_trip_seconds gauge\n\
+                     sockeye_hub_broker_round_trip_seconds {:.6}",
+                    time.as_secs_f64()
+                );
+            }
         }
         out
     }

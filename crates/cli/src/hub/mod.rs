@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `mod.rs` | the flags (`Args`) and `run`: settings, server, listener, shutdown |
 //! | `settings.rs` | the TOML file and the flags over it; the limits' defaults |
-//! | `adapter.rs` | `--adapter URL`: the Redis adapters, other schemes refused |
+//! | `adapter.rs` | `--adapter URL`: the Redis pub/sub or Streams adapters, other schemes refused |
 //! | `auth.rs` | JWT verification, the `rooms` claim and its patterns |
 //! | `metrics.rs` | the counters and `/metrics` |
 //! | `sse.rs` | SSE subscribers and the rooms' bounded histories |
@@ -41,6 +41,7 @@ use crate::args::shutdown_signal;
 use crate::listen::TlsArgs;
 use crate::{EXIT_USAGE, describe};
 
+use self::adapter::Cluster;
 use self::auth::Verifier;
 use self::metrics::Metrics;
 use self::settings::{FileSettings, Overrides, Settings};
@@ -75,8 +76,10 @@ pub(crate) struct Args {
     /// win.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// The broker hubs share: redis://HOST:PORT (pub/sub) or
-    /// redis://HOST:PORT?sharded=true (SSUBSCRIBE); in memory without it.
+    /// The broker hubs share: redis://HOST:PORT (pub/sub),
+    /// redis://HOST:PORT?sharded=true (SSUBSCRIBE) or
+    /// redis-streams://HOST:PORT (a stream: clients recover through any
+    /// hub); in memory without it.
     #[arg(long, value_name = "URL")]
     adapter: Option<String>,
     /// A namespace clients may connect to (repeatable) [default: /].
@@ -181,7 +184,7 @@ async fn start(args: Args) -> Result<ExitCode, String> {
     let adapters = settings
         .adapter
         .as_deref()
-        .map(adapter::redis_adapters)
+        .map(|url| Cluster::from_url(url, settings.recovery))
         .transpose()?;
     let io = socket_io(&settings, adapters.as_ref());
     let metrics = Arc::new(Metrics::default());
@@ -217,7 +220,7 @@ async fn start(args: Args) -> Result<ExitCode, String> {
 }
 
 /// The Socket.IO server of `settings`.
-fn socket_io(settings: &Settings, adapters: Option<&sockeye_io_redis::RedisAdapters>) -> SocketIo {
+fn socket_io(settings: &Settings, adapters: Option<&Cluster>) -> SocketIo {
     let mut config = SocketIoConfig::default();
     config.engine.max_payload = settings.max_payload;
     config.recovery = settings.recovery.map(|window| {

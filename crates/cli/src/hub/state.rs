@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use sockeye_io::{Args, SocketIo};
-use sockeye_io_redis::RedisAdapters;
 
+use super::adapter::Cluster;
 use super::auth::Verifier;
 use super::metrics::{self, Extra, Metrics};
 use super::settings::Settings;
@@ -30,8 +30,8 @@ pub(crate) struct Hub {
     pub(crate) sse: Arc<SseHub>,
     /// The counters.
     pub(crate) metrics: Arc<Metrics>,
-    /// The Redis adapters, when the hub is one of a cluster.
-    pub(crate) adapters: Option<RedisAdapters>,
+    /// The adapters, when the hub is one of a cluster.
+    pub(crate) adapters: Option<Cluster>,
 }
 
 /// One event to deliver.
@@ -120,9 +120,9 @@ impl Hub {
         }
     }
 
-    /// The rooms held here and the adapter's fault counters, for
-    /// `/metrics`.
-    pub(crate) fn extra_metrics(&self) -> Extra {
+    /// The rooms held here, the adapter's fault counters and a round trip
+    /// to the broker, timed now, for `/metrics`.
+    pub(crate) async fn extra_metrics(&self) -> Extra {
         let rooms = self
             .settings
             .namespaces
@@ -133,6 +133,10 @@ impl Hub {
                 ns.rooms().len().saturating_sub(ns.len())
             })
             .sum();
+        let round_trip = match &self.adapters {
+            None => None,
+            Some(adapters) => Some(adapters.round_trip().await),
+        };
         let broker = match &self.adapters {
             None => Vec::new(),
             Some(adapters) => {
@@ -171,6 +175,10 @@ impl Hub {
                 ]
             }
         };
-        Extra { rooms, broker }
+        Extra {
+            rooms,
+            broker,
+            round_trip,
+        }
     }
 }

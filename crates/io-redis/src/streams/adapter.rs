@@ -179,6 +179,13 @@ impl RedisStreamsAdapters {
     pub fn stats(&self) -> AdapterStats {
         self.shared.counters.snapshot()
     }
+
+    /// The time of one `PING` to the broker and back, on the connection
+    /// the adapters write on; `None` when the broker cannot be reached
+    /// within the link's command timeout.
+    pub async fn round_trip(&self) -> Option<Duration> {
+        self.shared.link.round_trip().await
+    }
 }
 
 /// One namespace's adapter: its rooms here, its entries in the stream,
