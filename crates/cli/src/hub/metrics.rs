@@ -61,131 +61,159 @@ pub(crate) struct Extra {
     pub(crate) rooms: usize,
     /// `(name, help, value)` of the adapter's counters.
     pub(crate) broker: Vec<(&'static str, &'static str, u64)>,
-    /// With an adapter, one round trip to the broker timed now (`None`
-    /// inside when it could not be reached); `None` without one.
-    pub(crate) round_trip: Option<Option<std::time::Duration>>,
+    /// How the broker answered a `PING` timed at this scrape.
+    pub(crate) reach: Reach,
 }
+
+/// The broker at a scrape.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) enum Reach {
+    /// In memory: no broker.
+    #[default]
+    Alone,
+    /// It did not answer within the command timeout.
+    Unreachable,
+    /// It answered after this long.
+    RoundTrip(std::time::Duration),
+}
+
+/// One sample: name (after `sockeye_hub_`), type, help, value.
+type Sample = (&'static str, &'static str, &'static str, String);
 
 impl Metrics {
     /// The text `/metrics` answers.
     pub(crate) fn render(&self, extra: &Extra) -> String {
         let mut out = String::new();
-        let mut line = |name: &str, kind: &str, help: &str, value: u64| {
+        let samples = self
+            .own_samples(extra.rooms)
+            .into_iter()
+            .chain(broker_samples(extra));
+        for (name, kind, help, value) in samples {
             let _ = writeln!(out, "# HELP sockeye_hub_{name} {help}");
             let _ = writeln!(out, "# TYPE sockeye_hub_{name} {kind}");
             let _ = writeln!(out, "sockeye_hub_{name} {value}");
-        };
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        line(
-            "connections",
-            "gauge",
-            "Socket.IO sockets connected.",
-            get(&self.connections),
-        );
-        line(
-            "connections_refused_total",
-            "counter",
-            "Connections refused by auth.",
-            get(&self.refused),
-        );
-        line(
-            "rooms",
-            "gauge",
-            "Rooms held on this hub (sockets' own rooms left out).",
-            u64::try_from(extra.rooms).unwrap_or(u64::MAX),
-        );
-        line(
-            "packets_in_total",
-            "counter",
-            "Events received from clients.",
-            get(&self.packets_in),
-        );
-        line(
-            "bytes_in_total",
-            "counter",
-            "Bytes of received events' arguments, as JSON.",
-            get(&self.bytes_in),
-        );
-        line(
-            "packets_out_total",
-            "counter",
-            "Events emitted by the hub.",
-            get(&self.packets_out),
-        );
-        line(
-            "bytes_out_total",
-            "counter",
-            "Bytes of emitted events' arguments, as JSON.",
-            get(&self.bytes_out),
-        );
-        line(
-            "sse_subscribers",
-            "gauge",
-            "Server-Sent Events subscribers connected.",
-            get(&self.sse_subscribers),
-        );
-        line(
-            "sse_events_total",
-            "counter",
-            "Events written to SSE subscribers.",
-            get(&self.sse_events),
-        );
-        line(
-            "sse_dropped_total",
-            "counter",
-            "SSE subscribers dropped for not reading.",
-            get(&self.sse_dropped),
-        );
-        line(
-            "api_calls_total",
-            "counter",
-            "HTTP API calls answered.",
-            get(&self.api_calls),
-        );
-        line(
-            "api_errors_total",
-            "counter",
-            "HTTP API calls refused.",
-            get(&self.api_errors),
-        );
-        line(
-            "expired_total",
-            "counter",
-            "Sockets disconnected at their token's expiry.",
-            get(&self.expired),
-        );
-        line(
-            "recovered_total",
-            "counter",
-            "Sockets that came back with their state (recovery hits).",
-            get(&self.recovered),
-        );
-        line(
-            "recovery_misses_total",
-            "counter",
-            "Sockets that asked to recover but connected afresh.",
-            get(&self.not_recovered),
-        );
-        for (name, help, value) in &extra.broker {
-            line(name, "counter", help, *value);
-        }
-        if let Some(round_trip) = extra.round_trip {
-            line(
-                "broker_up",
-                "gauge",
-                "1 when the broker answered a PING at this scrape, else 0.",
-                u64::from(round_trip.is_some()),
-            );
-            if let Some(time) = round_trip {
-                let _ = writeln!(
-                    out,
-                    "# HELP sockeye_hub_broker_round_trip_seconds A PING to the broker and back, at this scrape.\n\
-                     # TYPE sockeye_hub_broker_round_trip_seconds gauge\n\
-                     sockeye_hub_broker_round_trip_seconds {:.6}",
-                    time.as_secs_f64()
-                );
-            }
         }
         out
     }
+
+    /// The hub's own counters and gauges.
+    fn own_samples(&self, rooms: usize) -> Vec<Sample> {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed).to_string();
+        vec![
+            (
+                "connections",
+                "gauge",
+                "Socket.IO sockets connected.",
+                get(&self.connections),
+            ),
+            (
+                "connections_refused_total",
+                "counter",
+                "Connections refused by auth.",
+                get(&self.refused),
+            ),
+            (
+                "rooms",
+                "gauge",
+                "Rooms held on this hub (sockets' own rooms left out).",
+                rooms.to_string(),
+            ),
+            (
+                "packets_in_total",
+                "counter",
+                "Events received from clients.",
+                get(&self.packets_in),
+            ),
+            (
+                "bytes_in_total",
+                "counter",
+                "Bytes of received events' arguments, as JSON.",
+                get(&self.bytes_in),
+            ),
+            (
+                "packets_out_total",
+                "counter",
+                "Events emitted by the hub.",
+                get(&self.packets_out),
+            ),
+            (
+                "bytes_out_total",
+                "counter",
+                "Bytes of emitted events' arguments, as JSON.",
+                get(&self.bytes_out),
+            ),
+            (
+                "sse_subscribers",
+                "gauge",
+                "Server-Sent Events subscribers connected.",
+                get(&self.sse_subscribers),
+            ),
+            (
+                "sse_events_total",
+                "counter",
+                "Events written to SSE subscribers.",
+                get(&self.sse_events),
+            ),
+            (
+                "sse_dropped_total",
+                "counter",
+                "SSE subscribers dropped for not reading.",
+                get(&self.sse_dropped),
+            ),
+            (
+                "api_calls_total",
+                "counter",
+                "HTTP API calls answered.",
+                get(&self.api_calls),
+            ),
+            (
+                "api_errors_total",
+                "counter",
+                "HTTP API calls refused.",
+                get(&self.api_errors),
+            ),
+            (
+                "expired_total",
+                "counter",
+                "Sockets disconnected at their token's expiry.",
+                get(&self.expired),
+            ),
+            (
+                "recovered_total",
+                "counter",
+                "Sockets that came back with their state (recovery hits).",
+                get(&self.recovered),
+            ),
+            (
+                "recovery_misses_total",
+                "counter",
+                "Sockets that asked to recover but connected afresh.",
+                get(&self.not_recovered),
+            ),
+        ]
+    }
+}
+
+/// The adapter's counters, and the broker's reach at this scrape.
+fn broker_samples(extra: &Extra) -> Vec<Sample> {
+    let mut samples: Vec<Sample> = extra
+        .broker
+        .iter()
+        .map(|&(name, help, value)| (name, "counter", help, value.to_string()))
+        .collect();
+    let up = "1 when the broker answered a PING at this scrape, else 0.";
+    match extra.reach {
+        Reach::Alone => {}
+        Reach::Unreachable => samples.push(("broker_up", "gauge", up, "0".to_owned())),
+        Reach::RoundTrip(time) => {
+            samples.push(("broker_up", "gauge", up, "1".to_owned()));
+            samples.push((
+                "broker_round_trip_seconds",
+                "gauge",
+                "A PING to the broker and back, at this scrape.",
+                format!("{:.6}", time.as_secs_f64()),
+            ));
+        }
+    }
+    samples
 }

@@ -9,7 +9,7 @@ use sockeye_io::{Args, SocketIo};
 
 use super::adapter::Cluster;
 use super::auth::Verifier;
-use super::metrics::{self, Extra, Metrics};
+use super::metrics::{self, Extra, Metrics, Reach};
 use super::settings::Settings;
 use super::sse::SseHub;
 
@@ -133,9 +133,12 @@ impl Hub {
                 ns.rooms().len().saturating_sub(ns.len())
             })
             .sum();
-        let round_trip = match &self.adapters {
-            None => None,
-            Some(adapters) => Some(adapters.round_trip().await),
+        let reach = match &self.adapters {
+            None => Reach::Alone,
+            Some(adapters) => adapters
+                .round_trip()
+                .await
+                .map_or(Reach::Unreachable, Reach::RoundTrip),
         };
         let broker = match &self.adapters {
             None => Vec::new(),
@@ -178,7 +181,7 @@ impl Hub {
         Extra {
             rooms,
             broker,
-            round_trip,
+            reach,
         }
     }
 }
