@@ -55,7 +55,10 @@
 //! [`Mode::Sharded`], the same travels over Redis 7's sharded pub/sub
 //! (`SSUBSCRIBE`/`SPUBLISH`) as Node's `createShardedAdapter` sends it
 //! ([`ShardedRedisAdapter`]; all rooms are this server's there, as Node's
-//! sharded adapter has no such request). Not yet: Redis Cluster (counts
+//! sharded adapter has no such request). A process that is none of the
+//! servers publishes into the cluster with [`RedisEmitter`] (events to
+//! rooms, joins, leaves, disconnects, server-side events), as Node's
+//! `@socket.io/redis-emitter` does, classic mode only. Not yet: Redis Cluster (counts
 //! summed over masters, one connection per shard), and a `parser` other
 //! than notepack's msgpack.
 //!
@@ -120,6 +123,9 @@
 //!   `sharded.rs` ([`ShardedRedisAdapter`]): the same in sharded mode.
 //!   `factory.rs` ([`RedisAdapters`], [`SetupError`]): the adapters of a
 //!   server's namespaces, for `SocketIo::with_adapter`.
+//!   `emitter.rs` ([`RedisEmitter`]): publishing into the cluster from a
+//!   process that is none of its servers, as Node's
+//!   `@socket.io/redis-emitter`.
 //! - `streams/` ([`streams`]): the Redis Streams adapter, as Node's
 //!   `@socket.io/redis-streams-adapter` 0.3, with connection state recovery
 //!   across servers: `offset.rs`, `entry.rs`, `session.rs` (its wire
@@ -161,6 +167,7 @@ mod cluster_message;
 mod codec;
 mod config;
 mod date;
+mod emitter;
 mod error;
 mod factory;
 mod fields;
@@ -186,6 +193,7 @@ pub use broadcast::Broadcast;
 pub use channels::{Channels, DEFAULT_KEY};
 pub use codec::Codec;
 pub use config::{Mode, RedisAdapterConfig, SubscriptionMode};
+pub use emitter::{EmitterError, RedisEmitter};
 pub use error::{Result, WireError};
 pub use factory::{RedisAdapters, SetupError};
 pub use handshake::{NodeHandshake, RemoteSocket};
