@@ -146,11 +146,14 @@
 //! or is fine (Node's issues #26, #27, #48). The stream keeps about
 //! 10,000 entries (`MAXLEN ~`); a restore reads at most 10,000 past the
 //! offset and otherwise connects the client afresh; a CONNECT waits for
-//! the restore at most `RecoveryConfig::restore_timeout` (5 s). Up to 4096
-//! writes wait for the broker; a broadcast that cannot be written is
-//! delivered to this server's sockets at once, without an offset, and
-//! counted. A reader cut off from the broker resumes after the last entry
-//! it read. Broadcasts with acks, `fetch_sockets()`, server-side events
+//! the restore at most `RecoveryConfig::restore_timeout` (5 s). While
+//! the broker is away, up to 4096 writes wait for it in order, twice
+//! that counting the queue (each at most `max_disconnection_duration`), a
+//! broadcast among them delivered to this server's sockets at once,
+//! without an offset; once the broker is back they go out and the other
+//! servers deliver them (counted as `delayed`); what finds no room or
+//! waits too long is dropped and counted (`unpublished`). A reader cut
+//! off from the broker resumes after the last entry it read. Broadcasts with acks, `fetch_sockets()`, server-side events
 //! and the server count go over pub/sub, as Node's 0.3 sends them
 //! (`k#n#` and `k#n#uid#`, msgpack). Packets sent to one socket carry no
 //! offset.

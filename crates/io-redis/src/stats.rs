@@ -28,6 +28,9 @@ pub struct AdapterStats {
     pub refused_requests: u64,
     /// Requests whose answers were not all in when the request timed out.
     pub timed_out_requests: u64,
+    /// Streams adapter: writes that waited for a broker that was away and
+    /// went out once it was back (the other servers then delivered them).
+    pub delayed: u64,
 }
 
 /// The live counters behind [`AdapterStats`].
@@ -39,6 +42,7 @@ pub(crate) struct Counters {
     pub(crate) overflowed: AtomicU64,
     pub(crate) refused_requests: AtomicU64,
     pub(crate) timed_out_requests: AtomicU64,
+    pub(crate) delayed: AtomicU64,
 }
 
 impl Counters {
@@ -57,6 +61,7 @@ impl Counters {
             overflowed: get(&self.overflowed),
             refused_requests: get(&self.refused_requests),
             timed_out_requests: get(&self.timed_out_requests),
+            delayed: get(&self.delayed),
         }
     }
 }

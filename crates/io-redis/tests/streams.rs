@@ -295,65 +295,75 @@ async fn a_session_lives_while_connected_and_expires_after_its_server_died() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_the_broker_local_delivery_goes_on_and_counts_what_was_not_written() {
+async fn without_the_broker_local_delivery_goes_on_and_the_rest_follows_when_it_is_back() {
     let Some(mut broker) = Broker::start() else {
         return;
     };
     let adapters = RedisStreamsAdapters::new(&broker.url(), config()).expect("adapters");
     let stats = adapters.clone();
-    let io = SocketIo::with_adapter(recovery(), move |nsp| adapters.make(nsp));
-    io.of("/");
+    let io_a = SocketIo::with_adapter(recovery(), move |nsp| adapters.make(nsp));
+    io_a.of("/");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!(
+    let url_a = format!(
         "ws://{}/socket.io/?EIO=4&transport=websocket",
         listener.local_addr().expect("address")
     );
-    let serving = io.clone();
+    let serving = io_a.clone();
     tokio::spawn(async move { serving.serve(listener).await });
-    let (mut ws, _, _) = connect(&url, "").await;
-    // Through the stream first: the reader follows it once a probe comes back.
+    let (_io_b, url_b) = server(&broker).await;
+    let (mut a, _, _) = connect(&url_a, "").await;
+    let (mut b, _, _) = connect(&url_b, "").await;
+    // Through the stream first: both readers follow it once a probe
+    // comes back to both.
     let mut probes = 0;
     loop {
         probes += 1;
-        assert!(probes < 50, "the reader never followed the stream");
-        io.emit("n", 0).unwrap();
-        if hears_within(&mut ws, Duration::from_millis(100))
-            .await
-            .is_some()
-        {
+        assert!(probes < 50, "the readers never followed the stream");
+        io_a.emit("n", 0).unwrap();
+        let heard_a = hears_within(&mut a, Duration::from_millis(100)).await;
+        let heard_b = hears_within(&mut b, Duration::from_millis(100)).await;
+        if heard_a.is_some() && heard_b.is_some() {
             break;
         }
     }
-    while hears_within(&mut ws, Duration::from_millis(300))
-        .await
-        .is_some()
-    {}
+    for ws in [&mut a, &mut b] {
+        while hears_within(ws, Duration::from_millis(300)).await.is_some() {}
+    }
 
     broker.stop();
-    io.emit("n", 1).unwrap();
-    let message = text(&mut ws).await;
-    assert_eq!(message, r#"42["n",1]"#, "delivered here, without an offset");
-    assert!(stats.stats().unpublished >= 1, "{:?}", stats.stats());
+    for n in 1..=5 {
+        io_a.emit("n", n).unwrap();
+    }
+    for n in 1..=5 {
+        let message = text(&mut a).await;
+        assert_eq!(
+            message,
+            format!(r#"42["n",{n}]"#),
+            "delivered here at once, without an offset"
+        );
+    }
+    assert_eq!(hears_within(&mut b, Duration::from_millis(300)).await, None);
 
     broker.restart();
-    let mut tries = 0;
-    let back = loop {
-        tries += 1;
-        assert!(tries < 100, "never back through the stream");
-        io.emit("n", 2).unwrap();
-        let message = text(&mut ws).await;
-        if message != r#"42["n",2]"# {
-            break message;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let (k, offset) = numbered(&back);
-    assert_eq!(k, 2);
-    assert!(
-        offset
-            .parse::<sockeye_io_redis::streams::StreamId>()
-            .is_ok(),
-        "{offset}"
+    for n in 1..=5 {
+        let (k, offset) = numbered(&text(&mut b).await);
+        assert_eq!(k, n, "the other server gets what waited, in order");
+        assert!(
+            offset
+                .parse::<sockeye_io_redis::streams::StreamId>()
+                .is_ok(),
+            "{offset}"
+        );
+    }
+    io_a.emit("n", 6).unwrap();
+    let (k, _) = numbered(&text(&mut a).await);
+    assert_eq!(k, 6, "and nothing twice here");
+    assert_eq!(numbered(&text(&mut b).await).0, 6);
+    let counted = stats.stats();
+    assert_eq!(
+        (counted.delayed, counted.unpublished),
+        (5, 0),
+        "{counted:?}"
     );
 }
 

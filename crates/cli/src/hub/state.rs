@@ -151,6 +151,11 @@ impl Hub {
                         s.unpublished,
                     ),
                     (
+                        "broker_delayed_total",
+                        "Writes that waited for the broker and went out when it was back (Streams).",
+                        s.delayed,
+                    ),
+                    (
                         "broker_reconnects_total",
                         "Connections to the broker made again after a loss.",
                         s.reconnects,

@@ -41,11 +41,12 @@ pub struct RedisStreamsConfig {
     /// end while entries keep coming (Node's FIXME), or one that hands
     /// over a history with a hole.
     pub restore_max_entries: usize,
-    /// How many writes (entries, sessions) may wait for the broker; one
-    /// more is not written and counted. Default 4096, as the pub/sub
-    /// adapter's publishing queue: a burst rides out a short stall
-    /// without memory in proportion to an outage. A broadcast not written
-    /// is still delivered to this server's sockets.
+    /// How many writes (entries, sessions) may be queued for the broker,
+    /// and how many more may wait for it while it is away; one more is
+    /// not written and counted. Default 4096, as the pub/sub adapter's
+    /// publishing queue: a burst or a short outage is ridden out without
+    /// memory in proportion to a long one. A broadcast that waits (or is
+    /// dropped) is still delivered to this server's sockets at once.
     pub write_queue: usize,
     /// Whether a broadcast read from the stream carries its entry id as
     /// its last argument, the offset a client recovers from (as Node

@@ -39,6 +39,11 @@ pub struct StreamEntry {
     pub kind: u64,
     /// Its data, if any.
     pub data: Option<Value>,
+    /// Whether the adding server already delivered it to its own sockets
+    /// (it waited for the broker while that was away), so that it does
+    /// not again when it reads the entry back. Written as the field
+    /// `delivered: "1"`, which Node's adapter ignores.
+    pub delivered: bool,
 }
 
 impl StreamEntry {
@@ -57,6 +62,9 @@ impl StreamEntry {
             };
             fields.push(("data", text));
         }
+        if self.delivered {
+            fields.push(("delivered", "1".to_owned()));
+        }
         fields
     }
 
@@ -69,6 +77,7 @@ impl StreamEntry {
     /// [`WireError`] for an entry this crate cannot read.
     pub fn from_fields<'a>(fields: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<Self> {
         let (mut uid, mut nsp, mut kind, mut data) = (None, None, None, None);
+        let mut delivered = false;
         for (name, value) in fields {
             match name {
                 "uid" => uid = Some(text(value, "uid")?),
@@ -82,6 +91,7 @@ impl StreamEntry {
                     );
                 }
                 "data" if !value.is_empty() => data = Some(decode_data(value)?),
+                "delivered" => delivered = value == b"1",
                 _ => {}
             }
         }
@@ -90,6 +100,7 @@ impl StreamEntry {
             nsp: nsp.ok_or(WireError::Shape("nsp"))?,
             kind: kind.ok_or(WireError::Shape("type"))?,
             data,
+            delivered,
         })
     }
 }
@@ -168,6 +179,7 @@ mod tests {
                     ]),
                 ),
             ])),
+            delivered: false,
         };
         let fields = fields_of(&entry);
         assert_eq!(
@@ -188,6 +200,7 @@ mod tests {
                 "packet",
                 Value::Array(vec![Value::Binary(vec![0, 1, 2])]),
             )])),
+            delivered: true,
         };
         let fields = fields_of(&entry);
         assert_ne!(fields[3].1[0], b'{');
@@ -197,6 +210,7 @@ mod tests {
             nsp: "/".into(),
             kind: 2,
             data: None,
+            delivered: false,
         };
         assert_eq!(fields_of(&heartbeat).len(), 3);
         assert_eq!(read(&fields_of(&heartbeat)).unwrap(), heartbeat);

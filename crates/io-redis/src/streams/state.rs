@@ -129,7 +129,7 @@ impl Inner {
         {
             Counters::bump(&shared.counters.unpublished);
             tracing::warn!(nsp = %self.nsp, "redis streams adapter: write queue full; not written");
-            deliver_fallback(write);
+            drop(deliver_fallback(write));
         }
     }
 
@@ -147,6 +147,7 @@ impl Inner {
             nsp: self.nsp.clone(),
             kind,
             data: Some(data),
+            delivered: false,
         };
         self.queue(Write::Add {
             fields: entry.to_fields(),
@@ -195,7 +196,7 @@ impl Inner {
         };
         let result = match entry.kind {
             BROADCAST => {
-                if own && !self.sequenced.load(Ordering::Relaxed) {
+                if own && (entry.delivered || !self.sequenced.load(Ordering::Relaxed)) {
                     return;
                 }
                 if fields::get(entries, "requestId").is_some() {
@@ -308,15 +309,25 @@ pub(super) fn reaches(opts: &BroadcastOptions, rooms: &[Room]) -> bool {
     within && !opts.except.iter().any(|r| rooms.contains(r))
 }
 
-/// A sequenced broadcast that could not be written is delivered here at
-/// once, without an offset: this server's sockets still get it.
-pub(super) fn deliver_fallback(write: Write) {
-    if let Write::Add {
-        fallback: Some((inner, packet, opts)),
-        ..
-    } = write
-        && let Some(local) = inner.upgrade().and_then(|inner| inner.local())
-    {
-        local.broadcast(&packet, &opts);
+/// A sequenced broadcast that cannot be written now is delivered here at
+/// once, without an offset: this server's sockets still get it. What is
+/// left to write is marked delivered, so that it is not delivered here
+/// again when read back.
+pub(super) fn deliver_fallback(write: Write) -> Write {
+    match write {
+        Write::Add {
+            mut fields,
+            fallback: Some((inner, packet, opts)),
+        } => {
+            if let Some(local) = inner.upgrade().and_then(|inner| inner.local()) {
+                local.broadcast(&packet, &opts);
+            }
+            fields.push(("delivered", "1".to_owned()));
+            Write::Add {
+                fields,
+                fallback: None,
+            }
+        }
+        other => other,
     }
 }

@@ -2,8 +2,9 @@
 //! order), the reader (`XREAD`, resuming after the last entry read) and
 //! the renewal of connected sockets' sessions.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
@@ -14,57 +15,142 @@ use super::state::{Shared, Write, deliver_fallback, lock};
 use crate::link::Link;
 use crate::stats::Counters;
 
-/// Writes queued entries and sessions in order, one at a time; a write
-/// that fails is counted (a broadcast's is delivered here at once) and
-/// the connection made again with backoff.
+/// A write that the broker could not take yet.
+struct Waiting {
+    write: Write,
+    /// When it was first tried.
+    since: Instant,
+}
+
+/// Writes queued entries and sessions in order, one at a time. While the
+/// broker cannot take them, writes wait in order (a broadcast's is
+/// delivered here at once, so that this server's sockets still get it),
+/// tried again every
+/// [`reconnect_min`](crate::RedisAdapterConfig::reconnect_min): once the
+/// broker is back they go out and the other servers deliver them. At most
+/// [`write_queue`](super::RedisStreamsConfig::write_queue) wait besides
+/// the queue's own; one that waited
+/// [`max_disconnection_duration`](super::RedisStreamsConfig::max_disconnection_duration)
+/// (no client could recover with it any more), or finds no room, is
+/// dropped and counted.
 pub(super) async fn write_loop(shared: Weak<Shared>, mut queued: mpsc::Receiver<Write>) {
-    while let Some(write) = queued.recv().await {
-        let Some(shared) = shared.upgrade() else {
+    let mut waiting: VecDeque<Waiting> = VecDeque::new();
+    loop {
+        let (next, waited) = match waiting.pop_front() {
+            Some(next) => (next, true),
+            None => match queued.recv().await {
+                Some(write) => (
+                    Waiting {
+                        write,
+                        since: Instant::now(),
+                    },
+                    false,
+                ),
+                None => return,
+            },
+        };
+        let Some(strong) = shared.upgrade() else {
             return;
         };
-        let config = &shared.config;
-        let Some(mut conn) = shared.link.connection().await else {
-            Counters::bump(&shared.counters.unpublished);
-            deliver_fallback(write);
+        if try_write(&strong, &next.write).await {
+            if waited {
+                Counters::bump(&strong.counters.delayed);
+            }
             continue;
-        };
-        let ttl = u64::try_from(config.max_disconnection_duration.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let cmd = match &write {
-            Write::Add { fields, .. } => {
-                let mut cmd = redis::cmd("XADD");
-                cmd.arg(&config.stream_name)
-                    .arg("MAXLEN")
-                    .arg("~")
-                    .arg(config.max_len)
-                    .arg("*");
-                for (name, value) in fields {
-                    cmd.arg(*name).arg(value);
-                }
-                cmd
-            }
-            Write::Set { key, value, kept } => {
-                let mut cmd = redis::cmd("SET");
-                cmd.arg(key).arg(value).arg("PX").arg(ttl);
-                if *kept {
-                    cmd.arg("XX");
-                }
-                cmd
-            }
-            Write::Del { key } => {
-                let mut cmd = redis::cmd("DEL");
-                cmd.arg(key);
-                cmd
-            }
-        };
-        let done: redis::RedisResult<redis::Value> = cmd.query_async(&mut conn).await;
-        if let Err(e) = done {
-            Counters::bump(&shared.counters.unpublished);
-            shared.link.lost(&e).await;
-            deliver_fallback(write);
         }
-        drop(cmd);
+        if !waited {
+            tracing::warn!(
+                "redis streams adapter: the broker cannot take writes; they wait for it"
+            );
+        }
+        waiting.push_front(Waiting {
+            write: deliver_fallback(next.write),
+            since: next.since,
+        });
+        take_queued(&strong, &mut queued, &mut waiting);
+        drop_expired(&strong, &mut waiting);
+        let wait = strong.config.link.reconnect_min;
+        drop(strong);
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Moves what was queued to the writes waiting for the broker, delivering
+/// broadcasts here at once; past the limit, a write is dropped and
+/// counted.
+fn take_queued(
+    shared: &Shared,
+    queued: &mut mpsc::Receiver<Write>,
+    waiting: &mut VecDeque<Waiting>,
+) {
+    while let Ok(write) = queued.try_recv() {
+        let write = deliver_fallback(write);
+        if waiting.len() >= shared.config.write_queue.max(1) {
+            Counters::bump(&shared.counters.unpublished);
+            continue;
+        }
+        waiting.push_back(Waiting {
+            write,
+            since: Instant::now(),
+        });
+    }
+}
+
+/// Drops, counting them, the writes that waited longer than a client can
+/// be away and still recover.
+fn drop_expired(shared: &Shared, waiting: &mut VecDeque<Waiting>) {
+    let window = shared.config.max_disconnection_duration;
+    while waiting.front().is_some_and(|w| w.since.elapsed() >= window) {
+        waiting.pop_front();
+        Counters::bump(&shared.counters.unpublished);
+        tracing::warn!("redis streams adapter: the broker was away too long; a write is dropped");
+    }
+}
+
+/// One write to the broker; `false` when it could not be made (the
+/// connection is then made again with backoff).
+async fn try_write(shared: &Shared, write: &Write) -> bool {
+    let config = &shared.config;
+    let Some(mut conn) = shared.link.connection().await else {
+        return false;
+    };
+    let ttl = u64::try_from(config.max_disconnection_duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let cmd = match write {
+        Write::Add { fields, .. } => {
+            let mut cmd = redis::cmd("XADD");
+            cmd.arg(&config.stream_name)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(config.max_len)
+                .arg("*");
+            for (name, value) in fields {
+                cmd.arg(*name).arg(value);
+            }
+            cmd
+        }
+        Write::Set { key, value, kept } => {
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(key).arg(value).arg("PX").arg(ttl);
+            if *kept {
+                cmd.arg("XX");
+            }
+            cmd
+        }
+        Write::Del { key } => {
+            let mut cmd = redis::cmd("DEL");
+            cmd.arg(key);
+            cmd
+        }
+    };
+    let done: redis::RedisResult<redis::Value> = cmd.query_async(&mut conn).await;
+    match done {
+        Ok(_) => true,
+        Err(e) => {
+            shared.link.lost(&e).await;
+            false
+        }
     }
 }
 
