@@ -152,7 +152,9 @@
 //! broadcast among them delivered to this server's sockets at once,
 //! without an offset; once the broker is back they go out and the other
 //! servers deliver them (counted as `delayed`); what finds no room or
-//! waits too long is dropped and counted (`unpublished`). A reader cut
+//! waits too long, and a write in flight when the connection failed
+//! (which may or may not have been added), is dropped and counted
+//! (`unpublished`) rather than risk adding it twice. A reader cut
 //! off from the broker resumes after the last entry it read. Broadcasts with acks, `fetch_sockets()`, server-side events
 //! and the server count go over pub/sub, as Node's 0.3 sends them
 //! (`k#n#` and `k#n#uid#`, msgpack). Packets sent to one socket carry no

@@ -295,7 +295,7 @@ async fn a_session_lives_while_connected_and_expires_after_its_server_died() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_the_broker_local_delivery_goes_on_and_the_rest_follows_when_it_is_back() {
+async fn without_the_broker_local_delivery_goes_on_and_what_waited_follows_when_it_is_back() {
     let Some(mut broker) = Broker::start() else {
         return;
     };
@@ -345,26 +345,42 @@ async fn without_the_broker_local_delivery_goes_on_and_the_rest_follows_when_it_
     assert_eq!(hears_within(&mut b, Duration::from_millis(300)).await, None);
 
     broker.restart();
-    for n in 1..=5 {
+    // What was sent on the dead connection may be lost, and is counted;
+    // what waited for the broker reaches b in order once it is back.
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + support::LIMIT;
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "6 never reached b: {seen:?}"
+        );
+        io_a.emit("n", 6).unwrap();
         let (k, offset) = numbered(&text(&mut b).await);
-        assert_eq!(k, n, "the other server gets what waited, in order");
         assert!(
             offset
                 .parse::<sockeye_io_redis::streams::StreamId>()
                 .is_ok(),
             "{offset}"
         );
+        if k == 6 {
+            break;
+        }
+        seen.push(k);
     }
-    io_a.emit("n", 6).unwrap();
     let (k, _) = numbered(&text(&mut a).await);
-    assert_eq!(k, 6, "and nothing twice here");
-    assert_eq!(numbered(&text(&mut b).await).0, 6);
+    assert_eq!(k, 6, "nothing twice here");
     let counted = stats.stats();
+    let lost = usize::try_from(counted.unpublished).unwrap();
+    assert!(
+        lost <= 1,
+        "only a write in flight when the broker died is lost: {counted:?}"
+    );
     assert_eq!(
-        (counted.delayed, counted.unpublished),
-        (5, 0),
+        seen,
+        (1 + lost as u64..=5).collect::<Vec<_>>(),
         "{counted:?}"
     );
+    assert_eq!(counted.delayed, 5 - counted.unpublished, "{counted:?}");
 }
 
 /// `server`, with a handler for the server-side event `double` (which

@@ -23,7 +23,7 @@ struct Waiting {
 }
 
 /// Writes queued entries and sessions in order, one at a time. While the
-/// broker cannot take them, writes wait in order (a broadcast's is
+/// broker cannot be reached, writes wait in order (a broadcast's is
 /// delivered here at once, so that this server's sockets still get it),
 /// tried again every
 /// [`reconnect_min`](crate::RedisAdapterConfig::reconnect_min): once the
@@ -32,7 +32,9 @@ struct Waiting {
 /// the queue's own; one that waited
 /// [`max_disconnection_duration`](super::RedisStreamsConfig::max_disconnection_duration)
 /// (no client could recover with it any more), or finds no room, is
-/// dropped and counted.
+/// dropped and counted. A write sent that failed (the broker died or did
+/// not answer in time) is not sent again, as it may have been added: it
+/// is counted as lost (a broadcast's delivered here at once).
 pub(super) async fn write_loop(shared: Weak<Shared>, mut queued: mpsc::Receiver<Write>) {
     let mut waiting: VecDeque<Waiting> = VecDeque::new();
     loop {
@@ -52,11 +54,19 @@ pub(super) async fn write_loop(shared: Weak<Shared>, mut queued: mpsc::Receiver<
         let Some(strong) = shared.upgrade() else {
             return;
         };
-        if try_write(&strong, &next.write).await {
-            if waited {
-                Counters::bump(&strong.counters.delayed);
+        match try_write(&strong, &next.write).await {
+            Attempt::Written => {
+                if waited {
+                    Counters::bump(&strong.counters.delayed);
+                }
+                continue;
             }
-            continue;
+            Attempt::Failed => {
+                Counters::bump(&strong.counters.unpublished);
+                drop(deliver_fallback(next.write));
+                continue;
+            }
+            Attempt::NotSent => {}
         }
         if !waited {
             tracing::warn!(
@@ -107,12 +117,22 @@ fn drop_expired(shared: &Shared, waiting: &mut VecDeque<Waiting>) {
     }
 }
 
-/// One write to the broker; `false` when it could not be made (the
-/// connection is then made again with backoff).
-async fn try_write(shared: &Shared, write: &Write) -> bool {
+/// How one attempt at a write went.
+enum Attempt {
+    /// The broker took it.
+    Written,
+    /// No connection to the broker: it was not sent.
+    NotSent,
+    /// Sent, and it failed or was not answered in time: it may or may not
+    /// have been added (the connection is made again with backoff).
+    Failed,
+}
+
+/// One attempt at a write.
+async fn try_write(shared: &Shared, write: &Write) -> Attempt {
     let config = &shared.config;
     let Some(mut conn) = shared.link.connection().await else {
-        return false;
+        return Attempt::NotSent;
     };
     let ttl = u64::try_from(config.max_disconnection_duration.as_millis())
         .unwrap_or(u64::MAX)
@@ -146,10 +166,10 @@ async fn try_write(shared: &Shared, write: &Write) -> bool {
     };
     let done: redis::RedisResult<redis::Value> = cmd.query_async(&mut conn).await;
     match done {
-        Ok(_) => true,
+        Ok(_) => Attempt::Written,
         Err(e) => {
             shared.link.lost(&e).await;
-            false
+            Attempt::Failed
         }
     }
 }
