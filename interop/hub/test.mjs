@@ -8,9 +8,13 @@
 //   leaves members out, `POST /api/disconnect` by socket id disconnects that client;
 // - an EventSource on a page of another loopback origin receives a room's events, and after
 //   `POST /api/disconnect` of the room ends its stream, reconnects by itself with
-//   Last-Event-ID and gets the events sent meanwhile, none twice.
+//   Last-Event-ID and gets the events sent meanwhile, none twice;
+// - with --redis URL (the hub running with --adapter URL): a Node socket.io 4.8 server on
+//   @socket.io/redis-adapter 8.3 and the same Redis is one cluster with the hub: the hub's API
+//   emits reach the Node server's clients, the Node server's room broadcasts reach the hub's,
+//   and each side's socket listings (GET /api/sockets, fetchSockets) show the other's sockets.
 //
-//   node test.mjs --server http://127.0.0.1:PORT --secret S --key K [--chromium PATH]
+//   node test.mjs --server http://127.0.0.1:PORT --secret S --key K [--chromium PATH] [--redis URL]
 //
 // The hub must run with --jwt-secret S --api-key K. Prints `ok NAME` or `FAILED NAME: WHY` per
 // check and a summary line; exits 1 if any check failed.
@@ -18,6 +22,9 @@
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { createClient } from 'redis';
+import { Server } from 'socket.io';
 import { io } from 'socket.io-client';
 import { chromium } from 'playwright-core';
 
@@ -27,6 +34,7 @@ const { values: opts } = parseArgs({
     secret: { type: 'string' },
     key: { type: 'string' },
     chromium: { type: 'string', default: '/usr/bin/chromium' },
+    redis: { type: 'string' },
   },
 });
 if (!opts.server || !opts.secret || !opts.key) {
@@ -199,6 +207,62 @@ const checks = {
   },
 };
 
+// A Node socket.io server on the hub's Redis; its clients join the rooms their auth names.
+let nodeServer;
+let redisClients = [];
+async function startNodeServer() {
+  const pub = createClient({ url: opts.redis });
+  const sub = pub.duplicate();
+  redisClients = [pub, sub];
+  for (const c of redisClients) c.on('error', () => {});
+  await Promise.all(redisClients.map((c) => c.connect()));
+  const http = createServer();
+  nodeServer = new Server(http, { adapter: createAdapter(pub, sub) });
+  nodeServer.on('connection', (socket) => {
+    for (const room of socket.handshake.auth.rooms ?? []) socket.join(room);
+  });
+  await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${http.address().port}`;
+}
+
+if (opts.redis) {
+  checks['cluster: a Node socket.io server on the same Redis is one cluster with the hub'] = async () => {
+    const nodeUrl = await startNodeServer();
+    const onNode = io(nodeUrl, { auth: { rooms: ['news'] }, transports: ['websocket'], reconnection: false });
+    clients.push(onNode);
+    const onHub = client(jwt({ sub: 'dora', exp: now() + 60, rooms: ['news'] }));
+    await Promise.all([onNode, onHub].map(connected));
+    expect((await onHub.timeout(WAIT_MS).emitWithAck('join', 'news')).ok, 'join news');
+
+    // The hub's socket listing shows the Node server's client, and Node's fetchSockets the hub's.
+    const listed = await within((async () => {
+      for (;;) {
+        const response = await fetch(`${opts.server}/api/sockets?room=news`, {
+          headers: { authorization: `Bearer ${opts.key}` },
+        });
+        const body = await response.text();
+        if (body.includes(onNode.id) && body.includes(onHub.id)) return body;
+        await sleep(100);
+      }
+    })(), 'the hub listing both sockets');
+    expect(listed.includes(onNode.id), listed);
+    const fetched = (await nodeServer.in('news').fetchSockets()).map((s) => s.id);
+    expect(fetched.includes(onHub.id) && fetched.includes(onNode.id), `fetchSockets: ${JSON.stringify(fetched)}`);
+
+    const nodeHears = next(onNode, 'update');
+    const hubHears = next(onHub, 'update');
+    await api('/api/emit', { rooms: ['news'], event: 'update', args: ['from the hub'] });
+    expect((await nodeHears)[0] === 'from the hub', 'the Node client');
+    expect((await hubHears)[0] === 'from the hub', 'the hub client');
+
+    const heard = next(onHub, 'scoop');
+    const nodeToo = next(onNode, 'scoop');
+    nodeServer.to('news').emit('scoop', 'from node');
+    expect((await heard)[0] === 'from node', 'the hub client hears Node');
+    expect((await nodeToo)[0] === 'from node', 'the Node client hears Node');
+  };
+}
+
 let browser;
 let pages;
 async function browserPage() {
@@ -224,6 +288,8 @@ for (const [name, check] of Object.entries(checks)) {
   }
 }
 for (const socket of clients) socket.close();
+nodeServer?.close();
+await Promise.all(redisClients.map((c) => c.quit().catch(() => {})));
 await browser?.close();
 pages?.close();
 console.log(`${Object.keys(checks).length - failed} passed, ${failed} failed`);
