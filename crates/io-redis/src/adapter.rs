@@ -24,7 +24,7 @@ use crate::pending::Pending;
 use crate::publisher::Publisher;
 use crate::request::Request;
 use crate::response::Response;
-use crate::stats::Counters;
+use crate::stats::{AckWait, Counters};
 use crate::subscription::{self, Listener};
 use crate::uid::{UID_LEN, uid};
 
@@ -419,6 +419,19 @@ impl Inner {
             .map_or(self.config.request_timeout, Duration::from_millis)
             .min(self.config.max_ack_wait);
         let channel = self.response_channel(uid);
+        let Some(wait) = self
+            .counters
+            .enter_ack_wait(self.config.max_remote_ack_waits)
+        else {
+            tracing::warn!(nsp = %self.nsp, "redis adapter: too many broadcasts with acks waited on; one is delivered without");
+            let response = Response::BroadcastClientCount {
+                request_id,
+                client_count: 0,
+            };
+            self.publisher.publish(channel, response.encode());
+            local.broadcast(&packet, &opts.to_broadcast_options());
+            return;
+        };
         let (publisher, id, to) = (
             Arc::clone(&self.publisher),
             request_id.clone(),
@@ -433,6 +446,8 @@ impl Inner {
         });
         let publisher = Arc::clone(&self.publisher);
         let on_ack = Arc::new(move |packet: Value| {
+            // Held while acks may come; dropped with the last of them.
+            let _held: &AckWait = &wait;
             let response = Response::BroadcastAck {
                 request_id: request_id.clone(),
                 packet,

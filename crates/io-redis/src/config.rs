@@ -72,6 +72,16 @@ pub struct RedisAdapterConfig {
     /// server's ack waits longer, while any timeout an application really
     /// gives a broadcast fits.
     pub max_ack_wait: Duration,
+    /// How many of the other servers' broadcasts with acks this server
+    /// waits on at once (over every namespace); past that, one is
+    /// delivered here without an ack id and answered with a count of 0
+    /// sockets, so that its sender does not wait on this server, and
+    /// counted ([`AdapterStats::refused_ack_waits`](crate::AdapterStats)).
+    /// Default 1024: each wait holds a task and the packet for up to
+    /// [`max_ack_wait`](Self::max_ack_wait), and a thousand at once is
+    /// far more than applications that wait for acks send, while a flood
+    /// from a faulty server cannot hold this one's memory without end.
+    pub max_remote_ack_waits: usize,
     /// Which of Node's adapters to speak. Default
     /// [`Mode::Classic`], Node's `createAdapter`: every server of a
     /// cluster must speak the same one.
@@ -127,6 +137,7 @@ impl Default for RedisAdapterConfig {
             command_timeout: Duration::from_secs(2),
             keepalive: Duration::from_secs(15),
             max_ack_wait: Duration::from_secs(120),
+            max_remote_ack_waits: 1024,
             mode: Mode::Classic,
             publish_on_specific_response_channel: false,
         }

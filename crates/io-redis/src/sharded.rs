@@ -28,7 +28,7 @@ use crate::packet::{packet_value, read_packet};
 use crate::pending::Pending;
 use crate::publisher::Publisher;
 use crate::response::Response;
-use crate::stats::Counters;
+use crate::stats::{AckWait, Counters};
 use crate::subscription::{self, Channels, Listener, RoomChange};
 use crate::uid::{UID_LEN, uid};
 
@@ -484,6 +484,22 @@ impl Inner {
             .map_or(self.config.request_timeout, Duration::from_millis)
             .min(self.config.max_ack_wait);
         let channel = format!("{}{from}#", self.channel);
+        let Some(wait) = self
+            .counters
+            .enter_ack_wait(self.config.max_remote_ack_waits)
+        else {
+            tracing::warn!(nsp = %self.nsp, "redis adapter: too many broadcasts with acks waited on; one is delivered without");
+            self.publish_on(
+                channel,
+                MessageType::BroadcastClientCount,
+                fields::object(vec![
+                    ("requestId", Value::from(request_id)),
+                    ("clientCount", Value::from(0_u64)),
+                ]),
+            );
+            local.broadcast(packet, opts);
+            return;
+        };
         let message = |kind, data| ClusterMessage {
             kind,
             data,
@@ -508,6 +524,8 @@ impl Inner {
         });
         let publisher = Arc::clone(&self.publisher);
         let on_ack = Arc::new(move |answer: Value| {
+            // Held while acks may come; dropped with the last of them.
+            let _held: &AckWait = &wait;
             let mut message = ack_message.clone();
             message.data = fields::object(vec![
                 ("requestId", Value::from(request_id.as_str())),

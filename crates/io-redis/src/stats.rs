@@ -1,6 +1,7 @@
 //! [`AdapterStats`]: what went wrong between the adapter and the broker,
 //! counted.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counts of the faults the Redis adapters of one
@@ -31,6 +32,11 @@ pub struct AdapterStats {
     /// Streams adapter: writes that waited for a broker that was away and
     /// went out once it was back (the other servers then delivered them).
     pub delayed: u64,
+    /// Other servers' broadcasts with acks delivered here without waiting
+    /// for acks, because [`max_remote_ack_waits`] were already waited on.
+    ///
+    /// [`max_remote_ack_waits`]: crate::RedisAdapterConfig::max_remote_ack_waits
+    pub refused_ack_waits: u64,
 }
 
 /// The live counters behind [`AdapterStats`].
@@ -43,6 +49,9 @@ pub(crate) struct Counters {
     pub(crate) refused_requests: AtomicU64,
     pub(crate) timed_out_requests: AtomicU64,
     pub(crate) delayed: AtomicU64,
+    pub(crate) refused_ack_waits: AtomicU64,
+    /// Other servers' broadcasts with acks waited on now.
+    pub(crate) ack_waits: AtomicU64,
 }
 
 impl Counters {
@@ -62,6 +71,35 @@ impl Counters {
             refused_requests: get(&self.refused_requests),
             timed_out_requests: get(&self.timed_out_requests),
             delayed: get(&self.delayed),
+            refused_ack_waits: get(&self.refused_ack_waits),
         }
+    }
+
+    /// One more wait on another server's broadcast with acks, if fewer
+    /// than `max` are waited on; it ends when the guard is dropped.
+    pub(crate) fn enter_ack_wait(self: &Arc<Self>, max: usize) -> Option<AckWait> {
+        let max = u64::try_from(max).unwrap_or(u64::MAX);
+        let entered = self
+            .ack_waits
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
+                (now < max).then_some(now + 1)
+            })
+            .is_ok();
+        if entered {
+            Some(AckWait(Arc::clone(self)))
+        } else {
+            Self::bump(&self.refused_ack_waits);
+            None
+        }
+    }
+}
+
+/// A wait on another server's broadcast with acks, counted while it lives.
+#[derive(Debug)]
+pub(crate) struct AckWait(Arc<Counters>);
+
+impl Drop for AckWait {
+    fn drop(&mut self) {
+        self.0.ack_waits.fetch_sub(1, Ordering::Relaxed);
     }
 }

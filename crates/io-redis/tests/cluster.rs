@@ -300,6 +300,62 @@ async fn a_broadcast_with_acks_gathers_every_servers_clients_answers() {
     assert_eq!(answers.remote.acks, [Value::from("b1")]);
 }
 
+/// Another server's broadcasts with acks are waited on up to
+/// `max_remote_ack_waits` at once: past that, one is delivered without an
+/// ack id and its sender told of no sockets here; a wait that ended makes
+/// room again.
+#[tokio::test]
+async fn other_servers_broadcasts_with_acks_are_waited_on_up_to_the_limit() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let limited = RedisAdapterConfig {
+        max_remote_ack_waits: 1,
+        ..quick_config()
+    };
+    let (io_a, _, _url_a) = server(&broker, quick_config(), |_| {}).await;
+    let (io_b, adapters_b, url_b) = server(&broker, limited, |_| {}).await;
+    await_servers(&io_a, 2).await;
+    await_servers(&io_b, 2).await;
+    let (mut b, _) = connect(&url_b).await;
+    let ask = |n: u32, wait: Duration| {
+        let answers = io_a
+            .broadcast()
+            .timeout(wait)
+            .emit_with_ack_everywhere("ask", n)
+            .unwrap();
+        tokio::spawn(answers)
+    };
+
+    // The first is waited on (b does not answer it within 1 s).
+    let first = ask(1, Duration::from_secs(1));
+    let event = text(&mut b).await;
+    assert!(
+        event.starts_with("42") && event.ends_with(r#"["ask",1]"#) && event != r#"42["ask",1]"#,
+        "with an ack id: {event}"
+    );
+    // The second finds no room: delivered without an ack id, and its
+    // sender hears of no socket there, so it ends complete at once.
+    let second = ask(2, Duration::from_secs(5));
+    assert_eq!(text(&mut b).await, r#"42["ask",2]"#);
+    let second = tokio::time::timeout(Duration::from_secs(2), second)
+        .await
+        .expect("told of no socket, it does not wait")
+        .unwrap();
+    assert!(second.remote.complete && second.remote.acks.is_empty());
+    assert_eq!(adapters_b.stats().refused_ack_waits, 1);
+    let first = first.await.unwrap();
+    assert!(!first.remote.complete, "b never answered the first");
+
+    // The first wait is over: the next is waited on again.
+    let third = ask(3, Duration::from_secs(5));
+    ack_next(&mut b, "\"b\"").await;
+    let third = third.await.unwrap();
+    assert!(third.remote.complete);
+    assert_eq!(third.remote.acks, [Value::from("b")]);
+    assert_eq!(adapters_b.stats().refused_ack_waits, 1);
+}
+
 #[tokio::test]
 async fn a_broker_that_stops_answering_is_noticed_and_subscribed_to_again() {
     let Some(broker) = Broker::start() else {
