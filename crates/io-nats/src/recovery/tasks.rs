@@ -1,0 +1,218 @@
+//! The recovery tasks: the writers (broadcasts to the stream, pipelined
+//! and in order; sessions to the bucket, in order), the reader (an
+//! ordered consumer of the stream, resuming after the last message read)
+//! and the renewal of connected sockets' sessions.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use async_nats::jetstream::{self, context::PublishAckFuture};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::mpsc;
+
+use super::hub::Hub;
+use super::log::{Entry, Fallback, Log, SessionWrite, deliver_fallback, lock};
+use crate::envelope::Envelope;
+use crate::stats::Counters;
+
+/// Starts the tasks of `hub` on `runtime`; they end when the hub is gone.
+pub(crate) fn start(hub: &Arc<Hub>, queues: super::log::Queues, runtime: &tokio::runtime::Handle) {
+    runtime.spawn(write_entries(Arc::downgrade(&hub.log), queues.entries));
+    runtime.spawn(write_sessions(Arc::downgrade(&hub.log), queues.sessions));
+    runtime.spawn(read(Arc::downgrade(hub)));
+    runtime.spawn(renew(Arc::downgrade(hub)));
+}
+
+/// A broadcast written, waiting for the stream's acknowledgement.
+type Unacked = std::pin::Pin<Box<dyn Future<Output = Option<Fallback>> + Send>>;
+
+/// Writes broadcasts to the stream in the order queued, with up to
+/// `max_unacked` waiting for their acknowledgement; one that fails (or is
+/// written while the broker is away) is counted and delivered here at
+/// once, without an offset.
+async fn write_entries(log: Weak<Log>, mut queued: mpsc::Receiver<Entry>) {
+    let mut unacked: FuturesUnordered<Unacked> = FuturesUnordered::new();
+    let mut outage = false;
+    loop {
+        let max = log.upgrade().map_or(1, |log| log.config.max_unacked.max(1));
+        tokio::select! {
+            Some(failed) = unacked.next(), if !unacked.is_empty() => {
+                if let Some(fallback) = failed {
+                    if let Some(log) = log.upgrade() {
+                        not_written(&log, &mut outage);
+                    }
+                    deliver_fallback(fallback);
+                }
+            }
+            entry = queued.recv(), if unacked.len() < max => {
+                let Some(entry) = entry else { break };
+                let Some(log) = log.upgrade() else { return };
+                if !log.connected() {
+                    not_written(&log, &mut outage);
+                    deliver_fallback(entry.fallback);
+                    continue;
+                }
+                let js = jetstream::new(log.client.clone());
+                if let Ok(ack) = js.publish(entry.subject, entry.payload).await {
+                    outage = false;
+                    unacked.push(acked(ack, entry.fallback));
+                } else {
+                    not_written(&log, &mut outage);
+                    deliver_fallback(entry.fallback);
+                }
+            }
+        }
+    }
+    while let Some(failed) = unacked.next().await {
+        if let Some(fallback) = failed {
+            deliver_fallback(fallback);
+        }
+    }
+}
+
+/// Waits for a write's acknowledgement: its fallback when it failed.
+fn acked(ack: PublishAckFuture, fallback: Fallback) -> Unacked {
+    Box::pin(async move { ack.await.err().map(|_| fallback) })
+}
+
+fn not_written(log: &Log, outage: &mut bool) {
+    Counters::bump(&log.counters.unpublished);
+    if *outage {
+        tracing::debug!("nats adapter: a broadcast is not written to the stream");
+    } else {
+        *outage = true;
+        tracing::warn!(
+            "nats adapter: broadcasts are not written to the stream; they go out here without offsets (counted in stats)"
+        );
+    }
+}
+
+/// Writes session changes to the bucket in the order queued; one that
+/// fails is counted.
+async fn write_sessions(log: Weak<Log>, mut queued: mpsc::Receiver<SessionWrite>) {
+    while let Some(write) = queued.recv().await {
+        let Some(log) = log.upgrade() else { return };
+        let done = if log.connected() {
+            match write {
+                SessionWrite::Put { key, value } => log
+                    .kv
+                    .put(key, value)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                SessionWrite::Delete { key } => log.kv.delete(key).await.map_err(|e| e.to_string()),
+            }
+        } else {
+            Err("not connected".to_owned())
+        };
+        if let Err(error) = done {
+            Counters::bump(&log.counters.unpublished);
+            tracing::debug!(%error, "nats adapter: a session is not written");
+        }
+    }
+}
+
+/// Follows the stream from its end when first started, then from the last
+/// message read, also across a lost broker: what was written meanwhile is
+/// read once the broker is back (as long as the stream still holds it).
+async fn read(hub: Weak<Hub>) {
+    let mut last: Option<u64> = None;
+    let mut wait = Duration::from_millis(100);
+    loop {
+        let Some(strong) = hub.upgrade() else { return };
+        let log = Arc::clone(&strong.log);
+        drop(strong);
+        let start = match last {
+            Some(last) => Some(last),
+            None => log
+                .stream
+                .get_info()
+                .await
+                .ok()
+                .map(|info| info.state.last_sequence),
+        };
+        let consumer = match start {
+            Some(start) => log
+                .stream
+                .create_consumer(pull::OrderedConfig {
+                    filter_subject: format!("{}.*.log", log.prefix),
+                    deliver_policy: DeliverPolicy::ByStartSequence {
+                        start_sequence: start + 1,
+                    },
+                    ..pull::OrderedConfig::default()
+                })
+                .await
+                .ok(),
+            None => None,
+        };
+        let Some(messages) = (match consumer {
+            Some(consumer) => consumer.messages().await.ok(),
+            None => None,
+        }) else {
+            drop(log);
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+            continue;
+        };
+        wait = Duration::from_millis(100);
+        if last.is_none() {
+            last = start;
+            *lock(&log.reader) = start;
+        }
+        drop(log);
+        let mut messages = messages;
+        while let Some(message) = messages.next().await {
+            let Some(hub) = hub.upgrade() else { return };
+            let Ok(message) = message else {
+                tracing::debug!("nats adapter: the stream reader starts again");
+                break;
+            };
+            let Ok(seq) = message.info().map(|info| info.stream_sequence) else {
+                continue;
+            };
+            if last.is_some_and(|last| seq <= last) {
+                continue;
+            }
+            let mut reader = lock(&hub.log.reader);
+            dispatch(&hub, seq, &message.payload);
+            *reader = Some(seq);
+            drop(reader);
+            last = Some(seq);
+        }
+    }
+}
+
+/// Hands a stream message to its namespace.
+fn dispatch(hub: &Hub, seq: u64, payload: &[u8]) {
+    let envelope = match Envelope::decode(payload) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            Counters::bump(&hub.log.counters.malformed);
+            tracing::debug!(%error, "nats adapter: a malformed stream message is dropped");
+            return;
+        }
+    };
+    if let Some(ns) = hub.namespace(&envelope.nsp) {
+        ns.on_entry(seq, &envelope);
+    }
+}
+
+/// Writes the sessions of connected sockets again every third of their
+/// life in the bucket, so that they outlive their server by that life at
+/// most.
+async fn renew(hub: Weak<Hub>) {
+    loop {
+        let Some(strong) = hub.upgrade() else { return };
+        let every = (strong.log.config.max_disconnection_duration / 3).max(Duration::from_secs(1));
+        drop(strong);
+        tokio::time::sleep(every).await;
+        let Some(strong) = hub.upgrade() else { return };
+        for ns in strong.namespaces() {
+            for (sid, pid) in ns.tracked_sessions() {
+                ns.renew(&sid, &pid);
+            }
+        }
+    }
+}
