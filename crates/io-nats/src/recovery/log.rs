@@ -94,22 +94,7 @@ impl Log {
                 what: "stream",
                 source: e.into(),
             })?;
-        let kv = match js.get_key_value(&config.bucket).await {
-            Ok(kv) => kv,
-            Err(_) => js
-                .create_key_value(kv::Config {
-                    bucket: config.bucket.clone(),
-                    history: 1,
-                    max_age: config.max_disconnection_duration,
-                    storage: stream::StorageType::File,
-                    ..kv::Config::default()
-                })
-                .await
-                .map_err(|e| SetupError::JetStream {
-                    what: "bucket",
-                    source: e.into(),
-                })?,
-        };
+        let kv = open_bucket(&js, &config).await?;
         let (entries, entries_rx) = mpsc::channel(config.write_queue.max(1));
         let (sessions, sessions_rx) = mpsc::channel(config.write_queue.max(1));
         let log = Log {
@@ -160,6 +145,39 @@ impl Log {
             tracing::warn!("nats adapter: session write queue full; a session is not written");
         }
     }
+}
+
+/// Finds or makes the sessions' bucket. Its stream is made here as the
+/// key-value convention lays it out (`KV_<bucket>` on `$KV.<bucket>.>`,
+/// one value per key, rollups allowed, deletes kept as markers), because
+/// the client's own bucket creation first asks for account details in a
+/// shape nats-server 2.9 does not answer with.
+async fn open_bucket(
+    js: &jetstream::Context,
+    config: &RecoveryConfig,
+) -> Result<kv::Store, SetupError> {
+    let failed = |e: async_nats::Error| SetupError::JetStream {
+        what: "bucket",
+        source: e,
+    };
+    js.get_or_create_stream(stream::Config {
+        name: format!("KV_{}", config.bucket),
+        subjects: vec![format!("$KV.{}.>", config.bucket)],
+        max_messages_per_subject: 1,
+        max_age: config.max_disconnection_duration,
+        storage: stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        num_replicas: 1,
+        ..stream::Config::default()
+    })
+    .await
+    .map_err(|e| failed(e.into()))?;
+    js.get_key_value(&config.bucket)
+        .await
+        .map_err(|e| failed(e.into()))
 }
 
 /// Delivers a broadcast that could not be written to this server's

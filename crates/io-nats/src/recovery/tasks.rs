@@ -3,6 +3,7 @@
 //! ordered consumer of the stream, resuming after the last message read)
 //! and the renewal of connected sockets' sessions.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -16,6 +17,11 @@ use super::hub::Hub;
 use super::log::{Entry, Fallback, Log, SessionWrite, deliver_fallback, lock};
 use crate::envelope::Envelope;
 use crate::stats::Counters;
+
+/// How often the reader looks whether the client connected again, to
+/// follow the stream on the new connection at once (the consumer would
+/// notice only after two missed heartbeats, seconds later).
+const RECONNECT_CHECK: Duration = Duration::from_millis(200);
 
 /// Starts the tasks of `hub` on `runtime`; they end when the hub is gone.
 pub(crate) fn start(hub: &Arc<Hub>, queues: super::log::Queues, runtime: &tokio::runtime::Handle) {
@@ -161,9 +167,25 @@ async fn read(hub: Weak<Hub>) {
             last = start;
             *lock(&log.reader) = start;
         }
+        let connection = log.counters.reconnects.load(Ordering::Relaxed);
+        let counters = Arc::clone(&log.counters);
         drop(log);
         let mut messages = messages;
-        while let Some(message) = messages.next().await {
+        let mut check = tokio::time::interval(RECONNECT_CHECK);
+        loop {
+            let message = tokio::select! {
+                message = messages.next() => message,
+                _ = check.tick() => {
+                    if counters.reconnects.load(Ordering::Relaxed) == connection {
+                        continue;
+                    }
+                    // The consumer lived on the connection that was lost:
+                    // rather than wait for its missed heartbeats, make a
+                    // new one after the last message read.
+                    break;
+                }
+            };
+            let Some(message) = message else { break };
             let Some(hub) = hub.upgrade() else { return };
             let Ok(message) = message else {
                 tracing::debug!("nats adapter: the stream reader starts again");
