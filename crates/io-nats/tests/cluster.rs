@@ -308,3 +308,78 @@ async fn a_broadcast_with_acks_gathers_every_servers_clients_answers() {
     assert!(!answers.remote.complete);
     assert_eq!(answers.remote.acks, [Value::from("b1")]);
 }
+
+#[tokio::test]
+async fn a_namespace_with_subject_syntax_in_its_name_crosses_servers() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let nsp = "/chat.room *>";
+    let (io_a, _, _) = server(&broker, quick_config(), SocketIoConfig::default(), |io| {
+        io.of(nsp);
+    })
+    .await;
+    let (io_b, _, url_b) = server(&broker, quick_config(), SocketIoConfig::default(), |io| {
+        io.of(nsp);
+    })
+    .await;
+    let deadline = Instant::now() + LIMIT;
+    while io_a.of(nsp).server_count().await != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the servers never met in {nsp:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut b = sockeye::connect(&url_b).await.expect("websocket handshake");
+    assert!(text(&mut b).await.starts_with("0{"));
+    send(&mut b, &format!("40{nsp},")).await;
+    assert!(text(&mut b).await.starts_with(&format!("40{nsp},")));
+    // Nothing said in "/" reaches it; what is said in its namespace does.
+    io_a.emit("elsewhere", 0).unwrap();
+    io_a.of(nsp).emit("here", 1).unwrap();
+    assert_eq!(text(&mut b).await, format!(r#"42{nsp},["here",1]"#));
+    assert_eq!(io_b.of(nsp).fetch_sockets().await.len(), 1);
+    assert_eq!(io_a.of(nsp).fetch_sockets().await.len(), 1);
+}
+
+#[tokio::test]
+async fn malformed_messages_are_counted_and_dropped() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let (io_a, adapters_a, url_a) =
+        server(&broker, quick_config(), SocketIoConfig::default(), |_| {}).await;
+    let (io_b, _, _) = server(&broker, quick_config(), SocketIoConfig::default(), |_| {}).await;
+    await_servers(&io_a, 2).await;
+    let (mut a, _) = connect(&url_a).await;
+    let peer = async_nats::connect(broker.url())
+        .await
+        .expect("a raw client");
+    let subject = sockeye_io_nats::Subjects::new(sockeye_io_nats::DEFAULT_PREFIX, "/").all();
+    let deep = [0x91_u8; 10_000];
+    let bad: [&[u8]; 4] = [
+        b"",
+        b"\xc1\xc1",
+        br#"{"type":99,"uid":"x","nsp":"/"}"#,
+        &deep,
+    ];
+    for payload in bad {
+        peer.publish(subject.clone(), payload.to_vec().into())
+            .await
+            .expect("publish");
+    }
+    peer.flush().await.expect("flush");
+    let deadline = Instant::now() + LIMIT;
+    while adapters_a.stats().malformed < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "not counted: {:?}",
+            adapters_a.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The server goes on.
+    io_b.emit("still", 1).unwrap();
+    assert_eq!(text(&mut a).await, r#"42["still",1]"#);
+}
