@@ -64,6 +64,9 @@
 //!   with its sockets, and every message it could not publish is counted
 //!   ([`NatsAdapters::stats`]) and logged. Core NATS keeps nothing: what
 //!   was published while a server was away is lost to it.
+//! - The broker must be reachable when [`NatsAdapters::new`] is called
+//!   (it fails otherwise, rather than start a server that is alone
+//!   without saying so); after that, it may come and go.
 //! - Malformed messages are refused by a [`WireError`](sockeye_io_redis::WireError),
 //!   counted and dropped, never a panic.
 //!

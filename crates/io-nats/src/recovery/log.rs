@@ -49,6 +49,7 @@ pub(crate) struct Queues {
 #[derive(Debug)]
 pub(crate) struct Log {
     pub(crate) client: async_nats::Client,
+    pub(crate) js: jetstream::Context,
     pub(crate) stream: stream::Stream,
     pub(crate) kv: kv::Store,
     pub(crate) config: Arc<RecoveryConfig>,
@@ -99,6 +100,7 @@ impl Log {
         let (sessions, sessions_rx) = mpsc::channel(config.write_queue.max(1));
         let log = Log {
             client,
+            js,
             stream,
             kv,
             config: Arc::new(config),
@@ -134,6 +136,15 @@ impl Log {
                 "nats adapter: stream write queue full; a broadcast goes out without an offset"
             );
             deliver_fallback(entry.fallback);
+        }
+    }
+
+    /// Queues a change to a session, waiting for room in the queue: for
+    /// the renewal of every session, which may be more than the queue
+    /// holds at once.
+    pub(crate) async fn write_session_waiting(&self, write: SessionWrite) {
+        if self.sessions.send(write).await.is_err() {
+            Counters::bump(&self.counters.unpublished);
         }
     }
 

@@ -139,19 +139,9 @@ impl Sequenced {
     }
 
     fn write_session(&self, sid: &Sid, pid: &Sid, rooms: Vec<Room>) {
-        let Some(key) = session::key(pid.as_str()) else {
-            return;
-        };
-        let stored = StoredSession {
-            sid: sid.as_str().to_owned(),
-            pid: pid.as_str().to_owned(),
-            rooms,
-            data: Value::Nil,
-        };
-        self.log.write_session(SessionWrite::Put {
-            key: key.to_owned(),
-            value: session::value(&stored),
-        });
+        if let Some(write) = session_write(sid, pid, rooms) {
+            self.log.write_session(write);
+        }
     }
 
     /// The sessions of this namespace's connected sockets, to renew.
@@ -162,11 +152,13 @@ impl Sequenced {
             .collect()
     }
 
-    /// Renews the session of `sid` if it is still tracked.
-    pub(crate) fn renew(&self, sid: &Sid, pid: &Sid) {
-        if lock(&self.tracked).get(sid) == Some(pid) {
-            self.write_session(sid, pid, self.core.rooms.rooms_of(sid));
+    /// The session of `sid` as it is now, to write again, if it is still
+    /// tracked.
+    pub(crate) fn renewal(&self, sid: &Sid, pid: &Sid) -> Option<SessionWrite> {
+        if lock(&self.tracked).get(sid) != Some(pid) {
+            return None;
         }
+        session_write(sid, pid, self.core.rooms.rooms_of(sid))
     }
 
     /// A message of this namespace read from the stream, with its
@@ -232,6 +224,22 @@ impl Sequenced {
         }
         true
     }
+}
+
+/// The write that stores the session of `sid` (private id `pid`) in
+/// `rooms`; `None` for a private id that cannot be a key.
+fn session_write(sid: &Sid, pid: &Sid, rooms: Vec<Room>) -> Option<SessionWrite> {
+    let key = session::key(pid.as_str())?;
+    let stored = StoredSession {
+        sid: sid.as_str().to_owned(),
+        pid: pid.as_str().to_owned(),
+        rooms,
+        data: Value::Nil,
+    };
+    Some(SessionWrite::Put {
+        key: key.to_owned(),
+        value: session::value(&stored),
+    })
 }
 
 /// Whether a broadcast with `opts` reaches a socket in `rooms`.

@@ -8,7 +8,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
-use async_nats::jetstream::{self, context::PublishAckFuture};
+use async_nats::jetstream::context::PublishAckFuture;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
@@ -60,8 +60,7 @@ async fn write_entries(log: Weak<Log>, mut queued: mpsc::Receiver<Entry>) {
                     deliver_fallback(entry.fallback);
                     continue;
                 }
-                let js = jetstream::new(log.client.clone());
-                if let Ok(ack) = js.publish(entry.subject, entry.payload).await {
+                if let Ok(ack) = log.js.publish(entry.subject, entry.payload).await {
                     outage = false;
                     unacked.push(acked(ack, entry.fallback));
                 } else {
@@ -231,9 +230,14 @@ async fn renew(hub: Weak<Hub>) {
         drop(strong);
         tokio::time::sleep(every).await;
         let Some(strong) = hub.upgrade() else { return };
-        for ns in strong.namespaces() {
+        let log = Arc::clone(&strong.log);
+        let namespaces = strong.namespaces();
+        drop(strong);
+        for ns in namespaces {
             for (sid, pid) in ns.tracked_sessions() {
-                ns.renew(&sid, &pid);
+                if let Some(write) = ns.renewal(&sid, &pid) {
+                    log.write_session_waiting(write).await;
+                }
             }
         }
     }
