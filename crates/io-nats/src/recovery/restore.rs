@@ -45,6 +45,7 @@ async fn restore_now(ns: &Sequenced, pid: &str, offset: &str) -> Restored {
         local: &*local,
         rooms: stored.rooms.clone(),
         packets: Vec::new(),
+        offset: from,
         last: from,
         read: 0,
         messages: None,
@@ -81,6 +82,8 @@ struct Missed<'a> {
     local: &'a dyn LocalSide,
     rooms: Vec<Room>,
     packets: Vec<Vec<Payload>>,
+    /// The client's offset.
+    offset: u64,
     /// The sequence of the last message read (the offset at first).
     last: u64,
     /// How many messages were read.
@@ -97,7 +100,9 @@ impl Missed<'_> {
         let started = Instant::now();
         loop {
             let at = *lock(&self.ns.log.reader);
-            if at.is_none() {
+            // A reader not yet past the offset would hand the socket, once
+            // joined, packets the client already has: wait for it.
+            if at.is_none_or(|at| at < self.offset) {
                 if started.elapsed() > WAIT {
                     return None;
                 }
