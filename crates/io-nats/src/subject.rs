@@ -15,7 +15,9 @@ use std::fmt::Write as _;
 /// one, as Node's adapters meet on the same key.
 pub const DEFAULT_PREFIX: &str = "socket.io";
 
-/// `nsp` as one NATS subject token (see the [module docs](self)).
+/// `nsp` as one NATS subject token: ASCII letters, digits, `-` and `_` as
+/// they are, every other byte of its UTF-8 as `~` and two uppercase hex
+/// digits; the empty namespace as `~` (see [the crate docs](crate#subjects)).
 ///
 /// # Examples
 ///

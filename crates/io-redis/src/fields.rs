@@ -10,7 +10,7 @@ use crate::error::{Result, WireError};
 ///
 /// # Errors
 ///
-/// [`WireError`](crate::WireError) when the value does not have the shape read.
+/// [`WireError`] when the value does not have the shape read.
 pub fn map<'a>(value: &'a Value, what: &'static str) -> Result<&'a [(Value, Value)]> {
     match value {
         Value::Map(entries) => Ok(entries),
@@ -34,7 +34,7 @@ pub fn get<'a>(entries: &'a [(Value, Value)], key: &str) -> Option<&'a Value> {
 ///
 /// # Errors
 ///
-/// [`WireError`](crate::WireError) when the value does not have the shape read.
+/// [`WireError`] when the value does not have the shape read.
 pub fn string(entries: &[(Value, Value)], key: &'static str) -> Result<String> {
     get(entries, key)
         .and_then(Value::as_str)
@@ -47,7 +47,7 @@ pub fn string(entries: &[(Value, Value)], key: &'static str) -> Result<String> {
 ///
 /// # Errors
 ///
-/// [`WireError`](crate::WireError) when the value does not have the shape read.
+/// [`WireError`] when the value does not have the shape read.
 pub fn uint(entries: &[(Value, Value)], key: &'static str) -> Result<u64> {
     get(entries, key)
         .and_then(as_uint)
@@ -76,7 +76,7 @@ pub fn as_uint(value: &Value) -> Option<u64> {
 ///
 /// # Errors
 ///
-/// [`WireError`](crate::WireError) when the value does not have the shape read.
+/// [`WireError`] when the value does not have the shape read.
 pub fn rooms(entries: &[(Value, Value)], key: &'static str) -> Result<Vec<Room>> {
     let Some(value) = get(entries, key) else {
         return Ok(Vec::new());

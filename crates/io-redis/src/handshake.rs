@@ -145,7 +145,7 @@ impl NodeHandshake {
     ///
     /// # Errors
     ///
-    /// [`WireError`](crate::WireError) when the value does not have the shape read.
+    /// [`WireError`] when the value does not have the shape read.
     pub fn read(value: &Value) -> Result<Self> {
         let entries = fields::map(value, "handshake")?;
         let text = |key| {
@@ -277,7 +277,7 @@ impl RemoteSocket {
     ///
     /// # Errors
     ///
-    /// [`WireError`](crate::WireError) when it is not a socket's shape.
+    /// [`WireError`] when it is not a socket's shape.
     pub fn read(value: &Value) -> Result<Self> {
         let entries = fields::map(value, "socket")?;
         Ok(Self {

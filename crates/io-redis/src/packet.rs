@@ -50,7 +50,7 @@ pub fn packet_value(packet: &Packet) -> Value {
 ///
 /// # Errors
 ///
-/// [`WireError`](crate::WireError) when the value does not have the shape read.
+/// [`WireError`] when the value does not have the shape read.
 pub fn read_packet(value: &Value) -> Result<Packet> {
     let entries = fields::map(value, "packet")?;
     let code = fields::uint(entries, "type")?;
