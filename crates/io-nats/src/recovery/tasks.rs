@@ -17,11 +17,21 @@ use super::hub::Hub;
 use super::log::{Entry, Fallback, Log, SessionWrite, deliver_fallback, lock};
 use crate::envelope::Envelope;
 use crate::stats::Counters;
+use crate::subject::Subjects;
 
 /// How often the reader looks whether the client connected again, to
 /// follow the stream on the new connection at once (the consumer would
 /// notice only after two missed heartbeats, seconds later).
 const RECONNECT_CHECK: Duration = Duration::from_millis(200);
+
+/// The first wait before the reader tries again to follow the stream
+/// after the broker failed; it doubles up to [`READER_RETRY_MAX`], as the
+/// client's reconnections do.
+const READER_RETRY_MIN: Duration = Duration::from_millis(100);
+
+/// The longest wait between the reader's attempts: a stream back after an
+/// outage is followed again within seconds.
+const READER_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Starts the tasks of `hub` on `runtime`; they end when the hub is gone.
 pub(crate) fn start(hub: &Arc<Hub>, queues: super::log::Queues, runtime: &tokio::runtime::Handle) {
@@ -124,84 +134,97 @@ async fn write_sessions(log: Weak<Log>, mut queued: mpsc::Receiver<SessionWrite>
 /// read once the broker is back (as long as the stream still holds it).
 async fn read(hub: Weak<Hub>) {
     let mut last: Option<u64> = None;
-    let mut wait = Duration::from_millis(100);
+    let mut wait = READER_RETRY_MIN;
     loop {
-        let Some(strong) = hub.upgrade() else { return };
-        let log = Arc::clone(&strong.log);
-        drop(strong);
-        let start = match last {
-            Some(last) => Some(last),
-            None => log
-                .stream
-                .get_info()
-                .await
-                .ok()
-                .map(|info| info.state.last_sequence),
+        let Some(log) = hub.upgrade().map(|hub| Arc::clone(&hub.log)) else {
+            return;
         };
-        let consumer = match start {
-            Some(start) => log
-                .stream
-                .create_consumer(pull::OrderedConfig {
-                    filter_subject: format!("{}.*.log", log.prefix),
-                    deliver_policy: DeliverPolicy::ByStartSequence {
-                        start_sequence: start + 1,
-                    },
-                    ..pull::OrderedConfig::default()
-                })
-                .await
-                .ok(),
-            None => None,
-        };
-        let Some(messages) = (match consumer {
-            Some(consumer) => consumer.messages().await.ok(),
-            None => None,
-        }) else {
+        let Some((messages, start)) = open_reader(&log, last).await else {
             drop(log);
             tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(5));
+            wait = (wait * 2).min(READER_RETRY_MAX);
             continue;
         };
-        wait = Duration::from_millis(100);
+        wait = READER_RETRY_MIN;
         if last.is_none() {
-            last = start;
-            *lock(&log.reader) = start;
+            last = Some(start);
+            *lock(&log.reader) = Some(start);
         }
-        let connection = log.counters.reconnects.load(Ordering::Relaxed);
         let counters = Arc::clone(&log.counters);
         drop(log);
-        let mut messages = messages;
-        let mut check = tokio::time::interval(RECONNECT_CHECK);
-        loop {
-            let message = tokio::select! {
-                message = messages.next() => message,
-                _ = check.tick() => {
-                    if counters.reconnects.load(Ordering::Relaxed) == connection {
-                        continue;
-                    }
-                    // The consumer lived on the connection that was lost:
-                    // rather than wait for its missed heartbeats, make a
-                    // new one after the last message read.
-                    break;
-                }
-            };
-            let Some(message) = message else { break };
-            let Some(hub) = hub.upgrade() else { return };
-            let Ok(message) = message else {
-                tracing::debug!("nats adapter: the stream reader starts again");
-                break;
-            };
-            let Ok(seq) = message.info().map(|info| info.stream_sequence) else {
-                continue;
-            };
-            if last.is_some_and(|last| seq <= last) {
-                continue;
-            }
-            let mut reader = lock(&hub.log.reader);
-            dispatch(&hub, seq, &message.payload);
-            *reader = Some(seq);
-            drop(reader);
-            last = Some(seq);
+        if !follow(&hub, messages, &counters, &mut last).await {
+            return;
         }
+    }
+}
+
+/// An ordered consumer of every namespace's messages after `last`, or
+/// after the stream's end when there is no `last` yet: it, and the
+/// sequence it starts after. `None` when the broker fails.
+async fn open_reader(log: &Log, last: Option<u64>) -> Option<(pull::Ordered, u64)> {
+    let start = match last {
+        Some(last) => last,
+        None => log.stream.get_info().await.ok()?.state.last_sequence,
+    };
+    let consumer = log
+        .stream
+        .create_consumer(pull::OrderedConfig {
+            filter_subject: Subjects::log_wildcard(&log.prefix),
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: start + 1,
+            },
+            ..pull::OrderedConfig::default()
+        })
+        .await
+        .ok()?;
+    Some((consumer.messages().await.ok()?, start))
+}
+
+/// Hands out each message `messages` brings, under the reader's lock,
+/// until the consumer fails or the client connected again (`true`: open
+/// another), or the hub is gone (`false`).
+async fn follow(
+    hub: &Weak<Hub>,
+    mut messages: pull::Ordered,
+    counters: &Counters,
+    last: &mut Option<u64>,
+) -> bool {
+    let connection = counters.reconnects.load(Ordering::Relaxed);
+    let mut check = tokio::time::interval(RECONNECT_CHECK);
+    loop {
+        let message = tokio::select! {
+            message = messages.next() => message,
+            _ = check.tick() => {
+                if hub.strong_count() == 0 {
+                    return false;
+                }
+                if counters.reconnects.load(Ordering::Relaxed) == connection {
+                    continue;
+                }
+                // The consumer lived on the connection that was lost:
+                // rather than wait for its missed heartbeats, make a new
+                // one after the last message read.
+                return true;
+            }
+        };
+        let Some(Ok(message)) = message else {
+            tracing::debug!("nats adapter: the stream reader starts again");
+            return true;
+        };
+        let Some(hub) = hub.upgrade() else {
+            return false;
+        };
+        let Ok(seq) = message.info().map(|info| info.stream_sequence) else {
+            continue;
+        };
+        if last.is_some_and(|last| seq <= last) {
+            continue;
+        }
+        let mut reader = lock(&hub.log.reader);
+        dispatch(&hub, seq, &message.payload);
+        *reader = Some(seq);
+        drop(reader);
+        *last = Some(seq);
     }
 }
 
