@@ -125,3 +125,16 @@ pub use error::SetupError;
 pub use factory::NatsAdapters;
 pub use stats::NatsStats;
 pub use subject::{DEFAULT_PREFIX, Subjects, decode_token, encode_token};
+
+// The public types cross tasks and threads.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<NatsAdapters>();
+    send_sync::<NatsAdapter>();
+    send_sync::<NatsAdapterConfig>();
+    send_sync::<RecoveryConfig>();
+    send_sync::<NatsStats>();
+    send_sync::<Envelope>();
+    send_sync::<SetupError>();
+    send_sync::<Subjects>();
+};
