@@ -86,8 +86,10 @@
 //! delivered to this server's sockets at once, without an offset, and
 //! counted. The reader resumes after the last message it read. Remote
 //! join, leave and disconnect, requests and broadcasts with acks travel
-//! over core NATS as without recovery. The broker must be nats-server
-//! 2.9 or later with `JetStream` (`-js`).
+//! over core NATS as without recovery. Every server of a cluster has
+//! recovery on, or none: one without it does not read the stream, and
+//! misses the broadcasts of those with it. The broker must be
+//! nats-server 2.9 or later with `JetStream` (`-js`).
 //!
 //! # Module map
 //!
