@@ -10,7 +10,7 @@ use crate::fields;
 
 /// `ClusterAdapter`'s message types, as numbered on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum MessageType {
+pub enum MessageType {
     /// A broadcast, with acks when its data has a `requestId`.
     Broadcast = 3,
     /// `{opts, rooms}`: the sockets selected join `rooms`.

@@ -28,7 +28,7 @@ impl Codec {
     }
 
     /// Encodes a message tree.
-    pub(crate) fn encode(self, value: &Value) -> Vec<u8> {
+    pub fn encode(self, value: &Value) -> Vec<u8> {
         match self {
             Self::Json => {
                 let mut out = String::with_capacity(64);
@@ -44,7 +44,11 @@ impl Codec {
     }
 
     /// Decodes a received message in the codec its first byte names.
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Value> {
+    ///
+    /// # Errors
+    ///
+    /// [`WireError`](crate::WireError) when the value does not have the shape read.
+    pub fn decode(bytes: &[u8]) -> Result<Value> {
         match Self::sniff(bytes) {
             Self::Json => json::read_value(bytes),
             Self::Msgpack => msgpack::read_value(bytes),

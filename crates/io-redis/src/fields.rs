@@ -7,7 +7,11 @@ use sockeye_io::adapter::Room;
 use crate::error::{Result, WireError};
 
 /// The entries of a map, or a shape error naming `what`.
-pub(crate) fn map<'a>(value: &'a Value, what: &'static str) -> Result<&'a [(Value, Value)]> {
+///
+/// # Errors
+///
+/// [`WireError`] when the value does not have the shape read.
+pub fn map<'a>(value: &'a Value, what: &'static str) -> Result<&'a [(Value, Value)]> {
     match value {
         Value::Map(entries) => Ok(entries),
         _ => Err(WireError::Shape(what)),
@@ -17,7 +21,7 @@ pub(crate) fn map<'a>(value: &'a Value, what: &'static str) -> Result<&'a [(Valu
 /// The value of `key` in `entries`; a key given twice keeps its last
 /// value, as a JavaScript object does. `null` counts as absent, as
 /// `undefined` does for Node (notepack writes `undefined` as `nil`).
-pub(crate) fn get<'a>(entries: &'a [(Value, Value)], key: &str) -> Option<&'a Value> {
+pub fn get<'a>(entries: &'a [(Value, Value)], key: &str) -> Option<&'a Value> {
     entries
         .iter()
         .rev()
@@ -27,7 +31,11 @@ pub(crate) fn get<'a>(entries: &'a [(Value, Value)], key: &str) -> Option<&'a Va
 }
 
 /// The string at `key`, or a shape error naming it.
-pub(crate) fn string(entries: &[(Value, Value)], key: &'static str) -> Result<String> {
+///
+/// # Errors
+///
+/// [`WireError`] when the value does not have the shape read.
+pub fn string(entries: &[(Value, Value)], key: &'static str) -> Result<String> {
     get(entries, key)
         .and_then(Value::as_str)
         .map(str::to_owned)
@@ -36,7 +44,11 @@ pub(crate) fn string(entries: &[(Value, Value)], key: &'static str) -> Result<St
 
 /// The unsigned integer at `key` (a JSON or msgpack number without a
 /// fraction), or a shape error naming it.
-pub(crate) fn uint(entries: &[(Value, Value)], key: &'static str) -> Result<u64> {
+///
+/// # Errors
+///
+/// [`WireError`] when the value does not have the shape read.
+pub fn uint(entries: &[(Value, Value)], key: &'static str) -> Result<u64> {
     get(entries, key)
         .and_then(as_uint)
         .ok_or(WireError::Shape(key))
@@ -49,7 +61,7 @@ pub(crate) fn uint(entries: &[(Value, Value)], key: &'static str) -> Result<u64>
     clippy::cast_sign_loss,
     reason = "checked integral, non-negative and below 2^53 first"
 )]
-pub(crate) fn as_uint(value: &Value) -> Option<u64> {
+pub fn as_uint(value: &Value) -> Option<u64> {
     match value {
         Value::F64(f) if f.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(f) => {
             Some(*f as u64)
@@ -61,7 +73,11 @@ pub(crate) fn as_uint(value: &Value) -> Option<u64> {
 /// Room names: the array at `key`, each a string (or a number, which a
 /// JavaScript room may be and which names the same room as its text).
 /// Absent means none.
-pub(crate) fn rooms(entries: &[(Value, Value)], key: &'static str) -> Result<Vec<Room>> {
+///
+/// # Errors
+///
+/// [`WireError`] when the value does not have the shape read.
+pub fn rooms(entries: &[(Value, Value)], key: &'static str) -> Result<Vec<Room>> {
     let Some(value) = get(entries, key) else {
         return Ok(Vec::new());
     };
@@ -79,7 +95,7 @@ pub(crate) fn rooms(entries: &[(Value, Value)], key: &'static str) -> Result<Vec
 }
 
 /// A map value built from `(key, value)` pairs in order.
-pub(crate) fn object(entries: Vec<(&str, Value)>) -> Value {
+pub fn object(entries: Vec<(&str, Value)>) -> Value {
     Value::Map(
         entries
             .into_iter()
@@ -89,6 +105,6 @@ pub(crate) fn object(entries: Vec<(&str, Value)>) -> Value {
 }
 
 /// Room names as an array of strings.
-pub(crate) fn room_array(rooms: &[Room]) -> Value {
+pub fn room_array(rooms: &[Room]) -> Value {
     Value::Array(rooms.iter().map(|r| Value::from(&**r)).collect())
 }

@@ -121,7 +121,7 @@ impl NodeHandshake {
     }
 
     /// The handshake as a value, keys in `buildHandshake`'s order.
-    pub(crate) fn to_value(&self) -> Value {
+    pub fn to_value(&self) -> Value {
         let mut entries = vec![
             ("headers", self.headers.clone()),
             ("time", Value::from(self.time.as_str())),
@@ -142,7 +142,11 @@ impl NodeHandshake {
 
     /// Reads a handshake; a missing field takes its empty value, as a
     /// handshake from an older or foreign server may lack some.
-    pub(crate) fn read(value: &Value) -> Result<Self> {
+    ///
+    /// # Errors
+    ///
+    /// [`WireError`] when the value does not have the shape read.
+    pub fn read(value: &Value) -> Result<Self> {
         let entries = fields::map(value, "handshake")?;
         let text = |key| {
             fields::get(entries, key)
@@ -259,7 +263,8 @@ impl RemoteSocket {
         }
     }
 
-    pub(crate) fn to_value(&self) -> Value {
+    /// The socket as a `fetchSockets()` answer carries it.
+    pub fn to_value(&self) -> Value {
         fields::object(vec![
             ("id", Value::from(self.id.as_str())),
             ("handshake", self.handshake.to_value()),
@@ -268,7 +273,12 @@ impl RemoteSocket {
         ])
     }
 
-    pub(crate) fn read(value: &Value) -> Result<Self> {
+    /// Reads a socket out of a `fetchSockets()` answer.
+    ///
+    /// # Errors
+    ///
+    /// [`WireError`] when it is not a socket's shape.
+    pub fn read(value: &Value) -> Result<Self> {
         let entries = fields::map(value, "socket")?;
         Ok(Self {
             id: fields::string(entries, "id")?,

@@ -105,7 +105,7 @@ impl Opts {
     }
 
     /// `{rooms, except, flags}` as a value.
-    pub(crate) fn to_value(&self) -> Value {
+    pub fn to_value(&self) -> Value {
         fields::object(vec![
             ("rooms", fields::room_array(&self.rooms)),
             ("except", fields::room_array(&self.except)),
@@ -127,7 +127,11 @@ impl Opts {
     }
 
     /// Reads `{rooms, except, flags?}`; missing lists are empty.
-    pub(crate) fn read(value: &Value) -> Result<Self> {
+    ///
+    /// # Errors
+    ///
+    /// [`WireError`](crate::WireError) when the value does not have the shape read.
+    pub fn read(value: &Value) -> Result<Self> {
         let entries = fields::map(value, "opts")?;
         Ok(Self {
             rooms: fields::rooms(entries, "rooms")?,

@@ -33,7 +33,7 @@ pub(crate) fn write_packet(buf: &mut ByteBuf, packet: &Packet) {
 }
 
 /// The packet as a value, for messages built as trees.
-pub(crate) fn packet_value(packet: &Packet) -> Value {
+pub fn packet_value(packet: &Packet) -> Value {
     let mut entries = vec![("type", Value::from(packet.kind.code()))];
     if let Some(data) = &packet.data {
         entries.push(("data", data.clone()));
@@ -47,7 +47,11 @@ pub(crate) fn packet_value(packet: &Packet) -> Value {
 
 /// Reads a packet object. A missing `nsp` is the main namespace, as Node's
 /// adapter takes it; the binary types 5 and 6 read as an event and an ack.
-pub(crate) fn read_packet(value: &Value) -> Result<Packet> {
+///
+/// # Errors
+///
+/// [`WireError`] when the value does not have the shape read.
+pub fn read_packet(value: &Value) -> Result<Packet> {
     let entries = fields::map(value, "packet")?;
     let code = fields::uint(entries, "type")?;
     let kind = match code {

@@ -13,7 +13,7 @@ use crate::response::Response;
 /// until the broadcast completes, and however many clients the other
 /// servers claim, a broker cannot make this server hold more. A million
 /// covers a broadcast to every client of a large cluster.
-pub(crate) const MAX_ACKS: u64 = 1 << 20;
+pub const MAX_ACKS: u64 = 1 << 20;
 
 /// The requests waiting for answers, by request id.
 ///
@@ -23,7 +23,7 @@ pub(crate) const MAX_ACKS: u64 = 1 << 20;
 /// [`BroadcastClientCount`](Response::BroadcastClientCount)) and that many
 /// acknowledgements came; only those are kept.
 #[derive(Debug)]
-pub(crate) struct Pending {
+pub struct Pending {
     table: Mutex<HashMap<String, Entry>>,
     limit: usize,
 }
@@ -44,7 +44,7 @@ struct Entry {
 
 impl Pending {
     /// No request waiting; at most `limit` at once.
-    pub(crate) fn new(limit: usize) -> Self {
+    pub fn new(limit: usize) -> Self {
         Self {
             table: Mutex::new(HashMap::new()),
             limit,
@@ -58,7 +58,7 @@ impl Pending {
     /// Starts waiting for `expected` answers to request `id` of type
     /// `kind`; the receiver is told when they are all in. `None` when
     /// `limit` requests already wait (or the id is taken).
-    pub(crate) fn open(
+    pub fn open(
         &self,
         id: &str,
         kind: RequestKind,
@@ -84,13 +84,13 @@ impl Pending {
     }
 
     /// The type of request `id`, if it waits.
-    pub(crate) fn kind_of(&self, id: &str) -> Option<RequestKind> {
+    pub fn kind_of(&self, id: &str) -> Option<RequestKind> {
         self.table().get(id).map(|entry| entry.kind)
     }
 
     /// Keeps an answer to a waiting request; answers to no waiting
     /// request, and those beyond the expected count, are dropped.
-    pub(crate) fn answer(&self, response: Response) {
+    pub fn answer(&self, response: Response) {
         let mut table = self.table();
         let Some(entry) = table.get_mut(response.request_id()) else {
             return;
@@ -123,7 +123,7 @@ impl Pending {
 
     /// Stops waiting for request `id`: the answers received, and whether
     /// they were all in.
-    pub(crate) fn close(&self, id: &str) -> (Vec<Response>, bool) {
+    pub fn close(&self, id: &str) -> (Vec<Response>, bool) {
         match self.table().remove(id) {
             Some(entry) => {
                 let complete = entry.is_complete();

@@ -1,0 +1,59 @@
+//! [`NatsStats`]: what went wrong between the adapters and the broker,
+//! counted.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counts of the faults the adapters of one
+/// [`NatsAdapters`](crate::NatsAdapters) met since they were made.
+///
+/// None of them stops a server: it goes on delivering to its own sockets,
+/// and each fault is also logged (`tracing`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NatsStats {
+    /// Messages (broadcasts, requests, answers, stream writes, sessions)
+    /// not published: the broker was away or refused them, or the queue
+    /// to it was full.
+    pub unpublished: u64,
+    /// Connections to the broker made again after one was lost.
+    pub reconnects: u64,
+    /// Messages received that could not be decoded, and were dropped.
+    pub malformed: u64,
+    /// Messages the client dropped because too many were waiting to be
+    /// handled, and restored sockets that missed packets while joining.
+    pub overflowed: u64,
+    /// Requests not sent because too many were waiting already.
+    pub refused_requests: u64,
+    /// Requests whose answers were not all in at their timeout.
+    pub timed_out_requests: u64,
+}
+
+/// The live counters behind [`NatsStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) unpublished: AtomicU64,
+    pub(crate) reconnects: AtomicU64,
+    pub(crate) malformed: AtomicU64,
+    pub(crate) overflowed: AtomicU64,
+    pub(crate) refused_requests: AtomicU64,
+    pub(crate) timed_out_requests: AtomicU64,
+}
+
+impl Counters {
+    /// Adds one to `counter`.
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts now.
+    pub(crate) fn snapshot(&self) -> NatsStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        NatsStats {
+            unpublished: get(&self.unpublished),
+            reconnects: get(&self.reconnects),
+            malformed: get(&self.malformed),
+            overflowed: get(&self.overflowed),
+            refused_requests: get(&self.refused_requests),
+            timed_out_requests: get(&self.timed_out_requests),
+        }
+    }
+}
