@@ -103,6 +103,29 @@ impl NatsAdapters {
     pub fn uid(&self) -> &str {
         &self.shared.uid
     }
+
+    /// One round trip to the broker, timed: a request to a fresh inbox,
+    /// which nobody answers and the broker itself turns down at once (no
+    /// responders). `None` when the client is not connected or the
+    /// broker does not answer within the request timeout.
+    pub async fn round_trip(&self) -> Option<Duration> {
+        let client = &self.shared.client;
+        if client.connection_state() != async_nats::connection::State::Connected {
+            return None;
+        }
+        let start = std::time::Instant::now();
+        let asked = client.request(client.new_inbox(), bytes::Bytes::new());
+        let answer = tokio::time::timeout(self.shared.config.request_timeout, asked)
+            .await
+            .ok()?;
+        match answer {
+            Ok(_) => Some(start.elapsed()),
+            Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
+                Some(start.elapsed())
+            }
+            Err(_) => None,
+        }
+    }
 }
 
 /// Connects to the broker: reconnecting without end with backoff, each

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `mod.rs` | the flags (`Args`) and `run`: settings, server, listener, shutdown |
 //! | `settings.rs` | the TOML file and the flags over it; the limits' defaults |
-//! | `adapter.rs` | `--adapter URL`: the Redis pub/sub or Streams adapters, other schemes refused |
+//! | `adapter.rs` | `--adapter URL`: the Redis pub/sub, Redis Streams or NATS adapters, other schemes refused |
 //! | `auth.rs` | JWT verification, the `rooms` claim and its patterns |
 //! | `metrics.rs` | the counters and `/metrics` |
 //! | `sse.rs` | SSE subscribers and the rooms' bounded histories |
@@ -77,9 +77,10 @@ pub(crate) struct Args {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// The broker hubs share: redis://HOST:PORT (pub/sub),
-    /// redis://HOST:PORT?sharded=true (SSUBSCRIBE) or
+    /// redis://HOST:PORT?sharded=true (SSUBSCRIBE),
     /// redis-streams://HOST:PORT (a stream: clients recover through any
-    /// hub); in memory without it.
+    /// hub) or nats://HOST:PORT (JetStream with recovery on: the same);
+    /// in memory without it.
     #[arg(long, value_name = "URL")]
     adapter: Option<String>,
     /// A namespace clients may connect to (repeatable) [default: /].
@@ -181,11 +182,10 @@ async fn start(args: Args) -> Result<ExitCode, String> {
         .tls_config()
         .map_err(|e| format!("cannot use the tls certificate: {}", describe(&e)))?
         .map(|config| http::http1_only(&config));
-    let adapters = settings
-        .adapter
-        .as_deref()
-        .map(|url| Cluster::from_url(url, settings.recovery))
-        .transpose()?;
+    let adapters = match settings.adapter.as_deref() {
+        Some(url) => Some(Cluster::from_url(url, settings.recovery).await?),
+        None => None,
+    };
     let io = socket_io(&settings, adapters.as_ref());
     let metrics = Arc::new(Metrics::default());
     let hub = Hub {

@@ -140,49 +140,11 @@ impl Hub {
                 .await
                 .map_or(Reach::Unreachable, Reach::RoundTrip),
         };
-        let broker = match &self.adapters {
-            None => Vec::new(),
-            Some(adapters) => {
-                let s = adapters.stats();
-                vec![
-                    (
-                        "broker_unpublished_total",
-                        "Messages that could not be published to the broker (lost across servers).",
-                        s.unpublished,
-                    ),
-                    (
-                        "broker_delayed_total",
-                        "Writes that waited for the broker and went out when it was back (Streams).",
-                        s.delayed,
-                    ),
-                    (
-                        "broker_reconnects_total",
-                        "Connections to the broker made again after a loss.",
-                        s.reconnects,
-                    ),
-                    (
-                        "broker_malformed_total",
-                        "Messages from the broker that could not be read.",
-                        s.malformed,
-                    ),
-                    (
-                        "broker_overflowed_total",
-                        "Messages from the broker dropped for a full queue.",
-                        s.overflowed,
-                    ),
-                    (
-                        "broker_refused_requests_total",
-                        "Cluster requests not sent for too many in flight.",
-                        s.refused_requests,
-                    ),
-                    (
-                        "broker_timed_out_requests_total",
-                        "Cluster requests that timed out.",
-                        s.timed_out_requests,
-                    ),
-                ]
-            }
-        };
+        let broker = self
+            .adapters
+            .as_ref()
+            .map(Cluster::counters)
+            .unwrap_or_default();
         Extra {
             rooms,
             broker,
