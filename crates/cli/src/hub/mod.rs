@@ -79,7 +79,8 @@ pub(crate) struct Args {
     /// The broker hubs share: redis://HOST:PORT (pub/sub),
     /// redis://HOST:PORT?sharded=true (SSUBSCRIBE),
     /// redis-streams://HOST:PORT (a stream: clients recover through any
-    /// hub) or nats://HOST:PORT (JetStream with recovery on: the same);
+    /// hub) or nats://HOST:PORT (with recovery on, the same through a
+    /// NATS stream);
     /// in memory without it.
     #[arg(long, value_name = "URL")]
     adapter: Option<String>,
