@@ -45,7 +45,7 @@ enum Acked {
     /// The stream took it; `waited` when it had waited for the broker.
     Written { waited: bool },
     /// It was not acknowledged, for this reason: it comes back.
-    Failed(Write, PublishErrorKind),
+    Failed(Box<Write>, PublishErrorKind),
 }
 
 /// A write sent, waiting for the stream's acknowledgement.
@@ -134,9 +134,10 @@ impl Writer {
             number: self.next,
             subject: entry.subject,
             payload: entry.payload,
+            // Delivered here already: queued while the client was away.
+            waited: entry.fallback.is_none(),
             fallback: entry.fallback,
             since: Instant::now(),
-            waited: false,
         };
         self.next += 1;
         let Some(log) = self.log.upgrade() else {
@@ -159,12 +160,11 @@ impl Writer {
         let Some(write) = self.waiting.pop_front() else {
             return;
         };
-        match publish(log, &write).await {
-            Ok(ack) => self.unacked.push(acked(ack, write)),
-            Err(()) => {
-                self.waiting.push_front(write);
-                tokio::time::sleep(RECONNECT_CHECK).await;
-            }
+        if let Ok(ack) = publish(log, &write).await {
+            self.unacked.push(acked(ack, write));
+        } else {
+            self.waiting.push_front(write);
+            tokio::time::sleep(RECONNECT_CHECK).await;
         }
     }
 
@@ -179,7 +179,7 @@ impl Writer {
                 }
             }
             Acked::Written { waited: false } => {}
-            Acked::Failed(write, kind) => self.not_acked(write, kind),
+            Acked::Failed(write, kind) => self.not_acked(*write, kind),
         }
         self.note_drained();
     }
@@ -281,12 +281,16 @@ impl Writer {
         }
     }
 
-    /// The queue closed: waits for the writes sent; the waiting ones were
-    /// delivered here already and go nowhere else.
+    /// The queue closed (the adapters are gone): the waiting broadcasts
+    /// go nowhere else, but here if they have not; the writes sent are
+    /// waited for.
     async fn finish(mut self) {
+        for write in self.waiting.drain(..) {
+            drop_write(write);
+        }
         while let Some(done) = self.unacked.next().await {
             if let Acked::Failed(write, _) = done {
-                drop_write(write);
+                drop_write(*write);
             }
         }
     }
@@ -318,7 +322,7 @@ fn acked(ack: PublishAckFuture, write: Write) -> Unacked {
             Ok(_) => Acked::Written {
                 waited: write.waited,
             },
-            Err(error) => Acked::Failed(write, error.kind()),
+            Err(error) => Acked::Failed(Box::new(write), error.kind()),
         }
     })
 }
