@@ -63,7 +63,9 @@
 //!   server works alone: its sockets get its broadcasts, requests answer
 //!   with its sockets, and every message it could not publish is counted
 //!   ([`NatsAdapters::stats`]) and logged. Core NATS keeps nothing: what
-//!   was published while a server was away is lost to it.
+//!   was published while a server was away is lost to it. With recovery,
+//!   broadcasts wait for the broker instead and reach the other servers
+//!   once it is back (see [Recovery](#recovery)).
 //! - The broker must be reachable when [`NatsAdapters::new`] is called
 //!   (it fails otherwise, rather than start a server that is alone
 //!   without saying so); after that, it may come and go.
