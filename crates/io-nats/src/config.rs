@@ -93,14 +93,25 @@ pub struct RecoveryConfig {
     /// (`maxDisconnectionDuration`); set it to the server's
     /// [`RecoveryConfig::max_disconnection_duration`](sockeye_io::RecoveryConfig).
     /// A connected socket's session is written again every third of it.
+    /// It also bounds how long a broadcast waits for a broker that is
+    /// away, and sets the stream's duplicate window (at most
+    /// [`max_age`](Self::max_age)) when the stream is made.
     pub max_disconnection_duration: Duration,
     /// How many messages past its offset a restore reads at most. Default
     /// 10,000, the stream's length: a client that missed more connects
     /// afresh (`recovered` false) rather than reading without end.
     pub restore_max_entries: usize,
-    /// How many writes (broadcasts, sessions) may wait for the broker; one
-    /// more is not written and counted. Default 4096, as the publishing
-    /// queue. A broadcast not written is still delivered here.
+    /// How many writes (broadcasts, sessions) may be queued for the
+    /// broker, and how many broadcasts may wait besides while it is away
+    /// (each at most
+    /// [`max_disconnection_duration`](Self::max_disconnection_duration),
+    /// past which no client could recover with it); one more is not
+    /// written and counted
+    /// ([`NatsStats::unpublished`](crate::NatsStats::unpublished)).
+    /// Default 4096, as the publishing queue: a few seconds of a busy
+    /// server's broadcasts, held in memory of a bounded size. A broadcast
+    /// that waits is delivered here at once, and to the other servers once
+    /// the broker is back; one not written is still delivered here.
     pub write_queue: usize,
     /// How many written broadcasts may wait for the stream's
     /// acknowledgement at once. Default 256: writes are pipelined, not

@@ -63,7 +63,9 @@
 //!   server works alone: its sockets get its broadcasts, requests answer
 //!   with its sockets, and every message it could not publish is counted
 //!   ([`NatsAdapters::stats`]) and logged. Core NATS keeps nothing: what
-//!   was published while a server was away is lost to it.
+//!   was published while a server was away is lost to it. With recovery,
+//!   broadcasts wait for the broker instead and reach the other servers
+//!   once it is back (see [Recovery](#recovery)).
 //! - The broker must be reachable when [`NatsAdapters::new`] is called
 //!   (it fails otherwise, rather than start a server that is alone
 //!   without saying so); after that, it may come and go.
@@ -82,9 +84,22 @@
 //! `max_disconnection_duration` (2 min), after which they expire: a
 //! client recovers through any server, whether its own died or not. A
 //! restore reads at most 10,000 messages past the offset, and otherwise
-//! connects the client afresh. A broadcast that cannot be written is
-//! delivered to this server's sockets at once, without an offset, and
-//! counted. The reader resumes after the last message it read. Remote
+//! connects the client afresh. The reader resumes after the last message
+//! it read.
+//!
+//! While the broker is away, broadcasts wait for it in order (at most
+//! 4096, `write_queue`, each at most `max_disconnection_duration`), each
+//! delivered to this server's sockets at once, without an offset; once
+//! the client is connected again they are written first, then what came
+//! after, and the other servers deliver them then, with offsets, late but
+//! in order (counted as [`NatsStats::delayed`]). They are marked (header
+//! `Sockeye-Delivered`) so that this server does not deliver them again
+//! when it reads them back. A write that was sent and not acknowledged
+//! waits as well and is sent again under the same `Nats-Msg-Id`, which
+//! the stream keeps once within its duplicate window. What finds no room,
+//! waits too long or is refused by the stream is counted as
+//! [`NatsStats::unpublished`]; the outage is logged once when it begins
+//! and once when what waited is written. Remote
 //! join, leave and disconnect, requests and broadcasts with acks travel
 //! over core NATS as without recovery. Every server of a cluster has
 //! recovery on, or none: one without it does not read the stream, and

@@ -12,8 +12,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct NatsStats {
     /// Messages (broadcasts, requests, answers, stream writes, sessions)
     /// not published: the broker was away or refused them, or the queue
-    /// to it was full.
+    /// to it was full; with recovery, a broadcast for the stream that
+    /// found no room among those waiting for the broker, or waited longer
+    /// than a client can be away. Each such broadcast was still delivered
+    /// to this server's sockets.
     pub unpublished: u64,
+    /// Broadcasts for the stream (recovery) that waited for the broker and
+    /// were written once it was back; the other servers delivered them
+    /// then, late but in order.
+    pub delayed: u64,
     /// Connections to the broker made again after one was lost.
     pub reconnects: u64,
     /// Messages received that could not be decoded, and were dropped.
@@ -31,6 +38,7 @@ pub struct NatsStats {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) unpublished: AtomicU64,
+    pub(crate) delayed: AtomicU64,
     pub(crate) reconnects: AtomicU64,
     pub(crate) malformed: AtomicU64,
     pub(crate) overflowed: AtomicU64,
@@ -49,6 +57,7 @@ impl Counters {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         NatsStats {
             unpublished: get(&self.unpublished),
+            delayed: get(&self.delayed),
             reconnects: get(&self.reconnects),
             malformed: get(&self.malformed),
             overflowed: get(&self.overflowed),

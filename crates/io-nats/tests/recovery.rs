@@ -291,52 +291,185 @@ async fn a_session_lives_while_connected_and_expires_after_its_server_died() {
     assert!(!kept_now().await, "gone");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_the_broker_local_delivery_goes_on_and_the_stream_comes_back() {
-    let Some(mut broker) = Broker::start() else {
-        return;
-    };
-    let (io, adapters, url) = server(&broker).await;
-    let (_io_b, _, url_b) = server(&broker).await;
+/// How long the first message after the broker came back may take: the
+/// client reconnects with backoff, `JetStream` needs a moment to load its
+/// streams, and the reader tries again with backoff up to 5 s.
+const BACK_WITHIN: Duration = Duration::from_secs(30);
+
+/// Two servers on `broker`, each with a client following the stream:
+/// server A, its adapters, A's client and B's client (B is kept alive by
+/// its task).
+async fn two_servers(
+    broker: &Broker,
+    config: NatsAdapterConfig,
+) -> (
+    SocketIo,
+    NatsAdapters,
+    sockeye::WebSocket<sockeye::ClientStream>,
+    sockeye::WebSocket<sockeye::ClientStream>,
+) {
+    let a = adapters(broker, config.clone()).await;
+    let factory = a.clone();
+    let io = SocketIo::with_adapter(recovery(), move |nsp| factory.make(nsp));
+    let url = serve(&io).await;
+    let b = adapters(broker, config).await;
+    let io_b = SocketIo::with_adapter(recovery(), move |nsp| b.make(nsp));
+    let url_b = serve(&io_b).await;
     let (mut ws, _, _) = connect(&url, "").await;
     let (mut ws_b, _, _) = connect(&url_b, "").await;
     follow(&io, &mut [&mut ws, &mut ws_b]).await;
+    (io, a, ws, ws_b)
+}
 
+/// Stops `broker` and gives the clients a moment to see their
+/// connections end (the socket closes at once; the client notices on its
+/// next read).
+async fn stop(broker: &mut Broker) {
     broker.stop();
-    io.emit("n", 1).unwrap();
-    let message = text(&mut ws).await;
-    assert_eq!(message, r#"42["n",1]"#, "delivered here, without an offset");
-    assert!(adapters.stats().unpublished >= 1, "{:?}", adapters.stats());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
 
-    broker.restart();
-    let mut tries = 0;
-    let back = loop {
-        tries += 1;
-        assert!(tries < 100, "never back through the stream");
-        io.emit("n", 2).unwrap();
-        let message = text(&mut ws).await;
-        if message != r#"42["n",2]"# {
-            break message;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// The numbers (and offsets) of the next `n` events `ws` hears, the first
+/// within [`BACK_WITHIN`].
+async fn numbers_after_outage(
+    ws: &mut sockeye::WebSocket<sockeye::ClientStream>,
+    n: usize,
+) -> Vec<(u64, u64)> {
+    let mut heard = Vec::new();
+    let first = hears_within(ws, BACK_WITHIN)
+        .await
+        .expect("what waited arrives once the broker is back");
+    heard.push(first);
+    while heard.len() < n {
+        heard.push(text(ws).await);
+    }
+    heard
+        .iter()
+        .map(|message| {
+            let (k, offset) = numbered(message);
+            (k, offset.parse().expect("a stream sequence"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_broker_local_delivery_goes_on_and_what_waited_follows_when_it_is_back() {
+    let Some(mut broker) = Broker::start() else {
+        return;
     };
-    let (k, offset) = numbered(&back);
-    assert_eq!(k, 2);
-    assert!(offset.parse::<u64>().is_ok(), "{offset}");
-    // The other server's reader resumed as well: it hears the stream again.
-    for k in 3..=12 {
+    let (io, adapters, mut ws, mut ws_b) = two_servers(&broker, config()).await;
+    let before = adapters.stats();
+
+    stop(&mut broker).await;
+    for k in 1..=5 {
         io.emit("n", k).unwrap();
     }
-    let mut heard = Vec::new();
-    while heard.last() != Some(&12) {
-        let (k, _) = numbered(&text(&mut ws_b).await);
-        heard.push(k);
+    for k in 1..=5 {
+        let message = text(&mut ws).await;
+        assert_eq!(
+            message,
+            format!(r#"42["n",{k}]"#),
+            "here at once, no offset"
+        );
     }
-    let tail: Vec<u64> = heard.iter().copied().skip_while(|k| *k != 3).collect();
     assert_eq!(
-        tail,
-        (3..=12).collect::<Vec<_>>(),
-        "in order, none lost: {heard:?}"
+        hears_within(&mut ws_b, Duration::from_millis(500)).await,
+        None
     );
-    assert!(adapters.stats().reconnects >= 1);
+
+    broker.restart();
+    let heard = numbers_after_outage(&mut ws_b, 5).await;
+    let numbers: Vec<u64> = heard.iter().map(|(k, _)| *k).collect();
+    assert_eq!(numbers, vec![1, 2, 3, 4, 5], "all, in order: {heard:?}");
+    assert!(
+        heard.windows(2).all(|w| w[0].1 < w[1].1),
+        "offsets grow: {heard:?}"
+    );
+
+    // A read them back too and did not deliver them again: the next event
+    // A's client hears is one sent now, with its offset after theirs.
+    io.emit("n", 6).unwrap();
+    let (k, offset) = numbered(&text(&mut ws).await);
+    assert_eq!(k, 6);
+    assert!(offset.parse::<u64>().expect("an offset") > heard[4].1);
+    assert_eq!(numbered(&text(&mut ws_b).await).0, 6);
+
+    let after = adapters.stats();
+    assert_eq!(after.delayed - before.delayed, 5, "{after:?}");
+    assert!(after.reconnects > before.reconnects, "{after:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_past_the_waiting_room_are_delivered_here_and_counted() {
+    let Some(mut broker) = Broker::start() else {
+        return;
+    };
+    let mut config = config();
+    if let Some(recovery) = config.recovery.as_mut() {
+        recovery.write_queue = 2;
+    }
+    let (io, adapters, mut ws, mut ws_b) = two_servers(&broker, config).await;
+    let before = adapters.stats();
+
+    stop(&mut broker).await;
+    for k in 1..=5 {
+        io.emit("n", k).unwrap();
+    }
+    for k in 1..=5 {
+        assert_eq!(text(&mut ws).await, format!(r#"42["n",{k}]"#));
+    }
+
+    broker.restart();
+    // What was kept (two waiting, and up to two more if the writer took
+    // them from its queue before it filled) reaches B in order, then what
+    // is sent now; the rest was dropped.
+    let first = numbers_after_outage(&mut ws_b, 1).await;
+    io.emit("n", 6).unwrap();
+    let mut heard: Vec<u64> = vec![first[0].0];
+    while heard.last() != Some(&6) {
+        heard.push(numbered(&text(&mut ws_b).await).0);
+    }
+    let kept = heard.len() - 1;
+    assert!((2..=4).contains(&kept), "{heard:?}");
+    assert_eq!(
+        heard[..kept],
+        (1..=5).take(kept).collect::<Vec<u64>>()[..],
+        "{heard:?}"
+    );
+    assert_eq!(numbered(&text(&mut ws).await).0, 6, "nothing twice here");
+
+    let after = adapters.stats();
+    assert_eq!(after.delayed - before.delayed, kept as u64, "{after:?}");
+    // The dropped ones, besides heartbeats the outage kept from going out.
+    assert!(
+        after.unpublished - before.unpublished >= 5 - kept as u64,
+        "{after:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_keeps_one_copy_of_a_write_sent_twice() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    // The adapters make the stream as it is in use.
+    let _adapters = adapters(&broker, config()).await;
+    let client = async_nats::connect(broker.url()).await.expect("connect");
+    let js = async_nats::jetstream::new(client);
+    let mut acks = Vec::new();
+    for _ in 0..2 {
+        let message = async_nats::jetstream::message::PublishMessage::build()
+            .message_id("test:1")
+            .payload("a write sent again after its acknowledgement was lost".into());
+        let ack = js
+            .send_publish("socket.io.test.log", message)
+            .await
+            .expect("sent")
+            .await
+            .expect("acknowledged");
+        acks.push(ack);
+    }
+    assert!(!acks[0].duplicate);
+    assert!(acks[1].duplicate, "{acks:?}");
+    assert_eq!(acks[0].sequence, acks[1].sequence);
 }

@@ -21,12 +21,21 @@ use crate::subject::Subjects;
 /// cannot be written: this server's sockets still get it.
 pub(crate) type Fallback = (Weak<Core>, Packet, BroadcastOptions);
 
+/// The header marking a stream message that the server which wrote it
+/// delivered to its own sockets already (it waited for the broker), so
+/// that this server does not deliver it again when it reads it back.
+/// Other servers, and restores, pay it no heed.
+pub(crate) const DELIVERED_HEADER: &str = "Sockeye-Delivered";
+
 /// A broadcast to write to the stream.
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) subject: String,
     pub(crate) payload: Bytes,
-    pub(crate) fallback: Fallback,
+    /// Where it goes here when it is not read back from the stream;
+    /// `None` once delivered here (the broker was away when it was
+    /// queued).
+    pub(crate) fallback: Option<Fallback>,
 }
 
 /// A change to a session in the bucket.
@@ -88,6 +97,7 @@ impl Log {
                 max_age: config.max_age,
                 storage: stream::StorageType::File,
                 discard: stream::DiscardPolicy::Old,
+                duplicate_window: duplicate_window(&config),
                 ..stream::Config::default()
             })
             .await
@@ -124,18 +134,34 @@ impl Log {
         self.client.connection_state() == State::Connected
     }
 
-    /// Queues a broadcast for the stream; when the queue is full it is
-    /// delivered here at once, without an offset, and counted.
-    pub(crate) fn write(&self, entry: Entry) {
+    /// Queues a broadcast for the stream. While the client is not
+    /// connected it is delivered here at once, without an offset, and
+    /// waits for the broker already delivered (so that this server's
+    /// sockets get the broadcasts of an outage in the order sent); when the
+    /// queue is full it is delivered here at once (if it was not) and
+    /// counted.
+    pub(crate) fn write(&self, mut entry: Entry) {
+        let away = !self.connected();
+        if away && let Some(fallback) = entry.fallback.take() {
+            deliver_fallback(fallback);
+        }
         if let Err(
             mpsc::error::TrySendError::Full(entry) | mpsc::error::TrySendError::Closed(entry),
         ) = self.entries.try_send(entry)
         {
             Counters::bump(&self.counters.unpublished);
-            tracing::warn!(
-                "nats adapter: stream write queue full; a broadcast goes out without an offset"
-            );
-            deliver_fallback(entry.fallback);
+            if away {
+                tracing::debug!(
+                    "nats adapter: stream write queue full; a broadcast is not written"
+                );
+            } else {
+                tracing::warn!(
+                    "nats adapter: stream write queue full; a broadcast goes out without an offset"
+                );
+            }
+            if let Some(fallback) = entry.fallback {
+                deliver_fallback(fallback);
+            }
         }
     }
 
@@ -156,6 +182,17 @@ impl Log {
             tracing::warn!("nats adapter: session write queue full; a session is not written");
         }
     }
+}
+
+/// How long the stream remembers a write's `Nats-Msg-Id`: as long as a
+/// broadcast may wait for the broker, so that one sent again after its
+/// acknowledgement was lost is kept once; never past `max_age`, which the
+/// server refuses (and past which the first copy is gone anyway).
+fn duplicate_window(config: &RecoveryConfig) -> std::time::Duration {
+    config
+        .max_disconnection_duration
+        .min(config.max_age)
+        .max(std::time::Duration::from_secs(1))
 }
 
 /// Finds or makes the sessions' bucket. Its stream is made here as the

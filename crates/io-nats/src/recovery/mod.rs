@@ -12,7 +12,8 @@
 //! and values in the bucket), `log.rs` ([`Log`]: the stream, the bucket
 //! and the write queues), `state.rs` ([`Sequenced`]: one namespace's
 //! side), `restore.rs`, `hub.rs` ([`Hub`]: the namespaces by name),
-//! `tasks.rs` (the writers, the reader, the renewal).
+//! `writer.rs` (broadcasts to the stream, waiting for a broker that is
+//! away), `tasks.rs` (the session writer, the reader, the renewal).
 
 mod hub;
 mod log;
@@ -20,6 +21,7 @@ mod restore;
 mod session;
 mod state;
 mod tasks;
+mod writer;
 
 pub(crate) use self::hub::Hub;
 pub(crate) use self::log::Log;

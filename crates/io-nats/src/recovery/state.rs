@@ -89,7 +89,7 @@ impl Sequenced {
         self.log.write(Entry {
             subject: self.subject.clone(),
             payload: envelope.encode().into(),
-            fallback: (Arc::downgrade(&self.core), packet.clone(), opts.clone()),
+            fallback: Some((Arc::downgrade(&self.core), packet.clone(), opts.clone())),
         });
     }
 
@@ -162,8 +162,11 @@ impl Sequenced {
     }
 
     /// A message of this namespace read from the stream, with its
-    /// sequence; called under the reader's lock.
-    pub(crate) fn on_entry(&self, seq: u64, envelope: &Envelope) {
+    /// sequence; called under the reader's lock. One this server wrote
+    /// after delivering it here (`delivered_here`: it waited for the
+    /// broker) is kept for restored sockets still joining, and not
+    /// delivered again.
+    pub(crate) fn on_entry(&self, seq: u64, envelope: &Envelope, delivered_here: bool) {
         self.last.store(seq, Ordering::Relaxed);
         let Some(local) = self.core.local() else {
             return;
@@ -171,7 +174,9 @@ impl Sequenced {
         match broadcast_of(envelope, seq, self.log.config.offsets) {
             Ok(Some((packet, opts))) => {
                 self.hold_for_pending(seq, &packet, &opts);
-                local.broadcast(&packet, &opts);
+                if !delivered_here {
+                    local.broadcast(&packet, &opts);
+                }
             }
             Ok(None) => {}
             Err(()) => {

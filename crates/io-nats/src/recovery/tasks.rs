@@ -1,20 +1,19 @@
-//! The recovery tasks: the writers (broadcasts to the stream, pipelined
-//! and in order; sessions to the bucket, in order), the reader (an
-//! ordered consumer of the stream, resuming after the last message read)
-//! and the renewal of connected sockets' sessions.
+//! The recovery tasks: the writers (broadcasts to the stream, in
+//! `writer.rs`; sessions to the bucket, in order), the reader (an ordered
+//! consumer of the stream, resuming after the last message read) and the
+//! renewal of connected sockets' sessions.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
-use async_nats::jetstream::context::PublishAckFuture;
 use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
 use super::hub::Hub;
-use super::log::{Entry, Fallback, Log, SessionWrite, deliver_fallback, lock};
+use super::log::{DELIVERED_HEADER, Log, SessionWrite, lock};
+use super::writer::write_entries;
 use crate::envelope::Envelope;
 use crate::stats::Counters;
 use crate::subject::Subjects;
@@ -39,69 +38,6 @@ pub(crate) fn start(hub: &Arc<Hub>, queues: super::log::Queues, runtime: &tokio:
     runtime.spawn(write_sessions(Arc::downgrade(&hub.log), queues.sessions));
     runtime.spawn(read(Arc::downgrade(hub)));
     runtime.spawn(renew(Arc::downgrade(hub)));
-}
-
-/// A broadcast written, waiting for the stream's acknowledgement.
-type Unacked = std::pin::Pin<Box<dyn Future<Output = Option<Fallback>> + Send>>;
-
-/// Writes broadcasts to the stream in the order queued, with up to
-/// `max_unacked` waiting for their acknowledgement; one that fails (or is
-/// written while the broker is away) is counted and delivered here at
-/// once, without an offset.
-async fn write_entries(log: Weak<Log>, mut queued: mpsc::Receiver<Entry>) {
-    let mut unacked: FuturesUnordered<Unacked> = FuturesUnordered::new();
-    let mut outage = false;
-    loop {
-        let max = log.upgrade().map_or(1, |log| log.config.max_unacked.max(1));
-        tokio::select! {
-            Some(failed) = unacked.next(), if !unacked.is_empty() => {
-                if let Some(fallback) = failed {
-                    if let Some(log) = log.upgrade() {
-                        not_written(&log, &mut outage);
-                    }
-                    deliver_fallback(fallback);
-                }
-            }
-            entry = queued.recv(), if unacked.len() < max => {
-                let Some(entry) = entry else { break };
-                let Some(log) = log.upgrade() else { return };
-                if !log.connected() {
-                    not_written(&log, &mut outage);
-                    deliver_fallback(entry.fallback);
-                    continue;
-                }
-                if let Ok(ack) = log.js.publish(entry.subject, entry.payload).await {
-                    outage = false;
-                    unacked.push(acked(ack, entry.fallback));
-                } else {
-                    not_written(&log, &mut outage);
-                    deliver_fallback(entry.fallback);
-                }
-            }
-        }
-    }
-    while let Some(failed) = unacked.next().await {
-        if let Some(fallback) = failed {
-            deliver_fallback(fallback);
-        }
-    }
-}
-
-/// Waits for a write's acknowledgement: its fallback when it failed.
-fn acked(ack: PublishAckFuture, fallback: Fallback) -> Unacked {
-    Box::pin(async move { ack.await.err().map(|_| fallback) })
-}
-
-fn not_written(log: &Log, outage: &mut bool) {
-    Counters::bump(&log.counters.unpublished);
-    if *outage {
-        tracing::debug!("nats adapter: a broadcast is not written to the stream");
-    } else {
-        *outage = true;
-        tracing::warn!(
-            "nats adapter: broadcasts are not written to the stream; they go out here without offsets (counted in stats)"
-        );
-    }
 }
 
 /// Writes session changes to the bucket in the order queued; one that
@@ -220,16 +156,22 @@ async fn follow(
         if last.is_some_and(|last| seq <= last) {
             continue;
         }
+        let delivered = message
+            .headers
+            .as_ref()
+            .is_some_and(|headers| headers.get(DELIVERED_HEADER).is_some());
         let mut reader = lock(&hub.log.reader);
-        dispatch(&hub, seq, &message.payload);
+        dispatch(&hub, seq, &message.payload, delivered);
         *reader = Some(seq);
         drop(reader);
         *last = Some(seq);
     }
 }
 
-/// Hands a stream message to its namespace.
-fn dispatch(hub: &Hub, seq: u64, payload: &[u8]) {
+/// Hands a stream message to its namespace; `delivered` when it is marked
+/// as delivered by the server that wrote it (which counts only when that
+/// server is this one).
+fn dispatch(hub: &Hub, seq: u64, payload: &[u8], delivered: bool) {
     let envelope = match Envelope::decode(payload) {
         Ok(envelope) => envelope,
         Err(error) => {
@@ -239,7 +181,8 @@ fn dispatch(hub: &Hub, seq: u64, payload: &[u8]) {
         }
     };
     if let Some(ns) = hub.namespace(&envelope.nsp) {
-        ns.on_entry(seq, &envelope);
+        let delivered_here = delivered && envelope.uid == hub.log.uid;
+        ns.on_entry(seq, &envelope, delivered_here);
     }
 }
 
