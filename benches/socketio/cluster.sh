@@ -150,6 +150,15 @@ subscribed() {
     return 1
 }
 
+# publish_stats: Redis's own count of PUBLISH calls over the run and the
+# time it spent in them (INFO commandstats), as JSON: the broker's cost per
+# publish without its idle work (its timers run whatever the load).
+publish_stats() {
+    redis-cli -p "$REDIS_PORT" info commandstats 2>/dev/null | tr -d '\r' |
+        sed -n 's/^cmdstat_publish:calls=\([0-9]*\),usec=\([0-9]*\),.*/{"calls":\1,"usec":\2}/p' |
+        grep . || echo null
+}
+
 # stop_all: stops every process this script started, by PID, newest first.
 stop_all() {
     local i
@@ -179,7 +188,7 @@ measure() {
                 --server-pid "$a" --cluster-pid "$b" --broker-pid "$redis" \
                 "http://127.0.0.1:${ports[0]}" "http://127.0.0.1:${ports[1]}" \
                 2>>"$LOGS/bench.log" | grep '^{')"; then
-                echo "{\"scenario\":\"cluster\",\"server\":\"$name\",\"round\":$round,\"result\":$line}" >>"$RAW"
+                echo "{\"scenario\":\"cluster\",\"server\":\"$name\",\"round\":$round,\"result\":$line,\"publish\":$(publish_stats)}" >>"$RAW"
                 echo "$line" | cut -c1-160 >&2
             else
                 echo "   failed; see $LOGS/bench.log" >&2
@@ -196,6 +205,13 @@ main() {
         echo "needs 2 cores: the servers share one, the bench and redis the other" >&2
         exit 1
     fi
+    IFS=, read -r -a servers <<<"$SERVERS"
+    for name in "${servers[@]}"; do
+        if [ -z "$(server_ports "$name")" ]; then
+            echo "unknown server $name in SERVERS (sockeye-io, node)" >&2
+            exit 1
+        fi
+    done
     [ -n "${NO_BUILD:-}" ] || build
     check_tools
     ulimit -n "$(ulimit -Hn)"
@@ -204,7 +220,6 @@ main() {
     : >"$RAW"
     trap stop_all EXIT
     trap 'exit 130' INT TERM
-    IFS=, read -r -a servers <<<"$SERVERS"
     for round in $(seq "$ROUNDS"); do
         for name in "${servers[@]}"; do
             measure "$name" "$round"
