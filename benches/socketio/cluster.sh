@@ -33,6 +33,16 @@
 # its core or more: the servers together on core 1, or the bench and
 # redis together on core 0; the report says which per round.
 #
+# COUNT 10 as in run.sh's broadcast. IN_FLIGHT 8, twice run.sh's 4: half
+# of each blast travels through Redis and the other server, a longer way,
+# and with 4 blasts in flight the sockeye-io pair waited on it (its
+# servers well under their core; 8 doubled the deliveries, 16 added
+# little more and doubled p50). Node's pair is at its core with either.
+# The bench spends about as much CPU per delivery as the sockeye-io pair
+# does (0.26-0.36 µs against 0.30-0.39 µs in trial runs), so with
+# sockeye-io both cores may fill together: the report then says "both",
+# and CPU per delivery is the figure to compare.
+#
 # Each kind is started fresh for each measurement and stopped by its PID,
 # the kinds taking turns within each of ROUNDS rounds. Loopback only: redis
 # on port 3290, sockeye-io on 3211 and 3212, Node on 3221 and 3222.
@@ -41,7 +51,7 @@
 # the raw JSON lines beside it. About a minute per round at the defaults.
 #
 # Environment: ROUNDS (5), DURATION (5 s measured), WARMUP (2 s),
-# CLIENTS (1000), COUNT (10 events per blast), IN_FLIGHT (4 blasts),
+# CLIENTS (1000), COUNT (10 events per blast), IN_FLIGHT (8 blasts),
 # SERVERS (sockeye-io,node), NO_BUILD (set to skip the builds),
 # CARGO_TARGET_DIR (target), OUT (the report's path).
 set -euo pipefail
@@ -53,7 +63,7 @@ DURATION="${DURATION:-5}"
 WARMUP="${WARMUP:-2}"
 CLIENTS="${CLIENTS:-1000}"
 COUNT="${COUNT:-10}"
-IN_FLIGHT="${IN_FLIGHT:-4}"
+IN_FLIGHT="${IN_FLIGHT:-8}"
 SERVERS="${SERVERS:-sockeye-io,node}"
 STAMP="$(date -u +%Y-%m-%d-%H%M)"
 OUT="${OUT:-$ROOT/benches/results/socketio-cluster-$STAMP.md}"
