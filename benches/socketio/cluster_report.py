@@ -101,6 +101,7 @@ def figures(result, publish):
         "other": cpu.get("other"),
         "limit": limit,
         "errors": result["errors"],
+        "undelivered": result.get("undelivered"),
         "opened": result["opened"],
     }
 
@@ -121,6 +122,7 @@ def summarize(rows):
     summary["rates"] = [r["rate"] for r in rows]
     summary["limits"] = Counter(r["limit"] for r in rows).most_common()
     summary["errors"] = sum(r["errors"] for r in rows)
+    summary["undelivered"] = sum(r["undelivered"] or 0 for r in rows)
     summary["other_max"] = max((r["other"] or 0 for r in rows), default=0)
     return summary
 
@@ -128,7 +130,7 @@ def summarize(rows):
 def tables(runs, out):
     out.append(
         "| servers | deliveries/s (spread) | publishes/s | p50 | p99 | servers CPU per delivery "
-        "| broker CPU per delivery | Redis per PUBLISH | CPU: servers / bench / broker | limit | errors |"
+        "| broker CPU per delivery | Redis per PUBLISH | CPU: servers / bench / broker | limit | errors / undelivered |"
     )
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|")
     for server, s in runs.items():
@@ -138,7 +140,8 @@ def tables(runs, out):
             f"| {fmt_ns(s['servers_ns'])} | {fmt_ns(s['broker_ns'])} "
             f"| {fmt_ns(None if s['publish_us'] is None else s['publish_us'] * 1000)} "
             f"| {fmt_cpu(s['servers_cpu'])} / {fmt_cpu(s['bench_cpu'])} / {fmt_cpu(s['broker_cpu'])} "
-            f"| {', '.join(f'{name} x{n}' for name, n in s['limits'])} | {s['errors']} |"
+            f"| {', '.join(f'{name} x{n}' for name, n in s['limits'])} "
+            f"| {s['errors']} / {s['undelivered']:,} |"
         )
 
 
@@ -174,6 +177,11 @@ def targets(runs, out):
             f"{peer['publish_us']:.2f} µs"
         )
     for server, s in runs.items():
+        if s["undelivered"]:
+            out.append(
+                f"- {server}: {s['undelivered']:,} deliveries owed never arrived "
+                "(events dropped by a server or between them)"
+            )
         if s["other_max"] >= 10:
             out.append(
                 f"- warning: other processes used up to {s['other_max']:.0f}% of a core "

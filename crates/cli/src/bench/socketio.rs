@@ -392,6 +392,19 @@ struct Broadcast {
     joined: Counter,
 }
 
+impl Broadcast {
+    /// Deliveries that never arrived, once `published` blasts were sent
+    /// and the receivers have drained: each blast owes `count` events to
+    /// every receiver. A cluster that drops messages between its servers
+    /// shows here.
+    fn undelivered(&self, published: u64) -> u64 {
+        let owed = published
+            .saturating_mul(u64::from(self.count))
+            .saturating_mul(self.receivers);
+        owed.saturating_sub(self.delivered.get())
+    }
+}
+
 fn quoted_payload(size: usize) -> String {
     let text: String = (b'a'..=b'z').cycle().take(size).map(char::from).collect();
     format!("\"{text}\"")
@@ -446,11 +459,13 @@ async fn load(args: &Args, server: Option<Process>, members: &Members) -> ExitCo
     let (window, cluster) =
         measure(phases, &counters, &tally, (server, members), &mut progress).await;
     progress.show("draining and closing");
-    if let Some(publisher) = publisher
-        && publisher.await.is_err()
-    {
-        tally.failed("the publisher stopped".to_owned());
-    }
+    let blasts_sent = match publisher {
+        Some(publisher) => publisher.await.unwrap_or_else(|_| {
+            tally.failed("the publisher stopped".to_owned());
+            0
+        }),
+        None => 0,
+    };
     let (latency, measured) = join_workers(workers, &tally).await;
     progress.finish();
 
@@ -466,6 +481,10 @@ async fn load(args: &Args, server: Option<Process>, members: &Members) -> ExitCo
         latency: &latency,
         cpu,
         cluster: &cluster,
+        undelivered: plan
+            .broadcast
+            .as_ref()
+            .map(|broadcast| broadcast.undelivered(blasts_sent)),
     }
     .print();
     tally.report_errors()
@@ -771,29 +790,29 @@ fn parse_delivery(packet: &str, start: Instant) -> Result<Instant, String> {
 /// The publisher: one more client per server, not in the room, sending
 /// `blast` events in turn until `stop_at`, each with its send time,
 /// keeping at most `in_flight` of them undelivered (a blast is delivered
-/// once `count` events reached every receiver).
+/// once `count` events reached every receiver). Returns how many it sent.
 async fn publisher(
     dials: Vec<Dial>,
     plan: Arc<Plan>,
     mut phases: watch::Receiver<Option<Phases>>,
     tally: Arc<Tally>,
-) {
+) -> u64 {
     let Some(broadcast) = &plan.broadcast else {
-        return;
+        return 0;
     };
     let gate = Semaphore::new(1);
     let mut clients = Vec::with_capacity(dials.len());
     for dial in &dials {
         let Some(client) = open_client(&gate, dial, &tally).await else {
-            return;
+            return 0;
         };
         clients.push(client);
     }
     let phases = match phases.wait_for(Option::is_some).await {
         Ok(phases) => *phases,
-        Err(_) => return,
+        Err(_) => return 0,
     };
-    let Some(phases) = phases else { return };
+    let Some(phases) = phases else { return 0 };
     let room = serde_json::to_string(&broadcast.room).unwrap_or_else(|_| "\"r\"".to_owned());
     let per_blast = u64::from(broadcast.count) * broadcast.receivers;
     let window = u64::try_from(plan.in_flight).unwrap_or(1);
@@ -812,7 +831,7 @@ async fn publisher(
             let client = &mut clients[reading];
             if let Ok(Err(why)) = tokio::time::timeout(PUBLISH_POLL, client.next_packet()).await {
                 tally.failed(why);
-                return;
+                return sent;
             }
             continue;
         }
@@ -826,13 +845,14 @@ async fn publisher(
         let client = &mut clients[sending];
         if let Err(why) = client.send(message).await {
             tally.failed(why);
-            return;
+            return sent;
         }
         sent += 1;
     }
     for client in &mut clients {
         close(&mut client.ws).await;
     }
+    sent
 }
 
 /// Waits through the warm-up and the measured window, showing the rate
@@ -891,6 +911,8 @@ struct Report<'a> {
     latency: &'a Histogram<u64>,
     cpu: Cpu,
     cluster: &'a cluster::Usage,
+    /// With --broadcast: deliveries owed and never received.
+    undelivered: Option<u64>,
 }
 
 impl Report<'_> {
@@ -926,6 +948,7 @@ impl Report<'_> {
             "latency_us": report::latency_json(self.latency),
             "cpu": self.cpu.json(per_second, "event"),
             "cluster": self.cluster.json(per_second, "event"),
+            "undelivered": self.undelivered,
             "server_rss": self.cpu.server_rss,
             "bottleneck": bottleneck.name(),
             "errors": self.errors,
@@ -984,6 +1007,14 @@ impl Report<'_> {
             "neither side is CPU-bound: the load waits on latency; more --in-flight or \
              --clients would load the server more",
         );
+        if let Some(undelivered) = self.undelivered.filter(|&n| n > 0) {
+            let _ = writeln!(
+                out,
+                "  warning     {} deliveries never arrived: the server (or the cluster \
+                 between its servers) dropped events",
+                grouped(undelivered)
+            );
+        }
         report::write_errors(&mut out, self.errors);
         out
     }
@@ -1206,6 +1237,24 @@ mod tests {
         assert_eq!(urls(&spread(&["a", "b"], 1, 2)), ["b", "b", "b", "b"]);
         assert_eq!(urls(&spread(&["a", "b", "c"], 1, 2)), ["b", "a", "c", "b"]);
         assert_eq!(urls(&spread(&["a"], 0, 3)), ["a", "a", "a", "a"]);
+    }
+
+    /// Each blast owes `count` events to every receiver; what did not
+    /// arrive is counted, and more than owed (none can) counts as none.
+    #[test]
+    fn deliveries_owed_and_missing_are_counted() {
+        let broadcast = Broadcast {
+            room: "r".to_owned(),
+            count: 10,
+            receivers: 4,
+            delivered: Counter::default(),
+            joined: Counter::default(),
+        };
+        broadcast.delivered.add(75);
+        assert_eq!(broadcast.undelivered(2), 5);
+        broadcast.delivered.add(5);
+        assert_eq!(broadcast.undelivered(2), 0);
+        assert_eq!(broadcast.undelivered(0), 0);
     }
 
     /// The event argument is a JSON string of the size asked for.
