@@ -19,6 +19,13 @@
 //!   counted where they arrive, and each carries its send time;
 //! - `--idle`: the clients connect, join the namespace and hold, for the
 //!   server's memory per client.
+//!
+//! Given several URLs, the servers of one cluster (such as two servers on
+//! one Redis), the clients are spread over them in turn, and a broadcast
+//! has one publisher per server, the blasts taking turns among them: each
+//! blast must reach the room's clients on every server. `--cluster-pid`
+//! and `--broker-pid` add the CPU time of the cluster's other processes
+//! over the measured window to the report (`cluster`).
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -34,7 +41,7 @@ use sockeye::{ClientStream, Message, WebSocket};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::procfs::Process;
+use super::procfs::{CpuSample, Process};
 use super::report::{
     self, Bottleneck, Cpu, Local, Pending, Phases, Window, join_workers, rate_u64, tenths,
 };
@@ -45,6 +52,10 @@ use super::{
 use crate::args::parse_seconds;
 use crate::describe;
 
+mod cluster;
+
+use cluster::Members;
+
 /// Options of `sockeye bench socketio`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -53,6 +64,20 @@ pub(crate) struct Args {
     /// path.
     #[command(flatten)]
     common: Common,
+    /// More servers of one cluster, after the first URL: the clients are
+    /// spread over all the URLs in turn, and with --broadcast each URL gets
+    /// a publisher, the blasts taking turns among them.
+    #[arg(value_name = "URL")]
+    more_urls: Vec<String>,
+    /// The process ID of another server of the cluster (repeatable): its
+    /// CPU time over the measured window is reported beside
+    /// --server-pid's.
+    #[arg(long, value_name = "PID")]
+    cluster_pid: Vec<u32>,
+    /// The process ID of the cluster's broker (such as redis-server): its
+    /// CPU time over the measured window is reported, per event too.
+    #[arg(long, value_name = "PID")]
+    broker_pid: Option<u32>,
     /// Clients (Socket.IO connections) to open.
     #[arg(short = 'c', long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     clients: u32,
@@ -113,8 +138,8 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 const PUBLISH_POLL: Duration = Duration::from_micros(200);
 
 pub(crate) async fn run(mut args: Args) -> ExitCode {
-    args.common.url = match socketio_url(&args.common.url) {
-        Ok(url) => url,
+    let members = match endpoints(&mut args) {
+        Ok(members) => members,
         Err(why) => {
             eprintln!("sockeye: {why}");
             return ExitCode::from(crate::EXIT_USAGE);
@@ -129,7 +154,69 @@ pub(crate) async fn run(mut args: Args) -> ExitCode {
     if args.idle {
         idle(&args, server).await
     } else {
-        load(&args, server).await
+        load(&args, server, &members).await
+    }
+}
+
+/// Turns every URL into its Engine.IO endpoint, and checks that the
+/// cluster's other processes can be read.
+fn endpoints(args: &mut Args) -> Result<Members, String> {
+    args.common.url = socketio_url(&args.common.url)?;
+    for url in &mut args.more_urls {
+        *url = socketio_url(url)?;
+    }
+    Members::new(&args.cluster_pid, args.broker_pid)
+}
+
+/// How to open a connection to each server, in the order of the URLs.
+fn dials(args: &Args) -> Vec<Dial> {
+    let first = args.common.dial(Compression::none(), args.size);
+    let more: Vec<Dial> = args
+        .more_urls
+        .iter()
+        .map(|url| Dial {
+            url: url.clone(),
+            ..first.clone()
+        })
+        .collect();
+    let mut dials = vec![first];
+    dials.extend(more);
+    dials
+}
+
+/// The URLs, for the summary: `a, b`.
+fn url_list(args: &Args) -> String {
+    std::iter::once(&args.common.url)
+        .chain(&args.more_urls)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Which of the servers' dials each client of a worker uses: clients are
+/// numbered across the workers (worker `index` of `workers` has clients
+/// `index`, `index + workers`, ...), and client `n` goes to server
+/// `n % servers`.
+#[derive(Debug)]
+struct Spread {
+    dials: Vec<Dial>,
+    index: usize,
+    workers: usize,
+}
+
+impl Spread {
+    fn new(args: &Args, index: usize) -> Spread {
+        Spread {
+            dials: dials(args),
+            index,
+            workers: usize::from(args.common.threads),
+        }
+    }
+
+    /// The dial of the worker's `nth` client.
+    fn dial(&self, nth: usize) -> &Dial {
+        let client = nth * self.workers + self.index;
+        &self.dials[client % self.dials.len()]
     }
 }
 
@@ -305,6 +392,19 @@ struct Broadcast {
     joined: Counter,
 }
 
+impl Broadcast {
+    /// Deliveries that never arrived, once `published` blasts were sent
+    /// and the receivers have drained: each blast owes `count` events to
+    /// every receiver. A cluster that drops messages between its servers
+    /// shows here.
+    fn undelivered(&self, published: u64) -> u64 {
+        let owed = published
+            .saturating_mul(u64::from(self.count))
+            .saturating_mul(self.receivers);
+        owed.saturating_sub(self.delivered.get())
+    }
+}
+
 fn quoted_payload(size: usize) -> String {
     let text: String = (b'a'..=b'z').cycle().take(size).map(char::from).collect();
     format!("\"{text}\"")
@@ -312,7 +412,7 @@ fn quoted_payload(size: usize) -> String {
 
 /// Round trips or broadcast deliveries: opens the clients, runs the load
 /// over the warm-up and the measured window, and reports.
-async fn load(args: &Args, server: Option<Process>) -> ExitCode {
+async fn load(args: &Args, server: Option<Process>, members: &Members) -> ExitCode {
     let common = &args.common;
     let clients = args.clients as usize;
     let plan = Arc::new(Plan {
@@ -345,7 +445,7 @@ async fn load(args: &Args, server: Option<Process>) -> ExitCode {
         Some(broadcast) => {
             wait_until_joined(broadcast, &tally).await;
             Some(tokio::spawn(publisher(
-                common.dial(Compression::none(), args.size),
+                dials(args),
                 Arc::clone(&plan),
                 phases_rx.clone(),
                 Arc::clone(&tally),
@@ -356,23 +456,35 @@ async fn load(args: &Args, server: Option<Process>) -> ExitCode {
 
     let phases = Phases::starting_now(args.warmup, args.duration);
     let _ = phases_tx.send(Some(phases));
-    let window = measure(phases, &counters, &tally, server, &mut progress).await;
+    let (window, cluster) =
+        measure(phases, &counters, &tally, (server, members), &mut progress).await;
     progress.show("draining and closing");
-    if let Some(publisher) = publisher
-        && publisher.await.is_err()
-    {
-        tally.failed("the publisher stopped".to_owned());
-    }
+    let blasts_sent = match publisher {
+        Some(publisher) => publisher.await.unwrap_or_else(|_| {
+            tally.failed("the publisher stopped".to_owned());
+            0
+        }),
+        None => 0,
+    };
     let (latency, measured) = join_workers(workers, &tally).await;
     progress.finish();
 
+    let mut cpu = window.cpu(server, common.threads);
+    // The cluster's processes are part of the measurement, not load from
+    // elsewhere.
+    cpu.other = cpu.other.map(|other| (other - cluster.total()).max(0.0));
     Report {
         args,
         opened: tally.opened.load(Ordering::Relaxed),
         errors: tally.errors(),
         measured,
         latency: &latency,
-        cpu: window.cpu(server, common.threads),
+        cpu,
+        cluster: &cluster,
+        undelivered: plan
+            .broadcast
+            .as_ref()
+            .map(|broadcast| broadcast.undelivered(blasts_sent)),
     }
     .print();
     tally.report_errors()
@@ -416,12 +528,12 @@ fn start_workers(
     for index in 0..usize::from(common.threads) {
         let count = common.share(args.clients as usize, index);
         let open_at_once = common.open_concurrency_per_worker();
-        let dial = common.dial(Compression::none(), args.size);
+        let spread = Spread::new(args, index);
         let counter = Arc::new(Counter::default());
         counters.push(Arc::clone(&counter));
         let (plan, tally, phases) = (Arc::clone(plan), Arc::clone(tally), phases.clone());
         workers.push(spawn_worker(index, move || {
-            worker(count, open_at_once, dial, plan, phases, tally, counter)
+            worker(count, open_at_once, spread, plan, phases, tally, counter)
         })?);
     }
     Ok((workers, counters))
@@ -431,7 +543,7 @@ fn start_workers(
 async fn worker(
     count: usize,
     open_at_once: usize,
-    dial: Dial,
+    spread: Spread,
     plan: Arc<Plan>,
     phases: watch::Receiver<Option<Phases>>,
     tally: Arc<Tally>,
@@ -439,10 +551,10 @@ async fn worker(
 ) -> report::WorkerReport {
     let local = Rc::new(Local::new(arrived));
     let gate = Rc::new(Semaphore::new(open_at_once));
-    let dial = Rc::new(dial);
+    let spread = Rc::new(spread);
     let mut tasks = JoinSet::new();
-    for _ in 0..count {
-        let (dial, gate) = (Rc::clone(&dial), Rc::clone(&gate));
+    for nth in 0..count {
+        let (spread, gate) = (Rc::clone(&spread), Rc::clone(&gate));
         let (plan, phases, tally, local) = (
             Arc::clone(&plan),
             phases.clone(),
@@ -450,7 +562,7 @@ async fn worker(
             Rc::clone(&local),
         );
         tasks.spawn_local(async move {
-            let Some(mut client) = open_client(&gate, &dial, &tally).await else {
+            let Some(mut client) = open_client(&gate, spread.dial(nth), &tally).await else {
                 return;
             };
             tally.opened(false);
@@ -639,18 +751,20 @@ async fn receive_deliveries(
     // had everything.
     const QUIET: Duration = Duration::from_millis(500);
     loop {
-        let packet = if Instant::now() < phases.stop_at {
-            match tokio::time::timeout_at(phases.stop_at.into(), client.next_packet()).await {
-                Ok(packet) => packet?,
+        // Read as the message, not copied into a `String`: at millions of
+        // deliveries a second the copy is a fair part of the bench's cost.
+        let message = if Instant::now() < phases.stop_at {
+            match tokio::time::timeout_at(phases.stop_at.into(), client.next_message()).await {
+                Ok(message) => message?,
                 Err(_) => continue,
             }
         } else {
-            match tokio::time::timeout(QUIET, client.next_packet()).await {
-                Ok(packet) => packet?,
+            match tokio::time::timeout(QUIET, client.next_message()).await {
+                Ok(message) => message?,
                 Err(_) => return Ok(()),
             }
         };
-        let sent = parse_delivery(&packet, phases.start)?;
+        let sent = parse_delivery(message.as_text().unwrap_or_default(), phases.start)?;
         let now = Instant::now();
         local.arrived.add(1);
         broadcast.delivered.add(1);
@@ -673,41 +787,51 @@ fn parse_delivery(packet: &str, start: Instant) -> Result<Instant, String> {
     Ok(start + Duration::from_nanos(nanos))
 }
 
-/// The publisher: one more client, not in the room, that sends `blast`
-/// events until `stop_at`, each with its send time, keeping at most
-/// `in_flight` of them undelivered (a blast is delivered once `count`
-/// events reached every receiver).
+/// The publisher: one more client per server, not in the room, sending
+/// `blast` events in turn until `stop_at`, each with its send time,
+/// keeping at most `in_flight` of them undelivered (a blast is delivered
+/// once `count` events reached every receiver). Returns how many it sent.
 async fn publisher(
-    dial: Dial,
+    dials: Vec<Dial>,
     plan: Arc<Plan>,
     mut phases: watch::Receiver<Option<Phases>>,
     tally: Arc<Tally>,
-) {
+) -> u64 {
     let Some(broadcast) = &plan.broadcast else {
-        return;
+        return 0;
     };
     let gate = Semaphore::new(1);
-    let Some(mut client) = open_client(&gate, &dial, &tally).await else {
-        return;
-    };
+    let mut clients = Vec::with_capacity(dials.len());
+    for dial in &dials {
+        let Some(client) = open_client(&gate, dial, &tally).await else {
+            return 0;
+        };
+        clients.push(client);
+    }
     let phases = match phases.wait_for(Option::is_some).await {
         Ok(phases) => *phases,
-        Err(_) => return,
+        Err(_) => return 0,
     };
-    let Some(phases) = phases else { return };
+    let Some(phases) = phases else { return 0 };
     let room = serde_json::to_string(&broadcast.room).unwrap_or_else(|_| "\"r\"".to_owned());
     let per_blast = u64::from(broadcast.count) * broadcast.receivers;
     let window = u64::try_from(plan.in_flight).unwrap_or(1);
     let padding = plan.payload.trim_matches('"');
     let mut sent: u64 = 0;
+    // Whose turn it is to send, and to be read while waiting.
+    let (mut turn, mut read_turn) = (0, 0);
     while Instant::now() < phases.stop_at {
         let done = broadcast.delivered.get() / per_blast.max(1);
         if sent >= done + window {
             // Waiting reads, so that pings are answered; nothing else is
-            // sent to a client outside the room.
+            // sent to a client outside the room. Each client is read in
+            // turn, none left unread for long.
+            let reading = read_turn;
+            read_turn = (read_turn + 1) % clients.len();
+            let client = &mut clients[reading];
             if let Ok(Err(why)) = tokio::time::timeout(PUBLISH_POLL, client.next_packet()).await {
                 tally.failed(why);
-                return;
+                return sent;
             }
             continue;
         }
@@ -716,25 +840,31 @@ async fn publisher(
             "42[\"blast\",{room},{},\"{nanos}-{padding}\"]",
             broadcast.count
         );
+        let sending = turn;
+        turn = (turn + 1) % clients.len();
+        let client = &mut clients[sending];
         if let Err(why) = client.send(message).await {
             tally.failed(why);
-            return;
+            return sent;
         }
         sent += 1;
     }
-    close(&mut client.ws).await;
+    for client in &mut clients {
+        close(&mut client.ws).await;
+    }
+    sent
 }
 
 /// Waits through the warm-up and the measured window, showing the rate
-/// each second, and samples the CPU time of both sides at the window's
-/// edges.
+/// each second, and samples the CPU time of both sides, and of the
+/// cluster's other processes, at the window's edges.
 async fn measure(
     phases: Phases,
     counters: &[Arc<Counter>],
     tally: &Tally,
-    server: Option<Process>,
+    (server, members): (Option<Process>, &Members),
     progress: &mut Progress,
-) -> Window {
+) -> (Window, cluster::Usage) {
     const EVERY: Duration = Duration::from_secs(1);
     let mut last = (Instant::now(), 0);
     let mut show = |progress: &mut Progress, what: &str| {
@@ -758,15 +888,17 @@ async fn measure(
         tokio::time::sleep_until(next.into()).await;
         show(progress, what);
     };
+    let sample = || -> (_, Vec<Option<CpuSample>>) { (Window::sample(server), members.sample()) };
     tick_until(phases.measure_from, progress, "warm-up").await;
-    let (own_from, server_from, machine_from) = Window::sample(server);
+    let ((own_from, server_from, machine_from), cluster_from) = sample();
     tick_until(phases.stop_at, progress, "measuring").await;
-    let (own_to, server_to, machine_to) = Window::sample(server);
-    Window {
+    let ((own_to, server_to, machine_to), cluster_to) = sample();
+    let window = Window {
         own: (own_from, own_to),
         server: (server_from, server_to),
         machine: (machine_from, machine_to),
-    }
+    };
+    (window, members.usage(&cluster_from, &cluster_to))
 }
 
 /// Everything the summary and the JSON line of a load run say.
@@ -778,6 +910,9 @@ struct Report<'a> {
     measured: u64,
     latency: &'a Histogram<u64>,
     cpu: Cpu,
+    cluster: &'a cluster::Usage,
+    /// With --broadcast: deliveries owed and never received.
+    undelivered: Option<u64>,
 }
 
 impl Report<'_> {
@@ -799,6 +934,7 @@ impl Report<'_> {
         let json = serde_json::json!({
             "scenario": scenario,
             "url": args.common.url,
+            "more_urls": args.more_urls,
             "clients": args.clients,
             "opened": self.opened,
             "size": args.size,
@@ -811,6 +947,8 @@ impl Report<'_> {
             "events_per_s": tenths(per_second),
             "latency_us": report::latency_json(self.latency),
             "cpu": self.cpu.json(per_second, "event"),
+            "cluster": self.cluster.json(per_second, "event"),
+            "undelivered": self.undelivered,
             "server_rss": self.cpu.server_rss,
             "bottleneck": bottleneck.name(),
             "errors": self.errors,
@@ -839,7 +977,7 @@ impl Report<'_> {
                 args.size,
                 args.duration.as_secs_f64(),
                 args.warmup.as_secs_f64(),
-                args.common.url,
+                url_list(args),
             );
         } else {
             let _ = writeln!(
@@ -851,7 +989,7 @@ impl Report<'_> {
                 args.size,
                 args.duration.as_secs_f64(),
                 args.warmup.as_secs_f64(),
-                args.common.url,
+                url_list(args),
             );
         }
         let _ = writeln!(
@@ -862,12 +1000,21 @@ impl Report<'_> {
         );
         report::write_latency(&mut out, report::percentiles(self.latency), "");
         self.cpu.write_lines(&mut out, per_second, unit);
+        self.cluster.write_line(&mut out, per_second, unit);
         self.cpu.write_verdict(
             &mut out,
             bottleneck,
             "neither side is CPU-bound: the load waits on latency; more --in-flight or \
              --clients would load the server more",
         );
+        if let Some(undelivered) = self.undelivered.filter(|&n| n > 0) {
+            let _ = writeln!(
+                out,
+                "  warning     {} deliveries never arrived: the server (or the cluster \
+                 between its servers) dropped events",
+                grouped(undelivered)
+            );
+        }
         report::write_errors(&mut out, self.errors);
         out
     }
@@ -888,10 +1035,10 @@ async fn idle(args: &Args, server: Option<Process>) -> ExitCode {
     for index in 0..usize::from(common.threads) {
         let count = common.share(clients, index);
         let open_at_once = common.open_concurrency_per_worker();
-        let dial = common.dial(Compression::none(), args.size);
+        let spread = Spread::new(args, index);
         let (tally, release) = (Arc::clone(&tally), release_rx.clone());
         match spawn_worker(index, move || {
-            idle_worker(count, open_at_once, dial, release, tally)
+            idle_worker(count, open_at_once, spread, release, tally)
         }) {
             Ok(rx) => workers.push(rx),
             Err(e) => {
@@ -924,18 +1071,18 @@ async fn idle(args: &Args, server: Option<Process>) -> ExitCode {
 async fn idle_worker(
     count: usize,
     open_at_once: usize,
-    dial: Dial,
+    spread: Spread,
     release: watch::Receiver<bool>,
     tally: Arc<Tally>,
 ) {
     let gate = Rc::new(Semaphore::new(open_at_once));
-    let dial = Rc::new(dial);
+    let spread = Rc::new(spread);
     let mut tasks = JoinSet::new();
-    for _ in 0..count {
-        let (gate, dial) = (Rc::clone(&gate), Rc::clone(&dial));
+    for nth in 0..count {
+        let (gate, spread) = (Rc::clone(&gate), Rc::clone(&spread));
         let (mut release, tally) = (release.clone(), Arc::clone(&tally));
         tasks.spawn_local(async move {
-            let Some(mut client) = open_client(&gate, &dial, &tally).await else {
+            let Some(mut client) = open_client(&gate, spread.dial(nth), &tally).await else {
                 return;
             };
             tally.opened(false);
@@ -981,7 +1128,7 @@ fn print_idle(
         "socketio idle: {} clients held {:.1} s, {}",
         args.clients,
         args.hold.as_secs_f64(),
-        args.common.url
+        url_list(args)
     );
     let _ = writeln!(
         out,
@@ -1007,6 +1154,7 @@ fn print_idle(
     let json = serde_json::json!({
         "scenario": "socketio-idle",
         "url": args.common.url,
+        "more_urls": args.more_urls,
         "clients": args.clients,
         "opened": opened,
         "open_s": (open_time.as_secs_f64() * 1000.0).round() / 1000.0,
@@ -1063,6 +1211,50 @@ mod tests {
         assert_eq!(sent, Ok(start + Duration::from_nanos(1500)));
         assert!(parse_delivery("42[\"other\",\"1500\"]", start).is_err());
         assert!(parse_delivery("42[\"blast\",\"abc\"]", start).is_err());
+    }
+
+    /// Clients numbered across the workers take the servers in turn: two
+    /// workers and two servers put each worker's clients on one server,
+    /// three servers on all of them.
+    #[test]
+    fn clients_take_the_servers_in_turn() {
+        let dial = |url: &str| Dial {
+            url: url.to_owned(),
+            deflate: None,
+            max_message_size: 0,
+            roots: Arc::from(Vec::new()),
+            http2: false,
+        };
+        let spread = |servers: &[&str], index, workers| Spread {
+            dials: servers.iter().map(|url| dial(url)).collect(),
+            index,
+            workers,
+        };
+        let urls = |spread: &Spread| -> Vec<String> {
+            (0..4).map(|nth| spread.dial(nth).url.clone()).collect()
+        };
+        assert_eq!(urls(&spread(&["a", "b"], 0, 1)), ["a", "b", "a", "b"]);
+        assert_eq!(urls(&spread(&["a", "b"], 1, 2)), ["b", "b", "b", "b"]);
+        assert_eq!(urls(&spread(&["a", "b", "c"], 1, 2)), ["b", "a", "c", "b"]);
+        assert_eq!(urls(&spread(&["a"], 0, 3)), ["a", "a", "a", "a"]);
+    }
+
+    /// Each blast owes `count` events to every receiver; what did not
+    /// arrive is counted, and more than owed (none can) counts as none.
+    #[test]
+    fn deliveries_owed_and_missing_are_counted() {
+        let broadcast = Broadcast {
+            room: "r".to_owned(),
+            count: 10,
+            receivers: 4,
+            delivered: Counter::default(),
+            joined: Counter::default(),
+        };
+        broadcast.delivered.add(75);
+        assert_eq!(broadcast.undelivered(2), 5);
+        broadcast.delivered.add(5);
+        assert_eq!(broadcast.undelivered(2), 0);
+        assert_eq!(broadcast.undelivered(0), 0);
     }
 
     /// The event argument is a JSON string of the size asked for.
