@@ -179,8 +179,9 @@ def targets(runs, out):
     for server, s in runs.items():
         if s["undelivered"]:
             out.append(
-                f"- {server}: {s['undelivered']:,} deliveries owed never arrived "
-                "(events dropped by a server or between them)"
+                f"- {server}: {s['undelivered']:,} deliveries owed had not arrived when the "
+                "receivers stopped (500 ms without one after the window): dropped, or still "
+                "queued behind a server's backlog"
             )
         if s["other_max"] >= 10:
             out.append(

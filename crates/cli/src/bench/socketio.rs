@@ -1010,8 +1010,9 @@ impl Report<'_> {
         if let Some(undelivered) = self.undelivered.filter(|&n| n > 0) {
             let _ = writeln!(
                 out,
-                "  warning     {} deliveries never arrived: the server (or the cluster \
-                 between its servers) dropped events",
+                "  warning     {} deliveries owed had not arrived when the receivers \
+                 stopped (500 ms without one after the window): dropped, or still queued \
+                 behind the server's backlog",
                 grouped(undelivered)
             );
         }
