@@ -74,8 +74,12 @@ struct WhoAmI {
 fn config(options: &Options) -> SocketIoConfig {
     let mut config = SocketIoConfig::default();
     config.engine.allow_eio3 = options.eio3;
+    // Pings every 500 ms, so that the checks that keep a session alive
+    // see several; 2 s to answer, so that a client starved of CPU on a
+    // busy machine (the test command runs builds beside these checks)
+    // is not dropped for a late pong in the middle of another check.
     config.engine.ping_interval = Duration::from_millis(500);
-    config.engine.ping_timeout = Duration::from_millis(500);
+    config.engine.ping_timeout = Duration::from_secs(2);
     config.engine.cors = Cors {
         origins: CorsOrigins::Any,
         credentials: false,
