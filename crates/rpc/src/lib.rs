@@ -1,0 +1,58 @@
+//! sockeye-rpc: JSON-RPC 2.0 for peers that call each other over one
+//! WebSocket. This is its message layer: reading and writing requests,
+//! notifications, responses and batches exactly as the specification
+//! puts them, and answering a text message by its rules.
+//!
+//! ```
+//! use serde_json::value::{RawValue, to_raw_value};
+//! use sockeye_rpc::{Batches, ErrorObject, Handler, Notification, Request, Response, answer};
+//!
+//! struct Calculator;
+//!
+//! impl Handler for Calculator {
+//!     fn call(&mut self, request: &Request) -> Result<Box<RawValue>, ErrorObject> {
+//!         match request.method.as_str() {
+//!             "subtract" => {
+//!                 let params = request.params.as_ref().ok_or_else(ErrorObject::invalid_params)?;
+//!                 let (a, b): (i64, i64) =
+//!                     serde_json::from_str(params.get()).map_err(|_| ErrorObject::invalid_params())?;
+//!                 Ok(to_raw_value(&(a - b)).unwrap())
+//!             }
+//!             _ => Err(ErrorObject::method_not_found()),
+//!         }
+//!     }
+//!     fn notify(&mut self, _: &Notification) {}
+//!     fn response(&mut self, _: Response) {}
+//! }
+//!
+//! let text = r#"{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1}"#;
+//! let reply = answer(text, Batches::Upto(100), &mut Calculator);
+//! assert_eq!(reply.as_deref(), Some(r#"{"jsonrpc":"2.0","result":19,"id":1}"#));
+//! ```
+//!
+//! # Module map
+//!
+//! Bottom up; each file uses only those above it.
+//!
+//! - `error.rs` ([`ErrorObject`], the reserved codes): the `error` member.
+//! - `id.rs` ([`Id`]): ids, echoed to the letter.
+//! - `message.rs` ([`Message`], [`Request`], [`Notification`],
+//!   [`Response`]): the messages and how they are written.
+//! - `parse.rs` ([`parse`], [`Incoming`], [`Parsed`]): reading a text
+//!   message, one or a batch.
+//! - `answer.rs` ([`answer`], [`Handler`], [`Batches`]): what goes back.
+
+mod answer;
+mod error;
+mod id;
+mod message;
+mod parse;
+
+pub use answer::{Batches, Handler, answer};
+pub use error::{
+    ErrorObject, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR,
+    SERVER_ERROR_MAX, SERVER_ERROR_MIN,
+};
+pub use id::Id;
+pub use message::{Message, Notification, Request, Response};
+pub use parse::{Incoming, Parsed, parse};
