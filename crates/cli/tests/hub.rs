@@ -433,38 +433,54 @@ struct Broker {
 
 impl Broker {
     fn start() -> Option<Broker> {
-        let installed = std::process::Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok();
-        if !installed {
-            assert!(
-                std::env::var_os("SOCKEYE_REQUIRE_REDIS").is_none(),
-                "redis-server is not installed, and SOCKEYE_REQUIRE_REDIS is set"
-            );
-            eprintln!("SKIPPED: redis-server is not installed");
-            return None;
-        }
         let port = support::unused_addr().port();
-        let child = std::process::Command::new("redis-server")
+        let mut command = std::process::Command::new("redis-server");
+        command
             .args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
-            .args(["--port", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        let child = ChildGuard::new(child);
-        let deadline = Instant::now() + LIMIT;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            thread::sleep(Duration::from_millis(20));
-        }
+            .args(["--port", &port.to_string()]);
+        let child = spawn_broker(command, "SOCKEYE_REQUIRE_REDIS", port)?;
         Some(Broker {
             _child: child,
             port,
         })
     }
+}
+
+/// `command`, a broker listening on the loopback port `port`, started
+/// and waited for until it accepts connections; `None`, saying so, when
+/// its program is not installed and the environment variable `require`
+/// is unset.
+fn spawn_broker(
+    mut command: std::process::Command,
+    require: &str,
+    port: u16,
+) -> Option<ChildGuard> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let installed = std::process::Command::new(&program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok();
+    if !installed {
+        assert!(
+            std::env::var_os(require).is_none(),
+            "{program} is not installed, and {require} is set"
+        );
+        eprintln!("SKIPPED: {program} is not installed");
+        return None;
+    }
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {program}: {e}"));
+    let child = ChildGuard::new(child);
+    let deadline = Instant::now() + LIMIT;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{program} did not start");
+        thread::sleep(Duration::from_millis(20));
+    }
+    Some(child)
 }
 
 /// Two hubs on one Redis, classic then sharded: an API call to one
@@ -550,35 +566,14 @@ struct NatsBroker {
 
 impl NatsBroker {
     fn start() -> Option<NatsBroker> {
-        let installed = std::process::Command::new("nats-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok();
-        if !installed {
-            assert!(
-                std::env::var_os("SOCKEYE_REQUIRE_NATS").is_none(),
-                "nats-server is not installed, and SOCKEYE_REQUIRE_NATS is set"
-            );
-            eprintln!("SKIPPED: nats-server is not installed");
-            return None;
-        }
         let port = support::unused_addr().port();
         let dir =
             std::env::temp_dir().join(format!("sockeye-hub-nats-{}-{port}", std::process::id()));
-        let child = std::process::Command::new("nats-server")
+        let mut command = std::process::Command::new("nats-server");
+        command
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nats-server");
-        let child = ChildGuard::new(child);
-        let deadline = Instant::now() + LIMIT;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            thread::sleep(Duration::from_millis(20));
-        }
+            .arg(&dir);
+        let child = spawn_broker(command, "SOCKEYE_REQUIRE_NATS", port)?;
         Some(NatsBroker {
             _child: child,
             port,
