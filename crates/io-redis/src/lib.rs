@@ -58,9 +58,9 @@
 //! sharded adapter has no such request). A process that is none of the
 //! servers publishes into the cluster with [`RedisEmitter`] (events to
 //! rooms, joins, leaves, disconnects, server-side events), as Node's
-//! `@socket.io/redis-emitter` does, classic mode only. Not yet: Redis Cluster (counts
-//! summed over masters, one connection per shard), and a `parser` other
-//! than notepack's msgpack.
+//! `@socket.io/redis-emitter` does, classic mode only. Not yet: Redis
+//! Cluster (counts summed over masters, one connection per shard), and a
+//! `parser` other than notepack's msgpack.
 //!
 //! A broadcast from this server, as a Node server receives it:
 //!
@@ -154,11 +154,11 @@
 //! servers deliver them (counted as `delayed`); what finds no room or
 //! waits too long, and a write in flight when the connection failed
 //! (which may or may not have been added), is dropped and counted
-//! (`unpublished`) rather than risk adding it twice. A reader cut
-//! off from the broker resumes after the last entry it read. Broadcasts with acks, `fetch_sockets()`, server-side events
-//! and the server count go over pub/sub, as Node's 0.3 sends them
-//! (`k#n#` and `k#n#uid#`, msgpack). Packets sent to one socket carry no
-//! offset.
+//! (`unpublished`) rather than risk adding it twice. A reader cut off
+//! from the broker resumes after the last entry it read. Broadcasts with
+//! acks, `fetch_sockets()`, server-side events and the server count go
+//! over pub/sub, as Node's 0.3 sends them (`k#n#` and `k#n#uid#`,
+//! msgpack). Packets sent to one socket carry no offset.
 //!
 //! The facts behind each message are in the project's Socket.IO notes,
 //! section 3b; the tests compare against bytes Node produced
