@@ -27,7 +27,7 @@ use crate::envelope::{Envelope, Kind};
 use crate::nodes::Nodes;
 use crate::recovery::{Sequenced, restore};
 use crate::shared::Shared;
-use crate::stats::Counters;
+use crate::stats::{AckWait, Counters};
 use crate::subject::Subjects;
 
 /// The adapter of one namespace, made by
@@ -391,6 +391,22 @@ impl Inner {
             .map_or(self.shared.config.request_timeout, Duration::from_millis)
             .min(self.shared.config.max_ack_wait);
         let to = self.subjects.response(from);
+        let Some(wait) = self
+            .shared
+            .counters
+            .enter_ack_wait(self.shared.config.max_remote_ack_waits)
+        else {
+            tracing::warn!(nsp = %self.core.nsp, "nats adapter: too many broadcasts with acks waited on; one is delivered without");
+            let mut refused =
+                self.envelope(Kind::Message(MessageType::BroadcastClientCount), Value::Nil);
+            refused.data = fields::object(vec![
+                ("requestId", Value::from(request_id)),
+                ("clientCount", Value::from(0_u64)),
+            ]);
+            self.shared.publisher.publish(to, refused.encode());
+            local.broadcast(packet, opts);
+            return;
+        };
         let count_message =
             self.envelope(Kind::Message(MessageType::BroadcastClientCount), Value::Nil);
         let ack_message = self.envelope(Kind::Message(MessageType::BroadcastAck), Value::Nil);
@@ -405,6 +421,8 @@ impl Inner {
         });
         let shared = Arc::clone(&self.shared);
         let on_ack = Arc::new(move |answer: Value| {
+            // Held while acks may come; dropped with the last of them.
+            let _held: &AckWait = &wait;
             let mut message = ack_message.clone();
             message.data = fields::object(vec![
                 ("requestId", Value::from(request_id.as_str())),

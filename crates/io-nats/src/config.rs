@@ -38,6 +38,16 @@ pub struct NatsAdapterConfig {
     /// whatever timeout it asks for. Default 2 min: a peer cannot make
     /// this server hold acknowledgements without end.
     pub max_ack_wait: Duration,
+    /// How many of the other servers' broadcasts with acks this server
+    /// waits on at once; past that, one is delivered here without an ack
+    /// id and answered with a count of 0 sockets, so that its sender does
+    /// not wait on this server, and counted
+    /// ([`NatsStats::refused_ack_waits`](crate::NatsStats)). Default 1024:
+    /// each wait holds a task and the packet for up to
+    /// [`max_ack_wait`](Self::max_ack_wait), and a thousand at once is far
+    /// more than applications that wait for acks send, while a flood from
+    /// a faulty server cannot hold this one's memory without end.
+    pub max_remote_ack_waits: usize,
     /// The first wait before connecting again to a lost broker; it doubles
     /// up to [`reconnect_max`](Self::reconnect_max). Default 100 ms.
     pub reconnect_min: Duration,
@@ -60,6 +70,7 @@ impl Default for NatsAdapterConfig {
             heartbeat_interval: Duration::from_secs(5),
             heartbeat_timeout: Duration::from_secs(10),
             max_ack_wait: Duration::from_secs(120),
+            max_remote_ack_waits: 1024,
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
             recovery: None,

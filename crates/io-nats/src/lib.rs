@@ -56,7 +56,9 @@
 //! - Up to 4096 messages wait to be published; as many received wait per
 //!   subscription (beyond, the client drops them: counted as overflowed).
 //! - Another server's broadcast with acks is waited on for its timeout,
-//!   at most 2 min; one of this server's keeps at most 2^20 acks.
+//!   at most 2 min, and at most 1024 of them at once (one more is
+//!   delivered without acks, and counted); one of this server's keeps at
+//!   most 2^20 acks.
 //! - Heartbeats from at most 4096 servers are remembered.
 //! - A lost broker is connected to again after 100 ms, doubling up to
 //!   5 s, without end; the client keeps its subscriptions. Meanwhile each

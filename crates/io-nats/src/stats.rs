@@ -1,6 +1,7 @@
 //! [`NatsStats`]: what went wrong between the adapters and the broker,
 //! counted.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counts of the faults the adapters of one
@@ -32,6 +33,11 @@ pub struct NatsStats {
     pub refused_requests: u64,
     /// Requests whose answers were not all in at their timeout.
     pub timed_out_requests: u64,
+    /// Other servers' broadcasts with acks delivered here without waiting
+    /// for acks, because
+    /// [`max_remote_ack_waits`](crate::NatsAdapterConfig::max_remote_ack_waits)
+    /// were already waited on.
+    pub refused_ack_waits: u64,
 }
 
 /// The live counters behind [`NatsStats`].
@@ -44,6 +50,9 @@ pub(crate) struct Counters {
     pub(crate) overflowed: AtomicU64,
     pub(crate) refused_requests: AtomicU64,
     pub(crate) timed_out_requests: AtomicU64,
+    pub(crate) refused_ack_waits: AtomicU64,
+    /// Other servers' broadcasts with acks waited on now.
+    pub(crate) ack_waits: AtomicU64,
 }
 
 impl Counters {
@@ -63,6 +72,35 @@ impl Counters {
             overflowed: get(&self.overflowed),
             refused_requests: get(&self.refused_requests),
             timed_out_requests: get(&self.timed_out_requests),
+            refused_ack_waits: get(&self.refused_ack_waits),
         }
+    }
+
+    /// One more wait on another server's broadcast with acks, if fewer
+    /// than `max` are waited on; it ends when the guard is dropped.
+    pub(crate) fn enter_ack_wait(self: &Arc<Self>, max: usize) -> Option<AckWait> {
+        let max = u64::try_from(max).unwrap_or(u64::MAX);
+        let entered = self
+            .ack_waits
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
+                (now < max).then_some(now + 1)
+            })
+            .is_ok();
+        if entered {
+            Some(AckWait(Arc::clone(self)))
+        } else {
+            Self::bump(&self.refused_ack_waits);
+            None
+        }
+    }
+}
+
+/// A wait on another server's broadcast with acks, counted while it lives.
+#[derive(Debug)]
+pub(crate) struct AckWait(Arc<Counters>);
+
+impl Drop for AckWait {
+    fn drop(&mut self) {
+        self.0.ack_waits.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use sockeye_io::SocketIoConfig;
 use sockeye_io::Value;
 use sockeye_io::adapter::Room;
+use sockeye_io_nats::NatsAdapterConfig;
 use support::{
     Broker, LIMIT, await_servers, connect, hears_within, quick_config, send, server, text,
 };
@@ -307,6 +308,61 @@ async fn a_broadcast_with_acks_gathers_every_servers_clients_answers() {
     let answers = tokio::time::timeout(LIMIT, answers).await.unwrap().unwrap();
     assert!(!answers.remote.complete);
     assert_eq!(answers.remote.acks, [Value::from("b1")]);
+}
+
+/// Another server's broadcasts with acks are waited on up to
+/// `max_remote_ack_waits` at once: past that, one is delivered without an
+/// ack id and its sender told of no sockets here; a wait that ended makes
+/// room again.
+#[tokio::test]
+async fn other_servers_broadcasts_with_acks_are_waited_on_up_to_the_limit() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let limited = NatsAdapterConfig {
+        max_remote_ack_waits: 1,
+        ..quick_config()
+    };
+    let (io_a, _, _) = server(&broker, quick_config(), SocketIoConfig::default(), |_| {}).await;
+    let (io_b, adapters_b, url_b) =
+        server(&broker, limited, SocketIoConfig::default(), |_| {}).await;
+    await_servers(&io_a, 2).await;
+    await_servers(&io_b, 2).await;
+    let (mut b, _) = connect(&url_b).await;
+    let ask = |n: u32, wait: Duration| {
+        let answers = io_a
+            .broadcast()
+            .timeout(wait)
+            .emit_with_ack_everywhere("ask", n)
+            .unwrap();
+        tokio::spawn(answers)
+    };
+
+    let first = ask(1, Duration::from_secs(1));
+    let event = text(&mut b).await;
+    assert!(
+        event.ends_with(r#"["ask",1]"#) && event != r#"42["ask",1]"#,
+        "with an ack id: {event}"
+    );
+    let second = ask(2, Duration::from_secs(5));
+    assert_eq!(text(&mut b).await, r#"42["ask",2]"#);
+    let second = tokio::time::timeout(Duration::from_secs(2), second)
+        .await
+        .expect("told of no socket, it does not wait")
+        .unwrap();
+    assert!(second.remote.complete && second.remote.acks.is_empty());
+    assert_eq!(adapters_b.stats().refused_ack_waits, 1);
+    assert!(
+        !first.await.unwrap().remote.complete,
+        "b never answered the first"
+    );
+
+    let third = ask(3, Duration::from_secs(5));
+    ack_next(&mut b, "\"b\"").await;
+    let third = third.await.unwrap();
+    assert!(third.remote.complete);
+    assert_eq!(third.remote.acks, [Value::from("b")]);
+    assert_eq!(adapters_b.stats().refused_ack_waits, 1);
 }
 
 #[tokio::test]

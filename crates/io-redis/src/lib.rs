@@ -40,7 +40,9 @@
 //! - Up to 4096 messages wait to be published, and as many received wait
 //!   to be handled; beyond, they are dropped and counted.
 //! - Another server's broadcast with acks is waited on for its timeout, at
-//!   most 2 min; one of this server's keeps at most 2^20 acks.
+//!   most 2 min, and at most 1024 of them at once (one more is delivered
+//!   without acks, and counted); one of this server's keeps at most 2^20
+//!   acks.
 //! - A quiet subscription pings the broker every 15 s, so that a
 //!   connection cut without a word is noticed.
 //! - A lost broker is connected to again after 100 ms, doubling up to 5 s.
