@@ -20,9 +20,11 @@ use crate::packet::read_packet;
 /// Takes the session out of Redis and reads the stream after `offset`:
 /// `None` when the session, or the offset's entry, is gone, when more than
 /// the configured number of entries follow, or when the broker fails.
-/// Then hands over to the reader: reads on until where the reader is, and,
-/// under its lock, has it hold for this socket what it reads next, until
-/// the socket joins.
+/// Then hands over to the reader: reads on until where the reader is (or
+/// waits, at most 3 s, for the reader to come to where it read), and,
+/// under its lock, with the reader exactly there, has it hold for this
+/// socket what it reads next, until the socket joins: nothing the
+/// restore gave is handed to the socket again.
 pub(super) async fn restore(inner: &Inner, pid: &str, offset: &str) -> Restored {
     let shared = inner.shared.upgrade()?;
     let local = inner.local()?;
@@ -70,6 +72,14 @@ pub(super) async fn restore(inner: &Inner, pid: &str, offset: &str) -> Restored 
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             None => return None,
+            // The restore read ahead of the reader: it waits for the reader
+            // to hand out what it read, so that the socket, once it joins,
+            // is not handed those packets again.
+            Some(at) if at < missed.last && waits < 150 => {
+                waits += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Some(at) if at < missed.last => return None,
             Some(at) if at > missed.last => {
                 if !missed.more(&shared, &mut conn, &at.to_string()).await? {
                     return None;
@@ -77,7 +87,7 @@ pub(super) async fn restore(inner: &Inner, pid: &str, offset: &str) -> Restored 
             }
             Some(_) => {
                 let reader = lock(&shared.reader);
-                if reader.is_some_and(|at| at > missed.last) {
+                if *reader != Some(missed.last) {
                     continue;
                 }
                 let mut pending = lock(&inner.pending);
