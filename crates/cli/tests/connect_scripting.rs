@@ -61,7 +61,9 @@ fn jsonl_prints_open_messages_and_close_as_objects() {
     });
     let finished = connect(
         &server.url("/"),
-        &["--jsonl", "--protocol", "chat", "--no-deflate"],
+        // The server drives: with no input the client would close at
+        // once, so it waits for the server's close.
+        &["--jsonl", "--protocol", "chat", "--no-deflate", "--wait", "30"],
         b"",
     );
     server.join();
@@ -172,7 +174,13 @@ fn jsonl_prints_the_servers_pings_and_pongs() {
             .expect("raw pong");
         ws.close(CloseCode::NORMAL, "").await.expect("close");
     });
-    let finished = connect(&server.url("/"), &["--jsonl", "--no-deflate"], b"");
+    // Without --wait the client's close on the empty input could reach
+    // the server before the Pong it expects.
+    let finished = connect(
+        &server.url("/"),
+        &["--jsonl", "--no-deflate", "--wait", "30"],
+        b"",
+    );
     server.join();
     assert_eq!(finished.code(), Some(0), "{finished:?}");
     let events = events(&finished);

@@ -14,6 +14,11 @@ pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
 /// Internal JSON-RPC error.
 pub const INTERNAL_ERROR: i64 = -32603;
+/// The request was cancelled by its caller (the Language Server
+/// Protocol's code): what a request cancelled by
+/// [`Config::cancel_notification`](crate::Config::cancel_notification) is
+/// answered with.
+pub const REQUEST_CANCELLED: i64 = -32800;
 /// The lowest of the codes reserved for implementation-defined server
 /// errors (`-32099..=-32000`).
 pub const SERVER_ERROR_MIN: i64 = -32099;

@@ -43,16 +43,37 @@
 //! - `answer.rs` ([`answer`], [`Handler`], [`Batches`]): what goes back.
 
 mod answer;
+mod call_error;
+mod config;
+mod driver;
 mod error;
 mod id;
 mod message;
+mod methods;
+mod open;
 mod parse;
+mod peer;
+mod shared;
+mod sink;
+mod subscription;
+mod transport;
+mod wire;
 
 pub use answer::{Batches, Handler, answer};
+pub use call_error::{CallError, SubscriptionError};
+pub use config::Config;
+pub use driver::Connection;
 pub use error::{
     ErrorObject, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR,
-    SERVER_ERROR_MAX, SERVER_ERROR_MIN,
+    REQUEST_CANCELLED, SERVER_ERROR_MAX, SERVER_ERROR_MIN,
 };
 pub use id::Id;
 pub use message::{Message, Notification, Request, Response};
+pub use methods::{Cx, Methods};
+pub use open::{connect, connection, spawn};
 pub use parse::{Incoming, Parsed, parse};
+pub use peer::{Batch, Peer};
+pub use shared::Ended;
+pub use sink::{PendingSubscription, SinkError, SubscriptionSink};
+pub use subscription::Subscription;
+pub use transport::Transport;

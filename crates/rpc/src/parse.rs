@@ -2,6 +2,8 @@
 //! message or an invalid one whose id could (or could not) be read
 //! (sections 4, 5 and 6).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -91,6 +93,67 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValu
 /// -32700 (Parse error) when the text is not JSON; -32600 (Invalid
 /// Request) for an empty batch. Either is answered once, with a null id.
 pub fn parse(text: &str) -> Result<Incoming, ErrorObject> {
+    Ok(match parse_borrowed(text)? {
+        Items::One(item) => Incoming::One(item.into_owned()),
+        Items::Batch(items) => Incoming::Batch(items.into_iter().map(Item::into_owned).collect()),
+    })
+}
+
+/// One member of what arrived, borrowing its method name (when it has no
+/// escapes), params and result from the text: what a connection reads
+/// each message into, with no copy of the params.
+#[derive(Debug)]
+pub(crate) enum Item<'a> {
+    /// A request: answered.
+    Request {
+        id: Id,
+        method: Cow<'a, str>,
+        params: Option<&'a RawValue>,
+    },
+    /// A notification: never answered.
+    Notification {
+        method: Cow<'a, str>,
+        params: Option<&'a RawValue>,
+    },
+    /// A response to one of this side's requests.
+    Response {
+        id: Id,
+        outcome: Result<&'a RawValue, ErrorObject>,
+    },
+    /// Not a valid message; answered with Invalid Request and this id.
+    Invalid { id: Id },
+}
+
+/// What a text message held, borrowed.
+#[derive(Debug)]
+pub(crate) enum Items<'a> {
+    One(Item<'a>),
+    Batch(Vec<Item<'a>>),
+}
+
+impl Item<'_> {
+    fn into_owned(self) -> Parsed {
+        Parsed::Message(match self {
+            Item::Request { id, method, params } => Message::Request(Request {
+                id,
+                method: method.into_owned(),
+                params: params.map(RawValue::to_owned),
+            }),
+            Item::Notification { method, params } => Message::Notification(Notification {
+                method: method.into_owned(),
+                params: params.map(RawValue::to_owned),
+            }),
+            Item::Response { id, outcome } => Message::Response(Response {
+                id,
+                outcome: outcome.map(RawValue::to_owned),
+            }),
+            Item::Invalid { id } => return Parsed::Invalid { id },
+        })
+    }
+}
+
+/// [`parse`], borrowing from `text`.
+pub(crate) fn parse_borrowed(text: &str) -> Result<Items<'_>, ErrorObject> {
     let raw: &RawValue = serde_json::from_str(text).map_err(|_| ErrorObject::parse_error())?;
     let body = raw.get().trim_start();
     if body.starts_with('[') {
@@ -99,24 +162,20 @@ pub fn parse(text: &str) -> Result<Incoming, ErrorObject> {
         if members.is_empty() {
             return Err(ErrorObject::invalid_request());
         }
-        return Ok(Incoming::Batch(members.into_iter().map(member).collect()));
+        return Ok(Items::Batch(members.into_iter().map(member).collect()));
     }
-    Ok(Incoming::One(member(raw)))
+    Ok(Items::One(member(raw)))
 }
 
-/// One value: a message, or an invalid one.
-fn member(raw: &RawValue) -> Parsed {
+/// One value of what arrived, read as a message.
+fn member(raw: &RawValue) -> Item<'_> {
     let Ok(members) = serde_json::from_str::<Members<'_>>(raw.get()) else {
-        // Not an object (or one with a member given twice).
-        return Parsed::Invalid { id: Id::Null };
+        return Item::Invalid { id: Id::Null };
     };
     let id = IdMember::read(members.id);
     let echoed = id.echoed();
-    let invalid = move || Parsed::Invalid { id: echoed };
-    let version: Option<String> = members
-        .jsonrpc
-        .and_then(|v| serde_json::from_str(v.get()).ok());
-    if version.as_deref() != Some("2.0") {
+    let invalid = move || Item::Invalid { id: echoed };
+    if members.jsonrpc.and_then(string).as_deref() != Some("2.0") {
         return invalid();
     }
     if let Some(method) = members.method {
@@ -126,30 +185,44 @@ fn member(raw: &RawValue) -> Parsed {
 }
 
 /// A request or notification, if its members are valid.
-fn call(method: &RawValue, params: Option<&RawValue>, id: IdMember) -> Option<Parsed> {
-    let method: String = serde_json::from_str(method.get()).ok()?;
+fn call<'a>(method: &'a RawValue, params: Option<&'a RawValue>, id: IdMember) -> Option<Item<'a>> {
+    let method = string(method)?;
     let params = match params {
         None => None,
-        Some(p) if p.get().starts_with(['[', '{']) => Some(p.to_owned()),
+        Some(p) if p.get().starts_with(['[', '{']) => Some(p),
         Some(_) => return None,
     };
-    Some(Parsed::Message(match id {
-        IdMember::Absent => Message::Notification(Notification { method, params }),
-        IdMember::Invalid => return None,
-        IdMember::Valid(id) => Message::Request(Request { id, method, params }),
-    }))
+    match id {
+        IdMember::Absent => Some(Item::Notification { method, params }),
+        IdMember::Invalid => None,
+        IdMember::Valid(id) => Some(Item::Request { id, method, params }),
+    }
 }
 
-/// A response, if it has an id and exactly one of a result and a valid
-/// error.
-fn response(result: Option<&RawValue>, error: Option<&RawValue>, id: IdMember) -> Option<Parsed> {
+/// A JSON string's value, borrowed when it has no escapes.
+fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    match serde_json::from_str::<&str>(raw.get()) {
+        Ok(s) => Some(Cow::Borrowed(s)),
+        Err(_) => serde_json::from_str::<String>(raw.get())
+            .ok()
+            .map(Cow::Owned),
+    }
+}
+
+/// A response, if its members are valid: an id that could be read and
+/// exactly one of `result` and `error`.
+fn response<'a>(
+    result: Option<&'a RawValue>,
+    error: Option<&'a RawValue>,
+    id: IdMember,
+) -> Option<Item<'a>> {
     let IdMember::Valid(id) = id else {
         return None;
     };
     let outcome = match (result, error) {
-        (Some(result), None) => Ok(result.to_owned()),
+        (Some(result), None) => Ok(result),
         (None, Some(error)) => Err(serde_json::from_str::<ErrorObject>(error.get()).ok()?),
         _ => return None,
     };
-    Some(Parsed::Message(Message::Response(Response { id, outcome })))
+    Some(Item::Response { id, outcome })
 }

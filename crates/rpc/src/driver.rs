@@ -1,0 +1,665 @@
+//! [`Connection`]: the future that runs one connection. It reads
+//! messages and dispatches them (requests to handlers, which run
+//! concurrently; notifications to theirs, one at a time in order;
+//! answers to this side's waiting calls; subscription items to their
+//! streams), and writes the answers and whatever the [`Peer`] handles
+//! queued, batching writes.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::future::{AbortHandle, Abortable, Aborted, BoxFuture};
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use sockeye::{CloseCode, Message};
+use tokio::sync::mpsc;
+
+use crate::answer::Batches;
+use crate::error::{ErrorObject, REQUEST_CANCELLED, SERVER_ERROR_MAX};
+use crate::id::Id;
+use crate::methods::{Cx, Entry, Methods, Started, SubscribeFn};
+use crate::parse::{Item, Items, parse_borrowed};
+use crate::peer::{CancelParams, Peer};
+use crate::shared::{Delivery, Ended, Out, Shared, Subscribed, SubscriptionState, Waiter};
+use crate::sink::PendingSubscription;
+use crate::transport::Transport;
+use crate::wire;
+
+/// Messages read in one go before the connection's other work gets a
+/// turn.
+const READS_PER_TURN: usize = 64;
+/// Turns taken before yielding to the runtime's other tasks.
+const TURNS_PER_POLL: usize = 16;
+
+/// One connection, run as a future: it ends when the connection does,
+/// saying how. [`spawn`](crate::spawn) runs it on a task of its own;
+/// [`connection`](crate::connection) hands it over for the caller to run.
+#[must_use = "a connection does nothing unless polled"]
+pub struct Connection<T, C> {
+    ws: T,
+    shared: Arc<Shared>,
+    peer: Peer,
+    methods: Methods<C>,
+    context: Arc<C>,
+    out: mpsc::Receiver<Out>,
+    /// The peer's requests being handled.
+    running: FuturesUnordered<Running>,
+    /// The peer's requests taken and not yet answered on the wire.
+    in_flight: usize,
+    /// Answers to write, each with the requests it ends.
+    answers: VecDeque<(String, usize)>,
+    /// The peer's notifications, handled front first.
+    notifications: VecDeque<BoxFuture<'static, ()>>,
+    /// The producers of the peer's subscriptions.
+    producers: FuturesUnordered<Producer>,
+    /// The running requests the peer may cancel, by id.
+    cancels: HashMap<Id, AbortHandle>,
+    /// Whether written messages wait for a flush.
+    unflushed: bool,
+    /// Whether writing failed: the reading side will see the end.
+    write_failed: bool,
+}
+
+impl<T, C> std::fmt::Debug for Connection<T, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("in_flight", &self.in_flight)
+            .field("answers", &self.answers.len())
+            .field("notifications", &self.notifications.len())
+            .field("producers", &self.producers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request being handled; its answer, or `None` when it was
+/// cancelled.
+struct Running {
+    id: Option<Id>,
+    slots: usize,
+    answer: Abortable<BoxFuture<'static, String>>,
+}
+
+impl Future for Running {
+    type Output = (Option<Id>, usize, Result<String, Aborted>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        Pin::new(&mut this.answer)
+            .poll(cx)
+            .map(|answer| (this.id.take(), this.slots, answer))
+    }
+}
+
+/// A subscription's producer; its id when it ends.
+struct Producer {
+    id: u64,
+    run: Abortable<BoxFuture<'static, ()>>,
+}
+
+impl Future for Producer {
+    type Output = u64;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u64> {
+        let id = self.id;
+        Pin::new(&mut self.run).poll(cx).map(|_| id)
+    }
+}
+
+/// The params of a subscription's item.
+#[derive(Deserialize)]
+struct ItemParams<'a> {
+    #[serde(borrow)]
+    subscription: &'a RawValue,
+    #[serde(borrow)]
+    result: &'a RawValue,
+}
+
+impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
+    pub(crate) fn new(
+        ws: T,
+        methods: Methods<C>,
+        context: C,
+        shared: Arc<Shared>,
+        out: mpsc::Receiver<Out>,
+    ) -> Self {
+        Self {
+            ws,
+            peer: Peer::new(Arc::clone(&shared)),
+            shared,
+            methods,
+            context: Arc::new(context),
+            out,
+            running: FuturesUnordered::new(),
+            in_flight: 0,
+            answers: VecDeque::new(),
+            notifications: VecDeque::new(),
+            producers: FuturesUnordered::new(),
+            cancels: HashMap::new(),
+            unflushed: false,
+            write_failed: false,
+        }
+    }
+
+    /// A handle on this connection's peer.
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    fn cx(&self) -> Cx<C> {
+        Cx::new(self.peer.clone(), Arc::clone(&self.context))
+    }
+
+    // ---- reading ----
+
+    /// Reads what has arrived, up to a turn's worth: how many messages,
+    /// or how the connection ended when it did.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Result<usize, Ended> {
+        let config = &self.shared.config;
+        let (room_for_answers, backlog) = (
+            config.max_in_flight.max(1),
+            config.notification_backlog.max(1),
+        );
+        let mut read = 0;
+        while read < READS_PER_TURN {
+            if self.answers.len() >= room_for_answers || self.notifications.len() >= backlog {
+                break;
+            }
+            match Pin::new(&mut self.ws).poll_next(cx) {
+                Poll::Ready(Some(Ok(message))) => {
+                    self.on_message(message);
+                    read += 1;
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    return Err(Ended {
+                        close: self.ws.close_frame(),
+                        error: Some(error.to_string()),
+                    });
+                }
+                Poll::Ready(None) => {
+                    return Err(Ended {
+                        close: self.ws.close_frame(),
+                        error: None,
+                    });
+                }
+                Poll::Pending => break,
+            }
+        }
+        Ok(read)
+    }
+
+    fn on_message(&mut self, message: Message) {
+        if message.len() > self.shared.config.max_message_size {
+            self.ws
+                .start_close(CloseCode::MESSAGE_TOO_BIG, "message too big");
+            return;
+        }
+        let payload = message.into_payload();
+        let Ok(text) = std::str::from_utf8(&payload) else {
+            // A binary message that is not UTF-8 cannot be JSON.
+            self.answer(wire::error(&Id::Null, &ErrorObject::parse_error()), 0);
+            return;
+        };
+        match parse_borrowed(text) {
+            Err(error) => self.answer(wire::error(&Id::Null, &error), 0),
+            Ok(Items::One(item)) => {
+                if let Some((started, slots)) = self.on_item(item, true) {
+                    self.start(started, slots);
+                }
+            }
+            Ok(Items::Batch(items)) => self.on_batch(items),
+        }
+    }
+
+    /// Takes one message; what answers it (and how many requests that
+    /// answer ends), if anything does.
+    fn on_item(&mut self, item: Item<'_>, alone: bool) -> Option<(Started, usize)> {
+        match item {
+            Item::Invalid { id } => Some((
+                Started::Now(wire::error(&id, &ErrorObject::invalid_request())),
+                0,
+            )),
+            Item::Request { id, method, params } => self.on_request(id, &method, params, alone),
+            Item::Notification { method, params } => {
+                self.on_notification(&method, params);
+                None
+            }
+            Item::Response { id, outcome } => {
+                self.on_response(&id, outcome);
+                None
+            }
+        }
+    }
+
+    /// Starts handling a request: what answers it, unless it runs here
+    /// until it can be cancelled, or is a subscription its handler
+    /// answers.
+    fn on_request(
+        &mut self,
+        id: Id,
+        method: &str,
+        params: Option<&RawValue>,
+        alone: bool,
+    ) -> Option<(Started, usize)> {
+        let now = |text| Some((Started::Now(text), 0));
+        match self.methods.get(method) {
+            Some(Entry::Call(call)) => {
+                if self.in_flight >= self.shared.config.max_in_flight {
+                    return now(wire::error(&id, &busy("too many requests in flight")));
+                }
+                let call = Arc::clone(call);
+                self.in_flight += 1;
+                let cancel_id =
+                    (alone && self.shared.config.cancel_notification.is_some()).then(|| id.clone());
+                match call(self.cx(), params, id) {
+                    Started::Later(answer) if cancel_id.is_some() => {
+                        let (answer, handle) = futures_util::future::abortable(answer);
+                        let id = cancel_id.unwrap_or(Id::Null);
+                        self.cancels.insert(id.clone(), handle);
+                        self.running.push(Running {
+                            id: Some(id),
+                            slots: 1,
+                            answer,
+                        });
+                        None
+                    }
+                    started => Some((started, 1)),
+                }
+            }
+            Some(Entry::Subscribe {
+                notification,
+                start,
+            }) => {
+                let (notification, start) = (Arc::clone(notification), Arc::clone(start));
+                self.on_subscribe(&id, params, notification, &*start)
+                    .and_then(now)
+            }
+            Some(Entry::Unsubscribe) => now(self.on_unsubscribe(&id, params)),
+            Some(Entry::Notify(_)) | None => {
+                now(wire::error(&id, &ErrorObject::method_not_found()))
+            }
+        }
+    }
+
+    /// Starts a subscription the peer asked for; an answer only when it
+    /// was refused here (otherwise its handler answers).
+    fn on_subscribe(
+        &mut self,
+        id: &Id,
+        params: Option<&RawValue>,
+        notification: Arc<str>,
+        start: &SubscribeFn<C>,
+    ) -> Option<String> {
+        if self.producers.len() >= self.shared.config.max_subscriptions {
+            return Some(wire::error(id, &busy("too many subscriptions")));
+        }
+        let subscription = self.shared.next_subscription();
+        let pending = PendingSubscription::new(
+            Arc::clone(&self.shared),
+            id.clone(),
+            subscription,
+            notification,
+        );
+        // A refusal here drops `pending`, which would answer on its own:
+        // it is answered with the params error instead.
+        let run = match start(self.cx(), params, pending) {
+            Ok(run) => run,
+            Err(error) => return Some(wire::error(id, &error)),
+        };
+        let (run, handle) = futures_util::future::abortable(run);
+        self.shared.table().serving.insert(subscription, handle);
+        self.producers.push(Producer {
+            id: subscription,
+            run,
+        });
+        None
+    }
+
+    /// Ends the peer's subscription named by the params (`[ID]`, or an
+    /// object whose one member is the id): `true`, or `false` when there
+    /// was none.
+    fn on_unsubscribe(&mut self, id: &Id, params: Option<&RawValue>) -> String {
+        let subscription = params.and_then(|raw| {
+            serde_json::from_str::<(u64,)>(raw.get())
+                .map(|(n,)| n)
+                .or_else(|_| {
+                    serde_json::from_str::<HashMap<String, u64>>(raw.get())
+                        .map_err(|_| ())
+                        .and_then(|map| map.into_values().next().ok_or(()))
+                })
+                .ok()
+        });
+        let Some(subscription) = subscription else {
+            return wire::error(id, &ErrorObject::invalid_params());
+        };
+        let handle = self.shared.table().serving.remove(&subscription);
+        if let Some(handle) = &handle {
+            handle.abort();
+        }
+        wire::result(id, &handle.is_some())
+    }
+
+    fn on_notification(&mut self, method: &str, params: Option<&RawValue>) {
+        if self.shared.config.cancel_notification.as_deref() == Some(method) {
+            self.on_cancel(params);
+            return;
+        }
+        if self.on_subscription_item(method, params) {
+            return;
+        }
+        if let Some(Entry::Notify(notify)) = self.methods.get(method) {
+            let notify = Arc::clone(notify);
+            if let Some(run) = notify(self.cx(), params) {
+                self.notifications.push_back(run);
+            }
+        } else {
+            tracing::debug!(method, "a notification nobody handles");
+        }
+    }
+
+    /// Cancels the request the params name, if it still runs.
+    fn on_cancel(&mut self, params: Option<&RawValue>) {
+        let id = params
+            .and_then(|raw| serde_json::from_str::<CancelParams<&RawValue>>(raw.get()).ok())
+            .and_then(|params| Id::from_raw(params.id));
+        if let Some(handle) = id.and_then(|id| self.cancels.remove(&id)) {
+            handle.abort();
+        }
+    }
+
+    /// Delivers an item of one of this side's subscriptions; whether the
+    /// notification was one.
+    fn on_subscription_item(&mut self, method: &str, params: Option<&RawValue>) -> bool {
+        if !self.shared.table().notifications.contains_key(method) {
+            return false;
+        }
+        let Some(params) =
+            params.and_then(|raw| serde_json::from_str::<ItemParams<'_>>(raw.get()).ok())
+        else {
+            return false;
+        };
+        let id = params.subscription.get();
+        let sent = {
+            let table = self.shared.table();
+            let Some(delivery) = table
+                .deliveries
+                .get(id)
+                .and_then(|list| list.iter().find(|d| &*d.notification == method))
+            else {
+                return false;
+            };
+            delivery.items.try_send(params.result.to_owned())
+        };
+        match sent {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                // The application does not keep up: end the subscription.
+                if let Some(delivery) = self.shared.remove_delivery(id, method) {
+                    delivery
+                        .state
+                        .lagged
+                        .store(true, std::sync::atomic::Ordering::Release);
+                    self.shared
+                        .unsubscribe_quietly(&delivery.unsubscribe, params.subscription);
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.shared.remove_delivery(id, method);
+            }
+        }
+        true
+    }
+
+    fn on_response(&mut self, id: &Id, outcome: Result<&RawValue, ErrorObject>) {
+        let waiter = id
+            .as_u64()
+            .and_then(|n| self.shared.table().pending.remove(&n));
+        match waiter {
+            Some(Waiter::Call(answer)) => {
+                let _ = answer.send(outcome.map(RawValue::to_owned));
+            }
+            Some(Waiter::Subscribe {
+                answer,
+                notification,
+                unsubscribe,
+            }) => self.on_subscribed(outcome, answer, notification, &unsubscribe),
+            Some(Waiter::Ignore) => {}
+            None => match outcome {
+                Err(error) if *id == Id::Null => {
+                    tracing::warn!(%error, "the peer could not read a message of ours");
+                }
+                _ => tracing::debug!(?id, "an answer to no call of ours"),
+            },
+        }
+    }
+
+    /// Opens the channel of a subscription the peer accepted, before any
+    /// of its items can be read.
+    fn on_subscribed(
+        &mut self,
+        outcome: Result<&RawValue, ErrorObject>,
+        answer: tokio::sync::oneshot::Sender<Result<Subscribed, ErrorObject>>,
+        notification: Arc<str>,
+        unsubscribe: &Arc<str>,
+    ) {
+        let id = match outcome {
+            Ok(id) => id,
+            Err(error) => {
+                let _ = answer.send(Err(error));
+                return;
+            }
+        };
+        let (items, receiver) = mpsc::channel(self.shared.config.subscription_buffer.max(1));
+        let state = Arc::new(SubscriptionState::default());
+        let delivery = Delivery {
+            notification,
+            unsubscribe: Arc::clone(unsubscribe),
+            items,
+            state: Arc::clone(&state),
+        };
+        let key = id.get().trim();
+        let notification = Arc::clone(&delivery.notification);
+        self.shared.add_delivery(key, delivery);
+        let subscribed = Subscribed {
+            id: id.to_owned(),
+            items: receiver,
+            state,
+        };
+        if answer.send(Ok(subscribed)).is_err() {
+            // The caller gave up meanwhile.
+            self.shared.remove_delivery(key, &notification);
+            self.shared.unsubscribe_quietly(unsubscribe, id);
+        }
+    }
+
+    fn on_batch(&mut self, items: Vec<Item<'_>>) {
+        let allowed = match self.shared.config.batches {
+            Batches::Upto(max) => items.len() <= max,
+            Batches::Refused => false,
+        };
+        if !allowed {
+            self.answer(wire::error(&Id::Null, &ErrorObject::invalid_request()), 0);
+            return;
+        }
+        let mut done = Vec::new();
+        let mut later = Vec::new();
+        let mut slots = 0;
+        for item in items {
+            if let Some((started, n)) = self.on_item(item, false) {
+                slots += n;
+                match started {
+                    Started::Now(text) => done.push(text),
+                    Started::Later(answer) => later.push(answer),
+                }
+            }
+        }
+        if later.is_empty() {
+            if done.is_empty() {
+                self.in_flight -= slots;
+            } else {
+                self.answer(wire::batch(&done), slots);
+            }
+            return;
+        }
+        let answer = async move {
+            done.extend(futures_util::future::join_all(later).await);
+            wire::batch(&done)
+        };
+        let (answer, _) = futures_util::future::abortable(answer.boxed());
+        self.running.push(Running {
+            id: None,
+            slots,
+            answer,
+        });
+    }
+
+    /// Queues or runs what answers one request.
+    fn start(&mut self, started: Started, slots: usize) {
+        match started {
+            Started::Now(text) => self.answer(text, slots),
+            Started::Later(answer) => {
+                let (answer, _) = futures_util::future::abortable(answer);
+                self.running.push(Running {
+                    id: None,
+                    slots,
+                    answer,
+                });
+            }
+        }
+    }
+
+    fn answer(&mut self, text: String, slots: usize) {
+        self.answers.push_back((text, slots));
+    }
+
+    // ---- the handlers' progress ----
+
+    /// Collects the answers of handlers that finished; whether any did.
+    fn poll_running(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while let Poll::Ready(Some((id, slots, answer))) = self.running.poll_next_unpin(cx) {
+            progress = true;
+            if let Some(id) = &id {
+                self.cancels.remove(id);
+            }
+            let text = answer.unwrap_or_else(|Aborted| {
+                let error = ErrorObject::new(REQUEST_CANCELLED, "Request cancelled");
+                wire::error(&id.unwrap_or(Id::Null), &error)
+            });
+            self.answer(text, slots);
+        }
+        progress
+    }
+
+    /// Runs the notification handlers, one at a time, in order.
+    fn poll_notifications(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while let Some(front) = self.notifications.front_mut() {
+            if front.as_mut().poll(cx).is_pending() {
+                break;
+            }
+            self.notifications.pop_front();
+            progress = true;
+        }
+        progress
+    }
+
+    /// Runs the subscriptions' producers, forgetting those that ended.
+    fn poll_producers(&mut self, cx: &mut Context<'_>) {
+        while let Poll::Ready(Some(id)) = self.producers.poll_next_unpin(cx) {
+            self.shared.table().serving.remove(&id);
+        }
+    }
+
+    // ---- writing ----
+
+    /// Writes answers and queued messages while the transport takes
+    /// them, then flushes; whether anything was written.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.write_failed {
+            return false;
+        }
+        let mut wrote = false;
+        loop {
+            if self.answers.is_empty() {
+                match self.out.poll_recv(cx) {
+                    Poll::Ready(Some(Out::Text(text))) => self.answers.push_back((text, 0)),
+                    Poll::Ready(Some(Out::Close(code, reason))) => {
+                        self.ws.start_close(code, &reason);
+                        wrote = true;
+                        self.unflushed = true;
+                        continue;
+                    }
+                    Poll::Ready(None) | Poll::Pending => break,
+                }
+            }
+            match Pin::new(&mut self.ws).poll_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => {
+                    self.write_failed = true;
+                    return wrote;
+                }
+                Poll::Pending => break,
+            }
+            let Some((text, slots)) = self.answers.pop_front() else {
+                break;
+            };
+            self.in_flight -= slots;
+            if Pin::new(&mut self.ws)
+                .start_send(Message::text(text))
+                .is_err()
+            {
+                self.write_failed = true;
+                return wrote;
+            }
+            wrote = true;
+            self.unflushed = true;
+        }
+        if self.unflushed {
+            match Pin::new(&mut self.ws).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(_)) => self.write_failed = true,
+                Poll::Pending => {}
+            }
+        }
+        wrote
+    }
+}
+
+impl<T: Transport, C: Send + Sync + 'static> Future for Connection<T, C> {
+    type Output = Ended;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ended> {
+        let this = &mut *self;
+        for _ in 0..TURNS_PER_POLL {
+            let mut progress = this.poll_running(cx);
+            progress |= this.poll_notifications(cx);
+            this.poll_producers(cx);
+            match this.poll_read(cx) {
+                Ok(read) => progress |= read > 0,
+                Err(ended) => {
+                    this.shared.end(ended.clone());
+                    this.running.clear();
+                    this.producers.clear();
+                    this.notifications.clear();
+                    return Poll::Ready(ended);
+                }
+            }
+            progress |= this.poll_write(cx);
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// -32000 with `what`: this side refused to take more.
+fn busy(what: &str) -> ErrorObject {
+    ErrorObject::new(SERVER_ERROR_MAX, what.to_owned())
+}
