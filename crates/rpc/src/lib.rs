@@ -57,6 +57,7 @@ mod shared;
 mod sink;
 mod subscription;
 mod transport;
+mod web;
 mod wire;
 
 pub use answer::{Batches, Handler, answer};
@@ -77,3 +78,4 @@ pub use shared::Ended;
 pub use sink::{PendingSubscription, SinkError, SubscriptionSink};
 pub use subscription::Subscription;
 pub use transport::Transport;
+pub use web::WebTransport;
