@@ -28,8 +28,8 @@
 //! - `call_me_later [text]`: answers `"scheduled"` at once, then
 //!   [`LATER`] afterwards calls the page's `page_upper [text]` and records
 //!   its answer;
-//! - `later_result`: the answer recorded by `call_me_later`, waiting for
-//!   it at most [`LATER_WAIT`].
+//! - `later_result`: the answer recorded by the last `call_me_later`,
+//!   waiting for it at most [`LATER_WAIT`].
 
 use std::time::Duration;
 
@@ -172,6 +172,8 @@ pub(crate) fn methods() -> Methods<Visitor> {
         )
         .sync_method("call_me_later", |cx: Cx<Visitor>, (text,): (String,)| {
             let (peer, visitor) = (cx.peer().clone(), cx.context_arc());
+            // `later_result` waits for this call's answer, not an earlier one.
+            visitor.later.send_replace(None);
             tokio::spawn(async move {
                 tokio::time::sleep(LATER).await;
                 let answer = peer
