@@ -57,6 +57,7 @@ function checkEqual(name, actual, expected) {
 // Loads `url` and waits for the page to set its title to `done` or `failed: ...`; gives the
 // title and the page's `rpcResults`.
 async function runPage(browser, url) {
+  const begun = Date.now();
   const page = await browser.newPage();
   try {
     page.on('pageerror', (error) => console.log(`        page error: ${error.message}`));
@@ -65,7 +66,9 @@ async function runPage(browser, url) {
       throw new Error(`GET ${url}: ${response ? response.status() : 'no response'}`);
     }
     await page.waitForFunction(() => document.title !== 'running', null, { timeout: PAGE_TIMEOUT_MS });
-    return { title: await page.title(), results: await page.evaluate(() => window.rpcResults ?? null) };
+    const got = { title: await page.title(), results: await page.evaluate(() => window.rpcResults ?? null) };
+    console.log(`        ${url} reported in ${Date.now() - begun} ms`);
+    return got;
   } finally {
     await page.close().catch(() => {});
   }
@@ -95,6 +98,7 @@ const started = Date.now();
 let browser;
 try {
   browser = await chromium.launch({ executablePath: opts.chromium, args: FLAGS, timeout: 30_000 });
+  console.log(`        chromium launched in ${Date.now() - started} ms`);
 
   const named = await runPage(browser, `${BASE}?user=${encodeURIComponent('Ada Lovelace')}`);
   checkResults('user Ada Lovelace', named, 'Ada Lovelace');
