@@ -97,6 +97,8 @@
 //! - `open.rs` ([`spawn`], [`connection`], [`connect`]).
 //! - `reconnect.rs` ([`Client`], [`ClientOptions`], [`Backoff`],
 //!   [`ClientSubscription`]).
+//! - `web.rs` ([`WebTransport`]): a connection on sockeye's
+//!   browser-shaped [`sockeye::web::WebSocket`].
 
 mod answer;
 mod call_error;
