@@ -574,6 +574,13 @@ async fn call(url: &str, file: Option<Arc<Mutex<File>>>, batches: bool) -> i32 {
             same(&raw_value(&results[1])?, &json!(-3))
         });
     }
+    check!(
+        "the server saw no stray frames (answers to notifications, unknown ids)",
+        async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            expect_result(&peer, "strays", &(), &json!([])).await
+        }
+    );
     let _ = tokio::time::timeout(
         Duration::from_secs(2),
         peer.close(CloseCode::NORMAL, "done"),
