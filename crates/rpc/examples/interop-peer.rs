@@ -412,6 +412,17 @@ impl Tally {
     }
 }
 
+/// Runs a check: its outcome within `CHECK_LIMIT`, recorded in the tally.
+macro_rules! check {
+    ($tally:expr, $name:expr, $body:expr) => {{
+        let outcome = match tokio::time::timeout(CHECK_LIMIT, $body).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!("no outcome within {CHECK_LIMIT:?}")),
+        };
+        $tally.record($name, outcome);
+    }};
+}
+
 async fn call(url: &str, file: Option<Arc<Mutex<File>>>, batches: bool) -> i32 {
     let (inbox, mut notes) = mpsc::unbounded_channel();
     let ws = match sockeye::ClientBuilder::new(url).connect().await {
@@ -429,152 +440,13 @@ async fn call(url: &str, file: Option<Arc<Mutex<File>>>, batches: bool) -> i32 {
     );
     let mut tally = Tally::default();
 
-    macro_rules! check {
-        ($name:expr, $body:expr) => {{
-            let outcome = match tokio::time::timeout(CHECK_LIMIT, $body).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(format!("no outcome within {CHECK_LIMIT:?}")),
-            };
-            tally.record($name, outcome);
-        }};
-    }
-
-    check!(
-        "subtract by position",
-        expect_result(&peer, "subtract", &json!([42, 23]), &json!(19))
-    );
-    check!(
-        "subtract by name",
-        expect_result(
-            &peer,
-            "subtract",
-            &json!({"subtrahend": 23, "minuend": 42}),
-            &json!(19)
-        )
-    );
-    let nested = json!({"text": "héllo € 中文 𝄞", "list": [1, -2.5, true, null, {"deep": []}], "big": 9_007_199_254_740_991_i64});
-    check!(
-        "echo of a nested value",
-        expect_result(&peer, "echo", &nested, &nested)
-    );
-    check!(
-        "application error with data",
-        expect_error(
-            &peer,
-            "fail",
-            42,
-            Some("no luck"),
-            Some(&json!({"why": "asked to"}))
-        )
-    );
-    check!(
-        "unknown method is -32601",
-        expect_error(&peer, "no_such_method", -32601, None, None)
-    );
-    check!("notifications handled in order, not answered", async {
-        peer.notify("note", &json!(["first"]))
-            .await
-            .map_err(|e| e.to_string())?;
-        peer.notify("note", &json!({"n": 2}))
-            .await
-            .map_err(|e| e.to_string())?;
-        expect_result(&peer, "notes", &(), &json!([["first"], {"n": 2}])).await
-    });
-    check!("calls in flight at once, matched by id", async {
-        let (slow_params, fast_params) = (json!([200]), json!([10, 3]));
-        let slow = peer.call::<Value, _>("sleep", &slow_params);
-        let fast = peer.call::<Value, _>("subtract", &fast_params);
-        let (slow, fast) = tokio::join!(slow, fast);
-        same(&slow.map_err(|e| e.to_string())?, &json!(200))?;
-        same(&fast.map_err(|e| e.to_string())?, &json!(7))
-    });
-    check!(
-        "server calls the client back",
-        expect_result(
-            &peer,
-            "ask_client",
-            &json!({"method": "client_add", "params": [2, 3]}),
-            &json!(5)
-        )
-    );
-    check!(
-        "the client's error reaches the server",
-        expect_error(
-            &peer,
-            "ask_client",
-            43,
-            Some("the client says no"),
-            Some(&json!(["client", 43]))
-        )
-    );
-    check!("server notifies the client", async {
-        expect_result(
-            &peer,
-            "notify_client",
-            &json!({"method": "client_note", "params": ["hi", 1]}),
-            &json!(true),
-        )
-        .await?;
-        match tokio::time::timeout(Duration::from_secs(5), notes.recv()).await {
-            Ok(Some(params)) => same(&params, &json!(["hi", 1])),
-            _ => Err("no client_note arrived".into()),
-        }
-    });
+    call_checks(&peer, &mut tally).await;
+    callback_checks(&peer, &mut notes, &mut tally).await;
     if batches {
-        check!(
-            "batch: results matched by id, notification unanswered",
-            async {
-                let mut batch = Batch::new();
-                batch
-                    .call("subtract", &json!([42, 23]))
-                    .map_err(|e| e.to_string())?
-                    .notify("note", &json!(["in a batch"]))
-                    .map_err(|e| e.to_string())?
-                    .call("echo", &json!({"a": [1, 2]}))
-                    .map_err(|e| e.to_string())?
-                    .call("no_such_method", &json!([]))
-                    .map_err(|e| e.to_string())?
-                    .call("subtract", &json!({"minuend": 1, "subtrahend": 2}))
-                    .map_err(|e| e.to_string())?;
-                let results = peer.batch(batch).await.map_err(|e| e.to_string())?;
-                if results.len() != 4 {
-                    return Err(format!("{} results for 4 calls", results.len()));
-                }
-                same(&raw_value(&results[0])?, &json!(19))?;
-                same(&raw_value(&results[1])?, &json!({"a": [1, 2]}))?;
-                match &results[2] {
-                    Err(CallError::Error(e)) if e.code == -32601 => {}
-                    other => return Err(format!("the unknown method in the batch gave {other:?}")),
-                }
-                same(&raw_value(&results[3])?, &json!(-1))?;
-                expect_result(
-                    &peer,
-                    "notes",
-                    &(),
-                    &json!([["first"], {"n": 2}, ["in a batch"]]),
-                )
-                .await
-            }
-        );
-        check!("batch with a server-to-client call inside", async {
-            let mut batch = Batch::new();
-            batch
-                .call(
-                    "ask_client",
-                    &json!({"method": "client_add", "params": [20, 22]}),
-                )
-                .map_err(|e| e.to_string())?
-                .call("subtract", &json!([5, 8]))
-                .map_err(|e| e.to_string())?;
-            let results = peer.batch(batch).await.map_err(|e| e.to_string())?;
-            if results.len() != 2 {
-                return Err(format!("{} results for 2 calls", results.len()));
-            }
-            same(&raw_value(&results[0])?, &json!(42))?;
-            same(&raw_value(&results[1])?, &json!(-3))
-        });
+        batch_checks(&peer, &mut tally).await;
     }
     check!(
+        tally,
         "the server saw no stray frames (answers to notifications, unknown ids)",
         async {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -591,6 +463,167 @@ async fn call(url: &str, file: Option<Arc<Mutex<File>>>, batches: bool) -> i32 {
         tally.passed, tally.failed
     );
     i32::from(tally.failed > 0 || tally.passed == 0)
+}
+
+/// Calls by position and by name, errors, notifications, calls in flight.
+async fn call_checks(peer: &Peer, tally: &mut Tally) {
+    check!(
+        tally,
+        "subtract by position",
+        expect_result(peer, "subtract", &json!([42, 23]), &json!(19))
+    );
+    check!(
+        tally,
+        "subtract by name",
+        expect_result(
+            peer,
+            "subtract",
+            &json!({"subtrahend": 23, "minuend": 42}),
+            &json!(19)
+        )
+    );
+    let nested = json!({"text": "héllo € 中文 𝄞", "list": [1, -2.5, true, null, {"deep": []}], "big": 9_007_199_254_740_991_i64});
+    check!(
+        tally,
+        "echo of a nested value",
+        expect_result(peer, "echo", &nested, &nested)
+    );
+    check!(
+        tally,
+        "application error with data",
+        expect_error(
+            peer,
+            "fail",
+            42,
+            Some("no luck"),
+            Some(&json!({"why": "asked to"}))
+        )
+    );
+    check!(
+        tally,
+        "unknown method is -32601",
+        expect_error(peer, "no_such_method", -32601, None, None)
+    );
+    check!(
+        tally,
+        "notifications handled in order, not answered",
+        async {
+            peer.notify("note", &json!(["first"]))
+                .await
+                .map_err(|e| e.to_string())?;
+            peer.notify("note", &json!({"n": 2}))
+                .await
+                .map_err(|e| e.to_string())?;
+            expect_result(peer, "notes", &(), &json!([["first"], {"n": 2}])).await
+        }
+    );
+    check!(tally, "calls in flight at once, matched by id", async {
+        let (slow_params, fast_params) = (json!([200]), json!([10, 3]));
+        let slow = peer.call::<Value, _>("sleep", &slow_params);
+        let fast = peer.call::<Value, _>("subtract", &fast_params);
+        let (slow, fast) = tokio::join!(slow, fast);
+        same(&slow.map_err(|e| e.to_string())?, &json!(200))?;
+        same(&fast.map_err(|e| e.to_string())?, &json!(7))
+    });
+}
+
+/// The server calling this side back, inside a call of its own.
+async fn callback_checks(
+    peer: &Peer,
+    notes: &mut mpsc::UnboundedReceiver<Value>,
+    tally: &mut Tally,
+) {
+    check!(
+        tally,
+        "server calls the client back",
+        expect_result(
+            peer,
+            "ask_client",
+            &json!({"method": "client_add", "params": [2, 3]}),
+            &json!(5)
+        )
+    );
+    check!(
+        tally,
+        "the client's error reaches the server",
+        expect_error(
+            peer,
+            "ask_client",
+            43,
+            Some("the client says no"),
+            Some(&json!(["client", 43]))
+        )
+    );
+    check!(tally, "server notifies the client", async {
+        expect_result(
+            peer,
+            "notify_client",
+            &json!({"method": "client_note", "params": ["hi", 1]}),
+            &json!(true),
+        )
+        .await?;
+        match tokio::time::timeout(Duration::from_secs(5), notes.recv()).await {
+            Ok(Some(params)) => same(&params, &json!(["hi", 1])),
+            _ => Err("no client_note arrived".into()),
+        }
+    });
+}
+
+/// Batches: results matched by id, a notification in one, a call back inside one.
+async fn batch_checks(peer: &Peer, tally: &mut Tally) {
+    check!(
+        tally,
+        "batch: results matched by id, notification unanswered",
+        async {
+            let mut batch = Batch::new();
+            batch
+                .call("subtract", &json!([42, 23]))
+                .map_err(|e| e.to_string())?
+                .notify("note", &json!(["in a batch"]))
+                .map_err(|e| e.to_string())?
+                .call("echo", &json!({"a": [1, 2]}))
+                .map_err(|e| e.to_string())?
+                .call("no_such_method", &json!([]))
+                .map_err(|e| e.to_string())?
+                .call("subtract", &json!({"minuend": 1, "subtrahend": 2}))
+                .map_err(|e| e.to_string())?;
+            let results = peer.batch(batch).await.map_err(|e| e.to_string())?;
+            if results.len() != 4 {
+                return Err(format!("{} results for 4 calls", results.len()));
+            }
+            same(&raw_value(&results[0])?, &json!(19))?;
+            same(&raw_value(&results[1])?, &json!({"a": [1, 2]}))?;
+            match &results[2] {
+                Err(CallError::Error(e)) if e.code == -32601 => {}
+                other => return Err(format!("the unknown method in the batch gave {other:?}")),
+            }
+            same(&raw_value(&results[3])?, &json!(-1))?;
+            expect_result(
+                peer,
+                "notes",
+                &(),
+                &json!([["first"], {"n": 2}, ["in a batch"]]),
+            )
+            .await
+        }
+    );
+    check!(tally, "batch with a server-to-client call inside", async {
+        let mut batch = Batch::new();
+        batch
+            .call(
+                "ask_client",
+                &json!({"method": "client_add", "params": [20, 22]}),
+            )
+            .map_err(|e| e.to_string())?
+            .call("subtract", &json!([5, 8]))
+            .map_err(|e| e.to_string())?;
+        let results = peer.batch(batch).await.map_err(|e| e.to_string())?;
+        if results.len() != 2 {
+            return Err(format!("{} results for 2 calls", results.len()));
+        }
+        same(&raw_value(&results[0])?, &json!(42))?;
+        same(&raw_value(&results[1])?, &json!(-3))
+    });
 }
 
 /// Whether `got` equals `want`, as JSON values (so `19` and `19.0`
