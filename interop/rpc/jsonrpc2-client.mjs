@@ -1,8 +1,11 @@
 // json-rpc-2.0's JSONRPCServerAndClient over `ws`, as a client of `interop-peer serve`
 // (sockeye-rpc): calls by position and by name, errors, notifications, batches (requests
 // and responses matched by id, notifications in them unanswered), a subscription, and the
-// server calling this client back, inside a batch too. Every frame is recorded and checked
-// at the end: each response answers one of our requests exactly once, nothing else comes.
+// server calling this client back, inside a batch too; then, on a plain `ws` connection, the
+// specification's section 7 examples of invalid messages (parse error, invalid request,
+// empty and invalid batches, the mixed batch). Every frame of the library's connection is
+// recorded and checked at the end: each response answers one of our requests exactly once,
+// nothing else comes.
 //
 //   node jsonrpc2-client.mjs ws://127.0.0.1:PORT/
 //
@@ -181,6 +184,59 @@ await checks.run('subscription: items as notifications, then unsubscribed', asyn
   same(await peer.request('unsubscribe_ticks', [id]), true);
   same(await peer.request('unsubscribe_ticks', [id]), false);
   sameError(await errorOf('subscribe_ticks', [0]), { code: -32602 });
+});
+// The specification's section 7 examples that no library here sends, on a WebSocket of
+// their own: sent as raw text, answers compared as parsed JSON (batch answers by id).
+await checks.run("the specification's invalid-message examples, raw", async () => {
+  const raw = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    raw.once('open', resolve);
+    raw.once('error', reject);
+  });
+  const answers = [];
+  raw.on('message', (data) => answers.push(JSON.parse(data.toString())));
+  const exchange = async (text, count) => {
+    answers.length = 0;
+    raw.send(text);
+    if (count === 0) {
+      await sleep(300);
+    } else {
+      await eventually(() => (answers.length >= count ? true : undefined), 5000, text);
+    }
+    return answers.slice();
+  };
+  try {
+    const [parse] = await exchange('{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]', 1);
+    same(parse.id, null, 'parse error id');
+    same(parse.error.code, -32700, 'parse error code');
+    const [bad] = await exchange('{"jsonrpc": "2.0", "method": 1, "params": "bar"}', 1);
+    same([bad.id, bad.error.code], [null, -32600], 'invalid request');
+    const [empty] = await exchange('[]', 1);
+    if (Array.isArray(empty)) throw new Error(`[] answered with an array: ${JSON.stringify(empty)}`);
+    same([empty.id, empty.error.code], [null, -32600], '[]');
+    const [ones] = await exchange('[1,2,3]', 1);
+    same(ones.map((r) => [r.id, r.error.code]), [[null, -32600], [null, -32600], [null, -32600]], '[1,2,3]');
+    same(await exchange('[{"jsonrpc": "2.0", "method": "note", "params": [7]}]', 0), [], 'notifications only');
+    const [mixed] = await exchange(
+      '[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"},' +
+        '{"jsonrpc": "2.0", "method": "note", "params": [7]},' +
+        '{"jsonrpc": "2.0", "method": "subtract", "params": [42,23], "id": "2"},' +
+        '{"foo": "boo"},' +
+        '{"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"},' +
+        '{"jsonrpc": "2.0", "method": "echo", "params": {"a": 1}, "id": "9"}]',
+      1,
+    );
+    const byId = new Map(mixed.filter((r) => r.id !== null).map((r) => [r.id, r]));
+    same(mixed.length, 5, 'answers to the mixed batch');
+    same(byId.get('1'), { jsonrpc: '2.0', result: 7, id: '1' });
+    same(byId.get('2'), { jsonrpc: '2.0', result: 19, id: '2' });
+    same(byId.get('5')?.error?.code, -32601, 'foo.get');
+    same(byId.get('9'), { jsonrpc: '2.0', result: { a: 1 }, id: '9' });
+    const nulls = mixed.filter((r) => r.id === null);
+    same(nulls.map((r) => r.error.code), [-32600], 'the {"foo": "boo"} member');
+  } finally {
+    raw.close(1000);
+  }
 });
 await checks.run('every response answers one request of ours, once', async () => {
   await sleep(100);

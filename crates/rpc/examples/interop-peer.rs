@@ -624,6 +624,22 @@ async fn batch_checks(peer: &Peer, tally: &mut Tally) {
         same(&raw_value(&results[0])?, &json!(42))?;
         same(&raw_value(&results[1])?, &json!(-3))
     });
+    // json-rpc-2.0 answers a batch that gets one response with that response
+    // alone, not in an array as the specification has it: matched by id all
+    // the same.
+    check!(tally, "batch of one call and a notification", async {
+        let mut batch = Batch::new();
+        batch
+            .call("subtract", &json!([100, 1]))
+            .map_err(|e| e.to_string())?
+            .notify("note", &json!(["alone"]))
+            .map_err(|e| e.to_string())?;
+        let results = peer.batch(batch).await.map_err(|e| e.to_string())?;
+        if results.len() != 1 {
+            return Err(format!("{} results for 1 call", results.len()));
+        }
+        same(&raw_value(&results[0])?, &json!(99))
+    });
 }
 
 /// Whether `got` equals `want`, as JSON values (so `19` and `19.0`
