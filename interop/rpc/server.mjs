@@ -7,7 +7,9 @@
 //   (calls the client and gives its answer; an error it answers is answered as it came),
 //   notify_client {method, params} (notifies the client), strays (the frames that came in
 //   that were neither a request, a notification nor the answer to one of this server's calls:
-//   answers to notifications, unknown ids).
+//   answers to notifications, unknown ids), cancelled (the methods of the requests the client
+//   gave up and said so with `$/cancelRequest`, sockeye-rpc's default cancellation
+//   notification, which vscode-jsonrpc takes and json-rpc-2.0 ignores).
 //
 //   node server.mjs json-rpc-2.0|vscode-jsonrpc
 //
@@ -46,7 +48,22 @@ function methods(state, client) {
       return true;
     },
     strays: () => strays(state.wire),
+    cancelled: () => cancelled(state.wire),
   };
+}
+
+/** The methods of the client's requests that a `$/cancelRequest` from it named, in order. */
+function cancelled(wire) {
+  const methods = new Map();
+  const names = [];
+  for (const m of wire.received) {
+    if (!m || typeof m !== 'object' || Array.isArray(m)) continue;
+    if ('method' in m && 'id' in m) methods.set(JSON.stringify(m.id), m.method);
+    if (m.method === '$/cancelRequest' && !('id' in m)) {
+      names.push(methods.get(JSON.stringify(m.params?.id)) ?? `unknown id ${JSON.stringify(m.params?.id)}`);
+    }
+  }
+  return names;
 }
 
 /** The frames of `wire.received` that answer nothing this side sent. */

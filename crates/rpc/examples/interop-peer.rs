@@ -28,8 +28,9 @@
 //!   notification and gives `true`.
 //!
 //! `call` connects to a server of another JSON-RPC library that serves
-//! the same methods (less the subscription and `sum`/`sleep` where it
-//! says so), answers that server's calls (`client_add` `[a, b]`,
+//! the same methods (less the subscription), plus `strays` (the frames it
+//! got that answer nothing it sent) and `cancelled` (the methods of the
+//! calls a `$/cancelRequest` named), answers that server's calls (`client_add` `[a, b]`,
 //! `client_fail`, the `client_note` notification), runs its checks, and
 //! prints one line per check, `ok NAME` or `FAILED NAME: WHY`. It exits
 //! with 0 only when every check passed. `--no-batch` leaves out the batch
@@ -445,6 +446,19 @@ async fn call(url: &str, file: Option<Arc<Mutex<File>>>, batches: bool) -> i32 {
     if batches {
         batch_checks(&peer, &mut tally).await;
     }
+    check!(tally, "a call given up is cancelled on the server", async {
+        match peer
+            .call_with_timeout::<Value, _>("sleep", &json!([600]), Some(Duration::from_millis(100)))
+            .await
+        {
+            Err(CallError::Timeout(_)) => {}
+            other => return Err(format!("{other:?} where a timeout was expected")),
+        }
+        expect_result(&peer, "cancelled", &(), &json!(["sleep"])).await?;
+        // The late answer (or the peer's -32800) is dropped; calls go on.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        expect_result(&peer, "subtract", &json!([1, 1]), &json!(0)).await
+    });
     check!(
         tally,
         "the server saw no stray frames (answers to notifications, unknown ids)",
