@@ -107,7 +107,8 @@ export class Wire {
 
   /**
    * Throws unless every response answers one of our requests (by an id we used, of the same
-   * type), no request was answered twice, and every request of `mustBeAnswered` ids was.
+   * type) and no request was answered twice; gives each request id (as JSON) with the number
+   * of answers it got.
    */
   checkResponses() {
     const ours = new Map(this.requestIds().map((id) => [JSON.stringify(id), 0]));
