@@ -103,7 +103,7 @@ impl Source {
                     .collect(),
             );
         }
-        let limit = args.max_message_size;
+        let limit = args.client.max_message_size;
         let framing = if args.jsonl {
             Framing::Jsonl
         } else if args.one_message {
