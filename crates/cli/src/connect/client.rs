@@ -14,10 +14,6 @@ use crate::describe;
 /// How to open the connection: what the request carries, the route to
 /// the server, TLS and the size limit.
 #[derive(Debug, clap::Args)]
-#[expect(
-    clippy::struct_excessive_bools,
-    reason = "one field per command-line switch"
-)]
 pub(crate) struct ClientArgs {
     /// Extra request header, `Name: value` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]

@@ -104,7 +104,8 @@ impl Source {
             );
         }
         let limit = args.client.max_message_size;
-        let framing = if args.jsonl {
+        // With --jsonrpc, stdin lines are the messages even with --jsonl.
+        let framing = if args.jsonl && !args.jsonrpc {
             Framing::Jsonl
         } else if args.one_message {
             Framing::Whole

@@ -10,6 +10,7 @@ pub(crate) mod exit;
 mod input;
 mod interactive;
 mod jsonl;
+mod jsonrpc;
 mod outgoing;
 mod output;
 mod reconnect;
@@ -48,6 +49,16 @@ pub(crate) struct Args {
     /// binary, ping, close); see below.
     #[arg(long, help_heading = "Input and output", conflicts_with_all = ["binary", "nul", "one_message", "binary_format"])]
     jsonl: bool,
+    /// Read every text message, sent and received, as JSON-RPC 2.0 and
+    /// show what it is: a request (method, id, params), a notification, a
+    /// result or an error (with the method of the request it answers,
+    /// matched by id, and the round-trip time), each member of a batch;
+    /// what is not JSON-RPC is flagged. Lines are sent as they are when
+    /// they are JSON; `METHOD [PARAMS]` sends a request with the next id.
+    /// With --jsonl, stdin holds these lines too and the events are
+    /// {"type":"rpc",...} objects; see below.
+    #[arg(long, help_heading = "Input and output", conflicts_with_all = ["binary", "nul"])]
+    jsonrpc: bool,
     /// Send stdin as binary messages: each read of up to --chunk-size
     /// bytes is one message (or each line with --lines, or each
     /// NUL-terminated record with -0). Received messages are written raw.
@@ -185,6 +196,17 @@ JSON lines (--jsonl), one object a line:
   \"data\", both ways; rtt_ms comes with the Pong of our last Ping. The
   server's Pings are answered at once.
 
+JSON-RPC (--jsonrpc), one line per message or batch member, `>` sent, `<` received:
+  > call #3 subtract [42,23]          < result #3 subtract 19 (0.4 ms)
+  < notify update {\"x\":1}            < error #4 divide -32602 \"Invalid params\" (0.3 ms)
+  > [1/2] call #5 sum [1,2]           < invalid (not JSON) TEXT
+  With --jsonl: {\"type\":\"rpc\",\"direction\":\"out\"|\"in\",\"kind\":K,...} where K is
+  request (id, method, params), notification (method, params), result (id,
+  result, and method and rtt_ms when its request was seen), error (id, error,
+  method, rtt_ms) or invalid (reason, and data: the text); batch members carry
+  \"batch\":{\"index\":I,\"size\":N}. Up to 4,096 requests a direction are
+  remembered while they wait for their responses.
+
 Exit status:
   0    closed cleanly, with 1000, 1001 or no code
   1    connection failed: unreachable, TLS, proxy, timeout, dropped without a
@@ -217,7 +239,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
     let mut interrupts = session::Interrupts::new();
     if args.interactive() {
         return match open(&args, &mut interrupts).await {
-            Ok((ws, _)) => interactive::run(ws, args.color()).await,
+            Ok((ws, _)) => interactive::run(ws, args.color(), args.jsonrpc).await,
             Err(outcome) => outcome,
         }
         .report();

@@ -156,7 +156,7 @@ mod tests {
             (br#"[{"method":"a","params":3}]"#, "call 1"),
             (br#"[{"method":"a","id":3}]"#, "unknown field"),
         ] {
-            let why = parse_batch(text).err().expect("an error");
+            let why = parse_batch(text).expect_err("an error");
             assert!(why.contains(needle), "{why:?} lacks {needle:?}");
         }
     }
