@@ -420,3 +420,26 @@ fn connect_jsonrpc_refuses_a_shorthand_line_with_bad_params() {
     assert_eq!(done.code(), Some(2), "{done:?}");
     assert!(done.stderr.contains("array or object"), "{done:?}");
 }
+
+#[test]
+fn rpc_connection_closed_before_the_answer_exits_1() {
+    use futures_util::StreamExt as _;
+    use support::OneShot;
+
+    let server = OneShot::start(|tcp| async move {
+        let mut ws = sockeye::accept(tcp).await.expect("accept");
+        let request = tokio::time::timeout(TIMEOUT, ws.next())
+            .await
+            .expect("a request");
+        assert!(request.is_some(), "the client sent nothing");
+        ws.close(sockeye::CloseCode::from(4000), "going")
+            .await
+            .expect("close");
+    });
+    let done = rpc(&[&server.url("/"), "never"]);
+    server.join();
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    let line = done.one_stderr_line();
+    assert!(line.contains("before the answer came"), "{line}");
+    assert!(done.stdout.is_empty());
+}

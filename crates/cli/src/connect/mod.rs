@@ -198,7 +198,7 @@ JSON lines (--jsonl), one object a line:
 
 JSON-RPC (--jsonrpc), one line per message or batch member, `>` sent, `<` received:
   > call #3 subtract [42,23]          < result #3 subtract 19 (0.4 ms)
-  < notify update {\"x\":1}            < error #4 divide -32602 \"Invalid params\" (0.3 ms)
+  < notify update {\"x\":1}             < error #4 divide -32602 \"Invalid params\" (0.3 ms)
   > [1/2] call #5 sum [1,2]           < invalid (not JSON) TEXT
   With --jsonl: {\"type\":\"rpc\",\"direction\":\"out\"|\"in\",\"kind\":K,...} where K is
   request (id, method, params), notification (method, params), result (id,
