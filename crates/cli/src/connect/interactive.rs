@@ -158,8 +158,8 @@ pub(super) async fn run(ws: WebSocket<ClientStream>, color: bool, jsonrpc: bool)
             item = reader.recv_incoming() => match item {
                 Some(Ok(Incoming::Message(message))) => match (&mut rpc, &message) {
                     (Some(rpc), Message::Text(text)) => {
-                        let seen = rpc.read(Direction::Received, text.as_str(), tokio::time::Instant::now());
-                        screen.traffic(&seen);
+                        let now = tokio::time::Instant::now();
+                        screen.traffic(&rpc.read(Direction::Received, text.as_str(), now));
                     }
                     _ => screen.received(&message),
                 },

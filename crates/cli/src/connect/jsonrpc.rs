@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::json_text;
+use crate::rpc::structured;
 
 /// Requests remembered per direction while they wait for their
 /// responses. A peer that never answers cannot grow memory past it;
@@ -228,29 +229,23 @@ impl Tracker {
         let params = if params.is_empty() {
             None
         } else {
-            let raw: &RawValue = serde_json::from_str(params)
-                .map_err(|e| format!("{method}: the params are not JSON: {e}"))?;
-            if !raw.get().starts_with(['[', '{']) {
-                return Err(format!(
-                    "{method}: the params must be a JSON array or object"
-                ));
-            }
-            Some(json_text::compact(raw.get()))
+            let raw = structured(params).map_err(|why| format!("{method}: PARAMS {why}"))?;
+            // On one line, as the rest of the request.
+            Some(RawValue::from_string(json_text::compact(raw.get())).unwrap_or(raw))
         };
         let id = loop {
             self.last_id += 1;
             let id = Id::from(self.last_id);
             if !self.waiting[Direction::Sent.index()].contains_key(&id) {
-                break self.last_id;
+                break id;
             }
         };
-        let method = serde_json::Value::String(method.to_owned());
-        Ok(Some(match params {
-            Some(params) => {
-                format!(r#"{{"jsonrpc":"2.0","method":{method},"params":{params},"id":{id}}}"#)
-            }
-            None => format!(r#"{{"jsonrpc":"2.0","method":{method},"id":{id}}}"#),
-        }))
+        let request = sockeye_rpc::Request {
+            id,
+            method: method.to_owned(),
+            params,
+        };
+        Ok(Some(sockeye_rpc::Message::Request(request).to_json()))
     }
 }
 

@@ -7,9 +7,12 @@
 //! makes back is answered with -32601 (Method not found).
 //!
 //! - `mod.rs`: the flags (`Args`), `run`, the exit statuses.
-//! - `request.rs`: `PARAMS_JSON` and the `--batch` file read and checked.
+//! - `request.rs`: `PARAMS_JSON` and the `--batch` file read and checked
+//!   (`structured`, which `connect --jsonrpc` checks typed params with).
 
 mod request;
+
+pub(crate) use request::structured;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;

@@ -44,7 +44,11 @@ impl What {
 }
 
 /// `text` as params: a JSON array or object (section 4.2).
-fn structured(text: &str) -> Result<Box<RawValue>, String> {
+///
+/// # Errors
+///
+/// What `text` is instead, to follow the name of the argument.
+pub(crate) fn structured(text: &str) -> Result<Box<RawValue>, String> {
     let raw: Box<RawValue> = serde_json::from_str(text).map_err(|e| format!("is not JSON: {e}"))?;
     match raw.get().as_bytes().first() {
         Some(b'[' | b'{') => Ok(raw),
