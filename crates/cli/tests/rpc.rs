@@ -443,3 +443,24 @@ fn rpc_connection_closed_before_the_answer_exits_1() {
     assert!(line.contains("before the answer came"), "{line}");
     assert!(done.stdout.is_empty());
 }
+
+/// What is sent just before the end is still shown, before the close.
+#[test]
+fn connect_jsonrpc_shows_a_last_notification_before_the_close() {
+    let server = Server::start();
+    for _ in 0..5 {
+        let note = r#"{"jsonrpc":"2.0","method":"log","params":["z"]}"#;
+        let done = connect_jsonrpc(&server.url, &["--jsonl", "-x", note], &[]);
+        assert_eq!(done.code(), Some(0), "{done:?}");
+        let kinds: Vec<String> = done
+            .stdout
+            .lines()
+            .map(|line| {
+                let event: Value = serde_json::from_str(line).expect("a JSON line");
+                format!("{} {}", event["type"], event["kind"]).replace('"', "")
+            })
+            .collect();
+        assert_eq!(kinds, ["open null", "rpc notification", "close null"]);
+        assert_eq!(server.next_note().as_deref(), Some("z"));
+    }
+}

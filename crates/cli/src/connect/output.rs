@@ -155,6 +155,9 @@ impl Printer {
         reason: &str,
         clean: bool,
     ) -> Result<(), StdoutGone> {
+        // The last messages sent, if not printed yet, come first.
+        let sent = self.sent.ready();
+        self.traffic(&sent).await?;
         if self.jsonl {
             self.json(&jsonl::close(code, reason, clean)).await?;
         }

@@ -60,7 +60,8 @@ pub(crate) struct Args {
     /// Send the calls listed in FILE (`-`: stdin) as one batch: a JSON
     /// array of {"method": M, "params": P}, with "notify": true for a
     /// notification. The answers are printed as one JSON array, in the
-    /// order of the calls: {"result": R} or {"error": E} each.
+    /// order of the calls: {"result": R} or {"error": E} each, or
+    /// {"failed": WHY} when no answer came.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["method", "params"])]
     batch: Option<PathBuf>,
     /// How long to wait for the answer once connected, in seconds; 0
