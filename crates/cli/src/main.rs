@@ -8,7 +8,7 @@
 //! never through protocol details of its own.
 //!
 //! ```text
-//! arguments ─► main.rs (Cli, Command) ─► serve/ | connect/ | proxy/ | bridge/ | bench/ | docs.rs ─► sockeye's public API
+//! arguments ─► main.rs (Cli, Command) ─► serve/ | connect/ | rpc/ | proxy/ | bridge/ | bench/ | docs.rs ─► sockeye's public API
 //! ```
 //!
 //! | file or folder | owns |
@@ -30,13 +30,16 @@
 //! | `serve/console.rs`, `console/index.html` | plain HTTP answers: the dev console page, 404, 405; `--header`'s headers |
 //! | `connect/` | `sockeye connect`, the client: interactive on a terminal, for scripts otherwise |
 //! | `connect/mod.rs` | its flags (`Args`) and `run`: connect, then run a session |
-//! | `connect/client.rs` | the flags turned into a `ClientBuilder` |
+//! | `connect/client.rs` | the flags of a client connection (`ClientArgs`, shared with `rpc`) turned into a `ClientBuilder` |
+//! | `connect/jsonrpc.rs` | `--jsonrpc`: each message read as JSON-RPC, responses matched to their requests by id |
 //! | `connect/input.rs`, `connect/outgoing.rs`, `connect/output.rs`, `connect/jsonl.rs` | stdin cut into messages (`Outgoing`); events printed as lines, raw bytes or JSON lines |
 //! | `connect/session.rs` | an open connection in a script: read, send, ping, close |
 //! | `connect/interactive.rs` | an open connection at a prompt: line editing, history, slash commands |
 //! | `connect/reconnect.rs` | `--reconnect`: the pauses between attempts (exponential, full jitter) |
 //! | `connect/exit.rs` | how a session ended and its exit status |
 //! | `proxy/` | `sockeye proxy`, the reverse proxy: `mod.rs` (flags, accept loop), `front.rs` (client side: settings, TLS), `backend.rs` (the backend's URL, headers, refusals), `relay.rs` (messages and close codes both ways) |
+//! | `rpc/` | `sockeye rpc`: `mod.rs` (flags, the call, exit statuses), `request.rs` (`PARAMS_JSON` and `--batch` files checked) |
+//! | `json_text.rs` | JSON text laid out compact or indented, numbers and strings kept as they came |
 //! | `args.rs` | what subcommands share: `parse_seconds` for duration flags, `shutdown_signal` (Ctrl-C or SIGTERM) |
 //! | `listen.rs` | what serve and proxy share: the TLS flags and the `wss://` configuration they make, each connection's TLS handshake, the 503/429 answer |
 //! | `connection_args.rs` | serve's and proxy's flags for each connection (message limits, write buffer, timers) and the `WebSocketConfig` they make; the deflate offer |
@@ -55,7 +58,8 @@
 //!
 //! ```text
 //! sockeye serve [ADDR]        server: echo, broadcast, a program per connection, routes, files (default 127.0.0.1:9001)
-//! sockeye connect URL         stdin out as messages, messages in as lines or JSON
+//! sockeye connect URL         stdin out as messages, messages in as lines or JSON (--jsonrpc: read as JSON-RPC)
+//! sockeye rpc URL METHOD [PARAMS]   one JSON-RPC call, its result printed as JSON
 //! sockeye bench echo|idle|fanout|socketio   load generator: throughput, latency, memory
 //! sockeye proxy LISTEN --to URL    reverse proxy to a ws:// or wss:// backend
 //! sockeye hub [ADDR]          standalone Socket.IO hub: JWT, HTTP API, SSE, metrics, Redis cluster
@@ -78,10 +82,12 @@ mod connection_args;
 mod docs;
 mod hub;
 mod insecure;
+mod json_text;
 mod limits;
 mod listen;
 mod origin;
 mod proxy;
+mod rpc;
 mod serve;
 
 use std::process::ExitCode;
@@ -99,6 +105,7 @@ Examples:
   sockeye serve                                       echo server on ws://127.0.0.1:9001/, dev console at http://127.0.0.1:9001/
   sockeye serve 127.0.0.1:8080 --exec ./count.sh      a program per connection: messages on its stdin, its stdout lines back
   echo hello | sockeye connect ws://127.0.0.1:9001/   send a line, print the answer
+  sockeye rpc ws://127.0.0.1:9001/ subtract '[42,23]'    one JSON-RPC call, its result as JSON
   sockeye proxy 127.0.0.1:8080 --to ws://127.0.0.1:9001/    a reverse proxy in front of a server
   sockeye bridge tcp-listen:5900 ws://127.0.0.1:9001/       TCP clients over a WebSocket, socat-style
   sockeye bench echo -c 10 ws://127.0.0.1:9001/       throughput and latency of a server
@@ -120,6 +127,10 @@ enum Command {
     /// as messages and those received are printed as lines, raw bytes or
     /// JSON lines.
     Connect(connect::Args),
+    /// Make one JSON-RPC 2.0 call (or send a notification, or a batch)
+    /// and print its result as JSON; the exit status says whether a
+    /// result, an error, a timeout or a failure came.
+    Rpc(rpc::Args),
     /// Generate load against a server: echo throughput and latency, idle
     /// connections and their memory, or broadcast fan-out.
     Bench(bench::Args),
@@ -179,6 +190,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Connect(args) => connect::run(args).await,
+            Command::Rpc(args) => rpc::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Proxy(args) => proxy::run(args).await,
             Command::Bridge(args) => bridge::run(args).await,

@@ -296,3 +296,33 @@ fn received_lines_are_coloured_unless_no_color() {
         assert!(!line.contains("\u{1b}["), "{args:?} {env:?}: {line:?}");
     }
 }
+
+/// With --jsonrpc, typed requests (in full, or as `METHOD PARAMS`) and
+/// their answers are shown as JSON-RPC lines, each answer with the
+/// method of its request.
+#[test]
+fn jsonrpc_shows_calls_and_answers_with_their_method() {
+    let server = OneShot::start(|tcp| async move {
+        let ws = sockeye::accept(tcp).await.expect("accept");
+        let mut methods = sockeye_rpc::Methods::<()>::new();
+        methods.sync_method("subtract", |_, (a, b): (i64, i64)| {
+            Ok::<_, sockeye_rpc::ErrorObject>(a - b)
+        });
+        let peer = sockeye_rpc::spawn(ws, methods, (), sockeye_rpc::Config::default());
+        peer.closed().await
+    });
+    let tmux = Tmux::start(&server.url("/"), &["--jsonrpc"], &[("NO_COLOR", "1")]);
+    tmux.wait_for_text("connected");
+    tmux.wait_for_prompt();
+    tmux.type_text("subtract [42, 23]");
+    tmux.enter();
+    tmux.wait_for_text("> call #1 subtract [42,23]");
+    tmux.wait_for_text("< result #1 subtract 19 (");
+    tmux.type_text(r#"{"jsonrpc":"2.0","method":"nope","id":"x"}"#);
+    tmux.enter();
+    tmux.wait_for_text(r#"< error #"x" nope -32601 "Method not found" ("#);
+    tmux.press("C-d");
+    let screen = tmux.wait_for_text("exit status");
+    assert!(screen.contains("exit status 0"), "{screen}");
+    server.join();
+}

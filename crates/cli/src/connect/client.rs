@@ -1,15 +1,79 @@
-//! The flags of `sockeye connect` turned into a [`ClientBuilder`].
+//! The flags of a client connection (`sockeye connect`, `sockeye rpc`):
+//! headers, subprotocols, proxy, TLS, limits, turned into a
+//! [`ClientBuilder`].
+
+use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 use sockeye::ClientBuilder;
 
-use super::Args;
 use super::exit::Outcome;
+use crate::args::parse_seconds;
 use crate::describe;
 
+/// How to open the connection: what the request carries, the route to
+/// the server, TLS and the size limit.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ClientArgs {
+    /// Extra request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub(crate) headers: Vec<String>,
+    /// Subprotocol to offer (repeatable, in order of preference).
+    #[arg(long = "protocol", value_name = "NAME")]
+    pub(crate) protocols: Vec<String>,
+    /// Send this `Origin` header.
+    #[arg(long, value_name = "ORIGIN")]
+    pub(crate) origin: Option<String>,
+    /// HTTP basic authentication, `USER:PASSWORD`.
+    #[arg(long, value_name = "USER:PASS")]
+    pub(crate) auth: Option<String>,
+    /// Send this `User-Agent` header. Default: none.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) user_agent: Option<String>,
+    /// The largest message accepted, and the largest one sent (for
+    /// `connect`, the largest one stdin may make), in bytes. Default
+    /// 16 MiB: large for a message, small for memory.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
+    pub(crate) max_message_size: usize,
+    /// Do not offer permessage-deflate compression.
+    #[arg(long)]
+    pub(crate) no_deflate: bool,
+    /// How long resolving, connecting TCP, the proxy and TLS may take.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "10")]
+    pub(crate) connect_timeout: Duration,
+    /// Connect through this proxy: `http://[USER:PASSWORD@]HOST[:PORT]`
+    /// (HTTP CONNECT), or `socks5://` or `socks5h://` (the proxy resolves
+    /// the server's name). Replaces the proxy environment variables.
+    #[arg(long, value_name = "URL")]
+    pub(crate) proxy: Option<String>,
+    /// Follow up to N redirects (301, 302, 303, 307, 308); never from
+    /// wss:// to ws://, and without Authorization or Cookie to another
+    /// origin.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) follow_redirects: usize,
+    /// For `wss://`: also trust the certificates in this PEM file
+    /// (repeatable), such as a private authority's or a self-signed one.
+    #[arg(long = "ca", value_name = "FILE")]
+    pub(crate) ca: Vec<std::path::PathBuf>,
+    /// For `wss://`: present this client certificate chain (PEM, leaf
+    /// first) to servers that ask for one. Needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub(crate) cert: Option<std::path::PathBuf>,
+    /// The private key of --cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub(crate) key: Option<std::path::PathBuf>,
+    /// For `wss://`: accept any certificate, unverified (a warning is
+    /// printed). Anyone on the path can then read and change the traffic.
+    #[arg(short = 'k', long, conflicts_with = "ca")]
+    pub(crate) insecure: bool,
+    /// Use HTTP/2 (RFC 8441) when the server allows it; HTTP/1.1 otherwise.
+    #[arg(long)]
+    pub(crate) http2: bool,
+}
+
 /// The client the options describe, or the usage error that stops it.
-pub(super) fn builder(args: &Args) -> Result<ClientBuilder, Outcome> {
-    let mut builder = ClientBuilder::new(args.url.as_str())
+pub(crate) fn builder(url: &str, args: &ClientArgs) -> Result<ClientBuilder, Outcome> {
+    let mut builder = ClientBuilder::new(url)
         .protocols(args.protocols.iter().cloned())
         .max_message_size(args.max_message_size)
         .follow_redirects(args.follow_redirects)
@@ -54,7 +118,7 @@ pub(super) fn builder(args: &Args) -> Result<ClientBuilder, Outcome> {
 
 /// The builder with the roots of --ca, the client certificate of --cert
 /// and --key, or no verification at all with --insecure.
-fn with_tls(mut builder: ClientBuilder, args: &Args) -> sockeye::Result<ClientBuilder> {
+fn with_tls(mut builder: ClientBuilder, args: &ClientArgs) -> sockeye::Result<ClientBuilder> {
     let identity = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => Some((
             sockeye::tls::certificates_from_pem_file(cert)?,

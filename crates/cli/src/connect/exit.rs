@@ -20,7 +20,7 @@ const EXIT_INTERRUPTED: u8 = 130;
 
 /// How a session ended.
 #[derive(Debug)]
-pub(super) enum Outcome {
+pub(crate) enum Outcome {
     /// The closing handshake completed; the peer's Close frame, if any.
     Closed(Option<CloseFrame>),
     /// The connection could not be opened, or broke: why.
@@ -43,7 +43,7 @@ pub(super) enum Outcome {
 
 impl Outcome {
     /// The outcome of a failed connection attempt to `url`.
-    pub(super) fn connect_failed(url: &str, error: &sockeye::Error) -> Outcome {
+    pub(crate) fn connect_failed(url: &str, error: &sockeye::Error) -> Outcome {
         let why = format!("cannot connect to {url}: {}", describe(error));
         if let Some(response) = error.rejection() {
             let status = response.status();
@@ -100,7 +100,7 @@ impl Outcome {
     }
 
     /// Says on stderr what went wrong, if anything, and gives the status.
-    pub(super) fn report(self) -> ExitCode {
+    pub(crate) fn report(self) -> ExitCode {
         match self {
             Outcome::Closed(frame) => {
                 let (code, reason) = frame

@@ -103,8 +103,9 @@ impl Source {
                     .collect(),
             );
         }
-        let limit = args.max_message_size;
-        let framing = if args.jsonl {
+        let limit = args.client.max_message_size;
+        // With --jsonrpc, stdin lines are the messages even with --jsonl.
+        let framing = if args.jsonl && !args.jsonrpc {
             Framing::Jsonl
         } else if args.one_message {
             Framing::Whole

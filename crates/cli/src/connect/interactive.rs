@@ -11,6 +11,7 @@ use sockeye::{ClientStream, CloseCode, CloseFrame, Incoming, Message, WebSocket,
 use tokio::sync::mpsc;
 
 use super::exit::Outcome;
+use super::jsonrpc::{Direction, Kind, Seen, Tracker};
 use super::session::{flush, start_close_with};
 use crate::describe;
 
@@ -92,6 +93,19 @@ impl Screen {
         }
     }
 
+    /// JSON-RPC messages (`--jsonrpc`): sent in cyan, received in
+    /// green, not JSON-RPC in red.
+    fn traffic(&mut self, seen: &[Seen]) {
+        for seen in seen {
+            let color = match (&seen.kind, seen.direction) {
+                (Kind::Invalid { .. }, _) => "31",
+                (_, Direction::Sent) => "36",
+                (_, Direction::Received) => "32",
+            };
+            self.line("", color, &printable(&seen.line()));
+        }
+    }
+
     /// Something to know, not a message.
     fn info(&mut self, text: &str) {
         self.line("* ", "33", text);
@@ -105,7 +119,7 @@ impl Screen {
 
 /// Runs an interactive session until the connection ends or the user
 /// leaves.
-pub(super) async fn run(ws: WebSocket<ClientStream>, color: bool) -> Outcome {
+pub(super) async fn run(ws: WebSocket<ClientStream>, color: bool, jsonrpc: bool) -> Outcome {
     let mut editor = match DefaultEditor::new() {
         Ok(editor) => editor,
         Err(e) => return Outcome::Failed(format!("cannot use the terminal: {e}")),
@@ -132,6 +146,8 @@ pub(super) async fn run(ws: WebSocket<ClientStream>, color: bool) -> Outcome {
         None => screen.info("connected; /help for commands"),
     }
 
+    // --jsonrpc: messages both ways are read as JSON-RPC.
+    let mut rpc = jsonrpc.then(Tracker::default);
     let mut ping_sent = false;
     let mut last_rtt = None;
     let mut interrupted = false;
@@ -140,7 +156,13 @@ pub(super) async fn run(ws: WebSocket<ClientStream>, color: bool) -> Outcome {
     let outcome = loop {
         tokio::select! {
             item = reader.recv_incoming() => match item {
-                Some(Ok(Incoming::Message(message))) => screen.received(&message),
+                Some(Ok(Incoming::Message(message))) => match (&mut rpc, &message) {
+                    (Some(rpc), Message::Text(text)) => {
+                        let now = tokio::time::Instant::now();
+                        screen.traffic(&rpc.read(Direction::Received, text.as_str(), now));
+                    }
+                    _ => screen.received(&message),
+                },
                 Some(Ok(Incoming::Pong(_))) if ping_sent => {
                     let rtt = reader.round_trip_time();
                     if rtt != last_rtt {
@@ -166,7 +188,11 @@ pub(super) async fn run(ws: WebSocket<ClientStream>, color: bool) -> Outcome {
             line = typed.recv(), if input_open => match line {
                 Some(Typed::Line(line)) => {
                     interrupted = false;
-                    if act(command(&line), &mut screen, &writer, &outgoing, &mut ping_sent) {
+                    let command = match (&mut rpc, command(&line)) {
+                        (Some(rpc), Command::Send(message)) => sending(rpc, message, &mut screen),
+                        (_, command) => command,
+                    };
+                    if act(command, &mut screen, &writer, &outgoing, &mut ping_sent) {
                         break Outcome::Closed(None);
                     }
                 }
@@ -244,6 +270,22 @@ fn act(
         Command::Bad(why) => screen.error(&why),
     }
     false
+}
+
+/// A typed message with `--jsonrpc`: a `METHOD [PARAMS]` line made a
+/// request, shown as JSON-RPC; or why it cannot be sent.
+fn sending(rpc: &mut Tracker, message: Message, screen: &mut Screen) -> Command {
+    let Message::Text(text) = &message else {
+        return Command::Send(message);
+    };
+    match rpc.expand(text.as_str()) {
+        Ok(expanded) => {
+            let text = expanded.as_deref().unwrap_or(text.as_str());
+            screen.traffic(&rpc.read(Direction::Sent, text, tokio::time::Instant::now()));
+            Command::Send(expanded.map_or(message, Message::text))
+        }
+        Err(why) => Command::Bad(why),
+    }
 }
 
 /// `text` with its control characters but newlines escaped, so that a

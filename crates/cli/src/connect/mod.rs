@@ -5,11 +5,12 @@
 //! The files of this folder are listed in the crate's module map
 //! (`main.rs`).
 
-mod client;
-mod exit;
+pub(crate) mod client;
+pub(crate) mod exit;
 mod input;
 mod interactive;
 mod jsonl;
+mod jsonrpc;
 mod outgoing;
 mod output;
 mod reconnect;
@@ -48,6 +49,16 @@ pub(crate) struct Args {
     /// binary, ping, close); see below.
     #[arg(long, help_heading = "Input and output", conflicts_with_all = ["binary", "nul", "one_message", "binary_format"])]
     jsonl: bool,
+    /// Read every text message, sent and received, as JSON-RPC 2.0 and
+    /// show what it is: a request (method, id, params), a notification, a
+    /// result or an error (with the method of the request it answers,
+    /// matched by id, and the round-trip time), each member of a batch;
+    /// what is not JSON-RPC is flagged. Lines are sent as they are when
+    /// they are JSON; `METHOD [PARAMS]` sends a request with the next id.
+    /// With --jsonl, stdin holds these lines too and the events are
+    /// {"type":"rpc",...} objects; see below.
+    #[arg(long, help_heading = "Input and output", conflicts_with_all = ["binary", "nul"])]
+    jsonrpc: bool,
     /// Send stdin as binary messages: each read of up to --chunk-size
     /// bytes is one message (or each line with --lines, or each
     /// NUL-terminated record with -0). Received messages are written raw.
@@ -107,31 +118,8 @@ pub(crate) struct Args {
     )]
     binary_format: Option<BinaryFormat>,
 
-    /// Extra request header, `Name: value` (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
-    headers: Vec<String>,
-    /// Subprotocol to offer (repeatable, in order of preference).
-    #[arg(long = "protocol", value_name = "NAME")]
-    protocols: Vec<String>,
-    /// Send this `Origin` header.
-    #[arg(long, value_name = "ORIGIN")]
-    origin: Option<String>,
-    /// HTTP basic authentication, `USER:PASSWORD`.
-    #[arg(long, value_name = "USER:PASS")]
-    auth: Option<String>,
-    /// Send this `User-Agent` header. Default: none.
-    #[arg(long, value_name = "TEXT")]
-    user_agent: Option<String>,
-    /// The largest message accepted, and the largest one stdin may make,
-    /// in bytes. Default 16 MiB: large for a message, small for memory.
-    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
-    max_message_size: usize,
-    /// Do not offer permessage-deflate compression.
-    #[arg(long)]
-    no_deflate: bool,
-    /// How long resolving, connecting TCP, the proxy and TLS may take.
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "10")]
-    connect_timeout: Duration,
+    #[command(flatten)]
+    client: client::ClientArgs,
     /// Send a Ping every SECS (the peer's Pong is timed; see
     /// --print-ping-rtts). Without it, a Ping goes out after 20 s of
     /// silence from the server.
@@ -144,34 +132,6 @@ pub(crate) struct Args {
     /// Print the round-trip time of each Pong on stderr.
     #[arg(long)]
     print_ping_rtts: bool,
-    /// Connect through this proxy: `http://[USER:PASSWORD@]HOST[:PORT]`
-    /// (HTTP CONNECT), or `socks5://` or `socks5h://` (the proxy resolves
-    /// the server's name). Replaces the proxy environment variables.
-    #[arg(long, value_name = "URL")]
-    proxy: Option<String>,
-    /// Follow up to N redirects (301, 302, 303, 307, 308); never from
-    /// wss:// to ws://, and without Authorization or Cookie to another
-    /// origin.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    follow_redirects: usize,
-    /// For `wss://`: also trust the certificates in this PEM file
-    /// (repeatable), such as a private authority's or a self-signed one.
-    #[arg(long = "ca", value_name = "FILE")]
-    ca: Vec<std::path::PathBuf>,
-    /// For `wss://`: present this client certificate chain (PEM, leaf
-    /// first) to servers that ask for one. Needs --key.
-    #[arg(long, value_name = "FILE", requires = "key")]
-    cert: Option<std::path::PathBuf>,
-    /// The private key of --cert (PEM).
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    key: Option<std::path::PathBuf>,
-    /// For `wss://`: accept any certificate, unverified (a warning is
-    /// printed). Anyone on the path can then read and change the traffic.
-    #[arg(short = 'k', long, conflicts_with = "ca")]
-    insecure: bool,
-    /// Use HTTP/2 (RFC 8441) when the server allows it; HTTP/1.1 otherwise.
-    #[arg(long)]
-    http2: bool,
     /// Connect again when the connection fails or the server closes it
     /// (not after a close of ours, a TLS failure, a 4xx refusal or Ctrl-C): after a pause
     /// of up to 0.5 s, doubling each attempt up to 30 s, with full jitter;
@@ -236,6 +196,17 @@ JSON lines (--jsonl), one object a line:
   \"data\", both ways; rtt_ms comes with the Pong of our last Ping. The
   server's Pings are answered at once.
 
+JSON-RPC (--jsonrpc), one line per message or batch member, `>` sent, `<` received:
+  > call #3 subtract [42,23]          < result #3 subtract 19 (0.4 ms)
+  < notify update {\"x\":1}             < error #4 divide -32602 \"Invalid params\" (0.3 ms)
+  > [1/2] call #5 sum [1,2]           < invalid (not JSON) TEXT
+  With --jsonl: {\"type\":\"rpc\",\"direction\":\"out\"|\"in\",\"kind\":K,...} where K is
+  request (id, method, params), notification (method, params), result (id,
+  result, and method and rtt_ms when its request was seen), error (id, error,
+  method, rtt_ms) or invalid (reason, and data: the text); batch members carry
+  \"batch\":{\"index\":I,\"size\":N}. Up to 4,096 requests a direction are
+  remembered while they wait for their responses.
+
 Exit status:
   0    closed cleanly, with 1000, 1001 or no code
   1    connection failed: unreachable, TLS, proxy, timeout, dropped without a
@@ -258,17 +229,17 @@ Each is also read in lowercase, which comes first.";
 /// connection ends, connecting again if `--reconnect` says so; the exit
 /// status says how it ended (see [`AFTER_HELP`]).
 pub(crate) async fn run(args: Args) -> ExitCode {
-    if let Err(outcome) = client::builder(&args) {
+    if let Err(outcome) = client::builder(&args.url, &args.client) {
         return outcome.report();
     }
-    if args.insecure && args.url.starts_with("wss:") {
+    if args.client.insecure && args.url.starts_with("wss:") {
         eprintln!("sockeye: warning: --insecure: the server's certificate is not verified");
     }
     // Ctrl-C is caught from here on: while connecting it gives up at once.
     let mut interrupts = session::Interrupts::new();
     if args.interactive() {
         return match open(&args, &mut interrupts).await {
-            Ok((ws, _)) => interactive::run(ws, args.color()).await,
+            Ok((ws, _)) => interactive::run(ws, args.color(), args.jsonrpc).await,
             Err(outcome) => outcome,
         }
         .report();
@@ -322,7 +293,7 @@ async fn open(
     ),
     Outcome,
 > {
-    let builder = client::builder(args)?;
+    let builder = client::builder(&args.url, &args.client)?;
     tokio::select! {
         connected = builder.connect() => {
             connected.map_err(|e| Outcome::connect_failed(&args.url, &e))

@@ -1,6 +1,6 @@
 //! How `sockeye connect` prints what happens on stdout: messages as lines
 //! (binary ones in hex or base64), as raw bytes, or every event as a JSON
-//! line.
+//! line; with `--jsonrpc`, text messages read as JSON-RPC (`jsonrpc.rs`).
 
 use std::time::Duration;
 
@@ -8,6 +8,7 @@ use base64::Engine as _;
 use sockeye::{CloseCode, Message};
 use tokio::io::{AsyncWriteExt, Stdout};
 
+use super::jsonrpc::{self, Direction, Seen, SentLog, Tap};
 use super::{Args, BinaryFormat, jsonl};
 
 /// Prints events on stdout.
@@ -22,6 +23,11 @@ pub(super) struct Printer {
     separator: &'static [u8],
     /// RTTs go to stderr too.
     print_rtts: bool,
+    /// `--jsonrpc`: text messages are read as JSON-RPC, with the requests
+    /// both ways that wait for responses.
+    rpc: Option<jsonrpc::Shared>,
+    /// With `--jsonrpc`, what the sender sent, read as JSON-RPC.
+    sent: SentLog,
 }
 
 /// Stdout cannot be written to (a closed pipe).
@@ -51,6 +57,8 @@ impl Printer {
             binary,
             separator,
             print_rtts: args.print_ping_rtts,
+            rpc: args.jsonrpc.then(jsonrpc::Shared::default),
+            sent: SentLog::default(),
         }
     }
 
@@ -66,8 +74,37 @@ impl Printer {
         Ok(())
     }
 
+    /// With `--jsonrpc`, the sender's end: what it sends is read as
+    /// JSON-RPC and comes back here to be printed ([`next_sent`]).
+    ///
+    /// [`next_sent`]: Self::next_sent
+    pub(super) fn tap(&mut self) -> Option<Tap> {
+        let (tap, sent) = jsonrpc::tap(self.rpc.as_ref());
+        self.sent = sent;
+        tap
+    }
+
+    /// What the sender sent next, for [`traffic`](Self::traffic); never
+    /// without `--jsonrpc`. Cancel safe.
+    pub(super) async fn next_sent(&mut self) -> Option<Vec<Seen>> {
+        self.sent.next().await
+    }
+
     /// A message arrived.
     pub(super) async fn message(&mut self, message: &Message) -> Result<(), StdoutGone> {
+        if let Message::Text(text) = message
+            && let Some(rpc) = self.rpc.clone()
+        {
+            // What was sent before this arrived is printed before it.
+            let sent = self.sent.ready();
+            self.traffic(&sent).await?;
+            let seen = jsonrpc::lock(&rpc).read(
+                Direction::Received,
+                text.as_str(),
+                tokio::time::Instant::now(),
+            );
+            return self.traffic(&seen).await;
+        }
         if self.jsonl {
             return self.json(&jsonl::message(message)).await;
         }
@@ -118,6 +155,9 @@ impl Printer {
         reason: &str,
         clean: bool,
     ) -> Result<(), StdoutGone> {
+        // The last messages sent, if not printed yet, come first.
+        let sent = self.sent.ready();
+        self.traffic(&sent).await?;
         if self.jsonl {
             self.json(&jsonl::close(code, reason, clean)).await?;
         }
@@ -130,6 +170,19 @@ impl Printer {
             self.json(&jsonl::error(message)).await?;
         }
         Ok(())
+    }
+
+    /// JSON-RPC messages (or batch members), sent or received.
+    pub(super) async fn traffic(&mut self, seen: &[Seen]) -> Result<(), StdoutGone> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        let mut lines = String::new();
+        for seen in seen {
+            lines.push_str(&if self.jsonl { seen.json() } else { seen.line() });
+            lines.push('\n');
+        }
+        self.write(lines.as_bytes()).await
     }
 
     async fn json(&mut self, value: &serde_json::Value) -> Result<(), StdoutGone> {

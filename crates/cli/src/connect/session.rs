@@ -13,6 +13,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::Args;
 use super::exit::Outcome;
 use super::input::{Inbox, Outgoing, Queue};
+use super::jsonrpc::Tap;
 use super::output::Printer;
 use crate::describe;
 
@@ -174,6 +175,7 @@ pub(super) async fn run(
     let mut sender = Sender(tokio::spawn(send_all(
         writer.clone(),
         Arc::clone(queue).lock_owned().await,
+        printer.tap(),
     )));
     let mut sender_done = false;
     let mut pings = Pings::new(args);
@@ -234,6 +236,11 @@ pub(super) async fn run(
                     return Ended { outcome: ending.closed(frame), ours };
                 }
             },
+            Some(seen) = printer.next_sent() => {
+                if printer.traffic(&seen).await.is_err() {
+                    return stdout_gone();
+                }
+            },
             sent = &mut sender.0, if !sender_done => {
                 sender_done = true;
                 let sent = sent.unwrap_or_else(|_| Sent::BadInput("the input task failed".to_owned()));
@@ -279,6 +286,8 @@ impl Drop for Sender {
 async fn send_all(
     mut writer: WebSocketWriter<ClientStream>,
     mut queue: tokio::sync::OwnedMutexGuard<Inbox>,
+    // With --jsonrpc: reads what is sent and hands it to the printer.
+    tap: Option<Tap>,
 ) -> Sent {
     while let Some(outgoing) = queue.next().await {
         // Kept in the inbox until sent: an end that is not a send (a
@@ -288,6 +297,16 @@ async fn send_all(
         }
         match outgoing {
             Outgoing::Message(message) => {
+                let message = match &tap {
+                    Some(tap) => match tap.sending(message).await {
+                        Ok(message) => message,
+                        Err(why) => {
+                            queue.sent();
+                            return Sent::BadInput(why);
+                        }
+                    },
+                    None => message,
+                };
                 if writer.send(message).await.is_err() {
                     return Sent::Stopped;
                 }
