@@ -77,3 +77,14 @@ pub use shared::Ended;
 pub use sink::{PendingSubscription, SinkError, SubscriptionSink};
 pub use subscription::Subscription;
 pub use transport::Transport;
+
+/// Typed servers and clients from a trait of `async fn`s: see the
+/// [`sockeye-rpc-macros`](sockeye_rpc_macros) crate docs.
+#[cfg(feature = "macros")]
+pub use sockeye_rpc_macros::service;
+
+/// What the code of [`service`] names; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+}

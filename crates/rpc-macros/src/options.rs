@@ -1,0 +1,117 @@
+//! The options: `#[service(namespace = "..", namespace_separator = "..")]`
+//! on the trait and `#[rpc(name = "..", named, notification)]` on a
+//! method.
+
+use syn::meta::ParseNestedMeta;
+use syn::{Attribute, LitStr};
+
+/// The options of `#[service(..)]`.
+#[derive(Default)]
+pub(crate) struct ServiceOptions {
+    /// Put before every method's name, with the separator between.
+    pub(crate) namespace: Option<LitStr>,
+    /// Between the namespace and a name; `_` unless given, as in
+    /// jsonrpsee (`state_getKeys`).
+    pub(crate) separator: Option<LitStr>,
+}
+
+impl ServiceOptions {
+    /// Reads one `key = value` of the attribute's arguments.
+    pub(crate) fn parse(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+        if meta.path.is_ident("namespace") {
+            let value: LitStr = meta.value()?.parse()?;
+            if value.value().is_empty() {
+                return Err(syn::Error::new(value.span(), "the namespace is empty"));
+            }
+            set(&mut self.namespace, value, meta)
+        } else if meta.path.is_ident("namespace_separator") {
+            let value: LitStr = meta.value()?.parse()?;
+            set(&mut self.separator, value, meta)
+        } else {
+            Err(meta.error(
+                "unknown option: `#[service]` takes `namespace = \"..\"` and `namespace_separator = \"..\"`",
+            ))
+        }
+    }
+
+    /// The name a method is served and called by.
+    pub(crate) fn full_name(&self, name: &str) -> String {
+        match &self.namespace {
+            Some(namespace) => {
+                let separator = self.separator.as_ref().map_or("_".into(), LitStr::value);
+                format!("{}{separator}{name}", namespace.value())
+            }
+            None => name.to_owned(),
+        }
+    }
+}
+
+/// The options of one method's `#[rpc(..)]`.
+#[derive(Default)]
+pub(crate) struct MethodOptions {
+    /// The name on the wire, instead of the Rust one.
+    pub(crate) name: Option<LitStr>,
+    /// The client sends params by name (an object), not by position.
+    pub(crate) named: bool,
+    /// A notification: no answer, and the method returns nothing.
+    pub(crate) notification: bool,
+}
+
+impl MethodOptions {
+    /// The options of the `#[rpc(..)]` attributes among `attrs`, which
+    /// are taken out (the compiler knows no `rpc` attribute).
+    pub(crate) fn take(attrs: &mut Vec<Attribute>) -> syn::Result<Self> {
+        let mut options = Self::default();
+        let mut errors: Option<syn::Error> = None;
+        attrs.retain(|attr| {
+            if !attr.path().is_ident("rpc") {
+                return true;
+            }
+            if let Err(e) = attr.parse_nested_meta(|meta| options.parse(&meta)) {
+                match &mut errors {
+                    Some(all) => all.combine(e),
+                    None => errors = Some(e),
+                }
+            }
+            false
+        });
+        match errors {
+            Some(e) => Err(e),
+            None => Ok(options),
+        }
+    }
+
+    fn parse(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+        if meta.path.is_ident("name") {
+            let value: LitStr = meta.value()?.parse()?;
+            if value.value().is_empty() {
+                return Err(syn::Error::new(value.span(), "the method name is empty"));
+            }
+            set(&mut self.name, value, meta)
+        } else if meta.path.is_ident("named") {
+            flag(&mut self.named, meta)
+        } else if meta.path.is_ident("notification") {
+            flag(&mut self.notification, meta)
+        } else {
+            Err(meta.error(
+                "unknown option: `#[rpc]` takes `name = \"..\"`, `named` and `notification`",
+            ))
+        }
+    }
+}
+
+fn set(slot: &mut Option<LitStr>, value: LitStr, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(meta.error("this option is given twice"));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+fn flag(slot: &mut bool, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if *slot {
+        return Err(meta.error("this option is given twice"));
+    }
+    *slot = true;
+    Ok(())
+}
