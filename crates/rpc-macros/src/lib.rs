@@ -165,3 +165,252 @@ fn expand(
         #client
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use proc_macro2::TokenStream;
+
+    use super::expand;
+
+    /// Each error of expanding `source` with `args`: its message and the
+    /// source text where it points (up to the end of that line).
+    fn errors(args: &str, source: &str) -> Vec<(String, String)> {
+        let args = TokenStream::from_str(args).unwrap();
+        let item = TokenStream::from_str(source).unwrap();
+        let error = expand(args, item).expect_err("expanded without an error");
+        let lines: Vec<&str> = source.lines().collect();
+        error
+            .into_iter()
+            .map(|e| {
+                let start = e.span().start();
+                let line = lines[start.line - 1];
+                let at: String = line.chars().skip(start.column).collect();
+                (e.to_string(), at)
+            })
+            .collect()
+    }
+
+    /// The one error of `source`: where it points starts with `at`, and
+    /// its message holds `says`.
+    #[track_caller]
+    fn refused(source: &str, at: &str, says: &str) {
+        let found = errors("", source);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let (message, text) = &found[0];
+        assert!(text.starts_with(at), "points at {text:?}, not {at:?}");
+        assert!(message.contains(says), "{message:?} does not say {says:?}");
+    }
+
+    #[test]
+    fn a_valid_trait_gives_the_trait_and_the_client() {
+        let args = TokenStream::from_str(r#"namespace = "calc""#).unwrap();
+        let item = TokenStream::from_str(
+            "pub trait Calculator {
+                async fn add(&self, cx: &Cx<S>, a: i64, b: i64) -> Result<i64, ErrorObject>;
+                #[rpc(notification, named)]
+                async fn log(&self, line: String);
+            }",
+        )
+        .unwrap();
+        let file: syn::File = syn::parse2(expand(args, item).unwrap()).unwrap();
+        let names: Vec<String> = file
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                syn::Item::Trait(t) => Some(format!("trait {}", t.ident)),
+                syn::Item::Struct(s) => Some(format!("struct {}", s.ident)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, ["trait Calculator", "struct CalculatorClient"]);
+        let text = file
+            .items
+            .iter()
+            .map(|item| quote::quote!(#item).to_string())
+            .collect::<String>();
+        assert!(text.contains("\"calc_add\"") && text.contains("\"calc_log\""));
+        assert!(
+            !text.contains("# [rpc"),
+            "the #[rpc] attributes are taken out"
+        );
+    }
+
+    #[test]
+    fn refuses_a_method_that_is_not_async() {
+        refused(
+            "trait T {\n fn add(&self) -> Result<i64, E>;\n}",
+            "fn add",
+            "`async fn`",
+        );
+    }
+
+    #[test]
+    fn refuses_a_method_that_does_not_return_a_result() {
+        refused(
+            "trait T {\n async fn add(&self) -> i64;\n}",
+            "i64",
+            "returns `Result<T, E>`",
+        );
+        refused(
+            "trait T {\n async fn add(&self);\n}",
+            "add(",
+            "#[rpc(notification)]",
+        );
+    }
+
+    #[test]
+    fn refuses_a_notification_that_returns_something() {
+        refused(
+            "trait T {\n #[rpc(notification)]\n async fn log(&self) -> Result<(), E>;\n}",
+            "Result<(), E>",
+            "returns nothing",
+        );
+    }
+
+    #[test]
+    fn refuses_generics_on_methods_and_traits() {
+        refused(
+            "trait T {\n async fn f<X: Clone>(&self, x: X) -> Result<(), E>;\n}",
+            "<X: Clone>",
+            "cannot be generic",
+        );
+        refused(
+            "trait T {\n async fn f(&self, x: impl Clone) -> Result<(), E>;\n}",
+            "impl Clone",
+            "`impl Trait`",
+        );
+        refused(
+            "trait T<X> {\n async fn f(&self) -> Result<(), E>;\n}",
+            "<X>",
+            "cannot be generic",
+        );
+    }
+
+    #[test]
+    fn refuses_receivers_other_than_a_shared_reference() {
+        refused(
+            "trait T {\n async fn f(self) -> Result<(), E>;\n}",
+            "self)",
+            "takes `&self`",
+        );
+        refused(
+            "trait T {\n async fn f(self: Arc<Self>) -> Result<(), E>;\n}",
+            "self: Arc",
+            "takes `&self`",
+        );
+        refused(
+            "trait T {\n async fn f(&mut self) -> Result<(), E>;\n}",
+            "&mut self",
+            "not `&mut self`",
+        );
+        refused(
+            "trait T {\n async fn f(a: i64) -> Result<(), E>;\n}",
+            "(a: i64)",
+            "`&self` first",
+        );
+    }
+
+    #[test]
+    fn refuses_names_reserved_by_the_specification() {
+        refused(
+            "trait T {\n #[rpc(name = \"rpc.discover\")]\n async fn discover(&self) -> Result<(), E>;\n}",
+            "\"rpc.discover\"",
+            "reserved",
+        );
+        let found = errors(
+            r#"namespace = "rpc", namespace_separator = ".""#,
+            "trait T {\n async fn discover(&self) -> Result<(), E>;\n}",
+        );
+        assert_eq!(found.len(), 1);
+        assert!(found[0].1.starts_with("discover") && found[0].0.contains("reserved"));
+    }
+
+    #[test]
+    fn refuses_two_methods_of_one_name() {
+        refused(
+            "trait T {\n async fn a(&self) -> Result<(), E>;\n #[rpc(name = \"a\")]\n async fn b(&self) -> Result<(), E>;\n}",
+            "b(",
+            "two methods are served as \"a\"",
+        );
+    }
+
+    #[test]
+    fn refuses_params_that_borrow_or_are_not_names() {
+        refused(
+            "trait T {\n async fn f(&self, s: &str) -> Result<(), E>;\n}",
+            "&str",
+            "owned values",
+        );
+        refused(
+            "trait T {\n async fn f(&self, s: Cow<'static, str>) -> Result<(), E>;\n}",
+            "'static",
+            "owned values",
+        );
+        refused(
+            "trait T {\n async fn f(&self, (a, b): (i64, i64)) -> Result<(), E>;\n}",
+            "(a, b)",
+            "plain name",
+        );
+    }
+
+    #[test]
+    fn refuses_a_context_out_of_place_or_of_another_type() {
+        refused(
+            "trait T {\n async fn f(&self, a: i64, cx: &Cx<S>) -> Result<(), E>;\n}",
+            "&Cx<S>",
+            "comes first",
+        );
+        refused(
+            "trait T {\n async fn f(&self, cx: &Cx<S>) -> Result<(), E>;\n async fn g(&self, cx: &Cx<U>) -> Result<(), E>;\n}",
+            "U>",
+            "same context type",
+        );
+    }
+
+    #[test]
+    fn refuses_items_other_than_methods_and_names_the_expansion_takes() {
+        refused("trait T {\n type X;\n}", "type X", "only `async fn`s");
+        refused(
+            "trait T {\n async fn into_methods(&self) -> Result<(), E>;\n}",
+            "into_methods",
+            "adds",
+        );
+        refused(
+            "trait T {\n async fn new(&self) -> Result<(), E>;\n}",
+            "new",
+            "#[rpc(name",
+        );
+    }
+
+    #[test]
+    fn refuses_unknown_options() {
+        refused(
+            "trait T {\n #[rpc(nmae = \"x\")]\n async fn f(&self) -> Result<(), E>;\n}",
+            "nmae",
+            "unknown option",
+        );
+        refused(
+            "trait T {\n #[rpc(named, named)]\n async fn f(&self) -> Result<(), E>;\n}",
+            "named)]",
+            "twice",
+        );
+        let found = errors("prefix = \"x\"", "trait T {}");
+        assert_eq!(found.len(), 1);
+        assert!(found[0].0.contains("unknown option"));
+    }
+
+    #[test]
+    fn reports_every_error_at_once() {
+        let found = errors(
+            "",
+            "trait T {\n fn a(&self) -> i64;\n async fn b(self, s: &str) -> Result<(), E>;\n}",
+        );
+        let expected = ["fn a", "i64;", "self,", "&str)"];
+        assert_eq!(found.len(), expected.len(), "{found:?}");
+        for ((_, at), expected) in found.iter().zip(expected) {
+            assert!(at.starts_with(expected), "{found:?}");
+        }
+    }
+}

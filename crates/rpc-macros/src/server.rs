@@ -81,7 +81,7 @@ fn into_methods(service: &Service) -> TokenStream {
     let (generics, context) = if let Some(context) = &service.context {
         (quote!(), quote!(#context))
     } else {
-        let c = format_ident!("ServiceContext");
+        let c = format_ident!("SockeyeRpcContext");
         (
             quote!(<#c: ::core::marker::Send + ::core::marker::Sync + 'static>),
             quote!(#c),
@@ -158,12 +158,12 @@ fn registration(
     let (register, answer) = if method.is_notification() {
         (quote!(notification), call)
     } else {
-        let register = quote_spanned!(method.output.span()=> method);
-        let answer = quote! {
-            ::core::result::Result::map_err(
-                #call,
-                ::core::convert::Into::<::sockeye_rpc::ErrorObject>::into,
-            )
+        // Errors about the result's type point at the return type.
+        let span = method.output.span();
+        let register = quote_spanned!(span=> method);
+        let into = quote_spanned!(span=> ::core::convert::Into::<::sockeye_rpc::ErrorObject>::into);
+        let answer = quote_spanned! {span=>
+            ::core::result::Result::map_err(#call, #into)
         };
         (register, answer)
     };
