@@ -30,6 +30,16 @@
 //! assert_eq!(reply.as_deref(), Some(r#"{"jsonrpc":"2.0","result":19,"id":1}"#));
 //! ```
 //!
+//! # Typed services
+//!
+//! With the `macros` feature (on by default), the [`service`] attribute
+//! turns a trait of `async fn`s into the [`Methods`] one side serves
+//! (`Trait::into_methods`) and a typed client of any [`Peer`]
+//! (`TraitClient`), so that both ends share one declaration, and a
+//! handler can call its caller back through the caller's trait. The
+//! shapes it takes and what it generates are in the crate docs of
+//! [`sockeye-rpc-macros`](sockeye_rpc_macros).
+//!
 //! # Module map
 //!
 //! Bottom up; each file uses only those above it.
