@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::Ident;
 
-use crate::model::{Method, Service};
+use crate::model::{Kind, Method, Service};
 use crate::server::is_option;
 
 /// The client struct and its methods.
@@ -67,26 +67,41 @@ fn method(method: &Method) -> TokenStream {
     } else {
         "params by position"
     };
-    let (summary, output, call) = match &method.ok {
-        Some(ok) => (
+    let answered = " [`CallError::Error`](sockeye_rpc::CallError::Error) when the peer \
+         answered with an error, and the other [`CallError`](sockeye_rpc::CallError)s \
+         as they say (timeout, disconnection, a result that does not deserialize).";
+    let (summary, output, call, errors) = match &method.kind {
+        Kind::Call { ok } => (
             format!(" Calls `{name}` on the peer, {how}, and waits for its result."),
             quote!(#ok),
             quote!(self.peer.call::<#ok, _>(#name, &#args).await),
+            answered,
         ),
-        None => (
+        Kind::Notification => (
             format!(" Sends the notification `{name}` to the peer, {how}."),
             quote!(()),
             quote!(self.peer.notify(#name, &#args).await),
+            " [`CallError::Disconnected`](sockeye_rpc::CallError::Disconnected) \
+             when the connection ended; [`CallError::Encode`](sockeye_rpc::CallError::Encode) \
+             when a param does not serialize.",
         ),
-    };
-    let errors = if method.is_notification() {
-        " [`CallError::Disconnected`](sockeye_rpc::CallError::Disconnected) \
-         when the connection ended; [`CallError::Encode`](sockeye_rpc::CallError::Encode) \
-         when a param does not serialize."
-    } else {
-        " [`CallError::Error`](sockeye_rpc::CallError::Error) when the peer \
-         answered with an error, and the other [`CallError`](sockeye_rpc::CallError)s \
-         as they say (timeout, disconnection, a result that does not deserialize)."
+        Kind::Subscription {
+            notification,
+            unsubscribe,
+            item,
+        } => (
+            format!(
+                " Subscribes with `{name}`, {how}: the items come as `{notification}` \
+                 notifications, and dropping the subscription calls `{unsubscribe}`."
+            ),
+            quote!(::sockeye_rpc::Subscription<#item>),
+            quote! {
+                self.peer
+                    .subscribe::<#item, _>(#name, &#args, #notification, #unsubscribe)
+                    .await
+            },
+            answered,
+        ),
     };
     let separator = method
         .attrs

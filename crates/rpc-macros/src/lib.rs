@@ -83,8 +83,10 @@
 //! - **`CalculatorClient`**, with the trait's visibility: `new(peer)`
 //!   (or `From<Peer>`), `peer()`, and one `async fn` per method with the
 //!   same params, returning `Result<T, CallError>` (notifications
-//!   `Result<(), CallError>`). Params go by position unless the method
-//!   is `#[rpc(named)]`; a method without params sends none.
+//!   `Result<(), CallError>`, subscriptions
+//!   `Result<Subscription<Item>, CallError>`). Params go by position
+//!   unless the method is `#[rpc(named)]`; a method without params sends
+//!   none.
 //!
 //! # The trait's shape
 //!
@@ -101,6 +103,9 @@
 //!   serialized as the result, and `E` converts into
 //!   `sockeye_rpc::ErrorObject` (`From`), which is what the peer gets.
 //! - A notification (`#[rpc(notification)]`) returns nothing.
+//! - A subscription (`#[rpc(subscription = .., unsubscribe = .., item = T)]`)
+//!   returns nothing and takes a `PendingSubscription` first after
+//!   `&self` and the `&Cx<C>`: see [Subscriptions](#subscriptions).
 //!
 //! Other shapes are compile errors at the place concerned.
 //!
@@ -119,7 +124,51 @@
 //!   `rpc.` are refused: JSON-RPC 2.0 reserves them;
 //! - `named`: the client sends params by name (the served side takes
 //!   both forms anyway);
-//! - `notification`: a call that gets no answer.
+//! - `notification`: a call that gets no answer;
+//! - `subscription = "tick", unsubscribe = "unsubscribe_ticks", item = T`:
+//!   a subscription whose items, of type `T`, come as `tick`
+//!   notifications until `unsubscribe_ticks` (all three names are
+//!   required, and namespaced like the method's).
+//!
+//! # Subscriptions
+//!
+//! A subscription method registers with `Methods::subscription`: the
+//! served side gets the `PendingSubscription`, accepts or rejects it,
+//! and sends items into the sink it got, until the peer unsubscribes or
+//! the connection ends, either of which drops the method's future. The
+//! client's method subscribes and gives the `Subscription<T>` stream;
+//! dropping it unsubscribes.
+//!
+//! ```
+//! use sockeye_rpc::{PendingSubscription, Subscription, CallError};
+//!
+//! #[sockeye_rpc::service]
+//! pub trait Clock {
+//!     /// `count` ticks, numbered.
+//!     #[rpc(subscription = "tick", unsubscribe = "unsubscribe_ticks", item = u64)]
+//!     async fn subscribe_ticks(&self, pending: PendingSubscription, count: u64);
+//! }
+//!
+//! struct Ticker;
+//!
+//! impl Clock for Ticker {
+//!     async fn subscribe_ticks(&self, pending: PendingSubscription, count: u64) {
+//!         let Ok(sink) = pending.accept().await else { return };
+//!         for n in 0..count {
+//!             if sink.send(&n).await.is_err() {
+//!                 return;
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! let methods: sockeye_rpc::Methods = Ticker.into_methods();
+//! assert!(methods.contains("subscribe_ticks") && methods.contains("unsubscribe_ticks"));
+//!
+//! async fn ticks(clock: &ClockClient) -> Result<Subscription<u64>, CallError> {
+//!     clock.subscribe_ticks(10).await
+//! }
+//! ```
 //!
 //! # Module map
 //!
@@ -399,6 +448,50 @@ mod tests {
         let found = errors("prefix = \"x\"", "trait T {}");
         assert_eq!(found.len(), 1);
         assert!(found[0].0.contains("unknown option"));
+    }
+
+    #[test]
+    fn refuses_subscriptions_of_the_wrong_shape() {
+        refused(
+            "trait T {\n #[rpc(subscription = \"tick\", item = u64)]\n async fn s(&self, p: PendingSubscription);\n}",
+            "s(",
+            "`unsubscribe = \"..\"`",
+        );
+        refused(
+            "trait T {\n #[rpc(subscription = \"tick\", unsubscribe = \"u\")]\n async fn s(&self, p: PendingSubscription);\n}",
+            "s(",
+            "`item = T`",
+        );
+        refused(
+            "trait T {\n #[rpc(subscription = \"tick\", unsubscribe = \"u\", item = u64)]\n async fn s(&self, n: u64);\n}",
+            "s(",
+            "takes a `PendingSubscription` first",
+        );
+        refused(
+            "trait T {\n #[rpc(subscription = \"tick\", unsubscribe = \"u\", item = u64)]\n async fn s(&self, p: PendingSubscription) -> Result<(), E>;\n}",
+            "Result<(), E>",
+            "returns nothing",
+        );
+        refused(
+            "trait T {\n #[rpc(subscription = \"tick\", unsubscribe = \"rpc.u\", item = u64)]\n async fn s(&self, p: PendingSubscription);\n}",
+            "\"rpc.u\"",
+            "reserved",
+        );
+        refused(
+            "trait T {\n #[rpc(item = u64)]\n async fn s(&self) -> Result<(), E>;\n}",
+            "u64",
+            "goes with `subscription",
+        );
+        refused(
+            "trait T {\n async fn s(&self, n: u64, p: PendingSubscription) -> Result<(), E>;\n}",
+            "PendingSubscription)",
+            "`#[rpc(subscription = ..)]`",
+        );
+        refused(
+            "trait T {\n async fn u(&self) -> Result<(), E>;\n #[rpc(subscription = \"tick\", unsubscribe = \"u\", item = u64)]\n async fn s(&self, p: PendingSubscription);\n}",
+            "s(",
+            "two methods are served as \"u\"",
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{
-    Attribute, Block, FnArg, GenericArgument, Ident, ItemTrait, Pat, PathArguments, ReturnType,
-    Signature, TraitItem, TraitItemFn, Type, TypeParamBound, Visibility,
+    Attribute, Block, FnArg, GenericArgument, Ident, ItemTrait, LitStr, Pat, PathArguments,
+    ReturnType, Signature, TraitItem, TraitItemFn, Type, TypeParamBound, Visibility,
 };
 
 use crate::options::{MethodOptions, ServiceOptions};
@@ -37,8 +37,8 @@ pub(crate) struct Method {
     /// Whether it takes a `&Cx<C>` argument.
     pub(crate) takes_cx: bool,
     pub(crate) params: Vec<Param>,
-    /// `Result<T, E>`'s `T`, or `None` for a notification.
-    pub(crate) ok: Option<Type>,
+    /// A call, a notification or a subscription.
+    pub(crate) kind: Kind,
     /// The return type as written (`()` when there is none).
     pub(crate) output: Type,
     /// The client sends params by name.
@@ -55,10 +55,28 @@ pub(crate) struct Param {
     pub(crate) ty: Type,
 }
 
+/// What a method is.
+pub(crate) enum Kind {
+    /// A call answered with `Result<T, E>`'s `T` (`ok`) or its error.
+    Call { ok: Type },
+    /// A notification: no answer.
+    Notification,
+    /// A subscription: the method gets a `PendingSubscription`; its items
+    /// (of type `item`) come as `notification`s until `unsubscribe`.
+    Subscription {
+        notification: String,
+        unsubscribe: String,
+        item: Type,
+    },
+}
+
 impl Method {
-    /// Whether the method is a notification.
-    pub(crate) fn is_notification(&self) -> bool {
-        self.ok.is_none()
+    /// The names it is registered under.
+    fn registered(&self) -> Vec<String> {
+        match &self.kind {
+            Kind::Subscription { unsubscribe, .. } => vec![self.name.clone(), unsubscribe.clone()],
+            Kind::Call { .. } | Kind::Notification => vec![self.name.clone()],
+        }
     }
 }
 
@@ -139,14 +157,16 @@ impl Service {
                     "the client has a method of this name: name the Rust method otherwise and keep the wire name with `#[rpc(name = \"..\")]`",
                 );
             }
-            if names
-                .insert(method.name.clone(), method.sig.ident.span())
-                .is_some()
-            {
-                errors.at(
-                    method.sig.ident.span(),
-                    &format!("two methods are served as {:?}", method.name),
-                );
+            for name in method.registered() {
+                if names
+                    .insert(name.clone(), method.sig.ident.span())
+                    .is_some()
+                {
+                    errors.at(
+                        method.sig.ident.span(),
+                        &format!("two methods are served as {name:?}"),
+                    );
+                }
             }
             methods.push(method);
         }
@@ -184,23 +204,34 @@ fn read_method(
     };
     let sig = &function.sig;
     check_signature(sig, errors);
-    let (cx, params) = read_inputs(sig, errors);
-    let (output, ok) = read_output(sig, method_options.notification, errors);
+    let (cx, mut params) = read_inputs(sig, errors);
+    let output: Type = match &sig.output {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    let kind = read_kind(sig, &output, &method_options, options, &mut params, errors);
+    for param in &params {
+        if is_pending(&param.ty) {
+            errors.at(
+                param.ty.span(),
+                "a `PendingSubscription` is taken by a `#[rpc(subscription = ..)]` method, first after `&self` and the `&Cx<C>`",
+            );
+        }
+    }
 
     let local = method_options
         .name
         .as_ref()
         .map_or_else(|| unraw(&sig.ident), syn::LitStr::value);
     let name = options.full_name(&local);
-    if name.starts_with("rpc.") {
-        errors.at(
-            method_options
-                .name
-                .as_ref()
-                .map_or(sig.ident.span(), syn::LitStr::span),
-            "method names that start with `rpc.` are reserved by JSON-RPC 2.0",
-        );
-    }
+    reserved(
+        &name,
+        method_options
+            .name
+            .as_ref()
+            .map_or(sig.ident.span(), LitStr::span),
+        errors,
+    );
 
     if let Some(e) = errors.0.take() {
         return Err(e);
@@ -212,7 +243,7 @@ fn read_method(
             name,
             takes_cx: cx.is_some(),
             params,
-            ok,
+            kind,
             output,
             named: method_options.named,
             body: function.default,
@@ -289,34 +320,122 @@ fn read_inputs(sig: &Signature, errors: &mut Errors) -> (Option<Type>, Vec<Param
     (cx, params)
 }
 
-/// The return type as written (`()` for none), and the result's type
-/// unless the method is a notification.
-fn read_output(sig: &Signature, notification: bool, errors: &mut Errors) -> (Type, Option<Type>) {
-    let output: Type = match &sig.output {
-        ReturnType::Default => syn::parse_quote!(()),
-        ReturnType::Type(_, ty) => (**ty).clone(),
-    };
-    let ok = if notification {
-        if !is_unit(&output) {
+/// What the method is, by its options and return type; a
+/// subscription's `PendingSubscription` is taken out of `params`.
+fn read_kind(
+    sig: &Signature,
+    output: &Type,
+    method: &MethodOptions,
+    service: &ServiceOptions,
+    params: &mut Vec<Param>,
+    errors: &mut Errors,
+) -> Kind {
+    if let Some(subscription) = &method.subscription {
+        return read_subscription(sig, output, subscription, method, service, params, errors);
+    }
+    if let Some(name) = &method.unsubscribe {
+        errors.at(
+            name.span(),
+            "`unsubscribe` goes with `subscription = \"..\"`",
+        );
+    }
+    if let Some(item) = &method.item {
+        errors.at(item.span(), "`item` goes with `subscription = \"..\"`");
+    }
+    if method.notification {
+        if !is_unit(output) {
             errors.at(
                 output.span(),
                 "a notification gets no answer: it returns nothing",
             );
         }
-        None
-    } else if let Some(ok) = result_ok(&output) {
-        Some(ok.clone())
+        return Kind::Notification;
+    }
+    if let Some(ok) = result_ok(output) {
+        return Kind::Call { ok: ok.clone() };
+    }
+    errors.at(
+        match &sig.output {
+            ReturnType::Default => sig.ident.span(),
+            ReturnType::Type(_, ty) => ty.span(),
+        },
+        "a method returns `Result<T, E>` (`T` is the result, `E` converts into `ErrorObject`); one without an answer is marked `#[rpc(notification)]`",
+    );
+    Kind::Notification
+}
+
+/// A subscription: its names, its item type, and its
+/// `PendingSubscription` param taken out of `params`.
+fn read_subscription(
+    sig: &Signature,
+    output: &Type,
+    subscription: &LitStr,
+    method: &MethodOptions,
+    service: &ServiceOptions,
+    params: &mut Vec<Param>,
+    errors: &mut Errors,
+) -> Kind {
+    if method.notification {
+        errors.at(
+            subscription.span(),
+            "a method is a notification or a subscription, not both",
+        );
+    }
+    if !is_unit(output) {
+        errors.at(
+            output.span(),
+            "a subscription's method returns nothing: it accepts or rejects the `PendingSubscription`, then sends the items into its sink",
+        );
+    }
+    if params.first().is_some_and(|p| is_pending(&p.ty)) {
+        params.remove(0);
     } else {
         errors.at(
-            match &sig.output {
-                ReturnType::Default => sig.ident.span(),
-                ReturnType::Type(_, ty) => ty.span(),
-            },
-            "a method returns `Result<T, E>` (`T` is the result, `E` converts into `ErrorObject`); one without an answer is marked `#[rpc(notification)]`",
+            sig.ident.span(),
+            "a subscription's method takes a `PendingSubscription` first after `&self` and the `&Cx<C>`",
         );
-        None
+    }
+    let unsubscribe = if let Some(name) = &method.unsubscribe {
+        let full = service.full_name(&name.value());
+        reserved(&full, name.span(), errors);
+        full
+    } else {
+        errors.at(
+            sig.ident.span(),
+            "a subscription names its unsubscribe method: `unsubscribe = \"..\"`",
+        );
+        String::new()
     };
-    (output, ok)
+    let item = method.item.clone().unwrap_or_else(|| {
+        errors.at(
+            sig.ident.span(),
+            "a subscription names the type of its items: `item = T`",
+        );
+        syn::parse_quote!(())
+    });
+    let notification = service.full_name(&subscription.value());
+    reserved(&notification, subscription.span(), errors);
+    Kind::Subscription {
+        notification,
+        unsubscribe,
+        item,
+    }
+}
+
+/// Refuses a name JSON-RPC 2.0 reserves.
+fn reserved(name: &str, span: Span, errors: &mut Errors) {
+    if name.starts_with("rpc.") {
+        errors.at(
+            span,
+            "method names that start with `rpc.` are reserved by JSON-RPC 2.0",
+        );
+    }
+}
+
+/// Whether `ty` is written as a `PendingSubscription`.
+fn is_pending(ty: &Type) -> bool {
+    matches!(ty, Type::Path(path)
+        if path.path.segments.last().is_some_and(|last| last.ident == "PendingSubscription"))
 }
 
 /// The shapes of signature no service method has.

@@ -1,9 +1,10 @@
 //! The options: `#[service(namespace = "..", namespace_separator = "..")]`
-//! on the trait and `#[rpc(name = "..", named, notification)]` on a
+//! on the trait and `#[rpc(name = "..", named, notification)]` or
+//! `#[rpc(subscription = "..", unsubscribe = "..", item = T)]` on a
 //! method.
 
 use syn::meta::ParseNestedMeta;
-use syn::{Attribute, LitStr};
+use syn::{Attribute, LitStr, Type};
 
 /// The options of `#[service(..)]`.
 #[derive(Default)]
@@ -55,6 +56,12 @@ pub(crate) struct MethodOptions {
     pub(crate) named: bool,
     /// A notification: no answer, and the method returns nothing.
     pub(crate) notification: bool,
+    /// A subscription: the name of the notifications its items come in.
+    pub(crate) subscription: Option<LitStr>,
+    /// A subscription's unsubscribe method.
+    pub(crate) unsubscribe: Option<LitStr>,
+    /// A subscription's item type.
+    pub(crate) item: Option<Type>,
 }
 
 impl MethodOptions {
@@ -92,9 +99,26 @@ impl MethodOptions {
             flag(&mut self.named, meta)
         } else if meta.path.is_ident("notification") {
             flag(&mut self.notification, meta)
+        } else if meta.path.is_ident("subscription") || meta.path.is_ident("unsubscribe") {
+            let value: LitStr = meta.value()?.parse()?;
+            if value.value().is_empty() {
+                return Err(syn::Error::new(value.span(), "the name is empty"));
+            }
+            if meta.path.is_ident("subscription") {
+                set(&mut self.subscription, value, meta)
+            } else {
+                set(&mut self.unsubscribe, value, meta)
+            }
+        } else if meta.path.is_ident("item") {
+            let value: Type = meta.value()?.parse()?;
+            if self.item.is_some() {
+                return Err(meta.error("this option is given twice"));
+            }
+            self.item = Some(value);
+            Ok(())
         } else {
             Err(meta.error(
-                "unknown option: `#[rpc]` takes `name = \"..\"`, `named` and `notification`",
+                "unknown option: `#[rpc]` takes `name = \"..\"`, `named`, `notification`, and `subscription = \"..\"`, `unsubscribe = \"..\"`, `item = T`",
             ))
         }
     }

@@ -7,7 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, PathArguments, Type};
 
-use crate::model::{Method, Param, Service};
+use crate::model::{Kind, Method, Param, Service};
 
 /// The local names of the generated code, hygienic so that no param's
 /// name can shadow them.
@@ -15,6 +15,7 @@ struct Locals {
     this: Ident,
     cx: Ident,
     params: Ident,
+    pending: Ident,
     methods: Ident,
 }
 
@@ -25,6 +26,7 @@ impl Locals {
             this: local("this"),
             cx: local("cx"),
             params: local("params"),
+            pending: local("pending"),
             methods: local("methods"),
         }
     }
@@ -138,6 +140,7 @@ fn registration(
         this,
         cx,
         params,
+        pending,
         methods,
     } = locals;
     let trait_ident = &service.ident;
@@ -152,20 +155,35 @@ fn registration(
     } else {
         quote!(_)
     };
+    let subscription = matches!(method.kind, Kind::Subscription { .. });
+    let pending_arg = subscription.then(|| quote!(#pending,));
+    let pending_param =
+        subscription.then(|| quote!(, #pending: ::sockeye_rpc::PendingSubscription));
     let call = quote! {
-        <Self as #trait_ident>::#ident(&*#this, #cx_arg #(#idents),*).await
+        <Self as #trait_ident>::#ident(&*#this, #cx_arg #pending_arg #(#idents),*).await
     };
-    let (register, answer) = if method.is_notification() {
-        (quote!(notification), call)
-    } else {
-        // Errors about the result's type point at the return type.
-        let span = method.output.span();
-        let register = quote_spanned!(span=> method);
-        let into = quote_spanned!(span=> ::core::convert::Into::<::sockeye_rpc::ErrorObject>::into);
-        let answer = quote_spanned! {span=>
-            ::core::result::Result::map_err(#call, #into)
-        };
-        (register, answer)
+    let (register, names, answer) = match &method.kind {
+        Kind::Call { .. } => {
+            // Errors about the result's type point at the return type.
+            let span = method.output.span();
+            let register = quote_spanned!(span=> method);
+            let into =
+                quote_spanned!(span=> ::core::convert::Into::<::sockeye_rpc::ErrorObject>::into);
+            let answer = quote_spanned! {span=>
+                ::core::result::Result::map_err(#call, #into)
+            };
+            (register, quote!(#name), answer)
+        }
+        Kind::Notification => (quote!(notification), quote!(#name), call),
+        Kind::Subscription {
+            notification,
+            unsubscribe,
+            ..
+        } => (
+            quote!(subscription),
+            quote!(#name, #notification, #unsubscribe),
+            call,
+        ),
     };
     quote! {
         {
@@ -176,8 +194,8 @@ fn registration(
             }
             let #this = ::std::sync::Arc::clone(&#this);
             #methods.#register(
-                #name,
-                move |#cx_pattern: ::sockeye_rpc::Cx<#context>, #params: #struct_ident| {
+                #names,
+                move |#cx_pattern: ::sockeye_rpc::Cx<#context>, #params: #struct_ident #pending_param| {
                     let #this = ::std::sync::Arc::clone(&#this);
                     async move {
                         let #struct_ident { #(#idents),* } = #params;

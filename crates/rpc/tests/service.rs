@@ -7,8 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
-use sockeye_rpc::{CallError, Config, Cx, ErrorObject, Methods, Peer, connect, spawn};
+use sockeye_rpc::{
+    CallError, Config, Cx, ErrorObject, Methods, Peer, PendingSubscription, connect, spawn,
+};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -66,6 +69,15 @@ pub trait Calculator {
     /// Takes a line; nothing is answered.
     #[rpc(notification)]
     async fn log(&self, cx: &Cx<Session>, line: String);
+    /// `count` numbers from `from` up, then nothing until unsubscribed.
+    #[rpc(subscription = "counted", unsubscribe = "unsubscribe_counter", item = u64)]
+    async fn subscribe_counter(
+        &self,
+        cx: &Cx<Session>,
+        pending: PendingSubscription,
+        from: u64,
+        count: u64,
+    );
 }
 
 /// What the client serves, for the server to call back.
@@ -86,6 +98,15 @@ struct Engine {
 impl Engine {
     fn count(&self) {
         self.calls.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts a call when the producer of a subscription ends.
+struct CountOnDrop<'a>(&'a Engine);
+
+impl Drop for CountOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.count();
     }
 }
 
@@ -145,6 +166,36 @@ impl Calculator for Engine {
 
     async fn log(&self, cx: &Cx<Session>, line: String) {
         let _ = cx.context().lines.send(line);
+    }
+
+    async fn subscribe_counter(
+        &self,
+        _: &Cx<Session>,
+        pending: PendingSubscription,
+        from: u64,
+        count: u64,
+    ) {
+        let _counted = CountOnDrop(self);
+        if count == 0 {
+            pending
+                .reject(
+                    ErrorObject::invalid_params()
+                        .with_data(&"count is 0")
+                        .unwrap(),
+                )
+                .await;
+            return;
+        }
+        let Ok(sink) = pending.accept().await else {
+            return;
+        };
+        for n in from..from + count {
+            if sink.send(&n).await.is_err() {
+                return;
+            }
+        }
+        // Ended by the unsubscription, which drops this future.
+        std::future::pending::<()>().await;
     }
 }
 
@@ -416,6 +467,40 @@ async fn notifications_reach_the_server_in_order() {
 }
 
 #[tokio::test]
+async fn client_subscribes_and_gets_the_items_in_order() {
+    let (url, _) = calculator_server().await;
+    let peer = connect(&url, Methods::new(), (), Config::default())
+        .await
+        .unwrap();
+    let calculator = CalculatorClient::new(peer.clone());
+    let mut numbers = within(calculator.subscribe_counter(10, 50)).await.unwrap();
+    for n in 10..60 {
+        assert_eq!(within(numbers.next()).await.unwrap().unwrap(), n);
+    }
+    drop(numbers);
+    // Dropping the subscription unsubscribes, which ends the producer.
+    within(async {
+        while calculator.calls().await.unwrap() != 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let refused = within(calculator.subscribe_counter(0, 0))
+        .await
+        .unwrap_err();
+    let error = refused.error_object().unwrap();
+    assert_eq!(error.code, sockeye_rpc::INVALID_PARAMS);
+    assert_eq!(error.data.as_ref().unwrap().get(), r#""count is 0""#);
+    // The served side takes the unsubscription: an id it does not hold
+    // is answered `false`.
+    let unsubscribed: bool = within(peer.call("unsubscribe_counter", &(12_345,)))
+        .await
+        .unwrap();
+    assert!(!unsubscribed);
+    assert_eq!(within(calculator.calls()).await.unwrap(), 2);
+}
+
+#[tokio::test]
 async fn client_calls_fail_once_the_connection_ended() {
     let (url, mut peers) = calculator_server_with_peers().await;
     let peer = connect(&url, Methods::new(), (), Config::default())
@@ -485,6 +570,8 @@ async fn namespaced_services_merge_into_one_set() {
             "round",
             "store/get",
             "store/put",
+            "subscribe_counter",
+            "unsubscribe_counter",
             "version"
         ]
     );
