@@ -120,6 +120,8 @@ fn method(method: &Method) -> TokenStream {
         #[doc = " # Errors"]
         #[doc = ""]
         #[doc = #errors]
+        // As many params as the trait's method, whose own lints judge them.
+        #[allow(clippy::too_many_arguments)]
         pub async fn #ident(&self, #(#inputs),*)
             -> ::core::result::Result<#output, ::sockeye_rpc::CallError>
         {

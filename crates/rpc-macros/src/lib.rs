@@ -273,7 +273,15 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(names, ["trait Calculator", "struct CalculatorClient"]);
+        assert_eq!(
+            names,
+            [
+                "trait Calculator",
+                "struct __Calculator_add_params",
+                "struct __Calculator_log_params",
+                "struct CalculatorClient"
+            ]
+        );
         let text = file
             .items
             .iter()

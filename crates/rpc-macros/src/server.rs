@@ -7,7 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, PathArguments, Type};
 
-use crate::model::{Kind, Method, Param, Service};
+use crate::model::{Kind, Method, Param, Service, unraw};
 
 /// The local names of the generated code, hygienic so that no param's
 /// name can shadow them.
@@ -44,12 +44,36 @@ pub(crate) fn expand(service: &Service) -> TokenStream {
     let declarations = service.methods.iter().map(declaration);
     let into_methods = into_methods(service);
     let supertraits = supertraits.iter();
+    let params = service.methods.iter().map(|m| params_struct(service, m));
     quote! {
         #(#attrs)*
         #vis trait #ident: #(#supertraits +)* ::core::marker::Send + ::core::marker::Sync + 'static {
             #(#declarations)*
 
             #into_methods
+        }
+
+        #(#params)*
+    }
+}
+
+/// The name of a method's params struct.
+fn params_ident(service: &Service, method: &Method) -> Ident {
+    format_ident!("__{}_{}_params", service.ident, unraw(&method.ident))
+}
+
+/// A method's params struct: derived `Deserialize` takes an array or an
+/// object. It sits beside the trait rather than in `into_methods`, where
+/// `into_methods`' own generic could shadow a param's type.
+fn params_struct(service: &Service, method: &Method) -> TokenStream {
+    let ident = params_ident(service, method);
+    let fields = method.params.iter().map(field);
+    quote! {
+        #[allow(non_camel_case_types)]
+        #[derive(::sockeye_rpc::__private::serde::Deserialize)]
+        #[serde(crate = "::sockeye_rpc::__private::serde")]
+        struct #ident {
+            #(#fields)*
         }
     }
 }
@@ -83,7 +107,7 @@ fn into_methods(service: &Service) -> TokenStream {
     let (generics, context) = if let Some(context) = &service.context {
         (quote!(), quote!(#context))
     } else {
-        let c = format_ident!("SockeyeRpcContext");
+        let c = format_ident!("C");
         (
             quote!(<#c: ::core::marker::Send + ::core::marker::Sync + 'static>),
             quote!(#c),
@@ -127,9 +151,8 @@ fn into_methods(service: &Service) -> TokenStream {
     }
 }
 
-/// Registers one method: its params struct (derived `Deserialize` takes
-/// an array or an object), and a handler that calls the method on the
-/// shared `self`.
+/// Registers one method: a handler that reads its params struct and
+/// calls the method on the shared `self`.
 fn registration(
     service: &Service,
     method: &Method,
@@ -146,8 +169,7 @@ fn registration(
     let trait_ident = &service.ident;
     let ident = &method.ident;
     let name = &method.name;
-    let struct_ident = format_ident!("__SockeyeRpcParams");
-    let fields = method.params.iter().map(field);
+    let struct_ident = params_ident(service, method);
     let idents: Vec<&Ident> = method.params.iter().map(|p| &p.ident).collect();
     let cx_arg = method.takes_cx.then(|| quote!(&#cx,));
     let cx_pattern = if method.takes_cx {
@@ -187,11 +209,6 @@ fn registration(
     };
     quote! {
         {
-            #[derive(::sockeye_rpc::__private::serde::Deserialize)]
-            #[serde(crate = "::sockeye_rpc::__private::serde")]
-            struct #struct_ident {
-                #(#fields)*
-            }
             let #this = ::std::sync::Arc::clone(&#this);
             #methods.#register(
                 #names,

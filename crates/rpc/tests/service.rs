@@ -616,3 +616,90 @@ fn clients_are_send_and_sync() {
     send_sync::<ConsoleClient>();
     send_sync::<StoreClient>();
 }
+
+/// Params named like the generated code's own names, a raw identifier,
+/// a type named like the generated structs: all served by their names.
+#[sockeye_rpc::service]
+trait Awkward {
+    /// Sums everything.
+    #[rpc(named)]
+    #[expect(clippy::too_many_arguments, reason = "the names are the point")]
+    async fn sum(
+        &self,
+        context: &Cx<()>,
+        this: i64,
+        cx: i64,
+        params: i64,
+        methods: i64,
+        pending: i64,
+        peer: i64,
+        r#type: C,
+    ) -> Result<i64, ErrorObject>;
+}
+
+/// A param type whose name could collide with the generated code's.
+/// Its name is the generic of `into_methods`, once used.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct C(i64);
+
+struct Summer;
+
+impl Awkward for Summer {
+    async fn sum(
+        &self,
+        _: &Cx<()>,
+        this: i64,
+        cx: i64,
+        params: i64,
+        methods: i64,
+        pending: i64,
+        peer: i64,
+        r#type: C,
+    ) -> Result<i64, ErrorObject> {
+        Ok(this + cx + params + methods + pending + peer + r#type.0)
+    }
+}
+
+#[tokio::test]
+async fn params_may_have_any_name() {
+    let (url, _) = server(Awkward::into_methods(Summer), ()).await;
+    let peer = connect(&url, Methods::new(), (), Config::default())
+        .await
+        .unwrap();
+    let client = AwkwardClient::new(peer.clone());
+    assert_eq!(
+        within(client.sum(1, 2, 3, 4, 5, 6, C(7))).await.unwrap(),
+        28
+    );
+    let by_name: i64 = within(peer.call(
+        "sum",
+        &json!({"this": 1, "cx": 1, "params": 1, "methods": 1, "pending": 1, "peer": 1, "type": 1}),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(by_name, 7);
+}
+
+/// A trait whose methods take no `Cx`, and a param of a type named
+/// like the generic of `into_methods`.
+#[sockeye_rpc::service]
+trait Echo {
+    /// Gives back its param.
+    async fn echo(&self, c: C) -> Result<C, ErrorObject>;
+}
+
+impl Echo for Summer {
+    async fn echo(&self, c: C) -> Result<C, ErrorObject> {
+        Ok(c)
+    }
+}
+
+#[tokio::test]
+async fn a_trait_without_cx_serves_any_context() {
+    let (url, _) = server(Echo::into_methods(Summer), "any context").await;
+    let peer = connect(&url, Echo::into_methods(Summer), 1u8, Config::default())
+        .await
+        .unwrap();
+    let echoed = within(EchoClient::new(peer).echo(C(5))).await.unwrap();
+    assert_eq!(echoed.0, 5);
+}
