@@ -170,6 +170,22 @@
 //! }
 //! ```
 //!
+//! # Coming from jsonrpsee
+//!
+//! The same ideas under other names, with differences where the two
+//! stacks differ:
+//!
+//! | jsonrpsee | here |
+//! |---|---|
+//! | `#[rpc(server, client, namespace = "foo")]` | `#[service(namespace = "foo")]`: the trait is the server trait, and the client is always made |
+//! | `FooServer`, `into_rpc() -> RpcModule<Self>` | `Foo` itself, `into_methods() -> Methods<C>` |
+//! | `FooClient`, an extension trait of `WsClient` | `FooClient`, a struct around a `sockeye_rpc::Peer`, which either side of a connection has |
+//! | `#[method(name = "bar")]` | `#[rpc(name = "bar")]`, or nothing: the Rust name is the default |
+//! | `param_kind = map` | `#[rpc(named)]`, for what the client sends; the served side takes both kinds |
+//! | `Extensions`, connection ids | `cx: &Cx<C>`, with the connection's context and its peer |
+//! | `#[subscription(name = "sub" => "notif", unsubscribe = "unsub", item = T)]` | `#[rpc(name = "sub", subscription = "notif", unsubscribe = "unsub", item = T)]` |
+//! | a method without a return value is a notification | `#[rpc(notification)]`, said outright |
+//!
 //! # Module map
 //!
 //! - `options.rs`: reading `#[service(..)]` and `#[rpc(..)]`.
