@@ -144,12 +144,16 @@ fn args(method: &Method) -> TokenStream {
         _ if method.named => {
             let fields = method.params.iter().map(|p| {
                 let (ident, ty) = (&p.ident, &p.ty);
+                let rename = p
+                    .rename
+                    .as_ref()
+                    .map(|name| quote!(#[serde(rename = #name)]));
                 // A `None` is left out, as a server that reads names
                 // takes a missing one.
                 let skip = is_option(ty).then(
                     || quote!(#[serde(skip_serializing_if = "::core::option::Option::is_none")]),
                 );
-                quote!(#skip #ident: #ty,)
+                quote!(#skip #rename #ident: #ty,)
             });
             quote!({
                 #serde

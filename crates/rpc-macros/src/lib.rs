@@ -97,7 +97,8 @@
 //!   that takes one names the same `C`. The client leaves it out.
 //! - The params follow, each a plain name and an owned type
 //!   (`String`, not `&str`), without generics or `impl Trait`. The Rust
-//!   name is the name on the wire (`r#type` is `type`).
+//!   name is the name on the wire (`r#type` is `type`), unless the param
+//!   has `#[rpc(rename = "..")]`.
 //! - A method returns `Result<T, E>` (any path ending in `Result` whose
 //!   first argument is the result's type, so aliases work): `T` is
 //!   serialized as the result, and `E` converts into
@@ -129,6 +130,9 @@
 //!   a subscription whose items, of type `T`, come as `tick`
 //!   notifications until `unsubscribe_ticks` (all three names are
 //!   required, and namespaced like the method's).
+//!
+//! On a param, `#[rpc(rename = "..")]`: its name on the wire (in an
+//! object of params), instead of the Rust name.
 //!
 //! # Subscriptions
 //!
@@ -185,6 +189,7 @@
 //! | `Extensions`, connection ids | `cx: &Cx<C>`, with the connection's context and its peer |
 //! | `#[subscription(name = "sub" => "notif", unsubscribe = "unsub", item = T)]` | `#[rpc(name = "sub", subscription = "notif", unsubscribe = "unsub", item = T)]` |
 //! | a method without a return value is a notification | `#[rpc(notification)]`, said outright |
+//! | `#[argument(rename = "x")]` on a param | `#[rpc(rename = "x")]` |
 //!
 //! # Module map
 //!
@@ -275,7 +280,7 @@ mod tests {
             "pub trait Calculator {
                 async fn add(&self, cx: &Cx<S>, a: i64, b: i64) -> Result<i64, ErrorObject>;
                 #[rpc(notification, named)]
-                async fn log(&self, line: String);
+                async fn log(&self, #[rpc(rename = \"text\")] line: String);
             }",
         )
         .unwrap();
@@ -515,6 +520,25 @@ mod tests {
             "trait T {\n async fn u(&self) -> Result<(), E>;\n #[rpc(subscription = \"tick\", unsubscribe = \"u\", item = u64)]\n async fn s(&self, p: PendingSubscription);\n}",
             "s(",
             "two methods are served as \"u\"",
+        );
+    }
+
+    #[test]
+    fn refuses_param_names_that_collide_and_unknown_param_options() {
+        refused(
+            "trait T {\n async fn f(&self, a: i64, #[rpc(rename = \"a\")] b: i64) -> Result<(), E>;\n}",
+            "\"a\")] b",
+            "two params are named \"a\"",
+        );
+        refused(
+            "trait T {\n async fn f(&self, #[rpc(renam = \"a\")] b: i64) -> Result<(), E>;\n}",
+            "renam",
+            "`rename = \"..\"`",
+        );
+        refused(
+            "trait T {\n async fn f(&self, #[rpc(rename = \"c\")] cx: &Cx<S>) -> Result<(), E>;\n}",
+            "\"c\")] cx",
+            "not sent",
         );
     }
 

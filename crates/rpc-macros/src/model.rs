@@ -11,7 +11,7 @@ use syn::{
     ReturnType, Signature, TraitItem, TraitItemFn, Type, TypeParamBound, Visibility,
 };
 
-use crate::options::{MethodOptions, ServiceOptions};
+use crate::options::{MethodOptions, ParamOptions, ServiceOptions};
 
 /// The trait, read.
 pub(crate) struct Service {
@@ -53,6 +53,8 @@ pub(crate) struct Method {
 pub(crate) struct Param {
     pub(crate) ident: Ident,
     pub(crate) ty: Type,
+    /// The name on the wire, when `#[rpc(rename = "..")]` gives one.
+    pub(crate) rename: Option<LitStr>,
 }
 
 /// What a method is.
@@ -202,9 +204,10 @@ fn read_method(
             MethodOptions::default()
         }
     };
+    let renames = take_param_options(&mut function.sig, errors);
     let sig = &function.sig;
     check_signature(sig, errors);
-    let (cx, mut params) = read_inputs(sig, errors);
+    let (cx, mut params) = read_inputs(sig, renames, errors);
     let output: Type = match &sig.output {
         ReturnType::Default => syn::parse_quote!(()),
         ReturnType::Type(_, ty) => (**ty).clone(),
@@ -255,8 +258,14 @@ fn read_method(
 
 /// The `&self`, then the optional `cx: &Cx<C>` (its `C`), then the
 /// params.
-fn read_inputs(sig: &Signature, errors: &mut Errors) -> (Option<Type>, Vec<Param>) {
+fn read_inputs(
+    sig: &Signature,
+    renames: Vec<Option<LitStr>>,
+    errors: &mut Errors,
+) -> (Option<Type>, Vec<Param>) {
+    let mut renames = renames.into_iter();
     let mut inputs = sig.inputs.iter();
+    renames.next();
     match inputs.next() {
         Some(FnArg::Receiver(receiver)) => {
             if receiver.reference.is_none() || receiver.colon_token.is_some() {
@@ -279,11 +288,19 @@ fn read_inputs(sig: &Signature, errors: &mut Errors) -> (Option<Type>, Vec<Param
 
     let mut cx = None;
     let mut params = Vec::new();
+    let mut wire_names: HashMap<String, Span> = HashMap::new();
     for (index, input) in inputs.enumerate() {
+        let rename = renames.next().flatten();
         let FnArg::Typed(typed) = input else {
             continue;
         };
         if let Some(context) = cx_argument(&typed.ty) {
+            if let Some(rename) = &rename {
+                errors.at(
+                    rename.span(),
+                    "the `&Cx<C>` argument is not sent: it has no name",
+                );
+            }
             if index == 0 {
                 cx = Some(context.clone());
             } else {
@@ -311,13 +328,39 @@ fn read_inputs(sig: &Signature, errors: &mut Errors) -> (Option<Type>, Vec<Param
             );
             continue;
         }
+        let wire = rename.as_ref().map_or_else(|| unraw(&ident), LitStr::value);
+        let span = rename.as_ref().map_or(ident.span(), LitStr::span);
+        if wire_names.insert(wire.clone(), span).is_some() {
+            errors.at(span, &format!("two params are named {wire:?}"));
+        }
         params.push(Param {
             ident,
             ty: (*typed.ty).clone(),
+            rename,
         });
     }
 
     (cx, params)
+}
+
+/// Takes the `#[rpc(..)]` attributes out of the params: the renames, one
+/// place for each input (the receiver's included).
+fn take_param_options(sig: &mut Signature, errors: &mut Errors) -> Vec<Option<LitStr>> {
+    sig.inputs
+        .iter_mut()
+        .map(|input| {
+            let FnArg::Typed(typed) = input else {
+                return None;
+            };
+            match ParamOptions::take(&mut typed.attrs) {
+                Ok(options) => options.rename,
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// What the method is, by its options and return type; a

@@ -69,23 +69,8 @@ impl MethodOptions {
     /// are taken out (the compiler knows no `rpc` attribute).
     pub(crate) fn take(attrs: &mut Vec<Attribute>) -> syn::Result<Self> {
         let mut options = Self::default();
-        let mut errors: Option<syn::Error> = None;
-        attrs.retain(|attr| {
-            if !attr.path().is_ident("rpc") {
-                return true;
-            }
-            if let Err(e) = attr.parse_nested_meta(|meta| options.parse(&meta)) {
-                match &mut errors {
-                    Some(all) => all.combine(e),
-                    None => errors = Some(e),
-                }
-            }
-            false
-        });
-        match errors {
-            Some(e) => Err(e),
-            None => Ok(options),
-        }
+        take_rpc(attrs, |meta| options.parse(meta))?;
+        Ok(options)
     }
 
     fn parse(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
@@ -138,4 +123,50 @@ fn flag(slot: &mut bool, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
     }
     *slot = true;
     Ok(())
+}
+
+/// The options of a param's `#[rpc(..)]`.
+#[derive(Default)]
+pub(crate) struct ParamOptions {
+    /// The param's name on the wire, instead of the Rust one.
+    pub(crate) rename: Option<LitStr>,
+}
+
+impl ParamOptions {
+    /// The options of the `#[rpc(..)]` attributes among `attrs`, which
+    /// are taken out.
+    pub(crate) fn take(attrs: &mut Vec<Attribute>) -> syn::Result<Self> {
+        let mut options = Self::default();
+        take_rpc(attrs, |meta| {
+            if meta.path.is_ident("rename") {
+                let value: LitStr = meta.value()?.parse()?;
+                set(&mut options.rename, value, meta)
+            } else {
+                Err(meta.error("unknown option: a param's `#[rpc]` takes `rename = \"..\"`"))
+            }
+        })?;
+        Ok(options)
+    }
+}
+
+/// Takes the `#[rpc(..)]` attributes out of `attrs`, giving each of
+/// their options to `parse`.
+fn take_rpc(
+    attrs: &mut Vec<Attribute>,
+    mut parse: impl FnMut(&ParseNestedMeta<'_>) -> syn::Result<()>,
+) -> syn::Result<()> {
+    let mut errors: Option<syn::Error> = None;
+    attrs.retain(|attr| {
+        if !attr.path().is_ident("rpc") {
+            return true;
+        }
+        if let Err(e) = attr.parse_nested_meta(|meta| parse(&meta)) {
+            match &mut errors {
+                Some(all) => all.combine(e),
+                None => errors = Some(e),
+            }
+        }
+        false
+    });
+    errors.map_or(Ok(()), Err)
 }

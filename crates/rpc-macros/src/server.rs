@@ -226,9 +226,10 @@ fn registration(
 
 /// A field of the params struct; an `Option` may be left out.
 fn field(param: &Param) -> TokenStream {
-    let Param { ident, ty, .. } = param;
+    let Param { ident, ty, rename } = param;
     let default = is_option(ty).then(|| quote!(#[serde(default)]));
-    quote!(#default #ident: #ty,)
+    let rename = rename.as_ref().map(|name| quote!(#[serde(rename = #name)]));
+    quote!(#default #rename #ident: #ty,)
 }
 
 /// Whether `ty` is written as an `Option<..>`.

@@ -87,7 +87,7 @@ pub trait Console {
     async fn title_of(&self, name: String) -> Result<String, ErrorObject>;
     /// Shows a line.
     #[rpc(notification, named)]
-    async fn print(&self, line: String, level: Option<u8>);
+    async fn print(&self, line: String, #[rpc(rename = "lvl")] level: Option<u8>);
 }
 
 #[derive(Default)]
@@ -386,7 +386,7 @@ async fn client_sends_params_by_position_or_by_name() {
         ("version", None),
         ("round", Some("[1.0,null]")),
         ("print", Some(r#"{"line":"x"}"#)),
-        ("print", Some(r#"{"level":3,"line":"y"}"#)),
+        ("print", Some(r#"{"line":"y","lvl":3}"#)),
     ];
     let got: Vec<(&str, Option<&str>)> = got
         .iter()
