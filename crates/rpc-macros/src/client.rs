@@ -134,7 +134,7 @@ fn method(method: &Method) -> TokenStream {
 fn args(method: &Method) -> TokenStream {
     let idents: Vec<&Ident> = method.params.iter().map(|p| &p.ident).collect();
     let types = method.params.iter().map(|p| &p.ty);
-    let args = format_ident!("__SockeyeRpcArgs");
+    let args = format_ident!("SockeyeRpcArgs");
     let serde = quote! {
         #[derive(::sockeye_rpc::__private::serde::Serialize)]
         #[serde(crate = "::sockeye_rpc::__private::serde")]

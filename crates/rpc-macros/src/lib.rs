@@ -298,8 +298,8 @@ mod tests {
             names,
             [
                 "trait Calculator",
-                "struct __Calculator_add_params",
-                "struct __Calculator_log_params",
+                "struct SockeyeRpcParamsCalculatorAdd",
+                "struct SockeyeRpcParamsCalculatorLog",
                 "struct CalculatorClient"
             ]
         );

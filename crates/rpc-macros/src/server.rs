@@ -57,9 +57,18 @@ pub(crate) fn expand(service: &Service) -> TokenStream {
     }
 }
 
-/// The name of a method's params struct.
+/// The name of a method's params struct, in the case of a type's.
 fn params_ident(service: &Service, method: &Method) -> Ident {
-    format_ident!("__{}_{}_params", service.ident, unraw(&method.ident))
+    let method: String = unraw(&method.ident)
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_uppercase().chain(chars).collect()
+            })
+        })
+        .collect();
+    format_ident!("SockeyeRpcParams{}{}", unraw(&service.ident), method)
 }
 
 /// A method's params struct: derived `Deserialize` takes an array or an
@@ -69,7 +78,6 @@ fn params_struct(service: &Service, method: &Method) -> TokenStream {
     let ident = params_ident(service, method);
     let fields = method.params.iter().map(field);
     quote! {
-        #[allow(non_camel_case_types)]
         #[derive(::sockeye_rpc::__private::serde::Deserialize)]
         #[serde(crate = "::sockeye_rpc::__private::serde")]
         struct #ident {
