@@ -63,7 +63,14 @@ fn jsonl_prints_open_messages_and_close_as_objects() {
         &server.url("/"),
         // The server drives: with no input the client would close at
         // once, so it waits for the server's close.
-        &["--jsonl", "--protocol", "chat", "--no-deflate", "--wait", "30"],
+        &[
+            "--jsonl",
+            "--protocol",
+            "chat",
+            "--no-deflate",
+            "--wait",
+            "30",
+        ],
         b"",
     );
     server.join();

@@ -1,34 +1,74 @@
-//! sockeye-rpc: JSON-RPC 2.0 for peers that call each other over one
-//! WebSocket. This is its message layer: reading and writing requests,
-//! notifications, responses and batches exactly as the specification
-//! puts them, and answering a text message by its rules.
+//! sockeye-rpc: JSON-RPC 2.0 in both directions on one WebSocket. Each
+//! side of a connection is a [`Peer`]: it serves [`Methods`] and calls the
+//! other side's, with requests in flight both ways at once and each
+//! direction numbering its own ids. The same on a client and a server.
+//!
+//! A server whose method calls the client back before it answers, and a
+//! client that serves what the server calls:
 //!
 //! ```
-//! use serde_json::value::{RawValue, to_raw_value};
-//! use sockeye_rpc::{Batches, ErrorObject, Handler, Notification, Request, Response, answer};
+//! use sockeye_rpc::{Config, Cx, ErrorObject, Methods};
+//! use tokio::net::TcpListener;
 //!
-//! struct Calculator;
-//!
-//! impl Handler for Calculator {
-//!     fn call(&mut self, request: &Request) -> Result<Box<RawValue>, ErrorObject> {
-//!         match request.method.as_str() {
-//!             "subtract" => {
-//!                 let params = request.params.as_ref().ok_or_else(ErrorObject::invalid_params)?;
-//!                 let (a, b): (i64, i64) =
-//!                     serde_json::from_str(params.get()).map_err(|_| ErrorObject::invalid_params())?;
-//!                 Ok(to_raw_value(&(a - b)).unwrap())
-//!             }
-//!             _ => Err(ErrorObject::method_not_found()),
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The server: `greet` asks the client for a title, then answers.
+//! let mut server_methods = Methods::<()>::new();
+//! server_methods.method("greet", |cx: Cx<()>, (name,): (String,)| async move {
+//!     let title: String = cx
+//!         .peer()
+//!         .call("title", &(&name,))
+//!         .await
+//!         .map_err(|_| ErrorObject::internal_error())?;
+//!     Ok(format!("hello, {title} {name}"))
+//! });
+//! let listener = TcpListener::bind("127.0.0.1:0").await?;
+//! let url = format!("ws://{}/", listener.local_addr()?);
+//! tokio::spawn(async move {
+//!     while let Ok((tcp, _)) = listener.accept().await {
+//!         if let Ok(ws) = sockeye::accept(tcp).await {
+//!             sockeye_rpc::spawn(ws, server_methods.clone(), (), Config::default());
 //!         }
 //!     }
-//!     fn notify(&mut self, _: &Notification) {}
-//!     fn response(&mut self, _: Response) {}
-//! }
+//! });
 //!
-//! let text = r#"{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1}"#;
-//! let reply = answer(text, Batches::Upto(100), &mut Calculator);
-//! assert_eq!(reply.as_deref(), Some(r#"{"jsonrpc":"2.0","result":19,"id":1}"#));
+//! // The client serves `title`, and calls `greet`.
+//! let mut client_methods = Methods::<()>::new();
+//! client_methods.sync_method("title", |_, (_name,): (String,)| Ok::<_, ErrorObject>("Dr."));
+//! let server = sockeye_rpc::connect(&url, client_methods, (), Config::default()).await?;
+//! let greeting: String = server.call("greet", &("Who",)).await?;
+//! assert_eq!(greeting, "hello, Dr. Who");
+//! # Ok(())
+//! # }
 //! ```
+//!
+//! # Concepts
+//!
+//! - [`Methods<C>`](Methods): handlers by name, registered at run time;
+//!   params deserialized with serde (positional into tuples and structs,
+//!   named into structs and maps). Each connection has a context `C`
+//!   (who the peer is, its state), which every handler reaches through
+//!   its [`Cx`], with the [`Peer`] to call back.
+//! - Requests run concurrently, up to [`Config::max_in_flight`];
+//!   notifications are handled one at a time, in the order they came.
+//! - [`Peer`]: [`call`](Peer::call), [`notify`](Peer::notify),
+//!   [`batch`](Peer::batch), [`subscribe`](Peer::subscribe). A call that
+//!   waits past its timeout fails with [`CallError::Timeout`] and the
+//!   peer is told (`$/cancelRequest`); when the connection ends, every
+//!   waiting call fails at once with [`CallError::Disconnected`].
+//! - Subscriptions: [`Methods::subscription`] on the serving side (its
+//!   items go out as notifications `{"subscription": ID, "result":
+//!   ITEM}`, jsonrpsee's and Ethereum's form), [`Subscription`] on the
+//!   subscribing side, with a bounded buffer: a subscriber that does not
+//!   keep up is ended with [`SubscriptionError::Lagged`].
+//! - [`Client`] ([`ClientOptions`]): a client connection that comes back
+//!   after it is lost, and subscribes its subscriptions again.
+//! - The specification to the letter: ids echoed exactly as they came,
+//!   notifications never answered, the reserved error codes where it puts
+//!   them, batches with all their edge cases, or refused
+//!   ([`Batches::Refused`]) for protocols that forbid them.
+//! - Runs on any open sockeye WebSocket ([`Transport`]): a client's, a
+//!   server's, one from the axum or hyper integration.
 //!
 //! # Typed services
 //!
@@ -47,10 +87,28 @@
 //! - `error.rs` ([`ErrorObject`], the reserved codes): the `error` member.
 //! - `id.rs` ([`Id`]): ids, echoed to the letter.
 //! - `message.rs` ([`Message`], [`Request`], [`Notification`],
-//!   [`Response`]): the messages and how they are written.
+//!   [`Response`]): the messages as values, and how they are written.
 //! - `parse.rs` ([`parse`], [`Incoming`], [`Parsed`]): reading a text
-//!   message, one or a batch.
-//! - `answer.rs` ([`answer`], [`Handler`], [`Batches`]): what goes back.
+//!   message, one or a batch; a borrowing form for connections.
+//! - `answer.rs` ([`answer`], [`Handler`], [`Batches`]): what goes back
+//!   for a text message, for a synchronous handler with no connection.
+//! - `config.rs` ([`Config`]): a connection's limits and their defaults.
+//! - `call_error.rs` ([`CallError`], [`SubscriptionError`]).
+//! - `transport.rs` ([`Transport`]): what a connection runs on.
+//! - `wire.rs`: writing requests and answers into one buffer each.
+//! - `shared.rs` ([`Ended`]): what a connection's handles and its task
+//!   share: the outgoing queue, calls waiting for answers, subscriptions.
+//! - `subscription.rs` ([`Subscription`]), `sink.rs`
+//!   ([`PendingSubscription`], [`SubscriptionSink`]): the two ends of a
+//!   subscription.
+//! - `peer.rs` ([`Peer`], [`Batch`]): calling the other side.
+//! - `methods.rs` ([`Methods`], [`Cx`]): serving it.
+//! - `driver.rs` ([`Connection`]): the future that runs a connection.
+//! - `open.rs` ([`spawn`], [`connection`], [`connect`]).
+//! - `reconnect.rs` ([`Client`], [`ClientOptions`], [`Backoff`],
+//!   [`ClientSubscription`]).
+//! - `web.rs` ([`WebTransport`]): a connection on sockeye's
+//!   browser-shaped [`sockeye::web::WebSocket`].
 
 mod answer;
 mod call_error;
@@ -63,10 +121,12 @@ mod methods;
 mod open;
 mod parse;
 mod peer;
+mod reconnect;
 mod shared;
 mod sink;
 mod subscription;
 mod transport;
+mod web;
 mod wire;
 
 pub use answer::{Batches, Handler, answer};
@@ -83,10 +143,12 @@ pub use methods::{Cx, Methods};
 pub use open::{connect, connection, spawn};
 pub use parse::{Incoming, Parsed, parse};
 pub use peer::{Batch, Peer};
+pub use reconnect::{Backoff, Client, ClientOptions, ClientSubscription};
 pub use shared::Ended;
 pub use sink::{PendingSubscription, SinkError, SubscriptionSink};
 pub use subscription::Subscription;
 pub use transport::Transport;
+pub use web::WebTransport;
 
 /// Typed servers and clients from a trait of `async fn`s: see the
 /// [`sockeye-rpc-macros`](sockeye_rpc_macros) crate docs.

@@ -253,7 +253,9 @@ impl<C: Send + Sync + 'static> Methods<C> {
     /// (answered `true`, or `false` for an id it does not hold) or the
     /// connection ends, either of which drops `f`'s future. `f` accepts
     /// or rejects the [`PendingSubscription`], then sends items into the
-    /// sink it got.
+    /// sink it got. When `f`'s future ends by itself, the subscription
+    /// ends with it: later items cannot be sent, and `unsubscribe`
+    /// answers `false`; keep the future pending to keep it open.
     ///
     /// # Panics
     ///

@@ -32,6 +32,11 @@ where
 /// [`connection`], run on a task of its own: the usual way, on both
 /// sides.
 ///
+/// The connection lives until either side closes it
+/// ([`Peer::close`]) or it is lost, whether or not anyone holds its
+/// [`Peer`]: a server keeps serving a client whose handle it dropped.
+/// A [`Client`](crate::Client) closes its connection when dropped.
+///
 /// # Panics
 ///
 /// Outside a tokio runtime.
