@@ -23,7 +23,7 @@ use crate::answer::Batches;
 use crate::error::{ErrorObject, REQUEST_CANCELLED, SERVER_ERROR_MAX};
 use crate::id::Id;
 use crate::methods::{Cx, Entry, Methods, Started, SubscribeFn};
-use crate::parse::{Item, Items, parse_borrowed};
+use crate::parse::{Item, Items, Parsed, parse_borrowed};
 use crate::peer::{CancelParams, Peer};
 use crate::shared::{Delivery, Ended, Out, Shared, Subscribed, SubscriptionState, Waiter};
 use crate::sink::PendingSubscription;
@@ -55,6 +55,10 @@ pub struct Connection<T, C> {
     answers: VecDeque<(String, usize)>,
     /// The peer's notifications, handled front first.
     notifications: VecDeque<BoxFuture<'static, ()>>,
+    /// Requests (alone, or in a batch) that came after notifications
+    /// still being handled: they start once those are done, so that a
+    /// request sees the effect of every notification sent before it.
+    deferred: VecDeque<Deferred>,
     /// The producers of the peer's subscriptions.
     producers: FuturesUnordered<Producer>,
     /// The running requests the peer may cancel, by id.
@@ -93,6 +97,12 @@ impl Future for Running {
             .poll(cx)
             .map(|answer| (this.id.take(), this.slots, answer))
     }
+}
+
+/// A message held back until the notifications before it are handled.
+enum Deferred {
+    One(Parsed),
+    Batch(Vec<Parsed>),
 }
 
 /// A subscription's producer; its id when it ends.
@@ -138,6 +148,7 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
             in_flight: 0,
             answers: VecDeque::new(),
             notifications: VecDeque::new(),
+            deferred: VecDeque::new(),
             producers: FuturesUnordered::new(),
             cancels: HashMap::new(),
             unflushed: false,
@@ -166,7 +177,10 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
         );
         let mut read = 0;
         while read < READS_PER_TURN {
-            if self.answers.len() >= room_for_answers || self.notifications.len() >= backlog {
+            if self.answers.len() >= room_for_answers
+                || self.notifications.len() >= backlog
+                || self.deferred.len() >= room_for_answers
+            {
                 break;
             }
             match Pin::new(&mut self.ws).poll_next(cx) {
@@ -206,13 +220,51 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
         };
         match parse_borrowed(text) {
             Err(error) => self.answer(wire::error(&Id::Null, &error), 0),
-            Ok(Items::One(item)) => {
-                if let Some((started, slots)) = self.on_item(item, true) {
-                    self.start(started, slots);
-                }
+            Ok(Items::One(item)) if self.must_wait(std::slice::from_ref(&item)) => {
+                self.deferred.push_back(Deferred::One(item.into_owned()));
             }
+            Ok(Items::Batch(items)) if self.must_wait(&items) => {
+                let items = items.into_iter().map(Item::into_owned).collect();
+                self.deferred.push_back(Deferred::Batch(items));
+            }
+            Ok(Items::One(item)) => self.on_one(item),
             Ok(Items::Batch(items)) => self.on_batch(items),
         }
+    }
+
+    /// Whether a message holding `items` waits for the notifications
+    /// before it: when it holds a request and any are still being
+    /// handled, or held back before it.
+    fn must_wait(&self, items: &[Item<'_>]) -> bool {
+        (!self.notifications.is_empty() || !self.deferred.is_empty())
+            && items
+                .iter()
+                .any(|item| matches!(item, Item::Request { .. }))
+    }
+
+    fn on_one(&mut self, item: Item<'_>) {
+        if let Some((started, slots)) = self.on_item(item, true) {
+            self.start(started, slots);
+        }
+    }
+
+    /// Starts the held-back messages once no notification is being
+    /// handled; whether any started.
+    fn start_deferred(&mut self) -> bool {
+        let mut started = false;
+        while self.notifications.is_empty() {
+            let Some(deferred) = self.deferred.pop_front() else {
+                break;
+            };
+            started = true;
+            match deferred {
+                Deferred::One(parsed) => self.on_one(parsed.as_item()),
+                Deferred::Batch(members) => {
+                    self.on_batch(members.iter().map(Parsed::as_item).collect());
+                }
+            }
+        }
+        started
     }
 
     /// Takes one message; what answers it (and how many requests that
@@ -638,6 +690,7 @@ impl<T: Transport, C: Send + Sync + 'static> Future for Connection<T, C> {
         for _ in 0..TURNS_PER_POLL {
             let mut progress = this.poll_running(cx);
             progress |= this.poll_notifications(cx);
+            progress |= this.start_deferred();
             this.poll_producers(cx);
             match this.poll_read(cx) {
                 Ok(read) => progress |= read > 0,
@@ -646,6 +699,7 @@ impl<T: Transport, C: Send + Sync + 'static> Future for Connection<T, C> {
                     this.running.clear();
                     this.producers.clear();
                     this.notifications.clear();
+                    this.deferred.clear();
                     return Poll::Ready(ended);
                 }
             }

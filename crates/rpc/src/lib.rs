@@ -50,7 +50,10 @@
 //!   (who the peer is, its state), which every handler reaches through
 //!   its [`Cx`], with the [`Peer`] to call back.
 //! - Requests run concurrently, up to [`Config::max_in_flight`];
-//!   notifications are handled one at a time, in the order they came.
+//!   notifications are handled one at a time, in the order they came,
+//!   and a request starts only once the notifications sent before it
+//!   are handled (as the Language Server Protocol needs: a change, then
+//!   a question about it).
 //! - [`Peer`]: [`call`](Peer::call), [`notify`](Peer::notify),
 //!   [`batch`](Peer::batch), [`subscribe`](Peer::subscribe). A call that
 //!   waits past its timeout fails with [`CallError::Timeout`] and the

@@ -224,9 +224,11 @@ impl<C: Send + Sync + 'static> Methods<C> {
     }
 
     /// Registers a notification handler. Notifications are handled one
-    /// at a time, in the order they arrived; one whose params do not
+    /// at a time, in the order they arrived, and a request that came
+    /// after one starts only once it is handled; one whose params do not
     /// deserialize is dropped (nothing may be answered to a
-    /// notification).
+    /// notification). Answers to this side's calls are still read
+    /// meanwhile, so a handler may call the peer and wait.
     ///
     /// # Panics
     ///

@@ -132,7 +132,8 @@ pub(crate) enum Items<'a> {
 }
 
 impl Item<'_> {
-    fn into_owned(self) -> Parsed {
+    /// The same member, owning its parts.
+    pub(crate) fn into_owned(self) -> Parsed {
         Parsed::Message(match self {
             Item::Request { id, method, params } => Message::Request(Request {
                 id,
@@ -149,6 +150,28 @@ impl Item<'_> {
             }),
             Item::Invalid { id } => return Parsed::Invalid { id },
         })
+    }
+}
+
+impl Parsed {
+    /// The member as a connection reads it, borrowing from this one.
+    pub(crate) fn as_item(&self) -> Item<'_> {
+        match self {
+            Parsed::Invalid { id } => Item::Invalid { id: id.clone() },
+            Parsed::Message(Message::Request(r)) => Item::Request {
+                id: r.id.clone(),
+                method: Cow::Borrowed(&r.method),
+                params: r.params.as_deref(),
+            },
+            Parsed::Message(Message::Notification(n)) => Item::Notification {
+                method: Cow::Borrowed(&n.method),
+                params: n.params.as_deref(),
+            },
+            Parsed::Message(Message::Response(r)) => Item::Response {
+                id: r.id.clone(),
+                outcome: r.outcome.as_deref().map_err(Clone::clone),
+            },
+        }
     }
 }
 

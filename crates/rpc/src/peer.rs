@@ -108,7 +108,10 @@ impl Peer {
     ///
     /// [`CallError::Disconnected`] when the connection ended before the
     /// batch was sent; each call's own outcome is in the list. A peer
-    /// that refuses batches answers each call with its error.
+    /// that refuses batches as the specification says answers with one
+    /// error without an id, and each call fails at its timeout; so does
+    /// every call of a batch sent to a peer that ignores batches
+    /// (vscode-jsonrpc does): send such peers single calls.
     pub async fn batch(
         &self,
         batch: Batch,

@@ -173,6 +173,49 @@ async fn calls_in_flight_both_ways_at_once() {
 
 /// Notifications run one at a time in the order they came, even when an
 /// early one takes longer.
+/// A request sees the effect of every notification sent before it, even
+/// when that notification's handler takes a while and calls back.
+#[tokio::test]
+async fn a_request_waits_for_the_notifications_before_it() {
+    type Notes = Arc<std::sync::Mutex<Vec<u64>>>;
+    let mut methods = Methods::<Notes>::new();
+    methods
+        .notification("note", |cx: Cx<Notes>, (n,): (u64,)| async move {
+            if n % 3 == 0 {
+                // A callback in the middle: its answer must still be read.
+                let _: i64 = cx.peer().call("client_subtract", &(1, 1)).await.unwrap();
+            }
+            cx.context().lock().unwrap().push(n);
+        })
+        .sync_method("notes", |cx: Cx<Notes>, ()| {
+            Ok::<_, ErrorObject>(cx.context().lock().unwrap().clone())
+        });
+    let (url, _) = server(methods, Notes::default(), Config::default()).await;
+    let client = connect(&url, calculator_as_client(), (), Config::default())
+        .await
+        .unwrap();
+    for n in 0..50u64 {
+        client.notify("note", &(n,)).await.unwrap();
+        let notes: Vec<u64> = tokio::time::timeout(LIMIT, client.call("notes", &()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            notes.last(),
+            Some(&n),
+            "note {n} not seen by the request after it"
+        );
+    }
+}
+
+fn calculator_as_client() -> Methods<()> {
+    let mut methods = Methods::new();
+    methods.sync_method("client_subtract", |_, (a, b): (i64, i64)| {
+        Ok::<_, ErrorObject>(a - b)
+    });
+    methods
+}
+
 #[tokio::test]
 async fn notifications_are_handled_in_order() {
     let (seen_tx, mut seen) = mpsc::unbounded_channel();
