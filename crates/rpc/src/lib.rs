@@ -73,6 +73,16 @@
 //! - Runs on any open sockeye WebSocket ([`Transport`]): a client's, a
 //!   server's, one from the axum or hyper integration.
 //!
+//! # Typed services
+//!
+//! With the `macros` feature (on by default), the [`service`] attribute
+//! turns a trait of `async fn`s into the [`Methods`] one side serves
+//! (`Trait::into_methods`) and a typed client of any [`Peer`]
+//! (`TraitClient`), so that both ends share one declaration, and a
+//! handler can call its caller back through the caller's trait. The
+//! shapes it takes and what it generates are in the crate docs of
+//! [`sockeye-rpc-macros`](sockeye_rpc_macros).
+//!
 //! # Module map
 //!
 //! Bottom up; each file uses only those above it.
@@ -142,3 +152,14 @@ pub use sink::{PendingSubscription, SinkError, SubscriptionSink};
 pub use subscription::Subscription;
 pub use transport::Transport;
 pub use web::WebTransport;
+
+/// Typed servers and clients from a trait of `async fn`s: see the
+/// [`sockeye-rpc-macros`](sockeye_rpc_macros) crate docs.
+#[cfg(feature = "macros")]
+pub use sockeye_rpc_macros::service;
+
+/// What the code of [`service`] names; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+}
