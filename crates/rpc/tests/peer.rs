@@ -245,6 +245,25 @@ async fn notifications_are_handled_in_order() {
     }
 }
 
+/// Sets its flag when dropped: tells a test that a handler's future was
+/// dropped (cancelled, unsubscribed).
+struct Flag(Arc<AtomicBool>);
+
+impl Drop for Flag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Waits until `flag` is set, at most `LIMIT`.
+async fn wait_for(flag: &AtomicBool, what: &str) {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while !flag.load(Ordering::SeqCst) {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 fn ticker(dropped: Arc<AtomicBool>) -> Methods<()> {
     let mut methods = Methods::new();
     methods.subscription(
@@ -254,12 +273,6 @@ fn ticker(dropped: Arc<AtomicBool>) -> Methods<()> {
         move |_, (count,): (u64,), pending| {
             let dropped = Arc::clone(&dropped);
             async move {
-                struct Flag(Arc<AtomicBool>);
-                impl Drop for Flag {
-                    fn drop(&mut self) {
-                        self.0.store(true, Ordering::SeqCst);
-                    }
-                }
                 let _flag = Flag(dropped);
                 if count == 0 {
                     pending.reject(ErrorObject::invalid_params()).await;
@@ -301,14 +314,7 @@ async fn subscriptions_deliver_in_order_and_end_on_drop() {
     }
     assert!(!dropped.load(Ordering::SeqCst));
     drop(ticks);
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    while !dropped.load(Ordering::SeqCst) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the producer was not stopped"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_for(&dropped, "the producer was not stopped").await;
     let refused = client
         .subscribe::<u64, _>("subscribe_ticks", &(0,), "tick", "unsubscribe_ticks")
         .await
@@ -332,14 +338,7 @@ async fn a_slow_subscriber_is_ended_with_lagged() {
         .subscribe::<u64, _>("subscribe_ticks", &(1000,), "tick", "unsubscribe_ticks")
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    while !dropped.load(Ordering::SeqCst) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the producer was not stopped"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_for(&dropped, "the producer was not stopped").await;
     for i in 0..8 {
         assert_eq!(ticks.next().await.unwrap().unwrap(), i);
     }
@@ -401,12 +400,6 @@ async fn a_timed_out_call_is_cancelled_at_the_callee() {
     methods.method("forever", move |_, ()| {
         let flag = Arc::clone(&flag);
         async move {
-            struct Flag(Arc<AtomicBool>);
-            impl Drop for Flag {
-                fn drop(&mut self) {
-                    self.0.store(true, Ordering::SeqCst);
-                }
-            }
             let _flag = Flag(flag);
             std::future::pending::<()>().await;
             Ok::<(), ErrorObject>(())
@@ -420,14 +413,7 @@ async fn a_timed_out_call_is_cancelled_at_the_callee() {
         .call_with_timeout::<Value, _>("forever", &(), Some(Duration::from_millis(50)))
         .await;
     assert!(matches!(outcome, Err(CallError::Timeout(_))), "{outcome:?}");
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    while !dropped.load(Ordering::SeqCst) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the handler was not cancelled"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_for(&dropped, "the handler was not cancelled").await;
 }
 
 /// When the connection ends, every pending call fails at once.
