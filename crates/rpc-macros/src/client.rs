@@ -17,34 +17,42 @@ pub(crate) fn expand(service: &Service) -> TokenStream {
          `async fn` per method, with the trait's params, each giving the \
          result or a [`CallError`](sockeye_rpc::CallError). Cheap to clone; \
          make one of any [`Peer`](sockeye_rpc::Peer), such as the one a \
-         handler's `cx.peer()` gives, to call its caller back."
+         handler's `cx.peer()` gives, to call its caller back, or of a \
+         [`Client`](sockeye_rpc::Client), to call through a connection \
+         that comes back when lost."
     );
     let new_doc = format!(" A client of [`{ident}`] that calls `peer`.");
     let methods = service.methods.iter().map(method);
     quote! {
         #[doc = #struct_doc]
         #[derive(::core::clone::Clone, ::core::fmt::Debug)]
-        #vis struct #client {
-            peer: ::sockeye_rpc::Peer,
+        #vis struct #client<SockeyeRpcCaller = ::sockeye_rpc::Peer> {
+            peer: SockeyeRpcCaller,
         }
 
-        impl #client {
+        impl<SockeyeRpcCaller: ::sockeye_rpc::Caller> #client<SockeyeRpcCaller> {
             #[doc = #new_doc]
-            pub fn new(peer: ::sockeye_rpc::Peer) -> Self {
+            pub fn new(peer: SockeyeRpcCaller) -> Self {
                 Self { peer }
             }
 
-            /// The peer it calls.
-            pub fn peer(&self) -> &::sockeye_rpc::Peer {
+            /// The peer (or client) it calls.
+            pub fn peer(&self) -> &SockeyeRpcCaller {
                 &self.peer
             }
 
             #(#methods)*
         }
 
-        impl ::core::convert::From<::sockeye_rpc::Peer> for #client {
+        impl ::core::convert::From<::sockeye_rpc::Peer> for #client<::sockeye_rpc::Peer> {
             fn from(peer: ::sockeye_rpc::Peer) -> Self {
                 Self::new(peer)
+            }
+        }
+
+        impl ::core::convert::From<::sockeye_rpc::Client> for #client<::sockeye_rpc::Client> {
+            fn from(client: ::sockeye_rpc::Client) -> Self {
+                Self::new(client)
             }
         }
     }
@@ -74,13 +82,13 @@ fn method(method: &Method) -> TokenStream {
         Kind::Call { ok } => (
             format!(" Calls `{name}` on the peer, {how}, and waits for its result."),
             quote!(#ok),
-            quote!(self.peer.call::<#ok, _>(#name, &#args).await),
+            quote!(::sockeye_rpc::Caller::call::<#ok, _>(&self.peer, #name, &#args).await),
             answered,
         ),
         Kind::Notification => (
             format!(" Sends the notification `{name}` to the peer, {how}."),
             quote!(()),
-            quote!(self.peer.notify(#name, &#args).await),
+            quote!(::sockeye_rpc::Caller::notify(&self.peer, #name, &#args).await),
             " [`CallError::Disconnected`](sockeye_rpc::CallError::Disconnected) \
              when the connection ended; [`CallError::Encode`](sockeye_rpc::CallError::Encode) \
              when a param does not serialize.",
@@ -94,11 +102,12 @@ fn method(method: &Method) -> TokenStream {
                 " Subscribes with `{name}`, {how}: the items come as `{notification}` \
                  notifications, and dropping the subscription calls `{unsubscribe}`."
             ),
-            quote!(::sockeye_rpc::Subscription<#item>),
+            quote!(<SockeyeRpcCaller as ::sockeye_rpc::Caller>::Subscription<#item>),
             quote! {
-                self.peer
-                    .subscribe::<#item, _>(#name, &#args, #notification, #unsubscribe)
-                    .await
+                ::sockeye_rpc::Caller::subscribe::<#item, _>(
+                    &self.peer, #name, &#args, #notification, #unsubscribe,
+                )
+                .await
             },
             answered,
         ),

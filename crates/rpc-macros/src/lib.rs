@@ -80,11 +80,13 @@
 //!   position (`[1, 2]`) and by name (`{"a": 1, "b": 2}`); trailing
 //!   `Option` params may be left out. Params that do not deserialize are
 //!   answered with -32602 (Invalid params).
-//! - **`CalculatorClient`**, with the trait's visibility: `new(peer)`
-//!   (or `From<Peer>`), `peer()`, and one `async fn` per method with the
-//!   same params, returning `Result<T, CallError>` (notifications
-//!   `Result<(), CallError>`, subscriptions
-//!   `Result<Subscription<Item>, CallError>`). Params go by position
+//! - **`CalculatorClient<P = Peer>`**, with the trait's visibility:
+//!   `new(peer)` (or `From<Peer>`, `From<Client>`), `peer()`, and one
+//!   `async fn` per method with the same params, returning
+//!   `Result<T, CallError>` (notifications `Result<(), CallError>`,
+//!   subscriptions `Result<P::Subscription<Item>, CallError>`). `P` is
+//!   any `sockeye_rpc::Caller`: a `Peer` (one connection) or a `Client`
+//!   (one that comes back when lost, and subscribes again). Params go by position
 //!   unless the method is `#[rpc(named)]`; a method without params sends
 //!   none.
 //!
@@ -183,7 +185,7 @@
 //! |---|---|
 //! | `#[rpc(server, client, namespace = "foo")]` | `#[service(namespace = "foo")]`: the trait is the server trait, and the client is always made |
 //! | `FooServer`, `into_rpc() -> RpcModule<Self>` | `Foo` itself, `into_methods() -> Methods<C>` |
-//! | `FooClient`, an extension trait of `WsClient` | `FooClient`, a struct around a `sockeye_rpc::Peer`, which either side of a connection has |
+//! | `FooClient`, an extension trait of `WsClient` | `FooClient`, a struct around a `sockeye_rpc::Peer` (which either side of a connection has) or a reconnecting `sockeye_rpc::Client` |
 //! | `#[method(name = "bar")]` | `#[rpc(name = "bar")]`, or nothing: the Rust name is the default |
 //! | `param_kind = map` | `#[rpc(named)]`, for what the client sends; the served side takes both kinds |
 //! | `Extensions`, connection ids | `cx: &Cx<C>`, with the connection's context and its peer |

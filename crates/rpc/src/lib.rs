@@ -110,11 +110,14 @@
 //! - `open.rs` ([`spawn`], [`connection`], [`connect`]).
 //! - `reconnect.rs` ([`Client`], [`ClientOptions`], [`Backoff`],
 //!   [`ClientSubscription`]).
+//! - `caller.rs` ([`Caller`]): a [`Peer`] or a [`Client`], for the typed
+//!   clients to call through.
 //! - `web.rs` ([`WebTransport`]): a connection on sockeye's
 //!   browser-shaped [`sockeye::web::WebSocket`].
 
 mod answer;
 mod call_error;
+mod caller;
 mod config;
 mod driver;
 mod error;
@@ -134,6 +137,7 @@ mod wire;
 
 pub use answer::{Batches, Handler, answer};
 pub use call_error::{CallError, SubscriptionError};
+pub use caller::Caller;
 pub use config::Config;
 pub use driver::Connection;
 pub use error::{

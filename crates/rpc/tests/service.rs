@@ -500,6 +500,39 @@ async fn client_subscribes_and_gets_the_items_in_order() {
     assert_eq!(within(calculator.calls()).await.unwrap(), 2);
 }
 
+/// The same typed client over a `Client` that comes back: calls and a
+/// subscription go on across a lost connection.
+#[tokio::test]
+async fn typed_clients_call_through_a_reconnecting_client() {
+    let (url, mut peers) = calculator_server_with_peers().await;
+    let client = sockeye_rpc::ClientOptions::new(&url)
+        .connect()
+        .await
+        .unwrap();
+    let calculator: CalculatorClient<sockeye_rpc::Client> = client.clone().into();
+    assert_eq!(within(calculator.add(2, 3)).await.unwrap(), 5);
+    let mut numbers = within(calculator.subscribe_counter(10, 1000))
+        .await
+        .unwrap();
+    assert_eq!(within(numbers.next()).await.unwrap().unwrap(), 10);
+    let first = within(peers.recv()).await.unwrap();
+    first.close(sockeye::CloseCode::GOING_AWAY, "restart").await;
+    assert_eq!(within(calculator.add(20, 22)).await.unwrap(), 42);
+    assert_eq!(client.reconnects(), 1);
+    let mut again = false;
+    within(async {
+        loop {
+            match numbers.next().await.unwrap() {
+                Err(sockeye_rpc::SubscriptionError::Resubscribed) => again = true,
+                Ok(10) if again => break,
+                Ok(_) => {}
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn client_calls_fail_once_the_connection_ended() {
     let (url, mut peers) = calculator_server_with_peers().await;
