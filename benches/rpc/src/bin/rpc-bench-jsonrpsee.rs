@@ -21,7 +21,7 @@ use jsonrpsee::types::ErrorObjectOwned;
 fn module() -> RpcModule<()> {
     let mut module = RpcModule::new(());
     module
-        .register_method("add", |params, _, _| {
+        .register_method("add", |params, (), _| {
             let (a, b): (i64, i64) = params.parse()?;
             Ok::<_, ErrorObjectOwned>(a.wrapping_add(b))
         })

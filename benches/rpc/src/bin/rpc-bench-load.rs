@@ -168,7 +168,7 @@ impl Histogram {
         if value < 16 {
             return usize::try_from(value).unwrap_or(0);
         }
-        let exponent = 63 - value.leading_zeros();
+        let exponent = value.ilog2();
         let shift = exponent - Self::SUB;
         let mantissa = (value >> shift) & 15;
         let index = 16 + u64::from(shift) * 16 + mantissa;
@@ -270,6 +270,15 @@ struct NotificationParams<'a> {
     #[serde(borrow)]
     subscription: &'a RawValue,
     result: u64,
+}
+
+/// The answer to a subscribe request.
+#[derive(Deserialize)]
+struct Subscribed<'a> {
+    jsonrpc: &'a str,
+    id: u64,
+    #[serde(borrow)]
+    result: &'a RawValue,
 }
 
 fn request(method: &str, id: u64, out: &mut String) {
@@ -426,13 +435,6 @@ async fn subs(mut ws: WebSocket<ClientStream>, shared: Rc<Shared>) {
             return;
         }
     };
-    #[derive(Deserialize)]
-    struct Subscribed<'a> {
-        jsonrpc: &'a str,
-        id: u64,
-        #[serde(borrow)]
-        result: &'a RawValue,
-    }
     let id = match serde_json::from_str::<Subscribed>(&answer) {
         Ok(s) if s.jsonrpc == "2.0" && s.id == 1 => s.result.get().to_string(),
         _ => {
@@ -500,7 +502,7 @@ async fn peer_calls(shared: Rc<Shared>, options: Rc<Options>) -> Result<(), Stri
 }
 
 /// The CPU time a process has used, from `/proc/PID/stat` (utime + stime,
-/// in USER_HZ, which Linux fixes at 100 per second for user space).
+/// in `USER_HZ`, which Linux fixes at 100 per second for user space).
 fn cpu_time(pid: &str) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces: the fields start after its ')'.
