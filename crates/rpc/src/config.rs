@@ -22,12 +22,14 @@ pub struct Config {
     /// ([`sockeye::WebSocketConfig`]) is checked first: the helpers that
     /// open connections here set it to this.
     pub max_message_size: usize,
-    /// Requests of the peer's that may run at once; a request past it is
-    /// answered at once with -32000 ("too many requests in flight"),
-    /// which keeps memory bounded without ever pausing reads (a paused
-    /// read could hold up the very response a running handler waits
-    /// for). Default 256, as jsonrpsee's client limit: more than any
-    /// well-behaved peer keeps in flight.
+    /// Requests of the peer's that may run at once, each member of a
+    /// batch counted; a request past it is answered at once with -32000
+    /// ("too many requests in flight"), which keeps memory bounded
+    /// without ever pausing reads (a paused read could hold up the very
+    /// response a running handler waits for). Default 1,024: above the
+    /// largest batch taken by default, so that one batch is never refused
+    /// in part, and several batches of 100 (what jsonrpsee's benchmarks
+    /// send) fit at once.
     pub max_in_flight: usize,
     /// This side's calls that may wait for answers at once; one more
     /// waits for a slot. Default 256, for the same reason.
@@ -73,7 +75,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             max_message_size: 10 << 20,
-            max_in_flight: 256,
+            max_in_flight: 1024,
             max_calls: 256,
             batches: Batches::Upto(1000),
             call_timeout: Some(Duration::from_secs(60)),

@@ -185,7 +185,7 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
             }
             match Pin::new(&mut self.ws).poll_next(cx) {
                 Poll::Ready(Some(Ok(message))) => {
-                    self.on_message(message);
+                    self.on_message(message, cx);
                     read += 1;
                 }
                 Poll::Ready(Some(Err(error))) => {
@@ -206,7 +206,7 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
         Ok(read)
     }
 
-    fn on_message(&mut self, message: Message) {
+    fn on_message(&mut self, message: Message, cx: &mut Context<'_>) {
         if message.len() > self.shared.config.max_message_size {
             self.ws
                 .start_close(CloseCode::MESSAGE_TOO_BIG, "message too big");
@@ -227,8 +227,8 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
                 let items = items.into_iter().map(Item::into_owned).collect();
                 self.deferred.push_back(Deferred::Batch(items));
             }
-            Ok(Items::One(item)) => self.on_one(item),
-            Ok(Items::Batch(items)) => self.on_batch(items),
+            Ok(Items::One(item)) => self.on_one(item, cx),
+            Ok(Items::Batch(items)) => self.on_batch(items, cx),
         }
     }
 
@@ -242,15 +242,15 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
                 .any(|item| matches!(item, Item::Request { .. }))
     }
 
-    fn on_one(&mut self, item: Item<'_>) {
-        if let Some((started, slots)) = self.on_item(item, true) {
+    fn on_one(&mut self, item: Item<'_>, cx: &mut Context<'_>) {
+        if let Some((started, slots)) = self.on_item(item, true, cx) {
             self.start(started, slots);
         }
     }
 
     /// Starts the held-back messages once no notification is being
     /// handled; whether any started.
-    fn start_deferred(&mut self) -> bool {
+    fn start_deferred(&mut self, cx: &mut Context<'_>) -> bool {
         let mut started = false;
         while self.notifications.is_empty() {
             let Some(deferred) = self.deferred.pop_front() else {
@@ -258,9 +258,9 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
             };
             started = true;
             match deferred {
-                Deferred::One(parsed) => self.on_one(parsed.as_item()),
+                Deferred::One(parsed) => self.on_one(parsed.as_item(), cx),
                 Deferred::Batch(members) => {
-                    self.on_batch(members.iter().map(Parsed::as_item).collect());
+                    self.on_batch(members.iter().map(Parsed::as_item).collect(), cx);
                 }
             }
         }
@@ -269,13 +269,18 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
 
     /// Takes one message; what answers it (and how many requests that
     /// answer ends), if anything does.
-    fn on_item(&mut self, item: Item<'_>, alone: bool) -> Option<(Started, usize)> {
+    fn on_item(
+        &mut self,
+        item: Item<'_>,
+        alone: bool,
+        cx: &mut Context<'_>,
+    ) -> Option<(Started, usize)> {
         match item {
             Item::Invalid { id } => Some((
                 Started::Now(wire::error(&id, &ErrorObject::invalid_request())),
                 0,
             )),
-            Item::Request { id, method, params } => self.on_request(id, &method, params, alone),
+            Item::Request { id, method, params } => self.on_request(id, &method, params, alone, cx),
             Item::Notification { method, params } => {
                 self.on_notification(&method, params);
                 None
@@ -296,6 +301,7 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
         method: &str,
         params: Option<&RawValue>,
         alone: bool,
+        cx: &mut Context<'_>,
     ) -> Option<(Started, usize)> {
         let now = |text| Some((Started::Now(text), 0));
         match self.methods.get(method) {
@@ -307,7 +313,16 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
                 self.in_flight += 1;
                 let cancel_id =
                     (alone && self.shared.config.cancel_notification.is_some()).then(|| id.clone());
-                match call(self.cx(), params, id) {
+                // A handler that does not wait (most) is answered at once,
+                // with no bookkeeping for it.
+                let started = match call(self.cx(), params, id) {
+                    Started::Later(mut answer) => match answer.as_mut().poll(cx) {
+                        Poll::Ready(text) => Started::Now(text),
+                        Poll::Pending => Started::Later(answer),
+                    },
+                    now @ Started::Now(_) => now,
+                };
+                match started {
                     Started::Later(answer) if cancel_id.is_some() => {
                         let (answer, handle) = futures_util::future::abortable(answer);
                         let id = cancel_id.unwrap_or(Id::Null);
@@ -528,7 +543,7 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
         }
     }
 
-    fn on_batch(&mut self, items: Vec<Item<'_>>) {
+    fn on_batch(&mut self, items: Vec<Item<'_>>, cx: &mut Context<'_>) {
         let allowed = match self.shared.config.batches {
             Batches::Upto(max) => items.len() <= max,
             Batches::Refused => false,
@@ -541,7 +556,7 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
         let mut later = Vec::new();
         let mut slots = 0;
         for item in items {
-            if let Some((started, n)) = self.on_item(item, false) {
+            if let Some((started, n)) = self.on_item(item, false, cx) {
                 slots += n;
                 match started {
                     Started::Now(text) => done.push(text),
@@ -690,7 +705,7 @@ impl<T: Transport, C: Send + Sync + 'static> Future for Connection<T, C> {
         for _ in 0..TURNS_PER_POLL {
             let mut progress = this.poll_running(cx);
             progress |= this.poll_notifications(cx);
-            progress |= this.start_deferred();
+            progress |= this.start_deferred(cx);
             this.poll_producers(cx);
             match this.poll_read(cx) {
                 Ok(read) => progress |= read > 0,

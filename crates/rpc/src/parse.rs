@@ -35,7 +35,7 @@ pub enum Incoming {
 
 /// The members of an object this crate reads, each kept as it came;
 /// present-but-null is told apart from absent.
-#[derive(Deserialize)]
+#[derive(Clone, Copy, Deserialize)]
 struct Members<'a> {
     #[serde(borrow, default, deserialize_with = "present")]
     jsonrpc: Option<&'a RawValue>,
@@ -177,9 +177,10 @@ impl Parsed {
 
 /// [`parse`], borrowing from `text`.
 pub(crate) fn parse_borrowed(text: &str) -> Result<Items<'_>, ErrorObject> {
-    let raw: &RawValue = serde_json::from_str(text).map_err(|_| ErrorObject::parse_error())?;
-    let body = raw.get().trim_start();
+    let body = text.trim_start();
     if body.starts_with('[') {
+        // Any JSON text that starts with `[` is an array: one pass reads
+        // it, or finds it is not JSON.
         let members: Vec<&RawValue> =
             serde_json::from_str(body).map_err(|_| ErrorObject::parse_error())?;
         if members.is_empty() {
@@ -187,14 +188,26 @@ pub(crate) fn parse_borrowed(text: &str) -> Result<Items<'_>, ErrorObject> {
         }
         return Ok(Items::Batch(members.into_iter().map(member).collect()));
     }
-    Ok(Items::One(member(raw)))
+    // The usual case, an object, is read in one pass; only what fails
+    // that is read again, to tell text that is not JSON (a parse error)
+    // from a value that is not a message (an invalid request).
+    if let Ok(members) = serde_json::from_str::<Members<'_>>(body) {
+        return Ok(Items::One(message(members)));
+    }
+    serde_json::from_str::<&RawValue>(text).map_err(|_| ErrorObject::parse_error())?;
+    Ok(Items::One(Item::Invalid { id: Id::Null }))
 }
 
 /// One value of what arrived, read as a message.
 fn member(raw: &RawValue) -> Item<'_> {
-    let Ok(members) = serde_json::from_str::<Members<'_>>(raw.get()) else {
-        return Item::Invalid { id: Id::Null };
-    };
+    match serde_json::from_str::<Members<'_>>(raw.get()) {
+        Ok(members) => message(members),
+        Err(_) => Item::Invalid { id: Id::Null },
+    }
+}
+
+/// The members of an object, read as a message.
+fn message(members: Members<'_>) -> Item<'_> {
     let id = IdMember::read(members.id);
     let echoed = id.echoed();
     let invalid = move || Item::Invalid { id: echoed };

@@ -9,10 +9,9 @@
 //! Limits, set to the same values as the jsonrpsee server's (which are
 //! also sockeye-rpc's defaults): 10 MiB messages, batches up to 1,000,
 //! 1,024 queued outgoing messages and 1,024 subscriptions per connection.
-//! Requests in flight per connection are raised from 256 to 4,096:
-//! sockeye-rpc counts each member of a batch, so 4 batches of 100 in
-//! flight would pass the default, and jsonrpsee has no such limit.
-//! Connections are not limited.
+//! Requests in flight per connection: sockeye-rpc's default, 1,024
+//! (each member of a batch counted), which 4 batches of 100 in flight
+//! stay under; jsonrpsee has no such limit. Connections are not limited.
 //!
 //! Usage: `rpc-bench-sockeye PORT` (listens on 127.0.0.1 only).
 
@@ -50,7 +49,6 @@ fn config() -> Config {
     let mut config = Config::default();
     config.max_message_size = 10 << 20;
     config.batches = Batches::Upto(1000);
-    config.max_in_flight = 4096;
     config.outgoing_queue = 1024;
     config.max_subscriptions = 1024;
     config
