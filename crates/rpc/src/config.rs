@@ -63,7 +63,12 @@ pub struct Config {
     pub max_subscriptions: usize,
     /// Notifications received and not yet handled (they are handled one
     /// at a time, in order). While it is full, reading pauses, and TCP
-    /// slows the peer down. Default 1,024.
+    /// slows the peer down; reading pauses as well while the messages
+    /// held for them (the queued notifications, and the requests that
+    /// wait for them) reach `max_message_size` bytes, so a slow handler
+    /// holds at most about two messages' worth. Default 1,024. A
+    /// notification handler that waits for an answer of the peer while
+    /// reading pauses waits until its call times out.
     pub notification_backlog: usize,
     /// Messages this side's calls, notifications and subscriptions have
     /// queued and the connection has not yet written; a sender waits

@@ -53,12 +53,18 @@ pub struct Connection<T, C> {
     in_flight: usize,
     /// Answers to write, each with the requests it ends.
     answers: VecDeque<(String, usize)>,
-    /// The peer's notifications, handled front first.
-    notifications: VecDeque<BoxFuture<'static, ()>>,
+    /// The peer's notifications, handled front first, each with the
+    /// bytes of the message it came in (when it is the last of it).
+    notifications: VecDeque<(BoxFuture<'static, ()>, usize)>,
     /// Requests (alone, or in a batch) that came after notifications
     /// still being handled: they start once those are done, so that a
     /// request sees the effect of every notification sent before it.
-    deferred: VecDeque<Deferred>,
+    deferred: VecDeque<(Deferred, usize)>,
+    /// The bytes of the messages held in `notifications` and
+    /// `deferred`: reading pauses while they reach
+    /// [`Config::max_message_size`](crate::Config::max_message_size), so
+    /// that a peer cannot make a slow notification handler hold more.
+    held_bytes: usize,
     /// The producers of the peer's subscriptions.
     producers: FuturesUnordered<Producer>,
     /// The running requests the peer may cancel, by id.
@@ -149,6 +155,7 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
             answers: VecDeque::new(),
             notifications: VecDeque::new(),
             deferred: VecDeque::new(),
+            held_bytes: 0,
             producers: FuturesUnordered::new(),
             cancels: HashMap::new(),
             unflushed: false,
@@ -180,6 +187,7 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
             if self.answers.len() >= room_for_answers
                 || self.notifications.len() >= backlog
                 || self.deferred.len() >= room_for_answers
+                || self.held_bytes >= self.shared.config.max_message_size
             {
                 break;
             }
@@ -218,17 +226,37 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
             self.answer(wire::error(&Id::Null, &ErrorObject::parse_error()), 0);
             return;
         };
+        let bytes = text.len();
+        let queued = self.notifications.len();
         match parse_borrowed(text) {
             Err(error) => self.answer(wire::error(&Id::Null, &error), 0),
             Ok(Items::One(item)) if self.must_wait(std::slice::from_ref(&item)) => {
-                self.deferred.push_back(Deferred::One(item.into_owned()));
+                self.hold(Deferred::One(item.into_owned()), bytes);
             }
             Ok(Items::Batch(items)) if self.must_wait(&items) => {
                 let items = items.into_iter().map(Item::into_owned).collect();
-                self.deferred.push_back(Deferred::Batch(items));
+                self.hold(Deferred::Batch(items), bytes);
             }
             Ok(Items::One(item)) => self.on_one(item, cx),
             Ok(Items::Batch(items)) => self.on_batch(items, cx),
+        }
+        self.charge_notifications(queued, bytes);
+    }
+
+    /// Holds a message back until the notifications before it are handled.
+    fn hold(&mut self, deferred: Deferred, bytes: usize) {
+        self.held_bytes += bytes;
+        self.deferred.push_back((deferred, bytes));
+    }
+
+    /// Counts a message's bytes against the last notification it queued,
+    /// if it queued any (there were `queued` before it).
+    fn charge_notifications(&mut self, queued: usize, bytes: usize) {
+        if self.notifications.len() > queued {
+            if let Some((_, charged)) = self.notifications.back_mut() {
+                *charged += bytes;
+                self.held_bytes += bytes;
+            }
         }
     }
 
@@ -253,16 +281,19 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
     fn start_deferred(&mut self, cx: &mut Context<'_>) -> bool {
         let mut started = false;
         while self.notifications.is_empty() {
-            let Some(deferred) = self.deferred.pop_front() else {
+            let Some((deferred, bytes)) = self.deferred.pop_front() else {
                 break;
             };
             started = true;
+            self.held_bytes -= bytes;
+            let queued = self.notifications.len();
             match deferred {
                 Deferred::One(parsed) => self.on_one(parsed.as_item(), cx),
                 Deferred::Batch(members) => {
                     self.on_batch(members.iter().map(Parsed::as_item).collect(), cx);
                 }
             }
+            self.charge_notifications(queued, bytes);
         }
         started
     }
@@ -371,8 +402,8 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
             subscription,
             notification,
         );
-        // A refusal here drops `pending`, which would answer on its own:
-        // it is answered with the params error instead.
+        // Params that do not deserialize are answered here, once: the
+        // handler never sees `pending`.
         let run = match start(self.cx(), params, pending) {
             Ok(run) => run,
             Err(error) => return Some(wire::error(id, &error)),
@@ -421,7 +452,7 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
         if let Some(Entry::Notify(notify)) = self.methods.get(method) {
             let notify = Arc::clone(notify);
             if let Some(run) = notify(self.cx(), params) {
-                self.notifications.push_back(run);
+                self.notifications.push_back((run, 0));
             }
         } else {
             tracing::debug!(method, "a notification nobody handles");
@@ -625,11 +656,13 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
     /// Runs the notification handlers, one at a time, in order.
     fn poll_notifications(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        while let Some(front) = self.notifications.front_mut() {
+        while let Some((front, _)) = self.notifications.front_mut() {
             if front.as_mut().poll(cx).is_pending() {
                 break;
             }
-            self.notifications.pop_front();
+            if let Some((_, bytes)) = self.notifications.pop_front() {
+                self.held_bytes -= bytes;
+            }
             progress = true;
         }
         progress

@@ -275,8 +275,15 @@ impl<C: Send + Sync + 'static> Methods<C> {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let start = move |cx: Cx<C>, params: Option<&RawValue>, pending: PendingSubscription| {
-            let params = decode::<P>(params)?;
-            Ok(Box::pin(f(cx, params, pending)) as BoxFuture<'static, ()>)
+            match decode::<P>(params) {
+                Ok(params) => Ok(Box::pin(f(cx, params, pending)) as BoxFuture<'static, ()>),
+                Err(error) => {
+                    // Answered with this error by the connection, not
+                    // also with the Internal error of an unanswered one.
+                    pending.answered_elsewhere();
+                    Err(error)
+                }
+            }
         };
         self.insert(
             subscribe,

@@ -400,9 +400,14 @@ impl Client {
 
 impl Drop for ClientShared {
     fn drop(&mut self) {
-        if let Some(peer) = self.current.send_replace(None) {
-            // Nothing can wait here: the connection's task closes it.
-            tokio::spawn(async move { peer.close(sockeye::CloseCode::NORMAL, "").await });
+        // Nothing can wait here: a task closes it. Outside a runtime (the
+        // runtime itself shutting down) there is no task to ask, and the
+        // connection's own task is gone with the runtime anyway.
+        if let (Some(peer), Ok(runtime)) = (
+            self.current.send_replace(None),
+            tokio::runtime::Handle::try_current(),
+        ) {
+            runtime.spawn(async move { peer.close(sockeye::CloseCode::NORMAL, "").await });
         }
     }
 }

@@ -63,6 +63,11 @@ impl PendingSubscription {
         self.subscription
     }
 
+    /// Drops it without an answer: the caller answers the request.
+    pub(crate) fn answered_elsewhere(mut self) {
+        self.answered = true;
+    }
+
     /// Accepts: answers the request with the subscription id, and gives
     /// the sink for its items.
     ///

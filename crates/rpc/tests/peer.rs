@@ -216,6 +216,57 @@ fn calculator_as_client() -> Methods<()> {
     methods
 }
 
+/// Behind a slow notification handler, the connection holds about
+/// `max_message_size` bytes of what follows, then stops reading: the
+/// rest waits in TCP, and all of it is handled once the handler is done.
+#[tokio::test]
+async fn a_slow_notification_handler_holds_a_bounded_backlog() {
+    use std::sync::atomic::AtomicUsize;
+    type Gate = (
+        Arc<AtomicUsize>,
+        Arc<tokio::sync::Semaphore>,
+        mpsc::UnboundedSender<u64>,
+    );
+    let mut config = Config::default();
+    config.max_message_size = 1000;
+    let queued = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let (done_tx, mut done) = mpsc::unbounded_channel();
+    let mut methods = Methods::<Gate>::new();
+    methods.notification("slow", |cx: Cx<Gate>, (n, _pad): (u64, String)| {
+        let (queued, gate, done) = cx.context().clone();
+        queued.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n == 0 {
+                let _ = gate.acquire().await;
+            }
+            let _ = done.send(n);
+        }
+    });
+    let context = (Arc::clone(&queued), Arc::clone(&gate), done_tx);
+    let (url, _) = server(methods, context, config).await;
+    let client = connect(&url, Methods::new(), (), Config::default())
+        .await
+        .unwrap();
+    let pad = "x".repeat(300);
+    for n in 0..200u64 {
+        client.notify("slow", &(n, &pad)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = queued.load(Ordering::SeqCst);
+    assert!(
+        (2..=6).contains(&held),
+        "{held} notifications queued behind the slow one"
+    );
+    gate.add_permits(1);
+    for n in 0..200u64 {
+        assert_eq!(
+            tokio::time::timeout(LIMIT, done.recv()).await.unwrap(),
+            Some(n)
+        );
+    }
+}
+
 #[tokio::test]
 async fn notifications_are_handled_in_order() {
     let (seen_tx, mut seen) = mpsc::unbounded_channel();
@@ -353,6 +404,31 @@ async fn a_slow_subscriber_is_ended_with_lagged() {
             .call::<u64, _>("subscribe_ticks", &(0,))
             .await
             .is_err()
+    );
+}
+
+/// A subscribe call whose params do not deserialize gets one answer,
+/// -32602, and nothing else.
+#[tokio::test]
+async fn a_subscription_with_bad_params_is_answered_once() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let (url, _) = server(ticker(dropped), (), Config::default()).await;
+    let mut ws = sockeye::connect(&url).await.unwrap();
+    ws.send_text(r#"{"jsonrpc":"2.0","method":"subscribe_ticks","params":["many"],"id":1}"#)
+        .await;
+    ws.send_text(r#"{"jsonrpc":"2.0","method":"unsubscribe_ticks","params":[99],"id":2}"#)
+        .await;
+    let mut replies = Vec::new();
+    while let Ok(Some(reply)) = tokio::time::timeout(Duration::from_millis(300), ws.recv()).await {
+        let reply: Value = serde_json::from_str(reply.unwrap().as_text().unwrap()).unwrap();
+        replies.push(reply);
+    }
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert_eq!(replies[0]["id"], 1);
+    assert_eq!(replies[0]["error"]["code"], sockeye_rpc::INVALID_PARAMS);
+    assert_eq!(
+        replies[1],
+        json!({"jsonrpc": "2.0", "result": false, "id": 2})
     );
 }
 
