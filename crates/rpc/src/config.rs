@@ -25,8 +25,9 @@ pub struct Config {
     /// Requests of the peer's that may run at once, each member of a
     /// batch counted; a request past it is answered at once with -32000
     /// ("too many requests in flight"), which keeps memory bounded
-    /// without ever pausing reads (a paused read could hold up the very
-    /// response a running handler waits for). Default 1,024: above the
+    /// without pausing reads (a paused read could hold up the very
+    /// response a running handler waits for). Reads pause only while
+    /// this many answers wait to be written: the peer is not reading. Default 1,024: above the
     /// largest batch taken by default, so that one batch is never refused
     /// in part, and several batches of 100 (what jsonrpsee's benchmarks
     /// send) fit at once.
@@ -56,7 +57,8 @@ pub struct Config {
     /// [`SubscriptionError::Lagged`](crate::SubscriptionError::Lagged) and
     /// is unsubscribed: a consumer that cannot keep up learns so at once,
     /// instead of the connection's memory growing or the other
-    /// subscriptions stalling. Default 1,024, as jsonrpsee's.
+    /// subscriptions stalling. Counted in items, each at most
+    /// `max_message_size`. Default 1,024, as jsonrpsee's.
     pub subscription_buffer: usize,
     /// Subscriptions the peer may hold on this side at once; one more is
     /// answered with -32000. Default 1,024, as jsonrpsee's.

@@ -9,6 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::task::{Context, Poll};
 
 use futures_util::future::{AbortHandle, Abortable, Aborted, BoxFuture};
@@ -25,7 +26,9 @@ use crate::id::Id;
 use crate::methods::{Cx, Entry, Methods, Started, SubscribeFn};
 use crate::parse::{Item, Items, Parsed, parse_borrowed};
 use crate::peer::{CancelParams, Peer};
-use crate::shared::{Delivery, Ended, Out, Shared, Subscribed, SubscriptionState, Waiter};
+use crate::shared::{
+    Delivery, Ended, Out, Outgoing, Serving, Shared, Subscribed, SubscriptionState, Waiter,
+};
 use crate::sink::PendingSubscription;
 use crate::transport::Transport;
 use crate::wire;
@@ -46,7 +49,7 @@ pub struct Connection<T, C> {
     peer: Peer,
     methods: Methods<C>,
     context: Arc<C>,
-    out: mpsc::Receiver<Out>,
+    out: Outgoing,
     /// The peer's requests being handled.
     running: FuturesUnordered<Running>,
     /// The peer's requests taken and not yet answered on the wire.
@@ -141,7 +144,7 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
         methods: Methods<C>,
         context: C,
         shared: Arc<Shared>,
-        out: mpsc::Receiver<Out>,
+        out: Outgoing,
     ) -> Self {
         Self {
             ws,
@@ -184,7 +187,10 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
         );
         let mut read = 0;
         while read < READS_PER_TURN {
-            if self.answers.len() >= room_for_answers
+            // Answers pile up only while the peer does not read them;
+            // once writing failed they are dropped, and reading goes on
+            // to the end.
+            if (!self.write_failed && self.answers.len() >= room_for_answers)
                 || self.notifications.len() >= backlog
                 || self.deferred.len() >= room_for_answers
                 || self.held_bytes >= self.shared.config.max_message_size
@@ -263,11 +269,19 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
     /// Whether a message holding `items` waits for the notifications
     /// before it: when it holds a request and any are still being
     /// handled, or held back before it.
+    ///
+    /// While messages are held back, a notification for a handler is
+    /// held back too, so that it cannot overtake them.
     fn must_wait(&self, items: &[Item<'_>]) -> bool {
-        (!self.notifications.is_empty() || !self.deferred.is_empty())
-            && items
-                .iter()
-                .any(|item| matches!(item, Item::Request { .. }))
+        let behind = !self.notifications.is_empty() || !self.deferred.is_empty();
+        items.iter().any(|item| match item {
+            Item::Request { .. } => behind,
+            Item::Notification { method, .. } => {
+                !self.deferred.is_empty()
+                    && matches!(self.methods.get(method), Some(Entry::Notify(_)))
+            }
+            _ => false,
+        })
     }
 
     fn on_one(&mut self, item: Item<'_>, cx: &mut Context<'_>) {
@@ -320,6 +334,16 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
                 self.on_response(&id, outcome);
                 None
             }
+            Item::BadResponse { id } => {
+                // Meant as an answer (it has `result` or `error`), so not
+                // answered: the call it names fails.
+                let error = ErrorObject::new(
+                    crate::error::INTERNAL_ERROR,
+                    "the peer's answer was not a valid response",
+                );
+                self.on_response(&id, Err(error));
+                None
+            }
         }
     }
 
@@ -357,9 +381,18 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
                     Started::Later(answer) if cancel_id.is_some() => {
                         let (answer, handle) = futures_util::future::abortable(answer);
                         let id = cancel_id.unwrap_or(Id::Null);
-                        self.cancels.insert(id.clone(), handle);
+                        // A second request of an id still running cannot
+                        // be told apart: only the first is cancellable.
+                        let id = match self.cancels.entry(id) {
+                            std::collections::hash_map::Entry::Vacant(entry) => {
+                                let id = entry.key().clone();
+                                entry.insert(handle);
+                                Some(id)
+                            }
+                            std::collections::hash_map::Entry::Occupied(_) => None,
+                        };
                         self.running.push(Running {
-                            id: Some(id),
+                            id,
                             slots: 1,
                             answer,
                         });
@@ -372,6 +405,14 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
                 notification,
                 start,
             }) => {
+                if !alone {
+                    // Its answer would have to be in the batch's array,
+                    // and its items could not go out before that array.
+                    return now(wire::error(
+                        &id,
+                        &busy("subscriptions are not taken inside a batch"),
+                    ));
+                }
                 let (notification, start) = (Arc::clone(notification), Arc::clone(start));
                 self.on_subscribe(&id, params, notification, &*start)
                     .and_then(now)
@@ -396,11 +437,13 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
             return Some(wire::error(id, &busy("too many subscriptions")));
         }
         let subscription = self.shared.next_subscription();
+        let closed = Arc::new(AtomicBool::new(false));
         let pending = PendingSubscription::new(
             Arc::clone(&self.shared),
             id.clone(),
             subscription,
             notification,
+            Arc::clone(&closed),
         );
         // Params that do not deserialize are answered here, once: the
         // handler never sees `pending`.
@@ -408,8 +451,11 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
             Ok(run) => run,
             Err(error) => return Some(wire::error(id, &error)),
         };
-        let (run, handle) = futures_util::future::abortable(run);
-        self.shared.table().serving.insert(subscription, handle);
+        let (run, abort) = futures_util::future::abortable(run);
+        self.shared
+            .table()
+            .serving
+            .insert(subscription, Serving { abort, closed });
         self.producers.push(Producer {
             id: subscription,
             run,
@@ -434,11 +480,11 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
         let Some(subscription) = subscription else {
             return wire::error(id, &ErrorObject::invalid_params());
         };
-        let handle = self.shared.table().serving.remove(&subscription);
-        if let Some(handle) = &handle {
-            handle.abort();
+        let serving = self.shared.table().serving.remove(&subscription);
+        if let Some(serving) = &serving {
+            serving.stop();
         }
-        wire::result(id, &handle.is_some())
+        wire::result(id, &serving.is_some())
     }
 
     fn on_notification(&mut self, method: &str, params: Option<&RawValue>) {
@@ -506,7 +552,11 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
                 }
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.shared.remove_delivery(id, method);
+                // Its stream was dropped before it was registered there.
+                if let Some(delivery) = self.shared.remove_delivery(id, method) {
+                    self.shared
+                        .unsubscribe_quietly(&delivery.unsubscribe, params.subscription);
+                }
             }
         }
         true
@@ -526,6 +576,12 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
                 unsubscribe,
             }) => self.on_subscribed(outcome, answer, notification, &unsubscribe),
             Some(Waiter::Ignore) => {}
+            Some(Waiter::Unsubscribe(unsubscribe)) => {
+                // A subscription given up before its answer came.
+                if let Ok(subscription) = outcome {
+                    self.shared.unsubscribe_quietly(&unsubscribe, subscription);
+                }
+            }
             None => match outcome {
                 Err(error) if *id == Id::Null => {
                     tracing::warn!(%error, "the peer could not read a message of ours");
@@ -631,7 +687,20 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
     }
 
     fn answer(&mut self, text: String, slots: usize) {
+        if self.write_failed {
+            self.in_flight -= slots;
+            return;
+        }
         self.answers.push_back((text, slots));
+    }
+
+    /// Writing failed (the connection is closing or gone): what waits to
+    /// be written never will be.
+    fn writing_failed(&mut self) {
+        self.write_failed = true;
+        for (_, slots) in self.answers.drain(..) {
+            self.in_flight -= slots;
+        }
     }
 
     // ---- the handlers' progress ----
@@ -671,7 +740,9 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
     /// Runs the subscriptions' producers, forgetting those that ended.
     fn poll_producers(&mut self, cx: &mut Context<'_>) {
         while let Poll::Ready(Some(id)) = self.producers.poll_next_unpin(cx) {
-            self.shared.table().serving.remove(&id);
+            if let Some(serving) = self.shared.table().serving.remove(&id) {
+                serving.stop();
+            }
         }
     }
 
@@ -686,21 +757,30 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
         let mut wrote = false;
         loop {
             if self.answers.is_empty() {
-                match self.out.poll_recv(cx) {
-                    Poll::Ready(Some(Out::Text(text))) => self.answers.push_back((text, 0)),
-                    Poll::Ready(Some(Out::Close(code, reason))) => {
+                // What cannot wait first: a subscription's answer then
+                // leaves before its items.
+                let next = match self.out.control.poll_recv(cx) {
+                    Poll::Ready(Some(out)) => Some(out),
+                    Poll::Ready(None) | Poll::Pending => match self.out.queue.poll_recv(cx) {
+                        Poll::Ready(out) => out,
+                        Poll::Pending => None,
+                    },
+                };
+                match next {
+                    Some(Out::Text(text)) => self.answers.push_back((text, 0)),
+                    Some(Out::Close(code, reason)) => {
                         self.ws.start_close(code, &reason);
                         wrote = true;
                         self.unflushed = true;
                         continue;
                     }
-                    Poll::Ready(None) | Poll::Pending => break,
+                    None => break,
                 }
             }
             match Pin::new(&mut self.ws).poll_ready(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(_)) => {
-                    self.write_failed = true;
+                    self.writing_failed();
                     return wrote;
                 }
                 Poll::Pending => break,
@@ -713,7 +793,7 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
                 .start_send(Message::text(text))
                 .is_err()
             {
-                self.write_failed = true;
+                self.writing_failed();
                 return wrote;
             }
             wrote = true;
@@ -722,11 +802,24 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
         if self.unflushed {
             match Pin::new(&mut self.ws).poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.unflushed = false,
-                Poll::Ready(Err(_)) => self.write_failed = true,
+                Poll::Ready(Err(_)) => self.writing_failed(),
                 Poll::Pending => {}
             }
         }
         wrote
+    }
+}
+
+impl<T, C> Drop for Connection<T, C> {
+    /// Dropped before it ended (its task stopped, or its runner dropped
+    /// it): the handles learn it ended, and every waiting call fails.
+    fn drop(&mut self) {
+        if !self.shared.is_ended() {
+            self.shared.end(Ended {
+                close: None,
+                error: Some("the connection was dropped".to_owned()),
+            });
+        }
     }
 }
 

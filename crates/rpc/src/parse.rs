@@ -120,6 +120,12 @@ pub(crate) enum Item<'a> {
         id: Id,
         outcome: Result<&'a RawValue, ErrorObject>,
     },
+    /// Meant as a response (it has `result` or `error`) but not a valid
+    /// one: a connection does not answer it (the peer's answer to an
+    /// answer could be taken for one of the peer's own calls); as a
+    /// [`Parsed`] it is an invalid message, as the specification says of
+    /// a server.
+    BadResponse { id: Id },
     /// Not a valid message; answered with Invalid Request and this id.
     Invalid { id: Id },
 }
@@ -148,7 +154,7 @@ impl Item<'_> {
                 id,
                 outcome: outcome.map(RawValue::to_owned),
             }),
-            Item::Invalid { id } => return Parsed::Invalid { id },
+            Item::Invalid { id } | Item::BadResponse { id } => return Parsed::Invalid { id },
         })
     }
 }
@@ -217,7 +223,11 @@ fn message(members: Members<'_>) -> Item<'_> {
     if let Some(method) = members.method {
         return call(method, members.params, id).unwrap_or_else(invalid);
     }
-    response(members.result, members.error, id).unwrap_or_else(invalid)
+    if members.result.is_none() && members.error.is_none() {
+        return invalid();
+    }
+    let echoed = id.echoed();
+    response(members.result, members.error, id).unwrap_or(Item::BadResponse { id: echoed })
 }
 
 /// A request or notification, if its members are valid.

@@ -1,6 +1,7 @@
 //! [`Peer`]: this side's handle on a connection, to call the other side,
 //! notify it, batch, subscribe, and close.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,7 +117,7 @@ impl Peer {
         &self,
         batch: Batch,
     ) -> Result<Vec<Result<Box<RawValue>, CallError>>, CallError> {
-        let timeout = self.shared.config.call_timeout;
+        let deadline = Deadline::after(self.shared.config.call_timeout);
         let mut waits = Vec::new();
         let mut texts = Vec::with_capacity(batch.members.len());
         let mut guards = Vec::new();
@@ -135,11 +136,12 @@ impl Peer {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        self.send(wire::batch(&texts)).await?;
+        deadline.within(self.send(wire::batch(&texts))).await?;
         for guard in &mut guards {
             guard.sent = true;
         }
-        let all = futures_util::future::join_all(waits.into_iter().map(|rx| answer(rx, timeout)));
+        let all =
+            futures_util::future::join_all(waits.into_iter().map(|rx| deadline.within(answer(rx))));
         let results = all.await;
         for (guard, result) in guards.iter_mut().zip(&results) {
             guard.answered = !matches!(result, Err(CallError::Timeout(_)));
@@ -163,23 +165,29 @@ impl Peer {
         notification: &str,
         unsubscribe: &str,
     ) -> Result<Subscription<T>, CallError> {
-        let _slot = self.slot().await?;
+        let deadline = Deadline::after(self.shared.config.call_timeout);
+        let _slot = deadline.within(self.slot()).await?;
         let id = self.shared.next_id();
         let text = wire::call(subscribe, params, Some(id))?;
         let notification: Arc<str> = notification.into();
+        let unsubscribe: Arc<str> = unsubscribe.into();
         let (tx, rx) = oneshot::channel();
         let waiter = Waiter::Subscribe {
             answer: tx,
             notification: Arc::clone(&notification),
-            unsubscribe: unsubscribe.into(),
+            unsubscribe: Arc::clone(&unsubscribe),
         };
         if !self.shared.wait_for(id, waiter) {
             return Err(CallError::Disconnected);
         }
         let mut guard = Forget::new(&self.shared, id);
-        self.send(text).await?;
+        // Given up, and accepted by the peer after all: unsubscribed then.
+        guard.late = Some(unsubscribe);
+        deadline.within(self.send(text)).await?;
         guard.sent = true;
-        let subscribed = wait(rx, self.shared.config.call_timeout).await;
+        let subscribed = deadline
+            .within(async { rx.await.map_err(|_| CallError::Disconnected) })
+            .await;
         guard.answered = !matches!(subscribed, Err(CallError::Timeout(_)));
         let subscribed = subscribed?.map_err(CallError::Error)?;
         Ok(Subscription::new(
@@ -194,9 +202,8 @@ impl Peer {
     pub async fn close(&self, code: CloseCode, reason: &str) -> Ended {
         let _ = self
             .shared
-            .out
-            .send(Out::Close(code, reason.to_owned()))
-            .await;
+            .control
+            .send(Out::Close(code, reason.to_owned()));
         self.closed().await
     }
 
@@ -251,15 +258,18 @@ impl Peer {
         (text, id): (String, u64),
         timeout: Option<Duration>,
     ) -> Result<Box<RawValue>, CallError> {
-        let _slot = self.slot().await?;
+        // The timeout covers the whole call: waiting for a slot, for room
+        // in the outgoing queue (a peer that does not read), the answer.
+        let deadline = Deadline::after(timeout);
+        let _slot = deadline.within(self.slot()).await?;
         let (tx, rx) = oneshot::channel();
         if !self.shared.wait_for(id, Waiter::Call(tx)) {
             return Err(CallError::Disconnected);
         }
         let mut guard = Forget::new(&self.shared, id);
-        self.send(text).await?;
+        deadline.within(self.send(text)).await?;
         guard.sent = true;
-        let result = answer(rx, timeout).await;
+        let result = deadline.within(answer(rx)).await;
         guard.answered = !matches!(result, Err(CallError::Timeout(_)));
         result
     }
@@ -273,24 +283,35 @@ impl Peer {
     }
 }
 
-/// The answer to one call, within `timeout`.
-async fn answer(
-    rx: oneshot::Receiver<Answer>,
-    timeout: Option<Duration>,
-) -> Result<Box<RawValue>, CallError> {
-    wait(rx, timeout).await?.map_err(CallError::Error)
+/// The answer to one call; a dropped sender is the connection's end.
+async fn answer(rx: oneshot::Receiver<Answer>) -> Result<Box<RawValue>, CallError> {
+    rx.await
+        .map_err(|_| CallError::Disconnected)?
+        .map_err(CallError::Error)
 }
 
-/// What comes on `rx` within `timeout`; a dropped sender is the
-/// connection's end.
-async fn wait<T>(rx: oneshot::Receiver<T>, timeout: Option<Duration>) -> Result<T, CallError> {
-    let received = match timeout {
-        Some(limit) => tokio::time::timeout(limit, rx)
-            .await
-            .map_err(|_| CallError::Timeout(limit))?,
-        None => rx.await,
-    };
-    received.map_err(|_| CallError::Disconnected)
+/// When a call gives up: its timeout, counted from when it was made.
+#[derive(Clone, Copy)]
+struct Deadline(Option<(tokio::time::Instant, Duration)>);
+
+impl Deadline {
+    fn after(timeout: Option<Duration>) -> Self {
+        Self(timeout.map(|limit| (tokio::time::Instant::now() + limit, limit)))
+    }
+
+    /// `step`, unless the deadline passes first. A step that is ready at
+    /// once costs no timer.
+    async fn within<T>(
+        self,
+        step: impl Future<Output = Result<T, CallError>>,
+    ) -> Result<T, CallError> {
+        match self.0 {
+            Some((at, limit)) => tokio::time::timeout_at(at, step)
+                .await
+                .map_err(|_| CallError::Timeout(limit))?,
+            None => step.await,
+        }
+    }
 }
 
 /// Forgets a call that was given up (timed out, or its future dropped)
@@ -301,6 +322,9 @@ struct Forget<'a> {
     id: u64,
     sent: bool,
     answered: bool,
+    /// For a subscribe call: the method that ends the subscription,
+    /// should the peer accept it after this side gave up.
+    late: Option<Arc<str>>,
 }
 
 impl<'a> Forget<'a> {
@@ -310,19 +334,32 @@ impl<'a> Forget<'a> {
             id,
             sent: false,
             answered: false,
+            late: None,
         }
     }
 }
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
-        if self.answered || !self.shared.forget(self.id) || !self.sent {
+        if self.answered {
+            return;
+        }
+        if !self.sent {
+            self.shared.forget(self.id);
+            return;
+        }
+        if let Some(unsubscribe) = self.late.take() {
+            self.shared
+                .replace_waiter(self.id, Waiter::Unsubscribe(unsubscribe));
+            return;
+        }
+        if !self.shared.forget(self.id) {
             return;
         }
         if let Some(method) = &self.shared.config.cancel_notification {
             let params = CancelParams { id: self.id };
             if let Ok(text) = wire::call(method, &params, None) {
-                let _ = self.shared.out.try_send(Out::Text(text));
+                self.shared.send_now(text);
             }
         }
     }

@@ -295,28 +295,7 @@ impl Client {
     /// [`CallError::Timeout`] when none came in time;
     /// [`CallError::Disconnected`] once the client is closed or gave up.
     pub async fn peer(&self, wait: Option<Duration>) -> Result<Peer, CallError> {
-        let mut current = self.shared.current.subscribe();
-        let connected = async {
-            loop {
-                if let Some(peer) = current.borrow_and_update().clone() {
-                    if !peer.is_closed() {
-                        return Ok(peer);
-                    }
-                }
-                if self.shared.closed.load(Ordering::Acquire) {
-                    return Err(CallError::Disconnected);
-                }
-                if current.changed().await.is_err() {
-                    return Err(CallError::Disconnected);
-                }
-            }
-        };
-        match wait {
-            Some(limit) => tokio::time::timeout(limit, connected)
-                .await
-                .map_err(|_| CallError::Timeout(limit))?,
-            None => connected.await,
-        }
+        wait_for_peer(&Arc::downgrade(&self.shared), wait).await
     }
 
     /// [`Peer::call`] on the connection in use.
@@ -412,6 +391,41 @@ impl Drop for ClientShared {
     }
 }
 
+/// The connection in use by the client `client` names, waiting for one
+/// while it connects again (at most `wait`), without keeping the client
+/// alive meanwhile: once its last handle is gone, this fails.
+async fn wait_for_peer(
+    client: &Weak<ClientShared>,
+    wait: Option<Duration>,
+) -> Result<Peer, CallError> {
+    let mut current = client
+        .upgrade()
+        .ok_or(CallError::Disconnected)?
+        .current
+        .subscribe();
+    let connected = async {
+        loop {
+            if let Some(peer) = current.borrow_and_update().clone() {
+                if !peer.is_closed() {
+                    return Ok(peer);
+                }
+            }
+            let closed = client
+                .upgrade()
+                .is_none_or(|shared| shared.closed.load(Ordering::Acquire));
+            if closed || current.changed().await.is_err() {
+                return Err(CallError::Disconnected);
+            }
+        }
+    };
+    match wait {
+        Some(limit) => tokio::time::timeout(limit, connected)
+            .await
+            .map_err(|_| CallError::Timeout(limit))?,
+        None => connected.await,
+    }
+}
+
 /// What a subscription of a [`Client`] is made of, to make it again.
 struct Resubscribe {
     client: Weak<ClientShared>,
@@ -423,10 +437,12 @@ struct Resubscribe {
 
 impl Resubscribe {
     async fn once(&self) -> Result<Subscription<serde_json::Value>, CallError> {
-        let shared = self.client.upgrade().ok_or(CallError::Disconnected)?;
-        let client = Client { shared };
-        let peer = client.peer(client.shared.call_timeout).await?;
-        drop(client);
+        let timeout = self
+            .client
+            .upgrade()
+            .ok_or(CallError::Disconnected)?
+            .call_timeout;
+        let peer = wait_for_peer(&self.client, timeout).await?;
         peer.subscribe(
             &self.subscribe,
             &self.params,

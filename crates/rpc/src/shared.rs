@@ -15,6 +15,13 @@ use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use crate::config::Config;
 use crate::error::ErrorObject;
 
+/// The receiving ends of what a connection sends: `control` first.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    pub(crate) control: mpsc::UnboundedReceiver<Out>,
+    pub(crate) queue: mpsc::Receiver<Out>,
+}
+
 /// How a connection ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ended {
@@ -51,6 +58,9 @@ pub(crate) enum Waiter {
     },
     /// Nobody (an unsubscription made on drop).
     Ignore,
+    /// Nobody any more: a subscribe call given up. Should the peer
+    /// accept it after all, it is unsubscribed with this method.
+    Unsubscribe(Arc<str>),
 }
 
 /// A subscription of this side's, once the peer accepted it.
@@ -92,16 +102,41 @@ pub(crate) struct Table {
     /// of any other method is not looked for among them.
     pub(crate) notifications: HashMap<Arc<str>, usize>,
     /// The peer's subscriptions on this side, by id: dropping the handle
-    /// stops the producer.
-    pub(crate) serving: HashMap<u64, AbortHandle>,
+    /// stops the producer; the flag closes its sink.
+    pub(crate) serving: HashMap<u64, Serving>,
     /// The connection ended: nothing is waited for any more.
     pub(crate) ended: bool,
+}
+
+/// A subscription the peer holds on this side.
+#[derive(Debug)]
+pub(crate) struct Serving {
+    /// Stops its producer.
+    pub(crate) abort: AbortHandle,
+    /// Tells its sink (and the sink's clones) it is closed.
+    pub(crate) closed: Arc<AtomicBool>,
+}
+
+impl Serving {
+    /// Ends it: the producer is dropped, the sink refuses items.
+    pub(crate) fn stop(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.abort.abort();
+    }
 }
 
 /// The shared state of one connection.
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// What calls, notifications and subscription items queue to send:
+    /// bounded ([`Config::outgoing_queue`]), senders wait.
     pub(crate) out: mpsc::Sender<Out>,
+    /// What this side must send whatever the queue holds, and cannot
+    /// wait to: answers to subscribe calls, unsubscriptions and
+    /// cancellations made by drops. At most one per call or subscription
+    /// of this side's or the peer's, so bounded by those limits; written
+    /// before `out`'s messages.
+    pub(crate) control: mpsc::UnboundedSender<Out>,
     table: Mutex<Table>,
     next_id: AtomicU64,
     next_subscription: AtomicU64,
@@ -112,10 +147,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config) -> (Arc<Shared>, mpsc::Receiver<Out>) {
+    pub(crate) fn new(config: Config) -> (Arc<Shared>, Outgoing) {
         let (out, rx) = mpsc::channel(config.outgoing_queue.max(1));
+        let (control, control_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             out,
+            control,
             table: Mutex::new(Table::default()),
             next_id: AtomicU64::new(1),
             next_subscription: AtomicU64::new(1),
@@ -123,7 +160,13 @@ impl Shared {
             config,
             ended: watch::Sender::new(None),
         });
-        (shared, rx)
+        (
+            shared,
+            Outgoing {
+                control: control_rx,
+                queue: rx,
+            },
+        )
     }
 
     /// The table, even if a thread panicked holding it (nothing in it is
@@ -160,6 +203,23 @@ impl Shared {
         self.table().pending.remove(&id).is_some()
     }
 
+    /// Puts `waiter` in the place of whoever waits for request `id`;
+    /// whether it was still waiting.
+    pub(crate) fn replace_waiter(&self, id: u64, waiter: Waiter) -> bool {
+        match self.table().pending.get_mut(&id) {
+            Some(slot) => {
+                *slot = waiter;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends a message that cannot wait (see [`Shared::control`]).
+    pub(crate) fn send_now(&self, text: String) {
+        let _ = self.control.send(Out::Text(text));
+    }
+
     /// Marks the connection ended: every waiting call fails at once (its
     /// sender is dropped), every subscription's stream ends, every
     /// producer for the peer stops.
@@ -170,8 +230,8 @@ impl Shared {
             table.ended = true;
             old
         };
-        for handle in table.serving.values() {
-            handle.abort();
+        for serving in table.serving.values() {
+            serving.stop();
         }
         drop(table);
         self.ended.send_replace(Some(ended));
@@ -219,9 +279,8 @@ impl Shared {
     pub(crate) fn unsubscribe_quietly(&self, unsubscribe: &str, id: &RawValue) {
         let request = self.next_id();
         if let Ok(text) = crate::wire::call(unsubscribe, &[id], Some(request)) {
-            if self.wait_for(request, Waiter::Ignore) && self.out.try_send(Out::Text(text)).is_err()
-            {
-                self.forget(request);
+            if self.wait_for(request, Waiter::Ignore) {
+                self.send_now(text);
             }
         }
     }

@@ -3,6 +3,7 @@
 //! [`SubscriptionSink`] its items go into.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 use tokio::sync::mpsc::error::TrySendError;
@@ -39,6 +40,7 @@ pub struct PendingSubscription {
     request: Id,
     subscription: u64,
     notification: Arc<str>,
+    closed: Arc<AtomicBool>,
     answered: bool,
 }
 
@@ -48,12 +50,14 @@ impl PendingSubscription {
         request: Id,
         subscription: u64,
         notification: Arc<str>,
+        closed: Arc<AtomicBool>,
     ) -> Self {
         Self {
             shared,
             request,
             subscription,
             notification,
+            closed,
             answered: false,
         }
     }
@@ -69,19 +73,22 @@ impl PendingSubscription {
     }
 
     /// Accepts: answers the request with the subscription id, and gives
-    /// the sink for its items.
+    /// the sink for its items. The answer goes out before any item sent
+    /// into the sink.
     ///
     /// # Errors
     ///
     /// [`SinkError::Closed`] when the connection ended first.
+    // Async so that an answer may one day wait for room, without a
+    // change for callers; today it never waits.
+    #[allow(clippy::unused_async)]
     pub async fn accept(mut self) -> Result<SubscriptionSink, SinkError> {
         self.answered = true;
-        let answer = wire::result(&self.request, &self.subscription);
+        if self.closed.load(Ordering::Acquire) {
+            return Err(SinkError::Closed);
+        }
         self.shared
-            .out
-            .send(Out::Text(answer))
-            .await
-            .map_err(|_| SinkError::Closed)?;
+            .send_now(wire::result(&self.request, &self.subscription));
         let mut prefix = Vec::with_capacity(64 + self.notification.len());
         prefix.extend_from_slice(br#"{"jsonrpc":"2.0","method":"#);
         prefix.extend_from_slice(
@@ -95,26 +102,26 @@ impl PendingSubscription {
         Ok(SubscriptionSink {
             shared: Arc::clone(&self.shared),
             subscription: self.subscription,
+            closed: Arc::clone(&self.closed),
             prefix: prefix.into(),
         })
     }
 
     /// Refuses: answers the request with `error`.
+    #[allow(clippy::unused_async)]
     pub async fn reject(mut self, error: ErrorObject) {
         self.answered = true;
-        let answer = wire::error(&self.request, &error);
-        let _ = self.shared.out.send(Out::Text(answer)).await;
+        self.shared.send_now(wire::error(&self.request, &error));
     }
 }
 
 impl Drop for PendingSubscription {
+    /// Dropped unanswered (its producer ended or was stopped first): the
+    /// peer still gets an answer, an Internal error.
     fn drop(&mut self) {
         if !self.answered {
             let error = ErrorObject::internal_error();
-            let _ = self
-                .shared
-                .out
-                .try_send(Out::Text(wire::error(&self.request, &error)));
+            self.shared.send_now(wire::error(&self.request, &error));
         }
     }
 }
@@ -127,11 +134,13 @@ impl Drop for PendingSubscription {
 /// [`try_send`](Self::try_send) says [`SinkError::Full`] at once, for a
 /// producer that would rather skip items than wait. The producer is
 /// stopped (its future dropped) when the peer unsubscribes or the
-/// connection ends.
+/// connection ends, and from then on the sink and its clones refuse
+/// items with [`SinkError::Closed`].
 #[derive(Debug, Clone)]
 pub struct SubscriptionSink {
     shared: Arc<Shared>,
     subscription: u64,
+    closed: Arc<AtomicBool>,
     prefix: Arc<[u8]>,
 }
 
@@ -143,7 +152,7 @@ impl SubscriptionSink {
 
     /// Whether the peer unsubscribed or the connection ended.
     pub fn is_closed(&self) -> bool {
-        !self.shared.table().serving.contains_key(&self.subscription)
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Sends an item, waiting while the outgoing queue is full.
@@ -153,6 +162,9 @@ impl SubscriptionSink {
     /// [`SinkError::Closed`] when the connection ended;
     /// [`SinkError::Encode`] when the item does not serialize.
     pub async fn send<T: Serialize + ?Sized>(&self, item: &T) -> Result<(), SinkError> {
+        if self.is_closed() {
+            return Err(SinkError::Closed);
+        }
         let text = self.text(item)?;
         self.shared
             .out
@@ -167,6 +179,9 @@ impl SubscriptionSink {
     ///
     /// [`SinkError::Full`] when it has none; otherwise as [`send`](Self::send).
     pub fn try_send<T: Serialize + ?Sized>(&self, item: &T) -> Result<(), SinkError> {
+        if self.is_closed() {
+            return Err(SinkError::Closed);
+        }
         let text = self.text(item)?;
         self.shared
             .out

@@ -432,6 +432,153 @@ async fn a_subscription_with_bad_params_is_answered_once() {
     );
 }
 
+/// Reads every text reply that comes within 300 ms.
+async fn replies<S>(ws: &mut sockeye::WebSocket<S>) -> Vec<Value>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut replies = Vec::new();
+    while let Ok(Some(reply)) = tokio::time::timeout(Duration::from_millis(300), ws.recv()).await {
+        replies.push(serde_json::from_str(reply.unwrap().as_text().unwrap()).unwrap());
+    }
+    replies
+}
+
+/// A message meant as an answer (it has `result` or `error`) but not a
+/// valid one is not answered: the peer could take the answer for one of
+/// its own calls of that id.
+#[tokio::test]
+async fn a_malformed_response_is_not_answered() {
+    let (url, _) = server(calculator(), (), Config::default()).await;
+    let mut ws = sockeye::connect(&url).await.unwrap();
+    ws.send_text(r#"{"jsonrpc":"2.0","result":1,"error":{"code":1,"message":"x"},"id":1}"#)
+        .await;
+    ws.send_text(r#"{"jsonrpc":"2.0","error":{"code":1.5,"message":"x"},"id":2}"#)
+        .await;
+    ws.send_text(r#"{"jsonrpc":"2.0","id":3}"#).await;
+    let replies = replies(&mut ws).await;
+    // Only the last, which is not a response either, is an invalid request.
+    assert_eq!(
+        replies,
+        [json!({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":3})]
+    );
+}
+
+/// A subscribe inside a batch is refused in its place in the array.
+#[tokio::test]
+async fn a_subscription_inside_a_batch_is_refused_in_place() {
+    let (url, _) = server(ticker(Arc::default()), (), Config::default()).await;
+    let mut ws = sockeye::connect(&url).await.unwrap();
+    ws.send_text(concat!(
+        r#"[{"jsonrpc":"2.0","method":"subscribe_ticks","params":[3],"id":1},"#,
+        r#"{"jsonrpc":"2.0","method":"unsubscribe_ticks","params":[7],"id":2}]"#
+    ))
+    .await;
+    let replies = replies(&mut ws).await;
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    let answers = replies[0].as_array().unwrap();
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[0]["id"], 1);
+    assert_eq!(answers[0]["error"]["code"], -32000);
+    assert_eq!(answers[1], json!({"jsonrpc":"2.0","result":false,"id":2}));
+}
+
+/// A sink kept elsewhere refuses items once the peer unsubscribed.
+#[tokio::test]
+async fn a_sink_refuses_items_after_unsubscribe() {
+    let (sinks_tx, mut sinks) = mpsc::unbounded_channel();
+    let mut methods = Methods::<mpsc::UnboundedSender<sockeye_rpc::SubscriptionSink>>::new();
+    methods.subscription(
+        "sub",
+        "item",
+        "unsub",
+        |cx: Cx<_>, (): (), pending| async move {
+            let Ok(sink) = pending.accept().await else {
+                return;
+            };
+            let _ = cx.context().send(sink);
+        },
+    );
+    let (url, _) = server(methods, sinks_tx, Config::default()).await;
+    let client = connect(&url, Methods::new(), (), Config::default())
+        .await
+        .unwrap();
+    let subscription = client
+        .subscribe::<u64, _>("sub", &(), "item", "unsub")
+        .await
+        .unwrap();
+    let sink = tokio::time::timeout(LIMIT, sinks.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    // The producer ended, taking the subscription with it.
+    assert!(sink.is_closed());
+    assert!(matches!(
+        sink.send(&1).await,
+        Err(sockeye_rpc::SinkError::Closed)
+    ));
+    drop(subscription);
+}
+
+/// A connection whose future is dropped ends: its calls fail at once.
+#[tokio::test]
+async fn a_dropped_connection_fails_its_calls() {
+    let (url, _) = server(calculator(), (), Config::default()).await;
+    let ws = sockeye::connect(&url).await.unwrap();
+    let (peer, connection) =
+        sockeye_rpc::connection(ws, Methods::<()>::new(), (), Config::default());
+    let running = tokio::spawn(connection);
+    let call = {
+        let peer = peer.clone();
+        tokio::spawn(async move { peer.call::<u64, _>("sleep", &(60_000,)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    running.abort();
+    let outcome = tokio::time::timeout(LIMIT, call).await.unwrap().unwrap();
+    assert!(
+        matches!(outcome, Err(CallError::Disconnected)),
+        "{outcome:?}"
+    );
+    let ended = tokio::time::timeout(LIMIT, peer.closed()).await.unwrap();
+    assert!(ended.error.is_some());
+}
+
+/// A notification that comes after a held-back request does not overtake
+/// it: the request sees the notifications before it, and only those.
+#[tokio::test]
+async fn a_request_does_not_see_notifications_after_it() {
+    type Notes = Arc<std::sync::Mutex<Vec<u64>>>;
+    let mut methods = Methods::<Notes>::new();
+    methods
+        .notification("note", |cx: Cx<Notes>, (n,): (u64,)| async move {
+            if n == 1 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            cx.context().lock().unwrap().push(n);
+        })
+        .sync_method("notes", |cx: Cx<Notes>, ()| {
+            Ok::<_, ErrorObject>(cx.context().lock().unwrap().clone())
+        });
+    let (url, _) = server(methods, Notes::default(), Config::default()).await;
+    let mut ws = sockeye::connect(&url).await.unwrap();
+    ws.send_text(r#"{"jsonrpc":"2.0","method":"note","params":[1]}"#)
+        .await;
+    ws.send_text(r#"{"jsonrpc":"2.0","method":"notes","id":1}"#)
+        .await;
+    ws.send_text(r#"{"jsonrpc":"2.0","method":"note","params":[2]}"#)
+        .await;
+    ws.send_text(r#"{"jsonrpc":"2.0","method":"notes","id":2}"#)
+        .await;
+    let replies = replies(&mut ws).await;
+    assert_eq!(
+        replies,
+        [
+            json!({"jsonrpc":"2.0","result":[1],"id":1}),
+            json!({"jsonrpc":"2.0","result":[1,2],"id":2})
+        ]
+    );
+}
+
 #[tokio::test]
 async fn batches_answer_each_call_in_place() {
     let (url, _) = server(calculator(), (), Config::default()).await;
