@@ -197,13 +197,15 @@ impl Peer {
         ))
     }
 
-    /// Starts the closing handshake with `code` and `reason` and waits
-    /// for the connection to end.
+    /// Starts the closing handshake with `code` and `reason`, after
+    /// what this side already queued (a notification sent just before
+    /// goes out first), and waits for the connection to end.
     pub async fn close(&self, code: CloseCode, reason: &str) -> Ended {
         let _ = self
             .shared
-            .control
-            .send(Out::Close(code, reason.to_owned()));
+            .out
+            .send(Out::Close(code, reason.to_owned()))
+            .await;
         self.closed().await
     }
 

@@ -267,6 +267,29 @@ async fn a_slow_notification_handler_holds_a_bounded_backlog() {
     }
 }
 
+/// What was queued before a close goes out before it.
+#[tokio::test]
+async fn a_notification_sent_before_close_arrives() {
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    let mut methods = Methods::<mpsc::UnboundedSender<u64>>::new();
+    methods.notification(
+        "note",
+        |cx: Cx<mpsc::UnboundedSender<u64>>, (n,): (u64,)| async move {
+            let _ = cx.context().send(n);
+        },
+    );
+    let (url, _) = server(methods, seen_tx, Config::default()).await;
+    for n in 0..20u64 {
+        let client = connect(&url, Methods::new(), (), Config::default())
+            .await
+            .unwrap();
+        client.notify("note", &(n,)).await.unwrap();
+        client.close(CloseCode::NORMAL, "").await;
+        let got = tokio::time::timeout(LIMIT, seen.recv()).await.unwrap();
+        assert_eq!(got, Some(n));
+    }
+}
+
 #[tokio::test]
 async fn notifications_are_handled_in_order() {
     let (seen_tx, mut seen) = mpsc::unbounded_channel();
