@@ -518,7 +518,10 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
     /// Delivers an item of one of this side's subscriptions; whether the
     /// notification was one.
     fn on_subscription_item(&mut self, method: &str, params: Option<&RawValue>) -> bool {
-        if !self.shared.table().notifications.contains_key(method) {
+        // One lock per item: the method is checked first, so that other
+        // notifications' params are not read as items.
+        let table = self.shared.table();
+        if !table.notifications.contains_key(method) {
             return false;
         }
         let Some(params) =
@@ -528,7 +531,6 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
         };
         let id = params.subscription.get();
         let sent = {
-            let table = self.shared.table();
             let Some(delivery) = table
                 .deliveries
                 .get(id)
@@ -536,7 +538,9 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
             else {
                 return false;
             };
-            delivery.items.try_send(params.result.to_owned())
+            let sent = delivery.items.try_send(params.result.to_owned());
+            drop(table);
+            sent
         };
         match sent {
             Ok(()) => {}
