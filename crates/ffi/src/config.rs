@@ -34,6 +34,9 @@ pub struct sockeye_config {
     pub(crate) max_buffered: usize,
     /// How long an opening handshake may take.
     pub(crate) handshake_timeout: Duration,
+    /// Extra roots a `wss://` client trusts, from
+    /// [`sockeye_config_set_ca_file`].
+    pub(crate) ca_roots: Vec<sockeye::pki_types::CertificateDer<'static>>,
 }
 
 /// The default for [`sockeye_config_set_max_buffered`]: 16 MiB, the
@@ -54,6 +57,7 @@ impl Default for sockeye_config {
             subprotocols: Vec::new(),
             max_buffered: DEFAULT_MAX_BUFFERED,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            ca_roots: Vec::new(),
         }
     }
 }
@@ -340,6 +344,35 @@ pub unsafe extern "C" fn sockeye_config_set_idle_timeout_ms(
     }
 }
 
+/// Trusts the certificates in the PEM file at `path` as roots for
+/// `wss://` connections made with this config (`sockeye_ctx_connect`),
+/// besides the usual public roots: a private certificate authority, or a
+/// self-signed server certificate. Replaces the roots of an earlier call.
+///
+/// The file is read now: `SOCKEYE_ERR_IO` when it cannot be read or holds
+/// no certificate, and the config is unchanged.
+///
+/// # Safety
+/// `config` is NULL or a live config that no other thread uses during the
+/// call, and `path` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sockeye_config_set_ca_file(
+    config: *mut sockeye_config,
+    path: *const c_char,
+) -> sockeye_result {
+    // SAFETY: `config` is as this function's own contract says.
+    unsafe {
+        set(config, |c| {
+            // `path` is NULL or a NUL-terminated string, by the contract.
+            let path = boundary::string(path)?;
+            let roots = sockeye::tls::certificates_from_pem_file(path)
+                .map_err(|_| sockeye_result::SOCKEYE_ERR_IO)?;
+            c.ca_roots = roots;
+            Ok(())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,6 +419,26 @@ mod tests {
                 SOCKEYE_ERR_NULL
             );
             assert_eq!(sockeye_config_new(std::ptr::null_mut()), SOCKEYE_ERR_NULL);
+        }
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_a_certificate() {
+        let mut config = std::ptr::null_mut();
+        // SAFETY: every pointer passed is NULL, a live config, or a string
+        // literal; the config is used by this thread only.
+        unsafe {
+            assert_eq!(sockeye_config_new(&raw mut config), SOCKEYE_OK);
+            assert_eq!(
+                sockeye_config_set_ca_file(config, c"/nonexistent.pem".as_ptr()),
+                SOCKEYE_ERR_IO
+            );
+            assert_eq!(
+                sockeye_config_set_ca_file(config, std::ptr::null()),
+                SOCKEYE_ERR_NULL
+            );
+            assert!((*config).ca_roots.is_empty());
+            assert_eq!(sockeye_config_free(config), SOCKEYE_OK);
         }
     }
 }

@@ -22,6 +22,7 @@
 //! | `registry.rs` | the live handles, so a second free is refused instead of corrupting memory |
 //! | `version.rs` | [`sockeye_version`] |
 //! | `config.rs` | [`sockeye_config`]: limits, timeouts and switches for both layers |
+//! | `runtime/` | the batteries-included layer: [`sockeye_ctx`] with its runtime threads, listeners, clients, the event queue ([`sockeye_event_poll`]), sending and closing by id from any thread (its files in its `mod.rs`) |
 //!
 //! # The contract
 //!
@@ -37,8 +38,10 @@ mod boundary;
 mod config;
 mod registry;
 mod result;
+mod runtime;
 mod version;
 
 pub use config::*;
 pub use result::{sockeye_result, sockeye_result_str};
+pub use runtime::*;
 pub use version::sockeye_version;

@@ -1,0 +1,227 @@
+//! The task that runs one open connection: it takes what other threads
+//! queued for it, writes it, reads, and pushes what arrived as events.
+//!
+//! One wake-up of the task does, in order: empty the outbox into the
+//! engine (every queued message and close), then read and write through
+//! [`WebSocket`]'s stream, which writes everything queued before it reads
+//! again, so the replies to one read and every send since the last
+//! wake-up leave in one write. Events are collected during the wake-up and
+//! pushed to the queue under one lock at its end. Reading stops while the
+//! event queue is at its bound (see `queue.rs`).
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::{Sink, Stream};
+use sockeye::{Error, Message, WebSocket};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::conns::{Command, Conn};
+use super::event::{Event, SOCKEYE_EVENT_CLOSE, SOCKEYE_EVENT_ERROR, SOCKEYE_EVENT_OPEN};
+use super::shared::Shared;
+use crate::result::sockeye_result;
+
+/// Messages one wake-up reads at most before it lets other tasks run
+/// (and pushes its events): fairness among connections, and a bound on
+/// the events a task holds before pushing them.
+const BUDGET: usize = 64;
+
+/// Runs `ws` until it ends: an OPEN event first, a CLOSE or ERROR last.
+pub(crate) async fn run<S>(shared: Arc<Shared>, conn: Arc<Conn>, mut ws: WebSocket<S>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let _live = shared.task_started();
+    conn.opened();
+    let mut driver = Driver {
+        events: vec![Event::with_text(
+            SOCKEYE_EVENT_OPEN,
+            conn.id,
+            conn.listener,
+            ws.protocol().unwrap_or(""),
+            0,
+            sockeye_result::SOCKEYE_OK,
+        )],
+        shared,
+        conn,
+        commands: Vec::new(),
+        taken: 0,
+        accounted: 0,
+    };
+    let end = poll_fn(|cx| driver.poll(&mut ws, cx)).await;
+    let last = last_event(&driver.conn, &ws, end);
+    driver.conn.ended();
+    driver.events.push(last);
+    driver.shared.events.push(&mut driver.events);
+}
+
+/// The task's state between wake-ups.
+struct Driver {
+    shared: Arc<Shared>,
+    conn: Arc<Conn>,
+    /// Events of this wake-up, not pushed yet.
+    events: Vec<Event>,
+    /// The outbox's commands, emptied into this vector (kept for its
+    /// allocation).
+    commands: Vec<Command>,
+    /// Payload bytes taken from the outbox since the buffered amount was
+    /// last corrected.
+    taken: usize,
+    /// The engine's unwritten output as last counted in the buffered
+    /// amount.
+    accounted: usize,
+}
+
+impl Driver {
+    /// One wake-up; `Ready` with how the connection ended.
+    fn poll<S>(&mut self, ws: &mut WebSocket<S>, cx: &mut Context<'_>) -> Poll<Option<Error>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        self.take_commands(ws, cx);
+        for _ in 0..BUDGET {
+            if self.shared.events.is_full() && self.shared.events.wait_for_space(cx.waker()) {
+                // Write what is queued, but read nothing until the poller
+                // makes room; a write error shows at the next read.
+                let _ = Pin::new(&mut *ws).poll_flush(cx);
+                self.settle(ws);
+                return Poll::Pending;
+            }
+            match Pin::new(&mut *ws).poll_next(cx) {
+                Poll::Ready(Some(Ok(message))) => self.events.push(self.message_event(message)),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(e)),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => {
+                    self.settle(ws);
+                    return Poll::Pending;
+                }
+            }
+        }
+        // Out of budget: let others run, and come back at once.
+        self.settle(ws);
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Moves the outbox into the engine.
+    fn take_commands<S>(&mut self, ws: &mut WebSocket<S>, cx: &Context<'_>)
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        self.conn.take_commands(&mut self.commands, cx.waker());
+        for command in self.commands.drain(..) {
+            match command {
+                Command::Send(message) => {
+                    self.taken += message.len();
+                    // Refused only once the connection is closing: the
+                    // message is dropped, as a send then would be.
+                    let _ = Pin::new(&mut *ws).start_send(message);
+                }
+                Command::Close(code, reason) => {
+                    let _ = ws.start_close(code, &reason);
+                }
+            }
+        }
+    }
+
+    /// Pushes this wake-up's events and corrects the buffered amount: the
+    /// payloads taken from the outbox left it, the engine's output is what
+    /// is still unwritten.
+    fn settle<S>(&mut self, ws: &WebSocket<S>)
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        self.shared.events.push(&mut self.events);
+        let output = ws.buffered_amount();
+        let delta = output.wrapping_sub(self.accounted).wrapping_sub(self.taken);
+        self.conn.adjust_buffered(delta);
+        self.accounted = output;
+        self.taken = 0;
+    }
+
+    fn message_event(&self, message: Message) -> Event {
+        let text = message.is_text();
+        Event::message(
+            self.conn.id,
+            self.conn.listener,
+            text,
+            message.into_payload(),
+        )
+    }
+}
+
+/// The connection's last event, from how its stream ended.
+fn last_event<S>(conn: &Conn, ws: &WebSocket<S>, end: Option<Error>) -> Event
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let close = |code: u16, reason: &str| {
+        Event::with_text(
+            SOCKEYE_EVENT_CLOSE,
+            conn.id,
+            conn.listener,
+            reason,
+            code,
+            sockeye_result::SOCKEYE_OK,
+        )
+    };
+    let error = match end {
+        None => {
+            return match ws.close_frame() {
+                Some(frame) => close(frame.code.as_u16(), frame.reason.as_str()),
+                None => close(1005, ""),
+            };
+        }
+        Some(Error::AbnormalClosure) => return close(1006, ""),
+        Some(e) => e,
+    };
+    let (code, close_code) = classify(&error);
+    Event::with_text(
+        SOCKEYE_EVENT_ERROR,
+        conn.id,
+        conn.listener,
+        &describe(&error),
+        close_code,
+        code,
+    )
+}
+
+/// The result code of a connection's failure, and the close code sent for
+/// it (0 when none was).
+pub(crate) fn classify(error: &Error) -> (sockeye_result, u16) {
+    match error {
+        Error::Protocol(e) => {
+            let code = match e {
+                sockeye::proto::Error::MessageTooBig { .. }
+                | sockeye::proto::Error::FrameTooBig { .. } => {
+                    sockeye_result::SOCKEYE_ERR_TOO_LARGE
+                }
+                _ => sockeye_result::SOCKEYE_ERR_PROTOCOL,
+            };
+            (code, e.close_code().as_u16())
+        }
+        Error::Handshake(_) => (sockeye_result::SOCKEYE_ERR_HANDSHAKE, 0),
+        Error::Timeout(sockeye::Timeout::Keepalive) => (sockeye_result::SOCKEYE_ERR_TIMEOUT, 1011),
+        Error::Timeout(sockeye::Timeout::Idle) => (sockeye_result::SOCKEYE_ERR_TIMEOUT, 1001),
+        Error::Timeout(_) => (sockeye_result::SOCKEYE_ERR_TIMEOUT, 0),
+        Error::InvalidUrl(_) | Error::InvalidHeader(_) | Error::Usage(_) => {
+            (sockeye_result::SOCKEYE_ERR_INVALID, 0)
+        }
+        Error::Tls(_) => (sockeye_result::SOCKEYE_ERR_TLS, 0),
+        _ => (sockeye_result::SOCKEYE_ERR_IO, 0),
+    }
+}
+
+/// An error and its causes on one line: "i/o error: connection refused".
+pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,323 @@
+//! The event queue between the runtime's threads and the one thread that
+//! polls, with its bound and its wake-ups.
+//!
+//! Built for batches, both ways:
+//! - a connection's task collects the events of one wake-up and pushes
+//!   them under one lock ([`EventQueue::push`]);
+//! - the poller takes the whole queue under one lock into a batch of its
+//!   own and hands events out of it with no lock per event
+//!   ([`EventQueue::poll`]);
+//! - the poller is woken (condition variable, wake fd) only on the step
+//!   from empty to not empty, and the condition variable only while it
+//!   sleeps.
+//!
+//! # The bound
+//!
+//! [`QUEUE_LIMIT`] bytes (payloads plus [`EVENT_OVERHEAD`] per event).
+//! A connection's task checks it before each read from its socket: over
+//! it, the task stops reading (the peer's TCP window then fills and the
+//! peer stops sending) until the poller takes the queue. So when the C
+//! side stops polling, what the context holds is at most the limit, plus
+//! what one read brings per connection (at most 64 KiB of frames, or the
+//! rest of one message of up to `max_message_size`), plus the batch the
+//! poller took last (itself under the same bound).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use super::event::{Event, sockeye_event};
+use super::wake::WakeFd;
+use crate::result::sockeye_result;
+
+/// The queue's bound in bytes: 8 MiB. That is 128 reads of 64 KiB, so a
+/// hundred busy connections can each queue a full read before any of them
+/// pauses, while a poller that stops for good makes the context hold a
+/// few MiB, not whatever the peers send.
+pub(crate) const QUEUE_LIMIT: usize = 8 << 20;
+
+/// The queue proper, behind the runtime side's lock.
+#[derive(Debug, Default)]
+struct Pending {
+    events: VecDeque<Event>,
+    /// The cost of `events`.
+    bytes: usize,
+    /// The poller sleeps on the condition variable.
+    poller_waiting: bool,
+    /// The wake fd has been made readable and not reset since.
+    fd_signaled: bool,
+    /// Tasks that stopped reading because the queue was full.
+    blocked: Vec<Waker>,
+    /// The context is being freed: events are dropped.
+    discard: bool,
+}
+
+/// The poller's side, used by one thread at a time.
+#[derive(Debug, Default)]
+struct Poller {
+    /// Taken from the queue in one go; handed out one by one.
+    batch: VecDeque<Event>,
+    /// The event last handed out, whose data the caller may still read.
+    current: Option<Event>,
+}
+
+/// The queue, its bound and its wake-ups.
+#[derive(Debug)]
+pub(crate) struct EventQueue {
+    pending: Mutex<Pending>,
+    /// Mirrors `pending.bytes`, so a task can check the bound without the
+    /// lock.
+    bytes: AtomicUsize,
+    ready: Condvar,
+    wake: WakeFd,
+    poller: Mutex<Poller>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here leaves its data consistent at each
+    // step, so a panic in one does not make the data unusable.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl EventQueue {
+    /// An empty queue with its wake fd.
+    pub(crate) fn new() -> std::io::Result<EventQueue> {
+        Ok(EventQueue {
+            pending: Mutex::default(),
+            bytes: AtomicUsize::new(0),
+            ready: Condvar::new(),
+            wake: WakeFd::new()?,
+            poller: Mutex::default(),
+        })
+    }
+
+    /// The fd that is readable while events wait.
+    pub(crate) fn fd(&self) -> i32 {
+        self.wake.raw()
+    }
+
+    /// Whether the queue is at its bound: a task should not read.
+    pub(crate) fn is_full(&self) -> bool {
+        self.bytes.load(Ordering::Relaxed) >= QUEUE_LIMIT
+    }
+
+    /// With the queue full, registers `waker` to be woken when the poller
+    /// takes it, and returns `true`; returns `false` if it is not full
+    /// (any more).
+    pub(crate) fn wait_for_space(&self, waker: &Waker) -> bool {
+        let mut pending = lock(&self.pending);
+        if pending.bytes < QUEUE_LIMIT || pending.discard {
+            return false;
+        }
+        if !pending.blocked.iter().any(|w| w.will_wake(waker)) {
+            pending.blocked.push(waker.clone());
+        }
+        true
+    }
+
+    /// Appends `events` (leaving the vector empty) and wakes the poller if
+    /// the queue was empty.
+    pub(crate) fn push(&self, events: &mut Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        let mut pending = lock(&self.pending);
+        if pending.discard {
+            drop(pending);
+            events.clear();
+            return;
+        }
+        let cost: usize = events.iter().map(Event::cost).sum();
+        pending.bytes += cost;
+        self.bytes.store(pending.bytes, Ordering::Relaxed);
+        pending.events.extend(events.drain(..));
+        if pending.poller_waiting {
+            self.ready.notify_one();
+        }
+        if !pending.fd_signaled {
+            pending.fd_signaled = true;
+            self.wake.signal();
+        }
+    }
+
+    /// From now on drops what is pushed, and lets every blocked task go
+    /// on: the context is being freed.
+    pub(crate) fn discard(&self) {
+        let blocked = {
+            let mut pending = lock(&self.pending);
+            pending.discard = true;
+            pending.events.clear();
+            pending.bytes = 0;
+            self.bytes.store(0, Ordering::Relaxed);
+            std::mem::take(&mut pending.blocked)
+        };
+        blocked.into_iter().for_each(Waker::wake);
+    }
+
+    /// The next event, waiting up to `timeout` (`None`: forever) for one.
+    /// `on_final` sees each connection's last event before it is handed
+    /// out. The event's data stays in the queue until the next call.
+    ///
+    /// `SOCKEYE_ERR_AGAIN` when none came in time, `SOCKEYE_ERR_STATE` when
+    /// another thread is polling.
+    pub(crate) fn poll(
+        &self,
+        timeout: Option<Duration>,
+        on_final: impl FnOnce(&Event),
+    ) -> Result<sockeye_event, sockeye_result> {
+        let mut poller = match self.poller.try_lock() {
+            Ok(poller) => poller,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return Err(sockeye_result::SOCKEYE_ERR_STATE),
+        };
+        let poller = &mut *poller;
+        poller.current = None;
+        if poller.batch.is_empty() {
+            self.refill(&mut poller.batch, timeout);
+        }
+        let event = poller
+            .batch
+            .pop_front()
+            .ok_or(sockeye_result::SOCKEYE_ERR_AGAIN)?;
+        if event.is_final() {
+            on_final(&event);
+        }
+        let view = event.view();
+        poller.current = Some(event);
+        Ok(view)
+    }
+
+    /// Moves the whole queue into `batch` (empty), waiting up to `timeout`
+    /// for something to arrive; resets the wake fd when nothing did.
+    fn refill(&self, batch: &mut VecDeque<Event>, timeout: Option<Duration>) {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut pending = lock(&self.pending);
+        loop {
+            if !pending.events.is_empty() {
+                std::mem::swap(&mut pending.events, batch);
+                pending.bytes = 0;
+                self.bytes.store(0, Ordering::Relaxed);
+                let blocked = std::mem::take(&mut pending.blocked);
+                drop(pending);
+                blocked.into_iter().for_each(Waker::wake);
+                return;
+            }
+            let left = match deadline {
+                None => None,
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => {
+                        if pending.fd_signaled {
+                            pending.fd_signaled = false;
+                            self.wake.reset();
+                        }
+                        return;
+                    }
+                },
+            };
+            pending.poller_waiting = true;
+            pending = match left {
+                None => self
+                    .ready
+                    .wait(pending)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(left) => {
+                    self.ready
+                        .wait_timeout(pending, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+            pending.poller_waiting = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::event::{SOCKEYE_EVENT_CLOSE, SOCKEYE_EVENT_TEXT};
+    use bytes::Bytes;
+    use std::sync::Arc;
+
+    fn text(conn: u64, payload: &'static [u8]) -> Event {
+        Event::message(conn, 0, true, Bytes::from_static(payload))
+    }
+
+    #[test]
+    fn events_come_out_in_order_and_an_empty_queue_says_again() {
+        let queue = EventQueue::new().unwrap();
+        queue.push(&mut vec![text(1, b"a"), text(1, b"b")]);
+        let mut finals = 0;
+        let a = queue.poll(Some(Duration::ZERO), |_| finals += 1).unwrap();
+        assert_eq!((a.r#type, a.conn, a.len), (SOCKEYE_EVENT_TEXT, 1, 1));
+        queue.push(&mut vec![Event::with_text(
+            SOCKEYE_EVENT_CLOSE,
+            1,
+            0,
+            "",
+            1000,
+            sockeye_result::SOCKEYE_OK,
+        )]);
+        let b = queue.poll(Some(Duration::ZERO), |_| finals += 1).unwrap();
+        assert_eq!(b.len, 1);
+        let close = queue.poll(Some(Duration::ZERO), |_| finals += 1).unwrap();
+        assert_eq!(close.close_code, 1000);
+        assert_eq!(finals, 1);
+        assert_eq!(
+            queue.poll(Some(Duration::from_millis(5)), |_| {}).err(),
+            Some(sockeye_result::SOCKEYE_ERR_AGAIN)
+        );
+    }
+
+    #[test]
+    fn a_sleeping_poller_is_woken_by_a_push() {
+        let queue = Arc::new(EventQueue::new().unwrap());
+        let pusher = Arc::clone(&queue);
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            pusher.push(&mut vec![text(2, b"x")]);
+        });
+        let event = queue.poll(None, |_| {}).unwrap();
+        assert_eq!(event.conn, 2);
+        thread.join().unwrap();
+    }
+
+    /// A waker that raises a flag.
+    struct Flag(Arc<std::sync::atomic::AtomicBool>);
+
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn the_bound_blocks_readers_until_the_poller_takes_the_queue() {
+        let queue = EventQueue::new().unwrap();
+        assert!(!queue.is_full());
+        let big = Bytes::from(vec![0u8; QUEUE_LIMIT]);
+        queue.push(&mut vec![Event::message(3, 0, false, big)]);
+        assert!(queue.is_full());
+        let woken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let waker = Waker::from(Arc::new(Flag(Arc::clone(&woken))));
+        assert!(queue.wait_for_space(&waker));
+        assert!(!woken.load(Ordering::SeqCst));
+        queue.poll(Some(Duration::ZERO), |_| {}).unwrap();
+        assert!(woken.load(Ordering::SeqCst));
+        assert!(!queue.is_full());
+        assert!(!queue.wait_for_space(&waker));
+    }
+
+    #[test]
+    fn a_second_poller_is_refused() {
+        let queue = EventQueue::new().unwrap();
+        let _held = queue.poller.lock().unwrap();
+        assert_eq!(
+            queue.poll(Some(Duration::ZERO), |_| {}).err(),
+            Some(sockeye_result::SOCKEYE_ERR_STATE)
+        );
+    }
+}
