@@ -22,6 +22,7 @@
 //! | `registry.rs` | the live handles, so a second free is refused instead of corrupting memory |
 //! | `version.rs` | [`sockeye_version`] |
 //! | `config.rs` | [`sockeye_config`]: limits, timeouts and switches for both layers |
+//! | `message_kind.rs` | [`SOCKEYE_TEXT`] and [`SOCKEYE_BINARY`], the kinds of message sent |
 //! | `runtime/` | the batteries-included layer: [`sockeye_ctx`] with its runtime threads, listeners, clients, the event queue ([`sockeye_event_poll`]), sending and closing by id from any thread (its files in its `mod.rs`) |
 //!
 //! # The contract
@@ -36,12 +37,14 @@
 
 mod boundary;
 mod config;
+mod message_kind;
 mod registry;
 mod result;
 mod runtime;
 mod version;
 
 pub use config::*;
+pub use message_kind::{SOCKEYE_BINARY, SOCKEYE_TEXT};
 pub use result::{sockeye_result, sockeye_result_str};
 pub use runtime::*;
 pub use version::sockeye_version;

@@ -304,7 +304,11 @@ fn close_codes_and_reasons_travel_both_ways_and_ids_are_then_forgotten() {
     assert_eq!(ctx.close(server, 1001, c"restart"), SOCKEYE_OK);
     let mut ends = 0;
     ctx.until(false, |ev| {
-        assert_eq!((ev.kind, ev.close_code), (SOCKEYE_EVENT_CLOSE, 1001), "{ev:?}");
+        assert_eq!(
+            (ev.kind, ev.close_code),
+            (SOCKEYE_EVENT_CLOSE, 1001),
+            "{ev:?}"
+        );
         assert_eq!(ev.data, b"restart");
         assert!(ev.conn == client || ev.conn == server);
         ends += 1;

@@ -44,6 +44,4 @@ pub use listen::{
     sockeye_ctx_listen, sockeye_ctx_listen_tls, sockeye_ctx_listener_port, sockeye_ctx_unlisten,
 };
 pub use poll::{sockeye_ctx_fd, sockeye_event_poll};
-pub use send::{
-    SOCKEYE_BINARY, SOCKEYE_TEXT, sockeye_buffered_amount, sockeye_close, sockeye_send,
-};
+pub use send::{sockeye_buffered_amount, sockeye_close, sockeye_send};

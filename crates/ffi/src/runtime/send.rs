@@ -3,20 +3,13 @@
 
 use std::ffi::c_char;
 
-use bytes::Bytes;
-use sockeye::{CloseCode, Message, Utf8Bytes};
+use sockeye::CloseCode;
 
 use super::context::sockeye_ctx;
 use super::failure::fail;
 use crate::boundary::{self, guard};
+use crate::message_kind;
 use crate::result::sockeye_result;
-
-/// A text message (`kind` of `sockeye_send`): the bytes must be UTF-8.
-/// The value is the RFC 6455 opcode.
-pub const SOCKEYE_TEXT: u32 = 1;
-/// A binary message (`kind` of `sockeye_send`). The value is the RFC 6455
-/// opcode.
-pub const SOCKEYE_BINARY: u32 = 2;
 
 /// The longest close reason, in bytes: a Close frame's payload is at most
 /// 125 bytes, two of them the code (RFC 6455 §5.5).
@@ -62,25 +55,8 @@ pub unsafe extern "C" fn sockeye_send(
         ctx.shared.report((|| {
             // SAFETY: `data` is NULL or points to `len` readable bytes.
             let payload = unsafe { boundary::bytes(data, len)? };
-            let message = match kind {
-                SOCKEYE_TEXT => {
-                    let text =
-                        Utf8Bytes::try_from(Bytes::copy_from_slice(payload)).map_err(|e| {
-                            fail(
-                                sockeye_result::SOCKEYE_ERR_INVALID,
-                                format!("text is not UTF-8: {e}"),
-                            )
-                        })?;
-                    Message::text(text)
-                }
-                SOCKEYE_BINARY => Message::binary(Bytes::copy_from_slice(payload)),
-                _ => {
-                    return Err(fail(
-                        sockeye_result::SOCKEYE_ERR_INVALID,
-                        format!("unknown message kind {kind}"),
-                    ));
-                }
-            };
+            let message =
+                message_kind::message(kind, payload).map_err(|(code, why)| fail(code, why))?;
             let amount = ctx.shared.conns.get(conn)?.send(message)?;
             if !buffered_amount.is_null() {
                 // SAFETY: `buffered_amount` is not NULL and writable.
