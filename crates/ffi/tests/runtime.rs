@@ -813,6 +813,8 @@ fn freeing_closes_open_connections_with_1001() {
     let client = client_ctx.connect(&format!("ws://127.0.0.1:{port}/"), null());
     client_ctx.until(false, |ev| ev.kind == SOCKEYE_EVENT_OPEN);
     server.until(false, |ev| ev.kind == SOCKEYE_EVENT_OPEN);
+    // Coming back marks the OPEN handled: the client may read on.
+    assert!(client_ctx.poll(0).is_none());
     drop(server);
     let seen = client_ctx.until(false, |ev| {
         ev.conn == client && ev.kind != SOCKEYE_EVENT_OPEN

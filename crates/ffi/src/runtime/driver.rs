@@ -4,10 +4,13 @@
 //! One wake-up of the task does, in order: empty the outbox into the
 //! engine (every queued message and close), then read and write through
 //! [`WebSocket`]'s stream, which writes everything queued before it reads
-//! again, so the replies to one read and every send since the last
-//! wake-up leave in one write. Events are collected during the wake-up and
-//! pushed to the queue under one lock at its end. Reading stops while the
-//! event queue is at its bound (see `queue.rs`).
+//! again, so every send since the last wake-up leaves in one write.
+//!
+//! After each event it pushes, the task parses no more input until the C
+//! side has handled that event (it came back to poll for the next one;
+//! see `queue.rs`), so that what the C side sends in answer is queued
+//! before the frames that follow are looked at. Meanwhile it still writes
+//! what is sent. Reading also stops while the event queue is at its bound.
 
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -23,9 +26,8 @@ use super::event::{Event, SOCKEYE_EVENT_CLOSE, SOCKEYE_EVENT_ERROR, SOCKEYE_EVEN
 use super::shared::Shared;
 use crate::result::sockeye_result;
 
-/// Messages one wake-up reads at most before it lets other tasks run
-/// (and pushes its events): fairness among connections, and a bound on
-/// the events a task holds before pushing them.
+/// Steps one wake-up takes at most before it lets other tasks run:
+/// fairness among connections.
 const BUDGET: usize = 64;
 
 /// Runs `ws` until it ends: an OPEN event first, a CLOSE or ERROR last.
@@ -49,6 +51,8 @@ where
         commands: Vec::new(),
         taken: 0,
         accounted: 0,
+        unhandled: 0,
+        answers_due: false,
     };
     let end = poll_fn(|cx| driver.poll(&mut ws, cx)).await;
     let last = last_event(&driver.conn, &ws, end);
@@ -72,6 +76,12 @@ struct Driver {
     /// The engine's unwritten output as last counted in the buffered
     /// amount.
     accounted: usize,
+    /// The `seq` of the last event pushed, which must be handled before
+    /// more input is parsed.
+    unhandled: u64,
+    /// Events were pushed since the outbox was last emptied: once they
+    /// are handled, the outbox is emptied again before parsing on.
+    answers_due: bool,
 }
 
 impl Driver {
@@ -82,15 +92,28 @@ impl Driver {
     {
         self.take_commands(ws, cx);
         for _ in 0..BUDGET {
-            if self.shared.events.is_full() && self.shared.events.wait_for_space(cx.waker()) {
-                // Write what is queued, but read nothing until the poller
-                // makes room; a write error shows at the next read.
+            let queue = &self.shared.events;
+            let waiting = (!queue.handled(self.unhandled)
+                && queue.wait_handled(self.unhandled, cx.waker()))
+                || (queue.is_full() && queue.wait_for_space(cx.waker()));
+            if waiting {
+                // Write what is queued, but parse nothing until the poller
+                // says so; a write error shows at the next read.
                 let _ = Pin::new(&mut *ws).poll_flush(cx);
                 self.settle(ws);
                 return Poll::Pending;
             }
+            if std::mem::take(&mut self.answers_due) {
+                // The C side handled our last event: what it sent in
+                // answer goes in before the input that follows.
+                self.take_commands(ws, cx);
+            }
             match Pin::new(&mut *ws).poll_next(cx) {
-                Poll::Ready(Some(Ok(message))) => self.events.push(self.message_event(message)),
+                Poll::Ready(Some(Ok(message))) => {
+                    let event = self.message_event(message);
+                    self.events.push(event);
+                    self.settle(ws);
+                }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(e)),
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => {
@@ -126,14 +149,18 @@ impl Driver {
         }
     }
 
-    /// Pushes this wake-up's events and corrects the buffered amount: the
+    /// Pushes the events not pushed yet and corrects the buffered amount: the
     /// payloads taken from the outbox left it, the engine's output is what
     /// is still unwritten.
     fn settle<S>(&mut self, ws: &WebSocket<S>)
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        self.shared.events.push(&mut self.events);
+        let seq = self.shared.events.push(&mut self.events);
+        if seq != 0 {
+            self.unhandled = seq;
+            self.answers_due = true;
+        }
         let output = ws.buffered_amount();
         let delta = output.wrapping_sub(self.accounted).wrapping_sub(self.taken);
         self.conn.adjust_buffered(delta);

@@ -75,6 +75,8 @@ pub(crate) struct Event {
     pub(crate) len: usize,
     pub(crate) close_code: u16,
     pub(crate) error: sockeye_result,
+    /// Its place in the queue, from 1, given when it is pushed.
+    pub(crate) seq: u64,
 }
 
 impl Event {
@@ -92,6 +94,7 @@ impl Event {
             data: payload,
             close_code: 0,
             error: sockeye_result::SOCKEYE_OK,
+            seq: 0,
         }
     }
 
@@ -115,6 +118,7 @@ impl Event {
             data: Bytes::from(data),
             close_code,
             error,
+            seq: 0,
         }
     }
 

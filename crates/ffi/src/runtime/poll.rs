@@ -21,9 +21,12 @@ use crate::result::sockeye_result;
 /// `SOCKEYE_EVENT_CLOSE` or `SOCKEYE_EVENT_ERROR` the connection's id is
 /// forgotten.
 ///
-/// Events are handed over in batches: the runtime queues many per lock
-/// and this call takes them all at once, then hands them out with no lock
-/// each. Events of one connection come in order. While the queue holds
+/// Events are handed over in batches: this call takes all that wait at
+/// once, then hands them out with no lock each. Events of one connection
+/// come in order, and a connection parses no more of its input until this
+/// function is called again after its last event: what you send in answer
+/// to a message (from this thread, before polling again) is queued before
+/// anything the peer sent after it is looked at, as in a callback. While the queue holds
 /// more than 8 MiB (payloads and 64 bytes per event), connections stop
 /// reading from their sockets until it is polled, so a host that stops
 /// polling does not make the context hold more.

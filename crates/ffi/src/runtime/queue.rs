@@ -11,6 +11,19 @@
 //!   from empty to not empty, and the condition variable only while it
 //!   sleeps.
 //!
+//! # Handled events
+//!
+//! An event is handled once the poller comes back for the next one: by
+//! then the C side has done what the event called for (an echo, a
+//! reply). [`EventQueue::handled`] tells a connection's task whether its
+//! last event is, and [`EventQueue::wait_handled`] wakes it when it is.
+//! A task reads no further input until then, so what the C side sends in
+//! answer to a message is queued before the engine looks at the frames
+//! after it, as if the C code ran inside the read loop: a reply to a
+//! message still goes out when the next frame breaks the protocol and
+//! fails the connection (the strict ordering that the Autobahn test
+//! suite checks).
+//!
 //! # The bound
 //!
 //! [`QUEUE_LIMIT`] bytes (payloads plus [`EVENT_OVERHEAD`] per event).
@@ -23,7 +36,7 @@
 //! poller took last (itself under the same bound).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -52,6 +65,8 @@ struct Pending {
     blocked: Vec<Waker>,
     /// The context is being freed: events are dropped.
     discard: bool,
+    /// The `seq` of the last event pushed.
+    seq: u64,
 }
 
 /// The poller's side, used by one thread at a time.
@@ -73,6 +88,12 @@ pub(crate) struct EventQueue {
     ready: Condvar,
     wake: WakeFd,
     poller: Mutex<Poller>,
+    /// The `seq` of the last event handled (see the module's docs).
+    handled: AtomicU64,
+    /// Tasks waiting for an event of theirs to be handled: its `seq`.
+    handled_waiters: Mutex<Vec<(u64, Waker)>>,
+    /// `handled_waiters` is not empty.
+    any_handled_waiter: AtomicBool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -90,6 +111,9 @@ impl EventQueue {
             ready: Condvar::new(),
             wake: WakeFd::new()?,
             poller: Mutex::default(),
+            handled: AtomicU64::new(0),
+            handled_waiters: Mutex::default(),
+            any_handled_waiter: AtomicBool::new(false),
         })
     }
 
@@ -118,18 +142,24 @@ impl EventQueue {
     }
 
     /// Appends `events` (leaving the vector empty) and wakes the poller if
-    /// the queue was empty.
-    pub(crate) fn push(&self, events: &mut Vec<Event>) {
+    /// the queue was empty. Gives the `seq` of the last event pushed, for
+    /// [`handled`](Self::handled); 0 when nothing needs handling.
+    pub(crate) fn push(&self, events: &mut Vec<Event>) -> u64 {
         if events.is_empty() {
-            return;
+            return 0;
         }
         let mut pending = lock(&self.pending);
         if pending.discard {
             drop(pending);
             events.clear();
-            return;
+            return 0;
         }
-        let cost: usize = events.iter().map(Event::cost).sum();
+        let mut cost = 0;
+        for event in events.iter_mut() {
+            pending.seq += 1;
+            event.seq = pending.seq;
+            cost += event.cost();
+        }
         pending.bytes += cost;
         self.bytes.store(pending.bytes, Ordering::Relaxed);
         pending.events.extend(events.drain(..));
@@ -140,6 +170,56 @@ impl EventQueue {
             pending.fd_signaled = true;
             self.wake.signal();
         }
+        pending.seq
+    }
+
+    /// Whether the event with this `seq` has been handled (see the
+    /// module's docs).
+    pub(crate) fn handled(&self, seq: u64) -> bool {
+        self.handled.load(Ordering::SeqCst) >= seq
+    }
+
+    /// Registers `waker` to be woken once the event with this `seq` is
+    /// handled, and returns `true`; `false` if it is already.
+    pub(crate) fn wait_handled(&self, seq: u64, waker: &Waker) -> bool {
+        let mut waiters = lock(&self.handled_waiters);
+        // Set before `handled` is read again: the poller stores `handled`
+        // before it reads the flag, so one of the two sees the other.
+        self.any_handled_waiter.store(true, Ordering::SeqCst);
+        if self.handled(seq) {
+            return false;
+        }
+        match waiters.iter_mut().find(|(_, w)| w.will_wake(waker)) {
+            Some(entry) => entry.0 = seq,
+            None => waiters.push((seq, waker.clone())),
+        }
+        true
+    }
+
+    /// Marks every event up to `seq` handled and wakes the tasks that
+    /// waited for it.
+    fn mark_handled(&self, seq: u64) {
+        self.handled.fetch_max(seq, Ordering::SeqCst);
+        if !self.any_handled_waiter.load(Ordering::SeqCst) {
+            return;
+        }
+        let ready: Vec<Waker> = {
+            let mut waiters = lock(&self.handled_waiters);
+            let mut ready = Vec::new();
+            waiters.retain(|(wanted, waker)| {
+                if *wanted <= seq {
+                    ready.push(waker.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+            if waiters.is_empty() {
+                self.any_handled_waiter.store(false, Ordering::SeqCst);
+            }
+            ready
+        };
+        ready.into_iter().for_each(Waker::wake);
     }
 
     /// From now on drops what is pushed, and lets every blocked task go
@@ -154,6 +234,7 @@ impl EventQueue {
             std::mem::take(&mut pending.blocked)
         };
         blocked.into_iter().for_each(Waker::wake);
+        self.mark_handled(u64::MAX);
     }
 
     /// The next event, waiting up to `timeout` (`None`: forever) for one.
@@ -173,7 +254,9 @@ impl EventQueue {
             Err(TryLockError::WouldBlock) => return Err(sockeye_result::SOCKEYE_ERR_STATE),
         };
         let poller = &mut *poller;
-        poller.current = None;
+        if let Some(done) = poller.current.take() {
+            self.mark_handled(done.seq);
+        }
         if poller.batch.is_empty() {
             self.refill(&mut poller.batch, timeout);
         }
@@ -309,6 +392,32 @@ mod tests {
         assert!(woken.load(Ordering::SeqCst));
         assert!(!queue.is_full());
         assert!(!queue.wait_for_space(&waker));
+    }
+
+    #[test]
+    fn an_event_is_handled_when_the_poller_comes_back() {
+        let queue = EventQueue::new().unwrap();
+        let seq = queue.push(&mut vec![text(4, b"a"), text(4, b"b")]);
+        assert_eq!(seq, 2);
+        let woken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let waker = Waker::from(Arc::new(Flag(Arc::clone(&woken))));
+        assert!(!queue.handled(1));
+        assert!(queue.wait_handled(1, &waker));
+        queue.poll(Some(Duration::ZERO), |_| {}).unwrap();
+        // Handed out, not yet handled.
+        assert!(!queue.handled(1));
+        assert!(!woken.load(Ordering::SeqCst));
+        queue.poll(Some(Duration::ZERO), |_| {}).unwrap();
+        assert!(queue.handled(1) && !queue.handled(2));
+        assert!(woken.load(Ordering::SeqCst));
+        assert_eq!(
+            queue.poll(Some(Duration::ZERO), |_| {}).err(),
+            Some(sockeye_result::SOCKEYE_ERR_AGAIN)
+        );
+        assert!(queue.handled(2));
+        assert!(!queue.wait_handled(2, &waker));
+        queue.discard();
+        assert!(queue.handled(u64::MAX));
     }
 
     #[test]
