@@ -52,6 +52,7 @@ where
         taken: 0,
         accounted: 0,
         unhandled: 0,
+        registered: 0,
         answers_due: false,
     };
     let end = poll_fn(|cx| driver.poll(&mut ws, cx)).await;
@@ -79,6 +80,9 @@ struct Driver {
     /// The `seq` of the last event pushed, which must be handled before
     /// more input is parsed.
     unhandled: u64,
+    /// The `seq` this task is registered to be woken for (it stays
+    /// registered until that event is handled).
+    registered: u64,
     /// Events were pushed since the outbox was last emptied: once they
     /// are handled, the outbox is emptied again before parsing on.
     answers_due: bool,
@@ -93,9 +97,13 @@ impl Driver {
         self.take_commands(ws, cx);
         for _ in 0..BUDGET {
             let queue = &self.shared.events;
-            let waiting = (!queue.handled(self.unhandled)
-                && queue.wait_handled(self.unhandled, cx.waker()))
-                || (queue.is_full() && queue.wait_for_space(cx.waker()));
+            let unhandled = !queue.handled(self.unhandled)
+                && (self.registered == self.unhandled
+                    || queue.wait_handled(self.unhandled, cx.waker()));
+            if unhandled {
+                self.registered = self.unhandled;
+            }
+            let waiting = unhandled || (queue.is_full() && queue.wait_for_space(cx.waker()));
             if waiting {
                 // Write what is queued, but parse nothing until the poller
                 // says so; a write error shows at the next read.

@@ -35,7 +35,8 @@
 //! rest of one message of up to `max_message_size`), plus the batch the
 //! poller took last (itself under the same bound).
 
-use std::collections::VecDeque;
+use std::cmp::{Ordering as Order, Reverse};
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::task::Waker;
@@ -78,6 +79,33 @@ struct Poller {
     current: Option<Event>,
 }
 
+/// A task waiting for the event with `seq` to be handled.
+#[derive(Debug)]
+struct Waiter {
+    seq: u64,
+    waker: Waker,
+}
+
+impl PartialEq for Waiter {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq
+    }
+}
+
+impl Eq for Waiter {}
+
+impl PartialOrd for Waiter {
+    fn partial_cmp(&self, other: &Self) -> Option<Order> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Waiter {
+    fn cmp(&self, other: &Self) -> Order {
+        self.seq.cmp(&other.seq)
+    }
+}
+
 /// The queue, its bound and its wake-ups.
 #[derive(Debug)]
 pub(crate) struct EventQueue {
@@ -90,8 +118,9 @@ pub(crate) struct EventQueue {
     poller: Mutex<Poller>,
     /// The `seq` of the last event handled (see the module's docs).
     handled: AtomicU64,
-    /// Tasks waiting for an event of theirs to be handled: its `seq`.
-    handled_waiters: Mutex<Vec<(u64, Waker)>>,
+    /// Tasks waiting for an event of theirs to be handled, the lowest
+    /// `seq` first.
+    handled_waiters: Mutex<BinaryHeap<Reverse<Waiter>>>,
     /// `handled_waiters` is not empty.
     any_handled_waiter: AtomicBool,
 }
@@ -180,7 +209,8 @@ impl EventQueue {
     }
 
     /// Registers `waker` to be woken once the event with this `seq` is
-    /// handled, and returns `true`; `false` if it is already.
+    /// handled, and returns `true`; `false` if it is already. A task
+    /// registers once per `seq`: the registration stays until then.
     pub(crate) fn wait_handled(&self, seq: u64, waker: &Waker) -> bool {
         let mut waiters = lock(&self.handled_waiters);
         // Set before `handled` is read again: the poller stores `handled`
@@ -189,10 +219,10 @@ impl EventQueue {
         if self.handled(seq) {
             return false;
         }
-        match waiters.iter_mut().find(|(_, w)| w.will_wake(waker)) {
-            Some(entry) => entry.0 = seq,
-            None => waiters.push((seq, waker.clone())),
-        }
+        waiters.push(Reverse(Waiter {
+            seq,
+            waker: waker.clone(),
+        }));
         true
     }
 
@@ -203,22 +233,18 @@ impl EventQueue {
         if !self.any_handled_waiter.load(Ordering::SeqCst) {
             return;
         }
-        let ready: Vec<Waker> = {
+        let mut ready = Vec::new();
+        {
             let mut waiters = lock(&self.handled_waiters);
-            let mut ready = Vec::new();
-            waiters.retain(|(wanted, waker)| {
-                if *wanted <= seq {
-                    ready.push(waker.clone());
-                    false
-                } else {
-                    true
+            while waiters.peek().is_some_and(|w| w.0.seq <= seq) {
+                if let Some(Reverse(waiter)) = waiters.pop() {
+                    ready.push(waiter.waker);
                 }
-            });
+            }
             if waiters.is_empty() {
                 self.any_handled_waiter.store(false, Ordering::SeqCst);
             }
-            ready
-        };
+        }
         ready.into_iter().for_each(Waker::wake);
     }
 
