@@ -66,7 +66,7 @@ where
 struct Driver {
     shared: Arc<Shared>,
     conn: Arc<Conn>,
-    /// Events of this wake-up, not pushed yet.
+    /// Events not pushed yet.
     events: Vec<Event>,
     /// The outbox's commands, emptied into this vector (kept for its
     /// allocation).
