@@ -1,0 +1,334 @@
+/*
+ * lws-client URL COUNT
+ *
+ * A WebSocket client on libwebsockets (Debian's 4.1.6) that checks an echo server: it connects
+ * to URL (ws://HOST:PORT/PATH), sends COUNT messages one after another, each checked byte for
+ * byte against its echo before the next goes out, then closes with 1000 and waits for the
+ * server's close. Exits 0 only when every echo matched and the close completed.
+ *
+ * Message i has size SIZES[i % 6] (empty, 125, 126, 65535, 65536 and 1 MiB: the edges of the
+ * frame header's length encodings) and is text for i % 12 < 6, binary otherwise, so COUNT 12
+ * covers every size in both kinds. Text is ASCII; binary covers every byte value. Messages over
+ * SEND_CHUNK bytes go out as several frames (lws_write_ws_flags), one per WRITEABLE callback.
+ *
+ * lws reports no callback for the server's reply to a close it initiated; the client counts
+ * the close as complete when the connection ends (LWS_CALLBACK_CLIENT_CLOSED) less than
+ * CLOSE_WAIT_MS after the close went out, well before lws's own close-ack timeout (5 s), which
+ * is what ends a connection whose server never answers the close.
+ */
+#include <libwebsockets.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SEND_CHUNK 65536
+#define CLOSE_WAIT_MS 3000
+#define OVERALL_LIMIT_S 60
+
+static const size_t SIZES[6] = {0, 125, 126, 65535, 65536, 1048576};
+
+enum phase { CONNECTING, SENDING, AWAITING_ECHO, CLOSING, DONE, FAILED };
+
+struct state {
+    long count; /* messages to send */
+    long index; /* message being sent or awaited */
+    enum phase phase;
+    unsigned char *out; /* LWS_PRE + largest message: what lws_write sends */
+    unsigned char *expect; /* the same message, untouched by lws */
+    size_t out_len; /* size of message index */
+    size_t sent; /* bytes of it written so far */
+    unsigned char *in; /* echo being assembled */
+    size_t in_len;
+    int in_binary;
+    struct timespec close_sent;
+};
+
+static struct state st;
+
+static int message_is_binary(long i)
+{
+    return (i % 12) >= 6;
+}
+
+/* Fills the payload of message i. */
+static void fill_message(long i, unsigned char *p, size_t len)
+{
+    size_t j;
+    if (message_is_binary(i)) {
+        for (j = 0; j < len; j++) {
+            p[j] = (unsigned char)((j * 131u + (size_t)i * 7u + (j >> 8)) & 0xff);
+        }
+    } else {
+        for (j = 0; j < len; j++) {
+            p[j] = (unsigned char)(' ' + (j + (size_t)i) % 95u);
+        }
+    }
+}
+
+static void start_message(void)
+{
+    st.out_len = SIZES[st.index % 6];
+    st.sent = 0;
+    st.in_len = 0;
+    fill_message(st.index, st.out + LWS_PRE, st.out_len);
+    memcpy(st.expect, st.out + LWS_PRE, st.out_len);
+    st.phase = SENDING;
+}
+
+static void fail(const char *what)
+{
+    fprintf(stderr, "lws-client: message %ld: %s\n", st.index, what);
+    st.phase = FAILED;
+}
+
+static long elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - since->tv_sec) * 1000L + (now.tv_nsec - since->tv_nsec) / 1000000L;
+}
+
+static int on_writeable(struct lws *wsi)
+{
+    size_t n;
+    int first, last, flags;
+    if (st.phase == CLOSING) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+        clock_gettime(CLOCK_MONOTONIC, &st.close_sent);
+        return -1; /* lws sends the close frame and waits for the reply */
+    }
+    if (st.phase != SENDING) {
+        return 0;
+    }
+    n = st.out_len - st.sent;
+    if (n > SEND_CHUNK) {
+        n = SEND_CHUNK;
+    }
+    first = st.sent == 0;
+    last = st.sent + n == st.out_len;
+    flags = lws_write_ws_flags(message_is_binary(st.index) ? LWS_WRITE_BINARY : LWS_WRITE_TEXT,
+                               first, last);
+    /* lws writes the frame header into the LWS_PRE bytes before the chunk: for a later chunk
+     * that is the tail of one already sent, so echoes are checked against st.expect. */
+    if (lws_write(wsi, st.out + LWS_PRE + st.sent, n, (enum lws_write_protocol)flags) < (int)n) {
+        fail("lws_write failed");
+        return -1;
+    }
+    st.sent += n;
+    if (last) {
+        st.phase = AWAITING_ECHO;
+    } else {
+        lws_callback_on_writable(wsi);
+    }
+    return 0;
+}
+
+static int on_receive(struct lws *wsi, const void *in, size_t len)
+{
+    if (st.phase != AWAITING_ECHO && st.phase != SENDING) {
+        fail("data arrived while no echo was due");
+        return -1;
+    }
+    if (st.in_len + len > st.out_len) {
+        fail("echo longer than the message");
+        return -1;
+    }
+    if (st.in_len == 0) {
+        st.in_binary = lws_frame_is_binary(wsi);
+    }
+    if (len > 0) {
+        memcpy(st.in + st.in_len, in, len);
+    }
+    st.in_len += len;
+    if (!lws_is_final_fragment(wsi)) {
+        return 0;
+    }
+    if (st.in_len != st.out_len) {
+        fprintf(stderr, "lws-client: message %ld: echo of %zu bytes, sent %zu\n", st.index,
+                st.in_len, st.out_len);
+        st.phase = FAILED;
+        return -1;
+    }
+    if (st.in_binary != message_is_binary(st.index)) {
+        fail("echo came back as the other kind (text/binary)");
+        return -1;
+    }
+    if (st.out_len > 0 && memcmp(st.in, st.expect, st.out_len) != 0) {
+        fail("echo differs from the message");
+        return -1;
+    }
+    st.index++;
+    if (st.index == st.count) {
+        st.phase = CLOSING;
+    } else {
+        start_message();
+    }
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int callback_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                           size_t len)
+{
+    (void)user;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        fprintf(stderr, "lws-client: connection error: %s\n",
+                in ? (const char *)in : "(no detail)");
+        st.phase = FAILED;
+        break;
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        if (st.count == 0) {
+            st.phase = CLOSING;
+        } else {
+            start_message();
+        }
+        lws_callback_on_writable(wsi);
+        break;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        return on_receive(wsi, in, len);
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        return on_writeable(wsi);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        fail("the server closed first");
+        break;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (st.phase == CLOSING) {
+            long ms = elapsed_ms(&st.close_sent);
+            if (ms < CLOSE_WAIT_MS) {
+                st.phase = DONE;
+            } else {
+                fprintf(stderr, "lws-client: the close took %ld ms: no reply from the server\n",
+                        ms);
+                st.phase = FAILED;
+            }
+        } else if (st.phase != FAILED) {
+            fail("connection closed before every echo arrived");
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* Splits ws://HOST:PORT/PATH: host points into buf, path into url. */
+static int parse_url(const char *url, char *buf, size_t cap, const char **host, int *port,
+                     const char **path)
+{
+    char *colon, *slash, *end;
+    long p;
+    if (strncmp(url, "ws://", 5) != 0 || strlen(url + 5) + 1 > cap) {
+        return -1;
+    }
+    strcpy(buf, url + 5);
+    slash = strchr(buf, '/');
+    if (slash) {
+        *path = url + 5 + (slash - buf);
+        *slash = '\0';
+    } else {
+        *path = "/";
+    }
+    colon = strchr(buf, ':');
+    if (!colon || colon == buf) {
+        return -1;
+    }
+    *colon = '\0';
+    p = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || p < 1 || p > 65535) {
+        return -1;
+    }
+    *host = buf;
+    *port = (int)p;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct lws_protocols protocols[2];
+    struct lws_context_creation_info info;
+    struct lws_client_connect_info ci;
+    struct lws_context *context;
+    struct timespec started;
+    char urlbuf[512];
+    const char *host, *path;
+    int port;
+    long count;
+    char *end;
+
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s ws://HOST:PORT/PATH COUNT\n", argv[0]);
+        return 2;
+    }
+    count = strtol(argv[2], &end, 10);
+    if (*argv[2] == '\0' || *end != '\0' || count < 0 || count > 1000000) {
+        fprintf(stderr, "lws-client: COUNT must be 0 to 1000000\n");
+        return 2;
+    }
+    if (parse_url(argv[1], urlbuf, sizeof(urlbuf), &host, &port, &path) != 0) {
+        fprintf(stderr, "lws-client: URL must look like ws://HOST:PORT/PATH\n");
+        return 2;
+    }
+
+    memset(&st, 0, sizeof(st));
+    st.count = count;
+    st.out = (unsigned char *)malloc(LWS_PRE + SIZES[5]);
+    st.expect = (unsigned char *)malloc(SIZES[5]);
+    st.in = (unsigned char *)malloc(SIZES[5]);
+    if (!st.out || !st.expect || !st.in) {
+        fprintf(stderr, "lws-client: out of memory\n");
+        return 1;
+    }
+
+    lws_set_log_level(LLL_ERR, NULL);
+    memset(protocols, 0, sizeof(protocols));
+    protocols[0].name = "client";
+    protocols[0].callback = callback_client;
+
+    memset(&info, 0, sizeof(info));
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    context = lws_create_context(&info);
+    if (!context) {
+        fprintf(stderr, "lws-client: lws_create_context failed\n");
+        return 1;
+    }
+
+    memset(&ci, 0, sizeof(ci));
+    ci.context = context;
+    ci.address = host;
+    ci.port = port;
+    ci.path = path;
+    ci.host = host;
+    ci.origin = host;
+    ci.local_protocol_name = "client";
+    st.phase = CONNECTING;
+    if (!lws_client_connect_via_info(&ci) && st.phase != FAILED) {
+        fprintf(stderr, "lws-client: cannot start connecting to %s\n", argv[1]);
+        st.phase = FAILED;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    while (st.phase != DONE && st.phase != FAILED) {
+        if (lws_service(context, 0) < 0) {
+            break;
+        }
+        if (elapsed_ms(&started) > OVERALL_LIMIT_S * 1000L) {
+            fprintf(stderr, "lws-client: gave up after %d s\n", OVERALL_LIMIT_S);
+            st.phase = FAILED;
+        }
+    }
+    lws_context_destroy(context);
+    free(st.out);
+    free(st.expect);
+    free(st.in);
+    if (st.phase != DONE) {
+        return 1;
+    }
+    printf("lws-client: %ld messages echoed, closed with 1000\n", count);
+    return 0;
+}
