@@ -33,12 +33,17 @@ OUT="${OUT:-}"
 
 if [[ "${STAND_INS:-0}" == 1 ]]; then
   # While the C API's servers are being written: sockeye's Rust echo server in their place.
-  ECHO_SERVER="${ECHO_SERVER:-$SOCKEYE serve 127.0.0.1:{port} --no-deflate}"
-  SANSIO_ECHO_SERVER="${SANSIO_ECHO_SERVER:-$SOCKEYE serve 127.0.0.1:{port} --no-deflate}"
+  # (Templates go through variables: a "}" inside ${VAR:-...} would end the expansion.)
+  stand_in="$SOCKEYE serve 127.0.0.1:{port} --no-deflate"
+  ECHO_SERVER="${ECHO_SERVER:-$stand_in}"
+  SANSIO_ECHO_SERVER="${SANSIO_ECHO_SERVER:-$stand_in}"
 fi
-ECHO_SERVER="${ECHO_SERVER:-$BIN/echo-server {port}}"
-SANSIO_ECHO_SERVER="${SANSIO_ECHO_SERVER:-$BIN/sansio-echo-server {port}}"
-LWS_ECHO_SERVER="${LWS_ECHO_SERVER:-$BIN/lws-echo-server {port}}"
+default_echo="$BIN/echo-server {port}"
+default_sansio="$BIN/sansio-echo-server {port}"
+default_lws="$BIN/lws-echo-server {port}"
+ECHO_SERVER="${ECHO_SERVER:-$default_echo}"
+SANSIO_ECHO_SERVER="${SANSIO_ECHO_SERVER:-$default_sansio}"
+LWS_ECHO_SERVER="${LWS_ECHO_SERVER:-$default_lws}"
 
 if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
   cat <<EOF
@@ -152,7 +157,7 @@ start_server() {
   taskset -c "$SERVER_CPUS" "${cmd[@]}" >"$logf" 2>&1 &
   SERVER_PID=$!
   for ((i = 0; i < 150; i++)); do
-    if grep -Eq "listening on (ws://)?127\.0\.0\.1:$PORT\b" "$logf"; then
+    if grep -Eqs "listening on (ws://)?127\.0\.0\.1:$PORT\b" "$logf"; then
       return 0
     fi
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then

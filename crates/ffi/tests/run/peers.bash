@@ -40,10 +40,14 @@ START_LIMIT=15                # seconds for a server to start listening
 
 if [[ "${STAND_INS:-0}" == 1 ]]; then
   SOCKEYE="${SOCKEYE:-${CARGO_TARGET_DIR:-$ROOT/target}/release/sockeye}"
-  ECHO_SERVER="${ECHO_SERVER:-$SOCKEYE serve 127.0.0.1:{port}}"
-  SANSIO_ECHO_SERVER="${SANSIO_ECHO_SERVER:-$SOCKEYE serve 127.0.0.1:{port}}"
-  CLIENT="${CLIENT:-$SOCKEYE connect -n 1 -x {message} {url}}"
-  SANSIO_CLIENT="${SANSIO_CLIENT:-$SOCKEYE connect --no-deflate -n 1 -x {message} {url}}"
+  # (Templates go through variables: a "}" inside ${VAR:-...} would end the expansion.)
+  stand_in_server="$SOCKEYE serve 127.0.0.1:{port}"
+  stand_in_client="$SOCKEYE connect -n 1 -x {message} {url}"
+  stand_in_sansio_client="$SOCKEYE connect --no-deflate -n 1 -x {message} {url}"
+  ECHO_SERVER="${ECHO_SERVER:-$stand_in_server}"
+  SANSIO_ECHO_SERVER="${SANSIO_ECHO_SERVER:-$stand_in_server}"
+  CLIENT="${CLIENT:-$stand_in_client}"
+  SANSIO_CLIENT="${SANSIO_CLIENT:-$stand_in_sansio_client}"
 fi
 ECHO_SERVER="${ECHO_SERVER:-$BIN/echo-server}"
 SANSIO_ECHO_SERVER="${SANSIO_ECHO_SERVER:-$BIN/sansio-echo-server}"
@@ -131,7 +135,7 @@ start_server() {
   "${EXPANDED[@]}" >"$log" 2>&1 &
   SERVER_PID=$!
   for ((i = 0; i < START_LIMIT * 10; i++)); do
-    if grep -Eq "listening on (ws://)?127\.0\.0\.1:$PORT\b" "$log"; then
+    if grep -Eqs "listening on (ws://)?127\.0\.0\.1:$PORT\b" "$log"; then
       return 0
     fi
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -176,7 +180,7 @@ peer_client_against() { # PEER LABEL TEMPLATE
       pass "$peer-client -> $label ($COUNT messages, path $path)"
     else
       fail "$peer-client -> $label (path $path): exit $rc$(server_alive || echo ', server died')"
-      sed 's/^/    /' "$out" | tail -n 20
+      tail -n 20 "$out" | cut -c1-300 | sed 's/^/    /'
       sed 's/^/    server: /' "$WORK/$label.server.log" | tail -n 10
     fi
   done
@@ -203,7 +207,7 @@ client_against_peer() { # PEER LABEL TEMPLATE
     else
       fail "$label -> $peer-echo-server (message $i, ${#message} characters): exit $rc," \
         "echo of ${#got} characters$([[ "$got" == "$message" ]] || echo ', differs')"
-      sed 's/^/    /' "$out.err" | tail -n 20
+      tail -n 20 "$out.err" | cut -c1-300 | sed 's/^/    /'
     fi
   done
   if ! server_alive; then
