@@ -36,7 +36,7 @@ struct chunk {
 };
 
 struct session {
-    struct chunk queue[QUEUE_CHUNKS];
+    struct chunk *queue; /* QUEUE_CHUNKS entries, allocated at the first message */
     unsigned head; /* next chunk to write */
     unsigned count; /* chunks queued */
     int paused; /* rx flow control is off */
@@ -63,11 +63,21 @@ static void session_drop_all(struct session *s)
         s->head = (s->head + 1) % QUEUE_CHUNKS;
         s->count--;
     }
+    free(s->queue);
+    s->queue = NULL;
 }
 
 static int on_receive(struct lws *wsi, struct session *s, const void *in, size_t len)
 {
     struct chunk *c;
+    if (!s->queue) {
+        /* Lazily: a connection that never sends costs lws's per-session bytes only. */
+        s->queue = (struct chunk *)calloc(QUEUE_CHUNKS, sizeof(struct chunk));
+        if (!s->queue) {
+            lwsl_err("out of memory\n");
+            return -1;
+        }
+    }
     if (s->count == QUEUE_CHUNKS) {
         /* Cannot happen while flow control works; refuse rather than grow. */
         lwsl_err("echo queue overflow\n");
