@@ -1,10 +1,16 @@
 /*
- * lws-client URL COUNT
+ * lws-client URL COUNT [deflate]
  *
  * A WebSocket client on libwebsockets (Debian's 4.1.6) that checks an echo server: it connects
  * to URL (ws://HOST:PORT/PATH), sends COUNT messages one after another, each checked byte for
  * byte against its echo before the next goes out, then closes with 1000 and waits for the
  * server's close. Exits 0 only when every echo matched and the close completed.
+ *
+ * With "deflate" the client offers permessage-deflate (lws's extension, RFC 7692) and requires
+ * the server to accept it, so the echoes travel compressed both ways. Then every empty message
+ * but the first is sent as one byte instead: lws 4.1.6's permessage-deflate aborts on an
+ * assertion ("want to trim out length 0") when it compresses an empty message after others,
+ * whoever the server is.
  *
  * Message i has size SIZES[i % 6] (empty, 125, 126, 65535, 65536 and 1 MiB: the edges of the
  * frame header's length encodings) and is text for i % 12 < 6, binary otherwise, so COUNT 12
@@ -48,6 +54,7 @@ struct state {
     unsigned char *in; /* echo being assembled */
     size_t in_len;
     int in_binary;
+    int deflate; /* permessage-deflate offered and required */
 };
 
 static struct state st;
@@ -75,6 +82,9 @@ static void fill_message(long i, unsigned char *p, size_t len)
 static void start_message(void)
 {
     st.out_len = SIZES[st.index % 6];
+    if (st.deflate && st.out_len == 0 && st.index > 0) {
+        st.out_len = 1; /* see the top of the file */
+    }
     st.sent = 0;
     st.in_len = 0;
     fill_message(st.index, st.out + LWS_PRE, st.out_len);
@@ -192,6 +202,17 @@ static int callback_client(struct lws *wsi, enum lws_callback_reasons reason, vo
         st.phase = FAILED;
         lws_cancel_service(lws_get_context(wsi));
         break;
+    case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+        /* The response's headers are still readable here, not after. */
+        if (st.deflate) {
+            char ext[256];
+            int n = lws_hdr_copy(wsi, ext, sizeof(ext), WSI_TOKEN_EXTENSIONS);
+            if (n <= 0 || !strstr(ext, "permessage-deflate")) {
+                fail("the server did not accept permessage-deflate");
+                return -1;
+            }
+        }
+        break;
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         if (st.count == 0) {
             st.phase = CLOSING;
@@ -280,8 +301,10 @@ int main(int argc, char **argv)
     long count;
     char *end;
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s ws://HOST:PORT/PATH COUNT\n", argv[0]);
+    struct lws_extension extensions[2];
+
+    if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "deflate") != 0)) {
+        fprintf(stderr, "usage: %s ws://HOST:PORT/PATH COUNT [deflate]\n", argv[0]);
         return 2;
     }
     count = strtol(argv[2], &end, 10);
@@ -313,6 +336,14 @@ int main(int argc, char **argv)
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    memset(extensions, 0, sizeof(extensions));
+    if (argc == 4) {
+        st.deflate = 1;
+        extensions[0].name = "permessage-deflate";
+        extensions[0].callback = lws_extension_callback_pm_deflate;
+        extensions[0].client_offer = "permessage-deflate; client_max_window_bits";
+        info.extensions = extensions;
+    }
     context = lws_create_context(&info);
     if (!context) {
         fprintf(stderr, "lws-client: lws_create_context failed\n");

@@ -9,9 +9,10 @@
  *
  * The echo follows lws's documented server pattern: each received chunk is copied (behind
  * LWS_PRE bytes of headroom) into a per-connection queue, the connection asks for a WRITEABLE
- * callback, and each WRITEABLE callback does one lws_write of one chunk. When the queue is
- * full, reading from that connection stops (lws_rx_flow_control) until the queue drains, so
- * memory per connection stays bounded however fast a client sends.
+ * callback, and each WRITEABLE callback does one lws_write of one chunk. When PAUSE_AT chunks
+ * wait, reading from that connection stops (lws_rx_flow_control) until half of them are sent,
+ * and the queue never exceeds MAX_CHUNKS, so memory per connection stays bounded however fast
+ * a client sends.
  *
  * It is the libwebsockets column of benches/c-api/run.sh, so it logs only errors.
  */
@@ -22,10 +23,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Chunks queued per connection before reading from it pauses. 64 chunks of at most
- * rx_buffer_size bytes (lws's default 4096 here) bound a connection's queue at 256 KiB, yet
- * leave room for a bench that keeps many small messages in flight. */
-#define QUEUE_CHUNKS 64
+/* Chunks queued per connection before reading from it pauses (lws_rx_flow_control): 64 chunks
+ * of at most rx_buffer_size bytes (lws's default 4096) is 256 KiB, room enough for a bench that
+ * keeps many small messages in flight. */
+#define PAUSE_AT 64
+/* lws still delivers what it has already read, and with permessage-deflate all that one
+ * compressed frame inflates to, after reading is paused; the queue grows for that up to this
+ * many chunks (16 MiB of 4 KiB chunks), beyond which the connection is dropped. */
+#define MAX_CHUNKS 4096
 
 struct chunk {
     unsigned char *buf; /* LWS_PRE bytes of headroom, then the payload */
@@ -36,7 +41,8 @@ struct chunk {
 };
 
 struct session {
-    struct chunk *queue; /* QUEUE_CHUNKS entries, allocated at the first message */
+    struct chunk *queue; /* a ring of cap entries, allocated at the first message */
+    unsigned cap;
     unsigned head; /* next chunk to write */
     unsigned count; /* chunks queued */
     int paused; /* rx flow control is off */
@@ -60,30 +66,41 @@ static void session_drop_all(struct session *s)
     while (s->count > 0) {
         free(s->queue[s->head].buf);
         s->queue[s->head].buf = NULL;
-        s->head = (s->head + 1) % QUEUE_CHUNKS;
+        s->head = (s->head + 1) % s->cap;
         s->count--;
     }
     free(s->queue);
     s->queue = NULL;
+    s->cap = 0;
 }
 
 static int on_receive(struct lws *wsi, struct session *s, const void *in, size_t len)
 {
     struct chunk *c;
-    if (!s->queue) {
-        /* Lazily: a connection that never sends costs lws's per-session bytes only. */
-        s->queue = (struct chunk *)calloc(QUEUE_CHUNKS, sizeof(struct chunk));
-        if (!s->queue) {
+    if (s->count == s->cap) {
+        /* The first message (so a connection that never sends costs only lws's own bytes), or
+         * more than lws delivered after the pause: a ring twice the size, oldest first. */
+        unsigned cap = s->cap ? s->cap * 2 : PAUSE_AT;
+        struct chunk *ring;
+        unsigned i;
+        if (cap > MAX_CHUNKS) {
+            lwsl_err("echo queue over %d chunks\n", MAX_CHUNKS);
+            return -1;
+        }
+        ring = (struct chunk *)calloc(cap, sizeof(struct chunk));
+        if (!ring) {
             lwsl_err("out of memory\n");
             return -1;
         }
+        for (i = 0; i < s->count; i++) {
+            ring[i] = s->queue[(s->head + i) % s->cap];
+        }
+        free(s->queue);
+        s->queue = ring;
+        s->cap = cap;
+        s->head = 0;
     }
-    if (s->count == QUEUE_CHUNKS) {
-        /* Cannot happen while flow control works; refuse rather than grow. */
-        lwsl_err("echo queue overflow\n");
-        return -1;
-    }
-    c = &s->queue[(s->head + s->count) % QUEUE_CHUNKS];
+    c = &s->queue[(s->head + s->count) % s->cap];
     c->buf = (unsigned char *)malloc(LWS_PRE + len + 1);
     if (!c->buf) {
         lwsl_err("out of memory\n");
@@ -97,7 +114,7 @@ static int on_receive(struct lws *wsi, struct session *s, const void *in, size_t
     c->first = lws_is_first_fragment(wsi);
     c->final = lws_is_final_fragment(wsi);
     s->count++;
-    if (s->count == QUEUE_CHUNKS && !s->paused) {
+    if (s->count >= PAUSE_AT && !s->paused) {
         s->paused = 1;
         lws_rx_flow_control(wsi, 0);
     }
@@ -122,9 +139,9 @@ static int on_writeable(struct lws *wsi, struct session *s)
     }
     free(c->buf);
     c->buf = NULL;
-    s->head = (s->head + 1) % QUEUE_CHUNKS;
+    s->head = (s->head + 1) % s->cap;
     s->count--;
-    if (s->paused && s->count < QUEUE_CHUNKS / 2) {
+    if (s->paused && s->count < PAUSE_AT / 2) {
         s->paused = 0;
         lws_rx_flow_control(wsi, 1);
     }

@@ -4,7 +4,7 @@
 # 1. PEER-client (crates/ffi/tests/peers/) against each of the C API's echo servers,
 #    $BIN/echo-server (batteries layer) and $BIN/sansio-echo-server (sans-I/O layer):
 #    COUNT messages of every size class, text and binary, checked byte for byte, then a close
-#    with 1000.
+#    with 1000; lws-client a third time with permessage-deflate.
 # 2. The C API's clients, $BIN/client (batteries) and $BIN/sansio-client (sans-I/O, when
 #    built), against PEER-echo-server: each message of MESSAGES must come back on stdout.
 #
@@ -169,17 +169,20 @@ peer_client_against() { # PEER LABEL TEMPLATE
     fail "$peer-client -> $label: the server did not start"
     return
   fi
-  local path
-  for path in / /echo/deeper?query=1; do
+  # Each run: a path, and the client's extra argument ("deflate": lws-client offers and
+  # requires permessage-deflate).
+  local run path extra
+  for run in "/" "/echo/deeper?query=1" "${PEER_DEFLATE_RUNS[@]}"; do
+    read -r path extra <<<"$run"
     out="$WORK/$peer-client.$label.out"
     rc=0
     # shellcheck disable=SC2086
     timeout --kill-after=5 "$RUN_LIMIT" $PEER_WRAP "$client" "ws://127.0.0.1:$PORT$path" \
-      "$COUNT" >"$out" 2>&1 || rc=$?
+      "$COUNT" $extra >"$out" 2>&1 || rc=$?
     if ((rc == 0)) && server_alive; then
-      pass "$peer-client -> $label ($COUNT messages, path $path)"
+      pass "$peer-client -> $label ($COUNT messages, path $path${extra:+, $extra})"
     else
-      fail "$peer-client -> $label (path $path): exit $rc$(server_alive || echo ', server died')"
+      fail "$peer-client -> $label (path $path${extra:+, $extra}): exit $rc$(server_alive || echo ', server died')"
       tail -n 20 "$out" | cut -c1-300 | sed 's/^/    /'
       sed 's/^/    server: /' "$WORK/$label.server.log" | tail -n 10
     fi
@@ -219,6 +222,10 @@ client_against_peer() { # PEER LABEL TEMPLATE
 
 peer_interop() { # PEER
   local peer="$1" p
+  PEER_DEFLATE_RUNS=()
+  if [[ "$peer" == lws ]]; then
+    PEER_DEFLATE_RUNS=("/deflate deflate")
+  fi
   for p in "$PEER_BIN/$peer-client" "$PEER_BIN/$peer-echo-server"; do
     if [[ ! -x "$p" ]]; then
       echo "$p is not built (scripts/c-api --build-only builds it)"
