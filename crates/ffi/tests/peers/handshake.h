@@ -162,8 +162,8 @@ static inline size_t ws_head_end(const char *buf, size_t len)
 /* Finds header NAME (case-insensitive) in the head of head_len bytes: sets *value and *len to
  * its value without surrounding blanks and returns 0, or returns -1. The first line (request
  * or status line) is skipped. */
-static inline int ws_header(const char *head, size_t head_len, const char *name, const char **value,
-                     size_t *len)
+static inline int ws_header(const char *head, size_t head_len, const char *name,
+                            const char **value, size_t *len)
 {
     size_t name_len = strlen(name);
     const char *end = head + head_len;

@@ -41,7 +41,16 @@
 
 static const size_t SIZES[6] = {0, 125, 126, 65535, 65536, 1048576};
 
-enum phase { CONNECTING, SENDING, AWAITING_ECHO, CLOSING, CLOSE_SENT, CLOSE_ANSWERED, DONE, FAILED };
+enum phase {
+    CONNECTING,
+    SENDING,
+    AWAITING_ECHO,
+    CLOSING,
+    CLOSE_SENT,
+    CLOSE_ANSWERED,
+    DONE,
+    FAILED
+};
 
 struct state {
     long count; /* messages to send */

@@ -158,8 +158,10 @@ static void answer(struct conn *c, size_t end)
                      "Content-Length: 0\r\nConnection: close\r\n\r\n");
         return;
     }
-    if (ws_header(c->head, end, "Upgrade", &v, &vlen) != 0 || !ws_has_token(v, vlen, "websocket") ||
-        ws_header(c->head, end, "Connection", &v, &vlen) != 0 || !ws_has_token(v, vlen, "upgrade") ||
+    if (ws_header(c->head, end, "Upgrade", &v, &vlen) != 0 ||
+        !ws_has_token(v, vlen, "websocket") ||
+        ws_header(c->head, end, "Connection", &v, &vlen) != 0 ||
+        !ws_has_token(v, vlen, "upgrade") ||
         ws_header(c->head, end, "Sec-WebSocket-Key", &v, &vlen) != 0 || vlen != 24 ||
         ws_accept_for(v, vlen, accept) != 0) {
         set_reply(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
