@@ -260,11 +260,7 @@ mod tests {
 
     #[test]
     fn a_new_connection_is_in_its_handshake_with_nothing_to_write() {
-        let conn = sockeye_conn::new(
-            Role::Server,
-            None,
-            Phase::ServerHandshake(BytesMut::new()),
-        );
+        let conn = sockeye_conn::new(Role::Server, None, Phase::ServerHandshake(BytesMut::new()));
         assert_eq!(conn.state(), SOCKEYE_CONN_HANDSHAKE);
         assert_eq!(conn.output_len(), 0);
         assert!(!conn.should_close_transport());

@@ -155,7 +155,9 @@ impl sockeye_conn {
         };
         match ClientHandshake::parse_response(&head, &self.proto) {
             Ok(None) => self.phase = Phase::ClientHandshake(handshake, head),
-            Err(error) => self.handshake_failed(&format!("invalid answer from the server: {error}")),
+            Err(error) => {
+                self.handshake_failed(&format!("invalid answer from the server: {error}"));
+            }
             Ok(Some((response, used))) => {
                 let agreed = handshake
                     .check_response(&response)
@@ -176,7 +178,10 @@ impl sockeye_conn {
 
     /// The permessage-deflate the server's answer agreed to, if any
     /// (RFC 7692 §5, PMD-03: one permessage-deflate and nothing else).
-    fn agree_deflate(&self, accepted: &Accepted) -> Result<Option<PerMessageDeflate>, HandshakeError> {
+    fn agree_deflate(
+        &self,
+        accepted: &Accepted,
+    ) -> Result<Option<PerMessageDeflate>, HandshakeError> {
         match (accepted.extensions.as_slice(), &self.proto.deflate) {
             ([], _) => Ok(None),
             ([only], Some(ours)) if only.name.eq_ignore_ascii_case(EXTENSION_NAME) => {

@@ -50,9 +50,7 @@ pub use output::{
     sockeye_conn_consume_output, sockeye_conn_output_len, sockeye_conn_peek_output,
     sockeye_conn_take_output,
 };
-pub use send::{
-    sockeye_conn_close, sockeye_conn_ping, sockeye_conn_pong, sockeye_conn_send,
-};
+pub use send::{sockeye_conn_close, sockeye_conn_ping, sockeye_conn_pong, sockeye_conn_send};
 pub use state::{
     sockeye_conn_request_header, sockeye_conn_request_path, sockeye_conn_should_close_transport,
     sockeye_conn_state, sockeye_conn_subprotocol,

@@ -54,7 +54,9 @@ impl sockeye_conn {
                 sockeye_result::SOCKEYE_ERR_CLOSED,
                 "the connection is closing or closed",
             )),
-            Err(error) => Err(self.fail_call(sockeye_result::SOCKEYE_ERR_INVALID, &error.to_string())),
+            Err(error) => {
+                Err(self.fail_call(sockeye_result::SOCKEYE_ERR_INVALID, &error.to_string()))
+            }
         }
     }
 }
