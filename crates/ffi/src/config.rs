@@ -405,8 +405,8 @@ mod tests {
                 SOCKEYE_OK
             );
             assert!(
-                c_deflate(config).is_some_and(|d| d.client_no_context_takeover
-                    && !d.server_no_context_takeover)
+                c_deflate(config)
+                    .is_some_and(|d| d.client_no_context_takeover && !d.server_no_context_takeover)
             );
             assert_eq!(sockeye_config_set_deflate(config, true), SOCKEYE_OK);
             assert_eq!(

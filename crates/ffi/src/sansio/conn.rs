@@ -158,14 +158,6 @@ impl sockeye_conn {
         }
     }
 
-    /// The engine, mutably, once the handshake succeeded.
-    pub(super) fn engine_mut(&mut self) -> Option<&mut Connection> {
-        match &mut self.phase {
-            Phase::Open(conn) => Some(conn),
-            _ => None,
-        }
-    }
-
     /// One of the `SOCKEYE_CONN_*` states.
     pub(super) fn state(&self) -> u32 {
         if self.timed_out || self.gave_up {

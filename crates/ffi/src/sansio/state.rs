@@ -58,11 +58,14 @@ pub unsafe extern "C" fn sockeye_conn_request_path(
     guard(|| {
         // SAFETY: NULL or a live connection, by the contract.
         let conn = unsafe { boundary::shared(conn)? };
+        if path.is_null() {
+            return Err(sockeye_result::SOCKEYE_ERR_NULL);
+        }
         let request = conn
             .request
             .as_ref()
             .ok_or(sockeye_result::SOCKEYE_ERR_STATE)?;
-        // SAFETY: NULL or writable, by the contract.
+        // SAFETY: not NULL and writable, by the contract.
         unsafe { boundary::write_out(path, request.path.as_ptr()) }
     })
 }
@@ -120,10 +123,13 @@ pub unsafe extern "C" fn sockeye_conn_subprotocol(
     guard(|| {
         // SAFETY: NULL or a live connection, by the contract.
         let conn = unsafe { boundary::shared(conn)? };
+        if protocol.is_null() {
+            return Err(sockeye_result::SOCKEYE_ERR_NULL);
+        }
         if conn.engine().is_none() {
             return Err(sockeye_result::SOCKEYE_ERR_STATE);
         }
-        // SAFETY: NULL or writable, by the contract.
+        // SAFETY: not NULL and writable, by the contract.
         unsafe { boundary::write_out(protocol, conn.protocol.as_ptr()) }
     })
 }
