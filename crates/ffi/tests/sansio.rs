@@ -864,3 +864,88 @@ fn a_peer_that_stops_reading_meets_backpressure() {
     let _ = client.take();
     assert_eq!(client.send(SOCKEYE_BINARY, &chunk), SOCKEYE_OK);
 }
+
+/// A small deterministic generator (xorshift), so failures repeat.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n as u64).expect("small")
+    }
+}
+
+#[test]
+fn any_split_of_the_stream_gives_the_same_events() {
+    let config = Config::new();
+    // SAFETY: a live config.
+    assert_eq!(
+        unsafe { sockeye_config_set_deflate(config.0, true) },
+        SOCKEYE_OK
+    );
+    let client = Conn::client(config.0);
+    let request = client.take();
+    let reference = Conn::server(config.0);
+    reference.feed(&request);
+    let answer = reference.take();
+    client.feed(&answer);
+    assert_eq!(client.event().map(|e| e.kind), Ok(SOCKEYE_CONN_EVENT_OPEN));
+    let mut sent = Vec::new();
+    for i in 0..40usize {
+        let text = format!("message {i} ").repeat(i * 13 % 200);
+        assert_eq!(client.send(SOCKEYE_TEXT, text.as_bytes()), SOCKEYE_OK);
+        sent.push(ev(SOCKEYE_CONN_EVENT_TEXT, text.as_bytes()));
+    }
+    let mut wire = request;
+    wire.extend_from_slice(&client.take());
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..20 {
+        let server = Conn::server(config.0);
+        let mut events = Vec::new();
+        let mut at = 0;
+        while at < wire.len() {
+            let n = 1 + rng.below(300.min(wire.len() - at));
+            server.feed(&wire[at..at + n]);
+            events.extend(server.events());
+            at += n;
+        }
+        assert_eq!(events[0].kind, SOCKEYE_CONN_EVENT_OPEN);
+        assert_eq!(events[1..], sent[..]);
+    }
+}
+
+#[test]
+fn random_bytes_never_panic_and_end_in_a_refusal_or_failure() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let handshake = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    for round in 0..200 {
+        let server = Conn::server(ptr::null());
+        if round % 2 == 0 {
+            server.feed(handshake);
+        }
+        for _ in 0..20 {
+            let noise: Vec<u8> = (0..rng.below(64))
+                .map(|_| u8::try_from(rng.next() & 0xff).expect("a byte"))
+                .collect();
+            server.feed(&noise);
+            let _ = server.events();
+            let _ = server.take();
+        }
+        // SAFETY: a live handle.
+        assert_eq!(unsafe { sockeye_conn_feed_eof(server.0) }, SOCKEYE_OK);
+        let _ = server.events();
+        let _ = server.take();
+        assert!(
+            server.should_close(),
+            "round {round}: state {}",
+            server.state()
+        );
+    }
+}
