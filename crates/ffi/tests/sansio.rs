@@ -129,6 +129,11 @@ impl Conn {
             .into_owned()
     }
 
+    fn output_len_now(&self) -> usize {
+        // SAFETY: a live handle.
+        unsafe { sockeye_conn_output_len(self.0) }
+    }
+
     fn deadline(&self, now: u64) -> Option<u64> {
         let mut at = 0;
         // SAFETY: a live handle and a local.
@@ -948,4 +953,167 @@ fn random_bytes_never_panic_and_end_in_a_refusal_or_failure() {
             server.state()
         );
     }
+}
+
+/// A server told to hold its request, fed a client's request offering
+/// `chat` and `v2`, with a frame pipelined behind it.
+fn held_request() -> (Conn, Conn) {
+    let config = Config::new();
+    // SAFETY: a live config and literals.
+    unsafe {
+        for name in [c"chat", c"v2"] {
+            assert_eq!(
+                sockeye_config_add_subprotocol(config.0, name.as_ptr()),
+                SOCKEYE_OK
+            );
+        }
+    }
+    let client = Conn::client(config.0);
+    let server = Conn::server(ptr::null());
+    // SAFETY: a live handle.
+    assert_eq!(unsafe { sockeye_conn_hold_request(server.0) }, SOCKEYE_OK);
+    let request = client.take();
+    server.feed(&request);
+    (client, server)
+}
+
+#[test]
+fn a_held_request_is_accepted_with_a_subprotocol_of_the_callers_choice() {
+    let (client, server) = held_request();
+    assert_eq!(
+        server.event(),
+        Ok(ev(SOCKEYE_CONN_EVENT_REQUEST, b"/chat?room=1"))
+    );
+    assert_eq!(server.state(), SOCKEYE_CONN_HANDSHAKE);
+    assert_eq!(server.output_len_now(), 0);
+    let (path, host) = {
+        let mut path: *const c_char = ptr::null();
+        let mut host: *const c_char = ptr::null();
+        // SAFETY: a live handle and locals; strings copied at once.
+        unsafe {
+            assert_eq!(
+                sockeye_conn_request_path(server.0, &raw mut path),
+                SOCKEYE_OK
+            );
+            assert_eq!(
+                sockeye_conn_request_header(server.0, c"host".as_ptr(), &raw mut host),
+                SOCKEYE_OK
+            );
+            (
+                CStr::from_ptr(path).to_string_lossy().into_owned(),
+                CStr::from_ptr(host).to_string_lossy().into_owned(),
+            )
+        }
+    };
+    assert_eq!(
+        (path.as_str(), host.as_str()),
+        ("/chat?room=1", "example.com")
+    );
+    // SAFETY: a live handle and literals.
+    unsafe {
+        assert_eq!(
+            sockeye_conn_accept(server.0, c"other".as_ptr()),
+            SOCKEYE_ERR_INVALID
+        );
+        assert_eq!(
+            sockeye_conn_refuse(server.0, 200, ptr::null()),
+            SOCKEYE_ERR_INVALID
+        );
+        assert_eq!(sockeye_conn_accept(server.0, c"v2".as_ptr()), SOCKEYE_OK);
+        assert_eq!(
+            sockeye_conn_accept(server.0, ptr::null()),
+            SOCKEYE_ERR_STATE
+        );
+    }
+    assert_eq!(server.event(), Ok(ev(SOCKEYE_CONN_EVENT_OPEN, b"v2")));
+    pump(&client, &server);
+    assert_eq!(client.event(), Ok(ev(SOCKEYE_CONN_EVENT_OPEN, b"v2")));
+    assert_eq!(client.send(SOCKEYE_TEXT, b"hi"), SOCKEYE_OK);
+    pump(&client, &server);
+    assert_eq!(server.events(), [ev(SOCKEYE_CONN_EVENT_TEXT, b"hi")]);
+}
+
+#[test]
+fn a_held_request_keeps_pipelined_frames_for_the_connection() {
+    let client = Conn::client(ptr::null());
+    let server = Conn::server(ptr::null());
+    // SAFETY: a live handle.
+    assert_eq!(unsafe { sockeye_conn_hold_request(server.0) }, SOCKEYE_OK);
+    let mut wire = client.take();
+    wire.extend_from_slice(&masked(0x81, b"early"));
+    server.feed(&wire[..wire.len() - 3]);
+    assert_eq!(
+        server.event().map(|e| e.kind),
+        Ok(SOCKEYE_CONN_EVENT_REQUEST)
+    );
+    server.feed(&wire[wire.len() - 3..]);
+    // SAFETY: a live handle.
+    assert_eq!(
+        unsafe { sockeye_conn_accept(server.0, ptr::null()) },
+        SOCKEYE_OK
+    );
+    assert_eq!(
+        server.events(),
+        [
+            ev(SOCKEYE_CONN_EVENT_OPEN, b""),
+            ev(SOCKEYE_CONN_EVENT_TEXT, b"early")
+        ]
+    );
+}
+
+#[test]
+fn a_held_request_is_refused_with_the_callers_status() {
+    let (client, server) = held_request();
+    assert_eq!(
+        server.event().map(|e| e.kind),
+        Ok(SOCKEYE_CONN_EVENT_REQUEST)
+    );
+    // SAFETY: a live handle and a literal.
+    assert_eq!(
+        unsafe { sockeye_conn_refuse(server.0, 404, c"no such room".as_ptr()) },
+        SOCKEYE_OK
+    );
+    assert_eq!(server.state(), SOCKEYE_CONN_FAILED);
+    assert_eq!(server.event(), Err(SOCKEYE_ERR_AGAIN));
+    let answer = server.take();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\nno such room"), "{text}");
+    assert!(server.should_close());
+    client.feed(&answer);
+    assert_eq!(client.event(), Err(SOCKEYE_ERR_HANDSHAKE));
+    assert!(client.error().contains("404"));
+}
+
+#[test]
+fn holding_is_for_servers_before_their_request_and_is_bounded() {
+    let client = Conn::client(ptr::null());
+    // SAFETY: live handles and NULLs.
+    unsafe {
+        assert_eq!(sockeye_conn_hold_request(client.0), SOCKEYE_ERR_STATE);
+        assert_eq!(sockeye_conn_hold_request(ptr::null_mut()), SOCKEYE_ERR_NULL);
+        assert_eq!(
+            sockeye_conn_accept(ptr::null_mut(), ptr::null()),
+            SOCKEYE_ERR_NULL
+        );
+        assert_eq!(
+            sockeye_conn_refuse(ptr::null_mut(), 404, ptr::null()),
+            SOCKEYE_ERR_NULL
+        );
+        assert_eq!(
+            sockeye_conn_accept(client.0, ptr::null()),
+            SOCKEYE_ERR_STATE
+        );
+        assert_eq!(
+            sockeye_conn_refuse(client.0, 404, ptr::null()),
+            SOCKEYE_ERR_STATE
+        );
+    }
+    let (_client, server) = held_request();
+    // More than max_handshake_size bytes behind a held request refuse it.
+    server.feed(&vec![0u8; 20 << 10]);
+    // The refusal replaces the request event that was not taken yet.
+    assert_eq!(server.event(), Err(SOCKEYE_ERR_HANDSHAKE));
+    assert!(server.take().starts_with(b"HTTP/1.1 400"));
+    assert_eq!(server.state(), SOCKEYE_CONN_FAILED);
 }

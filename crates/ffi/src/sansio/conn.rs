@@ -7,7 +7,7 @@ use std::ffi::{CStr, CString};
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
-use sockeye_proto::handshake::ClientHandshake;
+use sockeye_proto::handshake::{ClientHandshake, ServerHandshake};
 use sockeye_proto::{Config, Connection, Role, State};
 
 use super::clock::{Clock, Timeouts, millis};
@@ -37,6 +37,10 @@ pub const SOCKEYE_CONN_FAILED: u32 = 4;
 /// A connection is used by one thread at a time; different connections may
 /// be used on different threads at once.
 #[allow(non_camel_case_types)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent facts about how the connection ends and is answered"
+)]
 #[derive(Debug)]
 pub struct sockeye_conn {
     pub(super) role: Role,
@@ -64,6 +68,9 @@ pub struct sockeye_conn {
     /// Whether the end of the connection was reported (a Close event or an
     /// error), so it is reported once.
     pub(super) end_reported: bool,
+    /// Whether a server hands a valid request to the caller instead of
+    /// answering it by itself.
+    pub(super) hold_request: bool,
     /// A timeout ended the connection: it counts as failed.
     pub(super) timed_out: bool,
     /// The close timer ran out: the socket is to be closed even with bytes
@@ -82,6 +89,10 @@ pub(super) enum Phase {
     ServerHandshake(BytesMut),
     /// A client waiting for the whole response, buffered here.
     ClientHandshake(Box<ClientHandshake>, BytesMut),
+    /// A server holding a whole, valid request for the caller to accept
+    /// or refuse (`sockeye_conn_hold_request`), with the bytes that came
+    /// after it (at most `max_handshake_size`).
+    ServerRequest(Box<ServerHandshake>, BytesMut),
     /// The handshake succeeded.
     Open(Box<Connection>),
     /// The handshake failed or timed out; nothing more happens.
@@ -100,6 +111,8 @@ pub(super) struct RequestInfo {
 /// An event or failure decided outside the engine.
 #[derive(Debug)]
 pub(super) enum Pending {
+    /// A held request is whole and waits to be accepted or refused.
+    Request,
     /// The handshake succeeded.
     Open,
     /// The call ends with this code and message, once.
@@ -131,6 +144,7 @@ impl sockeye_conn {
             pending: None,
             event_data: Bytes::new(),
             end_reported: false,
+            hold_request: false,
             timed_out: false,
             gave_up: false,
             clock: Clock::default(),
@@ -164,7 +178,9 @@ impl sockeye_conn {
             return SOCKEYE_CONN_FAILED;
         }
         match &self.phase {
-            Phase::ServerHandshake(_) | Phase::ClientHandshake(..) => SOCKEYE_CONN_HANDSHAKE,
+            Phase::ServerHandshake(_) | Phase::ClientHandshake(..) | Phase::ServerRequest(..) => {
+                SOCKEYE_CONN_HANDSHAKE
+            }
             Phase::Refused => SOCKEYE_CONN_FAILED,
             Phase::Open(conn) => match conn.state() {
                 State::Open => SOCKEYE_CONN_OPEN,

@@ -78,6 +78,7 @@ pub unsafe extern "C" fn sockeye_conn_feed(
         match &mut conn.phase {
             Phase::Open(engine) => engine.receive(data),
             Phase::ServerHandshake(_) | Phase::ClientHandshake(..) => conn.handshake_input(data),
+            Phase::ServerRequest(..) => conn.held_input(data),
             Phase::Refused => {}
         }
         Ok(())
@@ -106,6 +107,12 @@ pub unsafe extern "C" fn sockeye_conn_feed_eof(conn: *mut sockeye_conn) -> socke
         Ok(())
     })
 }
+
+/// A server made to hold its request (`sockeye_conn_hold_request`) has
+/// the whole, valid request: look at it (`sockeye_conn_request_path`,
+/// `sockeye_conn_request_header`; `data`/`len` hold the path), then call
+/// `sockeye_conn_accept` or `sockeye_conn_refuse`.
+pub const SOCKEYE_CONN_EVENT_REQUEST: u32 = 7;
 
 /// Takes the next event into `*out`.
 ///
@@ -153,6 +160,14 @@ impl sockeye_conn {
     fn next(&mut self) -> Result<sockeye_conn_event, sockeye_result> {
         if let Some(pending) = self.pending.take() {
             return match pending {
+                Pending::Request => {
+                    let path = self
+                        .request
+                        .as_ref()
+                        .map(|request| Bytes::copy_from_slice(request.path.as_bytes()))
+                        .unwrap_or_default();
+                    Ok(self.event(SOCKEYE_CONN_EVENT_REQUEST, path, 0))
+                }
                 Pending::Open => {
                     let protocol = Bytes::copy_from_slice(self.protocol.as_bytes());
                     Ok(self.event(SOCKEYE_CONN_EVENT_OPEN, protocol, 0))

@@ -17,6 +17,10 @@ use sockeye_proto::{Connection, PerMessageDeflate};
 use super::conn::{Pending, Phase, RequestInfo, c_string, sockeye_conn};
 use crate::result::sockeye_result;
 
+/// Why a held request is refused when the client sends too much before
+/// its answer.
+const HELD_TOO_MUCH: &str = "too much data before the handshake was answered";
+
 /// The client's request for `path` on `host`, offering `subprotocols` and
 /// permessage-deflate when `conn`'s config turns it on. `Err` says what is
 /// wrong with the host or path.
@@ -67,7 +71,7 @@ impl sockeye_conn {
     pub(super) fn handshake_eof(&mut self) {
         if matches!(
             self.phase,
-            Phase::ServerHandshake(_) | Phase::ClientHandshake(..)
+            Phase::ServerHandshake(_) | Phase::ClientHandshake(..) | Phase::ServerRequest(..)
         ) {
             self.phase = Phase::Refused;
             self.pending = Some(Pending::Error(
@@ -83,49 +87,54 @@ impl sockeye_conn {
             Ok(None) => self.phase = Phase::ServerHandshake(head),
             Err(error) => self.refuse(&error),
             Ok(Some((handshake, used))) => {
-                let leftover = head.split_off(used);
-                self.accept(&handshake, &leftover, rest);
+                let mut leftover = head.split_off(used);
+                self.record_request(&handshake);
+                if self.hold_request {
+                    leftover.extend_from_slice(rest);
+                    self.phase = Phase::ServerRequest(Box::new(handshake), leftover);
+                    self.pending = Some(Pending::Request);
+                    if self.held_len() > self.proto.max_handshake_size {
+                        self.refuse(&HandshakeError::MalformedHead(HELD_TOO_MUCH));
+                    }
+                } else {
+                    let protocol = self.pick_protocol(&handshake);
+                    self.accept(&handshake, protocol.as_deref(), &leftover, rest);
+                }
             }
         }
     }
 
-    /// Answers a request that broke the rules with its HTTP error (400,
-    /// 426, 431 or 505), then the server closes (R-SH-15).
-    fn refuse(&mut self, error: &HandshakeError) {
-        write_response(&error.to_response(), &mut self.pre);
-        self.phase = Phase::Refused;
-        self.pending = Some(Pending::Error(
-            sockeye_result::SOCKEYE_ERR_HANDSHAKE,
-            format!("refused the opening handshake: {error}"),
-        ));
+    /// Bytes that arrive while a request is held, kept for the connection
+    /// once accepted; more than `max_handshake_size` of them refuse it.
+    pub(super) fn held_input(&mut self, data: &[u8]) {
+        let limit = self.proto.max_handshake_size;
+        if let Phase::ServerRequest(_, held) = &mut self.phase {
+            if held.len() + data.len() > limit {
+                self.refuse(&HandshakeError::MalformedHead(HELD_TOO_MUCH));
+            } else {
+                held.extend_from_slice(data);
+            }
+        }
     }
 
-    /// Answers a valid request with 101, the subprotocol and the
-    /// permessage-deflate agreed, and opens the connection.
-    fn accept(&mut self, handshake: &ServerHandshake, leftover: &[u8], rest: &[u8]) {
-        // R-SH-08: our first preference among those offered.
-        let protocol = self
-            .subprotocols
+    /// How many bytes wait behind a held request.
+    fn held_len(&self) -> usize {
+        match &self.phase {
+            Phase::ServerRequest(_, held) => held.len(),
+            _ => 0,
+        }
+    }
+
+    /// Our first preference among the subprotocols offered (R-SH-08).
+    pub(super) fn pick_protocol(&self, handshake: &ServerHandshake) -> Option<String> {
+        self.subprotocols
             .iter()
             .find(|ours| handshake.protocols().contains(ours))
-            .cloned();
-        let mut response = match handshake.response(protocol.as_deref()) {
-            Ok(response) => response,
-            Err(error) => return self.refuse(&error),
-        };
-        let deflate = self
-            .proto
-            .deflate
-            .as_ref()
-            .and_then(|ours| ours.negotiate(handshake.extensions()));
-        if let Some(agreed) = &deflate
-            && let Ok(value) = HeaderValue::from_str(&agreed.response())
-        {
-            response
-                .headers_mut()
-                .insert(SEC_WEBSOCKET_EXTENSIONS, value);
-        }
-        write_response(&response, &mut self.pre);
+            .cloned()
+    }
+
+    /// Keeps the request's path and headers for the getters.
+    fn record_request(&mut self, handshake: &ServerHandshake) {
         let request = handshake.request();
         let path = request
             .uri()
@@ -143,7 +152,46 @@ impl sockeye_conn {
             path: c_string(path),
             headers,
         }));
-        self.open(protocol.as_deref(), deflate, leftover, rest);
+    }
+
+    /// Answers a request that broke the rules with its HTTP error (400,
+    /// 426, 431 or 505), then the server closes (R-SH-15).
+    pub(super) fn refuse(&mut self, error: &HandshakeError) {
+        write_response(&error.to_response(), &mut self.pre);
+        self.phase = Phase::Refused;
+        self.pending = Some(Pending::Error(
+            sockeye_result::SOCKEYE_ERR_HANDSHAKE,
+            format!("refused the opening handshake: {error}"),
+        ));
+    }
+
+    /// Answers a valid request with 101, `protocol` and the
+    /// permessage-deflate agreed, and opens the connection.
+    pub(super) fn accept(
+        &mut self,
+        handshake: &ServerHandshake,
+        protocol: Option<&str>,
+        leftover: &[u8],
+        rest: &[u8],
+    ) {
+        let mut response = match handshake.response(protocol) {
+            Ok(response) => response,
+            Err(error) => return self.refuse(&error),
+        };
+        let deflate = self
+            .proto
+            .deflate
+            .as_ref()
+            .and_then(|ours| ours.negotiate(handshake.extensions()));
+        if let Some(agreed) = &deflate
+            && let Ok(value) = HeaderValue::from_str(&agreed.response())
+        {
+            response
+                .headers_mut()
+                .insert(SEC_WEBSOCKET_EXTENSIONS, value);
+        }
+        write_response(&response, &mut self.pre);
+        self.open(protocol, deflate, leftover, rest);
     }
 
     /// A client's handshake input, `head` being all that was buffered.

@@ -16,6 +16,7 @@
 //! | `conn.rs` | [`sockeye_conn`], its phases and state (`SOCKEYE_CONN_*`) |
 //! | `new.rs` | making (server, client, client from a URL) and freeing, the error message |
 //! | `handshake.rs` | the opening handshake: a server's answer, a client's request and its check |
+//! | `accept.rs` | a server that holds the request, then accepts or refuses it itself |
 //! | `events.rs` | input and [`sockeye_conn_event`] |
 //! | `send.rs` | messages, Ping, Pong and Close |
 //! | `output.rs` | the bytes to write |
@@ -23,6 +24,7 @@
 //! | `clock.rs` | when things happened, dated by the caller's time |
 //! | `timers.rs` | deadlines and timeouts |
 
+mod accept;
 mod clock;
 mod conn;
 mod events;
@@ -33,14 +35,16 @@ mod send;
 mod state;
 mod timers;
 
+pub use accept::{sockeye_conn_accept, sockeye_conn_hold_request, sockeye_conn_refuse};
 pub use conn::{
     SOCKEYE_CONN_CLOSED, SOCKEYE_CONN_CLOSING, SOCKEYE_CONN_FAILED, SOCKEYE_CONN_HANDSHAKE,
     SOCKEYE_CONN_OPEN, sockeye_conn,
 };
 pub use events::{
     SOCKEYE_CONN_EVENT_BINARY, SOCKEYE_CONN_EVENT_CLOSE, SOCKEYE_CONN_EVENT_OPEN,
-    SOCKEYE_CONN_EVENT_PING, SOCKEYE_CONN_EVENT_PONG, SOCKEYE_CONN_EVENT_TEXT, sockeye_conn_event,
-    sockeye_conn_feed, sockeye_conn_feed_eof, sockeye_conn_next_event,
+    SOCKEYE_CONN_EVENT_PING, SOCKEYE_CONN_EVENT_PONG, SOCKEYE_CONN_EVENT_REQUEST,
+    SOCKEYE_CONN_EVENT_TEXT, sockeye_conn_event, sockeye_conn_feed, sockeye_conn_feed_eof,
+    sockeye_conn_next_event,
 };
 pub use new::{
     sockeye_conn_free, sockeye_conn_last_error, sockeye_conn_new_client,

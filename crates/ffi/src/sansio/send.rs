@@ -22,7 +22,7 @@ impl sockeye_conn {
                     "the opening handshake failed: nothing can be sent",
                 ));
             }
-            Phase::ServerHandshake(_) | Phase::ClientHandshake(..) => {
+            Phase::ServerHandshake(_) | Phase::ClientHandshake(..) | Phase::ServerRequest(..) => {
                 return Err(self.fail_call(
                     sockeye_result::SOCKEYE_ERR_STATE,
                     "the opening handshake is not done: wait for SOCKEYE_CONN_EVENT_OPEN",

@@ -3,7 +3,7 @@
  * client and a server handle talk through memory buffers; every function
  * gets NULLs; double frees, sends before open and after close, oversize
  * and invalid messages, unknown kinds and small output buffers are
- * refused with the documented codes. Exits 0 when every check passes,
+ * refused with the documented codes; a held request is refused. Exits 0 when every check passes,
  * printing one summary line; prints each failed check otherwise.
  */
 #include <stdint.h>
@@ -97,6 +97,9 @@ static void null_arguments(void) {
     CHECK_CODE(sockeye_conn_request_header(NULL, "host", &text), SOCKEYE_ERR_NULL);
     CHECK_CODE(sockeye_conn_subprotocol(NULL, &text), SOCKEYE_ERR_NULL);
     CHECK(sockeye_conn_last_error(NULL) != NULL);
+    CHECK_CODE(sockeye_conn_hold_request(NULL), SOCKEYE_ERR_NULL);
+    CHECK_CODE(sockeye_conn_accept(NULL, NULL), SOCKEYE_ERR_NULL);
+    CHECK_CODE(sockeye_conn_refuse(NULL, 404, NULL), SOCKEYE_ERR_NULL);
 
     /* NULL outputs and buffers on a live handle. */
     CHECK_CODE(sockeye_conn_new_server(NULL, &conn), SOCKEYE_OK);
@@ -225,6 +228,38 @@ static void client_and_server(void) {
     CHECK_CODE(sockeye_conn_free(client), SOCKEYE_ERR_BAD_HANDLE);
 }
 
+/* A server that holds the request and refuses it; the client sees why. */
+static void refused_request(void) {
+    sockeye_conn *client = NULL, *server = NULL;
+    sockeye_conn_event ev;
+    sockeye_result code;
+    const char *text = NULL;
+    CHECK_CODE(sockeye_conn_new_client_url(NULL, "ws://example.com/private", &client), SOCKEYE_OK);
+    CHECK_CODE(sockeye_conn_new_server(NULL, &server), SOCKEYE_OK);
+    if (client == NULL || server == NULL) {
+        failures++;
+        return;
+    }
+    CHECK_CODE(sockeye_conn_hold_request(client), SOCKEYE_ERR_STATE);
+    CHECK_CODE(sockeye_conn_hold_request(server), SOCKEYE_OK);
+    CHECK_CODE(sockeye_conn_accept(server, NULL), SOCKEYE_ERR_STATE);
+    move_bytes(client, server);
+    CHECK(next_type(server, &ev, NULL) == SOCKEYE_CONN_EVENT_REQUEST);
+    CHECK(ev.len == 8 && memcmp(ev.data, "/private", 8) == 0);
+    CHECK_CODE(sockeye_conn_request_header(server, "host", &text), SOCKEYE_OK);
+    CHECK(text != NULL && strcmp(text, "example.com") == 0);
+    CHECK_CODE(sockeye_conn_accept(server, "not-offered"), SOCKEYE_ERR_INVALID);
+    CHECK_CODE(sockeye_conn_refuse(server, 302, NULL), SOCKEYE_ERR_INVALID);
+    CHECK_CODE(sockeye_conn_refuse(server, 403, "go away"), SOCKEYE_OK);
+    CHECK(sockeye_conn_state(server) == SOCKEYE_CONN_FAILED);
+    move_bytes(server, client);
+    CHECK(sockeye_conn_should_close_transport(server));
+    CHECK(next_type(client, &ev, &code) == 0 && code == SOCKEYE_ERR_HANDSHAKE);
+    CHECK(strstr(sockeye_conn_last_error(client), "403") != NULL);
+    CHECK_CODE(sockeye_conn_free(client), SOCKEYE_OK);
+    CHECK_CODE(sockeye_conn_free(server), SOCKEYE_OK);
+}
+
 static void result_names(void) {
     for (int code = 0; code <= SOCKEYE_ERR_STATE; code++) {
         const char *name = sockeye_result_str(code);
@@ -238,6 +273,7 @@ int main(void) {
     null_arguments();
     bad_urls();
     client_and_server();
+    refused_request();
     result_names();
     if (failures > 0) {
         fprintf(stderr, "sansio-misuse: %d of %d checks failed\n", failures, checks);
