@@ -22,6 +22,8 @@
 //! | `registry.rs` | the live handles, so a second free is refused instead of corrupting memory |
 //! | `version.rs` | [`sockeye_version`] |
 //! | `config.rs` | [`sockeye_config`]: limits, timeouts and switches for both layers |
+//! | `message_kind.rs` | [`SOCKEYE_TEXT`] and [`SOCKEYE_BINARY`], the kinds of message sent |
+//! | `sansio/` | the sans-I/O layer: [`sockeye_conn`] and every `sockeye_conn_*` function |
 //!
 //! # The contract
 //!
@@ -35,10 +37,14 @@
 
 mod boundary;
 mod config;
+mod message_kind;
 mod registry;
 mod result;
+mod sansio;
 mod version;
 
 pub use config::*;
+pub use message_kind::{SOCKEYE_BINARY, SOCKEYE_TEXT};
 pub use result::{sockeye_result, sockeye_result_str};
+pub use sansio::*;
 pub use version::sockeye_version;
