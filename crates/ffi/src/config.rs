@@ -195,6 +195,40 @@ pub unsafe extern "C" fn sockeye_config_set_deflate(
     }
 }
 
+/// Turns permessage-deflate on without context takeover in either
+/// direction, or both (RFC 7692 §7.1.1): each message is then compressed
+/// from an empty window, which costs some ratio but lets the receiving end
+/// keep no window between messages.
+///
+/// A client with `client_no_context_takeover` promises it in its offer
+/// (some servers accept a client's offer only with that promise) and with
+/// `server_no_context_takeover` asks it of the server. A server with
+/// `client_no_context_takeover` requires it of every client and with
+/// `server_no_context_takeover` always resets its own window. Both false
+/// is the same as `sockeye_config_set_deflate(config, true)`.
+///
+/// # Safety
+/// `config` is NULL or a live config that no other thread uses during the
+/// call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sockeye_config_set_deflate_no_context_takeover(
+    config: *mut sockeye_config,
+    client_no_context_takeover: bool,
+    server_no_context_takeover: bool,
+) -> sockeye_result {
+    // SAFETY: `config` is as this function's own contract says.
+    unsafe {
+        set(config, |c| {
+            c.websocket.proto.deflate = Some(DeflateConfig {
+                client_no_context_takeover,
+                server_no_context_takeover,
+                ..DeflateConfig::default()
+            });
+            Ok(())
+        })
+    }
+}
+
 /// Adds a subprotocol (a token such as `"chat"`). A client offers its list
 /// in order; a server picks the first of its own list that the client
 /// offered, or none. The string is copied.
@@ -378,6 +412,12 @@ mod tests {
     use super::*;
     use sockeye_result::*;
 
+    /// The deflate settings of a live config.
+    unsafe fn c_deflate(config: *mut sockeye_config) -> Option<DeflateConfig> {
+        // SAFETY: a live config used by this thread only.
+        unsafe { (*config).websocket.proto.deflate.clone() }
+    }
+
     #[test]
     fn setters_change_their_field_and_refuse_out_of_range_values() {
         let mut config = std::ptr::null_mut();
@@ -392,6 +432,14 @@ mod tests {
             assert_eq!(
                 sockeye_config_set_max_message_size(config, 0),
                 SOCKEYE_ERR_INVALID
+            );
+            assert_eq!(
+                sockeye_config_set_deflate_no_context_takeover(config, true, false),
+                SOCKEYE_OK
+            );
+            assert!(
+                c_deflate(config)
+                    .is_some_and(|d| d.client_no_context_takeover && !d.server_no_context_takeover)
             );
             assert_eq!(sockeye_config_set_deflate(config, true), SOCKEYE_OK);
             assert_eq!(

@@ -23,6 +23,7 @@
 //! | `version.rs` | [`sockeye_version`] |
 //! | `config.rs` | [`sockeye_config`]: limits, timeouts and switches for both layers |
 //! | `message_kind.rs` | [`SOCKEYE_TEXT`] and [`SOCKEYE_BINARY`], the kinds of message sent |
+//! | `sansio/` | the sans-I/O layer: [`sockeye_conn`] and every `sockeye_conn_*` function |
 //! | `runtime/` | the batteries-included layer: [`sockeye_ctx`] with its runtime threads, listeners, clients, the event queue ([`sockeye_event_poll`]), sending and closing by id from any thread (its files in its `mod.rs`) |
 //!
 //! # The contract
@@ -41,10 +42,12 @@ mod message_kind;
 mod registry;
 mod result;
 mod runtime;
+mod sansio;
 mod version;
 
 pub use config::*;
 pub use message_kind::{SOCKEYE_BINARY, SOCKEYE_TEXT};
 pub use result::{sockeye_result, sockeye_result_str};
 pub use runtime::*;
+pub use sansio::*;
 pub use version::sockeye_version;
