@@ -49,7 +49,13 @@ fn start(shared: &Arc<Shared>, url: &str, config: sockeye_config) -> Result<u64,
     for root in config.ca_roots {
         client = client.add_root_certificate(root);
     }
-    let conn = Arc::new(Conn::new(shared.next_id(), 0, config.max_buffered, true));
+    let conn = Arc::new(Conn::new(
+        shared.next_id(),
+        0,
+        config.max_buffered,
+        true,
+        Arc::clone(&shared.wakeups),
+    ));
     let id = conn.id;
     shared.conns.insert(Arc::clone(&conn));
     let shared = Arc::clone(shared);

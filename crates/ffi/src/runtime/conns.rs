@@ -14,6 +14,7 @@ use std::task::Waker;
 
 use sockeye::{CloseCode, Message};
 
+use super::wakeups::Wakeups;
 use crate::result::sockeye_result;
 
 /// What a connection's task is told to do.
@@ -55,11 +56,19 @@ pub(crate) struct Conn {
     buffered: AtomicUsize,
     /// The limit above which sends are refused.
     max_buffered: usize,
+    /// Where wake-ups of the task go.
+    wakeups: Arc<Wakeups>,
 }
 
 impl Conn {
     /// A connection in the opening handshake (`connecting`) or open.
-    pub(crate) fn new(id: u64, listener: u64, max_buffered: usize, connecting: bool) -> Conn {
+    pub(crate) fn new(
+        id: u64,
+        listener: u64,
+        max_buffered: usize,
+        connecting: bool,
+        wakeups: Arc<Wakeups>,
+    ) -> Conn {
         Conn {
             id,
             listener,
@@ -75,6 +84,7 @@ impl Conn {
             }),
             buffered: AtomicUsize::new(0),
             max_buffered,
+            wakeups,
         }
     }
 
@@ -105,9 +115,7 @@ impl Conn {
         outbox.commands.push(Command::Send(message));
         let waker = Self::wake_once(&mut outbox);
         drop(outbox);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        self.wakeups.wake(waker);
         Ok(before + len)
     }
 
@@ -124,9 +132,7 @@ impl Conn {
         outbox.commands.push(Command::Close(code, reason));
         let waker = Self::wake_once(&mut outbox);
         drop(outbox);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        self.wakeups.wake(waker);
         Ok(())
     }
 
@@ -234,7 +240,7 @@ mod tests {
 
     #[test]
     fn sends_are_refused_before_open_over_the_limit_and_after_close() {
-        let conn = Conn::new(1, 0, 10, true);
+        let conn = Conn::new(1, 0, 10, true, Arc::default());
         assert_eq!(
             conn.send(Message::binary(vec![0; 4])),
             Err(SOCKEYE_ERR_STATE)
@@ -268,7 +274,7 @@ mod tests {
     #[test]
     fn the_table_finds_and_forgets_by_id() {
         let conns = Conns::default();
-        conns.insert(Arc::new(Conn::new(5, 2, 10, false)));
+        conns.insert(Arc::new(Conn::new(5, 2, 10, false, Arc::default())));
         assert_eq!(conns.get(5).unwrap().listener, 2);
         assert_eq!(conns.all().len(), 1);
         conns.remove(5);

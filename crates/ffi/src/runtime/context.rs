@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use super::failure::{Failure, fail};
 use super::queue::EventQueue;
 use super::shared::Shared;
+use super::wakeups::Wakeups;
 use crate::boundary::{self, guard};
 use crate::registry;
 use crate::result::sockeye_result;
@@ -65,9 +66,11 @@ impl sockeye_ctx {
                 .build()
         }
         .map_err(|e| fail(sockeye_result::SOCKEYE_ERR_IO, format!("runtime: {e}")))?;
-        let events = EventQueue::new()
+        let wakeups = Arc::new(Wakeups::default());
+        let events = EventQueue::new(Arc::clone(&wakeups))
             .map_err(|e| fail(sockeye_result::SOCKEYE_ERR_IO, format!("wake fd: {e}")))?;
-        let shared = Arc::new(Shared::new(events, runtime.handle().clone()));
+        runtime.spawn(Arc::clone(&wakeups).dispatch());
+        let shared = Arc::new(Shared::new(events, runtime.handle().clone(), wakeups));
         let (stop, stopped) = oneshot::channel::<()>();
         let owner = std::thread::Builder::new()
             .name("sockeye-ctx".into())

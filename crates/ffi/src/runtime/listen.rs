@@ -131,6 +131,7 @@ where
         listener,
         settings.max_buffered,
         false,
+        Arc::clone(&shared.wakeups),
     ));
     shared.conns.insert(Arc::clone(&conn));
     driver::run(shared, conn, ws).await;

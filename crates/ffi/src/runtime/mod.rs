@@ -18,6 +18,7 @@
 //! | `connect.rs` | clients: [`sockeye_ctx_connect`] |
 //! | `send.rs` | [`sockeye_send`], [`sockeye_buffered_amount`], [`sockeye_close`] |
 //! | `tls.rs` | the TLS acceptor from PEM files |
+//! | `wakeups.rs` | waking tasks from C threads in batches, through one dispatcher task |
 //! | `failure.rs` | failures with details, and each thread's last message |
 
 mod connect;
@@ -33,6 +34,7 @@ mod send;
 mod shared;
 mod tls;
 mod wake;
+mod wakeups;
 
 pub use connect::sockeye_ctx_connect;
 pub use context::{sockeye_ctx, sockeye_ctx_free, sockeye_ctx_last_error, sockeye_ctx_new};

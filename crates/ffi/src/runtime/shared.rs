@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use super::conns::Conns;
 use super::failure::{Failure, LastErrors};
 use super::queue::EventQueue;
+use super::wakeups::Wakeups;
 use crate::result::sockeye_result;
 
 /// A listening socket's accept loop.
@@ -30,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) listeners: Mutex<HashMap<u64, Listener>>,
     pub(crate) errors: LastErrors,
     pub(crate) handle: Handle,
+    /// Wake-ups of tasks from outside the runtime.
+    pub(crate) wakeups: Arc<Wakeups>,
     /// Connection and listener ids share one sequence, from 1: an id is
     /// never reused by the same context.
     next_id: AtomicU64,
@@ -39,13 +42,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(events: EventQueue, handle: Handle) -> Shared {
+    pub(crate) fn new(events: EventQueue, handle: Handle, wakeups: Arc<Wakeups>) -> Shared {
         Shared {
             events,
             conns: Conns::default(),
             listeners: Mutex::default(),
             errors: LastErrors::default(),
             handle,
+            wakeups,
             next_id: AtomicU64::new(1),
             live: Mutex::new(0),
             live_changed: Condvar::new(),
