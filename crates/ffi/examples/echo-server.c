@@ -118,7 +118,9 @@ int main(int argc, char **argv)
 
     sockeye_ctx *ctx = NULL;
     sockeye_config *config = NULL;
-    sockeye_result rc = sockeye_ctx_new(1, &ctx);
+    /* No thread of its own: the sockets are served inside sockeye_event_poll
+       on this thread, one loop with no hand-off per message. */
+    sockeye_result rc = sockeye_ctx_new(0, &ctx);
     if (rc != SOCKEYE_OK) {
         fail(NULL, "sockeye_ctx_new", rc);
         return 1;

@@ -187,7 +187,17 @@ impl Drop for Config {
 
 #[test]
 fn server_echoes_text_and_binary_to_a_client() {
-    let ctx = Ctx::new(1);
+    server_echoes_text_and_binary_to_a_client_on(1);
+}
+
+/// The same, on a context of no threads (0) that runs inside the poll.
+#[test]
+fn server_echoes_text_and_binary_to_a_client_inline() {
+    server_echoes_text_and_binary_to_a_client_on(0);
+}
+
+fn server_echoes_text_and_binary_to_a_client_on(threads: u32) {
+    let ctx = Ctx::new(threads);
     let (listener, port) = ctx.listen(null());
     let (client, server, client_open, server_open) = ctx.pair(port, null());
     assert_eq!(client_open.listener, 0);
@@ -270,7 +280,17 @@ fn the_server_picks_a_subprotocol_both_sides_see() {
 
 #[test]
 fn close_codes_and_reasons_travel_both_ways_and_ids_are_then_forgotten() {
-    let ctx = Ctx::new(1);
+    close_codes_and_reasons_travel_both_ways_and_ids_are_then_forgotten_on(1);
+}
+
+/// The same, on a context of no threads (0) that runs inside the poll.
+#[test]
+fn close_codes_and_reasons_travel_both_ways_and_ids_are_then_forgotten_inline() {
+    close_codes_and_reasons_travel_both_ways_and_ids_are_then_forgotten_on(0);
+}
+
+fn close_codes_and_reasons_travel_both_ways_and_ids_are_then_forgotten_on(threads: u32) {
+    let ctx = Ctx::new(threads);
     let (_, port) = ctx.listen(null());
 
     // The client closes.
@@ -334,9 +354,19 @@ fn close_codes_and_reasons_travel_both_ways_and_ids_are_then_forgotten() {
 
 #[test]
 fn many_threads_send_at_once_and_each_threads_order_is_kept() {
+    many_threads_send_at_once_and_each_threads_order_is_kept_on(2);
+}
+
+/// The same, on a context of no threads (0) that runs inside the poll.
+#[test]
+fn many_threads_send_at_once_and_each_threads_order_is_kept_inline() {
+    many_threads_send_at_once_and_each_threads_order_is_kept_on(0);
+}
+
+fn many_threads_send_at_once_and_each_threads_order_is_kept_on(threads: u32) {
     const THREADS: usize = 8;
     const EACH: usize = 300;
-    let ctx = Ctx::new(2);
+    let ctx = Ctx::new(threads);
     let (_, port) = ctx.listen(null());
     let (client_a, server_a, _, _) = ctx.pair(port, null());
     let (client_b, server_b, _, _) = ctx.pair(port, null());
@@ -413,7 +443,17 @@ fn silent_server() -> (u16, std::thread::JoinHandle<std::net::TcpStream>) {
 
 #[test]
 fn a_peer_that_stops_reading_gets_backpressure_not_unbounded_memory() {
-    let ctx = Ctx::new(1);
+    a_peer_that_stops_reading_gets_backpressure_not_unbounded_memory_on(1);
+}
+
+/// The same, on a context of no threads (0) that runs inside the poll.
+#[test]
+fn a_peer_that_stops_reading_gets_backpressure_not_unbounded_memory_inline() {
+    a_peer_that_stops_reading_gets_backpressure_not_unbounded_memory_on(0);
+}
+
+fn a_peer_that_stops_reading_gets_backpressure_not_unbounded_memory_on(threads: u32) {
+    let ctx = Ctx::new(threads);
     let config = Config::new();
     // SAFETY: a live config.
     assert_eq!(
@@ -826,4 +866,28 @@ fn freeing_closes_open_connections_with_1001() {
     });
     let last = seen.last().unwrap();
     assert_eq!((last.kind, last.close_code), (SOCKEYE_EVENT_CLOSE, 1001));
+}
+
+#[test]
+fn a_context_of_no_threads_has_no_fd_and_serves_inside_the_poll() {
+    let ctx = Ctx::new(0);
+    // SAFETY: a live context.
+    assert_eq!(unsafe { sockeye_ctx_fd(ctx.0) }, -1);
+    // Nothing is served between polls, but a poll with timeout 0 still
+    // turns the loop: the client below opens across a few of them.
+    let (_, port) = ctx.listen(null());
+    let _client = ctx.connect(&format!("ws://127.0.0.1:{port}/"), null());
+    let mut opened = 0;
+    for _ in 0..2000 {
+        if let Some(ev) = ctx.poll(0) {
+            if ev.kind == SOCKEYE_EVENT_OPEN {
+                opened += 1;
+            }
+        }
+        if opened == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(opened, 2, "both ends open through polls of timeout 0");
 }

@@ -50,6 +50,8 @@ pub struct sockeye_ctx {
     pub(crate) shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     owner: Option<JoinHandle<()>>,
+    /// A context of no threads: its runtime, run by `sockeye_event_poll`.
+    pub(crate) inline: Option<tokio::runtime::Runtime>,
 }
 
 impl sockeye_ctx {
@@ -71,6 +73,14 @@ impl sockeye_ctx {
             .map_err(|e| fail(sockeye_result::SOCKEYE_ERR_IO, format!("wake fd: {e}")))?;
         runtime.spawn(Arc::clone(&wakeups).dispatch());
         let shared = Arc::new(Shared::new(events, runtime.handle().clone(), wakeups));
+        if threads == 0 {
+            return Ok(sockeye_ctx {
+                shared,
+                stop: None,
+                owner: None,
+                inline: Some(runtime),
+            });
+        }
         let (stop, stopped) = oneshot::channel::<()>();
         let owner = std::thread::Builder::new()
             .name("sockeye-ctx".into())
@@ -85,6 +95,7 @@ impl sockeye_ctx {
             shared,
             stop: Some(stop),
             owner: Some(owner),
+            inline: None,
         })
     }
 }
@@ -102,7 +113,13 @@ impl Drop for sockeye_ctx {
         for conn in shared.conns.all() {
             let _ = conn.close(CloseCode::GOING_AWAY, String::new());
         }
-        shared.wait_for_tasks(FREE_GRACE);
+        if let Some(runtime) = self.inline.take() {
+            // Nothing runs between polls: run the closing handshakes here.
+            runtime.block_on(shared.wait_for_tasks_inline(FREE_GRACE));
+            runtime.shutdown_timeout(SHUTDOWN_TIMEOUT);
+        } else {
+            shared.wait_for_tasks(FREE_GRACE);
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -114,11 +131,18 @@ impl Drop for sockeye_ctx {
 
 /// Makes a context and starts its runtime thread(s); writes it to `*out`.
 ///
-/// `threads` is the number of threads that run connections: 0 or 1 for
-/// one (the fastest for up to a few thousand connections: no hand-offs
-/// between threads), more to spread TLS and compression over several
-/// cores; at most 256 (`SOCKEYE_ERR_INVALID` above). The thread that
-/// polls events is yours, not one of these.
+/// `threads` is the number of threads that run connections: 1 for one
+/// (no hand-offs between runtime threads), more to spread TLS and
+/// compression over several cores; at most 256 (`SOCKEYE_ERR_INVALID`
+/// above). The thread that polls events is yours, not one of these.
+///
+/// With 0 the context has no thread of its own: its sockets are served
+/// inside `sockeye_event_poll`, on the polling thread, as a
+/// single-threaded event loop does (libwebsockets' `lws_service`). No
+/// thread hand-off per message makes this the fastest on one core, but
+/// nothing moves between polls, so poll often (a game loop's every
+/// frame, or with a timeout); `sockeye_ctx_fd` then returns -1, and sends
+/// and closes from other threads leave at the next poll.
 ///
 /// Free it with `sockeye_ctx_free`.
 ///

@@ -105,9 +105,14 @@ impl Driver {
             }
             let waiting = unhandled || (queue.is_full() && queue.wait_for_space(cx.waker()));
             if waiting {
-                // Write what is queued, but parse nothing until the poller
-                // says so; a write error shows at the next read.
-                let _ = Pin::new(&mut *ws).poll_flush(cx);
+                // Parse nothing until the poller says so. Write what is
+                // queued now only when no input is left to read: otherwise
+                // the next read writes it, with the answers to the input
+                // still buffered, in one write. A write error shows at the
+                // next read.
+                if ws.buffered_input() == 0 {
+                    let _ = Pin::new(&mut *ws).poll_flush(cx);
+                }
                 self.settle(ws);
                 return Poll::Pending;
             }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::context::sockeye_ctx;
-use super::event::sockeye_event;
+use super::event::{Event, sockeye_event};
 use crate::boundary::{self, guard, guard_value};
 use crate::result::sockeye_result;
 
@@ -52,9 +52,11 @@ pub unsafe extern "C" fn sockeye_event_poll(
             _ => return Err(sockeye_result::SOCKEYE_ERR_INVALID),
         };
         let shared = &ctx.shared;
-        let event = shared
-            .events
-            .poll(timeout, |last| shared.conns.remove(last.conn))?;
+        let on_final = |last: &Event| shared.conns.remove(last.conn);
+        let event = match &ctx.inline {
+            Some(runtime) => shared.events.poll_inline(runtime, timeout, on_final)?,
+            None => shared.events.poll(timeout, on_final)?,
+        };
         // SAFETY: `out` is not NULL and points to a writable event.
         unsafe { boundary::write_out(out, event) }
     })
@@ -67,7 +69,9 @@ pub unsafe extern "C" fn sockeye_event_poll(
 /// no event waiting; the poll then just returns `SOCKEYE_ERR_AGAIN`.
 ///
 /// The context owns the descriptor: do not read, write or close it. It
-/// is valid until `sockeye_ctx_free`. Returns -1 for a NULL context.
+/// is valid until `sockeye_ctx_free`. Returns -1 for a NULL context and
+/// for a context of no threads (see `sockeye_ctx_new`), whose events only
+/// come while it is polled.
 ///
 /// # Safety
 /// `ctx` is NULL or a live context.
@@ -76,6 +80,7 @@ pub unsafe extern "C" fn sockeye_ctx_fd(ctx: *const sockeye_ctx) -> i32 {
     guard_value(-1, || {
         // SAFETY: `ctx` is NULL or a live context, by the contract.
         match unsafe { boundary::shared(ctx) } {
+            Ok(ctx) if ctx.inline.is_some() => -1,
             Ok(ctx) => ctx.shared.events.fd(),
             Err(_) => -1,
         }

@@ -131,6 +131,9 @@ pub(crate) struct EventQueue {
     any_handled_waiter: AtomicBool,
     /// Where the poller's wake-ups of tasks go.
     wakeups: Arc<Wakeups>,
+    /// Wakes a poller that drives the runtime itself (a context of no
+    /// threads) and awaits events inside it.
+    arrived: tokio::sync::Notify,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -153,6 +156,7 @@ impl EventQueue {
             handled_waiters: Mutex::default(),
             any_handled_waiter: AtomicBool::new(false),
             wakeups,
+            arrived: tokio::sync::Notify::new(),
         })
     }
 
@@ -204,6 +208,7 @@ impl EventQueue {
         pending.events.extend(events.drain(..));
         if pending.poller_waiting {
             self.ready.notify_one();
+            self.arrived.notify_one();
         }
         if !pending.fd_signaled {
             pending.fd_signaled = true;
@@ -284,6 +289,29 @@ impl EventQueue {
         timeout: Option<Duration>,
         on_final: impl FnOnce(&Event),
     ) -> Result<sockeye_event, sockeye_result> {
+        self.take(on_final, |batch| self.refill(batch, timeout))
+    }
+
+    /// [`poll`](Self::poll) for a context of no threads: the runtime runs
+    /// here, on the poller's thread, while the batch is refilled, and not
+    /// at all between polls.
+    pub(crate) fn poll_inline(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        timeout: Option<Duration>,
+        on_final: impl FnOnce(&Event),
+    ) -> Result<sockeye_event, sockeye_result> {
+        self.take(on_final, |batch| {
+            runtime.block_on(self.refill_inline(batch, timeout));
+        })
+    }
+
+    /// The next event of the batch, after `refill` when it is empty.
+    fn take(
+        &self,
+        on_final: impl FnOnce(&Event),
+        refill: impl FnOnce(&mut VecDeque<Event>),
+    ) -> Result<sockeye_event, sockeye_result> {
         let mut poller = match self.poller.try_lock() {
             Ok(poller) => poller,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
@@ -294,7 +322,7 @@ impl EventQueue {
             self.mark_handled(done.seq);
         }
         if poller.batch.is_empty() {
-            self.refill(&mut poller.batch, timeout);
+            refill(&mut poller.batch);
         }
         let event = poller
             .batch
@@ -310,6 +338,56 @@ impl EventQueue {
 
     /// Waits up to [`SPIN`] for an event to be queued, without sleeping:
     /// yielding the core to the runtime's thread if they share one.
+    /// Moves every waiting event into `batch` and lets the tasks that
+    /// stopped reading at the bound read again.
+    fn take_pending(&self, mut pending: MutexGuard<'_, Pending>, batch: &mut VecDeque<Event>) {
+        std::mem::swap(&mut pending.events, batch);
+        pending.bytes = 0;
+        self.bytes.store(0, Ordering::Relaxed);
+        let blocked = std::mem::take(&mut pending.blocked);
+        drop(pending);
+        blocked.into_iter().for_each(Waker::wake);
+    }
+
+    /// Refills `batch` inside the runtime: one turn of it first (the
+    /// tasks woken by what the poller did since it last came, and the
+    /// sockets that are ready), then waits for events until the timeout.
+    /// When events come, the tasks ready with them run before the batch
+    /// is taken, so a batch holds what one turn produced.
+    async fn refill_inline(&self, batch: &mut VecDeque<Event>, timeout: Option<Duration>) {
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        tokio::task::yield_now().await;
+        loop {
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            {
+                let mut pending = lock(&self.pending);
+                if !pending.events.is_empty() {
+                    pending.poller_waiting = false;
+                    self.take_pending(pending, batch);
+                    return;
+                }
+                if deadline.is_some_and(|d| d <= tokio::time::Instant::now()) {
+                    pending.poller_waiting = false;
+                    if pending.fd_signaled {
+                        pending.fd_signaled = false;
+                        self.wake.reset();
+                    }
+                    return;
+                }
+                pending.poller_waiting = true;
+            }
+            match deadline {
+                None => arrived.await,
+                Some(deadline) => {
+                    let _ = tokio::time::timeout_at(deadline, arrived).await;
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
     fn spin_for_events(&self) {
         let start = Instant::now();
         while self.bytes.load(Ordering::Relaxed) == 0 && start.elapsed() < SPIN {
@@ -325,12 +403,7 @@ impl EventQueue {
         let mut pending = lock(&self.pending);
         loop {
             if !pending.events.is_empty() {
-                std::mem::swap(&mut pending.events, batch);
-                pending.bytes = 0;
-                self.bytes.store(0, Ordering::Relaxed);
-                let blocked = std::mem::take(&mut pending.blocked);
-                drop(pending);
-                blocked.into_iter().for_each(Waker::wake);
+                self.take_pending(pending, batch);
                 return;
             }
             let left = match deadline {

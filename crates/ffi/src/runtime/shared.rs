@@ -96,6 +96,19 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// [`wait_for_tasks`](Self::wait_for_tasks) inside the runtime of a
+    /// context of no threads, which must run for the tasks to end.
+    pub(crate) async fn wait_for_tasks_inline(&self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        while *self.live.lock().unwrap_or_else(PoisonError::into_inner) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
 /// A running connection task; see [`Shared::task_started`].
 #[derive(Debug)]
 pub(crate) struct LiveTask(Arc<Shared>);

@@ -226,6 +226,15 @@ impl Connection {
         }
     }
 
+    /// Bytes received and not yet read out as events: whole frames waiting
+    /// for [`next_event`](Self::next_event) and the start of one still
+    /// arriving. A driver that hands events to someone else one at a time
+    /// can hold its writes while this is non-zero, so the replies to one
+    /// read still leave in one write.
+    pub fn buffered_input(&self) -> usize {
+        self.recv.buf.len()
+    }
+
     /// How many more bytes the frame being read needs, or 0 when no frame
     /// is in progress. A transport can size its next read with it.
     pub fn read_hint(&self) -> usize {

@@ -327,6 +327,17 @@ where
         self.conn.output_len()
     }
 
+    /// Bytes read from the transport and not yet returned as messages
+    /// (whole frames waiting, and the start of one still arriving).
+    ///
+    /// Reading ([`next`](futures_util::StreamExt::next)) writes everything
+    /// queued before it reads the transport again; a caller that waits
+    /// between messages for someone else can skip its own flush while this
+    /// is non-zero and still send the replies to one read in one write.
+    pub fn buffered_input(&self) -> usize {
+        self.conn.buffered_input()
+    }
+
     /// The underlying byte stream.
     pub fn get_ref(&self) -> &S {
         &self.io
