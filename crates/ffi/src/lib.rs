@@ -33,9 +33,6 @@
 //! NULL; outputs are written only on `SOCKEYE_OK`; a panic never crosses
 //! the boundary; bytes passed in are copied before the call returns.
 
-// Until both layers use every helper of the boundary.
-#![allow(dead_code)]
-
 mod boundary;
 mod config;
 mod message_kind;

@@ -32,6 +32,7 @@ pub(crate) fn create<T: 'static>(value: T) -> *mut T {
 }
 
 /// Whether `ptr` is a live handle of type `T`.
+#[cfg(test)]
 pub(crate) fn is_live<T: 'static>(ptr: *const T) -> bool {
     live()
         .as_ref()
