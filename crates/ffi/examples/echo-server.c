@@ -37,18 +37,18 @@ static void fail(sockeye_ctx *ctx, const char *what, sockeye_result rc)
 }
 
 /* Echoes one message. A peer that reads slower than it sends fills its send
- * buffer: then wait for it to drain (the runtime keeps writing meanwhile),
- * and give up on a peer that does not read at all. */
+ * buffer: then serve the sockets for a millisecond without taking events
+ * (this context has no thread of its own, so nothing is written otherwise)
+ * and try again, giving up on a peer that does not read at all. */
 static void echo(sockeye_ctx *ctx, const sockeye_event *ev)
 {
     uint32_t kind = ev->type == SOCKEYE_EVENT_TEXT ? SOCKEYE_TEXT : SOCKEYE_BINARY;
-    struct timespec pause = {0, 1000000};
     for (int tries = 0; tries < 10000; tries++) {
         sockeye_result rc = sockeye_send(ctx, ev->conn, kind, ev->data, ev->len, NULL);
         if (rc != SOCKEYE_ERR_BACKPRESSURE) {
             return; /* sent, or the connection is closing: nothing to echo to */
         }
-        nanosleep(&pause, NULL);
+        sockeye_ctx_run(ctx, 1);
     }
     sockeye_close(ctx, ev->conn, 1008, "not reading");
 }
@@ -77,7 +77,7 @@ static int serve(sockeye_ctx *ctx, const sockeye_config *config, long port, long
             continue;
         }
         if (rc != SOCKEYE_OK) {
-            fail(ctx, "sockeye_event_poll", rc);
+            fail(NULL, "sockeye_event_poll", rc); /* poll records no message */
             return 1;
         }
         switch (ev.type) {

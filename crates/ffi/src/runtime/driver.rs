@@ -30,6 +30,11 @@ use crate::result::sockeye_result;
 /// fairness among connections.
 const BUDGET: usize = 64;
 
+/// Output held while input is still buffered is written anyway once it
+/// reaches 64 KiB: large answers leave at once, and a sender told
+/// `SOCKEYE_ERR_BACKPRESSURE` sees the buffer drain.
+const FLUSH_WHILE_READING: usize = 64 << 10;
+
 /// Runs `ws` until it ends: an OPEN event first, a CLOSE or ERROR last.
 pub(crate) async fn run<S>(shared: Arc<Shared>, conn: Arc<Conn>, mut ws: WebSocket<S>)
 where
@@ -110,7 +115,7 @@ impl Driver {
                 // the next read writes it, with the answers to the input
                 // still buffered, in one write. A write error shows at the
                 // next read.
-                if ws.buffered_input() == 0 {
+                if ws.buffered_input() == 0 || ws.buffered_amount() >= FLUSH_WHILE_READING {
                     let _ = Pin::new(&mut *ws).poll_flush(cx);
                 }
                 self.settle(ws);

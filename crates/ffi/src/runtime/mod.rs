@@ -11,7 +11,7 @@
 //! | `event.rs` | [`sockeye_event`] and the `SOCKEYE_EVENT_*` types |
 //! | `queue.rs` | the bounded event queue: batches both ways, wake-ups only when needed |
 //! | `wake.rs` | the fd that is readable while events wait |
-//! | `poll.rs` | [`sockeye_event_poll`], [`sockeye_ctx_fd`] |
+//! | `poll.rs` | [`sockeye_event_poll`], [`sockeye_ctx_fd`], [`sockeye_ctx_run`] |
 //! | `conns.rs` | connections by id, each with its outbox and buffered amount |
 //! | `driver.rs` | the task of one open connection: outbox in, events out |
 //! | `listen.rs` | listeners: bind, accept, TLS and opening handshakes |
@@ -45,5 +45,5 @@ pub use event::{
 pub use listen::{
     sockeye_ctx_listen, sockeye_ctx_listen_tls, sockeye_ctx_listener_port, sockeye_ctx_unlisten,
 };
-pub use poll::{sockeye_ctx_fd, sockeye_event_poll};
+pub use poll::{sockeye_ctx_fd, sockeye_ctx_run, sockeye_event_poll};
 pub use send::{sockeye_buffered_amount, sockeye_close, sockeye_send};

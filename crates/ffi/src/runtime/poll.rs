@@ -1,5 +1,7 @@
-//! Taking events: [`sockeye_event_poll`], and [`sockeye_ctx_fd`] for
-//! hosts that wait in their own `poll`/`epoll`/`select` loop.
+//! Taking events: [`sockeye_event_poll`], [`sockeye_ctx_fd`] for hosts
+//! that wait in their own `poll`/`epoll`/`select` loop, and
+//! [`sockeye_ctx_run`], which serves the sockets of a context of no threads
+//! without taking events.
 
 use std::time::Duration;
 
@@ -83,6 +85,38 @@ pub unsafe extern "C" fn sockeye_ctx_fd(ctx: *const sockeye_ctx) -> i32 {
             Ok(ctx) if ctx.inline.is_some() => -1,
             Ok(ctx) => ctx.shared.events.fd(),
             Err(_) => -1,
+        }
+    })
+}
+
+/// Serves the sockets for `timeout_ms` milliseconds (0: one turn) without
+/// taking any event, for a context of no threads (`sockeye_ctx_new` with
+/// 0), where nothing moves between polls: call it after
+/// `SOCKEYE_ERR_BACKPRESSURE` so the queued data can leave, then send
+/// again. Events that arrive meanwhile wait for the next
+/// `sockeye_event_poll`; the data of the last event taken stays valid. For
+/// a context with threads, which serve the sockets anyway, it only waits.
+///
+/// Returns `SOCKEYE_ERR_STATE` while another thread is in
+/// `sockeye_event_poll` or `sockeye_ctx_run` on this context, and
+/// `SOCKEYE_ERR_INVALID` for a negative timeout.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sockeye_ctx_run(ctx: *mut sockeye_ctx, timeout_ms: i32) -> sockeye_result {
+    guard(|| {
+        // SAFETY: `ctx` is NULL or a live context, by the contract.
+        let ctx = unsafe { boundary::shared(ctx.cast_const())? };
+        let timeout = u64::try_from(timeout_ms)
+            .map(Duration::from_millis)
+            .map_err(|_| sockeye_result::SOCKEYE_ERR_INVALID)?;
+        match &ctx.inline {
+            Some(runtime) => ctx.shared.events.run_inline(runtime, timeout),
+            None => {
+                std::thread::sleep(timeout);
+                Ok(())
+            }
         }
     })
 }

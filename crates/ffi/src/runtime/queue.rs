@@ -306,6 +306,27 @@ impl EventQueue {
         })
     }
 
+    /// Runs the runtime of a context of no threads for `timeout` (one turn
+    /// for zero) without handing out events: queued sends leave and
+    /// arriving events wait in the queue. `SOCKEYE_ERR_STATE` while another
+    /// thread polls.
+    pub(crate) fn run_inline(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        timeout: Duration,
+    ) -> Result<(), sockeye_result> {
+        let _poller = match self.poller.try_lock() {
+            Ok(poller) => poller,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return Err(sockeye_result::SOCKEYE_ERR_STATE),
+        };
+        runtime.block_on(async {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(timeout).await;
+        });
+        Ok(())
+    }
+
     /// The next event of the batch, after `refill` when it is empty.
     fn take(
         &self,

@@ -165,6 +165,8 @@ pub unsafe extern "C" fn sockeye_conn_refuse(
         write_response(&response, &mut answer);
         conn.pre.extend_from_slice(&answer);
         conn.phase = Phase::Refused;
+        // A REQUEST event not taken yet is over: nothing follows a refusal.
+        conn.pending = None;
         conn.end_reported = true;
         Ok(())
     })

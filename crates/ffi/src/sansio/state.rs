@@ -27,9 +27,11 @@ pub unsafe extern "C" fn sockeye_conn_state(conn: *const sockeye_conn) -> u32 {
 /// unwritten). `false` for NULL.
 ///
 /// A server closes the socket at once. A client should first wait for the
-/// server to close the TCP connection (a read returning 0), up to the close
-/// timeout, and close it only then (RFC 6455 §7.1.1), so that the server,
-/// not the client, holds the `TIME_WAIT` state.
+/// server to close the TCP connection (a read returning 0) for a while of
+/// its choosing (a few seconds; no deadline of this connection covers
+/// that wait, so use a timer of your own), and close it only then (RFC 6455
+/// §7.1.1), so that the server, not the client, holds the `TIME_WAIT`
+/// state.
 ///
 /// # Safety
 /// `conn` is NULL or a live connection no other thread changes during the
@@ -44,8 +46,9 @@ pub unsafe extern "C" fn sockeye_conn_should_close_transport(conn: *const sockey
 
 /// Writes to `*path` the request target the client asked for, such as
 /// `"/chat?room=1"`: a NUL-terminated string owned by the connection,
-/// valid until it is freed. For a server whose handshake succeeded
-/// (from `SOCKEYE_CONN_EVENT_OPEN` on); `SOCKEYE_ERR_STATE` otherwise.
+/// valid until it is freed. For a server that has received a whole, valid
+/// request (from `SOCKEYE_CONN_EVENT_REQUEST` or `SOCKEYE_CONN_EVENT_OPEN`
+/// on, also after a refusal); `SOCKEYE_ERR_STATE` otherwise.
 ///
 /// # Safety
 /// `conn` is NULL or a live connection no other thread changes during the
@@ -74,7 +77,8 @@ pub unsafe extern "C" fn sockeye_conn_request_path(
 /// `name` (compared without regard to case, e.g. `"Origin"`): a
 /// NUL-terminated string owned by the connection, valid until it is freed.
 /// `SOCKEYE_ERR_NOT_FOUND` when the request has no such field;
-/// `SOCKEYE_ERR_STATE` unless this is a server whose handshake succeeded.
+/// `SOCKEYE_ERR_STATE` unless this is a server that has received a whole,
+/// valid request (held, accepted or refused).
 ///
 /// # Safety
 /// `conn` is NULL or a live connection no other thread changes during the

@@ -140,7 +140,8 @@ static void bad_arguments(sockeye_ctx *ctx, uint64_t client)
     char message[256];
     size_t len = 0;
     EXPECT(sockeye_ctx_last_error(ctx, message, sizeof message, &len), SOCKEYE_OK);
-    CHECK(strstr(message, "cert.pem") != NULL || strstr(message, "SOCKEYE_ERR_INVALID") != NULL);
+    /* sockeye_event_poll records no message: the last one is listen_tls's. */
+    CHECK(strstr(message, "cert.pem") != NULL);
 }
 
 static void empty_messages(sockeye_ctx *ctx, uint64_t client)
@@ -160,9 +161,24 @@ static void too_large(sockeye_ctx *ctx, uint16_t small_port)
     static uint8_t big[4096];
     memset(big, 'b', sizeof big);
     EXPECT(sockeye_send(ctx, client, SOCKEYE_BINARY, big, sizeof big, NULL), SOCKEYE_OK);
+    /* Both ends end, in either order: the client closed with 1009, the
+     * server's end failed with SOCKEYE_ERR_TOO_LARGE. */
     sockeye_event ev;
-    CHECK(wait_for(ctx, client, SOCKEYE_EVENT_CLOSE, &ev) && ev.close_code == 1009);
-    CHECK(wait_for(ctx, server, SOCKEYE_EVENT_ERROR, &ev) && ev.error == SOCKEYE_ERR_TOO_LARGE);
+    int client_closed = 0;
+    int server_failed = 0;
+    for (int i = 0; i < 200 && !(client_closed && server_failed); i++) {
+        if (sockeye_event_poll(ctx, &ev, 50) != SOCKEYE_OK) {
+            continue;
+        }
+        if (ev.conn == client && ev.type == SOCKEYE_EVENT_CLOSE && ev.close_code == 1009) {
+            client_closed = 1;
+        }
+        if (ev.conn == server && ev.type == SOCKEYE_EVENT_ERROR && ev.error == SOCKEYE_ERR_TOO_LARGE) {
+            server_failed = 1;
+        }
+    }
+    CHECK(client_closed);
+    CHECK(server_failed);
 }
 
 static void closed_ids(sockeye_ctx *ctx, uint16_t port)

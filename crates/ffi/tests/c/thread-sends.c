@@ -45,8 +45,12 @@ static void *send_all(void *arg)
         char text[32];
         int len = snprintf(text, sizeof text, "%d:%d", s->index, n);
         sockeye_result rc;
+        /* Backpressure clears while the main thread polls; if it stopped
+         * (a failed check), give up after 10 s rather than wait forever. */
+        int tries = 0;
         while ((rc = sockeye_send(s->ctx, s->conn, SOCKEYE_TEXT, (const uint8_t *)text,
-                                  (size_t)len, NULL)) == SOCKEYE_ERR_BACKPRESSURE) {
+                                  (size_t)len, NULL)) == SOCKEYE_ERR_BACKPRESSURE &&
+               tries++ < 10000) {
             nanosleep(&pause, NULL);
         }
         if (rc != SOCKEYE_OK) {
@@ -127,9 +131,12 @@ int main(void)
             continue;
         }
         quiet = 0;
-        if (rc != SOCKEYE_OK || ev.type != SOCKEYE_EVENT_TEXT) {
-            fprintf(stderr, "thread-sends: unexpected poll result %d type %u\n", (int)rc,
-                    (unsigned)ev.type);
+        if (rc != SOCKEYE_OK) {
+            fprintf(stderr, "thread-sends: poll: %s\n", sockeye_result_str((int)rc));
+            break;
+        }
+        if (ev.type != SOCKEYE_EVENT_TEXT) {
+            fprintf(stderr, "thread-sends: unexpected event type %u\n", (unsigned)ev.type);
             break;
         }
         char text[32];
