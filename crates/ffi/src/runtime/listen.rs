@@ -85,6 +85,18 @@ fn start(
 
 async fn accept_loop(shared: Arc<Shared>, id: u64, listener: TcpListener, settings: Arc<Settings>) {
     loop {
+        // While the event queue is at its bound (the host is not polling),
+        // take no new connection either: each would add an event and a
+        // task. The kernel's backlog holds them meanwhile.
+        std::future::poll_fn(|cx| {
+            let events = &shared.events;
+            if events.is_full() && events.wait_for_space(cx.waker()) {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
         match listener.accept().await {
             Ok((tcp, _)) => {
                 let _ = tcp.set_nodelay(true);
