@@ -94,8 +94,9 @@ pub unsafe extern "C" fn sockeye_config_new(out: *mut *mut sockeye_config) -> so
 
 /// Frees a config made by `sockeye_config_new`. What was made from it is
 /// not affected. A second free of the same pointer returns
-/// `SOCKEYE_ERR_BAD_HANDLE` and touches nothing; NULL returns
-/// `SOCKEYE_ERR_NULL`.
+/// `SOCKEYE_ERR_BAD_HANDLE` and touches nothing (certain within the next
+/// 256 frees of any handle, whose memory the library holds back; best
+/// effort after); NULL returns `SOCKEYE_ERR_NULL`.
 ///
 /// # Safety
 /// `config` is any pointer: it is looked up among the live configs before

@@ -174,8 +174,9 @@ pub unsafe extern "C" fn sockeye_ctx_new(
 ///
 /// Call it once no other call on this context is running and none will
 /// start. A second free of the same pointer returns
-/// `SOCKEYE_ERR_BAD_HANDLE` and touches nothing; NULL returns
-/// `SOCKEYE_ERR_NULL`.
+/// `SOCKEYE_ERR_BAD_HANDLE` and touches nothing (certain within the next
+/// 256 frees of any handle, whose memory the library holds back; best
+/// effort after); NULL returns `SOCKEYE_ERR_NULL`.
 ///
 /// # Safety
 /// `ctx` is any pointer: it is looked up among the live contexts before it

@@ -198,7 +198,9 @@ fn split_url(url: &str) -> Result<(String, String), String> {
 /// Frees a connection. Pointers it gave out (event data, output, strings)
 /// die with it. A second free of the same pointer, or a pointer this
 /// library did not make, returns `SOCKEYE_ERR_BAD_HANDLE` and touches
-/// nothing; NULL returns `SOCKEYE_ERR_NULL`.
+/// nothing (certain within the next 256 frees of any handle, whose memory
+/// the library holds back; best effort after); NULL returns
+/// `SOCKEYE_ERR_NULL`.
 ///
 /// # Safety
 /// `conn` is any pointer: it is looked up among the live connections
