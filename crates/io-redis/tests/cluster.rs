@@ -235,6 +235,12 @@ async fn a_server_goes_on_alone_while_the_broker_restarts() {
 /// `reply`.
 async fn ack_next(ws: &mut sockeye::WebSocket<sockeye::ClientStream>, reply: &str) {
     let event = text(ws).await;
+    answer_ack(ws, &event, reply).await;
+}
+
+/// Answers `event`, which `ws` got and which must ask for an ack, with
+/// `reply`.
+async fn answer_ack(ws: &mut sockeye::WebSocket<sockeye::ClientStream>, event: &str, reply: &str) {
     let rest = event.strip_prefix("42").expect("an EVENT");
     let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
     assert!(!id.is_empty(), "{event} asks for no ack");
@@ -347,13 +353,25 @@ async fn other_servers_broadcasts_with_acks_are_waited_on_up_to_the_limit() {
     let first = first.await.unwrap();
     assert!(!first.remote.complete, "b never answered the first");
 
-    // The first wait is over: the next is waited on again.
-    let third = ask(3, Duration::from_secs(5));
-    ack_next(&mut b, "\"b\"").await;
-    let third = third.await.unwrap();
+    // The first wait is over: the next is waited on again. b frees the
+    // first one's place when its own wait ends, which began when the
+    // request reached it, a little after a gave up: until then it refuses.
+    let deadline = Instant::now() + LIMIT;
+    let third = loop {
+        let third = ask(3, Duration::from_secs(5));
+        let event = text(&mut b).await;
+        if event != r#"42["ask",3]"# {
+            answer_ack(&mut b, &event, "\"b\"").await;
+            break third.await.unwrap();
+        }
+        let refused = third.await.unwrap();
+        assert!(refused.remote.complete && refused.remote.acks.is_empty());
+        assert!(Instant::now() < deadline, "b never waited for an ack again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(third.remote.complete);
     assert_eq!(third.remote.acks, [Value::from("b")]);
-    assert_eq!(adapters_b.stats().refused_ack_waits, 1);
+    assert!(adapters_b.stats().refused_ack_waits >= 1);
 }
 
 #[tokio::test]
