@@ -111,12 +111,11 @@ pub unsafe extern "C" fn sockeye_ctx_run(ctx: *mut sockeye_ctx, timeout_ms: i32)
         let timeout = u64::try_from(timeout_ms)
             .map(Duration::from_millis)
             .map_err(|_| sockeye_result::SOCKEYE_ERR_INVALID)?;
-        match &ctx.inline {
-            Some(runtime) => ctx.shared.events.run_inline(runtime, timeout),
-            None => {
-                std::thread::sleep(timeout);
-                Ok(())
-            }
+        if let Some(runtime) = &ctx.inline {
+            ctx.shared.events.run_inline(runtime, timeout)
+        } else {
+            std::thread::sleep(timeout);
+            Ok(())
         }
     })
 }
