@@ -123,6 +123,28 @@ unsafe fn set(
     })
 }
 
+/// [`set`] for a value that must not be zero: zero gives
+/// `SOCKEYE_ERR_INVALID` and changes nothing.
+///
+/// # Safety
+/// As for [`set`].
+unsafe fn set_nonzero<V: Copy + Default + PartialEq>(
+    config: *mut sockeye_config,
+    value: V,
+    apply: impl FnOnce(&mut sockeye_config, V),
+) -> sockeye_result {
+    // SAFETY: `config` is as the caller's contract says.
+    unsafe {
+        set(config, |c| {
+            if value == V::default() {
+                return Err(sockeye_result::SOCKEYE_ERR_INVALID);
+            }
+            apply(c, value);
+            Ok(())
+        })
+    }
+}
+
 /// Milliseconds as a duration; 0 means "off" where the setter says so.
 fn millis(ms: u64) -> Duration {
     Duration::from_millis(ms)
@@ -141,15 +163,7 @@ pub unsafe extern "C" fn sockeye_config_set_max_message_size(
     bytes: usize,
 ) -> sockeye_result {
     // SAFETY: `config` is as this function's own contract says.
-    unsafe {
-        set(config, |c| {
-            if bytes == 0 {
-                return Err(sockeye_result::SOCKEYE_ERR_INVALID);
-            }
-            c.websocket.proto.max_message_size = bytes;
-            Ok(())
-        })
-    }
+    unsafe { set_nonzero(config, bytes, |c, v| c.websocket.proto.max_message_size = v) }
 }
 
 /// The largest frame accepted, in bytes (default 16 MiB). Must be at
@@ -164,15 +178,7 @@ pub unsafe extern "C" fn sockeye_config_set_max_frame_size(
     bytes: usize,
 ) -> sockeye_result {
     // SAFETY: `config` is as this function's own contract says.
-    unsafe {
-        set(config, |c| {
-            if bytes == 0 {
-                return Err(sockeye_result::SOCKEYE_ERR_INVALID);
-            }
-            c.websocket.proto.max_frame_size = bytes;
-            Ok(())
-        })
-    }
+    unsafe { set_nonzero(config, bytes, |c, v| c.websocket.proto.max_frame_size = v) }
 }
 
 /// Turns permessage-deflate (RFC 7692) on or off (default off): a client
@@ -273,15 +279,7 @@ pub unsafe extern "C" fn sockeye_config_set_max_buffered(
     bytes: usize,
 ) -> sockeye_result {
     // SAFETY: `config` is as this function's own contract says.
-    unsafe {
-        set(config, |c| {
-            if bytes == 0 {
-                return Err(sockeye_result::SOCKEYE_ERR_INVALID);
-            }
-            c.max_buffered = bytes;
-            Ok(())
-        })
-    }
+    unsafe { set_nonzero(config, bytes, |c, v| c.max_buffered = v) }
 }
 
 /// How long the opening handshake may take, in milliseconds (default
@@ -296,15 +294,7 @@ pub unsafe extern "C" fn sockeye_config_set_handshake_timeout_ms(
     ms: u64,
 ) -> sockeye_result {
     // SAFETY: `config` is as this function's own contract says.
-    unsafe {
-        set(config, |c| {
-            if ms == 0 {
-                return Err(sockeye_result::SOCKEYE_ERR_INVALID);
-            }
-            c.handshake_timeout = millis(ms);
-            Ok(())
-        })
-    }
+    unsafe { set_nonzero(config, ms, |c, v| c.handshake_timeout = millis(v)) }
 }
 
 /// How long the closing handshake may take, in milliseconds (default
@@ -319,15 +309,7 @@ pub unsafe extern "C" fn sockeye_config_set_close_timeout_ms(
     ms: u64,
 ) -> sockeye_result {
     // SAFETY: `config` is as this function's own contract says.
-    unsafe {
-        set(config, |c| {
-            if ms == 0 {
-                return Err(sockeye_result::SOCKEYE_ERR_INVALID);
-            }
-            c.websocket.close_timeout = millis(ms);
-            Ok(())
-        })
-    }
+    unsafe { set_nonzero(config, ms, |c, v| c.websocket.close_timeout = millis(v)) }
 }
 
 /// Keepalive: a Ping after this many milliseconds with nothing received,
