@@ -530,18 +530,15 @@ impl<T: Transport, C: Send + Sync + 'static> Connection<T, C> {
             return false;
         };
         let id = params.subscription.get();
-        let sent = {
-            let Some(delivery) = table
-                .deliveries
-                .get(id)
-                .and_then(|list| list.iter().find(|d| &*d.notification == method))
-            else {
-                return false;
-            };
-            let sent = delivery.items.try_send(params.result.to_owned());
-            drop(table);
-            sent
+        let Some(delivery) = table
+            .deliveries
+            .get(id)
+            .and_then(|list| list.iter().find(|d| &*d.notification == method))
+        else {
+            return false;
         };
+        let sent = delivery.items.try_send(params.result.to_owned());
+        drop(table);
         match sent {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
