@@ -15,6 +15,7 @@
 #include <wslay/wslay.h>
 
 #include "handshake.h"
+#include "wslay-fd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -91,7 +92,6 @@ static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
                        void *user)
 {
     struct client *c = (struct client *)user;
-    ssize_t n;
     (void)flags;
     if (c->extra_off < c->extra_len) {
         size_t take = c->extra_len - c->extra_off;
@@ -102,15 +102,7 @@ static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
         c->extra_off += take;
         return (ssize_t)take;
     }
-    do {
-        n = recv(c->fd, buf, len, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        wslay_event_set_error(ctx, errno == EAGAIN || errno == EWOULDBLOCK
-                                       ? WSLAY_ERR_WOULDBLOCK
-                                       : WSLAY_ERR_CALLBACK_FAILURE);
-        return -1;
-    }
+    ssize_t n = wslay_fd_recv(ctx, c->fd, buf, len);
     if (n == 0) {
         fprintf(stderr, "wslay-client: the server closed the TCP connection\n");
         wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
@@ -123,25 +115,7 @@ static ssize_t on_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
                        void *user)
 {
     struct client *c = (struct client *)user;
-    ssize_t n;
-    int sflags = MSG_NOSIGNAL;
-#ifdef MSG_MORE
-    if (flags & WSLAY_MSG_MORE) {
-        sflags |= MSG_MORE;
-    }
-#else
-    (void)flags;
-#endif
-    do {
-        n = send(c->fd, data, len, sflags);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        wslay_event_set_error(ctx, errno == EAGAIN || errno == EWOULDBLOCK
-                                       ? WSLAY_ERR_WOULDBLOCK
-                                       : WSLAY_ERR_CALLBACK_FAILURE);
-        return -1;
-    }
-    return n;
+    return wslay_fd_send(ctx, c->fd, data, len, flags);
 }
 
 static int on_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user)
