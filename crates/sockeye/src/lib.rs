@@ -149,6 +149,8 @@ mod http1;
 pub mod http2;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+#[cfg(unix)]
+pub mod reactor;
 mod server;
 mod stream;
 pub mod tls;

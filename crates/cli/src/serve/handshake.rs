@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use sockeye::reactor::ReactorHandle;
 use sockeye::{ServerBuilder, WebSocket};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -14,8 +15,9 @@ use tokio_util::task::TaskTracker;
 
 use super::access::Access;
 use super::console::add_headers;
+use super::echo_reactor::EchoData;
 use super::routes::{Opened, Site};
-use super::transport::Transport;
+use super::transport::{Sorted, Transport};
 use crate::describe;
 use crate::limits::{ConnectionSlot, HandshakeSlot};
 use crate::listen::try_again_later;
@@ -41,6 +43,9 @@ pub(super) struct Admitted {
     pub(super) site: Arc<Site>,
     /// The thread's connection tasks, which the open connection's joins.
     pub(super) connections: TaskTracker,
+    /// The thread's reactor, which serves echo connections over plain
+    /// TCP; `None` if it could not be made.
+    pub(super) echo: Option<ReactorHandle<EchoData>>,
 }
 
 /// The opening handshake over HTTP/1.1, in a task of its own: its state
@@ -65,8 +70,22 @@ pub(super) async fn accept_http1<S: Transport>(
         slot,
         closing,
         connections,
+        echo,
         ..
     } = admitted;
+    let ws = match (&opened, echo) {
+        (Opened::Echo, Some(echo)) => match S::sort(ws) {
+            Sorted::PlainTcp(ws) => {
+                let data = EchoData { id, slot, access };
+                if let Err(e) = echo.add(ws, data) {
+                    tracing::debug!(id, error = %describe(&e), "connection dropped: the server is stopping");
+                }
+                return;
+            }
+            Sorted::Other(ws) => ws,
+        },
+        _ => ws,
+    };
     connections.spawn(opened.run(ws, id, Some(slot), closing, access));
 }
 
@@ -136,6 +155,7 @@ pub(super) async fn serve_http2(
         peer,
         site,
         connections,
+        ..
     } = admitted;
     drop(handshake);
     // Every stream comes from the connection's peer, to our address.

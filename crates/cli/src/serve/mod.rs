@@ -13,6 +13,7 @@ mod broadcast;
 mod config;
 mod console;
 mod echo;
+mod echo_reactor;
 mod ending;
 mod exec;
 mod handshake;

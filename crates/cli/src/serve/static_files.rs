@@ -173,6 +173,7 @@ pub(super) async fn serve_with_files<S: Transport>(
         peer,
         site,
         connections,
+        ..
     } = admitted;
     let (max_head, max_headers) = (files.max_head, files.max_headers);
     let connection = Arc::new(Connection {

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use sockeye::WebSocket;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -16,6 +17,21 @@ pub(super) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// The peer's address and ours; `None` for a stream of an HTTP/2
     /// connection or a connection hyper upgraded.
     fn addresses(&self) -> Option<(SocketAddr, SocketAddr)>;
+
+    /// Tells a connection on plain TCP, which the thread's reactor can
+    /// serve, from the others.
+    fn sort(ws: WebSocket<Self>) -> Sorted<Self>
+    where
+        Self: Sized,
+    {
+        Sorted::Other(ws)
+    }
+}
+
+/// A connection, by whether it runs on plain TCP.
+pub(super) enum Sorted<S> {
+    PlainTcp(WebSocket<TcpStream>),
+    Other(WebSocket<S>),
 }
 
 impl Transport for TcpStream {
@@ -25,6 +41,10 @@ impl Transport for TcpStream {
 
     fn addresses(&self) -> Option<(SocketAddr, SocketAddr)> {
         self.peer_addr().ok().zip(self.local_addr().ok())
+    }
+
+    fn sort(ws: WebSocket<Self>) -> Sorted<Self> {
+        Sorted::PlainTcp(ws)
     }
 }
 

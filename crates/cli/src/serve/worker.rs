@@ -7,12 +7,14 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use sockeye::ServerBuilder;
+use sockeye::reactor::{Reactor, ReactorHandle};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::echo::SHUTTING_DOWN;
+use super::echo_reactor::{EchoData, EchoHandler};
 use super::handshake::{Admitted, accept_http1, answer_refusal, next_id, serve_http2};
 use super::routes::Site;
 use super::static_files::{Files, serve_with_files};
@@ -169,10 +171,32 @@ impl Worker {
         // Connections hear of the shutdown only once the listener is
         // closed, so nobody is accepted after the first Close 1001 left.
         let closing = CancellationToken::new();
-        self.accept_until_stopped(&listener, &connections, &closing)
+        let echo = self.start_reactor(&connections, &closing);
+        self.accept_until_stopped(&listener, &connections, &closing, echo.as_ref())
             .await;
         drop(listener);
         self.close_connections(&connections, &closing).await;
+    }
+
+    /// Starts the thread's reactor, which serves its echo connections
+    /// over plain TCP, as one of its tasks; `None` (those connections get
+    /// tasks of their own) if it cannot be made.
+    fn start_reactor(
+        &self,
+        connections: &TaskTracker,
+        closing: &CancellationToken,
+    ) -> Option<ReactorHandle<EchoData>> {
+        let config = self.settings.server.websocket_config();
+        match Reactor::new(EchoHandler, config) {
+            Ok((reactor, handle)) => {
+                connections.spawn(reactor.run(closing.clone().cancelled_owned()));
+                Some(handle)
+            }
+            Err(e) => {
+                tracing::warn!(error = %describe(&e), "no reactor: echo connections get a task each");
+                None
+            }
+        }
     }
 
     /// Lets each connection accepted in, or turns it away, until told to
@@ -182,6 +206,7 @@ impl Worker {
         listener: &TcpListener,
         connections: &TaskTracker,
         closing: &CancellationToken,
+        echo: Option<&ReactorHandle<EchoData>>,
     ) {
         let mut backoff = AcceptBackoff::default();
         loop {
@@ -189,7 +214,7 @@ impl Worker {
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, peer)) => {
                         backoff.accepted();
-                        self.admit(tcp, peer, connections, closing);
+                        self.admit(tcp, peer, connections, closing, echo);
                     }
                     Err(e) => backoff.failed(&e).await,
                 },
@@ -206,6 +231,7 @@ impl Worker {
         peer: SocketAddr,
         connections: &TaskTracker,
         closing: &CancellationToken,
+        echo: Option<&ReactorHandle<EchoData>>,
     ) {
         let id = next_id();
         match limits().admit(peer.ip()) {
@@ -218,6 +244,7 @@ impl Worker {
                     peer,
                     site: Arc::clone(&self.settings.site),
                     connections: connections.clone(),
+                    echo: echo.cloned(),
                 };
                 self.serve(tcp, id, admitted, connections);
             }

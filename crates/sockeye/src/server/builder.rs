@@ -190,6 +190,11 @@ impl ServerBuilder {
         }
     }
 
+    /// The settings its connections are made with.
+    pub fn websocket_config(&self) -> &WebSocketConfig {
+        &self.config
+    }
+
     /// The settings for a connection this builder opens, shared with its
     /// other connections when they have not changed.
     pub(crate) fn connection_config(&self) -> (Arc<sockeye_proto::Config>, Arc<WebSocketConfig>) {

@@ -267,6 +267,29 @@ where
         }
     }
 
+    /// Takes the connection apart for a driver of its own (the
+    /// [`reactor`](crate::reactor)): the transport, the engine with what
+    /// it has buffered and queued, and the subprotocol. Timers stop and
+    /// nothing is sent.
+    #[cfg_attr(not(unix), expect(dead_code, reason = "the reactor is Unix only"))]
+    pub(crate) fn into_engine(self) -> (S, Connection, Option<Box<str>>) {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        let protocol = this.cold.as_mut().and_then(|cold| cold.protocol.take());
+        // SAFETY: `this` is never dropped (ManuallyDrop) and not used after
+        // this block. `io` and `conn` are moved out by reading each once;
+        // every other field that owns memory (`settings`, `cold`, `timer`)
+        // is dropped in place once; the rest are plain values. So nothing
+        // is dropped twice, used after a move, or leaked.
+        unsafe {
+            let io = std::ptr::read(&raw const this.io);
+            let conn = std::ptr::read(&raw const this.conn);
+            std::ptr::drop_in_place(&raw mut this.settings);
+            std::ptr::drop_in_place(&raw mut this.cold);
+            std::ptr::drop_in_place(&raw mut this.timer);
+            (io, conn, protocol)
+        }
+    }
+
     /// Records the subprotocol agreed in the opening handshake, if any.
     pub(crate) fn with_protocol(mut self, protocol: Option<String>) -> Self {
         if let Some(protocol) = protocol {
@@ -1073,5 +1096,45 @@ where
     /// waits for the whole closing handshake.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.get_mut().poll_close_inner(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `into_engine` moves the transport and the engine out, hands back
+    /// the subprotocol, and drops the rest once: the shared settings are
+    /// released, and nothing is sent on the transport.
+    #[tokio::test]
+    async fn into_engine_moves_out_and_releases_the_rest() {
+        use tokio::io::AsyncReadExt;
+
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        let proto = Arc::new(sockeye_proto::Config::default());
+        let settings = Arc::new(WebSocketConfig::default());
+        let mut leftover = BytesMut::new();
+        leftover.extend_from_slice(&[0x81, 0x80, 1, 2, 3, 4]);
+        let ws = WebSocket::from_parts(
+            ours,
+            Role::Server,
+            (Arc::clone(&proto), Arc::clone(&settings)),
+            leftover,
+        )
+        .with_protocol(Some("chat".to_owned()));
+        assert_eq!(Arc::strong_count(&settings), 2);
+        let (io, mut engine, protocol) = ws.into_engine();
+        assert_eq!(Arc::strong_count(&settings), 1);
+        assert_eq!(protocol.as_deref(), Some("chat"));
+        // The leftover bytes are in the engine: an empty masked text frame.
+        assert_eq!(
+            engine.next_event().unwrap(),
+            Some(Event::Message(Message::text("")))
+        );
+        // Dropping the transport ends the peer's stream with nothing sent.
+        drop(io);
+        let mut rest = Vec::new();
+        theirs.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "{rest:?}");
     }
 }

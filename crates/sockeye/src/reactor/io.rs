@@ -1,0 +1,114 @@
+//! System calls on a reactor's sockets: reads into the thread's buffer or
+//! straight into the engine's, and writes of the engine's output.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::os::fd::AsRawFd;
+
+use bytes::{Buf, BytesMut};
+use mio::net::TcpStream;
+
+/// The most iovecs handed to one vectored write.
+const MAX_IOVECS: usize = 64;
+
+/// Reads once into `buf`; `Ok(0)` at EOF.
+pub(super) fn read(io: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match io.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
+/// Reads once, at most `max` bytes, into the spare capacity of `buf`
+/// (which has some) and extends it by what came; `Ok(0)` at EOF.
+///
+/// For large frames, read straight into the engine's buffer: neither
+/// copied from a buffer of our own nor zeroed first.
+pub(super) fn read_spare(io: &TcpStream, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
+    let spare = buf.spare_capacity_mut();
+    let len = spare.len().min(max);
+    loop {
+        // SAFETY: `spare` is writable memory of at least `len` bytes that
+        // nothing else refers to during the call; read(2) only writes to
+        // it, and at most `len` bytes.
+        let n = unsafe { libc::read(io.as_raw_fd(), spare.as_mut_ptr().cast(), len) };
+        if n >= 0 {
+            let n = n.unsigned_abs();
+            // SAFETY: read(2) initialized the first `n` bytes of the spare
+            // capacity, and `n <= len <= capacity - len()`.
+            unsafe { buf.set_len(buf.len() + n) };
+            return Ok(n);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Writes what `out` holds, in as few calls as the socket takes;
+/// `Ok(true)` once all of it went, `Ok(false)` when the socket is full.
+pub(super) fn write_out(io: &mut TcpStream, out: &mut impl Buf) -> io::Result<bool> {
+    while out.has_remaining() {
+        let written = if out.chunk().len() == out.remaining() {
+            io.write(out.chunk())
+        } else {
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let n = out.chunks_vectored(&mut slices);
+            io.write_vectored(&slices[..n])
+        };
+        match written {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => out.advance(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    /// A connected pair: a mio stream and the std stream at its other end.
+    fn pair() -> (TcpStream, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        (TcpStream::from_std(server), client)
+    }
+
+    #[test]
+    fn read_spare_appends_what_arrived_and_respects_max() {
+        let (io, mut peer) = pair();
+        peer.write_all(b"hello world").unwrap();
+        let mut buf = BytesMut::with_capacity(64);
+        buf.extend_from_slice(b">");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(read_spare(&io, &mut buf, 5).unwrap(), 5);
+        assert_eq!(&buf[..], b">hello");
+        assert_eq!(read_spare(&io, &mut buf, 100).unwrap(), 6);
+        assert_eq!(&buf[..], b">hello world");
+        let e = read_spare(&io, &mut buf, 100).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        drop(peer);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(read_spare(&io, &mut buf, 100).unwrap(), 0);
+    }
+
+    #[test]
+    fn write_out_sends_every_chunk_in_order() {
+        let (mut io, mut peer) = pair();
+        let mut out = bytes::Bytes::from_static(b"abc").chain(bytes::Bytes::from_static(b"def"));
+        assert!(write_out(&mut io, &mut out).unwrap());
+        let mut got = [0; 6];
+        std::io::Read::read_exact(&mut peer, &mut got).unwrap();
+        assert_eq!(&got, b"abcdef");
+    }
+}
