@@ -71,6 +71,9 @@
 /// task and each socket's registration aligned to 128 bytes, which glibc
 /// serves with padding; with mimalloc an idle connection of `serve` costs
 /// about 850 bytes instead of 1,120 (BENCHMARKS.md).
+///
+/// The feature `system-allocator` leaves it out, for heap profilers.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -7,8 +7,10 @@
 //! reads the N echoes back (N = 1 and 16). The server runs on a tokio
 //! current-thread runtime on a thread of its own: `reactor/N` is a
 //! `sockeye::reactor::Reactor` whose handler sends each message back,
-//! `task/N` a task looping on `next` and `feed` (the stream writes what
-//! is queued before it reads again). Throughput is in messages.
+//! `thread/N` the same handler in a `ReactorThread` (its own thread,
+//! blocking in its epoll instance; the runtime only accepts), `task/N` a
+//! task looping on `next` and `feed` (the stream writes what is queued
+//! before it reads again). Throughput is in messages.
 //!
 //! Run: `cargo bench -p sockeye --bench reactor` (add `-- --quick` for a
 //! fast check). Unix only, like the reactor.
@@ -32,7 +34,7 @@ mod unix {
 
     use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
     use futures_util::{SinkExt, StreamExt};
-    use sockeye::reactor::{Conn, Ended, Handler, Reactor};
+    use sockeye::reactor::{Conn, Ended, Handler, Reactor, ReactorThread};
     use sockeye::{Message, WebSocketConfig};
     use tokio::sync::oneshot;
 
@@ -67,6 +69,8 @@ mod unix {
     enum Side {
         /// One reactor, its connections added after the handshake.
         Reactor,
+        /// One reactor on a thread of its own.
+        Thread,
         /// A task per connection, echoing through its `WebSocket`.
         Task,
     }
@@ -75,6 +79,7 @@ mod unix {
         fn name(self) -> &'static str {
             match self {
                 Side::Reactor => "reactor",
+                Side::Thread => "thread",
                 Side::Task => "task",
             }
         }
@@ -106,6 +111,7 @@ mod unix {
                     };
                     match side {
                         Side::Reactor => serve_reactor(listener, stopped).await,
+                        Side::Thread => serve_thread(listener, stopped).await,
                         Side::Task => serve_tasks(listener, stopped).await,
                     }
                 });
@@ -132,6 +138,28 @@ mod unix {
         });
         reactor.run(stopped).await;
         intake.abort();
+    }
+
+    /// A reactor thread serving what `listener` accepts until `stopped`;
+    /// it then closes its connections and the thread ends.
+    async fn serve_thread(listener: tokio::net::TcpListener, stopped: impl Future<Output = ()>) {
+        let config = WebSocketConfig::default();
+        let (reactor, handle) = ReactorThread::spawn(Echo, &config, "bench".to_owned()).unwrap();
+        let accepting = async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let ws = sockeye::accept(tcp).await.unwrap();
+                handle.add(ws, ()).unwrap();
+            }
+        };
+        tokio::select! {
+            () = stopped => {}
+            () = accepting => {}
+        }
+        reactor.stop();
+        tokio::task::spawn_blocking(move || reactor.join())
+            .await
+            .unwrap()
+            .unwrap();
     }
 
     /// A task per connection that `listener` accepts, until `stopped`.
@@ -226,7 +254,7 @@ mod unix {
 
     fn echo(c: &mut Criterion) {
         let mut group = c.benchmark_group("reactor_echo");
-        for side in [Side::Reactor, Side::Task] {
+        for side in [Side::Reactor, Side::Thread, Side::Task] {
             let server = Server::start(side);
             let mut tcp = connect(server.addr);
             for n in BURSTS {

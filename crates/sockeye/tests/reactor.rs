@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use sockeye::proto::frame::OpCode;
-use sockeye::reactor::{Conn, Ended, Handler, Reactor, ReactorHandle};
+use sockeye::reactor::{Conn, Ended, Handler, Reactor, ReactorHandle, ReactorThread};
 use sockeye::{CloseCode, Error, Message, Timeout, WebSocketConfig};
 use support::{RawPeer, bounded, op, request_head};
 use tokio::net::{TcpListener, TcpStream};
@@ -53,33 +53,72 @@ impl Handler for Echo {
     }
 }
 
+/// Which kind of reactor serves.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    /// A `Reactor`, a task of the test's runtime.
+    Task,
+    /// A `ReactorThread`.
+    Thread,
+}
+
+/// How a test's reactor is told to stop, and waited for.
+enum Stopper {
+    Task(oneshot::Sender<()>, tokio::task::JoinHandle<()>),
+    Thread(ReactorThread<Echo>),
+}
+
 /// A reactor serving a loopback listener, with its reports and a switch
 /// that shuts it down.
 struct Served {
     url: String,
     addr: SocketAddr,
     ends: mpsc::UnboundedReceiver<Report>,
-    stop: Option<oneshot::Sender<()>>,
-    stopped: tokio::task::JoinHandle<()>,
+    stopper: Option<Stopper>,
 }
 
 impl Served {
-    async fn start(config: WebSocketConfig) -> Served {
+    async fn start(mode: Mode, config: WebSocketConfig) -> Served {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, ends) = mpsc::unbounded_channel();
-        let (reactor, handle) = Reactor::new(Echo { ends: tx }, &config).unwrap();
+        let echo = Echo { ends: tx };
+        let (stopper, handle) = match mode {
+            Mode::Task => {
+                let (reactor, handle) = Reactor::new(echo, &config).unwrap();
+                let (stop, stopped_rx) = oneshot::channel::<()>();
+                let stopped = tokio::spawn(reactor.run(async move {
+                    let _ = stopped_rx.await;
+                }));
+                (Stopper::Task(stop, stopped), handle)
+            }
+            Mode::Thread => {
+                let (reactor, handle) =
+                    ReactorThread::spawn(echo, &config, "test-reactor".to_owned()).unwrap();
+                (Stopper::Thread(reactor), handle)
+            }
+        };
         tokio::spawn(accept_into(listener, handle, config));
-        let (stop, stopped_rx) = oneshot::channel::<()>();
-        let stopped = tokio::spawn(reactor.run(async move {
-            let _ = stopped_rx.await;
-        }));
         Served {
             url: format!("ws://{addr}/"),
             addr,
             ends,
-            stop: Some(stop),
-            stopped,
+            stopper: Some(stopper),
+        }
+    }
+
+    /// Tells the reactor to stop.
+    fn stop(&mut self) -> Stopper {
+        let stopper = self.stopper.take().expect("stopped once");
+        match stopper {
+            Stopper::Task(switch, run) => {
+                switch.send(()).unwrap();
+                Stopper::Task(oneshot::channel().0, run)
+            }
+            Stopper::Thread(reactor) => {
+                reactor.stop();
+                Stopper::Thread(reactor)
+            }
         }
     }
 
@@ -110,9 +149,8 @@ async fn accept_into(listener: TcpListener, handle: ReactorHandle<u64>, config: 
     }
 }
 
-#[tokio::test]
-async fn messages_of_every_size_come_back_in_order() {
-    let mut served = Served::start(WebSocketConfig::default()).await;
+async fn messages_of_every_size_come_back_in_order(mode: Mode) {
+    let mut served = Served::start(mode, WebSocketConfig::default()).await;
     let mut ws = sockeye::connect(&served.url).await.unwrap();
     let large = vec![7u8; 3 << 20];
     let sent = [
@@ -137,9 +175,8 @@ async fn messages_of_every_size_come_back_in_order() {
     assert_eq!(report.result.unwrap(), Some(CloseCode::NORMAL));
 }
 
-#[tokio::test]
-async fn many_messages_in_flight_on_many_connections() {
-    let mut served = Served::start(WebSocketConfig::default()).await;
+async fn many_messages_in_flight_on_many_connections(mode: Mode) {
+    let mut served = Served::start(mode, WebSocketConfig::default()).await;
     let mut clients = Vec::new();
     for _ in 0..20 {
         clients.push(sockeye::connect(&served.url).await.unwrap());
@@ -166,9 +203,8 @@ async fn many_messages_in_flight_on_many_connections() {
 
 /// Bytes that arrive with the handshake are in the engine when the
 /// reactor takes the connection: they are served at once.
-#[tokio::test]
-async fn a_frame_sent_with_the_handshake_is_echoed() {
-    let mut served = Served::start(WebSocketConfig::default()).await;
+async fn a_frame_sent_with_the_handshake_is_echoed(mode: Mode) {
+    let mut served = Served::start(mode, WebSocketConfig::default()).await;
     let mut peer = RawPeer::client(TcpStream::connect(served.addr).await.unwrap());
     let mut bytes = request_head("/", "").into_bytes();
     bytes.extend(support::frame(true, op::TEXT, b"early", Some(support::KEY)));
@@ -184,9 +220,8 @@ async fn a_frame_sent_with_the_handshake_is_echoed() {
     assert_eq!(served.next_end().await.received, 1);
 }
 
-#[tokio::test]
-async fn the_handler_can_start_the_closing_handshake() {
-    let mut served = Served::start(WebSocketConfig::default()).await;
+async fn the_handler_can_start_the_closing_handshake(mode: Mode) {
+    let mut served = Served::start(mode, WebSocketConfig::default()).await;
     let mut peer = served.raw_client().await;
     peer.send(op::TEXT, b"close").await;
     let close = bounded(peer.expect_close(1000)).await;
@@ -199,9 +234,8 @@ async fn the_handler_can_start_the_closing_handshake() {
     );
 }
 
-#[tokio::test]
-async fn a_protocol_violation_fails_the_connection_with_1002() {
-    let mut served = Served::start(WebSocketConfig::default()).await;
+async fn a_protocol_violation_fails_the_connection_with_1002(mode: Mode) {
+    let mut served = Served::start(mode, WebSocketConfig::default()).await;
     let mut peer = served.raw_client().await;
     // An unmasked frame from a client (R-MK-02).
     peer.write(&support::frame(true, op::TEXT, b"bare", None))
@@ -215,9 +249,8 @@ async fn a_protocol_violation_fails_the_connection_with_1002() {
     );
 }
 
-#[tokio::test]
-async fn invalid_utf8_fails_the_connection_with_1007() {
-    let mut served = Served::start(WebSocketConfig::default()).await;
+async fn invalid_utf8_fails_the_connection_with_1007(mode: Mode) {
+    let mut served = Served::start(mode, WebSocketConfig::default()).await;
     let mut peer = served.raw_client().await;
     peer.send(op::TEXT, &[0xff, 0xfe]).await;
     bounded(peer.expect_close(1007)).await;
@@ -227,9 +260,8 @@ async fn invalid_utf8_fails_the_connection_with_1007() {
     ));
 }
 
-#[tokio::test]
-async fn a_peer_that_vanishes_is_an_abnormal_closure() {
-    let mut served = Served::start(WebSocketConfig::default()).await;
+async fn a_peer_that_vanishes_is_an_abnormal_closure(mode: Mode) {
+    let mut served = Served::start(mode, WebSocketConfig::default()).await;
     let mut peer = served.raw_client().await;
     peer.send(op::TEXT, b"one").await;
     assert_eq!(bounded(peer.expect_frame()).await.text(), "one");
@@ -243,9 +275,8 @@ async fn a_peer_that_vanishes_is_an_abnormal_closure() {
 }
 
 /// R-CF-03: Pings are answered with the same payload.
-#[tokio::test]
-async fn pings_are_answered() {
-    let served = Served::start(WebSocketConfig::default()).await;
+async fn pings_are_answered(mode: Mode) {
+    let served = Served::start(mode, WebSocketConfig::default()).await;
     let mut peer = served.raw_client().await;
     peer.send(op::PING, b"are you there").await;
     let pong = bounded(peer.expect_frame()).await;
@@ -253,14 +284,13 @@ async fn pings_are_answered() {
     assert_eq!(pong.payload, b"are you there");
 }
 
-#[tokio::test]
-async fn keepalive_pings_a_silent_peer_then_gives_up_with_1011() {
+async fn keepalive_pings_a_silent_peer_then_gives_up_with_1011(mode: Mode) {
     let config = WebSocketConfig {
         keepalive_interval: Some(Duration::from_millis(200)),
         keepalive_timeout: Duration::from_millis(200),
         ..WebSocketConfig::default()
     };
-    let mut served = Served::start(config).await;
+    let mut served = Served::start(mode, config).await;
     let mut peer = served.raw_client().await;
     let ping = bounded(peer.expect_frame()).await;
     assert_eq!(ping.opcode, OpCode::Ping);
@@ -277,13 +307,12 @@ async fn keepalive_pings_a_silent_peer_then_gives_up_with_1011() {
     );
 }
 
-#[tokio::test]
-async fn the_idle_timeout_closes_with_1001() {
+async fn the_idle_timeout_closes_with_1001(mode: Mode) {
     let config = WebSocketConfig {
         idle_timeout: Some(Duration::from_millis(300)),
         ..WebSocketConfig::default()
     };
-    let mut served = Served::start(config).await;
+    let mut served = Served::start(mode, config).await;
     let mut peer = served.raw_client().await;
     let started = std::time::Instant::now();
     peer.send(op::TEXT, b"hi").await;
@@ -300,14 +329,13 @@ async fn the_idle_timeout_closes_with_1001() {
     );
 }
 
-#[tokio::test]
-async fn a_peer_that_never_answers_our_close_is_cut_after_the_close_timeout() {
+async fn a_peer_that_never_answers_our_close_is_cut_after_the_close_timeout(mode: Mode) {
     let config = WebSocketConfig {
         idle_timeout: Some(Duration::from_millis(100)),
         close_timeout: Duration::from_millis(200),
         ..WebSocketConfig::default()
     };
-    let mut served = Served::start(config).await;
+    let mut served = Served::start(mode, config).await;
     let mut peer = served.raw_client().await;
     bounded(peer.expect_close(1001)).await;
     bounded(peer.expect_eof()).await;
@@ -318,9 +346,8 @@ async fn a_peer_that_never_answers_our_close_is_cut_after_the_close_timeout() {
     );
 }
 
-#[tokio::test]
-async fn a_shutdown_closes_every_connection_with_1001_and_ends_the_run() {
-    let mut served = Served::start(WebSocketConfig::default()).await;
+async fn a_shutdown_closes_every_connection_with_1001_and_ends_the_run(mode: Mode) {
+    let mut served = Served::start(mode, WebSocketConfig::default()).await;
     let mut a = sockeye::connect(&served.url).await.unwrap();
     let mut b = served.raw_client().await;
     a.send(Message::text("x")).await.unwrap();
@@ -328,7 +355,7 @@ async fn a_shutdown_closes_every_connection_with_1001_and_ends_the_run() {
         bounded(a.next()).await.unwrap().unwrap(),
         Message::text("x")
     );
-    served.stop.take().unwrap().send(()).unwrap();
+    let stopper = served.stop();
     // The client answers the Close and its stream ends cleanly.
     assert!(bounded(a.next()).await.is_none());
     assert_eq!(a.close_frame().unwrap().code, CloseCode::GOING_AWAY);
@@ -342,19 +369,26 @@ async fn a_shutdown_closes_every_connection_with_1001_and_ends_the_run() {
             Some(CloseCode::GOING_AWAY)
         );
     }
-    bounded(served.stopped).await.unwrap();
+    match stopper {
+        Stopper::Task(_, run) => bounded(run).await.unwrap(),
+        Stopper::Thread(reactor) => {
+            bounded(tokio::task::spawn_blocking(move || reactor.join()))
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    }
 }
 
 /// A peer that sends without reading: once the replies fill the socket
 /// and the write buffer, the reactor stops reading it, and what it holds
 /// stays bounded. Once the peer reads, everything comes back.
-#[tokio::test]
-async fn a_peer_that_never_reads_is_not_read_either() {
+async fn a_peer_that_never_reads_is_not_read_either(mode: Mode) {
     let config = WebSocketConfig {
         write_buffer_size: 64 << 10,
         ..WebSocketConfig::default()
     };
-    let served = Served::start(config).await;
+    let served = Served::start(mode, config).await;
     let peer = served.raw_client().await;
     let mut tcp = peer.into_inner();
     let chunk = support::frame(true, op::BINARY, &[0u8; 16 << 10], Some(support::KEY));
@@ -408,9 +442,8 @@ async fn a_closed_reactor_refuses_connections() {
 /// Half a frame, then the end of the stream, arriving together: the
 /// event that brings them is the last one, so the reactor reads on to
 /// the end instead of stopping at the short read.
-#[tokio::test]
-async fn half_a_frame_then_the_end_of_the_stream_ends_the_connection() {
-    let mut served = Served::start(WebSocketConfig::default()).await;
+async fn half_a_frame_then_the_end_of_the_stream_ends_the_connection(mode: Mode) {
+    let mut served = Served::start(mode, WebSocketConfig::default()).await;
     for reset in [false, true] {
         let peer = served.raw_client().await;
         let tcp = peer.into_inner();
@@ -440,3 +473,39 @@ fn socket_reset(tcp: std::net::TcpStream) {
     tcp.set_linger(Some(Duration::ZERO)).unwrap();
     drop(tcp);
 }
+
+/// Each test above, against a `Reactor` task and against a
+/// `ReactorThread`.
+macro_rules! in_both_modes {
+    ($($name:ident),* $(,)?) => {
+        mod task {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Mode::Task).await;
+            })*
+        }
+        mod thread {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Mode::Thread).await;
+            })*
+        }
+    };
+}
+
+in_both_modes!(
+    messages_of_every_size_come_back_in_order,
+    many_messages_in_flight_on_many_connections,
+    a_frame_sent_with_the_handshake_is_echoed,
+    the_handler_can_start_the_closing_handshake,
+    a_protocol_violation_fails_the_connection_with_1002,
+    invalid_utf8_fails_the_connection_with_1007,
+    a_peer_that_vanishes_is_an_abnormal_closure,
+    pings_are_answered,
+    keepalive_pings_a_silent_peer_then_gives_up_with_1011,
+    the_idle_timeout_closes_with_1001,
+    a_peer_that_never_answers_our_close_is_cut_after_the_close_timeout,
+    a_shutdown_closes_every_connection_with_1001_and_ends_the_run,
+    a_peer_that_never_reads_is_not_read_either,
+    half_a_frame_then_the_end_of_the_stream_ends_the_connection,
+);

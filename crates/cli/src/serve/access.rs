@@ -3,8 +3,9 @@
 //! each way, and close code. With `--log-format json`, the whole log is
 //! JSON (set up in `main.rs`), this line included.
 
-use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::cell::RefCell;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Instant;
 
 use sockeye::CloseCode;
@@ -52,21 +53,49 @@ impl Count {
     }
 }
 
-/// One connection's record, from its opening to its end: 96 bytes, and
-/// its path's. Boxed in the connection's task, which it would otherwise
-/// grow past 512 bytes; made only when its line would be written, so a
-/// log filter that leaves it out (`RUST_LOG=info,sockeye::serve::access=warn`)
-/// saves that memory on each idle connection.
+/// When this process started, which records count their opening from.
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+thread_local! {
+    /// The last path a record of this thread was made for: connections
+    /// to the same path share its text.
+    static LAST_PATH: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
+}
+
+/// The path's text, shared with the thread's last record if the same.
+fn shared_path(path: &str) -> Arc<str> {
+    LAST_PATH.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some(shared) if **shared == *path => Arc::clone(shared),
+            _ => {
+                let shared: Arc<str> = Arc::from(path);
+                *last = Some(Arc::clone(&shared));
+                shared
+            }
+        }
+    })
+}
+
+/// One connection's record, from its opening to its end: 80 bytes (the
+/// path's text is shared by connections to the same path). Boxed, so that
+/// a connection holds one pointer; made only when its line would be
+/// written, so a log filter that leaves it out
+/// (`RUST_LOG=info,sockeye::serve::access=warn`) saves that memory on each
+/// idle connection.
 #[derive(Debug)]
 pub(super) struct Access {
-    peer: SocketAddr,
-    /// `None` over HTTP/2, whose streams do not tell.
-    path: Option<Box<str>>,
-    opened: Instant,
     /// From the peer.
     pub(super) received: Count,
     /// To the peer.
     pub(super) sent: Count,
+    /// `None` over HTTP/2, whose streams do not tell.
+    path: Option<Arc<str>>,
+    /// Microseconds from [`EPOCH`] to the opening.
+    opened: u64,
+    /// The peer's address and port (an IPv6 scope is not kept).
+    ip: IpAddr,
+    port: u16,
 }
 
 impl Access {
@@ -76,13 +105,30 @@ impl Access {
         if !tracing::enabled!(tracing::Level::INFO) {
             return None;
         }
+        let opened = u64::try_from(EPOCH.elapsed().as_micros()).unwrap_or(u64::MAX);
         Some(Box::new(Access {
-            peer,
-            path: path.map(Box::from),
-            opened: Instant::now(),
             received: Count::default(),
             sent: Count::default(),
+            path: path.map(shared_path),
+            opened,
+            ip: peer.ip(),
+            port: peer.port(),
         }))
+    }
+
+    /// The peer's address.
+    fn peer(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, self.port)
+    }
+
+    /// Seconds since the opening.
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "microseconds as f64 are exact for 285 years"
+    )]
+    fn duration(&self) -> f64 {
+        let now = u64::try_from(EPOCH.elapsed().as_micros()).unwrap_or(u64::MAX);
+        now.saturating_sub(self.opened) as f64 / 1e6
     }
 
     /// Writes the access line of a connection with the subprotocol
@@ -95,13 +141,13 @@ impl Access {
         code: Option<CloseCode>,
         error: Option<&str>,
     ) {
-        let duration = self.opened.elapsed().as_secs_f64();
+        let duration = self.duration();
         let path = self.path.as_deref().unwrap_or("");
         let code = code.map(u16::from);
         match format() {
             LogFormat::Text => tracing::info!(
                 id,
-                peer = %self.peer,
+                peer = %self.peer(),
                 path = %path,
                 protocol = %protocol.unwrap_or(""),
                 duration = format_args!("{duration:.3}s"),
@@ -116,7 +162,7 @@ impl Access {
             LogFormat::Json => tracing::info!(
                 event = "access",
                 id,
-                peer = %self.peer,
+                peer = %self.peer(),
                 path = self.path.as_deref(),
                 protocol,
                 duration_secs = duration,
@@ -137,7 +183,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_record_takes_96_bytes() {
-        assert!(std::mem::size_of::<Access>() <= 96);
+    fn a_record_takes_80_bytes() {
+        assert!(std::mem::size_of::<Access>() <= 80);
+    }
+
+    #[test]
+    fn records_of_one_path_share_its_text() {
+        let peer = SocketAddr::from(([127, 0, 0, 1], 9));
+        let (a, b, c) = (
+            shared_path("/chat"),
+            shared_path("/chat"),
+            shared_path("/other"),
+        );
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(&*c, "/other");
+        let record = Access {
+            received: Count::default(),
+            sent: Count::default(),
+            path: Some(a),
+            opened: 0,
+            ip: peer.ip(),
+            port: peer.port(),
+        };
+        assert_eq!(record.peer(), peer);
+        assert!(record.duration() >= 0.0);
     }
 }

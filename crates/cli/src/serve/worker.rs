@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use sockeye::ServerBuilder;
-use sockeye::reactor::{Reactor, ReactorHandle};
+use sockeye::reactor::{ReactorHandle, ReactorThread};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -171,27 +171,24 @@ impl Worker {
         // Connections hear of the shutdown only once the listener is
         // closed, so nobody is accepted after the first Close 1001 left.
         let closing = CancellationToken::new();
-        let echo = self.start_reactor(&connections, &closing);
-        self.accept_until_stopped(&listener, &connections, &closing, echo.as_ref())
+        let reactor = self.start_reactor();
+        let echo = reactor.as_ref().map(|(_, handle)| handle);
+        self.accept_until_stopped(&listener, &connections, &closing, echo)
             .await;
         drop(listener);
-        self.close_connections(&connections, &closing).await;
+        let reactor = reactor.map(|(reactor, _)| reactor);
+        self.close_connections(&connections, &closing, reactor)
+            .await;
     }
 
     /// Starts the thread's reactor, which serves its echo connections
-    /// over plain TCP, as one of its tasks; `None` (those connections get
-    /// tasks of their own) if it cannot be made.
-    fn start_reactor(
-        &self,
-        connections: &TaskTracker,
-        closing: &CancellationToken,
-    ) -> Option<ReactorHandle<EchoData>> {
+    /// over plain TCP on a thread of its own; `None` (those connections
+    /// get tasks of their own) if it cannot be made.
+    fn start_reactor(&self) -> Option<(ReactorThread<EchoHandler>, ReactorHandle<EchoData>)> {
         let config = self.settings.server.websocket_config();
-        match Reactor::new(EchoHandler, config) {
-            Ok((reactor, handle)) => {
-                connections.spawn(reactor.run(closing.clone().cancelled_owned()));
-                Some(handle)
-            }
+        let name = format!("sockeye-echo-{}", self.index);
+        match ReactorThread::spawn(EchoHandler, config, name) {
+            Ok(started) => Some(started),
             Err(e) => {
                 tracing::warn!(error = %describe(&e), "no reactor: echo connections get a task each");
                 None
@@ -321,9 +318,22 @@ impl Worker {
     /// Tells the connections the server is shutting down (each closes
     /// with 1001) and waits for their closing handshakes, for twice the
     /// close timeout at most.
-    async fn close_connections(&self, connections: &TaskTracker, closing: &CancellationToken) {
+    async fn close_connections(
+        &self,
+        connections: &TaskTracker,
+        closing: &CancellationToken,
+        reactor: Option<ReactorThread<EchoHandler>>,
+    ) {
         SHUTTING_DOWN.store(true, Ordering::Release);
         closing.cancel();
+        if let Some(reactor) = reactor {
+            // Its connections close as the tasks' do; the tracker waits
+            // for its thread with theirs.
+            reactor.stop();
+            connections.spawn(async move {
+                let _ = tokio::task::spawn_blocking(move || reactor.join()).await;
+            });
+        }
         connections.close();
         tracing::debug!(
             thread = self.index,

@@ -370,3 +370,18 @@ impl<D> Entry<D> {
         (self.data, ended)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle connection's entry: the engine, the application's data
+    /// and 16 bytes of the reactor's. BENCHMARKS.md accounts for each.
+    #[test]
+    fn an_entry_is_the_engine_and_the_data_and_little_more() {
+        let engine = std::mem::size_of::<Connection>();
+        let entry = std::mem::size_of::<Entry<[u64; 5]>>();
+        println!("engine {engine} B, entry with 40 B of data {entry} B");
+        assert!(entry <= engine + 40 + 40, "the entry is {entry} bytes");
+    }
+}

@@ -1,5 +1,5 @@
-//! The reactor itself: the connections of one task, the epoll instance
-//! their sockets are registered with, and the loop that serves them.
+//! [`Reactor`]: a reactor served by a task of a tokio runtime, which
+//! watches its epoll instance as one file descriptor.
 
 use std::future::{Future, poll_fn};
 use std::io;
@@ -7,92 +7,24 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use mio::{Events, Interest, Token};
-use sockeye_proto::{CloseCode, Connection};
+use mio::Events;
 use tokio::io::unix::AsyncFd;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
-use super::clock::{Clock, Timeouts};
-use super::entry::{Entry, Next, Turn};
+use super::core::{Core, EVENTS, Intake};
+use super::handle::ReactorHandle;
 use super::handler::Handler;
-use super::slab::Slab;
 use crate::config::WebSocketConfig;
-use crate::error::{Error, Result};
-use crate::stream::WebSocket;
-
-/// Events taken from the epoll instance at once.
-const EVENTS: usize = 1024;
 
 /// Batches of events handled in one poll of the reactor's task before it
 /// lets the runtime's other tasks run.
 const BATCHES_PER_POLL: usize = 4;
 
-/// The size of the reactor's read buffer, shared by its connections.
-const READ_BUFFER: usize = 64 << 10;
-
-/// A connection on its way into a reactor.
-#[derive(Debug)]
-struct Intake<D> {
-    tcp: std::net::TcpStream,
-    engine: Connection,
-    protocol: Option<Box<str>>,
-    data: D,
-}
-
-/// Adds connections to a [`Reactor`] from any task or thread; cheap to
-/// clone.
-#[derive(Debug)]
-pub struct ReactorHandle<D> {
-    intake: mpsc::UnboundedSender<Intake<D>>,
-}
-
-impl<D> Clone for ReactorHandle<D> {
-    fn clone(&self) -> Self {
-        ReactorHandle {
-            intake: self.intake.clone(),
-        }
-    }
-}
-
-impl<D> ReactorHandle<D> {
-    /// Hands an open WebSocket over TCP to the reactor, with the
-    /// application's data for it. Its socket leaves the runtime's I/O
-    /// driver for the reactor's; the reactor serves it from its next turn.
-    ///
-    /// Call it from a task of a tokio runtime (the socket is taken off
-    /// that runtime's driver).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Closed`] if the reactor stopped; the connection is then
-    /// dropped (a `WebSocket` dropped while open sends a Close 1001 if it
-    /// can). [`Error::Io`] if the socket cannot leave the runtime.
-    pub fn add(&self, ws: WebSocket<TcpStream>, data: D) -> Result<()> {
-        if self.intake.is_closed() {
-            return Err(Error::Closed);
-        }
-        let (tcp, engine, protocol) = ws.into_engine();
-        let tcp = tcp.into_std().map_err(Error::Io)?;
-        self.intake
-            .send(Intake {
-                tcp,
-                engine,
-                protocol,
-                data,
-            })
-            .map_err(|_| Error::Closed)
-    }
-
-    /// Whether the reactor stopped taking connections.
-    pub fn is_closed(&self) -> bool {
-        self.intake.is_closed()
-    }
-}
-
 /// Serves many WebSocket connections from one task, through callbacks,
-/// with no task, future or runtime registration per connection.
+/// with no task, future or runtime registration per connection. (A
+/// [`ReactorThread`](super::thread::ReactorThread) does the same on a
+/// thread of its own.)
 ///
 /// Each connection costs its entry in the reactor's table (the engine's
 /// state, the application's [`Handler::Data`], a few timestamps; about
@@ -166,23 +98,6 @@ pub struct Reactor<H: Handler> {
     stopping: bool,
 }
 
-/// The connections and what serving them takes: all of the reactor but
-/// its epoll instance and its intake.
-#[derive(Debug)]
-struct Core<H: Handler> {
-    registry: mio::Registry,
-    conns: Slab<Entry<H::Data>>,
-    handler: H,
-    clock: Clock,
-    timeouts: Timeouts,
-    write_limit: usize,
-    scratch: Box<[u8]>,
-    /// Connections whose read budget ran out, to read again.
-    again: Vec<usize>,
-    /// Connections a sweep found ended or wanting a read.
-    settled: Vec<(usize, Next)>,
-}
-
 impl<H: Handler> Reactor<H> {
     /// A reactor for `handler`'s connections, with the time limits and
     /// the write buffer size of `config`, and the handle that adds
@@ -195,34 +110,27 @@ impl<H: Handler> Reactor<H> {
     /// The epoll instance could not be made or registered.
     pub fn new(handler: H, config: &WebSocketConfig) -> io::Result<(Self, ReactorHandle<H::Data>)> {
         let poll = mio::Poll::new()?;
-        let registry = poll.registry().try_clone()?;
+        let core = Core::new(poll.registry().try_clone()?, handler, config);
         // SAFETY: a `mio::Poll` owns its epoll file descriptor from its
         // creation until it is dropped, and `as_raw_fd` always returns that
         // one: it stays open and the same for the `AsyncFd`'s lifetime.
         let poll = unsafe { AsyncFd::register_with_interest(poll, tokio::io::Interest::READABLE) }
             .map_err(|e| e.into_parts().1)?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let timeouts = Timeouts::new(config);
         let reactor = Reactor {
             poll,
             events: Events::with_capacity(EVENTS),
             intake: rx,
             intake_closed: false,
-            core: Core {
-                registry,
-                conns: Slab::new(),
-                handler,
-                clock: Clock::new(),
-                timeouts,
-                write_limit: config.write_buffer_size,
-                scratch: vec![0; READ_BUFFER].into_boxed_slice(),
-                again: Vec::new(),
-                settled: Vec::new(),
-            },
-            sweep: Box::pin(tokio::time::sleep(timeouts.tick())),
+            sweep: Box::pin(tokio::time::sleep(core.tick())),
+            core,
             stopping: false,
         };
-        Ok((reactor, ReactorHandle { intake: tx }))
+        let handle = ReactorHandle {
+            intake: tx,
+            waker: None,
+        };
+        Ok((reactor, handle))
     }
 
     /// The connections being served.
@@ -309,14 +217,7 @@ impl<H: Handler> Reactor<H> {
                 guard.clear_ready();
             }
             drop(guard);
-            let now = self.core.clock.now();
-            for event in &self.events {
-                let ended = event.is_read_closed() || event.is_error();
-                let readable = event.is_readable() || ended;
-                let key = event.token().0;
-                self.core
-                    .ready(key, readable, event.is_writable(), ended, now);
-            }
+            self.core.serve_events(&self.events);
         }
         // The budget ran out: let the runtime's other tasks run first.
         cx.waker().wake_by_ref();
@@ -327,156 +228,8 @@ impl<H: Handler> Reactor<H> {
     fn poll_sweep(&mut self, cx: &mut Context<'_>) {
         while self.sweep.as_mut().poll(cx).is_ready() {
             self.core.sweep();
-            let next = Instant::now() + self.core.timeouts.tick();
+            let next = Instant::now() + self.core.tick();
             self.sweep.as_mut().reset(next);
-        }
-    }
-}
-
-impl<H: Handler> Core<H> {
-    /// Puts one connection in the table and gives the handler its first
-    /// look; closes it at once if the reactor is stopping.
-    fn admit(&mut self, intake: Intake<H::Data>, stopping: bool) {
-        let now = self.clock.now();
-        let io = mio::net::TcpStream::from_std(intake.tcp);
-        let mut entry = Entry::new(io, intake.engine, intake.data, intake.protocol, now);
-        let key = self.conns.vacant_key();
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        if let Err(e) = self.registry.register(&mut entry.io, Token(key), interest) {
-            tracing::debug!(error = %e, "cannot register a connection with the reactor");
-            entry.fail(Error::Io(e));
-            let (data, ended) = entry.finish();
-            self.handler.on_end(data, ended);
-            return;
-        }
-        let key = self.conns.insert(entry);
-        let Core {
-            conns,
-            handler,
-            scratch,
-            ..
-        } = self;
-        let mut turn = Turn {
-            now,
-            scratch,
-            timeouts: self.timeouts,
-            write_limit: self.write_limit,
-        };
-        let Some(entry) = conns.get_mut(key) else {
-            return;
-        };
-        let mut next = entry.open(handler, &mut turn);
-        if stopping && next != Next::End {
-            next = entry.close(CloseCode::GOING_AWAY, "server shutting down", &turn);
-        }
-        self.settle(key, next);
-    }
-
-    /// One connection's socket is ready; `ended` when the peer's stream
-    /// ended or failed.
-    fn ready(&mut self, key: usize, readable: bool, writable: bool, ended: bool, now: u32) {
-        let Core {
-            conns,
-            handler,
-            scratch,
-            ..
-        } = self;
-        let Some(entry) = conns.get_mut(key) else {
-            // Ended earlier in this batch.
-            return;
-        };
-        let mut turn = Turn {
-            now,
-            scratch,
-            timeouts: self.timeouts,
-            write_limit: self.write_limit,
-        };
-        if ended {
-            entry.peer_ended();
-        }
-        let next = entry.ready(handler, &mut turn, readable, writable);
-        self.settle(key, next);
-    }
-
-    /// Reads again from the connections whose budget ran out; whether
-    /// some still have more.
-    fn read_again(&mut self) -> bool {
-        if self.again.is_empty() {
-            return false;
-        }
-        let now = self.clock.now();
-        for key in std::mem::take(&mut self.again) {
-            self.ready(key, true, false, false, now);
-        }
-        !self.again.is_empty()
-    }
-
-    /// Acts on what a step decided.
-    fn settle(&mut self, key: usize, next: Next) {
-        match next {
-            Next::Wait => {}
-            Next::ReadAgain => self.again.push(key),
-            Next::End => {
-                if let Some(mut entry) = self.conns.remove(key) {
-                    let _ = self.registry.deregister(&mut entry.io);
-                    let (data, ended) = entry.finish();
-                    self.handler.on_end(data, ended);
-                }
-            }
-        }
-    }
-
-    /// Runs every connection's timers.
-    fn sweep(&mut self) {
-        let turn = Turn {
-            now: self.clock.now(),
-            scratch: &mut [],
-            timeouts: self.timeouts,
-            write_limit: self.write_limit,
-        };
-        let settled = &mut self.settled;
-        self.conns.for_each_mut(|key, entry| {
-            let next = entry.tick(&turn);
-            if next != Next::Wait {
-                settled.push((key, next));
-            }
-        });
-        self.settle_all();
-    }
-
-    /// Starts the closing handshake of every connection (1001).
-    fn close_all(&mut self) {
-        let turn = Turn {
-            now: self.clock.now(),
-            scratch: &mut [],
-            timeouts: self.timeouts,
-            write_limit: self.write_limit,
-        };
-        let settled = &mut self.settled;
-        self.conns.for_each_mut(|key, entry| {
-            let next = entry.close(CloseCode::GOING_AWAY, "server shutting down", &turn);
-            if next != Next::Wait {
-                settled.push((key, next));
-            }
-        });
-        self.settle_all();
-    }
-
-    fn settle_all(&mut self) {
-        let mut settled = std::mem::take(&mut self.settled);
-        for (key, next) in settled.drain(..) {
-            self.settle(key, next);
-        }
-        self.settled = settled;
-    }
-
-    /// Drops every connection after the reactor itself failed.
-    fn end_all(&mut self, cause: &io::Error) {
-        for key in self.conns.keys() {
-            if let Some(entry) = self.conns.get_mut(key) {
-                entry.fail(Error::Io(io::Error::new(cause.kind(), cause.to_string())));
-            }
-            self.settle(key, Next::End);
         }
     }
 }
