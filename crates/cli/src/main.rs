@@ -67,16 +67,7 @@
 //! sockeye completions SHELL   shell completions; sockeye man DIR: manual pages
 //! ```
 
-/// mimalloc rather than the system allocator: the runtime allocates each
-/// task and each socket's registration aligned to 128 bytes, which glibc
-/// serves with padding; with mimalloc an idle connection of `serve` costs
-/// about 850 bytes instead of 1,120 (BENCHMARKS.md).
-///
-/// The feature `system-allocator` leaves it out, for heap profilers.
-#[cfg(not(feature = "system-allocator"))]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
+mod allocator;
 mod args;
 mod bench;
 mod bridge;
@@ -154,6 +145,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = Cli::parse();
     match &cli.command {
         Command::Completions(args) => return docs::completions(args, Cli::command()),

@@ -76,8 +76,9 @@
 //! | [`frame`] (`frame.rs`) | opcodes and frame headers, decoded and encoded |
 //! | `mask.rs` | masking, a block at a time ([`frame::apply_mask`]) |
 //! | `utf8.rs` | incremental UTF-8 validation, failing at the first bad byte |
-//! | `output.rs` | [`Output`], the queue of encoded frames, as a vectored [`bytes::Buf`] |
-//! | `spare.rs` | each thread's few spare small write buffers, so a connection holds none while idle yet a write allocates none |
+//! | `output.rs` | [`Output`], the queue of encoded frames, as a vectored [`bytes::Buf`]: one pointer while empty |
+//! | `queue.rs` | the frames behind a non-empty `Output`: small ones coalesced, large ones by reference |
+//! | `spare.rs` | each thread's few spare write queues, so a connection holds none while idle yet a write allocates none |
 //! | [`deflate`] (`deflate/`) | permessage-deflate: `negotiation`, `shared` zlib state, `compress`, `inflate` |
 //! | [`handshake`] (`handshake/`) | the opening handshake: `client`, `server`, `headers`, `error` |
 //! | `message.rs` | [`Message`] and [`Utf8Bytes`] |
@@ -140,6 +141,7 @@ pub mod handshake;
 mod mask;
 mod message;
 mod output;
+mod queue;
 mod role;
 mod spare;
 mod utf8;

@@ -1,19 +1,12 @@
 //! The queue of encoded frames waiting to be written to the transport.
 
-use std::collections::VecDeque;
 use std::io::IoSlice;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 
-use crate::frame::{FrameHeader, MAX_HEADER_LEN, apply_mask};
+use crate::frame::FrameHeader;
+use crate::queue::Queue;
 use crate::spare;
-
-/// Payloads shorter than this are copied next to their header, so many small
-/// frames leave in one contiguous chunk; longer ones are queued by reference
-/// and go out with vectored writes, never copied (unless a client must mask a
-/// shared buffer). 1 KiB is where a copy starts to cost more than an extra
-/// iovec on these machines' loopback.
-pub(crate) const COPY_THRESHOLD: usize = 1024;
 
 /// Bytes ready to be written to the peer, in order.
 ///
@@ -21,156 +14,86 @@ pub(crate) const COPY_THRESHOLD: usize = 1024;
 /// [`chunks_vectored`](Buf::chunks_vectored) to the transport, then
 /// [`advance`](Buf::advance) by what was written. Everything queued between
 /// two drains leaves together, so one write carries every frame that one read
-/// caused. An empty queue holds no buffer.
+/// caused.
+///
+/// An empty output is one pointer: the queue behind it (its buffers and
+/// their bookkeeping) goes back to this thread's spares once everything is
+/// written, and the next write on the thread, on any connection, takes it
+/// again. An idle connection holds no write state.
 #[derive(Debug, Default)]
 pub struct Output {
-    /// Frozen chunks, in order before `tail`.
-    chunks: VecDeque<Bytes>,
-    /// Small frames being coalesced.
-    tail: BytesMut,
-    /// Total bytes in `chunks` and `tail`.
-    len: usize,
+    /// `None` while nothing is waiting.
+    queue: Option<Box<Queue>>,
 }
 
 impl Output {
     /// Bytes waiting to be written.
     pub fn len(&self) -> usize {
-        self.len
+        self.queue.as_ref().map_or(0, |queue| queue.len())
     }
 
     /// Whether nothing is waiting.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.queue.is_none()
+    }
+
+    /// The queue, taken from the thread's spares if there is none.
+    fn queue(&mut self) -> &mut Queue {
+        self.queue.get_or_insert_with(spare::take)
     }
 
     /// Queues one frame: its header, then its payload, masked if the header
     /// carries a key.
     pub(crate) fn push_frame(&mut self, header: &FrameHeader, payload: Bytes) {
-        if payload.len() < COPY_THRESHOLD {
-            self.push_small_frame(header, std::iter::once(&payload[..]));
-        } else {
-            let mut head = [0; MAX_HEADER_LEN];
-            let head_len = header.encode(&mut head);
-            self.len += head_len + payload.len();
-            self.tail.extend_from_slice(&head[..head_len]);
-            self.chunks.push_back(self.tail.split().freeze());
-            let payload = match header.masking_key {
-                None => payload,
-                Some(key) => {
-                    // R-MK-07: mask a private copy unless nobody else can see
-                    // these bytes, so the caller's buffer never changes.
-                    let mut owned = payload
-                        .try_into_mut()
-                        .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
-                    apply_mask(&mut owned, key, 0);
-                    owned.freeze()
-                }
-            };
-            self.chunks.push_back(payload);
-        }
+        self.queue().push_frame(header, payload);
     }
 
-    /// Queues one frame shorter than [`COPY_THRESHOLD`] whose payload is
-    /// `parts` one after the other, copied next to its header and masked
-    /// there if the header carries a key.
+    /// Queues one frame shorter than the copy threshold whose payload is
+    /// `parts` one after the other, copied next to its header.
     pub(crate) fn push_small_frame<'a>(
         &mut self,
         header: &FrameHeader,
         parts: impl Iterator<Item = &'a [u8]>,
     ) {
-        let mut head = [0; MAX_HEADER_LEN];
-        let head_len = header.encode(&mut head);
-        let payload_len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
-        debug_assert!(payload_len < COPY_THRESHOLD);
-        self.len += head_len + payload_len;
-        self.reserve_tail(head_len + payload_len);
-        self.tail.extend_from_slice(&head[..head_len]);
-        let start = self.tail.len();
-        for part in parts {
-            self.tail.extend_from_slice(part);
-        }
-        if let Some(key) = header.masking_key {
-            apply_mask(&mut self.tail[start..], key, 0);
-        }
-    }
-
-    /// Makes room for `additional` bytes in the tail, starting from a spare
-    /// buffer when the tail has none.
-    fn reserve_tail(&mut self, additional: usize) {
-        if self.tail.capacity() == 0 {
-            self.tail = spare::take();
-        }
-        self.tail.reserve(additional);
+        self.queue().push_small_frame(header, parts);
     }
 
     /// Appends bytes already encoded as frames (see
     /// [`Connection::send_raw`](crate::Connection::send_raw)).
     pub(crate) fn push_encoded(&mut self, frames: Bytes) {
-        if frames.is_empty() {
-            return;
-        }
-        self.len += frames.len();
-        if frames.len() < COPY_THRESHOLD {
-            self.reserve_tail(frames.len());
-            self.tail.extend_from_slice(&frames);
-        } else {
-            if !self.tail.is_empty() {
-                self.chunks.push_back(self.tail.split().freeze());
-            }
-            self.chunks.push_back(frames);
+        if !frames.is_empty() {
+            self.queue().push_encoded(frames);
         }
     }
 }
 
 impl Buf for Output {
     fn remaining(&self) -> usize {
-        self.len
+        self.len()
     }
 
     fn chunk(&self) -> &[u8] {
-        match self.chunks.front() {
-            Some(chunk) => chunk,
-            None => &self.tail,
-        }
+        self.queue.as_deref().map_or(&[], Queue::chunk)
     }
 
-    fn advance(&mut self, mut cnt: usize) {
-        assert!(cnt <= self.len, "advanced past the end of the output");
-        self.len -= cnt;
-        while cnt > 0 {
-            if let Some(front) = self.chunks.front_mut() {
-                if cnt >= front.len() {
-                    cnt -= front.len();
-                    self.chunks.pop_front();
-                } else {
-                    front.advance(cnt);
-                    cnt = 0;
-                }
-            } else {
-                self.tail.advance(cnt);
-                cnt = 0;
-            }
-        }
-        if self.len == 0 {
-            // An idle connection keeps no write buffer: a small one goes
-            // back to this thread's spares for the next write.
-            self.chunks = VecDeque::new();
-            spare::put(std::mem::take(&mut self.tail));
+    fn advance(&mut self, cnt: usize) {
+        let Some(queue) = self.queue.as_deref_mut() else {
+            assert!(cnt == 0, "advanced past the end of the output");
+            return;
+        };
+        assert!(cnt <= queue.len(), "advanced past the end of the output");
+        queue.advance(cnt);
+        if queue.len() == 0
+            && let Some(queue) = self.queue.take()
+        {
+            spare::put(queue);
         }
     }
 
     fn chunks_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
-        let mut n = 0;
-        for chunk in self.chunks.iter().map(|c| &c[..]).chain([&self.tail[..]]) {
-            if n == dst.len() {
-                break;
-            }
-            if !chunk.is_empty() {
-                dst[n] = IoSlice::new(chunk);
-                n += 1;
-            }
-        }
-        n
+        self.queue
+            .as_deref()
+            .map_or(0, |queue| queue.chunks_vectored(dst))
     }
 }
 
@@ -244,5 +167,30 @@ mod tests {
         let rest = drain(&mut out);
         assert_eq!(rest.len(), total - 3);
         assert_eq!(&rest[rest.len() - 2..], b"hi");
+    }
+
+    #[test]
+    fn an_empty_output_is_one_pointer_and_a_drained_one_holds_nothing() {
+        assert_eq!(std::mem::size_of::<Output>(), std::mem::size_of::<usize>());
+        let mut out = Output::default();
+        out.push_frame(&header(3, None), Bytes::from_static(b"abc"));
+        assert!(out.queue.is_some());
+        assert_eq!(drain(&mut out).len(), 5);
+        assert!(out.queue.is_none());
+        assert!(out.is_empty());
+        assert_eq!(out.chunk(), b"");
+        out.advance(0);
+    }
+
+    #[test]
+    fn the_next_output_on_the_thread_reuses_the_drained_queue() {
+        let mut first = Output::default();
+        first.push_frame(&header(3, None), Bytes::from_static(b"abc"));
+        let at = first.chunk().as_ptr();
+        drain(&mut first);
+        let mut second = Output::default();
+        second.push_frame(&header(2, None), Bytes::from_static(b"hi"));
+        assert_eq!(second.chunk().as_ptr(), at, "the same buffer");
+        assert_eq!(drain(&mut second), b"\x82\x02hi");
     }
 }

@@ -1,50 +1,48 @@
-//! Each thread's spare small write buffers.
+//! Each thread's spare write queues.
 //!
-//! A connection drops its write buffer once everything is written, so an
-//! idle connection holds none; the buffer goes here instead, and the next
-//! write on this thread (on any connection) takes it back, so a steady
-//! exchange of small messages allocates no write buffer at all. Only small
-//! buffers are kept, and only a few, so what a thread holds here is
-//! bounded.
+//! A connection gives its queue back once everything is written, so an
+//! idle connection holds none; the queue goes here instead, its small
+//! buffer kept, and the next write on this thread (on any connection)
+//! takes it back, so a steady exchange of small messages allocates no
+//! write state at all. Only queues with small buffers are kept, and only a
+//! few, so what a thread holds here is bounded.
 
 use std::cell::RefCell;
 
-use bytes::BytesMut;
+use crate::queue::Queue;
 
-/// The most spare buffers one thread keeps: enough for the connections
-/// one turn of a busy runtime writes to, few enough to be negligible.
+/// The most spare queues one thread keeps: enough for the connections one
+/// turn of a busy runtime writes to, few enough to be negligible (each
+/// holds at most 4 KiB).
 const MAX_SPARES: usize = 32;
 
-/// The largest buffer kept, in bytes: what small frames coalesce into.
-/// Larger ones are freed, so a burst does not pin its memory.
-const MAX_SPARE_CAPACITY: usize = 4096;
-
 thread_local! {
-    static SPARES: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+    /// Boxed: the allocation an `Output` points to is what is reused.
+    #[expect(clippy::vec_box, reason = "the boxes are what is reused: an Output holds one")]
+    static SPARES: RefCell<Vec<Box<Queue>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Keeps `buf` for a later [`take`], emptied, if it is small and this
-/// thread has room; frees it otherwise.
-pub(crate) fn put(mut buf: BytesMut) {
-    buf.clear();
-    // Moves the start back to the beginning of the allocation (nothing is
-    // copied: the buffer is empty), so its whole capacity counts; a buffer
-    // that cannot (it shares its allocation) keeps what it has.
-    let _ = buf.try_reclaim(buf.capacity() + 1);
-    if buf.capacity() == 0 || buf.capacity() > MAX_SPARE_CAPACITY {
+/// Keeps `queue` for a later [`take`], emptied, if its buffer is small and
+/// this thread has room; frees it otherwise.
+pub(crate) fn put(mut queue: Box<Queue>) {
+    if !queue.reset() {
         return;
     }
     SPARES.with(|spares| {
         if let Ok(mut spares) = spares.try_borrow_mut()
             && spares.len() < MAX_SPARES
         {
-            spares.push(buf);
+            spares.push(queue);
         }
     });
 }
 
-/// A spare buffer of this thread, or a new empty one.
-pub(crate) fn take() -> BytesMut {
+/// A spare queue of this thread, or a new empty one.
+#[expect(
+    clippy::unnecessary_box_returns,
+    reason = "an Output holds a box: reusing one saves its allocation"
+)]
+pub(crate) fn take() -> Box<Queue> {
     SPARES
         .with(|spares| spares.try_borrow_mut().ok().and_then(|mut s| s.pop()))
         .unwrap_or_default()
@@ -52,40 +50,73 @@ pub(crate) fn take() -> BytesMut {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
+    use crate::frame::{FrameHeader, OpCode};
+
+    /// A queue holding one binary frame of `len` bytes.
+    #[expect(clippy::unnecessary_box_returns, reason = "spares are boxes")]
+    fn queue_with(len: usize) -> Box<Queue> {
+        let mut queue = take();
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: OpCode::Binary,
+            masking_key: None,
+            payload_len: len as u64,
+        };
+        queue.push_small_frame(&header, std::iter::once(&vec![0; len][..]));
+        queue
+    }
 
     #[test]
-    fn a_small_buffer_comes_back_empty_with_its_room() {
-        let mut buf = BytesMut::with_capacity(100);
-        buf.extend_from_slice(b"written");
-        let at = buf.as_ptr();
-        put(buf);
+    fn a_queue_comes_back_empty_with_its_buffer() {
+        let queue = queue_with(100);
+        let at = queue.chunk().as_ptr();
+        put(queue);
         let again = take();
-        assert!(again.is_empty());
-        assert_eq!(again.as_ptr(), at, "the same allocation");
-        assert!(again.capacity() >= 100);
-        assert_eq!(take().capacity(), 0, "only one was kept");
+        assert_eq!(again.len(), 0);
+        assert!(again.chunk().is_empty());
+        assert_eq!(again.chunk().as_ptr(), at, "the same buffer");
+        assert!(take().chunk().is_empty(), "only one was kept");
     }
 
     #[test]
-    fn large_buffers_and_too_many_are_not_kept() {
-        put(BytesMut::with_capacity(MAX_SPARE_CAPACITY + 1));
-        assert_eq!(take().capacity(), 0);
-        for _ in 0..MAX_SPARES + 5 {
-            put(BytesMut::with_capacity(64));
+    fn large_buffers_and_too_many_queues_are_not_kept() {
+        while SPARES.with(|s| s.borrow_mut().pop()).is_some() {}
+        let mut big = take();
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: OpCode::Binary,
+            masking_key: None,
+            payload_len: 5000,
+        };
+        big.push_frame(&header, Bytes::from(vec![0; 5000]));
+        for _ in 0..6 {
+            big.push_small_frame(&header_small(), std::iter::once(&[0u8; 900][..]));
         }
-        let kept = std::iter::from_fn(|| Some(take()))
-            .take_while(|b| b.capacity() > 0)
-            .count();
-        assert_eq!(kept, MAX_SPARES);
+        put(big);
+        assert_eq!(
+            SPARES.with(|s| s.borrow().len()),
+            0,
+            "a 5,400-byte tail is freed"
+        );
+        let queues: Vec<_> = (0..MAX_SPARES + 5).map(|_| queue_with(64)).collect();
+        for queue in queues {
+            put(queue);
+        }
+        assert_eq!(SPARES.with(|s| s.borrow().len()), MAX_SPARES);
     }
 
-    #[test]
-    fn a_buffer_advanced_to_its_end_is_kept_whole() {
-        let mut buf = BytesMut::with_capacity(256);
-        buf.extend_from_slice(&[1; 200]);
-        bytes::Buf::advance(&mut buf, 200);
-        put(buf);
-        assert!(take().capacity() >= 256);
+    fn header_small() -> FrameHeader {
+        FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: OpCode::Binary,
+            masking_key: None,
+            payload_len: 900,
+        }
     }
 }

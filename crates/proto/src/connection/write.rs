@@ -9,7 +9,8 @@ use crate::close_code::CloseCode;
 use crate::error::UsageError;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use crate::message::{Message, Utf8Bytes};
-use crate::output::{COPY_THRESHOLD, Output};
+use crate::output::Output;
+use crate::queue::COPY_THRESHOLD;
 use crate::role::Role;
 
 /// Above this many queued output bytes, Pongs are held back and coalesced
