@@ -105,10 +105,14 @@ impl<H: Handler> Core<H> {
         self.settle(key, next);
     }
 
-    /// Serves the sockets of a batch of events; the token `skip` (a
-    /// thread's waker) is not a socket.
-    pub(super) fn serve_events(&mut self, events: &mio::Events) {
-        let now = self.clock.now();
+    /// Now, by the reactor's clock.
+    pub(super) fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    /// Serves the sockets of a batch of events that came at `now`; a token
+    /// that names no connection (a thread's waker) is passed over.
+    pub(super) fn serve_events(&mut self, events: &mio::Events, now: Millis) {
         for event in events {
             let ended = event.is_read_closed() || event.is_error();
             let readable = event.is_readable() || ended;

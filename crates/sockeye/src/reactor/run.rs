@@ -217,7 +217,8 @@ impl<H: Handler> Reactor<H> {
                 guard.clear_ready();
             }
             drop(guard);
-            self.core.serve_events(&self.events);
+            let now = self.core.now();
+            self.core.serve_events(&self.events, now);
         }
         // The budget ran out: let the runtime's other tasks run first.
         cx.waker().wake_by_ref();

@@ -6,12 +6,13 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio::{Events, Token};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
+use super::clock::elapsed;
 use super::core::{Core, EVENTS, Intake};
 use super::handle::ReactorHandle;
 use super::handler::Handler;
@@ -175,13 +176,17 @@ impl<H: Handler> EventLoop<H> {
     /// Turns until told to stop (or every handle is gone) and no
     /// connection is left; returns the handler.
     fn run(mut self) -> H {
-        let tick = self.core.tick();
-        let mut next_sweep = Instant::now() + tick;
+        let tick = u32::try_from(self.core.tick().as_millis()).unwrap_or(u32::MAX);
+        // One clock read per turn: the events are dated with it, and the
+        // timers' turn comes from it.
+        let mut now = self.core.now();
+        let mut last_sweep = now;
         loop {
             let wait = if self.core.has_more_to_read() {
                 Duration::ZERO
             } else {
-                next_sweep.saturating_duration_since(Instant::now())
+                let left = tick.saturating_sub(elapsed(now, last_sweep));
+                Duration::from_millis(u64::from(left))
             };
             match self.poll.poll(&mut self.events, Some(wait)) {
                 Ok(()) => {}
@@ -192,14 +197,15 @@ impl<H: Handler> EventLoop<H> {
                     break;
                 }
             }
+            now = self.core.now();
             if self.events.iter().any(|event| event.token() == WAKER) {
                 self.take_intake();
             }
-            self.core.serve_events(&self.events);
+            self.core.serve_events(&self.events, now);
             self.core.read_again();
-            if Instant::now() >= next_sweep {
+            if elapsed(now, last_sweep) >= tick {
                 self.core.sweep();
-                next_sweep = Instant::now() + tick;
+                last_sweep = now;
             }
             if self.core.conns.is_empty() && (self.stopping || self.intake_closed) {
                 break;
