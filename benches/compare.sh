@@ -27,6 +27,7 @@ IDLE_CONNS="${IDLE_CONNS:-10000}"
 IDLE_HOLD="${IDLE_HOLD:-2}"
 OUT="${OUT:-}"
 NO_BUILD="${NO_BUILD:-0}"
+ALTERNATE="${ALTERNATE:-0}"
 SERVER_CPUS="${SERVER_CPUS:-0}"
 BENCH_CPUS="${BENCH_CPUS:-1}"
 
@@ -57,6 +58,10 @@ Options (each also settable by the environment variable in brackets):
   -o FILE    Markdown report (raw results go to FILE without .md plus .jsonl)
                                                  [OUT, default
              benches/results/compare-YYYYmmdd-HHMMSS.md]
+  -A         alternate: each repetition goes round every server
+             (a fresh server per run) before the next starts, so
+             drift in the machine's load spreads over all of them
+                                                 [ALTERNATE=1]
   -B         skip building sockeye and the peers [NO_BUILD=1]
   -h         this help
 
@@ -66,7 +71,7 @@ EOF
 }
 
 ORIG_ARGS=("$@")
-while getopts ':d:w:r:s:S:i:H:o:Bh' opt; do
+while getopts ':d:w:r:s:S:i:H:o:ABh' opt; do
     case "$opt" in
     d) DURATION="$OPTARG" ;;
     w) WARMUP="$OPTARG" ;;
@@ -76,6 +81,7 @@ while getopts ':d:w:r:s:S:i:H:o:Bh' opt; do
     i) IDLE_CONNS="$OPTARG" ;;
     H) IDLE_HOLD="$OPTARG" ;;
     o) OUT="$OPTARG" ;;
+    A) ALTERNATE=1 ;;
     B) NO_BUILD=1 ;;
     h)
         usage
@@ -293,14 +299,20 @@ record() {
     printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$MANIFEST"
 }
 
-# run_scenario SERVER_LABEL SERVER_NAME SERVER_CPUS SCENARIO
+# run_scenario SERVER_LABEL SERVER_NAME SERVER_CPUS SCENARIO [REP]
+# Runs the scenario REPS times on one server, or only repetition REP.
 run_scenario() {
-    local label="$1" name="$2" cpus="$3" scen="$4"
-    local port reps=$REPS limit logf
+    local label="$1" name="$2" cpus="$3" scen="$4" only="${5:-}"
+    local port reps=$REPS first=1 limit logf
     local -a bench_args
     port="$(server_port "$name")"
     read -r -a bench_args <<<"$(scenario_args "$scen")"
+    if [[ -n "$only" ]]; then
+        first=$only
+        reps=$only
+    fi
     if [[ "$scen" == e ]]; then
+        first=1
         reps=1
         limit=$(awk -v h="$IDLE_HOLD" 'BEGIN { printf "%d", h + 120 }')
     else
@@ -317,7 +329,7 @@ run_scenario() {
         return
     fi
     local rep out rc
-    for ((rep = 1; rep <= reps; rep++)); do
+    for ((rep = first; rep <= reps; rep++)); do
         out="$RUN_DIR/$label.$scen.$rep.out"
         rc=0
         timeout --kill-after=5 "$limit" \
@@ -333,7 +345,7 @@ run_scenario() {
         record "$label" "$scen" "$rep" "$rc" "$out"
         local summary
         summary="$(grep -E '^  (throughput|server rss) ' "$out" | head -1 | sed 's/^ *//')" || true
-        log "  $label $scen run $rep/$reps: rc=$rc ${summary:-(no summary; see $out)}"
+        log "  $label $scen run $rep/$REPS: rc=$rc ${summary:-(no summary; see $out)}"
         sleep 0.5
     done
     stop_server
@@ -355,6 +367,7 @@ meta dirty "$dirty"
 meta duration "$DURATION"
 meta warmup "$WARMUP"
 meta reps "$REPS"
+meta alternate "$ALTERNATE"
 meta idle_conns "$IDLE_CONNS"
 meta idle_hold "$IDLE_HOLD"
 meta servers "$SERVERS"
@@ -372,13 +385,27 @@ meta load "$(cut -d' ' -f1-3 /proc/loadavg)"
 # ---------------------------------------------------------------- run
 
 log "== results and logs in $RUN_DIR"
-for scen in a b c d e; do
-    want_scenario "$scen" || continue
-    log "== scenario $scen: sockeye bench $(scenario_args "$scen")"
-    for s in "${servers[@]}"; do
-        run_scenario "$s" "$s" "$SERVER_CPUS" "$scen"
+if [[ "$ALTERNATE" == 1 ]]; then
+    for ((round = 1; round <= REPS; round++)); do
+        for scen in a b c d e; do
+            want_scenario "$scen" || continue
+            # The idle scenario runs once, in the first round.
+            [[ "$scen" == e && "$round" -gt 1 ]] && continue
+            log "== round $round/$REPS, scenario $scen: sockeye bench $(scenario_args "$scen")"
+            for s in "${servers[@]}"; do
+                run_scenario "$s" "$s" "$SERVER_CPUS" "$scen" "$round"
+            done
+        done
     done
-done
+else
+    for scen in a b c d e; do
+        want_scenario "$scen" || continue
+        log "== scenario $scen: sockeye bench $(scenario_args "$scen")"
+        for s in "${servers[@]}"; do
+            run_scenario "$s" "$s" "$SERVER_CPUS" "$scen"
+        done
+    done
+fi
 if want_scenario mt; then
     log "== scenario mt: sockeye serve --threads 1 vs 2, bench $(scenario_args mt)"
     run_scenario sockeye-t1 sockeye-t1 "$SERVER_CPUS" mt

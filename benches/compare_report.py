@@ -87,6 +87,13 @@ def num(v, digits=0):
     return f"{v:,.{digits}f}"
 
 
+def spread(values):
+    """ " (min–max)" of several runs, or nothing for one."""
+    if len(values) < 2:
+        return ""
+    return f" ({num(min(values))}–{num(max(values))})"
+
+
 def cargo_lock_versions(path, names):
     versions = {}
     try:
@@ -153,6 +160,7 @@ def main():
             "limit": max(set(limits), key=limits.count) if limits else None,
             "disturbed": sum(1 for x in limits if x == "disturbed"),
             "runs": [r.get("msg_per_s") for r in res],
+            "ns_runs": [c.get("server_ns_per_msg") for c in cpu if c.get("server_ns_per_msg")],
         }, None
 
     servers = [s for s in SERVERS if any(k[0] == s for k in runs)]
@@ -170,8 +178,11 @@ def main():
     w(f"- machine: {meta.get('cpu')}, {meta.get('nproc')} CPUs, Linux {meta.get('kernel')};"
       f" load average at start {meta.get('load')}")
     w(f"- command: `{meta.get('command')}`")
+    alternate = meta.get("alternate") == "1"
+    fresh = ("a fresh server process per run, the servers taken in turn in each repetition"
+             if alternate else "a fresh server process per scenario")
     w(f"- each server pinned to CPU {meta.get('server_cpus')}, `sockeye bench` to CPU"
-      f" {meta.get('bench_cpus')}; a fresh server process per scenario; echo scenarios"
+      f" {meta.get('bench_cpus')}; {fresh}; echo scenarios"
       f" run {meta.get('reps')} time(s) for {meta.get('duration')} s after"
       f" {meta.get('warmup')} s of warm-up, figures are medians; idle: {meta.get('idle_conns')}"
       f" connections held {meta.get('idle_hold')} s, one run")
@@ -257,9 +268,10 @@ def main():
             w("")
 
         table("Server CPU per echo (ns, lower is better)",
-              "Server CPU time over the measured seconds divided by the echoes; the ratio is"
-              " best peer ÷ sockeye (> 1: sockeye spends less).",
-              lambda m: num(m["server_ns"]), ratio="server_ns")
+              "Server CPU time over the measured seconds divided by the echoes: the median,"
+              " and the range of the runs in brackets; the ratio is best peer ÷ sockeye"
+              " (> 1: sockeye spends less), of the medians.",
+              lambda m: num(m["server_ns"]) + spread(m["ns_runs"]), ratio="server_ns")
         table("Latency p50 / p99 (µs)", None,
               lambda m: f"{num(m['p50'])} / {num(m['p99'])}")
         table("CPU use: server / bench / other processes (% of one core)",
