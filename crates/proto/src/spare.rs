@@ -55,18 +55,22 @@ mod tests {
     use super::*;
     use crate::frame::{FrameHeader, OpCode};
 
-    /// A queue holding one binary frame of `len` bytes.
-    #[expect(clippy::unnecessary_box_returns, reason = "spares are boxes")]
-    fn queue_with(len: usize) -> Box<Queue> {
-        let mut queue = take();
-        let header = FrameHeader {
+    /// The header of a final binary frame of `len` bytes from a server.
+    fn binary(len: usize) -> FrameHeader {
+        FrameHeader {
             fin: true,
             rsv: 0,
             opcode: OpCode::Binary,
             masking_key: None,
             payload_len: len as u64,
-        };
-        queue.push_small_frame(&header, std::iter::once(&vec![0; len][..]));
+        }
+    }
+
+    /// A queue holding one binary frame of `len` bytes.
+    #[expect(clippy::unnecessary_box_returns, reason = "spares are boxes")]
+    fn queue_with(len: usize) -> Box<Queue> {
+        let mut queue = take();
+        queue.push_small_frame(&binary(len), std::iter::once(&vec![0; len][..]));
         queue
     }
 
@@ -86,16 +90,9 @@ mod tests {
     fn large_buffers_and_too_many_queues_are_not_kept() {
         while SPARES.with(|s| s.borrow_mut().pop()).is_some() {}
         let mut big = take();
-        let header = FrameHeader {
-            fin: true,
-            rsv: 0,
-            opcode: OpCode::Binary,
-            masking_key: None,
-            payload_len: 5000,
-        };
-        big.push_frame(&header, Bytes::from(vec![0; 5000]));
+        big.push_frame(&binary(5000), Bytes::from(vec![0; 5000]));
         for _ in 0..6 {
-            big.push_small_frame(&header_small(), std::iter::once(&[0u8; 900][..]));
+            big.push_small_frame(&binary(900), std::iter::once(&[0u8; 900][..]));
         }
         put(big);
         assert_eq!(
@@ -108,15 +105,5 @@ mod tests {
             put(queue);
         }
         assert_eq!(SPARES.with(|s| s.borrow().len()), MAX_SPARES);
-    }
-
-    fn header_small() -> FrameHeader {
-        FrameHeader {
-            fin: true,
-            rsv: 0,
-            opcode: OpCode::Binary,
-            masking_key: None,
-            payload_len: 900,
-        }
     }
 }

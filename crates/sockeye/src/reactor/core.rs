@@ -189,24 +189,19 @@ impl<H: Handler> Core<H> {
 
     /// Runs every connection's timers.
     pub(super) fn sweep(&mut self) {
-        let turn = Turn {
-            now: self.clock.now(),
-            scratch: &mut [],
-            timeouts: self.timeouts,
-            write_limit: self.write_limit,
-        };
-        let settled = &mut self.settled;
-        self.conns.for_each_mut(|key, entry| {
-            let next = entry.tick(&turn);
-            if next != Next::Wait {
-                settled.push((key, next));
-            }
-        });
-        self.settle_all();
+        self.visit_all(Entry::tick);
     }
 
     /// Starts the closing handshake of every connection (1001).
     pub(super) fn close_all(&mut self) {
+        self.visit_all(|entry, turn| {
+            entry.close(CloseCode::GOING_AWAY, "server shutting down", turn)
+        });
+    }
+
+    /// Runs `step` on every connection, in a turn dated now, then acts on
+    /// what each decided.
+    fn visit_all(&mut self, mut step: impl FnMut(&mut Entry<H::Data>, &Turn<'_>) -> Next) {
         let turn = Turn {
             now: self.clock.now(),
             scratch: &mut [],
@@ -215,7 +210,7 @@ impl<H: Handler> Core<H> {
         };
         let settled = &mut self.settled;
         self.conns.for_each_mut(|key, entry| {
-            let next = entry.close(CloseCode::GOING_AWAY, "server shutting down", &turn);
+            let next = step(entry, &turn);
             if next != Next::Wait {
                 settled.push((key, next));
             }
