@@ -16,6 +16,10 @@ use crate::error::Error;
 /// The size of the reactor's read buffer, shared by its connections.
 const READ_BUFFER: usize = 64 << 10;
 
+/// The token of a reactor thread's waker: no connection has it (the
+/// table's keys are far smaller).
+pub(super) const WAKER: Token = Token(usize::MAX);
+
 /// Events taken from the epoll instance at once.
 pub(super) const EVENTS: usize = 1024;
 
@@ -110,15 +114,22 @@ impl<H: Handler> Core<H> {
         self.clock.now()
     }
 
-    /// Serves the sockets of a batch of events that came at `now`; a token
-    /// that names no connection (a thread's waker) is passed over.
-    pub(super) fn serve_events(&mut self, events: &mio::Events, now: Millis) {
+    /// Serves the sockets of a batch of events that came at `now`;
+    /// returns whether [`WAKER`]'s token was among them (it names no
+    /// connection).
+    pub(super) fn serve_events(&mut self, events: &mio::Events, now: Millis) -> bool {
+        let mut woken = false;
         for event in events {
+            if event.token() == WAKER {
+                woken = true;
+                continue;
+            }
             let ended = event.is_read_closed() || event.is_error();
             let readable = event.is_readable() || ended;
             let key = event.token().0;
             self.ready(key, readable, event.is_writable(), ended, now);
         }
+        woken
     }
 
     /// One connection's socket is ready; `ended` when the peer's stream

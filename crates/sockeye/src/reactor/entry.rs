@@ -134,6 +134,15 @@ impl<D> Entry<D> {
         }
     }
 
+    /// The connection as the handler sees it.
+    fn conn(&mut self) -> Conn<'_, D> {
+        Conn {
+            engine: &mut self.engine,
+            data: &mut self.data,
+            protocol: self.cold.as_deref().and_then(|c| c.protocol.as_deref()),
+        }
+    }
+
     /// The socket reported the end of the peer's stream or an error: from
     /// now on, reads go on until they see it.
     pub(super) fn peer_ended(&mut self) {
@@ -143,12 +152,7 @@ impl<D> Entry<D> {
     /// The handler's first look at the connection, and what the engine
     /// already holds (bytes read past the handshake).
     pub(super) fn open<H: Handler<Data = D>>(&mut self, handler: &mut H, turn: &mut Turn) -> Next {
-        let mut conn = Conn {
-            engine: &mut self.engine,
-            data: &mut self.data,
-            protocol: self.cold.as_deref().and_then(|c| c.protocol.as_deref()),
-        };
-        handler.on_open(&mut conn);
+        handler.on_open(&mut self.conn());
         self.dispatch(handler, turn.now);
         self.write_step(turn)
     }
@@ -242,12 +246,7 @@ impl<D> Entry<D> {
             match self.engine.next_event() {
                 Ok(Some(Event::Message(message))) => {
                     self.message = now;
-                    let mut conn = Conn {
-                        engine: &mut self.engine,
-                        data: &mut self.data,
-                        protocol: self.cold.as_deref().and_then(|c| c.protocol.as_deref()),
-                    };
-                    handler.on_message(&mut conn, message);
+                    handler.on_message(&mut self.conn(), message);
                 }
                 // Pongs and the reply to a Close are queued by the engine.
                 Ok(Some(Event::Ping(_) | Event::Pong(_) | Event::Close(_))) => {}

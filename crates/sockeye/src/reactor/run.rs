@@ -218,7 +218,8 @@ impl<H: Handler> Reactor<H> {
             }
             drop(guard);
             let now = self.core.now();
-            self.core.serve_events(&self.events, now);
+            // No waker here: the intake's channel wakes the task.
+            let _ = self.core.serve_events(&self.events, now);
         }
         // The budget ran out: let the runtime's other tasks run first.
         cx.waker().wake_by_ref();

@@ -8,19 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use mio::{Events, Token};
+use mio::Events;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
 use super::clock::elapsed;
-use super::core::{Core, EVENTS, Intake};
+use super::core::{Core, EVENTS, Intake, WAKER};
 use super::handle::ReactorHandle;
 use super::handler::Handler;
 use crate::config::WebSocketConfig;
-
-/// The waker's token: no connection has it (the table's keys are far
-/// smaller).
-const WAKER: Token = Token(usize::MAX);
 
 /// A reactor running on a thread of its own.
 ///
@@ -198,10 +194,9 @@ impl<H: Handler> EventLoop<H> {
                 }
             }
             now = self.core.now();
-            if self.events.iter().any(|event| event.token() == WAKER) {
+            if self.core.serve_events(&self.events, now) {
                 self.take_intake();
             }
-            self.core.serve_events(&self.events, now);
             self.core.read_again();
             if elapsed(now, last_sweep) >= tick {
                 self.core.sweep();
