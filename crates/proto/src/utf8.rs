@@ -72,6 +72,12 @@ impl Validator {
     }
 }
 
+/// A whole message's text, checked in one pass (no piece boundary to
+/// carry over).
+pub(crate) fn whole(input: &[u8]) -> Result<&str, Invalid> {
+    simdutf8::basic::from_utf8(input).map_err(|_| Invalid)
+}
+
 /// The length of the sequence a valid lead byte starts.
 fn sequence_len(lead: u8) -> usize {
     match lead {

@@ -25,8 +25,8 @@ use sockeye_proto::{
     Config, Connection, DeflateConfig, Error, Event, Message, PerMessageDeflate, Role,
 };
 use support::{
-    RawFrame, SentFrame, alloc::peak_during, assert_close_sent, concat, drain, events, feed, op,
-    parse_frames, peer_of, sent_frames,
+    RawFrame, SentFrame, alloc::peak_during, assert_close_sent, concat, drain, events, feed,
+    feed_in_place, op, parse_frames, peer_of, sent_frames,
 };
 
 /// What a sync flush ends with; removed by senders, appended by receivers.
@@ -2567,6 +2567,7 @@ proptest! {
         client_frames in frame_limit(),
         server_frames in frame_limit(),
         read in prop_oneof![Just(usize::MAX), 1usize..2000],
+        in_place in any::<bool>(),
         sends in sends(),
     ) {
         let (on_server, on_client) = negotiate(&client_settings, &server_settings);
@@ -2630,7 +2631,11 @@ proptest! {
             }
             let mut seen = Vec::new();
             for piece in wire.chunks(read.min(wire.len()).max(1)) {
-                let (events, err) = feed(to, piece);
+                let (events, err) = if in_place {
+                    feed_in_place(to, piece, true)
+                } else {
+                    feed(to, piece)
+                };
                 prop_assert_eq!(err, None);
                 seen.extend(events);
             }

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use sockeye_proto::{
     CloseCode, CloseFrame, Config, Connection, Error, Event, Message, Role, State,
 };
-use support::{Pair, RawFrame, alloc, close_body, drain, events, op, parse_frames};
+use support::{Pair, RawFrame, alloc, close_body, drain, events, feed_in_place, op, parse_frames};
 
 /// One thing the peer sends.
 #[derive(Clone, Debug)]
@@ -254,7 +254,23 @@ struct Run {
     state: State,
 }
 
+/// How a run feeds each read to the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Feed {
+    /// `receive`, then `next_event`.
+    Copy,
+    /// `receive_in_place`, taking every event from it.
+    InPlace,
+    /// `receive_in_place`, dropped after its first event; the engine's own
+    /// `next_event` takes the rest.
+    InPlaceStoppingEarly,
+}
+
 fn run(role: Role, wire: &[u8], sizes: &[usize]) -> Run {
+    run_fed(role, wire, sizes, Feed::Copy)
+}
+
+fn run_fed(role: Role, wire: &[u8], sizes: &[usize], feed: Feed) -> Run {
     let mut c = Connection::new(role, Config::default());
     let mut seen = Vec::new();
     let mut error = None;
@@ -264,8 +280,15 @@ fn run(role: Role, wire: &[u8], sizes: &[usize]) -> Run {
         let n = (*sizes.next().expect("a read size")).clamp(1, rest.len());
         let (read, tail) = rest.split_at(n);
         rest = tail;
-        c.receive(read);
-        let (got, err) = events(&mut c);
+        let (got, err) = match feed {
+            Feed::Copy => {
+                c.receive(read);
+                events(&mut c)
+            }
+            Feed::InPlace | Feed::InPlaceStoppingEarly => {
+                feed_in_place(&mut c, read, feed == Feed::InPlace)
+            }
+        };
         seen.extend(got);
         if let Some(e) = err {
             assert!(error.is_none(), "two errors");
@@ -360,6 +383,11 @@ proptest! {
         prop_assert_eq!(&chunked, &whole);
         let bytewise = run(role, &wire, &[1]);
         prop_assert_eq!(&bytewise, &whole);
+        // Read in place, whole or in the same reads, stopping early or not.
+        for feed in [Feed::InPlace, Feed::InPlaceStoppingEarly] {
+            prop_assert_eq!(&run_fed(role, &wire, &[usize::MAX], feed), &whole);
+            prop_assert_eq!(&run_fed(role, &wire, &sizes, feed), &whole);
+        }
     }
 
     /// Arbitrary bytes in arbitrary reads never make either side panic; an

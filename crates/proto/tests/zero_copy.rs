@@ -213,3 +213,46 @@ fn r_mk_07_client_never_changes_a_shared_payload() {
         "the caller's bytes were masked"
     );
 }
+
+/// Read in place, every whole message of a read is a view of the read
+/// itself, unmasked there; a frame the read cut goes through the engine.
+fn reads_whole_messages_in_place(role: Role) {
+    let wire = [
+        frame_to(role, op::TEXT, "first"),
+        frame_to(role, op::PING, "p"),
+        frame_to(role, op::BINARY, vec![7; 3000]),
+        frame_to(role, op::TEXT, "last"),
+    ]
+    .concat();
+    let cut = frame_to(role, op::BINARY, vec![8; 50]);
+    let mut read = [&wire[..], &cut[..20]].concat();
+    let range = {
+        let start = read.as_ptr() as usize;
+        start..start + read.len()
+    };
+    let mut c = conn(role);
+    let mut input = c.receive_in_place(&mut read);
+    let mut payloads = Vec::new();
+    while let Some(event) = input.next_event().unwrap() {
+        if let sockeye_proto::EventRef::Message(m) = event {
+            assert!(m.is_borrowed() && within(m.payload(), range.clone()));
+            payloads.push(m.payload().to_vec());
+        }
+    }
+    drop(input);
+    assert_eq!(payloads, [&b"first"[..], &[7; 3000], b"last"]);
+    c.receive(&cut[20..]);
+    let (seen, err) = events(&mut c);
+    assert_eq!(err, None);
+    assert_eq!(message(&seen[0]).payload(), &[8; 50][..]);
+}
+
+#[test]
+fn server_reads_whole_messages_in_place() {
+    reads_whole_messages_in_place(Role::Server);
+}
+
+#[test]
+fn client_reads_whole_messages_in_place() {
+    reads_whole_messages_in_place(Role::Client);
+}

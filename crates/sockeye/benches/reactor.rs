@@ -35,7 +35,7 @@ mod unix {
     use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
     use futures_util::{SinkExt, StreamExt};
     use sockeye::reactor::{Conn, Ended, Handler, Reactor, ReactorThread};
-    use sockeye::{Message, WebSocketConfig};
+    use sockeye::{MessageRef, WebSocketConfig};
     use tokio::sync::oneshot;
 
     /// Messages per burst.
@@ -57,8 +57,8 @@ mod unix {
     impl Handler for Echo {
         type Data = ();
 
-        fn on_message(&mut self, conn: &mut Conn<'_, ()>, message: Message) {
-            let _ = conn.send(message);
+        fn on_message(&mut self, conn: &mut Conn<'_, ()>, message: MessageRef<'_>) {
+            let _ = conn.send_ref(message);
         }
 
         fn on_end(&mut self, (): (), _: Ended) {}

@@ -172,7 +172,7 @@ pub use client::{ClientBuilder, connect};
 pub use config::WebSocketConfig;
 pub use error::{Error, HandshakeFailure, ProxyError, Rejected, Result, Timeout};
 pub use server::{Accept, ServerBuilder, UpgradeRequest, accept};
-pub use sockeye_proto::{CloseCode, CloseFrame, Message, Role, State, Utf8Bytes};
+pub use sockeye_proto::{CloseCode, CloseFrame, Message, MessageRef, Role, State, Utf8Bytes};
 pub use stream::{Incoming, PreparedMessage, WebSocket, WebSocketReader, WebSocketWriter};
 #[cfg(feature = "tls")]
 pub use {rustls, rustls_pki_types as pki_types, tokio_rustls};

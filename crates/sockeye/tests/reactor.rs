@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use sockeye::proto::frame::OpCode;
 use sockeye::reactor::{Conn, Ended, Handler, Reactor, ReactorHandle, ReactorThread};
-use sockeye::{CloseCode, Error, Message, Timeout, WebSocketConfig};
+use sockeye::{CloseCode, Error, Message, MessageRef, Timeout, WebSocketConfig};
 use support::{RawPeer, bounded, op, request_head};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
@@ -36,13 +36,13 @@ struct Echo {
 impl Handler for Echo {
     type Data = u64;
 
-    fn on_message(&mut self, conn: &mut Conn<'_, u64>, message: Message) {
+    fn on_message(&mut self, conn: &mut Conn<'_, u64>, message: MessageRef<'_>) {
         *conn.data() += 1;
         if message.as_text() == Some("close") {
             conn.close(CloseCode::NORMAL, "asked to").unwrap();
             return;
         }
-        let _ = conn.send(message);
+        let _ = conn.send_ref(message);
     }
 
     fn on_end(&mut self, received: u64, ended: Ended) {

@@ -2,7 +2,7 @@
 //! reactor, each an entry in its table rather than a task, so that an idle
 //! one costs a few hundred bytes and an echo no task wake-up.
 
-use sockeye::Message;
+use sockeye::MessageRef;
 use sockeye::reactor::{Conn, Ended, Handler};
 
 use super::access::Access;
@@ -27,14 +27,14 @@ pub(super) struct EchoData {
 impl Handler for EchoHandler {
     type Data = EchoData;
 
-    fn on_message(&mut self, conn: &mut Conn<'_, EchoData>, message: Message) {
+    fn on_message(&mut self, conn: &mut Conn<'_, EchoData>, message: MessageRef<'_>) {
         if let Some(access) = conn.data().access.as_deref_mut() {
             access.received.add(message.len());
             access.sent.add(message.len());
         }
         // Refused only once a Close went either way: the echo is dropped,
         // as the task's is.
-        let _ = conn.send(message);
+        let _ = conn.send_ref(message);
     }
 
     fn on_end(&mut self, data: EchoData, ended: Ended) {

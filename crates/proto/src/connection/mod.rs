@@ -9,6 +9,7 @@
 
 mod control;
 mod header;
+mod in_place;
 mod read;
 mod reassembly;
 mod state;
@@ -27,6 +28,7 @@ use crate::message::Message;
 use crate::output::Output;
 use crate::role::Role;
 
+pub use self::in_place::{EventRef, InPlace};
 pub use self::state::State;
 pub use self::write::encode_server_frame;
 

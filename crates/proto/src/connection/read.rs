@@ -103,7 +103,7 @@ impl Connection {
 
     /// Whether input is still taken: until the closing handshake completes
     /// or the connection fails.
-    fn reading(&self) -> bool {
+    pub(super) fn reading(&self) -> bool {
         matches!(self.state, State::Open | State::CloseSent)
     }
 
@@ -233,7 +233,7 @@ impl Connection {
 
     /// Fails the connection (§7.1.7): queue our Close unless one was sent,
     /// and read nothing more.
-    fn fail(&mut self, error: &Error) {
+    pub(super) fn fail(&mut self, error: &Error) {
         if self.state == State::Open {
             let frame = CloseFrame {
                 code: error.close_code(),

@@ -9,6 +9,7 @@ use crate::close_code::CloseCode;
 use crate::error::UsageError;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use crate::message::{Message, Utf8Bytes};
+use crate::message_ref::MessageRef;
 use crate::output::Output;
 use crate::queue::COPY_THRESHOLD;
 use crate::role::Role;
@@ -98,24 +99,57 @@ impl Connection {
     ///
     /// As [`send`](Self::send).
     pub fn send_text_parts(&mut self, parts: &[&str]) -> Result<(), UsageError> {
+        self.send_parts(OpCode::Text, parts.iter().map(|part| part.as_bytes()))
+    }
+
+    /// Queues a message that may borrow its payload: a borrowed one is
+    /// copied, next to its header when short (the cheapest echo of a
+    /// message read in place); an owned one is sent as [`send`](Self::send)
+    /// does.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_ref(&mut self, message: MessageRef<'_>) -> Result<(), UsageError> {
+        match message.into_parts() {
+            Ok((true, text)) => self.send_parts(OpCode::Text, std::iter::once(text)),
+            Ok((false, data)) => self.send_parts(OpCode::Binary, std::iter::once(data)),
+            Err(owned) => self.send(owned),
+        }
+    }
+
+    /// Queues a message whose payload is `parts` one after the other (text
+    /// already known to be UTF-8 when `opcode` is Text): copied next to its
+    /// header when short, uncompressed and unfragmented, else joined and
+    /// sent as `send` does.
+    fn send_parts<'p, I>(&mut self, opcode: OpCode, parts: I) -> Result<(), UsageError>
+    where
+        I: Iterator<Item = &'p [u8]> + Clone,
+    {
         self.check_open()?;
-        let len: usize = parts.iter().map(|part| part.len()).sum();
+        let len: usize = parts.clone().map(<[u8]>::len).sum();
         let fragmented = self
             .config
             .max_send_frame_size
             .is_some_and(|size| size > 0 && len > size);
         if len >= COPY_THRESHOLD || self.deflate.is_some() || fragmented {
-            return self.send_message(Message::Text(parts.concat().into()), true);
+            let mut joined = BytesMut::with_capacity(len);
+            parts.for_each(|part| joined.extend_from_slice(part));
+            let joined = joined.freeze();
+            let message = match opcode {
+                OpCode::Text => Message::Text(Utf8Bytes::from_validated(joined)),
+                _ => Message::Binary(joined),
+            };
+            return self.send_message(message, true);
         }
         let header = FrameHeader {
             fin: true,
             rsv: 0,
-            opcode: OpCode::Text,
+            opcode,
             masking_key: self.masking_key(),
             payload_len: len as u64,
         };
-        self.out
-            .push_small_frame(&header, parts.iter().map(|part| part.as_bytes()));
+        self.out.push_small_frame(&header, parts);
         Ok(())
     }
 

@@ -16,7 +16,7 @@
 pub(crate) mod alloc;
 
 use bytes::Buf;
-use sockeye_proto::{Config, Connection, Error, Event, Role};
+use sockeye_proto::{Config, Connection, Error, Event, EventRef, Role};
 
 /// Wire opcodes, including reserved ones, as raw 4-bit values.
 pub(crate) mod op {
@@ -229,6 +229,43 @@ pub(crate) fn events(conn: &mut Connection) -> (Vec<Event>, Option<Error>) {
             Ok(None) => return (seen, None),
             Err(e) => return (seen, Some(e)),
         }
+    }
+}
+
+/// Feeds `read` to `conn` in place and returns what it reported, as owned
+/// events; with `all`
+/// false, only the first comes from the in-place reader.
+pub(crate) fn feed_in_place(
+    c: &mut Connection,
+    read: &[u8],
+    all: bool,
+) -> (Vec<Event>, Option<Error>) {
+    let mut read = read.to_vec();
+    let mut got = Vec::new();
+    let mut input = c.receive_in_place(&mut read);
+    loop {
+        match input.next_event() {
+            Ok(Some(event)) => got.push(owned(event)),
+            Ok(None) => return (got, None),
+            Err(e) => return (got, Some(e)),
+        }
+        if !all {
+            break;
+        }
+    }
+    drop(input);
+    let (rest, err) = events(c);
+    got.extend(rest);
+    (got, err)
+}
+
+/// An in-place event with its payload copied out.
+pub(crate) fn owned(event: EventRef<'_>) -> Event {
+    match event {
+        EventRef::Message(message) => Event::Message(message.into_message()),
+        EventRef::Ping(payload) => Event::Ping(payload),
+        EventRef::Pong(payload) => Event::Pong(payload),
+        EventRef::Close(frame) => Event::Close(frame),
     }
 }
 

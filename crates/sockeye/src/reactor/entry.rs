@@ -5,7 +5,7 @@
 use std::io;
 
 use mio::net::TcpStream;
-use sockeye_proto::{CloseCode, Connection, Event, State};
+use sockeye_proto::{CloseCode, Connection, EventRef, State};
 
 use super::clock::{Millis, Timeouts, elapsed};
 use super::handler::{Conn, Ended, Handler};
@@ -31,6 +31,23 @@ pub(super) struct Turn<'a> {
     pub(super) timeouts: Timeouts,
     /// Queued output above which the connection is not read.
     pub(super) write_limit: usize,
+}
+
+/// Where a read put its bytes, and how many it asked for and got.
+#[derive(Clone, Copy, Debug)]
+struct Read {
+    len: usize,
+    asked: usize,
+    into: ReadInto,
+}
+
+/// The buffer a read went into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadInto {
+    /// The reactor's: the engine reads it in place.
+    Scratch,
+    /// The engine's own (a large frame).
+    Engine,
 }
 
 /// After a step: whether the connection goes on.
@@ -153,7 +170,7 @@ impl<D> Entry<D> {
     /// already holds (bytes read past the handshake).
     pub(super) fn open<H: Handler<Data = D>>(&mut self, handler: &mut H, turn: &mut Turn) -> Next {
         handler.on_open(&mut self.conn());
-        self.dispatch(handler, turn.now);
+        self.dispatch(handler, turn.now, &mut []);
         self.write_step(turn)
     }
 
@@ -198,7 +215,7 @@ impl<D> Entry<D> {
             if self.flags.has(Flags::PAUSED) {
                 return Next::ReadAgain;
             }
-            let (read, asked) = match self.read_once(turn) {
+            let read = match self.read_once(turn) {
                 Ok(read) => read,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
                 Err(e) => {
@@ -207,15 +224,19 @@ impl<D> Entry<D> {
                     return Next::Wait;
                 }
             };
-            if read == 0 {
+            if read.len == 0 {
                 self.flags.set(Flags::READ_DONE, true);
                 self.engine.receive_eof();
             } else {
                 self.heard = turn.now;
                 self.flags.set(Flags::PING_SENT, false);
             }
-            self.dispatch(handler, turn.now);
-            if read < asked && !self.flags.has(Flags::PEER_ENDED) {
+            let in_scratch = match read.into {
+                ReadInto::Scratch => &mut turn.scratch[..read.len],
+                ReadInto::Engine => &mut [],
+            };
+            self.dispatch(handler, turn.now, in_scratch);
+            if read.len < read.asked && !self.flags.has(Flags::PEER_ENDED) {
                 // The socket had no more: its next data is a new event.
                 return Next::Wait;
             }
@@ -225,37 +246,54 @@ impl<D> Entry<D> {
     }
 
     /// One read: straight into the engine's buffer for a large frame,
-    /// else through the reactor's. Returns the bytes read and the bytes
-    /// asked for.
-    fn read_once(&mut self, turn: &mut Turn) -> io::Result<(usize, usize)> {
+    /// else into the reactor's, where the engine reads it in place.
+    fn read_once(&mut self, turn: &mut Turn) -> io::Result<Read> {
         let hint = self.engine.read_hint();
         if hint >= DIRECT_READ_MIN
             && let Some(buf) = self.engine.read_buffer()
         {
             let asked = (buf.capacity() - buf.len()).min(DIRECT_READ_MAX);
-            return Ok((read_spare(&self.io, buf, asked)?, asked));
+            let len = read_spare(&self.io, buf, asked)?;
+            return Ok(Read {
+                len,
+                asked,
+                into: ReadInto::Engine,
+            });
         }
-        let n = read(&mut self.io, turn.scratch)?;
-        self.engine.receive(&turn.scratch[..n]);
-        Ok((n, turn.scratch.len()))
+        Ok(Read {
+            len: read(&mut self.io, turn.scratch)?,
+            asked: turn.scratch.len(),
+            into: ReadInto::Scratch,
+        })
     }
 
-    /// Hands each event the input completes to the handler.
-    fn dispatch<H: Handler<Data = D>>(&mut self, handler: &mut H, now: Millis) {
-        loop {
-            match self.engine.next_event() {
-                Ok(Some(Event::Message(message))) => {
+    /// Hands each event the input completes to the handler: first those of
+    /// `read` (bytes in the reactor's buffer, read in place: a message that
+    /// arrived whole is lent straight from there), then any the engine
+    /// holds.
+    fn dispatch<H: Handler<Data = D>>(&mut self, handler: &mut H, now: Millis, read: &mut [u8]) {
+        let protocol = self.cold.as_deref().and_then(|c| c.protocol.as_deref());
+        let mut input = self.engine.receive_in_place(read);
+        let failed = loop {
+            match input.next_event() {
+                Ok(Some(EventRef::Message(message))) => {
                     self.message = now;
-                    handler.on_message(&mut self.conn(), message);
+                    let mut conn = Conn {
+                        engine: input.connection(),
+                        data: &mut self.data,
+                        protocol,
+                    };
+                    handler.on_message(&mut conn, message);
                 }
                 // Pongs and the reply to a Close are queued by the engine.
-                Ok(Some(Event::Ping(_) | Event::Pong(_) | Event::Close(_))) => {}
-                Ok(None) => return,
-                Err(e) => {
-                    self.fail(Error::Protocol(e));
-                    return;
-                }
+                Ok(Some(EventRef::Ping(_) | EventRef::Pong(_) | EventRef::Close(_))) => {}
+                Ok(None) => break None,
+                Err(e) => break Some(e),
             }
+        };
+        drop(input);
+        if let Some(e) = failed {
+            self.fail(Error::Protocol(e));
         }
     }
 

@@ -2,7 +2,7 @@
 //! [`Handler`] with its callbacks, the [`Conn`] a callback acts on, and
 //! [`Ended`], how a connection ended.
 
-use sockeye_proto::{CloseCode, CloseFrame, Connection, Message, State};
+use sockeye_proto::{CloseCode, CloseFrame, Connection, Message, MessageRef, State};
 
 use crate::error::{Error, Result};
 
@@ -28,7 +28,12 @@ pub trait Handler: 'static {
 
     /// A whole message arrived. Replies sent here leave together with the
     /// other replies to the same read, in one write.
-    fn on_message(&mut self, conn: &mut Conn<'_, Self::Data>, message: Message);
+    ///
+    /// A message that arrived whole in one read is lent from the reactor's
+    /// read buffer, with no copy and no allocation; keep it beyond the
+    /// callback with [`MessageRef::into_message`]. Echo it with
+    /// [`Conn::send_ref`].
+    fn on_message(&mut self, conn: &mut Conn<'_, Self::Data>, message: MessageRef<'_>);
 
     /// The connection ended and its socket is closed. Called once per
     /// connection, with its data.
@@ -53,6 +58,18 @@ impl<D> Conn<'_, D> {
     /// message that is not valid UTF-8.
     pub fn send(&mut self, message: Message) -> Result<()> {
         self.engine.send(message).map_err(Error::Usage)
+    }
+
+    /// Queues a message that may borrow its payload (a received one, or
+    /// the caller's bytes): a short one is copied next to its frame
+    /// header, a borrowed long one copied once, an owned one queued as
+    /// [`send`](Self::send) does.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_ref(&mut self, message: MessageRef<'_>) -> Result<()> {
+        self.engine.send_ref(message).map_err(Error::Usage)
     }
 
     /// Starts the closing handshake with `code` and `reason`; the

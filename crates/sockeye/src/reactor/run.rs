@@ -43,7 +43,7 @@ const BATCHES_PER_POLL: usize = 4;
 ///
 /// ```
 /// use sockeye::reactor::{Conn, Ended, Handler, Reactor};
-/// use sockeye::{Message, WebSocketConfig};
+/// use sockeye::{MessageRef, WebSocketConfig};
 ///
 /// /// Echoes every message, counting them.
 /// struct Echo;
@@ -51,9 +51,9 @@ const BATCHES_PER_POLL: usize = 4;
 /// impl Handler for Echo {
 ///     type Data = u64;
 ///
-///     fn on_message(&mut self, conn: &mut Conn<'_, u64>, message: Message) {
+///     fn on_message(&mut self, conn: &mut Conn<'_, u64>, message: MessageRef<'_>) {
 ///         *conn.data() += 1;
-///         let _ = conn.send(message);
+///         let _ = conn.send_ref(message);
 ///     }
 ///
 ///     fn on_end(&mut self, count: u64, ended: Ended) {

@@ -34,15 +34,15 @@ use crate::config::WebSocketConfig;
 ///
 /// ```
 /// use sockeye::reactor::{Conn, Ended, Handler, ReactorThread};
-/// use sockeye::{Message, WebSocketConfig};
+/// use sockeye::{MessageRef, WebSocketConfig};
 ///
 /// struct Echo;
 ///
 /// impl Handler for Echo {
 ///     type Data = ();
 ///
-///     fn on_message(&mut self, conn: &mut Conn<'_, ()>, message: Message) {
-///         let _ = conn.send(message);
+///     fn on_message(&mut self, conn: &mut Conn<'_, ()>, message: MessageRef<'_>) {
+///         let _ = conn.send_ref(message);
 ///     }
 ///
 ///     fn on_end(&mut self, _: (), _: Ended) {}
