@@ -13,7 +13,7 @@ use std::hint::black_box;
 use bytes::Buf;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sockeye_proto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
-use sockeye_proto::{Config, Connection, Event, Message, Role};
+use sockeye_proto::{Config, Connection, Event, EventRef, Message, Role};
 
 const SIZES: [(usize, &str); 4] = [
     (16, "16B"),
@@ -146,6 +146,23 @@ fn echo_many_small(c: &mut Criterion) {
             while let Ok(Some(Event::Message(m))) = server.next_event() {
                 server.send(m).expect("open");
             }
+            let out = server.output();
+            let n = out.remaining();
+            out.advance(n);
+        });
+    });
+    // The same read taken in place: each message lent from the read, its
+    // echo copied next to its header.
+    group.bench_function("16x16B in place", |b| {
+        let mut server = Connection::new(Role::Server, Config::default());
+        let mut read = burst.clone();
+        b.iter(|| {
+            read.copy_from_slice(black_box(&burst));
+            let mut input = server.receive_in_place(&mut read);
+            while let Ok(Some(EventRef::Message(m))) = input.next_event() {
+                input.connection().send_ref(m).expect("open");
+            }
+            drop(input);
             let out = server.output();
             let n = out.remaining();
             out.advance(n);
