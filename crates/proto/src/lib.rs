@@ -61,6 +61,10 @@
 //!              ├─► connection/control ─► Ping, Pong, Close events (+ queued replies)
 //!              └─► connection/reassembly ─► deflate/inflate ─► Event::Message
 //!
+//!  bytes in, in place ─► connection/in_place: whole frames read where they lie
+//!              ─► EventRef::Message (a MessageRef lent from the read);
+//!                 the rest ─► connection/read as above
+//!
 //!  commands ─► connection/write ─► deflate/compress ─► output (header, mask) ─► bytes out
 //! ```
 //!
@@ -68,6 +72,7 @@
 //! |---|---|
 //! | `connection/mod.rs` | [`Connection`]: construction, getters, [`Event`] |
 //! | `connection/read.rs` | input, [`Connection::next_event`] and the frame-by-frame read loop |
+//! | `connection/in_place.rs` | [`Connection::receive_in_place`]: [`InPlace`] and [`EventRef`], messages lent from the caller's read buffer |
 //! | `connection/header.rs` | the checks a frame header passes before its payload is buffered |
 //! | `connection/reassembly.rs` | whole messages from frames: fragments joined, compressed ones inflated |
 //! | `connection/control.rs` | the peer's Ping, Pong and Close |
@@ -82,6 +87,7 @@
 //! | [`deflate`] (`deflate/`) | permessage-deflate: `negotiation`, `shared` zlib state, `compress`, `inflate` |
 //! | [`handshake`] (`handshake/`) | the opening handshake: `client`, `server`, `headers`, `error` |
 //! | `message.rs` | [`Message`] and [`Utf8Bytes`] |
+//! | `message_ref.rs` | [`MessageRef`], a message that may borrow its payload |
 //! | `close.rs`, `close_code.rs` | [`CloseFrame`] and [`CloseCode`] |
 //! | `error.rs` | [`Error`] (the peer's violations) and [`UsageError`] (the caller's) |
 //! | `config.rs`, `role.rs` | [`Config`] and [`Role`] |
@@ -105,7 +111,11 @@
 //!    connection.
 //! 2. **After each read**, [`Connection::receive`] (or `receive_buf`, which
 //!    avoids a copy) the bytes, then call [`Connection::next_event`] until it
-//!    returns `Ok(None)`. Pings are answered and the peer's Close is replied
+//!    returns `Ok(None)`. Or read in place: [`Connection::receive_in_place`]
+//!    lends each message that arrived whole from the read buffer itself
+//!    (no copy, no allocation), for a handler that is done with it before
+//!    the next read, such as an echo answered with
+//!    [`Connection::send_ref`]. Pings are answered and the peer's Close is replied
 //!    to by the engine. An `Err` means the peer broke the protocol: the
 //!    engine has queued a Close frame with the matching code (1002, 1007 or
 //!    1009) and ignores all further input.

@@ -62,11 +62,14 @@ pub enum Event {
 ///   peer; [`receive_buf`](Self::receive_buf) hands over a `BytesMut`,
 ///   without a copy when nothing is buffered;
 ///   [`read_buffer`](Self::read_buffer) lends the read buffer itself to
-///   read a large frame straight into; [`receive_eof`](Self::receive_eof)
-///   says the peer's byte stream ended.
+///   read a large frame straight into;
+///   [`receive_in_place`](Self::receive_in_place) reads the caller's buffer
+///   where it lies and lends the messages that arrived whole;
+///   [`receive_eof`](Self::receive_eof) says the peer's byte stream ended.
 /// - **Commands**: [`send`](Self::send),
 ///   [`send_uncompressed`](Self::send_uncompressed),
-///   [`send_raw`](Self::send_raw) (frames encoded once, for broadcast),
+///   [`send_ref`](Self::send_ref) (a payload borrowed, copied as it is
+///   queued), [`send_raw`](Self::send_raw) (frames encoded once, for broadcast),
 ///   [`send_ping`](Self::send_ping), [`send_pong`](Self::send_pong) and
 ///   [`close`](Self::close) queue frames. Misuse returns a
 ///   [`UsageError`](crate::UsageError) and never fails the connection.
