@@ -5,7 +5,8 @@
 //! closing handshake either way (R-CL-04, R-CL-05), protocol violations,
 //! keepalive and idle timeouts, a shutdown, and a peer that never reads.
 //! Then a client's connections handed to a reactor: echoes against a
-//! sockeye server (R-MK-01), and connections the reactor hands back.
+//! sockeye server (R-MK-01), and the closing handshake either way, after
+//! which the client waits for the server to close TCP (R-CL-06).
 #![cfg(unix)]
 
 mod support;
@@ -564,6 +565,20 @@ impl Heard {
     }
 }
 
+/// A loopback listener whose first connection gets a raw server's
+/// handshake; its URL, and the raw server to come.
+async fn raw_server() -> (String, tokio::task::JoinHandle<RawPeer<TcpStream>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut peer = RawPeer::server(tcp);
+        peer.server_handshake().await;
+        peer
+    });
+    (url, server)
+}
+
 /// A client's connection in a reactor, every size of message and
 /// permessage-deflate included, against a sockeye server: that server
 /// fails unmasked frames (R-MK-02), so the echoes show the engine masks
@@ -600,6 +615,78 @@ async fn r_mk_01_a_clients_connection_echoes_against_a_sockeye_server(mode: Mode
         let seen = bounded(reports.recv()).await.unwrap();
         assert_eq!(seen.close, Some(CloseCode::NORMAL));
     }
+}
+
+/// R-CL-06: the client starts the closing handshake; once the server's
+/// Close came, it waits for the server to close TCP rather than close
+/// first, and then ends cleanly with the server's Close.
+async fn r_cl_06_a_client_that_closed_waits_for_the_server_to_close_tcp(mode: Mode) {
+    let (url, server) = raw_server().await;
+    let (caller, mut heard) = Caller::new(Vec::new(), true);
+    let (_stopper, handle) = start_reactor(mode, caller, &WebSocketConfig::default());
+    let ws = sockeye::connect(&url).await.unwrap();
+    let mut peer = server.await.unwrap();
+    handle.add_client(ws, 0).unwrap();
+    let close = bounded(peer.expect_close(1000)).await;
+    assert!(close.masked, "R-MK-01: {close:?}");
+    assert_eq!(close.close_reason(), "done");
+    peer.send_close(1000, "bye").await;
+    // The client holds TCP open: no end of stream comes, and the handler
+    // has not heard of an end. (Waiting proves nothing if it passes early;
+    // a client that closes first fails it.)
+    let early = tokio::time::timeout(Duration::from_millis(200), peer.read_frame()).await;
+    assert!(early.is_err(), "the client closed TCP first: {early:?}");
+    assert!(heard.ends.try_recv().is_err());
+    drop(peer);
+    let report = heard.next_end().await;
+    assert_eq!(report.result.unwrap(), Some(CloseCode::NORMAL));
+    assert_eq!(report.reason.as_deref(), Some("bye"));
+}
+
+/// R-CL-04 and R-CL-06: a sockeye server sends a message and closes; the
+/// client answers the Close, the server closes TCP, and both ends are
+/// clean.
+async fn r_cl_06_a_client_answers_the_servers_close_and_ends_when_tcp_closes(mode: Mode) {
+    let (listener, url) = support::listener().await;
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = sockeye::accept(tcp).await.unwrap();
+        ws.send(Message::text("last words")).await.unwrap();
+        ws.close(CloseCode::GOING_AWAY, "bye").await
+    });
+    let (caller, mut heard) = Caller::new(Vec::new(), false);
+    let (_stopper, handle) = start_reactor(mode, caller, &WebSocketConfig::default());
+    let ws = sockeye::connect(&url).await.unwrap();
+    handle.add_client(ws, 0).unwrap();
+    let message = bounded(heard.got.recv()).await.unwrap();
+    assert_eq!(message, Message::text("last words"));
+    // The server's closing handshake completed: the client answered.
+    bounded(server).await.unwrap().unwrap();
+    let report = heard.next_end().await;
+    assert_eq!(report.received, 1);
+    assert_eq!(report.result.unwrap(), Some(CloseCode::GOING_AWAY));
+    assert_eq!(report.reason.as_deref(), Some("bye"));
+}
+
+/// R-CL-06: a server that answers the Close but never closes TCP: the
+/// client closes it after the close timeout, and the end is still clean
+/// (the closing handshake was).
+async fn r_cl_06_a_client_closes_tcp_itself_after_the_close_timeout(mode: Mode) {
+    let (url, server) = raw_server().await;
+    let config = WebSocketConfig {
+        close_timeout: Duration::from_millis(200),
+        ..WebSocketConfig::default()
+    };
+    let (caller, mut heard) = Caller::new(Vec::new(), true);
+    let (_stopper, handle) = start_reactor(mode, caller, &config);
+    let ws = sockeye::connect(&url).await.unwrap();
+    let mut peer = server.await.unwrap();
+    handle.add_client(ws, 0).unwrap();
+    bounded(peer.expect_close(1000)).await;
+    peer.send_close(1000, "").await;
+    let report = heard.next_end().await;
+    assert_eq!(report.result.unwrap(), Some(CloseCode::NORMAL));
+    bounded(peer.expect_eof()).await;
 }
 
 /// A client's connection over TLS is handed back, open, with its data.
@@ -694,4 +781,7 @@ in_both_modes!(
     a_peer_that_never_reads_is_not_read_either,
     half_a_frame_then_the_end_of_the_stream_ends_the_connection,
     r_mk_01_a_clients_connection_echoes_against_a_sockeye_server,
+    r_cl_06_a_client_that_closed_waits_for_the_server_to_close_tcp,
+    r_cl_06_a_client_answers_the_servers_close_and_ends_when_tcp_closes,
+    r_cl_06_a_client_closes_tcp_itself_after_the_close_timeout,
 );

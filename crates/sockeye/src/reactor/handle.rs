@@ -57,7 +57,9 @@ impl<D> ReactorHandle<D> {
     /// Hands a client's open WebSocket to the reactor, with the
     /// application's data for it, if it runs over plain TCP (`ws://`,
     /// directly or through a proxy's tunnel). The reactor serves it as it
-    /// serves a server's: the engine masks what it sends (RFC 6455 §5.3).
+    /// serves a server's: the engine masks what it sends (RFC 6455 §5.3),
+    /// and once the closing handshake is over the reactor waits for the
+    /// server to close TCP, or for the close timeout (§7.1.1).
     ///
     /// Call it from a task of a tokio runtime (the socket is taken off
     /// that runtime's driver).

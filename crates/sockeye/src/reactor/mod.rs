@@ -11,7 +11,8 @@
 //! their sockets through one epoll instance of its own and calls the
 //! [`Handler`] for each message. Unix only, plain TCP only. Servers hand
 //! over the connections they accepted; a client may hand over those it
-//! opened (a load generator, say), which the reactor serves the same way.
+//! opened (a load generator, say), which the reactor serves the same way
+//! but for the end: a client waits for the server to close TCP (§7.1.1).
 //!
 //! - `handler.rs`: [`Handler`] (the application's callbacks and per
 //!   connection data), [`Conn`] (what a callback can do) and [`Ended`].
