@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use sockeye::{ClientStream, Message, WebSocket};
+use sockeye::{ClientStream, WebSocket};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use super::echo_plan::{
+    DRAIN_LIMIT, Plan, closed_during_the_run, connection_failed, echoes_missing,
+};
 use super::procfs::Process;
 use super::report::{
     self, Bottleneck, Cpu, Local, Pending, Phases, Window, join_workers, rate_u64, tenths,
@@ -51,16 +54,6 @@ pub(crate) struct Args {
     warmup: Duration,
     #[command(flatten)]
     compression: Compression,
-}
-
-/// How long after the end of the measured window the last echoes may take.
-const DRAIN_LIMIT: Duration = Duration::from_secs(10);
-
-/// What every connection sends and how.
-#[derive(Debug)]
-struct Plan {
-    message: Message,
-    in_flight: usize,
 }
 
 pub(crate) async fn run(args: Args) -> ExitCode {
@@ -214,6 +207,9 @@ async fn worker(
                 return;
             };
             tally.opened(ws.deflate().is_some());
+            let Some(phases) = start_of(phases).await else {
+                return;
+            };
             connection(&mut ws, &plan, phases, &tally, &local).await;
         });
     }
@@ -221,29 +217,28 @@ async fn worker(
     local.report()
 }
 
-/// Runs one open connection: waits for the start, runs the round trips
-/// until the end, and closes.
+/// Waits for the run to start; `None` if it was given up first.
+async fn start_of(mut phases: watch::Receiver<Option<Phases>>) -> Option<Phases> {
+    match phases.wait_for(Option::is_some).await {
+        Ok(phases) => *phases,
+        Err(_) => None,
+    }
+}
+
+/// Runs one open connection: the round trips until the end, then the
+/// closing handshake.
 async fn connection(
     ws: &mut WebSocket<ClientStream>,
     plan: &Plan,
-    mut phases: watch::Receiver<Option<Phases>>,
+    phases: Phases,
     tally: &Tally,
     local: &Local,
 ) {
-    let phases = match phases.wait_for(Option::is_some).await {
-        Ok(phases) => *phases,
-        // The run was given up before it started.
-        Err(_) => return,
-    };
-    let Some(phases) = phases else { return };
     let deadline = phases.stop_at + DRAIN_LIMIT;
     match tokio::time::timeout_at(deadline.into(), round_trips(ws, plan, phases, local)).await {
         Ok(Ok(())) => close(ws).await,
         Ok(Err(why)) => tally.failed(why),
-        Err(_) => tally.failed(format!(
-            "echoes still missing {} s after the end",
-            DRAIN_LIMIT.as_secs()
-        )),
+        Err(_) => tally.failed(echoes_missing()),
     }
 }
 
@@ -259,7 +254,7 @@ async fn round_trips(
     phases: Phases,
     local: &Local,
 ) -> Result<(), String> {
-    let failed = |e: sockeye::Error| format!("connection failed: {}", describe(&e));
+    let failed = |e: sockeye::Error| connection_failed(&e);
     // When each outstanding message was queued, oldest first: the server
     // echoes in order, so the front is the one the next echo answers.
     let mut queued_at = VecDeque::with_capacity(plan.in_flight);
@@ -273,10 +268,10 @@ async fn round_trips(
         let echo = match ws.next().await {
             Some(Ok(echo)) => echo,
             Some(Err(e)) => return Err(failed(e)),
-            None => return Err("the server closed the connection during the run".to_owned()),
+            None => return Err(closed_during_the_run()),
         };
         let now = Instant::now();
-        check_echo(&plan.message, &echo)?;
+        check_echo(&plan.message, echo.is_text(), echo.payload())?;
         local.arrived.add(1);
         if now < phases.stop_at {
             if phases.measures(now) {
