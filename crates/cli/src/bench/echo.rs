@@ -1,5 +1,6 @@
 //! `sockeye bench echo`: round trips against an echo server.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ use tokio::task::JoinSet;
 use super::echo_plan::{
     DRAIN_LIMIT, Plan, closed_during_the_run, connection_failed, echoes_missing,
 };
+use super::echo_reactor::EchoReactor;
 use super::procfs::Process;
 use super::report::{
     self, Bottleneck, Cpu, Local, Pending, Phases, Window, join_workers, rate_u64, tenths,
@@ -124,10 +126,23 @@ fn start_workers(
         let dial = common.dial(args.compression, args.size);
         let counter = Arc::new(Counter::default());
         counters.push(Arc::clone(&counter));
-        let (plan, tally, phases) = (Arc::clone(plan), Arc::clone(tally), phases.clone());
-        workers.push(spawn_worker(index, move || {
-            worker(count, open_at_once, dial, plan, phases, tally, counter)
-        })?);
+        let reactor = EchoReactor::new(
+            index,
+            Arc::clone(plan),
+            Arc::clone(tally),
+            Arc::clone(&counter),
+        );
+        let job = Job {
+            count,
+            open_at_once,
+            dial,
+            plan: Arc::clone(plan),
+            phases: phases.clone(),
+            tally: Arc::clone(tally),
+            received: counter,
+            reactor,
+        };
+        workers.push(spawn_worker(index, move || worker(job))?);
     }
     Ok((workers, counters))
 }
@@ -180,22 +195,42 @@ async fn tick_until(deadline: Instant, mut tick: impl FnMut()) {
     }
 }
 
-/// A worker: opens its connections and runs them to the end.
-async fn worker(
+/// What a worker is given.
+#[derive(Debug)]
+struct Job {
+    /// Connections it opens.
     count: usize,
     open_at_once: usize,
     dial: Dial,
     plan: Arc<Plan>,
     phases: watch::Receiver<Option<Phases>>,
     tally: Arc<Tally>,
+    /// Counts every echo, for the progress line.
     received: Arc<Counter>,
-) -> report::WorkerReport {
+    /// Drives its plain TCP connections.
+    reactor: EchoReactor,
+}
+
+/// A worker: opens its connections and runs them to the end, those over
+/// plain TCP in its reactor thread, the others as tasks.
+async fn worker(job: Job) -> report::WorkerReport {
+    let Job {
+        count,
+        open_at_once,
+        dial,
+        plan,
+        phases,
+        tally,
+        received,
+        reactor,
+    } = job;
     let local = Rc::new(Local::new(received));
+    let reactor = Rc::new(RefCell::new(reactor));
     let gate = Rc::new(Semaphore::new(open_at_once));
     let dial = Rc::new(dial);
     let mut tasks = JoinSet::new();
     for _ in 0..count {
-        let (dial, gate) = (Rc::clone(&dial), Rc::clone(&gate));
+        let (dial, gate, reactor) = (Rc::clone(&dial), Rc::clone(&gate), Rc::clone(&reactor));
         let (plan, phases, tally, local) = (
             Arc::clone(&plan),
             phases.clone(),
@@ -203,18 +238,28 @@ async fn worker(
             Rc::clone(&local),
         );
         tasks.spawn_local(async move {
-            let Some(mut ws) = connect(&gate, &dial, &tally).await else {
+            let Some(ws) = connect(&gate, &dial, &tally).await else {
                 return;
             };
             tally.opened(ws.deflate().is_some());
             let Some(phases) = start_of(phases).await else {
                 return;
             };
-            connection(&mut ws, &plan, phases, &tally, &local).await;
+            let added = reactor.borrow_mut().add(ws, phases);
+            if let Err(mut ws) = added {
+                connection(&mut ws, &plan, phases, &tally, &local).await;
+            }
         });
     }
     while tasks.join_next().await.is_some() {}
-    local.report()
+    let mut report = local.report();
+    let reactor = Rc::into_inner(reactor).map(RefCell::into_inner);
+    if let Some(reactor) = reactor
+        && let Some(measured) = reactor.finish().await
+    {
+        report.merge(&measured);
+    }
+    report
 }
 
 /// Waits for the run to start; `None` if it was given up first.

@@ -17,15 +17,19 @@
 //! current-thread runtime per worker thread (`--threads`, default 1, so the
 //! server under test keeps the other cores). Each connection is a task that
 //! queues its messages with `feed` and lets the next read write them, so the
-//! bench pipelines as a batching server expects. A bench that runs out of CPU
-//! first measures itself, not the server: the summary says so when its CPU
-//! is near its cores' limit and the server's is not.
+//! bench pipelines as a batching server expects. `echo` is the exception
+//! for `ws://`: once open, a worker's plain TCP connections move to a
+//! reactor thread of its own (`sockeye::reactor`), which costs less per
+//! echo than a task; over TLS or HTTP/2 they stay tasks. A bench that runs
+//! out of CPU first measures itself, not the server: the summary says so
+//! when its CPU is near its cores' limit and the server's is not.
 //!
 //! Output: a progress line on stderr while it runs; on stdout a summary,
 //! then one JSON line (the only line that starts with `{`).
 
 mod echo;
 mod echo_plan;
+mod echo_reactor;
 mod fanout;
 mod idle;
 mod procfs;
@@ -70,7 +74,8 @@ enum Scenario {
     ///
     /// Each connection keeps --in-flight messages outstanding and sends one
     /// more for each echo. Echoes are checked (kind, size, first and last
-    /// bytes), so a broken server cannot look fast.
+    /// bytes), so a broken server cannot look fast. Over `ws://` each
+    /// worker drives its connections from an event loop thread of its own.
     Echo(echo::Args),
     /// Idle connections: the server's memory per connection.
     ///
