@@ -203,6 +203,107 @@ fn echo_fails_when_the_server_answers_with_other_bytes() {
     server.join();
 }
 
+/// A server that echoes a few messages, then closes cleanly in the
+/// middle of the run: the connection counts as failed, as it would over
+/// a task (the reactor's path reports it the same way).
+#[test]
+fn echo_fails_when_the_server_closes_during_the_run() {
+    let server = OneShot::start(|tcp| async move {
+        let Ok(mut ws) = sockeye::accept(tcp).await else {
+            return;
+        };
+        for _ in 0..5 {
+            let Some(Ok(message)) = ws.next().await else {
+                return;
+            };
+            if ws.send(message).await.is_err() {
+                return;
+            }
+        }
+        let _ = ws.close(sockeye::CloseCode::NORMAL, "enough").await;
+    });
+    let url = server.url("/");
+    let finished = run(&[
+        "bench",
+        "echo",
+        &url,
+        "--connections",
+        "1",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0",
+    ]);
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert!(
+        finished
+            .stderr
+            .contains("the server closed the connection during the run"),
+        "{}",
+        finished.stderr
+    );
+    let json = json_line(&finished);
+    assert_eq!(json["errors"], 1);
+    assert_eq!(json["opened"], 1);
+    server.join();
+}
+
+/// `ws://` connections run in a reactor thread per worker, `wss://` ones
+/// as tasks: both runs report the same fields, and both work.
+#[test]
+fn echo_reports_alike_over_ws_and_wss() {
+    let dir = std::env::temp_dir().join(format!("sockeye-bench-tls-{}", std::process::id()));
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let cert = cert.to_str().unwrap();
+    let plain = Serve::start(&[]);
+    let tls = Serve::start(&["--tls-cert", cert, "--tls-key", key.to_str().unwrap()]);
+    let urls = [
+        plain.url("/"),
+        format!("wss://localhost:{}/", tls.addr.port()),
+    ];
+    let mut fields = Vec::new();
+    for url in &urls {
+        let finished = run(&[
+            "bench",
+            "echo",
+            url,
+            "--ca",
+            cert,
+            "--duration",
+            "0.3",
+            "--warmup",
+            "0",
+            "--connections",
+            "3",
+            "--threads",
+            "2",
+            "--in-flight",
+            "2",
+        ]);
+        succeeded(&finished);
+        let json = json_line(&finished);
+        assert_eq!(json["opened"], 3, "{json}");
+        assert_eq!(json["errors"], 0, "{json}");
+        assert!(number(&json, "/messages") > 0.0, "{json}");
+        assert!(number(&json, "/latency_us/p50") > 0.0, "{json}");
+        for label in ["echo:", "  throughput", "  latency", "  cpu"] {
+            assert!(
+                finished.stdout.lines().any(|line| line.starts_with(label)),
+                "no {label:?} line: {}",
+                finished.stdout
+            );
+        }
+        let keys: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+        fields.push(keys);
+    }
+    assert_eq!(fields[0], fields[1]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn bench_refuses_a_server_pid_it_cannot_read() {
     let finished = run(&["bench", "idle", "--server-pid", "0", "--connections", "1"]);

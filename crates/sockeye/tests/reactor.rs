@@ -4,6 +4,9 @@
 //! large, many at once, and bytes that came with the handshake), the
 //! closing handshake either way (R-CL-04, R-CL-05), protocol violations,
 //! keepalive and idle timeouts, a shutdown, and a peer that never reads.
+//! Then a client's connections handed to a reactor: echoes against a
+//! sockeye server (R-MK-01), and the closing handshake either way, after
+//! which the client waits for the server to close TCP (R-CL-06).
 #![cfg(unix)]
 
 mod support;
@@ -12,8 +15,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use sockeye::proto::DeflateConfig;
 use sockeye::proto::frame::OpCode;
-use sockeye::reactor::{Conn, Ended, Handler, Reactor, ReactorHandle, ReactorThread};
+use sockeye::reactor::{
+    AddClientError, Conn, Ended, Handler, Reactor, ReactorHandle, ReactorThread,
+};
 use sockeye::{CloseCode, Error, Message, MessageRef, Timeout, WebSocketConfig};
 use support::{RawPeer, bounded, op, request_head};
 use tokio::net::{TcpListener, TcpStream};
@@ -25,6 +31,19 @@ use tokio::sync::{mpsc, oneshot};
 struct Report {
     received: u64,
     result: sockeye::Result<Option<CloseCode>>,
+    /// The reason in the peer's Close, if one came.
+    reason: Option<String>,
+}
+
+impl Report {
+    fn new(received: u64, ended: Ended) -> Self {
+        let reason = ended.close_frame().map(|frame| frame.reason.to_string());
+        Report {
+            received,
+            result: ended.into_result(),
+            reason,
+        }
+    }
 }
 
 /// Echoes every message (unless told to close on one saying "close"),
@@ -46,10 +65,7 @@ impl Handler for Echo {
     }
 
     fn on_end(&mut self, received: u64, ended: Ended) {
-        let _ = self.ends.send(Report {
-            received,
-            result: ended.into_result(),
-        });
+        let _ = self.ends.send(Report::new(received, ended));
     }
 }
 
@@ -63,9 +79,36 @@ enum Mode {
 }
 
 /// How a test's reactor is told to stop, and waited for.
-enum Stopper {
+enum Stopper<H = Echo> {
     Task(oneshot::Sender<()>, tokio::task::JoinHandle<()>),
-    Thread(ReactorThread<Echo>),
+    Thread(ReactorThread<H>),
+}
+
+/// Starts a reactor of `mode` for `handler`.
+fn start_reactor<H>(
+    mode: Mode,
+    handler: H,
+    config: &WebSocketConfig,
+) -> (Stopper<H>, ReactorHandle<H::Data>)
+where
+    H: Handler + Send,
+    H::Data: Send,
+{
+    match mode {
+        Mode::Task => {
+            let (reactor, handle) = Reactor::new(handler, config).unwrap();
+            let (stop, stopped_rx) = oneshot::channel::<()>();
+            let stopped = tokio::spawn(reactor.run(async move {
+                let _ = stopped_rx.await;
+            }));
+            (Stopper::Task(stop, stopped), handle)
+        }
+        Mode::Thread => {
+            let (reactor, handle) =
+                ReactorThread::spawn(handler, config, "test-reactor".to_owned()).unwrap();
+            (Stopper::Thread(reactor), handle)
+        }
+    }
 }
 
 /// A reactor serving a loopback listener, with its reports and a switch
@@ -82,22 +125,7 @@ impl Served {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, ends) = mpsc::unbounded_channel();
-        let echo = Echo { ends: tx };
-        let (stopper, handle) = match mode {
-            Mode::Task => {
-                let (reactor, handle) = Reactor::new(echo, &config).unwrap();
-                let (stop, stopped_rx) = oneshot::channel::<()>();
-                let stopped = tokio::spawn(reactor.run(async move {
-                    let _ = stopped_rx.await;
-                }));
-                (Stopper::Task(stop, stopped), handle)
-            }
-            Mode::Thread => {
-                let (reactor, handle) =
-                    ReactorThread::spawn(echo, &config, "test-reactor".to_owned()).unwrap();
-                (Stopper::Thread(reactor), handle)
-            }
-        };
+        let (stopper, handle) = start_reactor(mode, Echo { ends: tx }, &config);
         tokio::spawn(accept_into(listener, handle, config));
         Served {
             url: format!("ws://{addr}/"),
@@ -474,6 +502,250 @@ fn socket_reset(tcp: std::net::TcpStream) {
     drop(tcp);
 }
 
+/// A client's side in a reactor: sends `script` when the connection
+/// joins, hands every message that comes back to `got`, and once as many
+/// came back as it sent, closes with 1000 "done" if told to.
+struct Caller {
+    script: Vec<Message>,
+    close_when_done: bool,
+    got: mpsc::UnboundedSender<Message>,
+    ends: mpsc::UnboundedSender<Report>,
+}
+
+/// The messages a [`Caller`] got back, and its connections' ends.
+struct Heard {
+    got: mpsc::UnboundedReceiver<Message>,
+    ends: mpsc::UnboundedReceiver<Report>,
+}
+
+impl Caller {
+    fn new(script: Vec<Message>, close_when_done: bool) -> (Caller, Heard) {
+        let (got_tx, got) = mpsc::unbounded_channel();
+        let (ends_tx, ends) = mpsc::unbounded_channel();
+        let caller = Caller {
+            script,
+            close_when_done,
+            got: got_tx,
+            ends: ends_tx,
+        };
+        (caller, Heard { got, ends })
+    }
+
+    fn close_if_done(&self, conn: &mut Conn<'_, u64>) {
+        if self.close_when_done && *conn.data() == self.script.len() as u64 {
+            conn.close(CloseCode::NORMAL, "done").unwrap();
+        }
+    }
+}
+
+impl Handler for Caller {
+    type Data = u64;
+
+    fn on_open(&mut self, conn: &mut Conn<'_, u64>) {
+        for message in &self.script {
+            conn.send(message.clone()).unwrap();
+        }
+        self.close_if_done(conn);
+    }
+
+    fn on_message(&mut self, conn: &mut Conn<'_, u64>, message: MessageRef<'_>) {
+        *conn.data() += 1;
+        let _ = self.got.send(message.into_message());
+        self.close_if_done(conn);
+    }
+
+    fn on_end(&mut self, received: u64, ended: Ended) {
+        let _ = self.ends.send(Report::new(received, ended));
+    }
+}
+
+impl Heard {
+    async fn next_end(&mut self) -> Report {
+        bounded(self.ends.recv()).await.expect("a report")
+    }
+}
+
+/// A loopback listener whose first connection gets a raw server's
+/// handshake; its URL, and the raw server to come.
+async fn raw_server() -> (String, tokio::task::JoinHandle<RawPeer<TcpStream>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut peer = RawPeer::server(tcp);
+        peer.server_handshake().await;
+        peer
+    });
+    (url, server)
+}
+
+/// A client's connection in a reactor, every size of message and
+/// permessage-deflate included, against a sockeye server: that server
+/// fails unmasked frames (R-MK-02), so the echoes show the engine masks
+/// what the reactor writes (R-MK-01). The client closes; both sides see
+/// the clean end.
+async fn r_mk_01_a_clients_connection_echoes_against_a_sockeye_server(mode: Mode) {
+    let server = sockeye::ServerBuilder::new().deflate(Some(DeflateConfig::default()));
+    let (addr, mut reports) = support::servers::accept_server(server).await;
+    let script = vec![
+        Message::text("hello"),
+        Message::binary(vec![1u8; 200_000]),
+        Message::text(""),
+        Message::binary(vec![7u8; 3 << 20]),
+        Message::text("é".repeat(5000)),
+    ];
+    let (caller, mut heard) = Caller::new(script.clone(), true);
+    let (_stopper, handle) = start_reactor(mode, caller, &WebSocketConfig::default());
+    for deflate in [None, Some(DeflateConfig::default())] {
+        let (ws, _) = sockeye::ClientBuilder::new(format!("ws://{addr}/"))
+            .deflate(deflate.clone())
+            .connect()
+            .await
+            .unwrap();
+        assert_eq!(ws.deflate().is_some(), deflate.is_some());
+        handle.add_client(ws, 0).unwrap();
+        for message in &script {
+            assert_eq!(&bounded(heard.got.recv()).await.unwrap(), message);
+        }
+        let report = heard.next_end().await;
+        assert_eq!(report.received, 5);
+        assert_eq!(report.result.unwrap(), Some(CloseCode::NORMAL));
+        // R-CL-04: the server echoed the Close, reason and all.
+        assert_eq!(report.reason.as_deref(), Some("done"));
+        let seen = bounded(reports.recv()).await.unwrap();
+        assert_eq!(seen.close, Some(CloseCode::NORMAL));
+    }
+}
+
+/// R-CL-06: the client starts the closing handshake; once the server's
+/// Close came, it waits for the server to close TCP rather than close
+/// first, and then ends cleanly with the server's Close.
+async fn r_cl_06_a_client_that_closed_waits_for_the_server_to_close_tcp(mode: Mode) {
+    let (url, server) = raw_server().await;
+    let (caller, mut heard) = Caller::new(Vec::new(), true);
+    let (_stopper, handle) = start_reactor(mode, caller, &WebSocketConfig::default());
+    let ws = sockeye::connect(&url).await.unwrap();
+    let mut peer = server.await.unwrap();
+    handle.add_client(ws, 0).unwrap();
+    let close = bounded(peer.expect_close(1000)).await;
+    assert!(close.masked, "R-MK-01: {close:?}");
+    assert_eq!(close.close_reason(), "done");
+    peer.send_close(1000, "bye").await;
+    // The client holds TCP open: no end of stream comes, and the handler
+    // has not heard of an end. (Waiting proves nothing if it passes early;
+    // a client that closes first fails it.)
+    let early = tokio::time::timeout(Duration::from_millis(200), peer.read_frame()).await;
+    assert!(early.is_err(), "the client closed TCP first: {early:?}");
+    assert!(heard.ends.try_recv().is_err());
+    drop(peer);
+    let report = heard.next_end().await;
+    assert_eq!(report.result.unwrap(), Some(CloseCode::NORMAL));
+    assert_eq!(report.reason.as_deref(), Some("bye"));
+}
+
+/// R-CL-04 and R-CL-06: a sockeye server sends a message and closes; the
+/// client answers the Close, the server closes TCP, and both ends are
+/// clean.
+async fn r_cl_06_a_client_answers_the_servers_close_and_ends_when_tcp_closes(mode: Mode) {
+    let (listener, url) = support::listener().await;
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = sockeye::accept(tcp).await.unwrap();
+        ws.send(Message::text("last words")).await.unwrap();
+        ws.close(CloseCode::GOING_AWAY, "bye").await
+    });
+    let (caller, mut heard) = Caller::new(Vec::new(), false);
+    let (_stopper, handle) = start_reactor(mode, caller, &WebSocketConfig::default());
+    let ws = sockeye::connect(&url).await.unwrap();
+    handle.add_client(ws, 0).unwrap();
+    let message = bounded(heard.got.recv()).await.unwrap();
+    assert_eq!(message, Message::text("last words"));
+    // The server's closing handshake completed: the client answered.
+    bounded(server).await.unwrap().unwrap();
+    let report = heard.next_end().await;
+    assert_eq!(report.received, 1);
+    assert_eq!(report.result.unwrap(), Some(CloseCode::GOING_AWAY));
+    assert_eq!(report.reason.as_deref(), Some("bye"));
+}
+
+/// R-CL-06: a server that answers the Close but never closes TCP: the
+/// client closes it after the close timeout, and the end is still clean
+/// (the closing handshake was).
+async fn r_cl_06_a_client_closes_tcp_itself_after_the_close_timeout(mode: Mode) {
+    let (url, server) = raw_server().await;
+    let config = WebSocketConfig {
+        close_timeout: Duration::from_millis(200),
+        ..WebSocketConfig::default()
+    };
+    let (caller, mut heard) = Caller::new(Vec::new(), true);
+    let (_stopper, handle) = start_reactor(mode, caller, &config);
+    let ws = sockeye::connect(&url).await.unwrap();
+    let mut peer = server.await.unwrap();
+    handle.add_client(ws, 0).unwrap();
+    bounded(peer.expect_close(1000)).await;
+    peer.send_close(1000, "").await;
+    let report = heard.next_end().await;
+    assert_eq!(report.result.unwrap(), Some(CloseCode::NORMAL));
+    bounded(peer.expect_eof()).await;
+}
+
+/// A client's connection over TLS is handed back, open, with its data.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn a_clients_connection_over_tls_is_handed_back() {
+    use sockeye::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let key = PrivatePkcs8KeyDer::from(made.signing_key.serialize_der());
+    let certificate = made.cert.der().clone();
+    let config =
+        sockeye::tls::server_config(vec![certificate.clone()], PrivateKeyDer::Pkcs8(key)).unwrap();
+    let acceptor = sockeye::tokio_rustls::TlsAcceptor::from(config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let tls = acceptor.accept(tcp).await.unwrap();
+        let mut ws = sockeye::accept(tls).await.unwrap();
+        while let Some(Ok(message)) = ws.next().await {
+            ws.send(message).await.unwrap();
+        }
+    });
+    let (caller, _heard) = Caller::new(Vec::new(), true);
+    let (reactor, handle) = Reactor::new(caller, &WebSocketConfig::default()).unwrap();
+    let (ws, _) = sockeye::ClientBuilder::new(format!("wss://localhost:{port}/"))
+        .add_root_certificate(certificate)
+        .connect()
+        .await
+        .unwrap();
+    let Err(AddClientError::NotPlainTcp(mut ws, data)) = handle.add_client(ws, 7) else {
+        panic!("a TLS connection was taken");
+    };
+    assert_eq!(data, 7);
+    assert!(reactor.is_empty());
+    ws.send(Message::text("still open")).await.unwrap();
+    assert_eq!(
+        bounded(ws.next()).await.unwrap().unwrap(),
+        Message::text("still open")
+    );
+    bounded(ws.close(CloseCode::NORMAL, "")).await.unwrap();
+}
+
+/// A client's connection given to a reactor that stopped is handed back,
+/// open.
+#[tokio::test]
+async fn a_stopped_reactor_hands_a_clients_connection_back() {
+    let (addr, _served) = support::servers::accept_server(sockeye::ServerBuilder::new()).await;
+    let (caller, _heard) = Caller::new(Vec::new(), true);
+    let (reactor, handle) = Reactor::new(caller, &WebSocketConfig::default()).unwrap();
+    drop(reactor);
+    let ws = sockeye::connect(&format!("ws://{addr}/")).await.unwrap();
+    let Err(AddClientError::Closed(mut ws, 3)) = handle.add_client(ws, 3) else {
+        panic!("a stopped reactor took a connection");
+    };
+    bounded(ws.close(CloseCode::NORMAL, "")).await.unwrap();
+}
+
 /// Each test above, against a `Reactor` task and against a
 /// `ReactorThread`.
 macro_rules! in_both_modes {
@@ -508,4 +780,8 @@ in_both_modes!(
     a_shutdown_closes_every_connection_with_1001_and_ends_the_run,
     a_peer_that_never_reads_is_not_read_either,
     half_a_frame_then_the_end_of_the_stream_ends_the_connection,
+    r_mk_01_a_clients_connection_echoes_against_a_sockeye_server,
+    r_cl_06_a_client_that_closed_waits_for_the_server_to_close_tcp,
+    r_cl_06_a_client_answers_the_servers_close_and_ends_when_tcp_closes,
+    r_cl_06_a_client_closes_tcp_itself_after_the_close_timeout,
 );

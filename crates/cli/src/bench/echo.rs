@@ -1,5 +1,6 @@
 //! `sockeye bench echo`: round trips against an echo server.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -10,10 +11,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use sockeye::{ClientStream, Message, WebSocket};
+use sockeye::{ClientStream, WebSocket};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use super::echo_plan::{
+    DRAIN_LIMIT, Plan, closed_during_the_run, connection_failed, echoes_missing,
+};
+use super::echo_reactor::EchoReactor;
 use super::procfs::Process;
 use super::report::{
     self, Bottleneck, Cpu, Local, Pending, Phases, Window, join_workers, rate_u64, tenths,
@@ -51,16 +56,6 @@ pub(crate) struct Args {
     warmup: Duration,
     #[command(flatten)]
     compression: Compression,
-}
-
-/// How long after the end of the measured window the last echoes may take.
-const DRAIN_LIMIT: Duration = Duration::from_secs(10);
-
-/// What every connection sends and how.
-#[derive(Debug)]
-struct Plan {
-    message: Message,
-    in_flight: usize,
 }
 
 pub(crate) async fn run(args: Args) -> ExitCode {
@@ -131,10 +126,23 @@ fn start_workers(
         let dial = common.dial(args.compression, args.size);
         let counter = Arc::new(Counter::default());
         counters.push(Arc::clone(&counter));
-        let (plan, tally, phases) = (Arc::clone(plan), Arc::clone(tally), phases.clone());
-        workers.push(spawn_worker(index, move || {
-            worker(count, open_at_once, dial, plan, phases, tally, counter)
-        })?);
+        let reactor = EchoReactor::new(
+            index,
+            Arc::clone(plan),
+            Arc::clone(tally),
+            Arc::clone(&counter),
+        );
+        let job = Job {
+            count,
+            open_at_once,
+            dial,
+            plan: Arc::clone(plan),
+            phases: phases.clone(),
+            tally: Arc::clone(tally),
+            received: counter,
+            reactor,
+        };
+        workers.push(spawn_worker(index, move || worker(job))?);
     }
     Ok((workers, counters))
 }
@@ -187,22 +195,42 @@ async fn tick_until(deadline: Instant, mut tick: impl FnMut()) {
     }
 }
 
-/// A worker: opens its connections and runs them to the end.
-async fn worker(
+/// What a worker is given.
+#[derive(Debug)]
+struct Job {
+    /// Connections it opens.
     count: usize,
     open_at_once: usize,
     dial: Dial,
     plan: Arc<Plan>,
     phases: watch::Receiver<Option<Phases>>,
     tally: Arc<Tally>,
+    /// Counts every echo, for the progress line.
     received: Arc<Counter>,
-) -> report::WorkerReport {
+    /// Drives its plain TCP connections.
+    reactor: EchoReactor,
+}
+
+/// A worker: opens its connections and runs them to the end, those over
+/// plain TCP in its reactor thread, the others as tasks.
+async fn worker(job: Job) -> report::WorkerReport {
+    let Job {
+        count,
+        open_at_once,
+        dial,
+        plan,
+        phases,
+        tally,
+        received,
+        reactor,
+    } = job;
     let local = Rc::new(Local::new(received));
+    let reactor = Rc::new(RefCell::new(reactor));
     let gate = Rc::new(Semaphore::new(open_at_once));
     let dial = Rc::new(dial);
     let mut tasks = JoinSet::new();
     for _ in 0..count {
-        let (dial, gate) = (Rc::clone(&dial), Rc::clone(&gate));
+        let (dial, gate, reactor) = (Rc::clone(&dial), Rc::clone(&gate), Rc::clone(&reactor));
         let (plan, phases, tally, local) = (
             Arc::clone(&plan),
             phases.clone(),
@@ -210,40 +238,52 @@ async fn worker(
             Rc::clone(&local),
         );
         tasks.spawn_local(async move {
-            let Some(mut ws) = connect(&gate, &dial, &tally).await else {
+            let Some(ws) = connect(&gate, &dial, &tally).await else {
                 return;
             };
             tally.opened(ws.deflate().is_some());
-            connection(&mut ws, &plan, phases, &tally, &local).await;
+            let Some(phases) = start_of(phases).await else {
+                return;
+            };
+            let added = reactor.borrow_mut().add(ws, phases);
+            if let Err(mut ws) = added {
+                connection(&mut ws, &plan, phases, &tally, &local).await;
+            }
         });
     }
     while tasks.join_next().await.is_some() {}
-    local.report()
+    let mut report = local.report();
+    let reactor = Rc::into_inner(reactor).map(RefCell::into_inner);
+    if let Some(reactor) = reactor
+        && let Some(measured) = reactor.finish().await
+    {
+        report.merge(&measured);
+    }
+    report
 }
 
-/// Runs one open connection: waits for the start, runs the round trips
-/// until the end, and closes.
+/// Waits for the run to start; `None` if it was given up first.
+async fn start_of(mut phases: watch::Receiver<Option<Phases>>) -> Option<Phases> {
+    match phases.wait_for(Option::is_some).await {
+        Ok(phases) => *phases,
+        Err(_) => None,
+    }
+}
+
+/// Runs one open connection: the round trips until the end, then the
+/// closing handshake.
 async fn connection(
     ws: &mut WebSocket<ClientStream>,
     plan: &Plan,
-    mut phases: watch::Receiver<Option<Phases>>,
+    phases: Phases,
     tally: &Tally,
     local: &Local,
 ) {
-    let phases = match phases.wait_for(Option::is_some).await {
-        Ok(phases) => *phases,
-        // The run was given up before it started.
-        Err(_) => return,
-    };
-    let Some(phases) = phases else { return };
     let deadline = phases.stop_at + DRAIN_LIMIT;
     match tokio::time::timeout_at(deadline.into(), round_trips(ws, plan, phases, local)).await {
         Ok(Ok(())) => close(ws).await,
         Ok(Err(why)) => tally.failed(why),
-        Err(_) => tally.failed(format!(
-            "echoes still missing {} s after the end",
-            DRAIN_LIMIT.as_secs()
-        )),
+        Err(_) => tally.failed(echoes_missing()),
     }
 }
 
@@ -259,7 +299,7 @@ async fn round_trips(
     phases: Phases,
     local: &Local,
 ) -> Result<(), String> {
-    let failed = |e: sockeye::Error| format!("connection failed: {}", describe(&e));
+    let failed = |e: sockeye::Error| connection_failed(&e);
     // When each outstanding message was queued, oldest first: the server
     // echoes in order, so the front is the one the next echo answers.
     let mut queued_at = VecDeque::with_capacity(plan.in_flight);
@@ -273,10 +313,10 @@ async fn round_trips(
         let echo = match ws.next().await {
             Some(Ok(echo)) => echo,
             Some(Err(e)) => return Err(failed(e)),
-            None => return Err("the server closed the connection during the run".to_owned()),
+            None => return Err(closed_during_the_run()),
         };
         let now = Instant::now();
-        check_echo(&plan.message, &echo)?;
+        check_echo(&plan.message, echo.is_text(), echo.payload())?;
         local.arrived.add(1);
         if now < phases.stop_at {
             if phases.measures(now) {

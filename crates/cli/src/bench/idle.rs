@@ -169,7 +169,7 @@ async fn open(dial: &Dial, message: Option<&Message>) -> Result<WebSocket<Client
             .await
             .map_err(|_| format!("no echo within {} s", CLOSE_LIMIT.as_secs()))?;
         match echo {
-            Some(Ok(echo)) => check_echo(message, &echo)?,
+            Some(Ok(echo)) => check_echo(message, echo.is_text(), echo.payload())?,
             Some(Err(e)) => return Err(failed(e)),
             None => return Err("the server closed the connection".to_owned()),
         }

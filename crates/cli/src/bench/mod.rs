@@ -17,14 +17,19 @@
 //! current-thread runtime per worker thread (`--threads`, default 1, so the
 //! server under test keeps the other cores). Each connection is a task that
 //! queues its messages with `feed` and lets the next read write them, so the
-//! bench pipelines as a batching server expects. A bench that runs out of CPU
-//! first measures itself, not the server: the summary says so when its CPU
-//! is near its cores' limit and the server's is not.
+//! bench pipelines as a batching server expects. `echo` is the exception
+//! for `ws://`: once open, a worker's plain TCP connections move to a
+//! reactor thread of its own (`sockeye::reactor`), which costs less per
+//! echo than a task; over TLS or HTTP/2 they stay tasks. A bench that runs
+//! out of CPU first measures itself, not the server: the summary says so
+//! when its CPU is near its cores' limit and the server's is not.
 //!
 //! Output: a progress line on stderr while it runs; on stdout a summary,
 //! then one JSON line (the only line that starts with `{`).
 
 mod echo;
+mod echo_plan;
+mod echo_reactor;
 mod fanout;
 mod idle;
 mod procfs;
@@ -69,7 +74,8 @@ enum Scenario {
     ///
     /// Each connection keeps --in-flight messages outstanding and sends one
     /// more for each echo. Echoes are checked (kind, size, first and last
-    /// bytes), so a broken server cannot look fast.
+    /// bytes), so a broken server cannot look fast. Over `ws://` each
+    /// worker drives its connections from an event loop thread of its own.
     Echo(echo::Args),
     /// Idle connections: the server's memory per connection.
     ///
@@ -524,18 +530,19 @@ fn payload(size: usize, binary: bool) -> Message {
 /// read every byte of a large one.
 const CHECKED_BYTES: usize = 16;
 
-/// Checks that `echo` is the echo of `sent`: same kind, same size, same
-/// bytes at both ends. So a broken server cannot look fast.
-fn check_echo(sent: &Message, echo: &Message) -> Result<(), String> {
-    if sent.is_text() != echo.is_text() {
-        let kind = |m: &Message| if m.is_text() { "text" } else { "binary" };
+/// Checks that an echo (its kind, `is_text`, and its bytes) is the echo of
+/// `sent`: same kind, same size, same bytes at both ends. So a broken
+/// server cannot look fast.
+fn check_echo(sent: &Message, is_text: bool, echo: &[u8]) -> Result<(), String> {
+    if sent.is_text() != is_text {
+        let kind = |text: bool| if text { "text" } else { "binary" };
         return Err(format!(
             "a {} message came back as {}",
-            kind(sent),
-            kind(echo)
+            kind(sent.is_text()),
+            kind(is_text)
         ));
     }
-    let (sent, echo) = (sent.payload(), echo.payload());
+    let sent = sent.payload();
     if sent.len() != echo.len() {
         return Err(format!(
             "a message of {} bytes came back with {} bytes",
@@ -634,14 +641,18 @@ mod tests {
     #[test]
     fn wrong_echoes_are_caught() {
         let sent = payload(100, true);
-        assert_eq!(check_echo(&sent, &sent.clone()), Ok(()));
-        assert!(check_echo(&sent, &payload(99, true)).is_err());
-        assert!(check_echo(&payload(4, false), &Message::binary(&b"abcd"[..])).is_err());
+        assert_eq!(
+            check_echo(&sent, true, sent.payload()),
+            Err("a binary message came back as text".to_owned())
+        );
+        assert_eq!(check_echo(&sent, sent.is_text(), sent.payload()), Ok(()));
+        assert!(check_echo(&sent, false, payload(99, true).payload()).is_err());
+        assert!(check_echo(&payload(4, false), false, b"abcd").is_err());
         let mut bytes = sent.payload().to_vec();
         bytes[99] ^= 1;
-        assert!(check_echo(&sent, &Message::binary(bytes)).is_err());
+        assert!(check_echo(&sent, false, &bytes).is_err());
         let empty = payload(0, false);
-        assert_eq!(check_echo(&empty, &empty.clone()), Ok(()));
+        assert_eq!(check_echo(&empty, true, b""), Ok(()));
     }
 
     /// The summary names the compression offered and how many agreed to

@@ -99,6 +99,15 @@ pub(super) struct WorkerReport {
     measured: u64,
 }
 
+impl WorkerReport {
+    /// Adds what another part of the same worker measured.
+    pub(super) fn merge(&mut self, other: &WorkerReport) {
+        self.measured += other.measured;
+        // Same bounds everywhere, so adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+    }
+}
+
 /// A worker's report to come.
 pub(super) type Pending = oneshot::Receiver<WorkerReport>;
 

@@ -5,7 +5,7 @@
 use std::io;
 
 use mio::net::TcpStream;
-use sockeye_proto::{CloseCode, Connection, EventRef, State};
+use sockeye_proto::{CloseCode, Connection, EventRef, Role, State};
 
 use super::clock::{Millis, Timeouts, elapsed};
 use super::handler::{Conn, Ended, Handler};
@@ -331,10 +331,16 @@ impl<D> Entry<D> {
         }
         let flushed = !self.engine.wants_write();
         match state {
-            // A server closes TCP first once the handshake is over (§7.1.1).
-            State::Closed | State::Failed if flushed => Next::End,
             // Nothing more comes in: what could be written was.
             _ if self.flags.has(Flags::READ_DONE) => Next::End,
+            // R-CL-06: once the handshake is over, a client waits for the
+            // server to close TCP (the end of its stream ends the
+            // connection above), or for the close timeout (`tick`), so
+            // that the server holds TIME_WAIT (§7.1.1). A client that
+            // failed closes at once (R-CL-12).
+            State::Closed if self.engine.role() == Role::Client => Next::Wait,
+            // R-CL-05: a server closes TCP first once the handshake is over.
+            State::Closed | State::Failed if flushed => Next::End,
             _ => Next::Wait,
         }
     }

@@ -5,7 +5,11 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use sockeye_proto::Connection;
+
+use super::add_error::AddClientError;
 use super::core::Intake;
+use crate::client::transport::ClientStream;
 use crate::error::{Error, Result};
 use crate::stream::WebSocket;
 
@@ -47,6 +51,77 @@ impl<D> ReactorHandle<D> {
             return Err(Error::Closed);
         }
         let (tcp, engine, protocol) = ws.into_engine();
+        self.hand_over(tcp, engine, protocol, data)
+    }
+
+    /// Hands a client's open WebSocket to the reactor, with the
+    /// application's data for it, if it runs over plain TCP (`ws://`,
+    /// directly or through a proxy's tunnel). The reactor serves it as it
+    /// serves a server's: the engine masks what it sends (RFC 6455 §5.3),
+    /// and once the closing handshake is over the reactor waits for the
+    /// server to close TCP, or for the close timeout (§7.1.1).
+    ///
+    /// Call it from a task of a tokio runtime (the socket is taken off
+    /// that runtime's driver).
+    ///
+    /// # Errors
+    ///
+    /// A connection over TLS or HTTP/2 ([`AddClientError::NotPlainTcp`])
+    /// or one handed to a stopped reactor ([`AddClientError::Closed`]) is
+    /// handed back, open, with its data: serve it another way.
+    /// [`AddClientError::Failed`] if the socket cannot leave the runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use sockeye::reactor::{AddClientError, ReactorHandle};
+    /// # async fn example(handle: ReactorHandle<u64>) -> sockeye::Result<()> {
+    /// let ws = sockeye::connect("ws://127.0.0.1:9001/").await?;
+    /// match handle.add_client(ws, 0) {
+    ///     Ok(()) => {}
+    ///     Err(AddClientError::NotPlainTcp(ws, _)) => {
+    ///         // TLS or HTTP/2: serve it from a task instead.
+    ///         tokio::spawn(async move { drop(ws) });
+    ///     }
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[expect(
+        clippy::result_large_err,
+        reason = "the connection comes back by value, as it went in; called once per connection"
+    )]
+    pub fn add_client(
+        &self,
+        ws: WebSocket<ClientStream>,
+        data: D,
+    ) -> Result<(), AddClientError<D>> {
+        if !matches!(ws.get_ref(), ClientStream::Plain(_)) {
+            return Err(AddClientError::NotPlainTcp(ws, data));
+        }
+        if self.intake.is_closed() {
+            return Err(AddClientError::Closed(ws, data));
+        }
+        match ws.into_engine() {
+            (ClientStream::Plain(tcp), engine, protocol) => self
+                .hand_over(tcp, engine, protocol, data)
+                .map_err(AddClientError::Failed),
+            // Checked above: a plain stream stays plain.
+            #[cfg(any(feature = "tls", feature = "http2"))]
+            _ => unreachable!("the stream was checked to be plain TCP"),
+        }
+    }
+
+    /// Takes the socket off the runtime's driver and sends the connection
+    /// to the reactor, waking its thread if it has one.
+    fn hand_over(
+        &self,
+        tcp: TcpStream,
+        engine: Connection,
+        protocol: Option<Box<str>>,
+        data: D,
+    ) -> Result<()> {
         let tcp = tcp.into_std().map_err(Error::Io)?;
         self.intake
             .send(Intake {

@@ -73,7 +73,8 @@ impl<D> Conn<'_, D> {
     }
 
     /// Starts the closing handshake with `code` and `reason`; the
-    /// connection ends when the peer answers, or after the close timeout.
+    /// connection ends when the peer answers (a client's, once the server
+    /// then closes TCP), or after the close timeout.
     ///
     /// # Errors
     ///
