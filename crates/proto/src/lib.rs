@@ -80,6 +80,7 @@
 //! | `connection/state.rs` | [`State`], the read-side progress, and the close frames and held-back Pong kept boxed apart |
 //! | [`frame`] (`frame.rs`) | opcodes and frame headers, decoded and encoded |
 //! | `mask.rs` | masking, a block at a time ([`frame::apply_mask`]) |
+//! | `mask_key.rs` | a client's fresh masking key per frame, from a per-thread block of CSPRNG output |
 //! | `utf8.rs` | incremental UTF-8 validation, failing at the first bad byte |
 //! | `output.rs` | [`Output`], the queue of encoded frames, as a vectored [`bytes::Buf`]: one pointer while empty |
 //! | `queue.rs` | the frames behind a non-empty `Output`: small ones coalesced, large ones by reference |
@@ -149,6 +150,7 @@ mod error;
 pub mod frame;
 pub mod handshake;
 mod mask;
+mod mask_key;
 mod message;
 mod message_ref;
 mod output;

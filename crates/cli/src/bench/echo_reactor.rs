@@ -244,8 +244,11 @@ impl Echoes {
 
     /// An echo came back: checks it, times it, and sends the next message
     /// until the end of the run, or closes once the last one came.
+    ///
+    /// Times are the reactor turn's: one clock read for all the echoes of
+    /// one read.
     fn echo(&mut self, conn: &mut Conn<'_, Flight>, is_text: bool, payload: &[u8]) {
-        let now = Instant::now();
+        let now = conn.now();
         if conn.data().stage != Stage::Running {
             return;
         }
@@ -279,7 +282,7 @@ impl Handler for Echoes {
     type Data = Flight;
 
     fn on_open(&mut self, conn: &mut Conn<'_, Flight>) {
-        let now = Instant::now();
+        let now = conn.now();
         for _ in 0..self.in_flight {
             conn.data().sent_at.push_back(now);
             if let Err(why) = self.send(conn) {

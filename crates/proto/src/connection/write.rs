@@ -8,6 +8,7 @@ use crate::close::CloseFrame;
 use crate::close_code::CloseCode;
 use crate::error::UsageError;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use crate::mask_key;
 use crate::message::{Message, Utf8Bytes};
 use crate::message_ref::MessageRef;
 use crate::output::Output;
@@ -324,7 +325,7 @@ impl Connection {
     fn masking_key(&self) -> Option<[u8; 4]> {
         match self.role {
             // R-MK-01, R-MK-05: a fresh key from a CSPRNG for every frame.
-            Role::Client => Some(rand::random::<[u8; 4]>()),
+            Role::Client => Some(mask_key::fresh()),
             Role::Server => None,
         }
     }

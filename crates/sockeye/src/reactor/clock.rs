@@ -19,6 +19,14 @@ pub(super) fn elapsed(now: Millis, then: Millis) -> u32 {
     now.wrapping_sub(then)
 }
 
+/// One reading of the reactor's clock: the instant, and the same in the
+/// milliseconds its timers count.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Now {
+    pub(super) at: Instant,
+    pub(super) millis: Millis,
+}
+
 /// The reactor's clock: read once per turn.
 #[derive(Debug)]
 pub(super) struct Clock {
@@ -32,13 +40,17 @@ impl Clock {
         }
     }
 
-    /// Now, in milliseconds since the reactor started (wrapping).
+    /// Now, and in milliseconds since the reactor started (wrapping).
     #[expect(
         clippy::cast_possible_truncation,
         reason = "wrapping at 2^32 ms is the representation (see the module)"
     )]
-    pub(super) fn now(&self) -> Millis {
-        self.epoch.elapsed().as_millis() as u32
+    pub(super) fn now(&self) -> Now {
+        let at = Instant::now();
+        Now {
+            at,
+            millis: at.duration_since(self.epoch).as_millis() as u32,
+        }
     }
 }
 

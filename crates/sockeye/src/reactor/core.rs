@@ -6,7 +6,7 @@ use std::io;
 use mio::{Interest, Token};
 use sockeye_proto::{CloseCode, Connection};
 
-use super::clock::{Clock, Millis, Timeouts};
+use super::clock::{Clock, Now, Timeouts};
 use super::entry::{Entry, Next, Turn};
 use super::handler::Handler;
 use super::slab::Slab;
@@ -76,7 +76,7 @@ impl<H: Handler> Core<H> {
     pub(super) fn admit(&mut self, intake: Intake<H::Data>, stopping: bool) {
         let now = self.clock.now();
         let io = mio::net::TcpStream::from_std(intake.tcp);
-        let mut entry = Entry::new(io, intake.engine, intake.data, intake.protocol, now);
+        let mut entry = Entry::new(io, intake.engine, intake.data, intake.protocol, now.millis);
         let key = self.conns.vacant_key();
         let interest = Interest::READABLE | Interest::WRITABLE;
         if let Err(e) = self.registry.register(&mut entry.io, Token(key), interest) {
@@ -94,7 +94,8 @@ impl<H: Handler> Core<H> {
             ..
         } = self;
         let mut turn = Turn {
-            now,
+            now: now.millis,
+            at: now.at,
             scratch,
             timeouts: self.timeouts,
             write_limit: self.write_limit,
@@ -110,14 +111,14 @@ impl<H: Handler> Core<H> {
     }
 
     /// Now, by the reactor's clock.
-    pub(super) fn now(&self) -> Millis {
+    pub(super) fn now(&self) -> Now {
         self.clock.now()
     }
 
     /// Serves the sockets of a batch of events that came at `now`;
     /// returns whether [`WAKER`]'s token was among them (it names no
     /// connection).
-    pub(super) fn serve_events(&mut self, events: &mio::Events, now: Millis) -> bool {
+    pub(super) fn serve_events(&mut self, events: &mio::Events, now: Now) -> bool {
         let mut woken = false;
         for event in events {
             if event.token() == WAKER {
@@ -140,7 +141,7 @@ impl<H: Handler> Core<H> {
         readable: bool,
         writable: bool,
         ended: bool,
-        now: Millis,
+        now: Now,
     ) {
         let Core {
             conns,
@@ -153,7 +154,8 @@ impl<H: Handler> Core<H> {
             return;
         };
         let mut turn = Turn {
-            now,
+            now: now.millis,
+            at: now.at,
             scratch,
             timeouts: self.timeouts,
             write_limit: self.write_limit,
@@ -213,8 +215,10 @@ impl<H: Handler> Core<H> {
     /// Runs `step` on every connection, in a turn dated now, then acts on
     /// what each decided.
     fn visit_all(&mut self, mut step: impl FnMut(&mut Entry<H::Data>, &Turn<'_>) -> Next) {
+        let now = self.clock.now();
         let turn = Turn {
-            now: self.clock.now(),
+            now: now.millis,
+            at: now.at,
             scratch: &mut [],
             timeouts: self.timeouts,
             write_limit: self.write_limit,

@@ -3,6 +3,7 @@
 //! events to the handler, write, and decide whether it ended.
 
 use std::io;
+use std::time::Instant;
 
 use mio::net::TcpStream;
 use sockeye_proto::{CloseCode, Connection, EventRef, Role, State};
@@ -27,6 +28,8 @@ const READS_PER_TURN: usize = 4;
 #[derive(Debug)]
 pub(super) struct Turn<'a> {
     pub(super) now: Millis,
+    /// The same reading of the clock as an instant, lent to the handler.
+    pub(super) at: Instant,
     pub(super) scratch: &'a mut [u8],
     pub(super) timeouts: Timeouts,
     /// Queued output above which the connection is not read.
@@ -151,12 +154,13 @@ impl<D> Entry<D> {
         }
     }
 
-    /// The connection as the handler sees it.
-    fn conn(&mut self) -> Conn<'_, D> {
+    /// The connection as the handler sees it, in a turn begun `at`.
+    fn conn(&mut self, at: Instant) -> Conn<'_, D> {
         Conn {
             engine: &mut self.engine,
             data: &mut self.data,
             protocol: self.cold.as_deref().and_then(|c| c.protocol.as_deref()),
+            at,
         }
     }
 
@@ -169,8 +173,8 @@ impl<D> Entry<D> {
     /// The handler's first look at the connection, and what the engine
     /// already holds (bytes read past the handshake).
     pub(super) fn open<H: Handler<Data = D>>(&mut self, handler: &mut H, turn: &mut Turn) -> Next {
-        handler.on_open(&mut self.conn());
-        self.dispatch(handler, turn.now, &mut []);
+        handler.on_open(&mut self.conn(turn.at));
+        self.dispatch(handler, (turn.now, turn.at), &mut []);
         self.write_step(turn)
     }
 
@@ -235,7 +239,7 @@ impl<D> Entry<D> {
                 ReadInto::Scratch => &mut turn.scratch[..read.len],
                 ReadInto::Engine => &mut [],
             };
-            self.dispatch(handler, turn.now, in_scratch);
+            self.dispatch(handler, (turn.now, turn.at), in_scratch);
             if read.len < read.asked && !self.flags.has(Flags::PEER_ENDED) {
                 // The socket had no more: its next data is a new event.
                 return Next::Wait;
@@ -270,8 +274,13 @@ impl<D> Entry<D> {
     /// Hands each event the input completes to the handler: first those of
     /// `read` (bytes in the reactor's buffer, read in place: a message that
     /// arrived whole is lent straight from there), then any the engine
-    /// holds.
-    fn dispatch<H: Handler<Data = D>>(&mut self, handler: &mut H, now: Millis, read: &mut [u8]) {
+    /// holds. `now` is the turn's clock, in milliseconds and as an instant.
+    fn dispatch<H: Handler<Data = D>>(
+        &mut self,
+        handler: &mut H,
+        (now, at): (Millis, Instant),
+        read: &mut [u8],
+    ) {
         let protocol = self.cold.as_deref().and_then(|c| c.protocol.as_deref());
         let mut input = self.engine.receive_in_place(read);
         let failed = loop {
@@ -282,6 +291,7 @@ impl<D> Entry<D> {
                         engine: input.connection(),
                         data: &mut self.data,
                         protocol,
+                        at,
                     };
                     handler.on_message(&mut conn, message);
                 }

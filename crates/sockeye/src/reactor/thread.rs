@@ -181,7 +181,7 @@ impl<H: Handler> EventLoop<H> {
             let wait = if self.core.has_more_to_read() {
                 Duration::ZERO
             } else {
-                let left = tick.saturating_sub(elapsed(now, last_sweep));
+                let left = tick.saturating_sub(elapsed(now.millis, last_sweep.millis));
                 Duration::from_millis(u64::from(left))
             };
             match self.poll.poll(&mut self.events, Some(wait)) {
@@ -198,7 +198,7 @@ impl<H: Handler> EventLoop<H> {
                 self.take_intake();
             }
             self.core.read_again();
-            if elapsed(now, last_sweep) >= tick {
+            if elapsed(now.millis, last_sweep.millis) >= tick {
                 self.core.sweep();
                 last_sweep = now;
             }
