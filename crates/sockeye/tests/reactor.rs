@@ -12,7 +12,8 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use sockeye::proto::DeflateConfig;
@@ -59,6 +60,13 @@ impl Handler for Echo {
         *conn.data() += 1;
         if message.as_text() == Some("close") {
             conn.close(CloseCode::NORMAL, "asked to").unwrap();
+            return;
+        }
+        if message.as_text() == Some("now") {
+            // The turn's clock reading, in nanoseconds since `EPOCH`.
+            let since = conn.now().saturating_duration_since(epoch());
+            conn.send(Message::text(since.as_nanos().to_string()))
+                .unwrap();
             return;
         }
         let _ = conn.send_ref(message);
@@ -246,6 +254,47 @@ async fn a_frame_sent_with_the_handshake_is_echoed(mode: Mode) {
     // R-CL-05: the server closes TCP once the handshake is over.
     bounded(peer.expect_eof()).await;
     assert_eq!(served.next_end().await.received, 1);
+}
+
+/// What the Echo handler's "now" replies count from.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// `Conn::now` is the turn's clock reading: taken after the wait, shared
+/// by the messages of one read, and later for a later read.
+async fn the_turns_clock_reading_is_lent_to_the_handler(mode: Mode) {
+    let mut served = Served::start(mode, WebSocketConfig::default()).await;
+    let mut peer = served.raw_client().await;
+    let mut readings = Vec::new();
+    for _ in 0..2 {
+        let before = epoch().elapsed().as_nanos();
+        let three: Vec<u8> = (0..3)
+            .flat_map(|_| support::frame(true, op::TEXT, b"now", Some(support::KEY)))
+            .collect();
+        peer.write(&three).await;
+        let mut read = Vec::new();
+        for _ in 0..3 {
+            read.push(
+                bounded(peer.expect_frame())
+                    .await
+                    .text()
+                    .parse::<u128>()
+                    .unwrap(),
+            );
+        }
+        let after = epoch().elapsed().as_nanos();
+        assert!(
+            read.iter().all(|&t| before <= t && t <= after),
+            "{before} {read:?} {after}"
+        );
+        readings.push(read);
+    }
+    assert!(readings[0][2] < readings[1][0], "{readings:?}");
+    peer.send_close(1000, "").await;
+    peer.expect_close(1000).await;
+    assert_eq!(served.next_end().await.received, 6);
 }
 
 async fn the_handler_can_start_the_closing_handshake(mode: Mode) {
@@ -769,6 +818,7 @@ in_both_modes!(
     messages_of_every_size_come_back_in_order,
     many_messages_in_flight_on_many_connections,
     a_frame_sent_with_the_handshake_is_echoed,
+    the_turns_clock_reading_is_lent_to_the_handler,
     the_handler_can_start_the_closing_handshake,
     a_protocol_violation_fails_the_connection_with_1002,
     invalid_utf8_fails_the_connection_with_1007,
