@@ -152,22 +152,30 @@ fn echo_many_small(c: &mut Criterion) {
         });
     });
     // The same read taken in place: each message lent from the read, its
-    // echo copied next to its header.
-    group.bench_function("16x16B in place", |b| {
-        let mut server = Connection::new(Role::Server, Config::default());
-        let mut read = burst.clone();
-        b.iter(|| {
-            read.copy_from_slice(black_box(&burst));
-            let mut input = server.receive_in_place(&mut read);
-            while let Ok(Some(EventRef::Message(m))) = input.next_event() {
-                input.connection().send_ref(m).expect("open");
-            }
-            drop(input);
-            let out = server.output();
-            let n = out.remaining();
-            out.advance(n);
+    // echo copied next to its header; in binary, then in text (UTF-8
+    // checked).
+    for (opcode, name) in [
+        (OpCode::Binary, "16x16B in place"),
+        (OpCode::Text, "16x16B text in place"),
+    ] {
+        let frame = client_frame(b"0123456789abcdef", opcode);
+        let burst = frame.repeat(16);
+        group.bench_function(name, |b| {
+            let mut server = Connection::new(Role::Server, Config::default());
+            let mut read = burst.clone();
+            b.iter(|| {
+                read.copy_from_slice(black_box(&burst));
+                let mut input = server.receive_in_place(&mut read);
+                while let Ok(Some(EventRef::Message(m))) = input.next_event() {
+                    input.connection().send_ref(m).expect("open");
+                }
+                drop(input);
+                let out = server.output();
+                let n = out.remaining();
+                out.advance(n);
+            });
         });
-    });
+    }
     group.finish();
 }
 
