@@ -75,6 +75,7 @@ impl Validator {
 /// A whole message's text, checked in one pass (no piece boundary to
 /// carry over). Short ASCII, the usual small message, takes a plain ASCII
 /// check, which costs a fraction of the general one at these sizes.
+#[inline]
 pub(crate) fn whole(input: &[u8]) -> Result<&str, Invalid> {
     if input.len() < SHORT_INPUT && input.is_ascii() {
         // SAFETY: every byte is ASCII, and ASCII is valid UTF-8.

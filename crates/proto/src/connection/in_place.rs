@@ -178,6 +178,12 @@ impl<'d> InPlace<'_, 'd> {
 }
 
 /// The message of one whole uncompressed frame, its text checked.
+#[expect(
+    clippy::inline_always,
+    reason = "returned through memory, its result was read back with one wide load \
+              from two narrower stores, a stall (no store forwarding) on every message"
+)]
+#[inline(always)]
 fn borrowed_message(text: bool, payload: &[u8]) -> Result<MessageRef<'_>, Error> {
     if !text {
         return Ok(MessageRef::binary(payload));
