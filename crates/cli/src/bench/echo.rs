@@ -317,7 +317,7 @@ async fn round_trips(
         };
         let now = Instant::now();
         check_echo(&plan.message, echo.is_text(), echo.payload())?;
-        local.arrived.add(1);
+        local.arrived_lazily();
         if now < phases.stop_at {
             if phases.measures(now) {
                 let nanos = u64::try_from(now.duration_since(sent).as_nanos()).unwrap_or(u64::MAX);

@@ -259,7 +259,7 @@ impl Echoes {
             self.fail(conn, why);
             return;
         }
-        self.local.arrived.add(1);
+        self.local.arrived_lazily();
         if now < self.phases.stop_at {
             if self.phases.measures(now) {
                 let nanos = u64::try_from(now.duration_since(sent).as_nanos()).unwrap_or(u64::MAX);

@@ -636,7 +636,7 @@ impl Track {
         }
         self.next = stamp.seq.saturating_add(1);
         shared.ack(stamp.seq);
-        local.arrived.add(1);
+        local.arrived();
         if shared.phases.get().is_some_and(|p| p.measures(now)) {
             local.record(shared.since_epoch(now).saturating_sub(stamp.sent_ns));
         }

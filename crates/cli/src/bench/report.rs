@@ -63,8 +63,15 @@ pub(super) struct Local {
     /// Messages that arrived in the measured window.
     measured: Cell<u64>,
     /// Every message that arrived, for the progress line.
-    pub(super) arrived: Arc<Counter>,
+    arrived: Arc<Counter>,
+    /// Arrivals not yet added to `arrived`.
+    unpublished: Cell<u64>,
 }
+
+/// Arrivals counted here before they are added to the shared counter:
+/// one atomic addition per this many messages rather than per message,
+/// which the progress line, read once a second, does not notice.
+const PUBLISH_EVERY: u64 = 64;
 
 impl Local {
     pub(super) fn new(arrived: Arc<Counter>) -> Self {
@@ -72,6 +79,25 @@ impl Local {
             latency: RefCell::new(new_histogram()),
             measured: Cell::new(0),
             arrived,
+            unpublished: Cell::new(0),
+        }
+    }
+
+    /// Counts a message that arrived (measured or not), at once.
+    pub(super) fn arrived(&self) {
+        self.arrived.add(1);
+    }
+
+    /// Counts a message that arrived (measured or not), for the progress
+    /// line only: the shared counter sees it within `PUBLISH_EVERY`
+    /// arrivals, or at [`report`](Self::report).
+    pub(super) fn arrived_lazily(&self) {
+        let unpublished = self.unpublished.get() + 1;
+        if unpublished == PUBLISH_EVERY {
+            self.arrived.add(unpublished);
+            self.unpublished.set(0);
+        } else {
+            self.unpublished.set(unpublished);
         }
     }
 
@@ -84,6 +110,7 @@ impl Local {
 
     /// What the worker hands back at the end.
     pub(super) fn report(&self) -> WorkerReport {
+        self.arrived.add(self.unpublished.replace(0));
         let latency = self.latency.replace(new_histogram());
         WorkerReport {
             latency,

@@ -708,7 +708,7 @@ async fn round_trips(
             continue;
         };
         let now = Instant::now();
-        local.arrived.add(1);
+        local.arrived();
         if now < phases.stop_at {
             if phases.measures(now) {
                 local.record(nanos_between(sent, now));
@@ -766,7 +766,7 @@ async fn receive_deliveries(
         };
         let sent = parse_delivery(message.as_text().unwrap_or_default(), phases.start)?;
         let now = Instant::now();
-        local.arrived.add(1);
+        local.arrived();
         broadcast.delivered.add(1);
         if phases.measures(now) {
             local.record(nanos_between(sent, now));
