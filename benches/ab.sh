@@ -38,10 +38,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-  -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-  -addext "basicConstraints=critical,CA:FALSE" \
-  -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+"$(dirname "${BASH_SOURCE[0]}")/selfsigned.sh" "$WORK"
 
 # name|scheme|bench arguments
 SCENARIOS=(

@@ -35,10 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-  -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-  -addext "basicConstraints=critical,CA:FALSE" \
-  -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+"$(dirname "${BASH_SOURCE[0]}")/selfsigned.sh" "$WORK"
 
 # start NAME PORT ARGS...: a server on 127.0.0.1:PORT, its PID in $WORK/NAME.pid.
 start() {

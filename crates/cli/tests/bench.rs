@@ -25,6 +25,14 @@ fn json_line(finished: &Finished) -> Value {
     serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("bad JSON {:?}: {e}", lines[0]))
 }
 
+/// Asserts that a run failed (exit status 1) saying `why` on stderr, and
+/// returns its JSON line.
+fn failed_saying(finished: &Finished, why: &str) -> Value {
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert!(finished.stderr.contains(why), "{}", finished.stderr);
+    json_line(finished)
+}
+
 fn succeeded(finished: &Finished) {
     assert_eq!(
         finished.code(),
@@ -191,13 +199,7 @@ fn echo_fails_when_the_server_answers_with_other_bytes() {
         "--warmup",
         "0",
     ]);
-    assert_eq!(finished.code(), Some(1), "{finished:?}");
-    assert!(
-        finished.stderr.contains("different bytes"),
-        "{}",
-        finished.stderr
-    );
-    let json = json_line(&finished);
+    let json = failed_saying(&finished, "different bytes");
     assert_eq!(json["errors"], 1);
     assert_eq!(json["messages"], 0);
     server.join();
@@ -234,15 +236,7 @@ fn echo_fails_when_the_server_closes_during_the_run() {
         "--warmup",
         "0",
     ]);
-    assert_eq!(finished.code(), Some(1), "{finished:?}");
-    assert!(
-        finished
-            .stderr
-            .contains("the server closed the connection during the run"),
-        "{}",
-        finished.stderr
-    );
-    let json = json_line(&finished);
+    let json = failed_saying(&finished, "the server closed the connection during the run");
     assert_eq!(json["errors"], 1);
     assert_eq!(json["opened"], 1);
     server.join();
@@ -443,13 +437,7 @@ fn fanout_against_an_echo_server_fails_clearly() {
         "-w",
         "0",
     ]);
-    assert_eq!(finished.code(), Some(1), "{finished:?}");
-    assert!(
-        finished.stderr.contains("--broadcast"),
-        "{}",
-        finished.stderr
-    );
-    let json = json_line(&finished);
+    let json = failed_saying(&finished, "--broadcast");
     assert_eq!(json["deliveries_total"], 0);
     assert!(json["aborted"].is_string(), "{json}");
 }
@@ -487,15 +475,10 @@ fn fanout_gives_up_when_nothing_is_delivered() {
         "-w",
         "0",
     ]);
-    assert_eq!(finished.code(), Some(1), "{finished:?}");
-    assert!(
-        finished
-            .stderr
-            .contains("no message was delivered in 5 s: is the server running with --broadcast?"),
-        "{}",
-        finished.stderr
+    let json = failed_saying(
+        &finished,
+        "no message was delivered in 5 s: is the server running with --broadcast?",
     );
-    let json = json_line(&finished);
     assert_eq!(json["deliveries_total"], 0);
     assert!(number(&json, "/published_total") > 0.0, "{json}");
 }

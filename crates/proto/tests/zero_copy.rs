@@ -60,14 +60,19 @@ fn client_hands_out_unfragmented_payload_without_copy() {
     hands_out_payload_without_copy(Role::Client);
 }
 
-fn hands_out_every_message_of_a_read_without_copy(role: Role) {
-    let wire = [
+/// One read of four frames: text, a Ping, 3000 bytes of binary, text.
+fn mixed_read(role: Role) -> Vec<u8> {
+    [
         frame_to(role, op::TEXT, "first"),
         frame_to(role, op::PING, "p"),
         frame_to(role, op::BINARY, vec![7; 3000]),
         frame_to(role, op::TEXT, "last"),
     ]
-    .concat();
+    .concat()
+}
+
+fn hands_out_every_message_of_a_read_without_copy(role: Role) {
+    let wire = mixed_read(role);
     let buf = BytesMut::from(&wire[..]);
     let range = range_of(&buf);
     let mut c = conn(role);
@@ -217,13 +222,7 @@ fn r_mk_07_client_never_changes_a_shared_payload() {
 /// Read in place, every whole message of a read is a view of the read
 /// itself, unmasked there; a frame the read cut goes through the engine.
 fn reads_whole_messages_in_place(role: Role) {
-    let wire = [
-        frame_to(role, op::TEXT, "first"),
-        frame_to(role, op::PING, "p"),
-        frame_to(role, op::BINARY, vec![7; 3000]),
-        frame_to(role, op::TEXT, "last"),
-    ]
-    .concat();
+    let wire = mixed_read(role);
     let cut = frame_to(role, op::BINARY, vec![8; 50]);
     let mut read = [&wire[..], &cut[..20]].concat();
     let range = {
