@@ -265,7 +265,7 @@ impl<D> Entry<D> {
             });
         }
         Ok(Read {
-            len: read(&mut self.io, turn.scratch)?,
+            len: read(&self.io, turn.scratch)?,
             asked: turn.scratch.len(),
             into: ReadInto::Scratch,
         })
@@ -310,7 +310,7 @@ impl<D> Entry<D> {
     /// Writes what is queued, and says whether the connection ended.
     fn write_step(&mut self, turn: &Turn) -> Next {
         if self.engine.wants_write() && !self.flags.has(Flags::WRITE_BLOCKED) {
-            match write_out(&mut self.io, self.engine.output()) {
+            match write_out(&self.io, self.engine.output()) {
                 Ok(true) => {}
                 Ok(false) => self.flags.set(Flags::WRITE_BLOCKED, true),
                 Err(e) => {

@@ -23,7 +23,8 @@
 //! - `core.rs`: what both do: the table, taking a connection in, serving
 //!   a ready socket, the timers, closing every connection.
 //! - `entry.rs`: one connection and the steps of a turn on it.
-//! - `io.rs`: the system calls; `clock.rs`: time and limits; `slab.rs`:
+//! - `io.rs`: reads and writes on a socket, over `sys.rs`, the system
+//!   calls themselves; `clock.rs`: time and limits; `slab.rs`:
 //!   the table.
 
 mod add_error;
@@ -35,6 +36,7 @@ mod handler;
 mod io;
 mod run;
 mod slab;
+mod sys;
 mod thread;
 
 pub use self::add_error::AddClientError;
