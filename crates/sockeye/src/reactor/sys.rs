@@ -40,12 +40,7 @@ pub(super) unsafe fn recv(fd: RawFd, buf: *mut u8, len: usize) -> isize {
     #[cfg(not(target_os = "linux"))]
     // SAFETY: as above, through the C library's wrapper.
     let n = unsafe { libc::recv(fd, buf.cast(), len, 0) };
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "a count of at most `len` bytes, or -1"
-    )]
-    let n = n as isize;
-    n
+    count(n)
 }
 
 /// send(2) of `buf`, without SIGPIPE when the peer is gone (EPIPE comes
@@ -68,12 +63,7 @@ pub(super) fn send(fd: RawFd, buf: &[u8]) -> isize {
     #[cfg(not(target_os = "linux"))]
     // SAFETY: as above, through the C library's wrapper.
     let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), NO_SIGNAL) };
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "a count of at most the bytes given, or -1"
-    )]
-    let n = n as isize;
-    n
+    count(n)
 }
 
 /// sendmsg(2) of `slices`, one after the other, without SIGPIPE.
@@ -88,22 +78,27 @@ pub(super) fn send_vectored(fd: RawFd, slices: &[IoSlice<'_>]) -> isize {
     #[cfg(target_os = "linux")]
     // SAFETY: `msg` describes `slices`, live for the call, which only
     // reads them.
-    let n = unsafe {
-        libc::syscall(
-            libc::SYS_sendmsg,
-            fd,
-            &raw const msg,
-            libc::MSG_NOSIGNAL,
-        )
-    };
+    let n = unsafe { libc::syscall(libc::SYS_sendmsg, fd, &raw const msg, libc::MSG_NOSIGNAL) };
     #[cfg(not(target_os = "linux"))]
     // SAFETY: as above, through the C library's wrapper.
     let n = unsafe { libc::sendmsg(fd, &raw const msg, NO_SIGNAL) };
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "a count of at most the bytes given, or -1"
-    )]
-    let n = n as isize;
+    count(n)
+}
+
+/// What `syscall(2)` returned for one of these calls, as the count (or
+/// -1) it is.
+#[cfg(target_os = "linux")]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "a count of at most the bytes given, or -1, fits"
+)]
+fn count(n: libc::c_long) -> isize {
+    n as isize
+}
+
+/// The C library's calls return the count as it is.
+#[cfg(not(target_os = "linux"))]
+fn count(n: isize) -> isize {
     n
 }
 
