@@ -24,10 +24,10 @@ use crate::message::{Message, Utf8Bytes};
 /// assert_eq!(m.payload(), b"hi");
 /// assert_eq!(m.into_message(), Message::text("hi"));
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct MessageRef<'a>(Repr<'a>);
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 enum Repr<'a> {
     /// Text, valid UTF-8.
     Text(&'a str),
@@ -148,6 +148,16 @@ impl<'a> From<&'a [u8]> for MessageRef<'a> {
     }
 }
 
+/// Equal when the type and the payload are: whether either is borrowed
+/// does not matter.
+impl PartialEq for MessageRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.is_text() == other.is_text() && self.payload() == other.payload()
+    }
+}
+
+impl Eq for MessageRef<'_> {}
+
 impl fmt::Debug for MessageRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = if self.is_text() { "Text" } else { "Binary" };
@@ -182,6 +192,8 @@ mod tests {
             assert_eq!(m.len(), 3);
             assert_eq!(m.into_message(), owned);
         }
+        assert_eq!(MessageRef::text("a"), MessageRef::from(Message::text("a")));
+        assert_ne!(MessageRef::text("a"), MessageRef::binary(b"a"));
         let text = MessageRef::from(Message::text("ab"));
         assert!(text.is_text() && !text.is_borrowed());
         assert_eq!(text.as_text(), Some("ab"));

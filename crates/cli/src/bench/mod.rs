@@ -75,7 +75,9 @@ enum Scenario {
     /// Each connection keeps --in-flight messages outstanding and sends one
     /// more for each echo. Echoes are checked (kind, size, first and last
     /// bytes), so a broken server cannot look fast. Over `ws://` each
-    /// worker drives its connections from an event loop thread of its own.
+    /// worker drives its connections from an event loop thread of its own,
+    /// which reads the clock once per turn: a latency runs from the turn
+    /// that sent the message to the turn that read its echo.
     Echo(echo::Args),
     /// Idle connections: the server's memory per connection.
     ///

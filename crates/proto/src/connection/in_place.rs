@@ -102,7 +102,12 @@ impl Connection {
 }
 
 impl<'d> InPlace<'_, 'd> {
-    /// The connection, for commands (sends, close) between events.
+    /// The connection, for commands (sends, close, pings) between events.
+    ///
+    /// Not for input: bytes fed through it (`receive`, `receive_eof`)
+    /// while this reader still holds unread ones would be taken before
+    /// them, or end the stream before them. Finish or drop the reader
+    /// first.
     pub fn connection(&mut self) -> &mut Connection {
         self.conn
     }

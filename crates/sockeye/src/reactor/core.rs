@@ -105,7 +105,7 @@ impl<H: Handler> Core<H> {
         };
         let mut next = entry.open(handler, &mut turn);
         if stopping && next != Next::End {
-            next = entry.close(CloseCode::GOING_AWAY, "server shutting down", &turn);
+            next = entry.close_going_away(&turn);
         }
         self.settle(key, next);
     }
@@ -208,7 +208,7 @@ impl<H: Handler> Core<H> {
     /// Starts the closing handshake of every connection (1001).
     pub(super) fn close_all(&mut self) {
         self.visit_all(|entry, turn| {
-            entry.close(CloseCode::GOING_AWAY, "server shutting down", turn)
+            entry.close_going_away(turn)
         });
     }
 

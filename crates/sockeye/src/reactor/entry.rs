@@ -398,10 +398,16 @@ impl<D> Entry<D> {
         self.write_step(turn)
     }
 
-    /// Starts the closing handshake with `code` (the reactor is stopping).
-    pub(super) fn close(&mut self, code: CloseCode, reason: &str, turn: &Turn) -> Next {
+    /// Starts the closing handshake with 1001 because the reactor is
+    /// stopping: "server shutting down" from a server, "going away" from
+    /// a client.
+    pub(super) fn close_going_away(&mut self, turn: &Turn) -> Next {
         if self.engine.state() == State::Open {
-            let _ = self.engine.close(code, reason);
+            let reason = match self.engine.role() {
+                Role::Server => "server shutting down",
+                Role::Client => "going away",
+            };
+            let _ = self.engine.close(CloseCode::GOING_AWAY, reason);
         }
         self.write_step(turn)
     }

@@ -69,7 +69,9 @@ impl<D> ReactorHandle<D> {
     /// A connection over TLS or HTTP/2 ([`AddClientError::NotPlainTcp`])
     /// or one handed to a stopped reactor ([`AddClientError::Closed`]) is
     /// handed back, open, with its data: serve it another way.
-    /// [`AddClientError::Failed`] if the socket cannot leave the runtime.
+    /// [`AddClientError::Failed`] if the socket cannot leave the runtime,
+    /// or with [`Error::Closed`] if the reactor stopped between the check
+    /// and the hand-over: the connection is then dropped.
     ///
     /// # Examples
     ///
@@ -131,10 +133,15 @@ impl<D> ReactorHandle<D> {
                 data,
             })
             .map_err(|_| Error::Closed)?;
-        match &self.waker {
-            Some(waker) => waker.wake().map_err(Error::Io),
-            None => Ok(()),
+        // The connection is the reactor's now, whatever the wake-up does:
+        // a failed one (an eventfd that cannot be written, which does not
+        // happen in practice) leaves it for the reactor's next wake-up.
+        if let Some(waker) = &self.waker
+            && let Err(e) = waker.wake()
+        {
+            tracing::error!(error = %e, "cannot wake the reactor's thread");
         }
+        Ok(())
     }
 
     /// Whether the reactor stopped taking connections.

@@ -90,13 +90,26 @@ mod tests {
         (TcpStream::from_std(server), client)
     }
 
+    /// Waits, at most 5 s, until `io` has something to read: data, or
+    /// the end of the peer's stream.
+    fn wait_readable(io: &TcpStream) {
+        let mut fds = libc::pollfd {
+            fd: io.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, borrowed mutably for the call.
+        let n = unsafe { libc::poll(&raw mut fds, 1, 5000) };
+        assert_eq!(n, 1, "nothing to read within 5 s");
+    }
+
     #[test]
     fn read_spare_appends_what_arrived_and_respects_max() {
         let (io, mut peer) = pair();
         peer.write_all(b"hello world").unwrap();
         let mut buf = BytesMut::with_capacity(64);
         buf.extend_from_slice(b">");
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        wait_readable(&io);
         assert_eq!(read_spare(&io, &mut buf, 5).unwrap(), 5);
         assert_eq!(&buf[..], b">hello");
         assert_eq!(read_spare(&io, &mut buf, 100).unwrap(), 6);
@@ -104,7 +117,7 @@ mod tests {
         let e = read_spare(&io, &mut buf, 100).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
         drop(peer);
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        wait_readable(&io);
         assert_eq!(read_spare(&io, &mut buf, 100).unwrap(), 0);
     }
 
@@ -122,14 +135,14 @@ mod tests {
     fn read_takes_what_arrived_then_would_block_then_sees_the_end() {
         let (io, mut peer) = pair();
         peer.write_all(b"ping").unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        wait_readable(&io);
         let mut buf = [0; 16];
         assert_eq!(read(&io, &mut buf).unwrap(), 4);
         assert_eq!(&buf[..4], b"ping");
         let e = read(&io, &mut buf).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
         drop(peer);
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        wait_readable(&io);
         assert_eq!(read(&io, &mut buf).unwrap(), 0);
     }
 
@@ -152,9 +165,10 @@ mod tests {
     fn write_out_fails_once_the_peer_is_gone() {
         let (io, peer) = pair();
         drop(peer);
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        // The first send may still be taken; a reset follows within a few.
-        let failed = (0..100).any(|_| {
+        wait_readable(&io);
+        // The first send may still be taken; the reset it draws makes a
+        // later one fail (within 5 s).
+        let failed = (0..1000).any(|_| {
             let mut out = bytes::Bytes::from_static(b"anyone?");
             let failed = write_out(&io, &mut out).is_err();
             std::thread::sleep(std::time::Duration::from_millis(5));

@@ -8,7 +8,9 @@
 //! asynchronous cancellation, which took 1.8% of the reactor's time in
 //! the pipelined small-message echo (BENCHMARKS.md), more than the calls'
 //! own wrappers. Nothing here cancels threads, so the bracketing buys
-//! nothing. Elsewhere the C library's calls are used.
+//! nothing. Elsewhere the C library's calls are used. (On 32-bit x86 the
+//! direct socket calls need Linux 4.3 or later, where glibc falls back to
+//! `socketcall`; every supported distribution's kernel is newer.)
 //!
 //! Each returns what the system call returns: a count, or -1 with the
 //! error in `errno` (read it with `io::Error::last_os_error`).
@@ -86,14 +88,10 @@ pub(super) fn send_vectored(fd: RawFd, slices: &[IoSlice<'_>]) -> isize {
 }
 
 /// What `syscall(2)` returned for one of these calls, as the count (or
-/// -1) it is.
+/// -1) it is: a `long`, as wide as `isize` on Linux.
 #[cfg(target_os = "linux")]
-#[expect(
-    clippy::cast_possible_truncation,
-    reason = "a count of at most the bytes given, or -1, fits"
-)]
 fn count(n: libc::c_long) -> isize {
-    n as isize
+    isize::try_from(n).unwrap_or(-1)
 }
 
 /// The C library's calls return the count as it is.
@@ -102,9 +100,12 @@ fn count(n: isize) -> isize {
     n
 }
 
-/// Flags of the C library's sends elsewhere: none. A peer that is gone
-/// does not raise SIGPIPE there either: the standard library sets
-/// `SO_NOSIGPIPE` on its sockets where the platform has it, and Rust
-/// programs ignore SIGPIPE.
-#[cfg(not(target_os = "linux"))]
+/// The flag of the C library's sends elsewhere that turns SIGPIPE into
+/// EPIPE, as the standard library passes it.
+#[cfg(not(any(target_os = "linux", target_vendor = "apple")))]
+const NO_SIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
+
+/// Apple's systems have no such flag: the standard library and mio set
+/// `SO_NOSIGPIPE` on the socket instead.
+#[cfg(target_vendor = "apple")]
 const NO_SIGNAL: libc::c_int = 0;
