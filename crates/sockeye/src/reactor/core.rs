@@ -4,7 +4,7 @@
 use std::io;
 
 use mio::{Interest, Token};
-use sockeye_proto::{CloseCode, Connection};
+use sockeye_proto::Connection;
 
 use super::clock::{Clock, Now, Timeouts};
 use super::entry::{Entry, Next, Turn};
@@ -207,9 +207,7 @@ impl<H: Handler> Core<H> {
 
     /// Starts the closing handshake of every connection (1001).
     pub(super) fn close_all(&mut self) {
-        self.visit_all(|entry, turn| {
-            entry.close_going_away(turn)
-        });
+        self.visit_all(Entry::close_going_away);
     }
 
     /// Runs `step` on every connection, in a turn dated now, then acts on
