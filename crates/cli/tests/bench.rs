@@ -33,6 +33,24 @@ fn failed_saying(finished: &Finished, why: &str) -> Value {
     json_line(finished)
 }
 
+/// `sockeye bench echo` of one connection for half a second, without
+/// warm-up, with `extra` arguments.
+fn echo_one_connection(url: &str, extra: &[&str]) -> Finished {
+    let mut args = vec![
+        "bench",
+        "echo",
+        url,
+        "--connections",
+        "1",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 fn succeeded(finished: &Finished) {
     assert_eq!(
         finished.code(),
@@ -187,18 +205,7 @@ fn echo_fails_when_the_server_answers_with_other_bytes() {
         }
     });
     let url = server.url("/");
-    let finished = run(&[
-        "bench",
-        "echo",
-        &url,
-        "--connections",
-        "1",
-        "--binary",
-        "--duration",
-        "0.5",
-        "--warmup",
-        "0",
-    ]);
+    let finished = echo_one_connection(&url, &["--binary"]);
     let json = failed_saying(&finished, "different bytes");
     assert_eq!(json["errors"], 1);
     assert_eq!(json["messages"], 0);
@@ -225,17 +232,7 @@ fn echo_fails_when_the_server_closes_during_the_run() {
         let _ = ws.close(sockeye::CloseCode::NORMAL, "enough").await;
     });
     let url = server.url("/");
-    let finished = run(&[
-        "bench",
-        "echo",
-        &url,
-        "--connections",
-        "1",
-        "--duration",
-        "0.5",
-        "--warmup",
-        "0",
-    ]);
+    let finished = echo_one_connection(&url, &[]);
     let json = failed_saying(&finished, "the server closed the connection during the run");
     assert_eq!(json["errors"], 1);
     assert_eq!(json["opened"], 1);
