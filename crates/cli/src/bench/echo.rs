@@ -16,7 +16,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::echo_plan::{
-    DRAIN_LIMIT, Plan, closed_during_the_run, connection_failed, echoes_missing,
+    DRAIN_LIMIT, Plan, closed_during_the_run, connection_failed, echoes_missing, take_echo,
 };
 use super::echo_reactor::EchoReactor;
 use super::procfs::Process;
@@ -24,8 +24,8 @@ use super::report::{
     self, Bottleneck, Cpu, Local, Pending, Phases, Window, join_workers, rate_u64, tenths,
 };
 use super::{
-    Common, Compression, Counter, Dial, Progress, Tally, as_f64, check_echo, check_opened, close,
-    connect, grouped, parse_size, payload, raise_open_files_limit, spawn_worker, wait_until_open,
+    Common, Compression, Counter, Dial, Progress, Tally, as_f64, check_opened, close, connect,
+    grouped, parse_size, payload, raise_open_files_limit, spawn_worker, wait_until_open,
 };
 use crate::args::parse_seconds;
 use crate::describe;
@@ -316,13 +316,15 @@ async fn round_trips(
             None => return Err(closed_during_the_run()),
         };
         let now = Instant::now();
-        check_echo(&plan.message, echo.is_text(), echo.payload())?;
-        local.arrived_lazily();
-        if now < phases.stop_at {
-            if phases.measures(now) {
-                let nanos = u64::try_from(now.duration_since(sent).as_nanos()).unwrap_or(u64::MAX);
-                local.record(nanos);
-            }
+        let times = (sent, now);
+        if take_echo(
+            &plan.message,
+            &phases,
+            local,
+            times,
+            echo.is_text(),
+            echo.payload(),
+        )? {
             queued_at.push_back(now);
             ws.feed(plan.message.clone()).await.map_err(failed)?;
         }

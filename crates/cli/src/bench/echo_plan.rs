@@ -3,10 +3,12 @@
 //! the last echoes may take, and the words for each way a connection fails,
 //! so that both ways report alike.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sockeye::Message;
 
+use super::check_echo;
+use super::report::{Local, Phases};
 use crate::describe;
 
 /// How long after the end of the measured window the last echoes may take.
@@ -17,6 +19,34 @@ pub(super) const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 pub(super) struct Plan {
     pub(super) message: Message,
     pub(super) in_flight: usize,
+}
+
+/// An echo came back at `now` for the message sent at `sent`: checks it
+/// against `message`, counts it, and records its latency if `now` is in
+/// the measured window. Returns whether another message is due (the run
+/// is not over yet).
+///
+/// # Errors
+///
+/// The echo is not the message's (see `check_echo`).
+pub(super) fn take_echo(
+    message: &Message,
+    phases: &Phases,
+    local: &Local,
+    (sent, now): (Instant, Instant),
+    is_text: bool,
+    payload: &[u8],
+) -> Result<bool, String> {
+    check_echo(message, is_text, payload)?;
+    local.arrived_lazily();
+    if now >= phases.stop_at {
+        return Ok(false);
+    }
+    if phases.measures(now) {
+        let nanos = u64::try_from(now.duration_since(sent).as_nanos()).unwrap_or(u64::MAX);
+        local.record(nanos);
+    }
+    Ok(true)
 }
 
 /// A connection failed: an I/O error, a protocol violation, the stream cut.

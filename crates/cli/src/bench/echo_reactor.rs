@@ -20,10 +20,10 @@ use sockeye::{ClientStream, CloseCode, Message, MessageRef, WebSocket, WebSocket
 use tokio::sync::mpsc;
 
 use super::echo_plan::{
-    DRAIN_LIMIT, Plan, closed_during_the_run, connection_failed, echoes_missing,
+    DRAIN_LIMIT, Plan, closed_during_the_run, connection_failed, echoes_missing, take_echo,
 };
 use super::report::{Local, Phases, WorkerReport};
-use super::{CLOSE_LIMIT, Counter, Tally, check_echo};
+use super::{CLOSE_LIMIT, Counter, Tally};
 use crate::describe;
 
 /// A worker's reactor thread, started when its first plain TCP
@@ -255,25 +255,30 @@ impl Echoes {
         let Some(sent) = conn.data().sent_at.pop_front() else {
             return;
         };
-        if let Err(why) = check_echo(&self.message, is_text, payload) {
-            self.fail(conn, why);
-            return;
-        }
-        self.local.arrived_lazily();
-        if now < self.phases.stop_at {
-            if self.phases.measures(now) {
-                let nanos = u64::try_from(now.duration_since(sent).as_nanos()).unwrap_or(u64::MAX);
-                self.local.record(nanos);
+        let times = (sent, now);
+        match take_echo(
+            &self.message,
+            &self.phases,
+            &self.local,
+            times,
+            is_text,
+            payload,
+        ) {
+            Err(why) => self.fail(conn, why),
+            Ok(true) => {
+                conn.data().sent_at.push_back(now);
+                if let Err(why) = self.send(conn) {
+                    self.fail(conn, why);
+                }
             }
-            conn.data().sent_at.push_back(now);
-            if let Err(why) = self.send(conn) {
-                self.fail(conn, why);
+            Ok(false) if conn.data().sent_at.is_empty() => {
+                conn.data().stage = Stage::Closing;
+                if let Err(e) = conn.close(CloseCode::NORMAL, "") {
+                    tracing::debug!(error = %describe(&e), "cannot start the closing handshake");
+                }
             }
-        } else if conn.data().sent_at.is_empty() {
-            conn.data().stage = Stage::Closing;
-            if let Err(e) = conn.close(CloseCode::NORMAL, "") {
-                tracing::debug!(error = %describe(&e), "cannot start the closing handshake");
-            }
+            // Echoes of messages sent before the end are still due.
+            Ok(false) => {}
         }
     }
 }

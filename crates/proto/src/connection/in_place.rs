@@ -133,10 +133,17 @@ impl<'d> InPlace<'_, 'd> {
             }
             // Not whole, not the start of a frame, or not a kind read in
             // place: from here the read buffer takes the input.
+            self.spill();
+        }
+        Ok(self.conn.next_event()?.map(EventRef::from))
+    }
+
+    /// Hands the bytes not read in place to the engine's read buffer.
+    fn spill(&mut self) {
+        if !self.rest.is_empty() {
             let rest = std::mem::take(&mut self.rest);
             self.conn.receive(rest);
         }
-        Ok(self.conn.next_event()?.map(EventRef::from))
     }
 
     /// The event of the frame at the front of the input, when the frame is
@@ -200,9 +207,6 @@ fn borrowed_message(text: bool, payload: &[u8]) -> Result<MessageRef<'_>, Error>
 impl Drop for InPlace<'_, '_> {
     /// Keeps what was not read: it goes to the read buffer.
     fn drop(&mut self) {
-        if !self.rest.is_empty() {
-            let rest = std::mem::take(&mut self.rest);
-            self.conn.receive(rest);
-        }
+        self.spill();
     }
 }

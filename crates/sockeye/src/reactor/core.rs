@@ -94,8 +94,7 @@ impl<H: Handler> Core<H> {
             ..
         } = self;
         let mut turn = Turn {
-            now: now.millis,
-            at: now.at,
+            now,
             scratch,
             timeouts: self.timeouts,
             write_limit: self.write_limit,
@@ -154,8 +153,7 @@ impl<H: Handler> Core<H> {
             return;
         };
         let mut turn = Turn {
-            now: now.millis,
-            at: now.at,
+            now,
             scratch,
             timeouts: self.timeouts,
             write_limit: self.write_limit,
@@ -215,8 +213,7 @@ impl<H: Handler> Core<H> {
     fn visit_all(&mut self, mut step: impl FnMut(&mut Entry<H::Data>, &Turn<'_>) -> Next) {
         let now = self.clock.now();
         let turn = Turn {
-            now: now.millis,
-            at: now.at,
+            now,
             scratch: &mut [],
             timeouts: self.timeouts,
             write_limit: self.write_limit,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 use sockeye_proto::{CloseCode, Connection, EventRef, Role, State};
 
-use super::clock::{Millis, Timeouts, elapsed};
+use super::clock::{Millis, Now, Timeouts, elapsed};
 use super::handler::{Conn, Ended, Handler};
 use super::io::{read, read_spare, write_out};
 use crate::error::{Error, Timeout};
@@ -27,9 +27,8 @@ const READS_PER_TURN: usize = 4;
 /// buffer and the limits.
 #[derive(Debug)]
 pub(super) struct Turn<'a> {
-    pub(super) now: Millis,
-    /// The same reading of the clock as an instant, lent to the handler.
-    pub(super) at: Instant,
+    /// The turn's reading of the clock.
+    pub(super) now: Now,
     pub(super) scratch: &'a mut [u8],
     pub(super) timeouts: Timeouts,
     /// Queued output above which the connection is not read.
@@ -173,8 +172,8 @@ impl<D> Entry<D> {
     /// The handler's first look at the connection, and what the engine
     /// already holds (bytes read past the handshake).
     pub(super) fn open<H: Handler<Data = D>>(&mut self, handler: &mut H, turn: &mut Turn) -> Next {
-        handler.on_open(&mut self.conn(turn.at));
-        self.dispatch(handler, (turn.now, turn.at), &mut []);
+        handler.on_open(&mut self.conn(turn.now.at));
+        self.dispatch(handler, turn.now, &mut []);
         self.write_step(turn)
     }
 
@@ -232,14 +231,14 @@ impl<D> Entry<D> {
                 self.flags.set(Flags::READ_DONE, true);
                 self.engine.receive_eof();
             } else {
-                self.heard = turn.now;
+                self.heard = turn.now.millis;
                 self.flags.set(Flags::PING_SENT, false);
             }
             let in_scratch = match read.into {
                 ReadInto::Scratch => &mut turn.scratch[..read.len],
                 ReadInto::Engine => &mut [],
             };
-            self.dispatch(handler, (turn.now, turn.at), in_scratch);
+            self.dispatch(handler, turn.now, in_scratch);
             if read.len < read.asked && !self.flags.has(Flags::PEER_ENDED) {
                 // The socket had no more: its next data is a new event.
                 return Next::Wait;
@@ -274,24 +273,19 @@ impl<D> Entry<D> {
     /// Hands each event the input completes to the handler: first those of
     /// `read` (bytes in the reactor's buffer, read in place: a message that
     /// arrived whole is lent straight from there), then any the engine
-    /// holds. `now` is the turn's clock, in milliseconds and as an instant.
-    fn dispatch<H: Handler<Data = D>>(
-        &mut self,
-        handler: &mut H,
-        (now, at): (Millis, Instant),
-        read: &mut [u8],
-    ) {
+    /// holds, in the turn of `now`.
+    fn dispatch<H: Handler<Data = D>>(&mut self, handler: &mut H, now: Now, read: &mut [u8]) {
         let protocol = self.cold.as_deref().and_then(|c| c.protocol.as_deref());
         let mut input = self.engine.receive_in_place(read);
         let failed = loop {
             match input.next_event() {
                 Ok(Some(EventRef::Message(message))) => {
-                    self.message = now;
+                    self.message = now.millis;
                     let mut conn = Conn {
                         engine: input.connection(),
                         data: &mut self.data,
                         protocol,
-                        at,
+                        at: now.at,
                     };
                     handler.on_message(&mut conn, message);
                 }
@@ -337,7 +331,7 @@ impl<D> Entry<D> {
         let state = self.engine.state();
         if state != State::Open && !self.flags.has(Flags::CLOSING) {
             self.flags.set(Flags::CLOSING, true);
-            self.since = turn.now;
+            self.since = turn.now.millis;
         }
         let flushed = !self.engine.wants_write();
         match state {
@@ -360,7 +354,7 @@ impl<D> Entry<D> {
     pub(super) fn tick(&mut self, turn: &Turn) -> Next {
         let t = turn.timeouts;
         if self.flags.has(Flags::CLOSING) {
-            if elapsed(turn.now, self.since) >= t.close {
+            if elapsed(turn.now.millis, self.since) >= t.close {
                 if self.engine.close_received().is_none() {
                     self.fail(Error::Timeout(Timeout::Close));
                 }
@@ -373,7 +367,7 @@ impl<D> Entry<D> {
         }
         if let Some(interval) = t.keepalive_interval {
             if self.flags.has(Flags::PING_SENT) {
-                if elapsed(turn.now, self.since) >= t.keepalive_timeout {
+                if elapsed(turn.now.millis, self.since) >= t.keepalive_timeout {
                     // Nothing came back: the peer or the path is gone.
                     let _ = self
                         .engine
@@ -382,15 +376,15 @@ impl<D> Entry<D> {
                     let _ = self.write_step(turn);
                     return Next::End;
                 }
-            } else if elapsed(turn.now, self.heard) >= interval
+            } else if elapsed(turn.now.millis, self.heard) >= interval
                 && self.engine.send_ping(&b""[..]).is_ok()
             {
                 self.flags.set(Flags::PING_SENT, true);
-                self.since = turn.now;
+                self.since = turn.now.millis;
             }
         }
         if let Some(idle) = t.idle
-            && elapsed(turn.now, self.message) >= idle
+            && elapsed(turn.now.millis, self.message) >= idle
         {
             let _ = self.engine.close(CloseCode::GOING_AWAY, "idle timeout");
             self.fail(Error::Timeout(Timeout::Idle));
